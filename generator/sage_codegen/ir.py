@@ -1,0 +1,195 @@
+"""The intermediate representation: what the SDK is, independent of how it is written out.
+
+Templates render it, ``inspect`` summarises it and ``diff`` compares two of them, so it holds only
+facts (names, types, paths, access, availability), never template concerns. Everything is frozen
+and ordered deterministically: the same spec always builds an equal IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# -- access control and availability (parsed from operation descriptions) ---------------------------
+
+ROLE_ORDER = ("Full Access", "Restricted Access", "Read Only")
+
+
+@dataclass(frozen=True)
+class AreaAccess:
+    """Roles (any of them) that grant access in one area, e.g. Sales: Full Access, Read Only."""
+
+    area: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccessRequirement:
+    """The user needs one of the listed roles in at least one of the listed areas."""
+
+    areas: tuple[AreaAccess, ...]
+
+    def describe(self) -> str:
+        return "; ".join(f"{a.area} ({', '.join(a.roles)})" for a in self.areas)
+
+
+@dataclass(frozen=True)
+class EditionAvailability:
+    edition: str
+    countries: tuple[str, ...]  # ISO 3166 alpha-2 codes, sorted
+
+
+@dataclass(frozen=True)
+class Availability:
+    editions: tuple[EditionAvailability, ...]
+
+    def describe(self) -> str:
+        return "; ".join(f"{e.edition} ({', '.join(e.countries)})" for e in self.editions)
+
+
+# -- types ------------------------------------------------------------------------------------------
+
+TypeKind = Literal[
+    "string", "integer", "decimal", "boolean", "date", "datetime", "binary", "any", "dict",
+    "list", "model",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A field's or parameter's type. ``item`` for lists, ``model`` (class name) for models."""
+
+    kind: TypeKind
+    item: TypeRef | None = None
+    model: str | None = None
+    enum: tuple[str, ...] = ()
+    format: str | None = None  # the spec's format, kept for the diff (double, int32, ...)
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+ModelRole = Literal["response", "request"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # as on the wire
+    py_name: str  # the Python attribute
+    type: TypeRef
+    required: bool
+    description: str
+    pointer: str  # file#pointer of the property in the source document
+
+
+@dataclass(frozen=True)
+class Model:
+    """One pydantic class. ``definition`` names the spec definition it stands for, if any."""
+
+    name: str
+    role: ModelRole
+    fields: tuple[Field, ...]
+    description: str
+    availability: Availability | None
+    definition: str | None
+    module: str  # module under sage_accounting.models holding the class
+    pointer: str
+
+
+# -- operations and resources -------------------------------------------------------------------------
+
+ParamLocation = Literal["path", "query"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str  # as on the wire
+    py_name: str
+    location: ParamLocation
+    type: TypeRef
+    required: bool
+    description: str
+    default: str | int | bool | None = None
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """A one-key wrapper body: ``{"contact": {...}}`` is key ``contact`` with model ContactCreate."""
+
+    key: str
+    py_name: str
+    model: str  # the inner object's model
+    wrapper_model: str  # the definition's model
+    required: bool
+
+
+OperationKind = Literal["list", "get", "create", "update", "delete", "action"]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    model: str | None  # item model for lists, None for no body or bytes
+    is_list: bool
+    is_binary: bool
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str  # upper case
+    path: str
+    resource: str  # resource attribute name
+    py_name: str  # method name on the resource
+    kind: OperationKind
+    summary: str
+    description: str  # prose left after the parsed sections
+    parameters: tuple[Parameter, ...]
+    body: RequestBody | None
+    response: Response
+    access: AccessRequirement | None
+    availability: Availability | None
+    source: str  # file#pointer of the operation
+    deprecated: bool = False
+
+    @property
+    def path_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "path")
+
+    @property
+    def query_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "query")
+
+    @property
+    def supports_changes(self) -> bool:
+        """A list that can be polled for upserts and deletions."""
+        names = {p.name for p in self.query_parameters}
+        return self.kind == "list" and {"updated_or_created_since", "deleted_since"} <= names
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # attribute on the client, e.g. sales_invoices
+    class_name: str  # e.g. SalesInvoices
+    title: str  # e.g. Sales Invoices
+    tags: tuple[str, ...]
+    operations: tuple[Operation, ...]
+
+
+@dataclass(frozen=True)
+class Api:
+    title: str
+    base_url: str
+    resources: tuple[Resource, ...]
+    models: tuple[Model, ...]
+    spec_digest: str
+    spec_files: tuple[tuple[str, str], ...] = field(default=())  # (file name, sha256)
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(op for r in self.resources for op in r.operations)
+
+    def model(self, name: str) -> Model:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(name)
