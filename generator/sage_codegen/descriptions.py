@@ -35,7 +35,9 @@ _EDITION_LINE = re.compile(r"^\* (?P<edition>[A-Za-z ]+):\s+(?P<flags>.+)$")
 _FLAG = re.compile(r"^[\U0001F1E6-\U0001F1FF]{2}$")
 _REQUIRES = "Requires the authenticated user to have "
 _ONE_AREA = re.compile(r"^any of the following roles in the area `(?P<area>[^`]+)`: (?P<roles>.+)$")
-_MANY_AREAS = re.compile(r"^any of the following roles in the areas (?P<areas>.+): (?P<roles>[^`]+)$")
+_MANY_AREAS = re.compile(
+    r"^any of the following roles in the areas (?P<areas>.+): (?P<roles>[^`]+)$"
+)
 _LISTED = "any mentioned role in one of the listed areas:"
 _AREA_LINE = re.compile(r"^\* Area: `(?P<area>[^`]+)`: (?P<roles>.+)$")
 

@@ -16,6 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .descriptions import DescriptionError, ParsedDescription, parse_description
@@ -33,7 +34,14 @@ from .ir import (
     TypeRef,
 )
 from .loader import LoadedSpec
-from .naming import join_overlapping, operation_method_name, pascal, python_identifier, singular, snake
+from .naming import (
+    join_overlapping,
+    operation_method_name,
+    pascal,
+    python_identifier,
+    singular,
+    snake,
+)
 from .swagger2 import HTTP_METHODS, SOURCE_KEY
 
 DATE_QUERY_PARAMS = {"from_date", "to_date"}
@@ -97,7 +105,7 @@ class _Builder:
             resources=tuple(resources),
             models=tuple(models),
             spec_digest=self.spec.digest,
-            spec_files=tuple((s.name.rsplit("/", 1)[-1], s.sha256) for s in self.spec.sources),
+            spec_files=tuple(sorted((Path(s.name).name, s.sha256) for s in self.spec.sources)),
         )
 
     # -- errors -----------------------------------------------------------------------------------
@@ -332,7 +340,9 @@ class _Builder:
             py_name = python_identifier(prop)
             if py_name in seen:
                 raise self.fail(
-                    prop_where, "", f"properties {seen[py_name]!r} and {prop!r} both map to {py_name}"
+                    prop_where,
+                    "",
+                    f"properties {seen[py_name]!r} and {prop!r} both map to {py_name}",
                 )
             seen[py_name] = prop
             fields.append(
@@ -406,7 +416,9 @@ class _Builder:
         for segment, ops in grouped.items():
             name = python_identifier(snake(segment))
             tags = tuple(dict.fromkeys(t for _p, _m, op in ops for t in op.get("tags") or []))
-            operations = [self._operation(path, method, op, name, f"/{segment}") for path, method, op in ops]
+            operations = [
+                self._operation(path, method, op, name, f"/{segment}") for path, method, op in ops
+            ]
             by_name: dict[str, Operation] = {}
             for operation in operations:
                 if operation.py_name in by_name:
@@ -418,11 +430,20 @@ class _Builder:
                         f"both map to client.{name}.{operation.py_name}()",
                     )
                 by_name[operation.py_name] = operation
+            class_name = pascal(name)
+            if class_name in self.model_names.values():
+                # /business_settings returns the model BusinessSettings: the resource class that
+                # serves it is BusinessSettingsResource, so one module can import both.
+                class_name += "Resource"
             resources.append(
                 Resource(
                     name=name,
-                    class_name=pascal(name),
-                    title=tags[0] if tags and tags[0][:1].isupper() else segment.replace("_", " ").title(),
+                    class_name=class_name,
+                    title=(
+                        tags[0]
+                        if tags and tags[0][:1].isupper()
+                        else segment.replace("_", " ").title()
+                    ),
                     tags=tags,
                     operations=tuple(operations),
                 )
@@ -449,15 +470,27 @@ class _Builder:
         names: dict[str, str] = {}
         for p in parameters:
             if p.py_name in RESERVED_ARGUMENTS:
-                raise self.fail(source, "/parameters", f"parameter {p.name!r} clashes with the per-call option {p.py_name}")
+                raise self.fail(
+                    source,
+                    "/parameters",
+                    f"parameter {p.name!r} clashes with the per-call option {p.py_name}",
+                )
             if p.py_name in names:
-                raise self.fail(source, "/parameters", f"parameters {names[p.py_name]!r} and {p.name!r} both map to {p.py_name}")
+                raise self.fail(
+                    source,
+                    "/parameters",
+                    f"parameters {names[p.py_name]!r} and {p.name!r} both map to {p.py_name}",
+                )
             names[p.py_name] = p.name
         response = self._response(op, source, method, is_binary)
         body = self._body(op, source)
         if body and body.py_name in names:
-            raise self.fail(source, "/requestBody", f"body key {body.key!r} clashes with a parameter")
-        kind_name = operation_method_name(method, path, resource_path, response.is_list, response.is_binary)
+            raise self.fail(
+                source, "/requestBody", f"body key {body.key!r} clashes with a parameter"
+            )
+        kind_name = operation_method_name(
+            method, path, resource_path, response.is_list, response.is_binary
+        )
         kind = kind_name if kind_name in ("list", "get", "create", "update", "delete") else "action"
         return Operation(
             operation_id=str(op["operationId"]),
@@ -466,9 +499,13 @@ class _Builder:
             resource=resource,
             py_name=kind_name,
             kind=kind,  # type: ignore[arg-type]
-            summary=str(op.get("summary") or "").strip() or _first_line(parsed.prose) or f"{method.upper()} {path}",
+            summary=str(op.get("summary") or "").strip()
+            or _first_line(parsed.prose)
+            or f"{method.upper()} {path}",
             description=parsed.prose,
-            parameters=tuple(sorted(parameters, key=lambda p: (p.location != "path", not p.required))),
+            parameters=tuple(
+                sorted(parameters, key=lambda p: (p.location != "path", not p.required))
+            ),
             body=body,
             response=response,
             access=parsed.access,
@@ -486,7 +523,9 @@ class _Builder:
         if name in LIST_QUERY_PARAMS and type_.kind == "string":
             type_ = TypeRef("list", item=TypeRef("string"))
         if type_.kind in ("model", "dict", "binary"):
-            raise self.fail(source, where, f"parameter {name!r}: {type_.kind} values are not supported")
+            raise self.fail(
+                source, where, f"parameter {name!r}: {type_.kind} values are not supported"
+            )
         default = schema.get("default")
         return Parameter(
             name=name,
@@ -503,7 +542,7 @@ class _Builder:
         if not body:
             return None
         content = body.get("content") or {}
-        media = content.get("application/json") or next(iter(content.values()), {})
+        media: dict[str, Any] = content.get("application/json") or next(iter(content.values()), {})
         ref = (media.get("schema") or {}).get("$ref")
         if not isinstance(ref, str):
             raise self.fail(source, "/requestBody", "a request body must refer to a definition")
@@ -512,12 +551,18 @@ class _Builder:
         props = wrapper.get("properties") or {}
         if len(props) != 1:
             raise self.fail(
-                self.schema_source(definition), "", "a request body must be a one-key wrapper object"
+                self.schema_source(definition),
+                "",
+                "a request body must be a one-key wrapper object",
             )
         key, inner = next(iter(props.items()))
-        inner_type = self._type(inner, f"{self.schema_source(definition)}/properties/{escape_pointer_token(key)}")
+        inner_type = self._type(
+            inner, f"{self.schema_source(definition)}/properties/{escape_pointer_token(key)}"
+        )
         if inner_type.kind != "model" or inner_type.model is None:
-            raise self.fail(self.schema_source(definition), "", "the wrapped body must be an object")
+            raise self.fail(
+                self.schema_source(definition), "", "the wrapped body must be an object"
+            )
         return RequestBody(
             key=key,
             py_name=python_identifier(key),
@@ -532,12 +577,13 @@ class _Builder:
         if not success:
             raise self.fail(source, "/responses", "no success (2xx) response")
         status = success[0]
-        content = responses[status].get("content") or {}
+        content: dict[str, Any] = responses[status].get("content") or {}
         if any(m not in ("application/json", "*/*") for m in content):
             is_binary = True
         if is_binary:
             return Response(int(status), None, False, True)
-        schema = next(iter(content.values()), {}).get("schema") or {}
+        media: dict[str, Any] = next(iter(content.values()), {})
+        schema: dict[str, Any] = media.get("schema") or {}
         if not schema:
             return Response(int(status), None, False, False)
         if schema.get("type") == "array":

@@ -40,7 +40,7 @@ class LoadedSpec:
     @property
     def digest(self) -> str:
         """One short hash naming the whole input set (order-independent)."""
-        joined = ",".join(sorted(f"{s.name}:{s.sha256}" for s in self.sources))
+        joined = ",".join(sorted(f"{Path(s.name).name}:{s.sha256}" for s in self.sources))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
@@ -150,7 +150,7 @@ def to_openapi3(doc: SpecDocument) -> dict[str, Any]:
 
 def _check_openapi3(data: dict[str, Any], file: str) -> dict[str, Any]:
     """Check an OpenAPI 3.0 input the way the converter checks Swagger, and stamp sources."""
-    doc = json.loads(json.dumps(data))  # a private copy we may annotate
+    doc: dict[str, Any] = json.loads(json.dumps(data))  # a private copy we may annotate
     schemas = (doc.get("components") or {}).get("schemas") or {}
 
     def walk(node: Any, where: str) -> None:

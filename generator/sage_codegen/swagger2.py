@@ -43,7 +43,15 @@ _PARAM_SCHEMA_KEYS = (
     "uniqueItems",
     "multipleOf",
 )
-_PARAM_KEEP_KEYS = ("name", "in", "description", "required", "deprecated", "allowEmptyValue", "example")
+_PARAM_KEEP_KEYS = (
+    "name",
+    "in",
+    "description",
+    "required",
+    "deprecated",
+    "allowEmptyValue",
+    "example",
+)
 
 
 class Swagger2Converter:
@@ -239,7 +247,9 @@ class Swagger2Converter:
                 if not isinstance(value, dict):
                     raise self.fail(f"{where}/properties", "properties must be an object")
                 out["properties"] = {
-                    name: self.convert_schema(prop, f"{where}/properties/{escape_pointer_token(name)}")
+                    name: self.convert_schema(
+                        prop, f"{where}/properties/{escape_pointer_token(name)}"
+                    )
                     for name, prop in value.items()
                 }
             elif key in ("items", "additionalProperties") and isinstance(value, dict):
@@ -269,4 +279,3 @@ class Swagger2Converter:
         if name not in self.definitions:
             raise self.fail(where, f"dangling $ref: no definition {name!r}")
         return f"#/components/schemas/{name}"
-

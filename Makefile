@@ -1,0 +1,47 @@
+# The maintainer's commands. Everything runs in .venv, created and filled on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Where `make spec` copies Sage's documents from; a maintainer with newer ones points it elsewhere.
+SPEC_SOURCE ?= ../shared/spec/current
+export SPEC_SOURCE
+
+.PHONY: install spec generate check-generated lint format test bench diff-spec clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## spec: copy the documents named in spec/spec.lock.json from SPEC_SOURCE, checking sha256
+spec: install
+	$(BIN)/sage-codegen spec fetch --source "$(SPEC_SOURCE)"
+
+## generate: spec + render + black-format generated/sage_accounting
+generate: spec
+	$(BIN)/sage-codegen generate
+
+## check-generated: fail (with a summary) if the committed package differs from a regeneration
+check-generated: spec
+	$(BIN)/sage-codegen check
+
+lint: install
+	$(BIN)/ruff check generator generated tests bench
+	$(BIN)/black --check --quiet generator generated tests bench
+	$(BIN)/mypy generated/sage_accounting generator/sage_codegen
+
+format: install
+	$(BIN)/ruff check --fix-only --quiet generator generated/sage_accounting/_runtime tests bench
+	$(BIN)/black --quiet generator generated/sage_accounting/_runtime tests bench
+
+test: spec
+	$(BIN)/pytest -q
+
+bench: spec
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

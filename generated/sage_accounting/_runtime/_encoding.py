@@ -1,0 +1,133 @@
+"""Encoding values for the wire: query strings and exact-decimal JSON bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+_encode_string = json.encoder.encode_basestring
+
+
+# -- JSON bodies -----------------------------------------------------------------------------------
+
+
+def dumps(value: Any) -> bytes:
+    """JSON-encode a request body. Decimals become JSON numbers with their exact digits
+    (``Decimal("0.10")`` -> ``0.10``): never a float on the way, never a quoted string."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts).encode("utf-8")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_encode_string(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot send {value} as a JSON number")
+        out.append(str(value))
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        raise TypeError("refusing to send a float: pass a Decimal so the digits stay exact")
+    elif isinstance(value, dt.datetime):
+        out.append(f'"{format_datetime(value)}"')
+    elif isinstance(value, dt.date):
+        out.append(f'"{value.isoformat()}"')
+    elif isinstance(value, BaseModel):
+        _encode(value.model_dump(mode="python", exclude_unset=True, by_alias=True), out)
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(",")
+            out.append(_encode_string(str(key)))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def loads(content: bytes) -> Any:
+    """Decode a response body; numbers with a fraction become Decimal, never float."""
+    return json.loads(content, parse_float=Decimal)
+
+
+# -- query strings ---------------------------------------------------------------------------------
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """RFC 3339 in UTC (``2024-01-31T09:30:00Z``). Naive datetimes are refused: a polling window
+    off by the machine's UTC offset loses changes silently."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetime {value.isoformat()} has no timezone; pass an aware datetime")
+    utc = value.astimezone(dt.UTC)
+    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) -> str:
+    """Check one query argument against its declared kind and encode it; TypeError/ValueError
+    on a wrong argument, raised before any HTTP call."""
+    if kind == "string":
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if enum and value not in enum:
+            raise ValueError(f"{name} must be one of {', '.join(enum)}; got {value!r}")
+        return value
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        return str(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+        return "true" if value else "false"
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+            raise TypeError(
+                f"{name} must be a Decimal, int or numeric str, not {type(value).__name__}"
+            )
+        return str(Decimal(value))
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date().isoformat()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value).isoformat()
+        raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+    if kind == "datetime":
+        if isinstance(value, dt.datetime):
+            return format_datetime(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()  # Sage accepts a plain date here too
+        if isinstance(value, str):
+            return format_datetime(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if kind == "list":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+            return ",".join(value)
+        raise TypeError(f"{name} must be a str or a sequence of str")
+    raise AssertionError(f"unknown query kind {kind!r}")  # generator and runtime disagree

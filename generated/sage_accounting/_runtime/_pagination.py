@@ -1,0 +1,187 @@
+"""Pagers over Sage's list envelope.
+
+Sage answers a list with ``{"$items": [...], "$total", "$page", "$next", "$back",
+"$itemsPerPage"}`` (``$items_per_page`` on /businesses), although the spec declares a bare array.
+The pager walks pages lazily and holds one page at a time, so memory stays flat:
+
+- the next page is ``$next`` joined to the base URL by concatenation (``$next`` is relative to
+  ``/v3.1``; ``urljoin`` would drop the version);
+- without ``$next`` it falls back on ``$total``, asking for ``page + 1`` while items remain;
+- it stops on an empty page or on a page that repeats the previous one (Sage answers a page past
+  the end with the last page again, so a loop on page numbers alone would never end).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from ._encoding import loads
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, PreparedRequest, SyncClient
+
+T = TypeVar("T", bound=BaseModel)
+
+_adapters: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _items_adapter(item: type[T]) -> TypeAdapter[list[T]]:
+    adapter = _adapters.get(item)
+    if adapter is None:
+        adapter = _adapters[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
+    return adapter
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int | None
+    page: int | None
+    items_per_page: int | None
+    next: str | None
+    back: str | None
+
+    def signature(self) -> tuple[Any, ...]:
+        ids = tuple(getattr(item, "id", None) for item in self.items)
+        return (self.page, ids)
+
+
+def parse_page(content: bytes, item: type[T]) -> Page[T]:
+    data = loads(content) if content else {}
+    if isinstance(data, list):  # what the spec declares: one bare page
+        return Page(_items_adapter(item).validate_python(data), len(data), 1, None, None, None)
+    if not isinstance(data, dict):
+        raise ValueError(f"unexpected list response: {type(data).__name__}")
+    per_page = data.get("$itemsPerPage", data.get("$items_per_page"))
+    return Page(
+        items=_items_adapter(item).validate_python(data.get("$items") or []),
+        total=_int(data.get("$total")),
+        page=_int(data.get("$page")),
+        items_per_page=_int(per_page),
+        next=data.get("$next") or None,
+        back=data.get("$back") or None,
+    )
+
+
+def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
+    """Where the next page is, or None when this was the last one."""
+    if not page.items:
+        return None
+    if page.next:
+        return base_url + page.next if page.next.startswith("/") else page.next
+    if page.total is None or seen_items >= page.total:
+        return None
+    parts = urllib.parse.urlsplit(current_url)
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    query["page"] = str((page.page or int(query.get("page", "1"))) + 1)
+    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
+class SyncPager(Generic[T]):
+    """Iterate to get every item across pages; ``.pages()`` for whole pages; ``.total``."""
+
+    def __init__(self, client: SyncClient, request: PreparedRequest, item: type[T]) -> None:
+        self._client = client
+        self._request = request
+        self._item = item
+        self._first: Page[T] | None = None
+
+    def __repr__(self) -> str:
+        return f"SyncPager({self._request.method} {self._request.path})"
+
+    def _fetch(self, url: str) -> Page[T]:
+        response = self._client.send(self._request.with_url(url))
+        return parse_page(response.content, self._item)
+
+    def first_page(self) -> Page[T]:
+        if self._first is None:
+            self._first = self._fetch(self._request.url)
+        return self._first
+
+    @property
+    def total(self) -> int | None:
+        """``$total`` from the first page (fetched if need be)."""
+        return self.first_page().total
+
+    def pages(self) -> Iterator[Page[T]]:
+        url: str | None = self._request.url
+        page = self.first_page()
+        seen_items = 0
+        previous: tuple[Any, ...] | None = None
+        while True:
+            signature = page.signature()
+            if signature == previous:
+                return
+            previous = signature
+            seen_items += len(page.items)
+            yield page
+            assert url is not None
+            url = next_url(self._client.base_url, url, page, seen_items)
+            if url is None:
+                return
+            page = self._fetch(url)
+
+    def __iter__(self) -> Iterator[T]:
+        for page in self.pages():
+            yield from page.items
+
+
+class AsyncPager(Generic[T]):
+    """``async for`` every item across pages; ``.pages()``; ``await .total()``."""
+
+    def __init__(self, client: AsyncClient, request: PreparedRequest, item: type[T]) -> None:
+        self._client = client
+        self._request = request
+        self._item = item
+        self._first: Page[T] | None = None
+
+    def __repr__(self) -> str:
+        return f"AsyncPager({self._request.method} {self._request.path})"
+
+    async def _fetch(self, url: str) -> Page[T]:
+        response = await self._client.send(self._request.with_url(url))
+        return parse_page(response.content, self._item)
+
+    async def first_page(self) -> Page[T]:
+        if self._first is None:
+            self._first = await self._fetch(self._request.url)
+        return self._first
+
+    async def total(self) -> int | None:
+        return (await self.first_page()).total
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        url: str | None = self._request.url
+        page = await self.first_page()
+        seen_items = 0
+        previous: tuple[Any, ...] | None = None
+        while True:
+            signature = page.signature()
+            if signature == previous:
+                return
+            previous = signature
+            seen_items += len(page.items)
+            yield page
+            assert url is not None
+            url = next_url(self._client.base_url, url, page, seen_items)
+            if url is None:
+                return
+            page = await self._fetch(url)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,210 @@
+"""``sage-codegen``: the maintainer's command line.
+
+    sage-codegen spec fetch --source DIR   copy the locked documents into spec/, checking sha256
+    sage-codegen generate                  spec/ -> generated/sage_accounting (formatted)
+    sage-codegen check                     fail with a summary if the committed package is stale
+    sage-codegen inspect                   summarise the IR
+
+A spec that cannot be used prints one line ``error: file#pointer: message`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from .errors import SpecError
+from .ir import Api
+from .ir_build import build_api
+from .loader import load_spec
+from .render import (
+    DEFAULT_TEMPLATES,
+    MANIFEST,
+    manifest_for,
+    read_manifest,
+    render_package,
+    write_package,
+)
+from .spec_lock import LockError, fetch, read_lock, verify
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SPEC_DIR = ROOT / "spec"
+DEFAULT_OUT = ROOT / "generated" / "sage_accounting"
+
+spec_dir_option = click.option(
+    "--spec-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SPEC_DIR,
+    show_default=True,
+    help="Directory holding spec.lock.json and the locked documents.",
+)
+templates_option = click.option(
+    "--templates",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=DEFAULT_TEMPLATES,
+    show_default=True,
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_locked_api(spec_dir: Path) -> Api:
+    """Build the IR from the locked documents in ``spec_dir`` (hashes checked first)."""
+    try:
+        paths = verify(spec_dir, read_lock(spec_dir / "spec.lock.json"))
+        return build_api(load_spec(paths))
+    except (SpecError, LockError) as exc:
+        fail(str(exc))
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@click.group()
+def main() -> None:
+    """Generate and maintain the sage_accounting SDK from Sage's Swagger documents."""
+
+
+@main.group()
+def spec() -> None:
+    """The pinned spec documents."""
+
+
+@spec.command("fetch")
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=lambda: os.environ.get("SPEC_SOURCE", str(ROOT.parent / "shared" / "spec" / "current")),
+    help="Where to copy the documents from (env SPEC_SOURCE; default ../shared/spec/current).",
+)
+@spec_dir_option
+def spec_fetch(source: Path, spec_dir: Path) -> None:
+    """Copy the locked documents from SOURCE into the spec directory and verify their sha256."""
+    try:
+        paths = fetch(source, spec_dir, read_lock(spec_dir / "spec.lock.json"))
+    except LockError as exc:
+        fail(str(exc))
+    for path in paths:
+        click.echo(f"spec: {path} verified")
+
+
+@main.command()
+@spec_dir_option
+@templates_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_OUT,
+    show_default=True,
+)
+@click.option("--jobs", type=int, default=default_jobs, help="Processes formatting with black.")
+def generate(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
+    """Render the SDK package from the locked spec documents."""
+    api = load_locked_api(spec_dir)
+    files = render_package(api, templates, jobs=jobs, reuse_from=out)
+    stale = write_package(api, files, out)
+    click.echo(
+        f"generated {len(files)} files ({len(api.operations)} operations, "
+        f"{len(api.resources)} resources, {len(api.models)} models) into {out}"
+        + (f"; removed {len(stale)} stale" if stale else "")
+    )
+
+
+@main.command()
+@spec_dir_option
+@templates_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_OUT,
+    show_default=True,
+)
+@click.option("--jobs", type=int, default=default_jobs)
+def check(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
+    """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
+    api = load_locked_api(spec_dir)
+    files = render_package(api, templates, jobs=jobs, reuse_from=out)
+    committed = set(read_manifest(out)) | set(files)
+    added, removed, changed = [], [], []
+    for path in sorted(committed):
+        target = out / path
+        if path not in files:
+            if target.exists():
+                removed.append(path)
+        elif not target.is_file():
+            added.append(path)
+        elif target.read_text(encoding="utf-8") != files[path].text:
+            changed.append(path)
+    manifest = out / MANIFEST
+    if not manifest.is_file() or manifest.read_text(encoding="utf-8") != manifest_for(api, files):
+        changed.append(MANIFEST)
+    if not (added or removed or changed):
+        click.echo(f"generated package is up to date ({len(files)} files)")
+        return
+    click.echo("generated package is stale: run `make generate` and commit the result", err=True)
+    for label, paths in (("missing", added), ("stale, to delete", removed), ("differs", changed)):
+        for path in paths:
+            click.echo(f"  {label}: {out / path}", err=True)
+    for path in changed[:3]:
+        if path == MANIFEST:
+            continue
+        diff = difflib.unified_diff(
+            (out / path).read_text(encoding="utf-8").splitlines(),
+            files[path].text.splitlines(),
+            f"committed/{path}",
+            f"regenerated/{path}",
+            lineterm="",
+            n=1,
+        )
+        for line in list(diff)[:20]:
+            click.echo(f"    {line}", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@spec_dir_option
+@click.option("--operations", is_flag=True, help="List every operation too.")
+def inspect(spec_dir: Path, operations: bool) -> None:
+    """Summarise the IR: operations per resource, access areas, availability."""
+    api = load_locked_api(spec_dir)
+    click.echo(f"{api.title}: {api.base_url} (spec {api.spec_digest})")
+    click.echo(
+        f"{len(api.resources)} resources, {len(api.operations)} operations, {len(api.models)} models "
+        f"({sum(m.role == 'request' for m in api.models)} request, "
+        f"{sum(m.role == 'response' for m in api.models)} response)"
+    )
+    click.echo("\nresources:")
+    for r in api.resources:
+        click.echo(f"  client.{r.name:<36} {', '.join(op.py_name for op in r.operations)}")
+        if operations:
+            for op in r.operations:
+                click.echo(f"      {op.method:<6} {op.path:<48} {op.operation_id}")
+    areas: Counter[str] = Counter()
+    for op in api.operations:
+        for a in op.access.areas if op.access else ():
+            areas[a.area] += 1
+    no_access = sum(op.access is None for op in api.operations)
+    click.echo(f"\naccess areas (operations naming each; {no_access} with no restriction):")
+    for area, count in sorted(areas.items(), key=lambda kv: (-kv[1], kv[0])):
+        click.echo(f"  {area:<24} {count}")
+    editions: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    for op in api.operations:
+        for e in op.availability.editions if op.availability else ():
+            editions[e.edition] += 1
+            countries.update(e.countries)
+    no_availability = sum(op.availability is None for op in api.operations)
+    click.echo(f"\navailability (operations per edition; {no_availability} unstated):")
+    for edition, count in sorted(editions.items()):
+        click.echo(f"  {edition:<24} {count}")
+    click.echo("  countries: " + ", ".join(f"{c} {n}" for c, n in sorted(countries.items())))
