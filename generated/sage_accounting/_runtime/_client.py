@@ -48,6 +48,7 @@ USER_AGENT = f"sage-accounting-python/{__version__}"
 REQUEST_ID_HEADERS = ("x-request-id", "x_request_id", "request-id")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_OPTION_NAMES = frozenset(RequestOptions.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,10 @@ class _BaseClient:
     ) -> PreparedRequest:
         op = self._operation(operation_id)
         options = options or {}
+        unknown = set(options) - _OPTION_NAMES
+        if unknown:
+            # Generated methods take per-call options as **kwargs: a misspelt argument lands here.
+            raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
         path = _fill_path(op.path, path_params or {})
         params = self._encode_query(op, query or {})
         params.update({str(k): str(v) for k, v in (options.get("extra_query") or {}).items()})

@@ -1,0 +1,112 @@
+"""Shared fixtures: the real spec (fetched by `make spec`), its IR, and mock-transport clients."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sage_codegen.ir import Api
+from sage_codegen.ir_build import build_api
+from sage_codegen.loader import LoadedSpec, load_spec
+from sage_codegen.spec_lock import read_lock, verify
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_DIR = ROOT / "spec"
+HISTORY_DIR = ROOT.parent / "shared" / "spec" / "history" / "2022-05"
+ACCOUNTS = "accounts.swagger.json"
+USER_ACCOUNTS = "user-accounts.swagger.json"
+
+
+@pytest.fixture(scope="session")
+def spec_paths() -> list[Path]:
+    return verify(SPEC_DIR, read_lock(SPEC_DIR / "spec.lock.json"))
+
+
+@pytest.fixture(scope="session")
+def loaded_spec(spec_paths: list[Path]) -> LoadedSpec:
+    return load_spec(spec_paths)
+
+
+@pytest.fixture(scope="session")
+def api(loaded_spec: LoadedSpec) -> Api:
+    return build_api(loaded_spec)
+
+
+@pytest.fixture(scope="session")
+def _raw_documents(spec_paths: list[Path]) -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in spec_paths}
+
+
+@pytest.fixture
+def raw_documents(_raw_documents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Private copies of the real documents, for tests that mutate them."""
+    return copy.deepcopy(_raw_documents)
+
+
+def write_spec_dir(
+    directory: Path, documents: dict[str, Any], raw: dict[str, str] | None = None
+) -> Path:
+    """A spec directory (documents + a lock naming them) as `make spec` would leave it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, doc in documents.items():
+        text = (raw or {}).get(name) or json.dumps(doc, ensure_ascii=False)
+        (directory / name).write_text(text, encoding="utf-8")
+        entries.append({"name": name, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    (directory / "spec.lock.json").write_text(json.dumps({"documents": entries}), encoding="utf-8")
+    return directory
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    """A mock transport that records requests and answers with ``handler``."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., Any]]:
+    """make_client(handler, **client_kwargs) -> (SageAccounting, Recorder)."""
+    from sage_accounting import SageAccounting
+
+    clients: list[Any] = []
+
+    def make(handler: Handler, **kwargs: Any) -> tuple[Any, Recorder]:
+        recorder = Recorder(handler)
+        kwargs.setdefault("access_token", "test-token")
+        http = httpx.Client(transport=httpx.MockTransport(recorder))
+        client = SageAccounting(http_client=http, **kwargs)
+        clients.append(http)
+        return client, recorder
+
+    yield make
+    for http in clients:
+        http.close()
+
+
+@pytest.fixture
+def make_async_client() -> Callable[..., Any]:
+    from sage_accounting import AsyncSageAccounting
+
+    def make(handler: Handler, **kwargs: Any) -> tuple[Any, Recorder]:
+        recorder = Recorder(handler)
+        kwargs.setdefault("access_token", "test-token")
+        http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+        return AsyncSageAccounting(http_client=http, **kwargs), recorder
+
+    return make
