@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,28 @@ def public_methods(resource: Any) -> list[str]:
     ]
 
 
+class _ModelsNamespace(dict[str, Any]):
+    """A resource module's names, plus the models it imports only for type checking."""
+
+    def __missing__(self, name: str) -> Any:
+        import builtins
+
+        return getattr(builtins, name) if hasattr(builtins, name) else getattr(models, name)
+
+
 def dummy_arguments(method: Any) -> tuple[list[Any], dict[str, Any]]:
     """Values for every required argument: path keys become ``__name__`` markers."""
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    hints = inspect.get_annotations(method, eval_str=True)
+    raw_hints = inspect.get_annotations(method)
+    namespace = _ModelsNamespace(vars(sys.modules[method.__module__]))
     for name, param in inspect.signature(method).parameters.items():
         if name == "self" or param.kind is param.VAR_KEYWORD or param.default is not param.empty:
             continue
         if param.kind is param.POSITIONAL_OR_KEYWORD:
             args.append(f"__{name}__")
             continue
-        annotation = hints[name]
+        annotation = eval(raw_hints[name], {}, namespace)  # noqa: S307 - our own annotations
         if typing.get_origin(annotation) is typing.Literal:
             kwargs[name] = typing.get_args(annotation)[0]
             continue

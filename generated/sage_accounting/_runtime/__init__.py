@@ -1,7 +1,14 @@
 """The hand-written runtime of sage_accounting. The generator never writes here.
 
-Generated code imports from this module only; users import from ``sage_accounting``.
+Generated code imports from this module only; users import from ``sage_accounting``. What needs
+pydantic (models' base classes and field types) is loaded on first use, so that importing the
+package costs little more than importing httpx.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
 from ._errors import (
@@ -21,12 +28,31 @@ from ._errors import (
     SageError,
     UnprocessableEntityError,
 )
-from ._models import RequestModel, SageModel
 from ._operation import OperationInfo, QueryParam
+from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
 from ._resource import AsyncAPIResource, SyncAPIResource
-from ._types import LenientDate, LenientDateTime, RequestDecimal, RequestOptions
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._models import RequestModel, SageModel
+    from ._types import LenientDate, LenientDateTime, RequestDecimal
+
+_LAZY = {
+    "RequestModel": "._models",
+    "SageModel": "._models",
+    "LenientDate": "._types",
+    "LenientDateTime": "._types",
+    "RequestDecimal": "._types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -10,7 +10,6 @@ that the answer is for the business asked, and parses the body into the model.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import importlib
 import logging
@@ -19,10 +18,9 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from . import _retry
 from ._encoding import dumps, encode_query_value, loads
@@ -33,10 +31,14 @@ from ._errors import (
     BusinessMismatchError,
     status_error,
 )
-from ._models import RequestModel
 from ._operation import OperationInfo
-from ._types import RequestOptions
+from ._options import RequestOptions
 from ._version import __version__
+
+if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by the client
+    from pydantic import BaseModel
+
+    from ._models import RequestModel
 
 log = logging.getLogger("sage_accounting")
 
@@ -47,7 +49,7 @@ DEFAULT_MAX_RETRIES = 2
 USER_AGENT = f"sage-accounting-python/{__version__}"
 REQUEST_ID_HEADERS = ("x-request-id", "x_request_id", "request-id")
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
 
 
@@ -418,11 +420,17 @@ class AsyncClient(_BaseClient):
                 delay,
                 _brief(error),
             )
-            await asyncio.sleep(delay)
+            await _sleep(delay)
             attempt += 1
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio  # imported here: sync users should not pay for asyncio at import
+
+    await asyncio.sleep(seconds)
 
 
 def _fill_path(template: str, values: Mapping[str, str]) -> str:

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
-
 _encode_string = json.encoder.encode_basestring
 
 
@@ -45,7 +43,7 @@ def _encode(value: Any, out: list[str]) -> None:
         out.append(f'"{format_datetime(value)}"')
     elif isinstance(value, dt.date):
         out.append(f'"{value.isoformat()}"')
-    elif isinstance(value, BaseModel):
+    elif hasattr(value, "model_dump"):  # a pydantic model (not imported: it is costly)
         _encode(value.model_dump(mode="python", exclude_unset=True, by_alias=True), out)
     elif isinstance(value, Mapping):
         out.append("{")

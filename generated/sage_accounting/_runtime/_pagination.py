@@ -18,14 +18,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, TypeAdapter
-
 from ._encoding import loads
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter
+
     from ._client import AsyncClient, PreparedRequest, SyncClient
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", bound="BaseModel")
 
 _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
@@ -33,6 +33,8 @@ _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 def _items_adapter(item: type[T]) -> TypeAdapter[list[T]]:
     adapter = _adapters.get(item)
     if adapter is None:
+        from pydantic import TypeAdapter
+
         adapter = _adapters[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
     return adapter
 

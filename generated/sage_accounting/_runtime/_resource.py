@@ -7,16 +7,18 @@ calls, so a generated method reads as: operation id, arguments, the model to ret
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._client import AsyncClient, SyncClient
-from ._models import RequestModel
+from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
-from ._types import RequestOptions
 
-T = TypeVar("T", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._models import RequestModel
+
+T = TypeVar("T", bound="BaseModel")
 
 AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
 

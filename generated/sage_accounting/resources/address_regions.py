@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.address_region import AddressRegion
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.address_region import AddressRegion
 
 __all__ = ["AddressRegions", "AsyncAddressRegions"]
 
@@ -47,7 +51,7 @@ class AddressRegions(SyncAPIResource):
         """
         return self._list(
             "getAddressRegions",
-            item=AddressRegion,
+            item=models.AddressRegion,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -76,7 +80,7 @@ class AddressRegions(SyncAPIResource):
         """
         return self._request(
             "getAddressRegionsKey",
-            cast_to=AddressRegion,
+            cast_to=models.AddressRegion,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -111,7 +115,7 @@ class AsyncAddressRegions(AsyncAPIResource):
         """
         return self._list(
             "getAddressRegions",
-            item=AddressRegion,
+            item=models.AddressRegion,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -140,7 +144,7 @@ class AsyncAddressRegions(AsyncAPIResource):
         """
         return await self._request(
             "getAddressRegionsKey",
-            cast_to=AddressRegion,
+            cast_to=models.AddressRegion,
             path_params={"key": key},
             query={
                 "attributes": attributes,

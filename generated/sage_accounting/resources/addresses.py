@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.address import Address
-from ..models.post_addresses import AddressCreate
-from ..models.put_addresses import AddressUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.address import Address
+    from ..models.post_addresses import AddressCreate
+    from ..models.put_addresses import AddressUpdate
 
 __all__ = ["Addresses", "AsyncAddresses"]
 
@@ -62,7 +65,7 @@ class Addresses(SyncAPIResource):
         """
         return self._list(
             "getAddresses",
-            item=Address,
+            item=models.Address,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -94,9 +97,9 @@ class Addresses(SyncAPIResource):
         """
         return self._request(
             "postAddresses",
-            cast_to=Address,
+            cast_to=models.Address,
             body={"address": address},
-            body_model=AddressCreate,
+            body_model=models.AddressCreate,
             options=options,
         )
 
@@ -123,7 +126,7 @@ class Addresses(SyncAPIResource):
         """
         return self._request(
             "getAddressesKey",
-            cast_to=Address,
+            cast_to=models.Address,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -153,9 +156,9 @@ class Addresses(SyncAPIResource):
         """
         return self._request(
             "putAddressesKey",
-            cast_to=Address,
+            cast_to=models.Address,
             body={"address": address},
-            body_model=AddressUpdate,
+            body_model=models.AddressUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -217,7 +220,7 @@ class AsyncAddresses(AsyncAPIResource):
         """
         return self._list(
             "getAddresses",
-            item=Address,
+            item=models.Address,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -249,9 +252,9 @@ class AsyncAddresses(AsyncAPIResource):
         """
         return await self._request(
             "postAddresses",
-            cast_to=Address,
+            cast_to=models.Address,
             body={"address": address},
-            body_model=AddressCreate,
+            body_model=models.AddressCreate,
             options=options,
         )
 
@@ -278,7 +281,7 @@ class AsyncAddresses(AsyncAPIResource):
         """
         return await self._request(
             "getAddressesKey",
-            cast_to=Address,
+            cast_to=models.Address,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -308,9 +311,9 @@ class AsyncAddresses(AsyncAPIResource):
         """
         return await self._request(
             "putAddressesKey",
-            cast_to=Address,
+            cast_to=models.Address,
             body={"address": address},
-            body_model=AddressUpdate,
+            body_model=models.AddressUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.analysis_type_category import AnalysisTypeCategory
-from ..models.post_analysis_type_categories import AnalysisTypeCategoryCreate
-from ..models.put_analysis_type_categories import AnalysisTypeCategoryUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.analysis_type_category import AnalysisTypeCategory
+    from ..models.post_analysis_type_categories import AnalysisTypeCategoryCreate
+    from ..models.put_analysis_type_categories import AnalysisTypeCategoryUpdate
 
 __all__ = ["AnalysisTypeCategories", "AsyncAnalysisTypeCategories"]
 
@@ -58,7 +61,7 @@ class AnalysisTypeCategories(SyncAPIResource):
         """
         return self._list(
             "getAnalysisTypeCategories",
-            item=AnalysisTypeCategory,
+            item=models.AnalysisTypeCategory,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -88,9 +91,9 @@ class AnalysisTypeCategories(SyncAPIResource):
         """
         return self._request(
             "postAnalysisTypeCategories",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             body={"analysis_type_category": analysis_type_category},
-            body_model=AnalysisTypeCategoryCreate,
+            body_model=models.AnalysisTypeCategoryCreate,
             options=options,
         )
 
@@ -115,7 +118,7 @@ class AnalysisTypeCategories(SyncAPIResource):
         """
         return self._request(
             "getAnalysisTypeCategoriesKey",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -144,9 +147,9 @@ class AnalysisTypeCategories(SyncAPIResource):
         """
         return self._request(
             "putAnalysisTypeCategoriesKey",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             body={"analysis_type_category": analysis_type_category},
-            body_model=AnalysisTypeCategoryUpdate,
+            body_model=models.AnalysisTypeCategoryUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -204,7 +207,7 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         """
         return self._list(
             "getAnalysisTypeCategories",
-            item=AnalysisTypeCategory,
+            item=models.AnalysisTypeCategory,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -234,9 +237,9 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         """
         return await self._request(
             "postAnalysisTypeCategories",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             body={"analysis_type_category": analysis_type_category},
-            body_model=AnalysisTypeCategoryCreate,
+            body_model=models.AnalysisTypeCategoryCreate,
             options=options,
         )
 
@@ -261,7 +264,7 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         """
         return await self._request(
             "getAnalysisTypeCategoriesKey",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -290,9 +293,9 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         """
         return await self._request(
             "putAnalysisTypeCategoriesKey",
-            cast_to=AnalysisTypeCategory,
+            cast_to=models.AnalysisTypeCategory,
             body={"analysis_type_category": analysis_type_category},
-            body_model=AnalysisTypeCategoryUpdate,
+            body_model=models.AnalysisTypeCategoryUpdate,
             path_params={"key": key},
             options=options,
         )

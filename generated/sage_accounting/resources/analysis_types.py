@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.analysis_type import AnalysisType
-from ..models.put_analysis_types import AnalysisTypeUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.analysis_type import AnalysisType
+    from ..models.put_analysis_types import AnalysisTypeUpdate
 
 __all__ = ["AnalysisTypes", "AsyncAnalysisTypes"]
 
@@ -57,7 +60,7 @@ class AnalysisTypes(SyncAPIResource):
         """
         return self._list(
             "getAnalysisTypes",
-            item=AnalysisType,
+            item=models.AnalysisType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -88,7 +91,7 @@ class AnalysisTypes(SyncAPIResource):
         """
         return self._request(
             "getAnalysisTypesKey",
-            cast_to=AnalysisType,
+            cast_to=models.AnalysisType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -115,9 +118,9 @@ class AnalysisTypes(SyncAPIResource):
         """
         return self._request(
             "putAnalysisTypesKey",
-            cast_to=AnalysisType,
+            cast_to=models.AnalysisType,
             body={"analysis_type": analysis_type},
-            body_model=AnalysisTypeUpdate,
+            body_model=models.AnalysisTypeUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -155,7 +158,7 @@ class AsyncAnalysisTypes(AsyncAPIResource):
         """
         return self._list(
             "getAnalysisTypes",
-            item=AnalysisType,
+            item=models.AnalysisType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -186,7 +189,7 @@ class AsyncAnalysisTypes(AsyncAPIResource):
         """
         return await self._request(
             "getAnalysisTypesKey",
-            cast_to=AnalysisType,
+            cast_to=models.AnalysisType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -213,9 +216,9 @@ class AsyncAnalysisTypes(AsyncAPIResource):
         """
         return await self._request(
             "putAnalysisTypesKey",
-            cast_to=AnalysisType,
+            cast_to=models.AnalysisType,
             body={"analysis_type": analysis_type},
-            body_model=AnalysisTypeUpdate,
+            body_model=models.AnalysisTypeUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.base import Base
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.base import Base
 
 __all__ = ["ArtefactStatuses", "AsyncArtefactStatuses"]
 
@@ -47,7 +51,7 @@ class ArtefactStatuses(SyncAPIResource):
         """
         return self._list(
             "getArtefactStatuses",
-            item=Base,
+            item=models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -77,7 +81,7 @@ class ArtefactStatuses(SyncAPIResource):
         """
         return self._request(
             "getArtefactStatusesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -112,7 +116,7 @@ class AsyncArtefactStatuses(AsyncAPIResource):
         """
         return self._list(
             "getArtefactStatuses",
-            item=Base,
+            item=models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -142,7 +146,7 @@ class AsyncArtefactStatuses(AsyncAPIResource):
         """
         return await self._request(
             "getArtefactStatusesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.attachment import Attachment
-from ..models.post_attachments import AttachmentCreate
-from ..models.put_attachments import AttachmentUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.attachment import Attachment
+    from ..models.post_attachments import AttachmentCreate
+    from ..models.put_attachments import AttachmentUpdate
 
 __all__ = ["Attachments", "AsyncAttachments"]
 
@@ -67,7 +70,7 @@ class Attachments(SyncAPIResource):
         """
         return self._list(
             "getAttachments",
-            item=Attachment,
+            item=models.Attachment,
             query={
                 "attachment_context_id": attachment_context_id,
                 "attachment_context_type_id": attachment_context_type_id,
@@ -101,9 +104,9 @@ class Attachments(SyncAPIResource):
         """
         return self._request(
             "postAttachments",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             body={"attachment": attachment},
-            body_model=AttachmentCreate,
+            body_model=models.AttachmentCreate,
             options=options,
         )
 
@@ -128,7 +131,7 @@ class Attachments(SyncAPIResource):
         """
         return self._request(
             "getAttachmentsKey",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -157,9 +160,9 @@ class Attachments(SyncAPIResource):
         """
         return self._request(
             "putAttachmentsKey",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             body={"attachment": attachment},
-            body_model=AttachmentUpdate,
+            body_model=models.AttachmentUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -247,7 +250,7 @@ class AsyncAttachments(AsyncAPIResource):
         """
         return self._list(
             "getAttachments",
-            item=Attachment,
+            item=models.Attachment,
             query={
                 "attachment_context_id": attachment_context_id,
                 "attachment_context_type_id": attachment_context_type_id,
@@ -281,9 +284,9 @@ class AsyncAttachments(AsyncAPIResource):
         """
         return await self._request(
             "postAttachments",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             body={"attachment": attachment},
-            body_model=AttachmentCreate,
+            body_model=models.AttachmentCreate,
             options=options,
         )
 
@@ -308,7 +311,7 @@ class AsyncAttachments(AsyncAPIResource):
         """
         return await self._request(
             "getAttachmentsKey",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -337,9 +340,9 @@ class AsyncAttachments(AsyncAPIResource):
         """
         return await self._request(
             "putAttachmentsKey",
-            cast_to=Attachment,
+            cast_to=models.Attachment,
             body={"attachment": attachment},
-            body_model=AttachmentUpdate,
+            body_model=models.AttachmentUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.bank_account import BankAccount
-from ..models.base import Base
-from ..models.post_bank_accounts import BankAccountCreate
-from ..models.put_bank_accounts import BankAccountUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.bank_account import BankAccount
+    from ..models.base import Base
+    from ..models.post_bank_accounts import BankAccountCreate
+    from ..models.put_bank_accounts import BankAccountUpdate
 
 __all__ = ["BankAccounts", "AsyncBankAccounts"]
 
@@ -68,7 +71,7 @@ class BankAccounts(SyncAPIResource):
         """
         return self._list(
             "getBankAccounts",
-            item=BankAccount,
+            item=models.BankAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -102,9 +105,9 @@ class BankAccounts(SyncAPIResource):
         """
         return self._request(
             "postBankAccounts",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             body={"bank_account": bank_account},
-            body_model=BankAccountCreate,
+            body_model=models.BankAccountCreate,
             options=options,
         )
 
@@ -131,7 +134,7 @@ class BankAccounts(SyncAPIResource):
         """
         return self._request(
             "getBankAccountsKey",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -161,9 +164,9 @@ class BankAccounts(SyncAPIResource):
         """
         return self._request(
             "putBankAccountsKey",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             body={"bank_account": bank_account},
-            body_model=BankAccountUpdate,
+            body_model=models.BankAccountUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -208,7 +211,7 @@ class BankAccounts(SyncAPIResource):
         """
         return self._request(
             "getBankAccountsKeyBankFeed",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             options=options,
         )
@@ -252,7 +255,7 @@ class AsyncBankAccounts(AsyncAPIResource):
         """
         return self._list(
             "getBankAccounts",
-            item=BankAccount,
+            item=models.BankAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -286,9 +289,9 @@ class AsyncBankAccounts(AsyncAPIResource):
         """
         return await self._request(
             "postBankAccounts",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             body={"bank_account": bank_account},
-            body_model=BankAccountCreate,
+            body_model=models.BankAccountCreate,
             options=options,
         )
 
@@ -315,7 +318,7 @@ class AsyncBankAccounts(AsyncAPIResource):
         """
         return await self._request(
             "getBankAccountsKey",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -345,9 +348,9 @@ class AsyncBankAccounts(AsyncAPIResource):
         """
         return await self._request(
             "putBankAccountsKey",
-            cast_to=BankAccount,
+            cast_to=models.BankAccount,
             body={"bank_account": bank_account},
-            body_model=BankAccountUpdate,
+            body_model=models.BankAccountUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -392,7 +395,7 @@ class AsyncBankAccounts(AsyncAPIResource):
         """
         return await self._request(
             "getBankAccountsKeyBankFeed",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             options=options,
         )

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.bank_deposit import BankDeposit
-from ..models.post_bank_deposits import BankDepositCreate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.bank_deposit import BankDeposit
+    from ..models.post_bank_deposits import BankDepositCreate
 
 __all__ = ["BankDeposits", "AsyncBankDeposits"]
 
@@ -62,7 +65,7 @@ class BankDeposits(SyncAPIResource):
         """
         return self._list(
             "getBankDeposits",
-            item=BankDeposit,
+            item=models.BankDeposit,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -95,9 +98,9 @@ class BankDeposits(SyncAPIResource):
         """
         return self._request(
             "postBankDeposits",
-            cast_to=BankDeposit,
+            cast_to=models.BankDeposit,
             body={"bank_deposit": bank_deposit},
-            body_model=BankDepositCreate,
+            body_model=models.BankDepositCreate,
             options=options,
         )
 
@@ -124,7 +127,7 @@ class BankDeposits(SyncAPIResource):
         """
         return self._request(
             "getBankDepositsKey",
-            cast_to=BankDeposit,
+            cast_to=models.BankDeposit,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -192,7 +195,7 @@ class AsyncBankDeposits(AsyncAPIResource):
         """
         return self._list(
             "getBankDeposits",
-            item=BankDeposit,
+            item=models.BankDeposit,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -225,9 +228,9 @@ class AsyncBankDeposits(AsyncAPIResource):
         """
         return await self._request(
             "postBankDeposits",
-            cast_to=BankDeposit,
+            cast_to=models.BankDeposit,
             body={"bank_deposit": bank_deposit},
-            body_model=BankDepositCreate,
+            body_model=models.BankDepositCreate,
             options=options,
         )
 
@@ -254,7 +257,7 @@ class AsyncBankDeposits(AsyncAPIResource):
         """
         return await self._request(
             "getBankDepositsKey",
-            cast_to=BankDeposit,
+            cast_to=models.BankDeposit,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.bank_opening_balance import BankOpeningBalance
-from ..models.post_bank_opening_balances import BankOpeningBalanceCreate
-from ..models.put_bank_opening_balances import BankOpeningBalanceUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.bank_opening_balance import BankOpeningBalance
+    from ..models.post_bank_opening_balances import BankOpeningBalanceCreate
+    from ..models.put_bank_opening_balances import BankOpeningBalanceUpdate
 
 __all__ = ["BankOpeningBalances", "AsyncBankOpeningBalances"]
 
@@ -58,7 +61,7 @@ class BankOpeningBalances(SyncAPIResource):
         """
         return self._list(
             "getBankOpeningBalances",
-            item=BankOpeningBalance,
+            item=models.BankOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -88,9 +91,9 @@ class BankOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "postBankOpeningBalances",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             body={"bank_opening_balance": bank_opening_balance},
-            body_model=BankOpeningBalanceCreate,
+            body_model=models.BankOpeningBalanceCreate,
             options=options,
         )
 
@@ -115,7 +118,7 @@ class BankOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "getBankOpeningBalancesKey",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -144,9 +147,9 @@ class BankOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "putBankOpeningBalancesKey",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             body={"bank_opening_balance": bank_opening_balance},
-            body_model=BankOpeningBalanceUpdate,
+            body_model=models.BankOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -204,7 +207,7 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         """
         return self._list(
             "getBankOpeningBalances",
-            item=BankOpeningBalance,
+            item=models.BankOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -234,9 +237,9 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "postBankOpeningBalances",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             body={"bank_opening_balance": bank_opening_balance},
-            body_model=BankOpeningBalanceCreate,
+            body_model=models.BankOpeningBalanceCreate,
             options=options,
         )
 
@@ -261,7 +264,7 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "getBankOpeningBalancesKey",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -290,9 +293,9 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "putBankOpeningBalancesKey",
-            cast_to=BankOpeningBalance,
+            cast_to=models.BankOpeningBalance,
             body={"bank_opening_balance": bank_opening_balance},
-            body_model=BankOpeningBalanceUpdate,
+            body_model=models.BankOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.bank_reconciliation import BankReconciliation
-from ..models.post_bank_reconciliations import BankReconciliationCreate
-from ..models.put_bank_reconciliations import BankReconciliationUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.bank_reconciliation import BankReconciliation
+    from ..models.post_bank_reconciliations import BankReconciliationCreate
+    from ..models.put_bank_reconciliations import BankReconciliationUpdate
 
 __all__ = ["BankReconciliations", "AsyncBankReconciliations"]
 
@@ -57,7 +60,7 @@ class BankReconciliations(SyncAPIResource):
         """
         return self._list(
             "getBankReconciliations",
-            item=BankReconciliation,
+            item=models.BankReconciliation,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -87,9 +90,9 @@ class BankReconciliations(SyncAPIResource):
         """
         return self._request(
             "postBankReconciliations",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             body={"bank_reconciliation": bank_reconciliation},
-            body_model=BankReconciliationCreate,
+            body_model=models.BankReconciliationCreate,
             options=options,
         )
 
@@ -114,7 +117,7 @@ class BankReconciliations(SyncAPIResource):
         """
         return self._request(
             "getBankReconciliationsKey",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -143,9 +146,9 @@ class BankReconciliations(SyncAPIResource):
         """
         return self._request(
             "putBankReconciliationsKey",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             body={"bank_reconciliation": bank_reconciliation},
-            body_model=BankReconciliationUpdate,
+            body_model=models.BankReconciliationUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -181,7 +184,7 @@ class AsyncBankReconciliations(AsyncAPIResource):
         """
         return self._list(
             "getBankReconciliations",
-            item=BankReconciliation,
+            item=models.BankReconciliation,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -211,9 +214,9 @@ class AsyncBankReconciliations(AsyncAPIResource):
         """
         return await self._request(
             "postBankReconciliations",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             body={"bank_reconciliation": bank_reconciliation},
-            body_model=BankReconciliationCreate,
+            body_model=models.BankReconciliationCreate,
             options=options,
         )
 
@@ -238,7 +241,7 @@ class AsyncBankReconciliations(AsyncAPIResource):
         """
         return await self._request(
             "getBankReconciliationsKey",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -267,9 +270,9 @@ class AsyncBankReconciliations(AsyncAPIResource):
         """
         return await self._request(
             "putBankReconciliationsKey",
-            cast_to=BankReconciliation,
+            cast_to=models.BankReconciliation,
             body={"bank_reconciliation": bank_reconciliation},
-            body_model=BankReconciliationUpdate,
+            body_model=models.BankReconciliationUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.bank_transfer import BankTransfer
-from ..models.post_bank_transfers import BankTransferCreate
-from ..models.put_bank_transfers import BankTransferUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.bank_transfer import BankTransfer
+    from ..models.post_bank_transfers import BankTransferCreate
+    from ..models.put_bank_transfers import BankTransferUpdate
 
 __all__ = ["BankTransfers", "AsyncBankTransfers"]
 
@@ -64,7 +67,7 @@ class BankTransfers(SyncAPIResource):
         """
         return self._list(
             "getBankTransfers",
-            item=BankTransfer,
+            item=models.BankTransfer,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -97,9 +100,9 @@ class BankTransfers(SyncAPIResource):
         """
         return self._request(
             "postBankTransfers",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             body={"bank_transfer": bank_transfer},
-            body_model=BankTransferCreate,
+            body_model=models.BankTransferCreate,
             options=options,
         )
 
@@ -126,7 +129,7 @@ class BankTransfers(SyncAPIResource):
         """
         return self._request(
             "getBankTransfersKey",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -156,9 +159,9 @@ class BankTransfers(SyncAPIResource):
         """
         return self._request(
             "putBankTransfersKey",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             body={"bank_transfer": bank_transfer},
-            body_model=BankTransferUpdate,
+            body_model=models.BankTransferUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -222,7 +225,7 @@ class AsyncBankTransfers(AsyncAPIResource):
         """
         return self._list(
             "getBankTransfers",
-            item=BankTransfer,
+            item=models.BankTransfer,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -255,9 +258,9 @@ class AsyncBankTransfers(AsyncAPIResource):
         """
         return await self._request(
             "postBankTransfers",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             body={"bank_transfer": bank_transfer},
-            body_model=BankTransferCreate,
+            body_model=models.BankTransferCreate,
             options=options,
         )
 
@@ -284,7 +287,7 @@ class AsyncBankTransfers(AsyncAPIResource):
         """
         return await self._request(
             "getBankTransfersKey",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -314,9 +317,9 @@ class AsyncBankTransfers(AsyncAPIResource):
         """
         return await self._request(
             "putBankTransfersKey",
-            cast_to=BankTransfer,
+            cast_to=models.BankTransfer,
             body={"bank_transfer": bank_transfer},
-            body_model=BankTransferUpdate,
+            body_model=models.BankTransferUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.business_activity_type import BusinessActivityType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.business_activity_type import BusinessActivityType
 
 __all__ = ["BusinessActivityTypes", "AsyncBusinessActivityTypes"]
 
@@ -45,7 +49,7 @@ class BusinessActivityTypes(SyncAPIResource):
         """
         return self._list(
             "getBusinessActivityTypes",
-            item=BusinessActivityType,
+            item=models.BusinessActivityType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class BusinessActivityTypes(SyncAPIResource):
         """
         return self._request(
             "getBusinessActivityTypesKey",
-            cast_to=BusinessActivityType,
+            cast_to=models.BusinessActivityType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncBusinessActivityTypes(AsyncAPIResource):
         """
         return self._list(
             "getBusinessActivityTypes",
-            item=BusinessActivityType,
+            item=models.BusinessActivityType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncBusinessActivityTypes(AsyncAPIResource):
         """
         return await self._request(
             "getBusinessActivityTypesKey",
-            cast_to=BusinessActivityType,
+            cast_to=models.BusinessActivityType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -15,14 +15,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.business_exchange_rate import BusinessExchangeRate
-from ..models.post_business_exchange_rates import BusinessExchangeRateCreate
-from ..models.put_business_exchange_rates import BusinessExchangeRateUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.business_exchange_rate import BusinessExchangeRate
+    from ..models.post_business_exchange_rates import BusinessExchangeRateCreate
+    from ..models.put_business_exchange_rates import BusinessExchangeRateUpdate
 
 __all__ = ["BusinessExchangeRates", "AsyncBusinessExchangeRates"]
 
@@ -53,7 +56,7 @@ class BusinessExchangeRates(SyncAPIResource):
         """
         return self._list(
             "getBusinessExchangeRates",
-            item=BusinessExchangeRate,
+            item=models.BusinessExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -81,9 +84,9 @@ class BusinessExchangeRates(SyncAPIResource):
         """
         return self._request(
             "postBusinessExchangeRates",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             body={"business_exchange_rate": business_exchange_rate},
-            body_model=BusinessExchangeRateCreate,
+            body_model=models.BusinessExchangeRateCreate,
             options=options,
         )
 
@@ -108,7 +111,7 @@ class BusinessExchangeRates(SyncAPIResource):
         """
         return self._request(
             "getBusinessExchangeRatesKey",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -137,9 +140,9 @@ class BusinessExchangeRates(SyncAPIResource):
         """
         return self._request(
             "putBusinessExchangeRatesKey",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             body={"business_exchange_rate": business_exchange_rate},
-            body_model=BusinessExchangeRateUpdate,
+            body_model=models.BusinessExchangeRateUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -193,7 +196,7 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         """
         return self._list(
             "getBusinessExchangeRates",
-            item=BusinessExchangeRate,
+            item=models.BusinessExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -221,9 +224,9 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         """
         return await self._request(
             "postBusinessExchangeRates",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             body={"business_exchange_rate": business_exchange_rate},
-            body_model=BusinessExchangeRateCreate,
+            body_model=models.BusinessExchangeRateCreate,
             options=options,
         )
 
@@ -248,7 +251,7 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         """
         return await self._request(
             "getBusinessExchangeRatesKey",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -277,9 +280,9 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         """
         return await self._request(
             "putBusinessExchangeRatesKey",
-            cast_to=BusinessExchangeRate,
+            cast_to=models.BusinessExchangeRate,
             body={"business_exchange_rate": business_exchange_rate},
-            body_model=BusinessExchangeRateUpdate,
+            body_model=models.BusinessExchangeRateUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.business_settings import BusinessSettings
-from ..models.put_business_settings import BusinessSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.business_settings import BusinessSettings
+    from ..models.put_business_settings import BusinessSettingsUpdate
 
 __all__ = ["BusinessSettingsResource", "AsyncBusinessSettingsResource"]
 
@@ -40,7 +43,7 @@ class BusinessSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getBusinessSettings",
-            cast_to=BusinessSettings,
+            cast_to=models.BusinessSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class BusinessSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putBusinessSettings",
-            cast_to=BusinessSettings,
+            cast_to=models.BusinessSettings,
             body={"business_settings": business_settings},
-            body_model=BusinessSettingsUpdate,
+            body_model=models.BusinessSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncBusinessSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getBusinessSettings",
-            cast_to=BusinessSettings,
+            cast_to=models.BusinessSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncBusinessSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putBusinessSettings",
-            cast_to=BusinessSettings,
+            cast_to=models.BusinessSettings,
             body={"business_settings": business_settings},
-            body_model=BusinessSettingsUpdate,
+            body_model=models.BusinessSettingsUpdate,
             options=options,
         )

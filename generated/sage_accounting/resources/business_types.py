@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.business_type import BusinessType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.business_type import BusinessType
 
 __all__ = ["BusinessTypes", "AsyncBusinessTypes"]
 
@@ -45,7 +49,7 @@ class BusinessTypes(SyncAPIResource):
         """
         return self._list(
             "getBusinessTypes",
-            item=BusinessType,
+            item=models.BusinessType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class BusinessTypes(SyncAPIResource):
         """
         return self._request(
             "getBusinessTypesKey",
-            cast_to=BusinessType,
+            cast_to=models.BusinessType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncBusinessTypes(AsyncAPIResource):
         """
         return self._list(
             "getBusinessTypes",
-            item=BusinessType,
+            item=models.BusinessType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncBusinessTypes(AsyncAPIResource):
         """
         return await self._request(
             "getBusinessTypesKey",
-            cast_to=BusinessType,
+            cast_to=models.BusinessType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -13,13 +13,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.business import Business
-from ..models.put_businesses import BusinessUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.business import Business
+    from ..models.put_businesses import BusinessUpdate
 
 __all__ = ["Businesses", "AsyncBusinesses"]
 
@@ -39,7 +42,7 @@ class Businesses(SyncAPIResource):
         """
         return self._list(
             "getBusinesses",
-            item=Business,
+            item=models.Business,
             options=options,
         )
 
@@ -59,7 +62,7 @@ class Businesses(SyncAPIResource):
         """
         return self._request(
             "getBusinessesKey",
-            cast_to=Business,
+            cast_to=models.Business,
             path_params={"key": key},
             options=options,
         )
@@ -83,9 +86,9 @@ class Businesses(SyncAPIResource):
         """
         return self._request(
             "putBusinessesKey",
-            cast_to=Business,
+            cast_to=models.Business,
             body={"business": business},
-            body_model=BusinessUpdate,
+            body_model=models.BusinessUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -106,7 +109,7 @@ class AsyncBusinesses(AsyncAPIResource):
         """
         return self._list(
             "getBusinesses",
-            item=Business,
+            item=models.Business,
             options=options,
         )
 
@@ -126,7 +129,7 @@ class AsyncBusinesses(AsyncAPIResource):
         """
         return await self._request(
             "getBusinessesKey",
-            cast_to=Business,
+            cast_to=models.Business,
             path_params={"key": key},
             options=options,
         )
@@ -150,9 +153,9 @@ class AsyncBusinesses(AsyncAPIResource):
         """
         return await self._request(
             "putBusinessesKey",
-            cast_to=Business,
+            cast_to=models.Business,
             body={"business": business},
-            body_model=BusinessUpdate,
+            body_model=models.BusinessUpdate,
             path_params={"key": key},
             options=options,
         )

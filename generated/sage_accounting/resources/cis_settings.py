@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.cis_settings import CisSettings
-from ..models.put_cis_settings import CisSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.cis_settings import CisSettings
+    from ..models.put_cis_settings import CisSettingsUpdate
 
 __all__ = ["CisSettingsResource", "AsyncCisSettingsResource"]
 
@@ -40,7 +43,7 @@ class CisSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getCisSettings",
-            cast_to=CisSettings,
+            cast_to=models.CisSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class CisSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putCisSettings",
-            cast_to=CisSettings,
+            cast_to=models.CisSettings,
             body={"cis_settings": cis_settings},
-            body_model=CisSettingsUpdate,
+            body_model=models.CisSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncCisSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getCisSettings",
-            cast_to=CisSettings,
+            cast_to=models.CisSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncCisSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putCisSettings",
-            cast_to=CisSettings,
+            cast_to=models.CisSettings,
             body={"cis_settings": cis_settings},
-            body_model=CisSettingsUpdate,
+            body_model=models.CisSettingsUpdate,
             options=options,
         )

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.coa_account import CoaAccount
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.coa_account import CoaAccount
 
 __all__ = ["CoaAccounts", "AsyncCoaAccounts"]
 
@@ -50,7 +54,7 @@ class CoaAccounts(SyncAPIResource):
         """
         return self._list(
             "getCoaAccounts",
-            item=CoaAccount,
+            item=models.CoaAccount,
             query={
                 "coa_template_id": coa_template_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -80,7 +84,7 @@ class CoaAccounts(SyncAPIResource):
         """
         return self._request(
             "getCoaAccountsKey",
-            cast_to=CoaAccount,
+            cast_to=models.CoaAccount,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -117,7 +121,7 @@ class AsyncCoaAccounts(AsyncAPIResource):
         """
         return self._list(
             "getCoaAccounts",
-            item=CoaAccount,
+            item=models.CoaAccount,
             query={
                 "coa_template_id": coa_template_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -147,7 +151,7 @@ class AsyncCoaAccounts(AsyncAPIResource):
         """
         return await self._request(
             "getCoaAccountsKey",
-            cast_to=CoaAccount,
+            cast_to=models.CoaAccount,
             path_params={"key": key},
             query={
                 "attributes": attributes,

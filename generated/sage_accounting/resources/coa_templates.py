@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.coa_template import CoaTemplate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.coa_template import CoaTemplate
 
 __all__ = ["CoaTemplates", "AsyncCoaTemplates"]
 
@@ -47,7 +51,7 @@ class CoaTemplates(SyncAPIResource):
         """
         return self._list(
             "getCoaTemplates",
-            item=CoaTemplate,
+            item=models.CoaTemplate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -76,7 +80,7 @@ class CoaTemplates(SyncAPIResource):
         """
         return self._request(
             "getCoaTemplatesKey",
-            cast_to=CoaTemplate,
+            cast_to=models.CoaTemplate,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -111,7 +115,7 @@ class AsyncCoaTemplates(AsyncAPIResource):
         """
         return self._list(
             "getCoaTemplates",
-            item=CoaTemplate,
+            item=models.CoaTemplate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -140,7 +144,7 @@ class AsyncCoaTemplates(AsyncAPIResource):
         """
         return await self._request(
             "getCoaTemplatesKey",
-            cast_to=CoaTemplate,
+            cast_to=models.CoaTemplate,
             path_params={"key": key},
             query={
                 "attributes": attributes,

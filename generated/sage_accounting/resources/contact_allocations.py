@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact_allocation import ContactAllocation
-from ..models.post_contact_allocations import ContactAllocationCreate
-from ..models.put_contact_allocations import ContactAllocationUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact_allocation import ContactAllocation
+    from ..models.post_contact_allocations import ContactAllocationCreate
+    from ..models.put_contact_allocations import ContactAllocationUpdate
 
 __all__ = ["ContactAllocations", "AsyncContactAllocations"]
 
@@ -64,7 +67,7 @@ class ContactAllocations(SyncAPIResource):
         """
         return self._list(
             "getContactAllocations",
-            item=ContactAllocation,
+            item=models.ContactAllocation,
             query={
                 "contact_id": contact_id,
                 "transaction_type_id": transaction_type_id,
@@ -97,9 +100,9 @@ class ContactAllocations(SyncAPIResource):
         """
         return self._request(
             "postContactAllocations",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             body={"contact_allocation": contact_allocation},
-            body_model=ContactAllocationCreate,
+            body_model=models.ContactAllocationCreate,
             options=options,
         )
 
@@ -124,7 +127,7 @@ class ContactAllocations(SyncAPIResource):
         """
         return self._request(
             "getContactAllocationsKey",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -153,9 +156,9 @@ class ContactAllocations(SyncAPIResource):
         """
         return self._request(
             "putContactAllocationsKey",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             body={"contact_allocation": contact_allocation},
-            body_model=ContactAllocationUpdate,
+            body_model=models.ContactAllocationUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -219,7 +222,7 @@ class AsyncContactAllocations(AsyncAPIResource):
         """
         return self._list(
             "getContactAllocations",
-            item=ContactAllocation,
+            item=models.ContactAllocation,
             query={
                 "contact_id": contact_id,
                 "transaction_type_id": transaction_type_id,
@@ -252,9 +255,9 @@ class AsyncContactAllocations(AsyncAPIResource):
         """
         return await self._request(
             "postContactAllocations",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             body={"contact_allocation": contact_allocation},
-            body_model=ContactAllocationCreate,
+            body_model=models.ContactAllocationCreate,
             options=options,
         )
 
@@ -279,7 +282,7 @@ class AsyncContactAllocations(AsyncAPIResource):
         """
         return await self._request(
             "getContactAllocationsKey",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -308,9 +311,9 @@ class AsyncContactAllocations(AsyncAPIResource):
         """
         return await self._request(
             "putContactAllocationsKey",
-            cast_to=ContactAllocation,
+            cast_to=models.ContactAllocation,
             body={"contact_allocation": contact_allocation},
-            body_model=ContactAllocationUpdate,
+            body_model=models.ContactAllocationUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact_opening_balance import ContactOpeningBalance
-from ..models.post_contact_opening_balances import ContactOpeningBalanceCreate
-from ..models.put_contact_opening_balances import ContactOpeningBalanceUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact_opening_balance import ContactOpeningBalance
+    from ..models.post_contact_opening_balances import ContactOpeningBalanceCreate
+    from ..models.put_contact_opening_balances import ContactOpeningBalanceUpdate
 
 __all__ = ["ContactOpeningBalances", "AsyncContactOpeningBalances"]
 
@@ -62,7 +65,7 @@ class ContactOpeningBalances(SyncAPIResource):
         """
         return self._list(
             "getContactOpeningBalances",
-            item=ContactOpeningBalance,
+            item=models.ContactOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -94,9 +97,9 @@ class ContactOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "postContactOpeningBalances",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             body={"contact_opening_balance": contact_opening_balance},
-            body_model=ContactOpeningBalanceCreate,
+            body_model=models.ContactOpeningBalanceCreate,
             options=options,
         )
 
@@ -121,7 +124,7 @@ class ContactOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "getContactOpeningBalancesKey",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -150,9 +153,9 @@ class ContactOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "putContactOpeningBalancesKey",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             body={"contact_opening_balance": contact_opening_balance},
-            body_model=ContactOpeningBalanceUpdate,
+            body_model=models.ContactOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -214,7 +217,7 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         """
         return self._list(
             "getContactOpeningBalances",
-            item=ContactOpeningBalance,
+            item=models.ContactOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -246,9 +249,9 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "postContactOpeningBalances",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             body={"contact_opening_balance": contact_opening_balance},
-            body_model=ContactOpeningBalanceCreate,
+            body_model=models.ContactOpeningBalanceCreate,
             options=options,
         )
 
@@ -273,7 +276,7 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "getContactOpeningBalancesKey",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -302,9 +305,9 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "putContactOpeningBalancesKey",
-            cast_to=ContactOpeningBalance,
+            cast_to=models.ContactOpeningBalance,
             body={"contact_opening_balance": contact_opening_balance},
-            body_model=ContactOpeningBalanceUpdate,
+            body_model=models.ContactOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact_payment import ContactPayment
-from ..models.post_contact_payments import ContactPaymentCreate
-from ..models.put_contact_payments import ContactPaymentUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact_payment import ContactPayment
+    from ..models.post_contact_payments import ContactPaymentCreate
+    from ..models.put_contact_payments import ContactPaymentUpdate
 
 __all__ = ["ContactPayments", "AsyncContactPayments"]
 
@@ -70,7 +73,7 @@ class ContactPayments(SyncAPIResource):
         """
         return self._list(
             "getContactPayments",
-            item=ContactPayment,
+            item=models.ContactPayment,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -106,9 +109,9 @@ class ContactPayments(SyncAPIResource):
         """
         return self._request(
             "postContactPayments",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             body={"contact_payment": contact_payment},
-            body_model=ContactPaymentCreate,
+            body_model=models.ContactPaymentCreate,
             options=options,
         )
 
@@ -133,7 +136,7 @@ class ContactPayments(SyncAPIResource):
         """
         return self._request(
             "getContactPaymentsKey",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -162,9 +165,9 @@ class ContactPayments(SyncAPIResource):
         """
         return self._request(
             "putContactPaymentsKey",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             body={"contact_payment": contact_payment},
-            body_model=ContactPaymentUpdate,
+            body_model=models.ContactPaymentUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -234,7 +237,7 @@ class AsyncContactPayments(AsyncAPIResource):
         """
         return self._list(
             "getContactPayments",
-            item=ContactPayment,
+            item=models.ContactPayment,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -270,9 +273,9 @@ class AsyncContactPayments(AsyncAPIResource):
         """
         return await self._request(
             "postContactPayments",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             body={"contact_payment": contact_payment},
-            body_model=ContactPaymentCreate,
+            body_model=models.ContactPaymentCreate,
             options=options,
         )
 
@@ -297,7 +300,7 @@ class AsyncContactPayments(AsyncAPIResource):
         """
         return await self._request(
             "getContactPaymentsKey",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -326,9 +329,9 @@ class AsyncContactPayments(AsyncAPIResource):
         """
         return await self._request(
             "putContactPaymentsKey",
-            cast_to=ContactPayment,
+            cast_to=models.ContactPayment,
             body={"contact_payment": contact_payment},
-            body_model=ContactPaymentUpdate,
+            body_model=models.ContactPaymentUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact_person_type import ContactPersonType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact_person_type import ContactPersonType
 
 __all__ = ["ContactPersonTypes", "AsyncContactPersonTypes"]
 
@@ -45,7 +49,7 @@ class ContactPersonTypes(SyncAPIResource):
         """
         return self._list(
             "getContactPersonTypes",
-            item=ContactPersonType,
+            item=models.ContactPersonType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class ContactPersonTypes(SyncAPIResource):
         """
         return self._request(
             "getContactPersonTypesKey",
-            cast_to=ContactPersonType,
+            cast_to=models.ContactPersonType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncContactPersonTypes(AsyncAPIResource):
         """
         return self._list(
             "getContactPersonTypes",
-            item=ContactPersonType,
+            item=models.ContactPersonType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncContactPersonTypes(AsyncAPIResource):
         """
         return await self._request(
             "getContactPersonTypesKey",
-            cast_to=ContactPersonType,
+            cast_to=models.ContactPersonType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact_person import ContactPerson
-from ..models.post_contact_persons import ContactPersonCreate
-from ..models.put_contact_persons import ContactPersonUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact_person import ContactPerson
+    from ..models.post_contact_persons import ContactPersonCreate
+    from ..models.put_contact_persons import ContactPersonUpdate
 
 __all__ = ["ContactPersons", "AsyncContactPersons"]
 
@@ -62,7 +65,7 @@ class ContactPersons(SyncAPIResource):
         """
         return self._list(
             "getContactPersons",
-            item=ContactPerson,
+            item=models.ContactPerson,
             query={
                 "address_id": address_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -94,9 +97,9 @@ class ContactPersons(SyncAPIResource):
         """
         return self._request(
             "postContactPersons",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             body={"contact_person": contact_person},
-            body_model=ContactPersonCreate,
+            body_model=models.ContactPersonCreate,
             options=options,
         )
 
@@ -123,7 +126,7 @@ class ContactPersons(SyncAPIResource):
         """
         return self._request(
             "getContactPersonsKey",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -153,9 +156,9 @@ class ContactPersons(SyncAPIResource):
         """
         return self._request(
             "putContactPersonsKey",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             body={"contact_person": contact_person},
-            body_model=ContactPersonUpdate,
+            body_model=models.ContactPersonUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -217,7 +220,7 @@ class AsyncContactPersons(AsyncAPIResource):
         """
         return self._list(
             "getContactPersons",
-            item=ContactPerson,
+            item=models.ContactPerson,
             query={
                 "address_id": address_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -249,9 +252,9 @@ class AsyncContactPersons(AsyncAPIResource):
         """
         return await self._request(
             "postContactPersons",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             body={"contact_person": contact_person},
-            body_model=ContactPersonCreate,
+            body_model=models.ContactPersonCreate,
             options=options,
         )
 
@@ -278,7 +281,7 @@ class AsyncContactPersons(AsyncAPIResource):
         """
         return await self._request(
             "getContactPersonsKey",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -308,9 +311,9 @@ class AsyncContactPersons(AsyncAPIResource):
         """
         return await self._request(
             "putContactPersonsKey",
-            cast_to=ContactPerson,
+            cast_to=models.ContactPerson,
             body={"contact_person": contact_person},
-            body_model=ContactPersonUpdate,
+            body_model=models.ContactPersonUpdate,
             path_params={"key": key},
             options=options,
         )

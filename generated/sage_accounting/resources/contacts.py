@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.contact import Contact
-from ..models.post_contacts import ContactCreate
-from ..models.put_contacts import ContactUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.contact import Contact
+    from ..models.post_contacts import ContactCreate
+    from ..models.put_contacts import ContactUpdate
 
 __all__ = ["Contacts", "AsyncContacts"]
 
@@ -76,7 +79,7 @@ class Contacts(SyncAPIResource):
         """
         return self._list(
             "getContacts",
-            item=Contact,
+            item=models.Contact,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -115,9 +118,9 @@ class Contacts(SyncAPIResource):
         """
         return self._request(
             "postContacts",
-            cast_to=Contact,
+            cast_to=models.Contact,
             body={"contact": contact},
-            body_model=ContactCreate,
+            body_model=models.ContactCreate,
             options=options,
         )
 
@@ -150,7 +153,7 @@ class Contacts(SyncAPIResource):
         """
         return self._request(
             "getContactsKey",
-            cast_to=Contact,
+            cast_to=models.Contact,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -183,9 +186,9 @@ class Contacts(SyncAPIResource):
         """
         return self._request(
             "putContactsKey",
-            cast_to=Contact,
+            cast_to=models.Contact,
             body={"contact": contact},
-            body_model=ContactUpdate,
+            body_model=models.ContactUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -261,7 +264,7 @@ class AsyncContacts(AsyncAPIResource):
         """
         return self._list(
             "getContacts",
-            item=Contact,
+            item=models.Contact,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -300,9 +303,9 @@ class AsyncContacts(AsyncAPIResource):
         """
         return await self._request(
             "postContacts",
-            cast_to=Contact,
+            cast_to=models.Contact,
             body={"contact": contact},
-            body_model=ContactCreate,
+            body_model=models.ContactCreate,
             options=options,
         )
 
@@ -335,7 +338,7 @@ class AsyncContacts(AsyncAPIResource):
         """
         return await self._request(
             "getContactsKey",
-            cast_to=Contact,
+            cast_to=models.Contact,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -368,9 +371,9 @@ class AsyncContacts(AsyncAPIResource):
         """
         return await self._request(
             "putContactsKey",
-            cast_to=Contact,
+            cast_to=models.Contact,
             body={"contact": contact},
-            body_model=ContactUpdate,
+            body_model=models.ContactUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.base import Base
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.base import Base
 
 __all__ = ["CorrectiveReasonCodes", "AsyncCorrectiveReasonCodes"]
 
@@ -45,7 +49,7 @@ class CorrectiveReasonCodes(SyncAPIResource):
         """
         return self._list(
             "getCorrectiveReasonCodes",
-            item=Base,
+            item=models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class CorrectiveReasonCodes(SyncAPIResource):
         """
         return self._request(
             "getCorrectiveReasonCodesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncCorrectiveReasonCodes(AsyncAPIResource):
         """
         return self._list(
             "getCorrectiveReasonCodes",
-            item=Base,
+            item=models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncCorrectiveReasonCodes(AsyncAPIResource):
         """
         return await self._request(
             "getCorrectiveReasonCodesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.datev_settings import DatevSettings
-from ..models.put_datev_settings import DatevSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.datev_settings import DatevSettings
+    from ..models.put_datev_settings import DatevSettingsUpdate
 
 __all__ = ["DatevSettingsResource", "AsyncDatevSettingsResource"]
 
@@ -40,7 +43,7 @@ class DatevSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getDatevSettings",
-            cast_to=DatevSettings,
+            cast_to=models.DatevSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class DatevSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putDatevSettings",
-            cast_to=DatevSettings,
+            cast_to=models.DatevSettings,
             body={"datev_settings": datev_settings},
-            body_model=DatevSettingsUpdate,
+            body_model=models.DatevSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncDatevSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getDatevSettings",
-            cast_to=DatevSettings,
+            cast_to=models.DatevSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncDatevSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putDatevSettings",
-            cast_to=DatevSettings,
+            cast_to=models.DatevSettings,
             body={"datev_settings": datev_settings},
-            body_model=DatevSettingsUpdate,
+            body_model=models.DatevSettingsUpdate,
             options=options,
         )

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.email_settings import EmailSettings
-from ..models.put_email_settings import EmailSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.email_settings import EmailSettings
+    from ..models.put_email_settings import EmailSettingsUpdate
 
 __all__ = ["EmailSettingsResource", "AsyncEmailSettingsResource"]
 
@@ -40,7 +43,7 @@ class EmailSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getEmailSettings",
-            cast_to=EmailSettings,
+            cast_to=models.EmailSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class EmailSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putEmailSettings",
-            cast_to=EmailSettings,
+            cast_to=models.EmailSettings,
             body={"email_settings": email_settings},
-            body_model=EmailSettingsUpdate,
+            body_model=models.EmailSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncEmailSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getEmailSettings",
-            cast_to=EmailSettings,
+            cast_to=models.EmailSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncEmailSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putEmailSettings",
-            cast_to=EmailSettings,
+            cast_to=models.EmailSettings,
             body={"email_settings": email_settings},
-            body_model=EmailSettingsUpdate,
+            body_model=models.EmailSettingsUpdate,
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.eu_sales_description import EuSalesDescription
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.eu_sales_description import EuSalesDescription
 
 __all__ = ["EuSalesDescriptions", "AsyncEuSalesDescriptions"]
 
@@ -45,7 +49,7 @@ class EuSalesDescriptions(SyncAPIResource):
         """
         return self._list(
             "getEuSalesDescriptions",
-            item=EuSalesDescription,
+            item=models.EuSalesDescription,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class EuSalesDescriptions(SyncAPIResource):
         """
         return self._request(
             "getEuSalesDescriptionsKey",
-            cast_to=EuSalesDescription,
+            cast_to=models.EuSalesDescription,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncEuSalesDescriptions(AsyncAPIResource):
         """
         return self._list(
             "getEuSalesDescriptions",
-            item=EuSalesDescription,
+            item=models.EuSalesDescription,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncEuSalesDescriptions(AsyncAPIResource):
         """
         return await self._request(
             "getEuSalesDescriptionsKey",
-            cast_to=EuSalesDescription,
+            cast_to=models.EuSalesDescription,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.exchange_rate import ExchangeRate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.exchange_rate import ExchangeRate
 
 __all__ = ["ExchangeRates", "AsyncExchangeRates"]
 
@@ -45,7 +49,7 @@ class ExchangeRates(SyncAPIResource):
         """
         return self._list(
             "getExchangeRates",
-            item=ExchangeRate,
+            item=models.ExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class ExchangeRates(SyncAPIResource):
         """
         return self._request(
             "getExchangeRatesKey",
-            cast_to=ExchangeRate,
+            cast_to=models.ExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncExchangeRates(AsyncAPIResource):
         """
         return self._list(
             "getExchangeRates",
-            item=ExchangeRate,
+            item=models.ExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncExchangeRates(AsyncAPIResource):
         """
         return await self._request(
             "getExchangeRatesKey",
-            cast_to=ExchangeRate,
+            cast_to=models.ExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.financial_settings import FinancialSettings
-from ..models.put_financial_settings import FinancialSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.financial_settings import FinancialSettings
+    from ..models.put_financial_settings import FinancialSettingsUpdate
 
 __all__ = ["FinancialSettingsResource", "AsyncFinancialSettingsResource"]
 
@@ -40,7 +43,7 @@ class FinancialSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getFinancialSettings",
-            cast_to=FinancialSettings,
+            cast_to=models.FinancialSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class FinancialSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putFinancialSettings",
-            cast_to=FinancialSettings,
+            cast_to=models.FinancialSettings,
             body={"financial_settings": financial_settings},
-            body_model=FinancialSettingsUpdate,
+            body_model=models.FinancialSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncFinancialSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getFinancialSettings",
-            cast_to=FinancialSettings,
+            cast_to=models.FinancialSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncFinancialSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putFinancialSettings",
-            cast_to=FinancialSettings,
+            cast_to=models.FinancialSettings,
             body={"financial_settings": financial_settings},
-            body_model=FinancialSettingsUpdate,
+            body_model=models.FinancialSettingsUpdate,
             options=options,
         )

@@ -14,13 +14,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.hosted_artefact_payment_setting import HostedArtefactPaymentSetting
-from ..models.post_hosted_artefact_payment_settings import HostedArtefactPaymentSettingCreate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.hosted_artefact_payment_setting import HostedArtefactPaymentSetting
+    from ..models.post_hosted_artefact_payment_settings import HostedArtefactPaymentSettingCreate
 
 __all__ = ["HostedArtefactPaymentSettings", "AsyncHostedArtefactPaymentSettings"]
 
@@ -53,7 +56,7 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         """
         return self._list(
             "getHostedArtefactPaymentSettings",
-            item=HostedArtefactPaymentSetting,
+            item=models.HostedArtefactPaymentSetting,
             query={
                 "object_guid": object_guid,
                 "items_per_page": items_per_page,
@@ -82,9 +85,9 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         """
         return self._request(
             "postHostedArtefactPaymentSettings",
-            cast_to=HostedArtefactPaymentSetting,
+            cast_to=models.HostedArtefactPaymentSetting,
             body={"hosted_artefact_payment_setting": hosted_artefact_payment_setting},
-            body_model=HostedArtefactPaymentSettingCreate,
+            body_model=models.HostedArtefactPaymentSettingCreate,
             options=options,
         )
 
@@ -109,7 +112,7 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         """
         return self._request(
             "getHostedArtefactPaymentSettingsKey",
-            cast_to=HostedArtefactPaymentSetting,
+            cast_to=models.HostedArtefactPaymentSetting,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -168,7 +171,7 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         """
         return self._list(
             "getHostedArtefactPaymentSettings",
-            item=HostedArtefactPaymentSetting,
+            item=models.HostedArtefactPaymentSetting,
             query={
                 "object_guid": object_guid,
                 "items_per_page": items_per_page,
@@ -197,9 +200,9 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         """
         return await self._request(
             "postHostedArtefactPaymentSettings",
-            cast_to=HostedArtefactPaymentSetting,
+            cast_to=models.HostedArtefactPaymentSetting,
             body={"hosted_artefact_payment_setting": hosted_artefact_payment_setting},
-            body_model=HostedArtefactPaymentSettingCreate,
+            body_model=models.HostedArtefactPaymentSettingCreate,
             options=options,
         )
 
@@ -224,7 +227,7 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         """
         return await self._request(
             "getHostedArtefactPaymentSettingsKey",
-            cast_to=HostedArtefactPaymentSetting,
+            cast_to=models.HostedArtefactPaymentSetting,
             path_params={"key": key},
             query={
                 "attributes": attributes,

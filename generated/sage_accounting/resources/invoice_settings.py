@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.invoice_settings import InvoiceSettings
-from ..models.put_invoice_settings import InvoiceSettingsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.invoice_settings import InvoiceSettings
+    from ..models.put_invoice_settings import InvoiceSettingsUpdate
 
 __all__ = ["InvoiceSettingsResource", "AsyncInvoiceSettingsResource"]
 
@@ -40,7 +43,7 @@ class InvoiceSettingsResource(SyncAPIResource):
         """
         return self._request(
             "getInvoiceSettings",
-            cast_to=InvoiceSettings,
+            cast_to=models.InvoiceSettings,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class InvoiceSettingsResource(SyncAPIResource):
         """
         return self._request(
             "putInvoiceSettings",
-            cast_to=InvoiceSettings,
+            cast_to=models.InvoiceSettings,
             body={"invoice_settings": invoice_settings},
-            body_model=InvoiceSettingsUpdate,
+            body_model=models.InvoiceSettingsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncInvoiceSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "getInvoiceSettings",
-            cast_to=InvoiceSettings,
+            cast_to=models.InvoiceSettings,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncInvoiceSettingsResource(AsyncAPIResource):
         """
         return await self._request(
             "putInvoiceSettings",
-            cast_to=InvoiceSettings,
+            cast_to=models.InvoiceSettings,
             body={"invoice_settings": invoice_settings},
-            body_model=InvoiceSettingsUpdate,
+            body_model=models.InvoiceSettingsUpdate,
             options=options,
         )

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.journal_code_type import JournalCodeType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.journal_code_type import JournalCodeType
 
 __all__ = ["JournalCodeTypes", "AsyncJournalCodeTypes"]
 
@@ -45,7 +49,7 @@ class JournalCodeTypes(SyncAPIResource):
         """
         return self._list(
             "getJournalCodeTypes",
-            item=JournalCodeType,
+            item=models.JournalCodeType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class JournalCodeTypes(SyncAPIResource):
         """
         return self._request(
             "getJournalCodeTypesKey",
-            cast_to=JournalCodeType,
+            cast_to=models.JournalCodeType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncJournalCodeTypes(AsyncAPIResource):
         """
         return self._list(
             "getJournalCodeTypes",
-            item=JournalCodeType,
+            item=models.JournalCodeType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncJournalCodeTypes(AsyncAPIResource):
         """
         return await self._request(
             "getJournalCodeTypesKey",
-            cast_to=JournalCodeType,
+            cast_to=models.JournalCodeType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

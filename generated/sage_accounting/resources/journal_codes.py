@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.journal_code import JournalCode
-from ..models.post_journal_codes import JournalCodeCreate
-from ..models.put_journal_codes import JournalCodeUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.journal_code import JournalCode
+    from ..models.post_journal_codes import JournalCodeCreate
+    from ..models.put_journal_codes import JournalCodeUpdate
 
 __all__ = ["JournalCodes", "AsyncJournalCodes"]
 
@@ -56,7 +59,7 @@ class JournalCodes(SyncAPIResource):
         """
         return self._list(
             "getJournalCodes",
-            item=JournalCode,
+            item=models.JournalCode,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -85,9 +88,9 @@ class JournalCodes(SyncAPIResource):
         """
         return self._request(
             "postJournalCodes",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             body={"journal_code": journal_code},
-            body_model=JournalCodeCreate,
+            body_model=models.JournalCodeCreate,
             options=options,
         )
 
@@ -112,7 +115,7 @@ class JournalCodes(SyncAPIResource):
         """
         return self._request(
             "getJournalCodesKey",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -141,9 +144,9 @@ class JournalCodes(SyncAPIResource):
         """
         return self._request(
             "putJournalCodesKey",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             body={"journal_code": journal_code},
-            body_model=JournalCodeUpdate,
+            body_model=models.JournalCodeUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -199,7 +202,7 @@ class AsyncJournalCodes(AsyncAPIResource):
         """
         return self._list(
             "getJournalCodes",
-            item=JournalCode,
+            item=models.JournalCode,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -228,9 +231,9 @@ class AsyncJournalCodes(AsyncAPIResource):
         """
         return await self._request(
             "postJournalCodes",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             body={"journal_code": journal_code},
-            body_model=JournalCodeCreate,
+            body_model=models.JournalCodeCreate,
             options=options,
         )
 
@@ -255,7 +258,7 @@ class AsyncJournalCodes(AsyncAPIResource):
         """
         return await self._request(
             "getJournalCodesKey",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -284,9 +287,9 @@ class AsyncJournalCodes(AsyncAPIResource):
         """
         return await self._request(
             "putJournalCodesKey",
-            cast_to=JournalCode,
+            cast_to=models.JournalCode,
             body={"journal_code": journal_code},
-            body_model=JournalCodeUpdate,
+            body_model=models.JournalCodeUpdate,
             path_params={"key": key},
             options=options,
         )

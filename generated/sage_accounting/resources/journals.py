@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.journal import Journal
-from ..models.post_journals import JournalCreate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.journal import Journal
+    from ..models.post_journals import JournalCreate
 
 __all__ = ["Journals", "AsyncJournals"]
 
@@ -57,7 +60,7 @@ class Journals(SyncAPIResource):
         """
         return self._list(
             "getJournals",
-            item=Journal,
+            item=models.Journal,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -87,9 +90,9 @@ class Journals(SyncAPIResource):
         """
         return self._request(
             "postJournals",
-            cast_to=Journal,
+            cast_to=models.Journal,
             body={"journal": journal},
-            body_model=JournalCreate,
+            body_model=models.JournalCreate,
             options=options,
         )
 
@@ -118,7 +121,7 @@ class Journals(SyncAPIResource):
         """
         return self._request(
             "getJournalsKey",
-            cast_to=Journal,
+            cast_to=models.Journal,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -166,7 +169,7 @@ class Journals(SyncAPIResource):
         """
         return self._request(
             "postJournalsKeyReissue",
-            cast_to=Journal,
+            cast_to=models.Journal,
             path_params={"key": key},
             options=options,
         )
@@ -202,7 +205,7 @@ class AsyncJournals(AsyncAPIResource):
         """
         return self._list(
             "getJournals",
-            item=Journal,
+            item=models.Journal,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -232,9 +235,9 @@ class AsyncJournals(AsyncAPIResource):
         """
         return await self._request(
             "postJournals",
-            cast_to=Journal,
+            cast_to=models.Journal,
             body={"journal": journal},
-            body_model=JournalCreate,
+            body_model=models.JournalCreate,
             options=options,
         )
 
@@ -263,7 +266,7 @@ class AsyncJournals(AsyncAPIResource):
         """
         return await self._request(
             "getJournalsKey",
-            cast_to=Journal,
+            cast_to=models.Journal,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -311,7 +314,7 @@ class AsyncJournals(AsyncAPIResource):
         """
         return await self._request(
             "postJournalsKeyReissue",
-            cast_to=Journal,
+            cast_to=models.Journal,
             path_params={"key": key},
             options=options,
         )

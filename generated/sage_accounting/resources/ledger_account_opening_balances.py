@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.ledger_account_opening_balance import LedgerAccountOpeningBalance
-from ..models.post_ledger_account_opening_balances import LedgerAccountOpeningBalanceCreate
-from ..models.put_ledger_account_opening_balances import LedgerAccountOpeningBalanceUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.ledger_account_opening_balance import LedgerAccountOpeningBalance
+    from ..models.post_ledger_account_opening_balances import LedgerAccountOpeningBalanceCreate
+    from ..models.put_ledger_account_opening_balances import LedgerAccountOpeningBalanceUpdate
 
 __all__ = ["LedgerAccountOpeningBalances", "AsyncLedgerAccountOpeningBalances"]
 
@@ -56,7 +59,7 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         """
         return self._list(
             "getLedgerAccountOpeningBalances",
-            item=LedgerAccountOpeningBalance,
+            item=models.LedgerAccountOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -85,9 +88,9 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "postLedgerAccountOpeningBalances",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             body={"ledger_account_opening_balance": ledger_account_opening_balance},
-            body_model=LedgerAccountOpeningBalanceCreate,
+            body_model=models.LedgerAccountOpeningBalanceCreate,
             options=options,
         )
 
@@ -112,7 +115,7 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "getLedgerAccountOpeningBalancesKey",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -141,9 +144,9 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         """
         return self._request(
             "putLedgerAccountOpeningBalancesKey",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             body={"ledger_account_opening_balance": ledger_account_opening_balance},
-            body_model=LedgerAccountOpeningBalanceUpdate,
+            body_model=models.LedgerAccountOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -199,7 +202,7 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         """
         return self._list(
             "getLedgerAccountOpeningBalances",
-            item=LedgerAccountOpeningBalance,
+            item=models.LedgerAccountOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -228,9 +231,9 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "postLedgerAccountOpeningBalances",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             body={"ledger_account_opening_balance": ledger_account_opening_balance},
-            body_model=LedgerAccountOpeningBalanceCreate,
+            body_model=models.LedgerAccountOpeningBalanceCreate,
             options=options,
         )
 
@@ -255,7 +258,7 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "getLedgerAccountOpeningBalancesKey",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -284,9 +287,9 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         """
         return await self._request(
             "putLedgerAccountOpeningBalancesKey",
-            cast_to=LedgerAccountOpeningBalance,
+            cast_to=models.LedgerAccountOpeningBalance,
             body={"ledger_account_opening_balance": ledger_account_opening_balance},
-            body_model=LedgerAccountOpeningBalanceUpdate,
+            body_model=models.LedgerAccountOpeningBalanceUpdate,
             path_params={"key": key},
             options=options,
         )

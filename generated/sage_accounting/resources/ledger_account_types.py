@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.base import Base
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.base import Base
 
 __all__ = ["LedgerAccountTypes", "AsyncLedgerAccountTypes"]
 
@@ -47,7 +51,7 @@ class LedgerAccountTypes(SyncAPIResource):
         """
         return self._list(
             "getLedgerAccountTypes",
-            item=Base,
+            item=models.Base,
             query={
                 "ledger_account_classification_id": ledger_account_classification_id,
                 "items_per_page": items_per_page,
@@ -76,7 +80,7 @@ class LedgerAccountTypes(SyncAPIResource):
         """
         return self._request(
             "getLedgerAccountTypesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -111,7 +115,7 @@ class AsyncLedgerAccountTypes(AsyncAPIResource):
         """
         return self._list(
             "getLedgerAccountTypes",
-            item=Base,
+            item=models.Base,
             query={
                 "ledger_account_classification_id": ledger_account_classification_id,
                 "items_per_page": items_per_page,
@@ -140,7 +144,7 @@ class AsyncLedgerAccountTypes(AsyncAPIResource):
         """
         return await self._request(
             "getLedgerAccountTypesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,

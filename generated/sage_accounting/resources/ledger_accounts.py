@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.ledger_account import LedgerAccount
-from ..models.post_ledger_accounts import LedgerAccountCreate
-from ..models.put_ledger_accounts import LedgerAccountUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.ledger_account import LedgerAccount
+    from ..models.post_ledger_accounts import LedgerAccountCreate
+    from ..models.put_ledger_accounts import LedgerAccountUpdate
 
 __all__ = ["LedgerAccounts", "AsyncLedgerAccounts"]
 
@@ -103,7 +106,7 @@ class LedgerAccounts(SyncAPIResource):
         """
         return self._list(
             "getLedgerAccounts",
-            item=LedgerAccount,
+            item=models.LedgerAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "visible_in": visible_in,
@@ -145,9 +148,9 @@ class LedgerAccounts(SyncAPIResource):
         """
         return self._request(
             "postLedgerAccounts",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             body={"ledger_account": ledger_account},
-            body_model=LedgerAccountCreate,
+            body_model=models.LedgerAccountCreate,
             options=options,
         )
 
@@ -182,7 +185,7 @@ class LedgerAccounts(SyncAPIResource):
         """
         return self._request(
             "getLedgerAccountsKey",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -216,9 +219,9 @@ class LedgerAccounts(SyncAPIResource):
         """
         return self._request(
             "putLedgerAccountsKey",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             body={"ledger_account": ledger_account},
-            body_model=LedgerAccountUpdate,
+            body_model=models.LedgerAccountUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -300,7 +303,7 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         """
         return self._list(
             "getLedgerAccounts",
-            item=LedgerAccount,
+            item=models.LedgerAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "visible_in": visible_in,
@@ -342,9 +345,9 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         """
         return await self._request(
             "postLedgerAccounts",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             body={"ledger_account": ledger_account},
-            body_model=LedgerAccountCreate,
+            body_model=models.LedgerAccountCreate,
             options=options,
         )
 
@@ -379,7 +382,7 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         """
         return await self._request(
             "getLedgerAccountsKey",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -413,9 +416,9 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         """
         return await self._request(
             "putLedgerAccountsKey",
-            cast_to=LedgerAccount,
+            cast_to=models.LedgerAccount,
             body={"ledger_account": ledger_account},
-            body_model=LedgerAccountUpdate,
+            body_model=models.LedgerAccountUpdate,
             path_params={"key": key},
             options=options,
         )

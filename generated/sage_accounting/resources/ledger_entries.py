@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.ledger_entry import LedgerEntry
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.ledger_entry import LedgerEntry
 
 __all__ = ["LedgerEntries", "AsyncLedgerEntries"]
 
@@ -62,7 +66,7 @@ class LedgerEntries(SyncAPIResource):
         """
         return self._list(
             "getLedgerEntries",
-            item=LedgerEntry,
+            item=models.LedgerEntry,
             query={
                 "from_date": from_date,
                 "to_date": to_date,
@@ -101,7 +105,7 @@ class LedgerEntries(SyncAPIResource):
         """
         return self._request(
             "getLedgerEntriesKey",
-            cast_to=LedgerEntry,
+            cast_to=models.LedgerEntry,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -151,7 +155,7 @@ class AsyncLedgerEntries(AsyncAPIResource):
         """
         return self._list(
             "getLedgerEntries",
-            item=LedgerEntry,
+            item=models.LedgerEntry,
             query={
                 "from_date": from_date,
                 "to_date": to_date,
@@ -190,7 +194,7 @@ class AsyncLedgerEntries(AsyncAPIResource):
         """
         return await self._request(
             "getLedgerEntriesKey",
-            cast_to=LedgerEntry,
+            cast_to=models.LedgerEntry,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,

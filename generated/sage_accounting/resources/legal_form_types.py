@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.legal_form_type import LegalFormType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.legal_form_type import LegalFormType
 
 __all__ = ["LegalFormTypes", "AsyncLegalFormTypes"]
 
@@ -45,7 +49,7 @@ class LegalFormTypes(SyncAPIResource):
         """
         return self._list(
             "getLegalFormTypes",
-            item=LegalFormType,
+            item=models.LegalFormType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class LegalFormTypes(SyncAPIResource):
         """
         return self._request(
             "getLegalFormTypesKey",
-            cast_to=LegalFormType,
+            cast_to=models.LegalFormType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncLegalFormTypes(AsyncAPIResource):
         """
         return self._list(
             "getLegalFormTypes",
-            item=LegalFormType,
+            item=models.LegalFormType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncLegalFormTypes(AsyncAPIResource):
         """
         return await self._request(
             "getLegalFormTypesKey",
-            cast_to=LegalFormType,
+            cast_to=models.LegalFormType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

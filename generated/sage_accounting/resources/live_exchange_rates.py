@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.live_exchange_rate import LiveExchangeRate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.live_exchange_rate import LiveExchangeRate
 
 __all__ = ["LiveExchangeRates", "AsyncLiveExchangeRates"]
 
@@ -45,7 +49,7 @@ class LiveExchangeRates(SyncAPIResource):
         """
         return self._list(
             "getLiveExchangeRates",
-            item=LiveExchangeRate,
+            item=models.LiveExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class LiveExchangeRates(SyncAPIResource):
         """
         return self._request(
             "getLiveExchangeRatesKey",
-            cast_to=LiveExchangeRate,
+            cast_to=models.LiveExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncLiveExchangeRates(AsyncAPIResource):
         """
         return self._list(
             "getLiveExchangeRates",
-            item=LiveExchangeRate,
+            item=models.LiveExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncLiveExchangeRates(AsyncAPIResource):
         """
         return await self._request(
             "getLiveExchangeRatesKey",
-            cast_to=LiveExchangeRate,
+            cast_to=models.LiveExchangeRate,
             path_params={"key": key},
             query={
                 "attributes": attributes,

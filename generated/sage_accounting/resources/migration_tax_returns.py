@@ -13,13 +13,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.migration_tax_return import MigrationTaxReturn
-from ..models.post_migration_tax_returns import MigrationTaxReturnCreate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.migration_tax_return import MigrationTaxReturn
+    from ..models.post_migration_tax_returns import MigrationTaxReturnCreate
 
 __all__ = ["MigrationTaxReturns", "AsyncMigrationTaxReturns"]
 
@@ -50,7 +53,7 @@ class MigrationTaxReturns(SyncAPIResource):
         """
         return self._list(
             "getMigrationTaxReturns",
-            item=MigrationTaxReturn,
+            item=models.MigrationTaxReturn,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -78,9 +81,9 @@ class MigrationTaxReturns(SyncAPIResource):
         """
         return self._request(
             "postMigrationTaxReturns",
-            cast_to=MigrationTaxReturn,
+            cast_to=models.MigrationTaxReturn,
             body={"migration_tax_return": migration_tax_return},
-            body_model=MigrationTaxReturnCreate,
+            body_model=models.MigrationTaxReturnCreate,
             options=options,
         )
 
@@ -105,7 +108,7 @@ class MigrationTaxReturns(SyncAPIResource):
         """
         return self._request(
             "getMigrationTaxReturnsKey",
-            cast_to=MigrationTaxReturn,
+            cast_to=models.MigrationTaxReturn,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -140,7 +143,7 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
         """
         return self._list(
             "getMigrationTaxReturns",
-            item=MigrationTaxReturn,
+            item=models.MigrationTaxReturn,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -168,9 +171,9 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
         """
         return await self._request(
             "postMigrationTaxReturns",
-            cast_to=MigrationTaxReturn,
+            cast_to=models.MigrationTaxReturn,
             body={"migration_tax_return": migration_tax_return},
-            body_model=MigrationTaxReturnCreate,
+            body_model=models.MigrationTaxReturnCreate,
             options=options,
         )
 
@@ -195,7 +198,7 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
         """
         return await self._request(
             "getMigrationTaxReturnsKey",
-            cast_to=MigrationTaxReturn,
+            cast_to=models.MigrationTaxReturn,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.migration import Migration
-from ..models.put_migrations import MigrationsUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.migration import Migration
+    from ..models.put_migrations import MigrationsUpdate
 
 __all__ = ["Migrations", "AsyncMigrations"]
 
@@ -40,7 +43,7 @@ class Migrations(SyncAPIResource):
         """
         return self._request(
             "getMigrations",
-            cast_to=Migration,
+            cast_to=models.Migration,
             options=options,
         )
 
@@ -63,9 +66,9 @@ class Migrations(SyncAPIResource):
         """
         return self._request(
             "putMigrations",
-            cast_to=Migration,
+            cast_to=models.Migration,
             body={"migrations": migrations},
-            body_model=MigrationsUpdate,
+            body_model=models.MigrationsUpdate,
             options=options,
         )
 
@@ -87,7 +90,7 @@ class AsyncMigrations(AsyncAPIResource):
         """
         return await self._request(
             "getMigrations",
-            cast_to=Migration,
+            cast_to=models.Migration,
             options=options,
         )
 
@@ -110,8 +113,8 @@ class AsyncMigrations(AsyncAPIResource):
         """
         return await self._request(
             "putMigrations",
-            cast_to=Migration,
+            cast_to=models.Migration,
             body={"migrations": migrations},
-            body_model=MigrationsUpdate,
+            body_model=models.MigrationsUpdate,
             options=options,
         )

@@ -14,13 +14,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.opening_balance_journal import OpeningBalanceJournal
-from ..models.post_opening_balance_journals import OpeningBalanceJournalCreate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.opening_balance_journal import OpeningBalanceJournal
+    from ..models.post_opening_balance_journals import OpeningBalanceJournalCreate
 
 __all__ = ["OpeningBalanceJournals", "AsyncOpeningBalanceJournals"]
 
@@ -51,7 +54,7 @@ class OpeningBalanceJournals(SyncAPIResource):
         """
         return self._list(
             "getOpeningBalanceJournals",
-            item=OpeningBalanceJournal,
+            item=models.OpeningBalanceJournal,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -79,9 +82,9 @@ class OpeningBalanceJournals(SyncAPIResource):
         """
         return self._request(
             "postOpeningBalanceJournals",
-            cast_to=OpeningBalanceJournal,
+            cast_to=models.OpeningBalanceJournal,
             body={"opening_balance_journal": opening_balance_journal},
-            body_model=OpeningBalanceJournalCreate,
+            body_model=models.OpeningBalanceJournalCreate,
             options=options,
         )
 
@@ -106,7 +109,7 @@ class OpeningBalanceJournals(SyncAPIResource):
         """
         return self._request(
             "getOpeningBalanceJournalsKey",
-            cast_to=OpeningBalanceJournal,
+            cast_to=models.OpeningBalanceJournal,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -163,7 +166,7 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         """
         return self._list(
             "getOpeningBalanceJournals",
-            item=OpeningBalanceJournal,
+            item=models.OpeningBalanceJournal,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -191,9 +194,9 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         """
         return await self._request(
             "postOpeningBalanceJournals",
-            cast_to=OpeningBalanceJournal,
+            cast_to=models.OpeningBalanceJournal,
             body={"opening_balance_journal": opening_balance_journal},
-            body_model=OpeningBalanceJournalCreate,
+            body_model=models.OpeningBalanceJournalCreate,
             options=options,
         )
 
@@ -218,7 +221,7 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         """
         return await self._request(
             "getOpeningBalanceJournalsKey",
-            cast_to=OpeningBalanceJournal,
+            cast_to=models.OpeningBalanceJournal,
             path_params={"key": key},
             query={
                 "attributes": attributes,

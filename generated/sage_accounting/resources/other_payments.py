@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.other_payment import OtherPayment
-from ..models.post_other_payments import OtherPaymentCreate
-from ..models.put_other_payments import OtherPaymentUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.other_payment import OtherPayment
+    from ..models.post_other_payments import OtherPaymentCreate
+    from ..models.put_other_payments import OtherPaymentUpdate
 
 __all__ = ["OtherPayments", "AsyncOtherPayments"]
 
@@ -72,7 +75,7 @@ class OtherPayments(SyncAPIResource):
         """
         return self._list(
             "getOtherPayments",
-            item=OtherPayment,
+            item=models.OtherPayment,
             query={
                 "bank_account_id": bank_account_id,
                 "contact_id": contact_id,
@@ -109,9 +112,9 @@ class OtherPayments(SyncAPIResource):
         """
         return self._request(
             "postOtherPayments",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             body={"other_payment": other_payment},
-            body_model=OtherPaymentCreate,
+            body_model=models.OtherPaymentCreate,
             options=options,
         )
 
@@ -140,7 +143,7 @@ class OtherPayments(SyncAPIResource):
         """
         return self._request(
             "getOtherPaymentsKey",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -171,9 +174,9 @@ class OtherPayments(SyncAPIResource):
         """
         return self._request(
             "putOtherPaymentsKey",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             body={"other_payment": other_payment},
-            body_model=OtherPaymentUpdate,
+            body_model=models.OtherPaymentUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -245,7 +248,7 @@ class AsyncOtherPayments(AsyncAPIResource):
         """
         return self._list(
             "getOtherPayments",
-            item=OtherPayment,
+            item=models.OtherPayment,
             query={
                 "bank_account_id": bank_account_id,
                 "contact_id": contact_id,
@@ -282,9 +285,9 @@ class AsyncOtherPayments(AsyncAPIResource):
         """
         return await self._request(
             "postOtherPayments",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             body={"other_payment": other_payment},
-            body_model=OtherPaymentCreate,
+            body_model=models.OtherPaymentCreate,
             options=options,
         )
 
@@ -313,7 +316,7 @@ class AsyncOtherPayments(AsyncAPIResource):
         """
         return await self._request(
             "getOtherPaymentsKey",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -344,9 +347,9 @@ class AsyncOtherPayments(AsyncAPIResource):
         """
         return await self._request(
             "putOtherPaymentsKey",
-            cast_to=OtherPayment,
+            cast_to=models.OtherPayment,
             body={"other_payment": other_payment},
-            body_model=OtherPaymentUpdate,
+            body_model=models.OtherPaymentUpdate,
             path_params={"key": key},
             options=options,
         )

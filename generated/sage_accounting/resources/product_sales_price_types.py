@@ -15,14 +15,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_product_sales_price_types import ProductSalesPriceTypeCreate
-from ..models.product_sales_price_type import ProductSalesPriceType
-from ..models.put_product_sales_price_types import ProductSalesPriceTypeUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_product_sales_price_types import ProductSalesPriceTypeCreate
+    from ..models.product_sales_price_type import ProductSalesPriceType
+    from ..models.put_product_sales_price_types import ProductSalesPriceTypeUpdate
 
 __all__ = ["ProductSalesPriceTypes", "AsyncProductSalesPriceTypes"]
 
@@ -55,7 +58,7 @@ class ProductSalesPriceTypes(SyncAPIResource):
         """
         return self._list(
             "getProductSalesPriceTypes",
-            item=ProductSalesPriceType,
+            item=models.ProductSalesPriceType,
             query={
                 "active": active,
                 "items_per_page": items_per_page,
@@ -84,9 +87,9 @@ class ProductSalesPriceTypes(SyncAPIResource):
         """
         return self._request(
             "postProductSalesPriceTypes",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             body={"product_sales_price_type": product_sales_price_type},
-            body_model=ProductSalesPriceTypeCreate,
+            body_model=models.ProductSalesPriceTypeCreate,
             options=options,
         )
 
@@ -111,7 +114,7 @@ class ProductSalesPriceTypes(SyncAPIResource):
         """
         return self._request(
             "getProductSalesPriceTypesKey",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -140,9 +143,9 @@ class ProductSalesPriceTypes(SyncAPIResource):
         """
         return self._request(
             "putProductSalesPriceTypesKey",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             body={"product_sales_price_type": product_sales_price_type},
-            body_model=ProductSalesPriceTypeUpdate,
+            body_model=models.ProductSalesPriceTypeUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -198,7 +201,7 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         """
         return self._list(
             "getProductSalesPriceTypes",
-            item=ProductSalesPriceType,
+            item=models.ProductSalesPriceType,
             query={
                 "active": active,
                 "items_per_page": items_per_page,
@@ -227,9 +230,9 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         """
         return await self._request(
             "postProductSalesPriceTypes",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             body={"product_sales_price_type": product_sales_price_type},
-            body_model=ProductSalesPriceTypeCreate,
+            body_model=models.ProductSalesPriceTypeCreate,
             options=options,
         )
 
@@ -254,7 +257,7 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         """
         return await self._request(
             "getProductSalesPriceTypesKey",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -283,9 +286,9 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         """
         return await self._request(
             "putProductSalesPriceTypesKey",
-            cast_to=ProductSalesPriceType,
+            cast_to=models.ProductSalesPriceType,
             body={"product_sales_price_type": product_sales_price_type},
-            body_model=ProductSalesPriceTypeUpdate,
+            body_model=models.ProductSalesPriceTypeUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_products import ProductCreate
-from ..models.product import Product
-from ..models.put_products import ProductUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_products import ProductCreate
+    from ..models.product import Product
+    from ..models.put_products import ProductUpdate
 
 __all__ = ["Products", "AsyncProducts"]
 
@@ -62,7 +65,7 @@ class Products(SyncAPIResource):
         """
         return self._list(
             "getProducts",
-            item=Product,
+            item=models.Product,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -94,9 +97,9 @@ class Products(SyncAPIResource):
         """
         return self._request(
             "postProducts",
-            cast_to=Product,
+            cast_to=models.Product,
             body={"product": product},
-            body_model=ProductCreate,
+            body_model=models.ProductCreate,
             options=options,
         )
 
@@ -121,7 +124,7 @@ class Products(SyncAPIResource):
         """
         return self._request(
             "getProductsKey",
-            cast_to=Product,
+            cast_to=models.Product,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -150,9 +153,9 @@ class Products(SyncAPIResource):
         """
         return self._request(
             "putProductsKey",
-            cast_to=Product,
+            cast_to=models.Product,
             body={"product": product},
-            body_model=ProductUpdate,
+            body_model=models.ProductUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -214,7 +217,7 @@ class AsyncProducts(AsyncAPIResource):
         """
         return self._list(
             "getProducts",
-            item=Product,
+            item=models.Product,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -246,9 +249,9 @@ class AsyncProducts(AsyncAPIResource):
         """
         return await self._request(
             "postProducts",
-            cast_to=Product,
+            cast_to=models.Product,
             body={"product": product},
-            body_model=ProductCreate,
+            body_model=models.ProductCreate,
             options=options,
         )
 
@@ -273,7 +276,7 @@ class AsyncProducts(AsyncAPIResource):
         """
         return await self._request(
             "getProductsKey",
-            cast_to=Product,
+            cast_to=models.Product,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -302,9 +305,9 @@ class AsyncProducts(AsyncAPIResource):
         """
         return await self._request(
             "putProductsKey",
-            cast_to=Product,
+            cast_to=models.Product,
             body={"product": product},
-            body_model=ProductUpdate,
+            body_model=models.ProductUpdate,
             path_params={"key": key},
             options=options,
         )

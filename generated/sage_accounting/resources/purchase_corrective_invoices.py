@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_purchase_corrective_invoices import PurchaseCorrectiveInvoiceCreate
-from ..models.purchase_corrective_invoice import PurchaseCorrectiveInvoice
-from ..models.put_purchase_corrective_invoices import PurchaseCorrectiveInvoiceUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_purchase_corrective_invoices import PurchaseCorrectiveInvoiceCreate
+    from ..models.purchase_corrective_invoice import PurchaseCorrectiveInvoice
+    from ..models.put_purchase_corrective_invoices import PurchaseCorrectiveInvoiceUpdate
 
 __all__ = ["PurchaseCorrectiveInvoices", "AsyncPurchaseCorrectiveInvoices"]
 
@@ -74,7 +77,7 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         """
         return self._list(
             "getPurchaseCorrectiveInvoices",
-            item=PurchaseCorrectiveInvoice,
+            item=models.PurchaseCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -112,9 +115,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "postPurchaseCorrectiveInvoices",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             body={"purchase_corrective_invoice": purchase_corrective_invoice},
-            body_model=PurchaseCorrectiveInvoiceCreate,
+            body_model=models.PurchaseCorrectiveInvoiceCreate,
             options=options,
         )
 
@@ -145,7 +148,7 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "getPurchaseCorrectiveInvoicesKey",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -177,9 +180,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "putPurchaseCorrectiveInvoicesKey",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             body={"purchase_corrective_invoice": purchase_corrective_invoice},
-            body_model=PurchaseCorrectiveInvoiceUpdate,
+            body_model=models.PurchaseCorrectiveInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -253,7 +256,7 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         """
         return self._list(
             "getPurchaseCorrectiveInvoices",
-            item=PurchaseCorrectiveInvoice,
+            item=models.PurchaseCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -291,9 +294,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseCorrectiveInvoices",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             body={"purchase_corrective_invoice": purchase_corrective_invoice},
-            body_model=PurchaseCorrectiveInvoiceCreate,
+            body_model=models.PurchaseCorrectiveInvoiceCreate,
             options=options,
         )
 
@@ -324,7 +327,7 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "getPurchaseCorrectiveInvoicesKey",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -356,9 +359,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "putPurchaseCorrectiveInvoicesKey",
-            cast_to=PurchaseCorrectiveInvoice,
+            cast_to=models.PurchaseCorrectiveInvoice,
             body={"purchase_corrective_invoice": purchase_corrective_invoice},
-            body_model=PurchaseCorrectiveInvoiceUpdate,
+            body_model=models.PurchaseCorrectiveInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )

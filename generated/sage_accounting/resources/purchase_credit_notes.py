@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_purchase_credit_notes import PurchaseCreditNoteCreate
-from ..models.purchase_credit_note import PurchaseCreditNote
-from ..models.put_purchase_credit_notes import PurchaseCreditNoteUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_purchase_credit_notes import PurchaseCreditNoteCreate
+    from ..models.purchase_credit_note import PurchaseCreditNote
+    from ..models.put_purchase_credit_notes import PurchaseCreditNoteUpdate
 
 __all__ = ["PurchaseCreditNotes", "AsyncPurchaseCreditNotes"]
 
@@ -75,7 +78,7 @@ class PurchaseCreditNotes(SyncAPIResource):
         """
         return self._list(
             "getPurchaseCreditNotes",
-            item=PurchaseCreditNote,
+            item=models.PurchaseCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -113,9 +116,9 @@ class PurchaseCreditNotes(SyncAPIResource):
         """
         return self._request(
             "postPurchaseCreditNotes",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             body={"purchase_credit_note": purchase_credit_note},
-            body_model=PurchaseCreditNoteCreate,
+            body_model=models.PurchaseCreditNoteCreate,
             options=options,
         )
 
@@ -146,7 +149,7 @@ class PurchaseCreditNotes(SyncAPIResource):
         """
         return self._request(
             "getPurchaseCreditNotesKey",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -178,9 +181,9 @@ class PurchaseCreditNotes(SyncAPIResource):
         """
         return self._request(
             "putPurchaseCreditNotesKey",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             body={"purchase_credit_note": purchase_credit_note},
-            body_model=PurchaseCreditNoteUpdate,
+            body_model=models.PurchaseCreditNoteUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -225,7 +228,7 @@ class PurchaseCreditNotes(SyncAPIResource):
         """
         return self._request(
             "postPurchaseCreditNotesKeyRelease",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             path_params={"key": key},
             options=options,
         )
@@ -277,7 +280,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         """
         return self._list(
             "getPurchaseCreditNotes",
-            item=PurchaseCreditNote,
+            item=models.PurchaseCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -315,9 +318,9 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseCreditNotes",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             body={"purchase_credit_note": purchase_credit_note},
-            body_model=PurchaseCreditNoteCreate,
+            body_model=models.PurchaseCreditNoteCreate,
             options=options,
         )
 
@@ -348,7 +351,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "getPurchaseCreditNotesKey",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -380,9 +383,9 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "putPurchaseCreditNotesKey",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             body={"purchase_credit_note": purchase_credit_note},
-            body_model=PurchaseCreditNoteUpdate,
+            body_model=models.PurchaseCreditNoteUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -427,7 +430,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseCreditNotesKeyRelease",
-            cast_to=PurchaseCreditNote,
+            cast_to=models.PurchaseCreditNote,
             path_params={"key": key},
             options=options,
         )

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_purchase_invoices import PurchaseInvoiceCreate
-from ..models.purchase_invoice import PurchaseInvoice
-from ..models.put_purchase_invoices import PurchaseInvoiceUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_purchase_invoices import PurchaseInvoiceCreate
+    from ..models.purchase_invoice import PurchaseInvoice
+    from ..models.put_purchase_invoices import PurchaseInvoiceUpdate
 
 __all__ = ["PurchaseInvoices", "AsyncPurchaseInvoices"]
 
@@ -75,7 +78,7 @@ class PurchaseInvoices(SyncAPIResource):
         """
         return self._list(
             "getPurchaseInvoices",
-            item=PurchaseInvoice,
+            item=models.PurchaseInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -113,9 +116,9 @@ class PurchaseInvoices(SyncAPIResource):
         """
         return self._request(
             "postPurchaseInvoices",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             body={"purchase_invoice": purchase_invoice},
-            body_model=PurchaseInvoiceCreate,
+            body_model=models.PurchaseInvoiceCreate,
             options=options,
         )
 
@@ -148,7 +151,7 @@ class PurchaseInvoices(SyncAPIResource):
         """
         return self._request(
             "getPurchaseInvoicesKey",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -181,9 +184,9 @@ class PurchaseInvoices(SyncAPIResource):
         """
         return self._request(
             "putPurchaseInvoicesKey",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             body={"purchase_invoice": purchase_invoice},
-            body_model=PurchaseInvoiceUpdate,
+            body_model=models.PurchaseInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -228,7 +231,7 @@ class PurchaseInvoices(SyncAPIResource):
         """
         return self._request(
             "postPurchaseInvoicesKeyRelease",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             path_params={"key": key},
             options=options,
         )
@@ -280,7 +283,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         """
         return self._list(
             "getPurchaseInvoices",
-            item=PurchaseInvoice,
+            item=models.PurchaseInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -318,9 +321,9 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseInvoices",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             body={"purchase_invoice": purchase_invoice},
-            body_model=PurchaseInvoiceCreate,
+            body_model=models.PurchaseInvoiceCreate,
             options=options,
         )
 
@@ -353,7 +356,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         """
         return await self._request(
             "getPurchaseInvoicesKey",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -386,9 +389,9 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         """
         return await self._request(
             "putPurchaseInvoicesKey",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             body={"purchase_invoice": purchase_invoice},
-            body_model=PurchaseInvoiceUpdate,
+            body_model=models.PurchaseInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -433,7 +436,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseInvoicesKeyRelease",
-            cast_to=PurchaseInvoice,
+            cast_to=models.PurchaseInvoice,
             path_params={"key": key},
             options=options,
         )

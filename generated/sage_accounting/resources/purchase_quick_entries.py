@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_purchase_quick_entries import PurchaseQuickEntryCreate
-from ..models.purchase_quick_entry import PurchaseQuickEntry
-from ..models.put_purchase_quick_entries import PurchaseQuickEntryUpdate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_purchase_quick_entries import PurchaseQuickEntryCreate
+    from ..models.purchase_quick_entry import PurchaseQuickEntry
+    from ..models.put_purchase_quick_entries import PurchaseQuickEntryUpdate
 
 __all__ = ["PurchaseQuickEntries", "AsyncPurchaseQuickEntries"]
 
@@ -74,7 +77,7 @@ class PurchaseQuickEntries(SyncAPIResource):
         """
         return self._list(
             "getPurchaseQuickEntries",
-            item=PurchaseQuickEntry,
+            item=models.PurchaseQuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -112,9 +115,9 @@ class PurchaseQuickEntries(SyncAPIResource):
         """
         return self._request(
             "postPurchaseQuickEntries",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             body={"purchase_quick_entry": purchase_quick_entry},
-            body_model=PurchaseQuickEntryCreate,
+            body_model=models.PurchaseQuickEntryCreate,
             options=options,
         )
 
@@ -145,7 +148,7 @@ class PurchaseQuickEntries(SyncAPIResource):
         """
         return self._request(
             "getPurchaseQuickEntriesKey",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -177,9 +180,9 @@ class PurchaseQuickEntries(SyncAPIResource):
         """
         return self._request(
             "putPurchaseQuickEntriesKey",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             body={"purchase_quick_entry": purchase_quick_entry},
-            body_model=PurchaseQuickEntryUpdate,
+            body_model=models.PurchaseQuickEntryUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -253,7 +256,7 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         """
         return self._list(
             "getPurchaseQuickEntries",
-            item=PurchaseQuickEntry,
+            item=models.PurchaseQuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -291,9 +294,9 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "postPurchaseQuickEntries",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             body={"purchase_quick_entry": purchase_quick_entry},
-            body_model=PurchaseQuickEntryCreate,
+            body_model=models.PurchaseQuickEntryCreate,
             options=options,
         )
 
@@ -324,7 +327,7 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "getPurchaseQuickEntriesKey",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -356,9 +359,9 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "putPurchaseQuickEntriesKey",
-            cast_to=PurchaseQuickEntry,
+            cast_to=models.PurchaseQuickEntry,
             body={"purchase_quick_entry": purchase_quick_entry},
-            body_model=PurchaseQuickEntryUpdate,
+            body_model=models.PurchaseQuickEntryUpdate,
             path_params={"key": key},
             options=options,
         )

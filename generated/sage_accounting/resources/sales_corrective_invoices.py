@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_corrective_invoices import SalesCorrectiveInvoiceCreate
-from ..models.put_sales_corrective_invoices import SalesCorrectiveInvoiceUpdate
-from ..models.sales_corrective_invoice import SalesCorrectiveInvoice
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_corrective_invoices import SalesCorrectiveInvoiceCreate
+    from ..models.put_sales_corrective_invoices import SalesCorrectiveInvoiceUpdate
+    from ..models.sales_corrective_invoice import SalesCorrectiveInvoice
 
 __all__ = ["SalesCorrectiveInvoices", "AsyncSalesCorrectiveInvoices"]
 
@@ -74,7 +77,7 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         """
         return self._list(
             "getSalesCorrectiveInvoices",
-            item=SalesCorrectiveInvoice,
+            item=models.SalesCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -112,9 +115,9 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "postSalesCorrectiveInvoices",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             body={"sales_corrective_invoice": sales_corrective_invoice},
-            body_model=SalesCorrectiveInvoiceCreate,
+            body_model=models.SalesCorrectiveInvoiceCreate,
             options=options,
         )
 
@@ -147,7 +150,7 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "getSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -180,9 +183,9 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "putSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             body={"sales_corrective_invoice": sales_corrective_invoice},
-            body_model=SalesCorrectiveInvoiceUpdate,
+            body_model=models.SalesCorrectiveInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -208,7 +211,7 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         """
         return self._request(
             "deleteSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,
@@ -263,7 +266,7 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         """
         return self._list(
             "getSalesCorrectiveInvoices",
-            item=SalesCorrectiveInvoice,
+            item=models.SalesCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -301,9 +304,9 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postSalesCorrectiveInvoices",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             body={"sales_corrective_invoice": sales_corrective_invoice},
-            body_model=SalesCorrectiveInvoiceCreate,
+            body_model=models.SalesCorrectiveInvoiceCreate,
             options=options,
         )
 
@@ -336,7 +339,7 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "getSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -369,9 +372,9 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "putSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             body={"sales_corrective_invoice": sales_corrective_invoice},
-            body_model=SalesCorrectiveInvoiceUpdate,
+            body_model=models.SalesCorrectiveInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -397,7 +400,7 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         """
         return await self._request(
             "deleteSalesCorrectiveInvoicesKey",
-            cast_to=SalesCorrectiveInvoice,
+            cast_to=models.SalesCorrectiveInvoice,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,

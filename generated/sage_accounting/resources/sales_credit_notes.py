@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_credit_notes import SalesCreditNoteCreate
-from ..models.put_sales_credit_notes import SalesCreditNoteUpdate
-from ..models.sales_credit_note import SalesCreditNote
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_credit_notes import SalesCreditNoteCreate
+    from ..models.put_sales_credit_notes import SalesCreditNoteUpdate
+    from ..models.sales_credit_note import SalesCreditNote
 
 __all__ = ["SalesCreditNotes", "AsyncSalesCreditNotes"]
 
@@ -75,7 +78,7 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._list(
             "getSalesCreditNotes",
-            item=SalesCreditNote,
+            item=models.SalesCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -113,9 +116,9 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._request(
             "postSalesCreditNotes",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             body={"sales_credit_note": sales_credit_note},
-            body_model=SalesCreditNoteCreate,
+            body_model=models.SalesCreditNoteCreate,
             options=options,
         )
 
@@ -148,7 +151,7 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._request(
             "getSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -181,9 +184,9 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._request(
             "putSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             body={"sales_credit_note": sales_credit_note},
-            body_model=SalesCreditNoteUpdate,
+            body_model=models.SalesCreditNoteUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -209,7 +212,7 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._request(
             "deleteSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,
@@ -235,7 +238,7 @@ class SalesCreditNotes(SyncAPIResource):
         """
         return self._request(
             "postSalesCreditNotesKeyRelease",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             options=options,
         )
@@ -287,7 +290,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return self._list(
             "getSalesCreditNotes",
-            item=SalesCreditNote,
+            item=models.SalesCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -325,9 +328,9 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "postSalesCreditNotes",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             body={"sales_credit_note": sales_credit_note},
-            body_model=SalesCreditNoteCreate,
+            body_model=models.SalesCreditNoteCreate,
             options=options,
         )
 
@@ -360,7 +363,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "getSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -393,9 +396,9 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "putSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             body={"sales_credit_note": sales_credit_note},
-            body_model=SalesCreditNoteUpdate,
+            body_model=models.SalesCreditNoteUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -421,7 +424,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "deleteSalesCreditNotesKey",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,
@@ -447,7 +450,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         """
         return await self._request(
             "postSalesCreditNotesKeyRelease",
-            cast_to=SalesCreditNote,
+            cast_to=models.SalesCreditNote,
             path_params={"key": key},
             options=options,
         )

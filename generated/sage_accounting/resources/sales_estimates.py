@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_estimates import SalesEstimateCreate
-from ..models.put_sales_estimates import SalesEstimateUpdate
-from ..models.sales_estimate import SalesEstimate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_estimates import SalesEstimateCreate
+    from ..models.put_sales_estimates import SalesEstimateUpdate
+    from ..models.sales_estimate import SalesEstimate
 
 __all__ = ["SalesEstimates", "AsyncSalesEstimates"]
 
@@ -68,7 +71,7 @@ class SalesEstimates(SyncAPIResource):
         """
         return self._list(
             "getSalesEstimates",
-            item=SalesEstimate,
+            item=models.SalesEstimate,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -103,9 +106,9 @@ class SalesEstimates(SyncAPIResource):
         """
         return self._request(
             "postSalesEstimates",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             body={"sales_estimate": sales_estimate},
-            body_model=SalesEstimateCreate,
+            body_model=models.SalesEstimateCreate,
             options=options,
         )
 
@@ -132,7 +135,7 @@ class SalesEstimates(SyncAPIResource):
         """
         return self._request(
             "getSalesEstimatesKey",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -162,9 +165,9 @@ class SalesEstimates(SyncAPIResource):
         """
         return self._request(
             "putSalesEstimatesKey",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             body={"sales_estimate": sales_estimate},
-            body_model=SalesEstimateUpdate,
+            body_model=models.SalesEstimateUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -232,7 +235,7 @@ class AsyncSalesEstimates(AsyncAPIResource):
         """
         return self._list(
             "getSalesEstimates",
-            item=SalesEstimate,
+            item=models.SalesEstimate,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -267,9 +270,9 @@ class AsyncSalesEstimates(AsyncAPIResource):
         """
         return await self._request(
             "postSalesEstimates",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             body={"sales_estimate": sales_estimate},
-            body_model=SalesEstimateCreate,
+            body_model=models.SalesEstimateCreate,
             options=options,
         )
 
@@ -296,7 +299,7 @@ class AsyncSalesEstimates(AsyncAPIResource):
         """
         return await self._request(
             "getSalesEstimatesKey",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -326,9 +329,9 @@ class AsyncSalesEstimates(AsyncAPIResource):
         """
         return await self._request(
             "putSalesEstimatesKey",
-            cast_to=SalesEstimate,
+            cast_to=models.SalesEstimate,
             body={"sales_estimate": sales_estimate},
-            body_model=SalesEstimateUpdate,
+            body_model=models.SalesEstimateUpdate,
             path_params={"key": key},
             options=options,
         )

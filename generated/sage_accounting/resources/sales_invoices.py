@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_invoices import SalesInvoiceCreate
-from ..models.put_sales_invoices import SalesInvoiceUpdate
-from ..models.sales_invoice import SalesInvoice
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_invoices import SalesInvoiceCreate
+    from ..models.put_sales_invoices import SalesInvoiceUpdate
+    from ..models.sales_invoice import SalesInvoice
 
 __all__ = ["SalesInvoices", "AsyncSalesInvoices"]
 
@@ -75,7 +78,7 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._list(
             "getSalesInvoices",
-            item=SalesInvoice,
+            item=models.SalesInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -113,9 +116,9 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._request(
             "postSalesInvoices",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             body={"sales_invoice": sales_invoice},
-            body_model=SalesInvoiceCreate,
+            body_model=models.SalesInvoiceCreate,
             options=options,
         )
 
@@ -152,7 +155,7 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._request(
             "getSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -187,9 +190,9 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._request(
             "putSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             body={"sales_invoice": sales_invoice},
-            body_model=SalesInvoiceUpdate,
+            body_model=models.SalesInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -215,7 +218,7 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._request(
             "deleteSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,
@@ -241,7 +244,7 @@ class SalesInvoices(SyncAPIResource):
         """
         return self._request(
             "postSalesInvoicesKeyRelease",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             options=options,
         )
@@ -293,7 +296,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return self._list(
             "getSalesInvoices",
-            item=SalesInvoice,
+            item=models.SalesInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -331,9 +334,9 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postSalesInvoices",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             body={"sales_invoice": sales_invoice},
-            body_model=SalesInvoiceCreate,
+            body_model=models.SalesInvoiceCreate,
             options=options,
         )
 
@@ -370,7 +373,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return await self._request(
             "getSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -405,9 +408,9 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return await self._request(
             "putSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             body={"sales_invoice": sales_invoice},
-            body_model=SalesInvoiceUpdate,
+            body_model=models.SalesInvoiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -433,7 +436,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return await self._request(
             "deleteSalesInvoicesKey",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             query={
                 "void_reason": void_reason,
@@ -459,7 +462,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
         """
         return await self._request(
             "postSalesInvoicesKeyRelease",
-            cast_to=SalesInvoice,
+            cast_to=models.SalesInvoice,
             path_params={"key": key},
             options=options,
         )

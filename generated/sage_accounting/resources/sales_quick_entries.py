@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_quick_entries import SalesQuickEntryCreate
-from ..models.put_sales_quick_entries import SalesQuickEntryUpdate
-from ..models.quick_entry import QuickEntry
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_quick_entries import SalesQuickEntryCreate
+    from ..models.put_sales_quick_entries import SalesQuickEntryUpdate
+    from ..models.quick_entry import QuickEntry
 
 __all__ = ["SalesQuickEntries", "AsyncSalesQuickEntries"]
 
@@ -74,7 +77,7 @@ class SalesQuickEntries(SyncAPIResource):
         """
         return self._list(
             "getSalesQuickEntries",
-            item=QuickEntry,
+            item=models.QuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -112,9 +115,9 @@ class SalesQuickEntries(SyncAPIResource):
         """
         return self._request(
             "postSalesQuickEntries",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             body={"sales_quick_entry": sales_quick_entry},
-            body_model=SalesQuickEntryCreate,
+            body_model=models.SalesQuickEntryCreate,
             options=options,
         )
 
@@ -145,7 +148,7 @@ class SalesQuickEntries(SyncAPIResource):
         """
         return self._request(
             "getSalesQuickEntriesKey",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -177,9 +180,9 @@ class SalesQuickEntries(SyncAPIResource):
         """
         return self._request(
             "putSalesQuickEntriesKey",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             body={"sales_quick_entry": sales_quick_entry},
-            body_model=SalesQuickEntryUpdate,
+            body_model=models.SalesQuickEntryUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -253,7 +256,7 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         """
         return self._list(
             "getSalesQuickEntries",
-            item=QuickEntry,
+            item=models.QuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -291,9 +294,9 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "postSalesQuickEntries",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             body={"sales_quick_entry": sales_quick_entry},
-            body_model=SalesQuickEntryCreate,
+            body_model=models.SalesQuickEntryCreate,
             options=options,
         )
 
@@ -324,7 +327,7 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "getSalesQuickEntriesKey",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             path_params={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
@@ -356,9 +359,9 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         """
         return await self._request(
             "putSalesQuickEntriesKey",
-            cast_to=QuickEntry,
+            cast_to=models.QuickEntry,
             body={"sales_quick_entry": sales_quick_entry},
-            body_model=SalesQuickEntryUpdate,
+            body_model=models.SalesQuickEntryUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_sales_quotes import SalesQuoteCreate
-from ..models.put_sales_quotes import SalesQuoteUpdate
-from ..models.sales_quote import SalesQuote
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_sales_quotes import SalesQuoteCreate
+    from ..models.put_sales_quotes import SalesQuoteUpdate
+    from ..models.sales_quote import SalesQuote
 
 __all__ = ["SalesQuotes", "AsyncSalesQuotes"]
 
@@ -70,7 +73,7 @@ class SalesQuotes(SyncAPIResource):
         """
         return self._list(
             "getSalesQuotes",
-            item=SalesQuote,
+            item=models.SalesQuote,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -106,9 +109,9 @@ class SalesQuotes(SyncAPIResource):
         """
         return self._request(
             "postSalesQuotes",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             body={"sales_quote": sales_quote},
-            body_model=SalesQuoteCreate,
+            body_model=models.SalesQuoteCreate,
             options=options,
         )
 
@@ -135,7 +138,7 @@ class SalesQuotes(SyncAPIResource):
         """
         return self._request(
             "getSalesQuotesKey",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -165,9 +168,9 @@ class SalesQuotes(SyncAPIResource):
         """
         return self._request(
             "putSalesQuotesKey",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             body={"sales_quote": sales_quote},
-            body_model=SalesQuoteUpdate,
+            body_model=models.SalesQuoteUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -237,7 +240,7 @@ class AsyncSalesQuotes(AsyncAPIResource):
         """
         return self._list(
             "getSalesQuotes",
-            item=SalesQuote,
+            item=models.SalesQuote,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -273,9 +276,9 @@ class AsyncSalesQuotes(AsyncAPIResource):
         """
         return await self._request(
             "postSalesQuotes",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             body={"sales_quote": sales_quote},
-            body_model=SalesQuoteCreate,
+            body_model=models.SalesQuoteCreate,
             options=options,
         )
 
@@ -302,7 +305,7 @@ class AsyncSalesQuotes(AsyncAPIResource):
         """
         return await self._request(
             "getSalesQuotesKey",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             path_params={"key": key},
             query={
                 "nested_attributes": nested_attributes,
@@ -332,9 +335,9 @@ class AsyncSalesQuotes(AsyncAPIResource):
         """
         return await self._request(
             "putSalesQuotesKey",
-            cast_to=SalesQuote,
+            cast_to=models.SalesQuote,
             body={"sales_quote": sales_quote},
-            body_model=SalesQuoteUpdate,
+            body_model=models.SalesQuoteUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_service_rate_types import ServiceRateTypeCreate
-from ..models.put_service_rate_types import ServiceRateTypeUpdate
-from ..models.service_rate_type import ServiceRateType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_service_rate_types import ServiceRateTypeCreate
+    from ..models.put_service_rate_types import ServiceRateTypeUpdate
+    from ..models.service_rate_type import ServiceRateType
 
 __all__ = ["ServiceRateTypes", "AsyncServiceRateTypes"]
 
@@ -58,7 +61,7 @@ class ServiceRateTypes(SyncAPIResource):
         """
         return self._list(
             "getServiceRateTypes",
-            item=ServiceRateType,
+            item=models.ServiceRateType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "active": active,
@@ -88,9 +91,9 @@ class ServiceRateTypes(SyncAPIResource):
         """
         return self._request(
             "postServiceRateTypes",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             body={"service_rate_type": service_rate_type},
-            body_model=ServiceRateTypeCreate,
+            body_model=models.ServiceRateTypeCreate,
             options=options,
         )
 
@@ -115,7 +118,7 @@ class ServiceRateTypes(SyncAPIResource):
         """
         return self._request(
             "getServiceRateTypesKey",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -144,9 +147,9 @@ class ServiceRateTypes(SyncAPIResource):
         """
         return self._request(
             "putServiceRateTypesKey",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             body={"service_rate_type": service_rate_type},
-            body_model=ServiceRateTypeUpdate,
+            body_model=models.ServiceRateTypeUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -204,7 +207,7 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         """
         return self._list(
             "getServiceRateTypes",
-            item=ServiceRateType,
+            item=models.ServiceRateType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "active": active,
@@ -234,9 +237,9 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         """
         return await self._request(
             "postServiceRateTypes",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             body={"service_rate_type": service_rate_type},
-            body_model=ServiceRateTypeCreate,
+            body_model=models.ServiceRateTypeCreate,
             options=options,
         )
 
@@ -261,7 +264,7 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         """
         return await self._request(
             "getServiceRateTypesKey",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -290,9 +293,9 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         """
         return await self._request(
             "putServiceRateTypesKey",
-            cast_to=ServiceRateType,
+            cast_to=models.ServiceRateType,
             body={"service_rate_type": service_rate_type},
-            body_model=ServiceRateTypeUpdate,
+            body_model=models.ServiceRateTypeUpdate,
             path_params={"key": key},
             options=options,
         )

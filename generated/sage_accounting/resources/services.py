@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_services import ServiceCreate
-from ..models.put_services import ServiceUpdate
-from ..models.service import Service
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_services import ServiceCreate
+    from ..models.put_services import ServiceUpdate
+    from ..models.service import Service
 
 __all__ = ["Services", "AsyncServices"]
 
@@ -62,7 +65,7 @@ class Services(SyncAPIResource):
         """
         return self._list(
             "getServices",
-            item=Service,
+            item=models.Service,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -94,9 +97,9 @@ class Services(SyncAPIResource):
         """
         return self._request(
             "postServices",
-            cast_to=Service,
+            cast_to=models.Service,
             body={"service": service},
-            body_model=ServiceCreate,
+            body_model=models.ServiceCreate,
             options=options,
         )
 
@@ -121,7 +124,7 @@ class Services(SyncAPIResource):
         """
         return self._request(
             "getServicesKey",
-            cast_to=Service,
+            cast_to=models.Service,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -150,9 +153,9 @@ class Services(SyncAPIResource):
         """
         return self._request(
             "putServicesKey",
-            cast_to=Service,
+            cast_to=models.Service,
             body={"service": service},
-            body_model=ServiceUpdate,
+            body_model=models.ServiceUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -214,7 +217,7 @@ class AsyncServices(AsyncAPIResource):
         """
         return self._list(
             "getServices",
-            item=Service,
+            item=models.Service,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -246,9 +249,9 @@ class AsyncServices(AsyncAPIResource):
         """
         return await self._request(
             "postServices",
-            cast_to=Service,
+            cast_to=models.Service,
             body={"service": service},
-            body_model=ServiceCreate,
+            body_model=models.ServiceCreate,
             options=options,
         )
 
@@ -273,7 +276,7 @@ class AsyncServices(AsyncAPIResource):
         """
         return await self._request(
             "getServicesKey",
-            cast_to=Service,
+            cast_to=models.Service,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -302,9 +305,9 @@ class AsyncServices(AsyncAPIResource):
         """
         return await self._request(
             "putServicesKey",
-            cast_to=Service,
+            cast_to=models.Service,
             body={"service": service},
-            body_model=ServiceUpdate,
+            body_model=models.ServiceUpdate,
             path_params={"key": key},
             options=options,
         )

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_stock_items import StockItemCreate
-from ..models.put_stock_items import StockItemUpdate
-from ..models.stock_item import StockItem
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_stock_items import StockItemCreate
+    from ..models.put_stock_items import StockItemUpdate
+    from ..models.stock_item import StockItem
 
 __all__ = ["StockItems", "AsyncStockItems"]
 
@@ -66,7 +69,7 @@ class StockItems(SyncAPIResource):
         """
         return self._list(
             "getStockItems",
-            item=StockItem,
+            item=models.StockItem,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -100,9 +103,9 @@ class StockItems(SyncAPIResource):
         """
         return self._request(
             "postStockItems",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             body={"stock_item": stock_item},
-            body_model=StockItemCreate,
+            body_model=models.StockItemCreate,
             options=options,
         )
 
@@ -127,7 +130,7 @@ class StockItems(SyncAPIResource):
         """
         return self._request(
             "getStockItemsKey",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -156,9 +159,9 @@ class StockItems(SyncAPIResource):
         """
         return self._request(
             "putStockItemsKey",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             body={"stock_item": stock_item},
-            body_model=StockItemUpdate,
+            body_model=models.StockItemUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -224,7 +227,7 @@ class AsyncStockItems(AsyncAPIResource):
         """
         return self._list(
             "getStockItems",
-            item=StockItem,
+            item=models.StockItem,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -258,9 +261,9 @@ class AsyncStockItems(AsyncAPIResource):
         """
         return await self._request(
             "postStockItems",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             body={"stock_item": stock_item},
-            body_model=StockItemCreate,
+            body_model=models.StockItemCreate,
             options=options,
         )
 
@@ -285,7 +288,7 @@ class AsyncStockItems(AsyncAPIResource):
         """
         return await self._request(
             "getStockItemsKey",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -314,9 +317,9 @@ class AsyncStockItems(AsyncAPIResource):
         """
         return await self._request(
             "putStockItemsKey",
-            cast_to=StockItem,
+            cast_to=models.StockItem,
             body={"stock_item": stock_item},
-            body_model=StockItemUpdate,
+            body_model=models.StockItemUpdate,
             path_params={"key": key},
             options=options,
         )

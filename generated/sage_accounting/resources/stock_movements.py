@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_stock_movements import StockMovementCreate
-from ..models.put_stock_movements import StockMovementUpdate
-from ..models.stock_movement import StockMovement
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_stock_movements import StockMovementCreate
+    from ..models.put_stock_movements import StockMovementUpdate
+    from ..models.stock_movement import StockMovement
 
 __all__ = ["StockMovements", "AsyncStockMovements"]
 
@@ -62,7 +65,7 @@ class StockMovements(SyncAPIResource):
         """
         return self._list(
             "getStockMovements",
-            item=StockMovement,
+            item=models.StockMovement,
             query={
                 "search": search,
                 "stock_item_id": stock_item_id,
@@ -94,9 +97,9 @@ class StockMovements(SyncAPIResource):
         """
         return self._request(
             "postStockMovements",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             body={"stock_movement": stock_movement},
-            body_model=StockMovementCreate,
+            body_model=models.StockMovementCreate,
             options=options,
         )
 
@@ -121,7 +124,7 @@ class StockMovements(SyncAPIResource):
         """
         return self._request(
             "getStockMovementsKey",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -150,9 +153,9 @@ class StockMovements(SyncAPIResource):
         """
         return self._request(
             "putStockMovementsKey",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             body={"stock_movement": stock_movement},
-            body_model=StockMovementUpdate,
+            body_model=models.StockMovementUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -214,7 +217,7 @@ class AsyncStockMovements(AsyncAPIResource):
         """
         return self._list(
             "getStockMovements",
-            item=StockMovement,
+            item=models.StockMovement,
             query={
                 "search": search,
                 "stock_item_id": stock_item_id,
@@ -246,9 +249,9 @@ class AsyncStockMovements(AsyncAPIResource):
         """
         return await self._request(
             "postStockMovements",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             body={"stock_movement": stock_movement},
-            body_model=StockMovementCreate,
+            body_model=models.StockMovementCreate,
             options=options,
         )
 
@@ -273,7 +276,7 @@ class AsyncStockMovements(AsyncAPIResource):
         """
         return await self._request(
             "getStockMovementsKey",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -302,9 +305,9 @@ class AsyncStockMovements(AsyncAPIResource):
         """
         return await self._request(
             "putStockMovementsKey",
-            cast_to=StockMovement,
+            cast_to=models.StockMovement,
             body={"stock_movement": stock_movement},
-            body_model=StockMovementUpdate,
+            body_model=models.StockMovementUpdate,
             path_params={"key": key},
             options=options,
         )

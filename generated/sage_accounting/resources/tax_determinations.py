@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.tax_rate import TaxRate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxDeterminations", "AsyncTaxDeterminations"]
 
@@ -73,7 +76,7 @@ class TaxDeterminations(SyncAPIResource):
         """
         return self._list(
             "getTaxDeterminations",
-            item=TaxRate,
+            item=models.TaxRate,
             query={
                 "usage": usage,
                 "artefact_id": artefact_id,
@@ -145,7 +148,7 @@ class AsyncTaxDeterminations(AsyncAPIResource):
         """
         return self._list(
             "getTaxDeterminations",
-            item=TaxRate,
+            item=models.TaxRate,
             query={
                 "usage": usage,
                 "artefact_id": artefact_id,

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.tax_office import TaxOffice
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.tax_office import TaxOffice
 
 __all__ = ["TaxOffices", "AsyncTaxOffices"]
 
@@ -45,7 +49,7 @@ class TaxOffices(SyncAPIResource):
         """
         return self._list(
             "getTaxOffices",
-            item=TaxOffice,
+            item=models.TaxOffice,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class TaxOffices(SyncAPIResource):
         """
         return self._request(
             "getTaxOfficesKey",
-            cast_to=TaxOffice,
+            cast_to=models.TaxOffice,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncTaxOffices(AsyncAPIResource):
         """
         return self._list(
             "getTaxOffices",
-            item=TaxOffice,
+            item=models.TaxOffice,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncTaxOffices(AsyncAPIResource):
         """
         return await self._request(
             "getTaxOfficesKey",
-            cast_to=TaxOffice,
+            cast_to=models.TaxOffice,
             path_params={"key": key},
             query={
                 "attributes": attributes,

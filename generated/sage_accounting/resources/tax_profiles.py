@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.put_tax_profiles import TaxProfileUpdate
-from ..models.tax_profile import TaxProfile
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.put_tax_profiles import TaxProfileUpdate
+    from ..models.tax_profile import TaxProfile
 
 __all__ = ["TaxProfiles", "AsyncTaxProfiles"]
 
@@ -53,7 +56,7 @@ class TaxProfiles(SyncAPIResource):
         """
         return self._list(
             "getTaxProfiles",
-            item=TaxProfile,
+            item=models.TaxProfile,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -84,7 +87,7 @@ class TaxProfiles(SyncAPIResource):
         """
         return self._request(
             "getTaxProfilesKey",
-            cast_to=TaxProfile,
+            cast_to=models.TaxProfile,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -113,9 +116,9 @@ class TaxProfiles(SyncAPIResource):
         """
         return self._request(
             "putTaxProfilesKey",
-            cast_to=TaxProfile,
+            cast_to=models.TaxProfile,
             body={"tax_profile": tax_profile},
-            body_model=TaxProfileUpdate,
+            body_model=models.TaxProfileUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -149,7 +152,7 @@ class AsyncTaxProfiles(AsyncAPIResource):
         """
         return self._list(
             "getTaxProfiles",
-            item=TaxProfile,
+            item=models.TaxProfile,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -180,7 +183,7 @@ class AsyncTaxProfiles(AsyncAPIResource):
         """
         return await self._request(
             "getTaxProfilesKey",
-            cast_to=TaxProfile,
+            cast_to=models.TaxProfile,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -209,9 +212,9 @@ class AsyncTaxProfiles(AsyncAPIResource):
         """
         return await self._request(
             "putTaxProfilesKey",
-            cast_to=TaxProfile,
+            cast_to=models.TaxProfile,
             body={"tax_profile": tax_profile},
-            body_model=TaxProfileUpdate,
+            body_model=models.TaxProfileUpdate,
             path_params={"key": key},
             options=options,
         )

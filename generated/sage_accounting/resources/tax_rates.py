@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.post_tax_rates import TaxRateCreate
-from ..models.put_tax_rates import TaxRateUpdate
-from ..models.tax_rate import TaxRate
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.post_tax_rates import TaxRateCreate
+    from ..models.put_tax_rates import TaxRateUpdate
+    from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxRates", "AsyncTaxRates"]
 
@@ -68,7 +71,7 @@ class TaxRates(SyncAPIResource):
         """
         return self._list(
             "getTaxRates",
-            item=TaxRate,
+            item=models.TaxRate,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "usage": usage,
@@ -101,9 +104,9 @@ class TaxRates(SyncAPIResource):
         """
         return self._request(
             "postTaxRates",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             body={"tax_rate": tax_rate},
-            body_model=TaxRateCreate,
+            body_model=models.TaxRateCreate,
             options=options,
         )
 
@@ -130,7 +133,7 @@ class TaxRates(SyncAPIResource):
         """
         return self._request(
             "getTaxRatesKey",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             path_params={"key": key},
             query={
                 "date": date,
@@ -158,9 +161,9 @@ class TaxRates(SyncAPIResource):
         """
         return self._request(
             "putTaxRatesKey",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             body={"tax_rate": tax_rate},
-            body_model=TaxRateUpdate,
+            body_model=models.TaxRateUpdate,
             path_params={"key": key},
             options=options,
         )
@@ -226,7 +229,7 @@ class AsyncTaxRates(AsyncAPIResource):
         """
         return self._list(
             "getTaxRates",
-            item=TaxRate,
+            item=models.TaxRate,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "usage": usage,
@@ -259,9 +262,9 @@ class AsyncTaxRates(AsyncAPIResource):
         """
         return await self._request(
             "postTaxRates",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             body={"tax_rate": tax_rate},
-            body_model=TaxRateCreate,
+            body_model=models.TaxRateCreate,
             options=options,
         )
 
@@ -288,7 +291,7 @@ class AsyncTaxRates(AsyncAPIResource):
         """
         return await self._request(
             "getTaxRatesKey",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             path_params={"key": key},
             query={
                 "date": date,
@@ -316,9 +319,9 @@ class AsyncTaxRates(AsyncAPIResource):
         """
         return await self._request(
             "putTaxRatesKey",
-            cast_to=TaxRate,
+            cast_to=models.TaxRate,
             body={"tax_rate": tax_rate},
-            body_model=TaxRateUpdate,
+            body_model=models.TaxRateUpdate,
             path_params={"key": key},
             options=options,
         )

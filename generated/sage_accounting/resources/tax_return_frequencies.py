@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.base import Base
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.base import Base
 
 __all__ = ["TaxReturnFrequencies", "AsyncTaxReturnFrequencies"]
 
@@ -50,7 +53,7 @@ class TaxReturnFrequencies(SyncAPIResource):
         """
         return self._list(
             "getTaxReturnFrequencies",
-            item=Base,
+            item=models.Base,
             query={
                 "tax_type_id": tax_type_id,
                 "items_per_page": items_per_page,
@@ -79,7 +82,7 @@ class TaxReturnFrequencies(SyncAPIResource):
         """
         return self._request(
             "getTaxReturnFrequenciesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -116,7 +119,7 @@ class AsyncTaxReturnFrequencies(AsyncAPIResource):
         """
         return self._list(
             "getTaxReturnFrequencies",
-            item=Base,
+            item=models.Base,
             query={
                 "tax_type_id": tax_type_id,
                 "items_per_page": items_per_page,
@@ -145,7 +148,7 @@ class AsyncTaxReturnFrequencies(AsyncAPIResource):
         """
         return await self._request(
             "getTaxReturnFrequenciesKey",
-            cast_to=Base,
+            cast_to=models.Base,
             path_params={"key": key},
             query={
                 "attributes": attributes,

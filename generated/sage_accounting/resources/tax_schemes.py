@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.tax_scheme import TaxScheme
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.tax_scheme import TaxScheme
 
 __all__ = ["TaxSchemes", "AsyncTaxSchemes"]
 
@@ -45,7 +49,7 @@ class TaxSchemes(SyncAPIResource):
         """
         return self._list(
             "getTaxSchemes",
-            item=TaxScheme,
+            item=models.TaxScheme,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class TaxSchemes(SyncAPIResource):
         """
         return self._request(
             "getTaxSchemesKey",
-            cast_to=TaxScheme,
+            cast_to=models.TaxScheme,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncTaxSchemes(AsyncAPIResource):
         """
         return self._list(
             "getTaxSchemes",
-            item=TaxScheme,
+            item=models.TaxScheme,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncTaxSchemes(AsyncAPIResource):
         """
         return await self._request(
             "getTaxSchemesKey",
-            cast_to=TaxScheme,
+            cast_to=models.TaxScheme,
             path_params={"key": key},
             query={
                 "attributes": attributes,

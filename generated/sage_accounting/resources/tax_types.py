@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.tax_type import TaxType
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.tax_type import TaxType
 
 __all__ = ["TaxTypes", "AsyncTaxTypes"]
 
@@ -45,7 +49,7 @@ class TaxTypes(SyncAPIResource):
         """
         return self._list(
             "getTaxTypes",
-            item=TaxType,
+            item=models.TaxType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,7 +77,7 @@ class TaxTypes(SyncAPIResource):
         """
         return self._request(
             "getTaxTypesKey",
-            cast_to=TaxType,
+            cast_to=models.TaxType,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -106,7 +110,7 @@ class AsyncTaxTypes(AsyncAPIResource):
         """
         return self._list(
             "getTaxTypes",
-            item=TaxType,
+            item=models.TaxType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,7 +138,7 @@ class AsyncTaxTypes(AsyncAPIResource):
         """
         return await self._request(
             "getTaxTypesKey",
-            cast_to=TaxType,
+            cast_to=models.TaxType,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.transaction import Transaction
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.transaction import Transaction
 
 __all__ = ["Transactions", "AsyncTransactions"]
 
@@ -62,7 +66,7 @@ class Transactions(SyncAPIResource):
         """
         return self._list(
             "getTransactions",
-            item=Transaction,
+            item=models.Transaction,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "from_date": from_date,
@@ -101,7 +105,7 @@ class Transactions(SyncAPIResource):
         """
         return self._request(
             "getTransactionsKey",
-            cast_to=Transaction,
+            cast_to=models.Transaction,
             path_params={"key": key},
             query={
                 "expand_origin": expand_origin,
@@ -151,7 +155,7 @@ class AsyncTransactions(AsyncAPIResource):
         """
         return self._list(
             "getTransactions",
-            item=Transaction,
+            item=models.Transaction,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "from_date": from_date,
@@ -190,7 +194,7 @@ class AsyncTransactions(AsyncAPIResource):
         """
         return await self._request(
             "getTransactionsKey",
-            cast_to=Transaction,
+            cast_to=models.Transaction,
             path_params={"key": key},
             query={
                 "expand_origin": expand_origin,

@@ -12,11 +12,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
-from ..models.unallocated_artefact import UnallocatedArtefact
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.unallocated_artefact import UnallocatedArtefact
 
 __all__ = ["UnallocatedArtefacts", "AsyncUnallocatedArtefacts"]
 
@@ -51,7 +55,7 @@ class UnallocatedArtefacts(SyncAPIResource):
         """
         return self._list(
             "getUnallocatedArtefacts",
-            item=UnallocatedArtefact,
+            item=models.UnallocatedArtefact,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -83,7 +87,7 @@ class UnallocatedArtefacts(SyncAPIResource):
         """
         return self._request(
             "getUnallocatedArtefactsKey",
-            cast_to=UnallocatedArtefact,
+            cast_to=models.UnallocatedArtefact,
             path_params={"key": key},
             query={
                 "attributes": attributes,
@@ -122,7 +126,7 @@ class AsyncUnallocatedArtefacts(AsyncAPIResource):
         """
         return self._list(
             "getUnallocatedArtefacts",
-            item=UnallocatedArtefact,
+            item=models.UnallocatedArtefact,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -154,7 +158,7 @@ class AsyncUnallocatedArtefacts(AsyncAPIResource):
         """
         return await self._request(
             "getUnallocatedArtefactsKey",
-            cast_to=UnallocatedArtefact,
+            cast_to=models.UnallocatedArtefact,
             path_params={"key": key},
             query={
                 "attributes": attributes,

@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
-from ..models.put_user import UserUpdate
-from ..models.user import User
+
+if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from ..models.put_user import UserUpdate
+    from ..models.user import User
 
 __all__ = ["UserResource", "AsyncUserResource"]
 
@@ -38,7 +41,7 @@ class UserResource(SyncAPIResource):
         """
         return self._request(
             "getUser",
-            cast_to=User,
+            cast_to=models.User,
             options=options,
         )
 
@@ -59,9 +62,9 @@ class UserResource(SyncAPIResource):
         """
         return self._request(
             "putUser",
-            cast_to=User,
+            cast_to=models.User,
             body={"user": user},
-            body_model=UserUpdate,
+            body_model=models.UserUpdate,
             options=options,
         )
 
@@ -81,7 +84,7 @@ class AsyncUserResource(AsyncAPIResource):
         """
         return await self._request(
             "getUser",
-            cast_to=User,
+            cast_to=models.User,
             options=options,
         )
 
@@ -102,8 +105,8 @@ class AsyncUserResource(AsyncAPIResource):
         """
         return await self._request(
             "putUser",
-            cast_to=User,
+            cast_to=models.User,
             body={"user": user},
-            body_model=UserUpdate,
+            body_model=models.UserUpdate,
             options=options,
         )
