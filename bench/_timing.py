@@ -22,7 +22,9 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(subject: Callable[[], object], baseline: Callable[[], object], repeat: int) -> tuple[float, float]:
+def interleaved(
+    subject: Callable[[], object], baseline: Callable[[], object], repeat: int
+) -> tuple[float, float]:
     """Median seconds of subject and baseline, run alternately so drift hits both alike."""
     subject_times, baseline_times = [], []
     for _ in range(repeat):
@@ -41,5 +43,7 @@ def python_code(code: str) -> Callable[[], object]:
 def report(name: str, subject: float, baseline: float, target: float, unit: str = "s") -> bool:
     ratio = subject / baseline
     verdict = "ok" if ratio <= target else "OVER TARGET"
-    print(f"{name}: {subject:.4f} {unit} vs baseline {baseline:.4f} {unit} = {ratio:.2f}x (target <= {target}x) {verdict}")
+    print(
+        f"{name}: {subject:.4f} {unit} vs baseline {baseline:.4f} {unit} = {ratio:.2f}x (target <= {target}x) {verdict}"
+    )
     return ratio <= target

@@ -38,14 +38,22 @@ def filled(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
             else:
                 out[key] = ["a", "b"]
         elif isinstance(target, type) and issubclass(target, BaseModel):
-            out[key] = filled(target, depth + 1) if depth < 2 else {"id": "x", "displayed_as": "x", "$path": "/x"}
+            out[key] = (
+                filled(target, depth + 1)
+                if depth < 2
+                else {"id": "x", "displayed_as": "x", "$path": "/x"}
+            )
         elif target is Decimal:
             out[key] = "1234.56"  # Sage sends money as strings
         elif target is bool:
             out[key] = True
         elif target is int:
             out[key] = 7
-        elif "date-time" in str(field.metadata) or "LenientDateTime" in str(annotation) or target is dt.datetime:
+        elif (
+            "date-time" in str(field.metadata)
+            or "LenientDateTime" in str(annotation)
+            or target is dt.datetime
+        ):
             out[key] = "2026-11-21T10:11:12Z"
         elif "lenient date" in str(annotation) or target is dt.date:
             out[key] = "2026-11-21"
@@ -57,7 +65,14 @@ def filled(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
 def page_bytes(n: int = 200) -> bytes:
     invoice = filled(SalesInvoice)
     items = [dict(invoice, id=f"inv{i}") for i in range(n)]
-    envelope = {"$total": n, "$page": 1, "$next": None, "$back": None, "$itemsPerPage": n, "$items": items}
+    envelope = {
+        "$total": n,
+        "$page": 1,
+        "$next": None,
+        "$back": None,
+        "$itemsPerPage": n,
+        "$items": items,
+    }
     return json.dumps(envelope).encode()
 
 
@@ -65,8 +80,12 @@ def main() -> bool:
     content = page_bytes()
     page = parse_page(content, SalesInvoice)  # also builds the deferred validators once
     assert len(page.items) == 200 and isinstance(page.items[0].total_amount, Decimal)
-    print(f"page: {len(content) / 1e6:.2f} MB, {len(json.loads(content)['$items'][0])} attributes per invoice")
-    subject, baseline = interleaved(lambda: parse_page(content, SalesInvoice), lambda: json.loads(content), REPEAT)
+    print(
+        f"page: {len(content) / 1e6:.2f} MB, {len(json.loads(content)['$items'][0])} attributes per invoice"
+    )
+    subject, baseline = interleaved(
+        lambda: parse_page(content, SalesInvoice), lambda: json.loads(content), REPEAT
+    )
     return report("200 invoices bytes -> models", subject, baseline, 2.5)
 
 

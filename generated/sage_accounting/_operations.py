@@ -39,7 +39,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCoaAccountsKey": OperationInfo(
         "GET",
         "/coa_accounts/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -64,7 +66,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCoaTemplatesKey": OperationInfo(
         "GET",
         "/coa_templates/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -196,7 +200,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLedgerAccountClassificationsKey": OperationInfo(
         "GET",
         "/ledger_account_classifications/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -221,7 +227,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLedgerAccountTypesKey": OperationInfo(
         "GET",
         "/ledger_account_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -259,7 +267,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getJournalsKey": OperationInfo(
         "GET",
         "/journals/{key}",
-        query={"nested_attributes": LIST, "show_analysis_types": BOOLEAN, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "show_analysis_types": BOOLEAN,
+            "attributes": LIST,
+        },
         access=(("Journals", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -317,7 +329,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getJournalCodesKey": OperationInfo(
         "GET",
         "/journal_codes/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Journals", ("Full Access", "Read Only")),
             ("Settings", ("Full Access", "Read Only")),
@@ -353,7 +367,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getJournalCodeTypes": OperationInfo(
         "GET",
         "/journal_code_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -363,7 +381,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getJournalCodeTypesKey": OperationInfo(
         "GET",
         "/journal_code_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -395,7 +415,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLedgerEntriesKey": OperationInfo(
         "GET",
         "/ledger_entries/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Journals", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -428,7 +451,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTransactionsKey": OperationInfo(
         "GET",
         "/transactions/{key}",
-        query={"expand_origin": BOOLEAN, "attributes": LIST},
+        query={
+            "expand_origin": BOOLEAN,
+            "attributes": LIST,
+        },
         access=(("Journals", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -454,7 +480,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTransactionTypesKey": OperationInfo(
         "GET",
         "/transaction_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -502,7 +530,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAttachmentsKey": OperationInfo(
         "GET",
         "/attachments/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
             ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
@@ -558,7 +588,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAttachmentContextTypes": OperationInfo(
         "GET",
         "/attachment_context_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -568,7 +602,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAttachmentContextTypesKey": OperationInfo(
         "GET",
         "/attachment_context_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -610,7 +646,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankAccountsKey": OperationInfo(
         "GET",
         "/bank_accounts/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -654,7 +693,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankAccountTypes": OperationInfo(
         "GET",
         "/bank_account_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -664,7 +707,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankAccountTypesKey": OperationInfo(
         "GET",
         "/bank_account_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -705,7 +750,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankDepositsKey": OperationInfo(
         "GET",
         "/bank_deposits/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -755,7 +803,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankReconciliationsKey": OperationInfo(
         "GET",
         "/bank_reconciliations/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -808,7 +858,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankTransfersKey": OperationInfo(
         "GET",
         "/bank_transfers/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -875,7 +928,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAddressesKey": OperationInfo(
         "GET",
         "/addresses/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(
             ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -913,7 +969,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAddressTypes": OperationInfo(
         "GET",
         "/address_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -923,7 +983,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAddressTypesKey": OperationInfo(
         "GET",
         "/address_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -948,7 +1010,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAddressRegionsKey": OperationInfo(
         "GET",
         "/address_regions/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1043,7 +1107,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactTypes": OperationInfo(
         "GET",
         "/contact_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1053,7 +1121,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactTypesKey": OperationInfo(
         "GET",
         "/contact_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1097,7 +1167,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactPersonsKey": OperationInfo(
         "GET",
         "/contact_persons/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(
             ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -1135,7 +1208,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactPersonTypes": OperationInfo(
         "GET",
         "/contact_person_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1145,7 +1222,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactPersonTypesKey": OperationInfo(
         "GET",
         "/contact_person_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1155,7 +1234,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountries": OperationInfo(
         "GET",
         "/countries",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1165,7 +1248,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountriesKey": OperationInfo(
         "GET",
         "/countries/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1175,7 +1260,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountryGroups": OperationInfo(
         "GET",
         "/country_groups",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1185,7 +1274,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountryGroupsKey": OperationInfo(
         "GET",
         "/country_groups/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1195,7 +1286,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessExchangeRates": OperationInfo(
         "GET",
         "/business_exchange_rates",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         access=(("Settings", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -1217,7 +1312,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessExchangeRatesKey": OperationInfo(
         "GET",
         "/business_exchange_rates/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Settings", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -1250,7 +1347,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCurrencies": OperationInfo(
         "GET",
         "/currencies",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1260,7 +1361,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCurrenciesKey": OperationInfo(
         "GET",
         "/currencies/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1270,7 +1373,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getExchangeRates": OperationInfo(
         "GET",
         "/exchange_rates",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1280,7 +1387,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getExchangeRatesKey": OperationInfo(
         "GET",
         "/exchange_rates/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1290,7 +1399,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLiveExchangeRates": OperationInfo(
         "GET",
         "/live_exchange_rates",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1300,7 +1413,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLiveExchangeRatesKey": OperationInfo(
         "GET",
         "/live_exchange_rates/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1310,7 +1425,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCorrectiveReasonCodes": OperationInfo(
         "GET",
         "/corrective_reason_codes",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("ES",)),
             ("Accounting Standard", ("ES",)),
@@ -1320,7 +1439,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCorrectiveReasonCodesKey": OperationInfo(
         "GET",
         "/corrective_reason_codes/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("ES",)),
             ("Accounting Standard", ("ES",)),
@@ -1330,7 +1451,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getQuickEntryTypes": OperationInfo(
         "GET",
         "/quick_entry_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1340,7 +1465,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getQuickEntryTypesKey": OperationInfo(
         "GET",
         "/quick_entry_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1350,7 +1477,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getArtefactStatuses": OperationInfo(
         "GET",
         "/artefact_statuses",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
             ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
@@ -1364,7 +1495,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getArtefactStatusesKey": OperationInfo(
         "GET",
         "/artefact_statuses/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
             ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
@@ -1378,7 +1511,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getEuGoodsServicesTypes": OperationInfo(
         "GET",
         "/eu_goods_services_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1388,7 +1525,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getEuGoodsServicesTypesKey": OperationInfo(
         "GET",
         "/eu_goods_services_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1738,7 +1877,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "deleteSalesCorrectiveInvoicesKey": OperationInfo(
         "DELETE",
         "/sales_corrective_invoices/{key}",
-        query={"void_reason": STRING},
+        query={
+            "void_reason": STRING,
+        },
         access=(("Sales", ("Full Access",)),),
         availability=(
             ("Accounting Plus", ("ES",)),
@@ -1749,7 +1890,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getEuSalesDescriptions": OperationInfo(
         "GET",
         "/eu_sales_descriptions",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1759,7 +1904,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getEuSalesDescriptionsKey": OperationInfo(
         "GET",
         "/eu_sales_descriptions/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -1828,7 +1975,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "deleteSalesCreditNotesKey": OperationInfo(
         "DELETE",
         "/sales_credit_notes/{key}",
-        query={"void_reason": STRING},
+        query={
+            "void_reason": STRING,
+        },
         access=(("Sales", ("Full Access",)),),
         availability=(
             ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
@@ -1874,7 +2023,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getSalesEstimatesKey": OperationInfo(
         "GET",
         "/sales_estimates/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
@@ -1965,7 +2117,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "deleteSalesInvoicesKey": OperationInfo(
         "DELETE",
         "/sales_invoices/{key}",
-        query={"void_reason": STRING},
+        query={
+            "void_reason": STRING,
+        },
         access=(("Sales", ("Full Access",)),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -2091,7 +2245,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getSalesQuotesKey": OperationInfo(
         "GET",
         "/sales_quotes/{key}",
-        query={"nested_attributes": LIST, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "attributes": LIST,
+        },
         access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -2149,7 +2306,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getHostedArtefactPaymentSettingsKey": OperationInfo(
         "GET",
         "/hosted_artefact_payment_settings/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -2208,7 +2367,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactOpeningBalancesKey": OperationInfo(
         "GET",
         "/contact_opening_balances/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Settings", ("Full Access", "Read Only")),
             ("Sales", ("Full Access", "Read Only")),
@@ -2251,7 +2412,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactOpeningBalanceTypes": OperationInfo(
         "GET",
         "/contact_opening_balance_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2261,7 +2426,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactOpeningBalanceTypesKey": OperationInfo(
         "GET",
         "/contact_opening_balance_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2278,7 +2445,10 @@ OPERATIONS: dict[str, OperationInfo] = {
             "page": INTEGER,
             "attributes": LIST,
         },
-        access=(("Settings", ("Full Access", "Read Only")), ("Bank", ("Full Access", "Read Only"))),
+        access=(
+            ("Settings", ("Full Access", "Read Only")),
+            ("Bank", ("Full Access", "Read Only")),
+        ),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2289,7 +2459,10 @@ OPERATIONS: dict[str, OperationInfo] = {
         "POST",
         "/bank_opening_balances",
         query={},
-        access=(("Settings", ("Full Access",)), ("Bank", ("Full Access",))),
+        access=(
+            ("Settings", ("Full Access",)),
+            ("Bank", ("Full Access",)),
+        ),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2299,8 +2472,13 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBankOpeningBalancesKey": OperationInfo(
         "GET",
         "/bank_opening_balances/{key}",
-        query={"attributes": LIST},
-        access=(("Settings", ("Full Access", "Read Only")), ("Bank", ("Full Access", "Read Only"))),
+        query={
+            "attributes": LIST,
+        },
+        access=(
+            ("Settings", ("Full Access", "Read Only")),
+            ("Bank", ("Full Access", "Read Only")),
+        ),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2311,7 +2489,10 @@ OPERATIONS: dict[str, OperationInfo] = {
         "PUT",
         "/bank_opening_balances/{key}",
         query={},
-        access=(("Settings", ("Full Access",)), ("Bank", ("Full Access",))),
+        access=(
+            ("Settings", ("Full Access",)),
+            ("Bank", ("Full Access",)),
+        ),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2322,7 +2503,10 @@ OPERATIONS: dict[str, OperationInfo] = {
         "DELETE",
         "/bank_opening_balances/{key}",
         query={},
-        access=(("Settings", ("Full Access",)), ("Bank", ("Full Access",))),
+        access=(
+            ("Settings", ("Full Access",)),
+            ("Bank", ("Full Access",)),
+        ),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2379,7 +2563,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLedgerAccountOpeningBalancesKey": OperationInfo(
         "GET",
         "/ledger_account_opening_balances/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Read Only")),
             ("Purchases", ("Full Access", "Read Only")),
@@ -2442,7 +2628,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getOpeningBalanceJournals": OperationInfo(
         "GET",
         "/opening_balance_journals",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Read Only")),
             ("Purchases", ("Full Access", "Read Only")),
@@ -2484,7 +2674,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getOpeningBalanceJournalsKey": OperationInfo(
         "GET",
         "/opening_balance_journals/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Read Only")),
             ("Purchases", ("Full Access", "Read Only")),
@@ -2564,7 +2756,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactAllocationsKey": OperationInfo(
         "GET",
         "/contact_allocations/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access",)),
             ("Purchases", ("Full Access",)),
@@ -2607,7 +2801,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getPaymentMethods": OperationInfo(
         "GET",
         "/payment_methods",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2617,7 +2815,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getPaymentMethodsKey": OperationInfo(
         "GET",
         "/payment_methods/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2661,7 +2861,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getContactPaymentsKey": OperationInfo(
         "GET",
         "/contact_payments/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -2729,7 +2931,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getOtherPaymentsKey": OperationInfo(
         "GET",
         "/other_payments/{key}",
-        query={"nested_attributes": LIST, "show_analysis_types": BOOLEAN, "attributes": LIST},
+        query={
+            "nested_attributes": LIST,
+            "show_analysis_types": BOOLEAN,
+            "attributes": LIST,
+        },
         access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -2782,7 +2988,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getUnallocatedArtefactsKey": OperationInfo(
         "GET",
         "/unallocated_artefacts/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
             ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
@@ -2796,7 +3004,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCatalogItemTypes": OperationInfo(
         "GET",
         "/catalog_item_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2806,7 +3018,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCatalogItemTypesKey": OperationInfo(
         "GET",
         "/catalog_item_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -2816,7 +3030,12 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getProductSalesPriceTypes": OperationInfo(
         "GET",
         "/product_sales_price_types",
-        query={"active": BOOLEAN, "items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "active": BOOLEAN,
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -2841,7 +3060,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getProductSalesPriceTypesKey": OperationInfo(
         "GET",
         "/product_sales_price_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -2909,7 +3130,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getProductsKey": OperationInfo(
         "GET",
         "/products/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -2977,7 +3200,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getServicesKey": OperationInfo(
         "GET",
         "/services/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -3043,7 +3268,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getServiceRateTypesKey": OperationInfo(
         "GET",
         "/service_rate_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -3106,7 +3333,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getStockItemsKey": OperationInfo(
         "GET",
         "/stock_items/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -3157,7 +3386,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getStockMovementsKey": OperationInfo(
         "GET",
         "/stock_movements/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(
             ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
@@ -3208,7 +3439,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAnalysisTypeCategoriesKey": OperationInfo(
         "GET",
         "/analysis_type_categories/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Settings", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -3255,7 +3488,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getAnalysisTypesKey": OperationInfo(
         "GET",
         "/analysis_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3273,7 +3508,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessActivityTypes": OperationInfo(
         "GET",
         "/business_activity_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("FR",)),
             ("Accounting Standard", ("FR",)),
@@ -3283,7 +3522,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessActivityTypesKey": OperationInfo(
         "GET",
         "/business_activity_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("FR",)),
             ("Accounting Standard", ("FR",)),
@@ -3315,7 +3556,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessTypes": OperationInfo(
         "GET",
         "/business_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3325,7 +3570,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getBusinessTypesKey": OperationInfo(
         "GET",
         "/business_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3423,7 +3670,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLegalFormTypes": OperationInfo(
         "GET",
         "/legal_form_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("FR",)),
             ("Accounting Standard", ("FR",)),
@@ -3433,7 +3684,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getLegalFormTypesKey": OperationInfo(
         "GET",
         "/legal_form_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("FR",)),
             ("Accounting Standard", ("FR",)),
@@ -3443,7 +3696,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountriesOfRegistration": OperationInfo(
         "GET",
         "/countries_of_registration",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3453,7 +3710,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getCountriesOfRegistrationKey": OperationInfo(
         "GET",
         "/countries_of_registration/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3490,7 +3749,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxOffices": OperationInfo(
         "GET",
         "/tax_offices",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("DE",)),
             ("Accounting Standard", ("DE",)),
@@ -3500,7 +3763,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxOfficesKey": OperationInfo(
         "GET",
         "/tax_offices/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("DE",)),
             ("Accounting Standard", ("DE",)),
@@ -3526,7 +3791,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxProfilesKey": OperationInfo(
         "GET",
         "/tax_profiles/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Settings", ("Full Access", "Read Only")),),
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
@@ -3581,7 +3848,10 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxRatesKey": OperationInfo(
         "GET",
         "/tax_rates/{key}",
-        query={"date": DATE, "attributes": LIST},
+        query={
+            "date": DATE,
+            "attributes": LIST,
+        },
         access=(
             ("Sales", ("Full Access", "Restricted Access", "Read Only")),
             ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
@@ -3626,7 +3896,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxReturnFrequenciesKey": OperationInfo(
         "GET",
         "/tax_return_frequencies/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE")),
             ("Accounting Standard", ("CA", "ES", "FR", "GB", "IE")),
@@ -3636,7 +3908,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxSchemes": OperationInfo(
         "GET",
         "/tax_schemes",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("ES", "FR", "GB", "IE")),
             ("Accounting Standard", ("ES", "FR", "GB", "IE")),
@@ -3646,7 +3922,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxSchemesKey": OperationInfo(
         "GET",
         "/tax_schemes/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("ES", "FR", "GB", "IE")),
             ("Accounting Standard", ("ES", "FR", "GB", "IE")),
@@ -3656,7 +3934,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxTypes": OperationInfo(
         "GET",
         "/tax_types",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3666,7 +3948,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getTaxTypesKey": OperationInfo(
         "GET",
         "/tax_types/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         availability=(
             ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
             ("Accounting Standard", ("GB", "IE")),
@@ -3698,7 +3982,11 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getMigrationTaxReturns": OperationInfo(
         "GET",
         "/migration_tax_returns",
-        query={"items_per_page": INTEGER, "page": INTEGER, "attributes": LIST},
+        query={
+            "items_per_page": INTEGER,
+            "page": INTEGER,
+            "attributes": LIST,
+        },
         access=(("Statutory Reporting", ("Full Access",)),),
         availability=(
             ("Accounting Plus", ("GB", "IE")),
@@ -3720,7 +4008,9 @@ OPERATIONS: dict[str, OperationInfo] = {
     "getMigrationTaxReturnsKey": OperationInfo(
         "GET",
         "/migration_tax_returns/{key}",
-        query={"attributes": LIST},
+        query={
+            "attributes": LIST,
+        },
         access=(("Statutory Reporting", ("Full Access",)),),
         availability=(
             ("Accounting Plus", ("GB", "IE")),

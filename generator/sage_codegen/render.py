@@ -93,6 +93,11 @@ def query_param(p: Parameter) -> str:
     return p.type.kind.upper()
 
 
+def path_dict(params: Iterable[Parameter]) -> str:
+    """``{"key": key}``: the path parameters of a call, as black writes a short dict."""
+    return "{" + ", ".join(f"{json.dumps(p.name)}: {p.py_name}" for p in params) + "}"
+
+
 def pytuple(values: tuple[str, ...]) -> str:
     """A tuple literal black keeps on one line (no magic trailing comma unless it needs one)."""
     inner = ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
@@ -222,6 +227,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         param_annotation=param_annotation,
         query_param=query_param,
         pytuple=pytuple,
+        path_dict=path_dict,
         import_order=import_order,
         import_block=import_block,
         pyrepr=repr,
@@ -298,7 +304,7 @@ def render_package(
 
     def put(path: str, template: str, **context: object) -> None:
         body = env.get_template(template).render(api=api, **context)
-        raw[path] = f"{header}\n{body}"
+        raw[path] = f"{header}\n{body.lstrip()}"
 
     put("__init__.py", "package_init.py.jinja")
     put("_client.py", "client.py.jinja")
