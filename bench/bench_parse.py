@@ -21,41 +21,39 @@ from sage_accounting.models import SalesInvoice  # noqa: E402
 REPEAT = 30
 
 
+REFERENCE = {"id": "9a994b92267a11e797950a57719b2edb", "displayed_as": "Reference", "$path": "/x/9a99"}
+
+
 def filled(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
-    """A wire-shaped object with every field of ``model`` filled, as Sage sends it."""
+    """A wire-shaped object with every field of ``model`` filled, as Sage sends it with
+    ``attributes=all``: nested records as references (id, displayed_as, $path), lists of lines
+    with every attribute of each line (two lines per invoice), money as strings."""
     from typing import get_args, get_origin
 
     out: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         key = field.alias or name
         annotation = field.annotation
+        text = str(annotation)
         args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
         target = args[0]
         if get_origin(target) is list:
             (item,) = get_args(target)
             if isinstance(item, type) and issubclass(item, BaseModel):
-                out[key] = [filled(item, depth + 1) for _ in range(2)] if depth < 2 else []
+                out[key] = [filled(item, depth + 1) for _ in range(2)] if depth == 0 else [REFERENCE]
             else:
                 out[key] = ["a", "b"]
         elif isinstance(target, type) and issubclass(target, BaseModel):
-            out[key] = (
-                filled(target, depth + 1)
-                if depth < 2
-                else {"id": "x", "displayed_as": "x", "$path": "/x"}
-            )
+            out[key] = dict(REFERENCE)
         elif target is Decimal:
-            out[key] = "1234.56"  # Sage sends money as strings
+            out[key] = "1234.56"
         elif target is bool:
             out[key] = True
         elif target is int:
             out[key] = 7
-        elif (
-            "date-time" in str(field.metadata)
-            or "LenientDateTime" in str(annotation)
-            or target is dt.datetime
-        ):
+        elif "lenient date-time" in text or target is dt.datetime:
             out[key] = "2026-11-21T10:11:12Z"
-        elif "lenient date" in str(annotation) or target is dt.date:
+        elif "lenient date" in text or target is dt.date:
             out[key] = "2026-11-21"
         else:
             out[key] = f"value of {key}"

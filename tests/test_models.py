@@ -161,3 +161,29 @@ def test_dumps_refuses_floats_and_non_finite_decimals() -> None:
         dumps({"amount": 0.1})
     with pytest.raises(ValueError):
         dumps({"amount": Decimal("NaN")})
+
+
+def test_short_numbers_take_the_fast_path_and_long_ones_stay_exact() -> None:
+    from sage_accounting._runtime._encoding import has_long_number
+
+    short = b'{"$items": [{"id": "a", "total_amount": 123456789012.34, "net_amount": 0.1}]}'
+    long = b'{"$items": [{"id": "a", "total_amount": 1234567890123456.78}]}'
+    assert not has_long_number(short) and has_long_number(long)
+    (fast,) = parse_page(short, SalesInvoice).items
+    assert fast.total_amount == Decimal("123456789012.34") and fast.net_amount == Decimal("0.1")
+    (exact,) = parse_page(long, SalesInvoice).items
+    assert str(exact.total_amount) == "1234567890123456.78"
+
+
+def test_parsing_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    parse_page(INVOICE_PAGE, SalesInvoice)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_page(INVOICE_PAGE, SalesInvoice)
+        assert not gc.isenabled()  # a program that turned it off keeps it off
+    finally:
+        gc.enable()

@@ -258,7 +258,9 @@ class _BaseClient:
 
     @staticmethod
     def parse(response: httpx.Response, cast_to: type[ModelT]) -> ModelT:
-        return cast_to.model_validate(loads(response.content) if response.content else {})
+        from ._envelope import parse_model
+
+        return parse_model(response.content, cast_to)
 
     def _retry_delay(
         self, request: PreparedRequest, attempt: int, error: Exception

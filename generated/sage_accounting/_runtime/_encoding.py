@@ -70,6 +70,23 @@ def loads(content: bytes) -> Any:
     return json.loads(content, parse_float=Decimal)
 
 
+# Bytes that can make up a JSON number's digits: a run of 16 of them may be a number with more
+# significant digits than a float keeps.
+_NUMBER_BYTES = bytes(0x31 if chr(i) in "0123456789." else 0x30 for i in range(256))
+_LONG_RUN = b"1" * 16
+
+
+def has_long_number(content: bytes) -> bool:
+    """True when the body may hold a JSON number with more than 15 significant digits.
+
+    pydantic parses JSON numbers into floats before making Decimals of them: exact for up to 15
+    significant digits, not beyond. A longer number needs a run of 16 or more digits (a dot
+    allowed) somewhere in the bytes; finding one costs a tenth of a ``json.loads``. Ids and other
+    strings that happen to hold such a run only send that body the exact, slower way.
+    """
+    return _LONG_RUN in content.translate(_NUMBER_BYTES)
+
+
 # -- query strings ---------------------------------------------------------------------------------
 
 

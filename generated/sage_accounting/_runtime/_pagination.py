@@ -18,25 +18,12 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._encoding import loads
-
 if TYPE_CHECKING:
-    from pydantic import BaseModel, TypeAdapter
+    from pydantic import BaseModel
 
     from ._client import AsyncClient, PreparedRequest, SyncClient
 
 T = TypeVar("T", bound="BaseModel")
-
-_adapters: dict[type[Any], TypeAdapter[Any]] = {}
-
-
-def _items_adapter(item: type[T]) -> TypeAdapter[list[T]]:
-    adapter = _adapters.get(item)
-    if adapter is None:
-        from pydantic import TypeAdapter
-
-        adapter = _adapters[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
-    return adapter
 
 
 @dataclass(frozen=True)
@@ -54,19 +41,16 @@ class Page(Generic[T]):
 
 
 def parse_page(content: bytes, item: type[T]) -> Page[T]:
-    data = loads(content) if content else {}
-    if isinstance(data, list):  # what the spec declares: one bare page
-        return Page(_items_adapter(item).validate_python(data), len(data), 1, None, None, None)
-    if not isinstance(data, dict):
-        raise ValueError(f"unexpected list response: {type(data).__name__}")
-    per_page = data.get("$itemsPerPage", data.get("$items_per_page"))
+    from ._envelope import parse_envelope  # pydantic is loaded with the first page, not at import
+
+    envelope = parse_envelope(content, item)
     return Page(
-        items=_items_adapter(item).validate_python(data.get("$items") or []),
-        total=_int(data.get("$total")),
-        page=_int(data.get("$page")),
-        items_per_page=_int(per_page),
-        next=data.get("$next") or None,
-        back=data.get("$back") or None,
+        items=envelope.items,
+        total=envelope.total,
+        page=envelope.page,
+        items_per_page=envelope.items_per_page,
+        next=envelope.next or None,
+        back=envelope.back or None,
     )
 
 
