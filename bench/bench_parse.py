@@ -21,7 +21,11 @@ from sage_accounting.models import SalesInvoice  # noqa: E402
 REPEAT = 30
 
 
-REFERENCE = {"id": "9a994b92267a11e797950a57719b2edb", "displayed_as": "Reference", "$path": "/x/9a99"}
+REFERENCE = {
+    "id": "9a994b92267a11e797950a57719b2edb",
+    "displayed_as": "Reference",
+    "$path": "/x/9a99",
+}
 
 
 def filled(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
@@ -40,7 +44,9 @@ def filled(model: type[BaseModel], depth: int = 0) -> dict[str, Any]:
         if get_origin(target) is list:
             (item,) = get_args(target)
             if isinstance(item, type) and issubclass(item, BaseModel):
-                out[key] = [filled(item, depth + 1) for _ in range(2)] if depth == 0 else [REFERENCE]
+                out[key] = (
+                    [filled(item, depth + 1) for _ in range(2)] if depth == 0 else [REFERENCE]
+                )
             else:
                 out[key] = ["a", "b"]
         elif isinstance(target, type) and issubclass(target, BaseModel):

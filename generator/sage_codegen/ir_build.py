@@ -13,6 +13,7 @@ Sage-specific readings of the spec live here, each with its reason:
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -267,20 +268,37 @@ class _Builder:
             for preferred, groups in wanted.items():
                 shared = len(groups) == 1 and preferred not in taken
                 for group in groups.values():
-                    name = preferred if shared else self._qualified(group[0], taken)
+                    name = preferred if shared else self._qualified(group, taken)
                     for site in group:
                         site.name = name
                         self.inline_name[("site", site.pointer)] = name
                     taken.add(name)
 
-    def _qualified(self, site: _InlineSite, taken: set[str]) -> str:
+    def _owner(self, site: _InlineSite) -> str:
+        """The name of what holds an inline object: its parent object, or its definition as a
+        noun (postSalesInvoices -> SalesInvoice)."""
+        if site.parent is not None:
+            return site.parent.base
+        return _strip_prefix_verb(self.model_names[site.parent_definition])
+
+    def _qualified(self, group: list[_InlineSite], taken: set[str]) -> str:
+        """A name for one schema among several that want the same name.
+
+        A schema used under several owners takes the words their names share: the address of
+        every sales document is SalesMainAddressCreate. Otherwise the owner's name qualifies it,
+        then the grandparent's, until the name is free.
+        """
+        site = group[0]
+        owners = sorted({self._owner(s) for s in group})
+        if len(owners) > 1:
+            common = _common_leading_words(owners)
+            if common and join_overlapping(common, site.base) + site.suffix not in taken:
+                return join_overlapping(common, site.base) + site.suffix
         name = site.base
         ancestor = site.parent
         while True:
             if ancestor is None:
-                owner = self.model_names[site.parent_definition]
-                owner_base = _strip_prefix_verb(owner)
-                candidate = join_overlapping(owner_base, name) + site.suffix
+                candidate = join_overlapping(self._owner_of_definition(site), name) + site.suffix
                 if candidate in taken:
                     raise self.fail(site.pointer, "", f"two inline objects both want {candidate}")
                 return candidate
@@ -288,6 +306,9 @@ class _Builder:
             if name + site.suffix not in taken:
                 return name + site.suffix
             ancestor = ancestor.parent
+
+    def _owner_of_definition(self, site: _InlineSite) -> str:
+        return _strip_prefix_verb(self.model_names[site.parent_definition])
 
     def _inline_models(self, sites: list[_InlineSite], modules: dict[str, str]) -> list[Model]:
         users: dict[str, set[str]] = defaultdict(set)
@@ -601,6 +622,17 @@ def _is_inline_object(schema: dict[str, Any]) -> bool:
 
 def _canonical(schema: dict[str, Any]) -> str:
     return json.dumps(schema, sort_keys=True, ensure_ascii=False)
+
+
+def _common_leading_words(names: list[str]) -> str:
+    """SalesInvoice, SalesQuote -> Sales; Contact, SalesInvoice -> "" (nothing shared)."""
+    split = [re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", name) for name in names]
+    common: list[str] = []
+    for words in zip(*split, strict=False):
+        if len(set(words)) != 1:
+            break
+        common.append(words[0])
+    return "".join(common)
 
 
 def _depth(site: _InlineSite) -> int:

@@ -208,11 +208,11 @@ if TYPE_CHECKING:
     from .profit_analysis import ProfitAnalysis
     from .profit_breakdown import ProfitBreakdown
     from .purchase_corrective_invoice import PurchaseCorrectiveInvoice
-    from .purchase_corrective_invoice_line_update import PurchaseCorrectiveInvoiceLineUpdate
     from .purchase_credit_note import PurchaseCreditNote
     from .purchase_credit_note_line_item import PurchaseCreditNoteLineItem
     from .purchase_invoice import PurchaseInvoice
     from .purchase_invoice_line_item import PurchaseInvoiceLineItem
+    from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate
     from .purchase_quick_entry import PurchaseQuickEntry
     from .purchase_quick_entry_analysis_type_category_create import (
         PurchaseQuickEntryAnalysisTypeCategoryCreate,
@@ -327,25 +327,17 @@ if TYPE_CHECKING:
     from .recurring_sales_invoice import RecurringSalesInvoice
     from .sales_artefact_address import SalesArtefactAddress
     from .sales_corrective_invoice import SalesCorrectiveInvoice
-    from .sales_corrective_invoice_delivery_address_create import (
-        SalesCorrectiveInvoiceDeliveryAddressCreate,
-    )
-    from .sales_corrective_invoice_delivery_address_update import (
-        SalesCorrectiveInvoiceDeliveryAddressUpdate,
-    )
-    from .sales_corrective_invoice_line_update import SalesCorrectiveInvoiceLineUpdate
-    from .sales_corrective_invoice_main_address_create import (
-        SalesCorrectiveInvoiceMainAddressCreate,
-    )
-    from .sales_corrective_invoice_main_address_update import (
-        SalesCorrectiveInvoiceMainAddressUpdate,
-    )
     from .sales_credit_note import SalesCreditNote
     from .sales_credit_note_line_item import SalesCreditNoteLineItem
+    from .sales_delivery_address_create import SalesDeliveryAddressCreate
+    from .sales_delivery_address_update import SalesDeliveryAddressUpdate
     from .sales_estimate import SalesEstimate
     from .sales_invoice import SalesInvoice
     from .sales_invoice_line_item import SalesInvoiceLineItem
+    from .sales_invoice_line_update import SalesInvoiceLineUpdate
     from .sales_invoice_quote_estimate import SalesInvoiceQuoteEstimate
+    from .sales_main_address_create import SalesMainAddressCreate
+    from .sales_main_address_update import SalesMainAddressUpdate
     from .sales_price import SalesPrice
     from .sales_price_create import SalesPriceCreate
     from .sales_price_update import SalesPriceUpdate
@@ -561,11 +553,11 @@ _MODULE_OF = {
     "ProfitAnalysis": "profit_analysis",
     "ProfitBreakdown": "profit_breakdown",
     "PurchaseCorrectiveInvoice": "purchase_corrective_invoice",
-    "PurchaseCorrectiveInvoiceLineUpdate": "purchase_corrective_invoice_line_update",
     "PurchaseCreditNote": "purchase_credit_note",
     "PurchaseCreditNoteLineItem": "purchase_credit_note_line_item",
     "PurchaseInvoice": "purchase_invoice",
     "PurchaseInvoiceLineItem": "purchase_invoice_line_item",
+    "PurchaseInvoiceLineUpdate": "purchase_invoice_line_update",
     "PurchaseQuickEntry": "purchase_quick_entry",
     "PurchaseQuickEntryAnalysisTypeCategoryCreate": "purchase_quick_entry_analysis_type_category_create",
     "PurchaseQuickEntryAnalysisTypeCategoryUpdate": "purchase_quick_entry_analysis_type_category_update",
@@ -689,17 +681,17 @@ _MODULE_OF = {
     "RecurringSalesInvoice": "recurring_sales_invoice",
     "SalesArtefactAddress": "sales_artefact_address",
     "SalesCorrectiveInvoice": "sales_corrective_invoice",
-    "SalesCorrectiveInvoiceDeliveryAddressCreate": "sales_corrective_invoice_delivery_address_create",
-    "SalesCorrectiveInvoiceDeliveryAddressUpdate": "sales_corrective_invoice_delivery_address_update",
-    "SalesCorrectiveInvoiceLineUpdate": "sales_corrective_invoice_line_update",
-    "SalesCorrectiveInvoiceMainAddressCreate": "sales_corrective_invoice_main_address_create",
-    "SalesCorrectiveInvoiceMainAddressUpdate": "sales_corrective_invoice_main_address_update",
     "SalesCreditNote": "sales_credit_note",
     "SalesCreditNoteLineItem": "sales_credit_note_line_item",
+    "SalesDeliveryAddressCreate": "sales_delivery_address_create",
+    "SalesDeliveryAddressUpdate": "sales_delivery_address_update",
     "SalesEstimate": "sales_estimate",
     "SalesInvoice": "sales_invoice",
     "SalesInvoiceLineItem": "sales_invoice_line_item",
+    "SalesInvoiceLineUpdate": "sales_invoice_line_update",
     "SalesInvoiceQuoteEstimate": "sales_invoice_quote_estimate",
+    "SalesMainAddressCreate": "sales_main_address_create",
+    "SalesMainAddressUpdate": "sales_main_address_update",
     "SalesPrice": "sales_price",
     "SalesPriceCreate": "sales_price_create",
     "SalesPriceUpdate": "sales_price_update",
@@ -939,7 +931,6 @@ __all__ = [
     "PurchaseCorrectiveInvoice",
     "PurchaseCorrectiveInvoiceCreate",
     "PurchaseCorrectiveInvoiceLineCreate",
-    "PurchaseCorrectiveInvoiceLineUpdate",
     "PurchaseCorrectiveInvoiceUpdate",
     "PurchaseCreditNote",
     "PurchaseCreditNoteCreate",
@@ -951,6 +942,7 @@ __all__ = [
     "PurchaseInvoiceCreate",
     "PurchaseInvoiceLineCreate",
     "PurchaseInvoiceLineItem",
+    "PurchaseInvoiceLineUpdate",
     "PurchaseInvoiceUpdate",
     "PurchaseQuickEntry",
     "PurchaseQuickEntryAnalysisTypeCategoryCreate",
@@ -1013,12 +1005,7 @@ __all__ = [
     "SalesArtefactAddress",
     "SalesCorrectiveInvoice",
     "SalesCorrectiveInvoiceCreate",
-    "SalesCorrectiveInvoiceDeliveryAddressCreate",
-    "SalesCorrectiveInvoiceDeliveryAddressUpdate",
     "SalesCorrectiveInvoiceLineCreate",
-    "SalesCorrectiveInvoiceLineUpdate",
-    "SalesCorrectiveInvoiceMainAddressCreate",
-    "SalesCorrectiveInvoiceMainAddressUpdate",
     "SalesCorrectiveInvoiceUpdate",
     "SalesCreditNote",
     "SalesCreditNoteCreate",
@@ -1026,6 +1013,8 @@ __all__ = [
     "SalesCreditNoteLineItem",
     "SalesCreditNoteLineUpdate",
     "SalesCreditNoteUpdate",
+    "SalesDeliveryAddressCreate",
+    "SalesDeliveryAddressUpdate",
     "SalesEstimate",
     "SalesEstimateCreate",
     "SalesEstimateUpdate",
@@ -1033,8 +1022,11 @@ __all__ = [
     "SalesInvoiceCreate",
     "SalesInvoiceLineCreate",
     "SalesInvoiceLineItem",
+    "SalesInvoiceLineUpdate",
     "SalesInvoiceQuoteEstimate",
     "SalesInvoiceUpdate",
+    "SalesMainAddressCreate",
+    "SalesMainAddressUpdate",
     "SalesPrice",
     "SalesPriceCreate",
     "SalesPriceUpdate",

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_create import (
-    SalesCorrectiveInvoiceDeliveryAddressCreate,
-)
-from .sales_corrective_invoice_main_address_create import SalesCorrectiveInvoiceMainAddressCreate
+from .sales_delivery_address_create import SalesDeliveryAddressCreate
+from .sales_main_address_create import SalesMainAddressCreate
 from .tax_analysis_create import TaxAnalysisCreate
 
 
@@ -211,9 +209,9 @@ class SalesCorrectiveInvoiceCreate(RequestModel):
     details: str | None = None
     """The corrective invoice details"""
 
-    main_address: SalesCorrectiveInvoiceMainAddressCreate | None = None
+    main_address: SalesMainAddressCreate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressCreate | None = None
+    delivery_address: SalesDeliveryAddressCreate | None = None
 
     invoice_lines: list[SalesCorrectiveInvoiceLineCreate] | None = None
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_create import (
-    SalesCorrectiveInvoiceDeliveryAddressCreate,
-)
-from .sales_corrective_invoice_main_address_create import SalesCorrectiveInvoiceMainAddressCreate
+from .sales_delivery_address_create import SalesDeliveryAddressCreate
+from .sales_main_address_create import SalesMainAddressCreate
 from .tax_analysis_create import TaxAnalysisCreate
 
 
@@ -211,9 +209,9 @@ class SalesCreditNoteCreate(RequestModel):
     base_currency_withholding_tax_amount: RequestDecimal | None = None
     """The withheld Tax Amount in the base currency - only applicable in UK (CIS subcontractor tax)"""
 
-    main_address: SalesCorrectiveInvoiceMainAddressCreate | None = None
+    main_address: SalesMainAddressCreate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressCreate | None = None
+    delivery_address: SalesDeliveryAddressCreate | None = None
 
     credit_note_lines: list[SalesCreditNoteLineCreate]
     """The credit note lines of the credit note"""

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_create import (
-    SalesCorrectiveInvoiceDeliveryAddressCreate,
-)
-from .sales_corrective_invoice_main_address_create import SalesCorrectiveInvoiceMainAddressCreate
+from .sales_delivery_address_create import SalesDeliveryAddressCreate
+from .sales_main_address_create import SalesMainAddressCreate
 from .tax_analysis_create import TaxAnalysisCreate
 
 
@@ -202,9 +200,9 @@ class SalesQuoteCreate(RequestModel):
     invoice_id: str | None = None
     """The ID of the Invoice."""
 
-    main_address: SalesCorrectiveInvoiceMainAddressCreate | None = None
+    main_address: SalesMainAddressCreate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressCreate | None = None
+    delivery_address: SalesDeliveryAddressCreate | None = None
 
     quote_lines: list[QuoteLineCreate]
     """The quote lines of the quote"""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .purchase_corrective_invoice_line_update import PurchaseCorrectiveInvoiceLineUpdate
+from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate
 from .tax_analysis_update import TaxAnalysisUpdate
 
 
@@ -93,7 +93,7 @@ class PurchaseCorrectiveInvoiceUpdate(RequestModel):
     original_invoice_date: str | None = None
     """The Invoice date relating to the original invoice (Spain only)"""
 
-    invoice_lines: list[PurchaseCorrectiveInvoiceLineUpdate] | None = None
+    invoice_lines: list[PurchaseInvoiceLineUpdate] | None = None
 
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .purchase_corrective_invoice_line_update import PurchaseCorrectiveInvoiceLineUpdate
+from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate
 from .tax_analysis_update import TaxAnalysisUpdate
 
 
@@ -122,7 +122,7 @@ class PurchaseInvoiceUpdate(RequestModel):
     base_currency_withholding_tax_amount: RequestDecimal | None = None
     """The withheld Tax Amount in the base currency - only applicable in UK (CIS subcontractor tax) and Spain (IRPF)"""
 
-    invoice_lines: list[PurchaseCorrectiveInvoiceLineUpdate] | None = None
+    invoice_lines: list[PurchaseInvoiceLineUpdate] | None = None
 
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_update import (
-    SalesCorrectiveInvoiceDeliveryAddressUpdate,
-)
-from .sales_corrective_invoice_main_address_update import SalesCorrectiveInvoiceMainAddressUpdate
+from .sales_delivery_address_update import SalesDeliveryAddressUpdate
+from .sales_main_address_update import SalesMainAddressUpdate
 from .tax_analysis_update import TaxAnalysisUpdate
 
 
@@ -211,9 +209,9 @@ class SalesCreditNoteUpdate(RequestModel):
     base_currency_withholding_tax_amount: RequestDecimal | None = None
     """The withheld Tax Amount in the base currency - only applicable in UK (CIS subcontractor tax)"""
 
-    main_address: SalesCorrectiveInvoiceMainAddressUpdate | None = None
+    main_address: SalesMainAddressUpdate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressUpdate | None = None
+    delivery_address: SalesDeliveryAddressUpdate | None = None
 
     credit_note_lines: list[SalesCreditNoteLineUpdate] | None = None
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_update import (
-    SalesCorrectiveInvoiceDeliveryAddressUpdate,
-)
-from .sales_corrective_invoice_line_update import SalesCorrectiveInvoiceLineUpdate
-from .sales_corrective_invoice_main_address_update import SalesCorrectiveInvoiceMainAddressUpdate
+from .sales_delivery_address_update import SalesDeliveryAddressUpdate
+from .sales_invoice_line_update import SalesInvoiceLineUpdate
+from .sales_main_address_update import SalesMainAddressUpdate
 from .tax_analysis_update import TaxAnalysisUpdate
 
 
@@ -169,11 +167,11 @@ class SalesInvoiceUpdate(RequestModel):
 
     recurring_invoice: RecurringInvoiceUpdate | None = None
 
-    main_address: SalesCorrectiveInvoiceMainAddressUpdate | None = None
+    main_address: SalesMainAddressUpdate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressUpdate | None = None
+    delivery_address: SalesDeliveryAddressUpdate | None = None
 
-    invoice_lines: list[SalesCorrectiveInvoiceLineUpdate] | None = None
+    invoice_lines: list[SalesInvoiceLineUpdate] | None = None
 
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 

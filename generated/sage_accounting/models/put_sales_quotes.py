@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_corrective_invoice_delivery_address_update import (
-    SalesCorrectiveInvoiceDeliveryAddressUpdate,
-)
-from .sales_corrective_invoice_main_address_update import SalesCorrectiveInvoiceMainAddressUpdate
+from .sales_delivery_address_update import SalesDeliveryAddressUpdate
+from .sales_main_address_update import SalesMainAddressUpdate
 from .tax_analysis_update import TaxAnalysisUpdate
 
 
@@ -202,9 +200,9 @@ class SalesQuoteUpdate(RequestModel):
     invoice_id: str | None = None
     """The ID of the Invoice."""
 
-    main_address: SalesCorrectiveInvoiceMainAddressUpdate | None = None
+    main_address: SalesMainAddressUpdate | None = None
 
-    delivery_address: SalesCorrectiveInvoiceDeliveryAddressUpdate | None = None
+    delivery_address: SalesDeliveryAddressUpdate | None = None
 
     quote_lines: list[QuoteLineUpdate] | None = None
 

@@ -1,0 +1,18 @@
+"""Run every benchmark; each prints its figures as ratios against a baseline measured in the same
+run (the machines are shared and noisy: absolute times drift, ratios much less)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bench_generate  # noqa: E402
+import bench_import  # noqa: E402
+import bench_parse  # noqa: E402
+
+if __name__ == "__main__":
+    for bench in (bench_import, bench_parse, bench_generate):
+        print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
+        bench.main()
