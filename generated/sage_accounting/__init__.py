@@ -3,41 +3,101 @@
 # Do not edit: change templates/ or generator/ and run `make generate`.
 """sage_accounting: the Python SDK for the Sage Business Cloud Accounting API v3.1.
 
-from sage_accounting import SageAccounting
+    from sage_accounting import SageAccounting
 
-client = SageAccounting(access_token="...", business_id="...")
-for invoice in client.sales_invoices.list(attributes="all"):
-    print(invoice.displayed_as, invoice.total_amount)
+    client = SageAccounting(access_token="...", business_id="...")
+    for invoice in client.sales_invoices.list(attributes="all"):
+        print(invoice.displayed_as, invoice.total_amount)
+
+OAuth (``OAuthApp``, ``OAuthSession``) and token stores are imported on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncSageAccounting, SageAccounting
 from ._runtime import (
     APIConnectionError,
+    APIResponse,
     APIStatusError,
     APITimeoutError,
+    AsyncChangeFeed,
     AsyncPager,
     AuthenticationError,
     BadRequestError,
     BusinessMismatchError,
+    Change,
+    ChangeFeed,
     ConflictError,
     ErrorDetail,
     InternalServerError,
+    NoActiveSubscriptionError,
     NotFoundError,
+    OAuthError,
     Page,
     PermissionDeniedError,
+    RateLimit,
     RateLimitError,
     ReauthorizationRequired,
     RequestOptions,
     SageError,
+    StateMismatchError,
     SyncPager,
     UnprocessableEntityError,
     __version__,
 )
 
+if TYPE_CHECKING:
+    from ._runtime import (
+        AuthorizationRequest,
+        FileTokenStore,
+        MemoryTokenStore,
+        OAuthApp,
+        OAuthSession,
+        TokenSet,
+        TokenStore,
+        TokenStoreError,
+    )
+
+_FROM_RUNTIME_ON_USE = {
+    "AuthorizationRequest",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "OAuthApp",
+    "OAuthSession",
+    "TokenSet",
+    "TokenStore",
+    "TokenStoreError",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_RUNTIME_ON_USE:
+        from . import _runtime
+
+        return getattr(_runtime, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 SPEC_DIGEST = "d79d3a2d6213ee87"
 
 __all__ = [
     "SPEC_DIGEST",
+    "APIResponse",
+    "AsyncChangeFeed",
+    "Change",
+    "ChangeFeed",
+    "AuthorizationRequest",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "NoActiveSubscriptionError",
+    "OAuthApp",
+    "OAuthError",
+    "OAuthSession",
+    "RateLimit",
+    "StateMismatchError",
+    "TokenSet",
+    "TokenStore",
+    "TokenStoreError",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",

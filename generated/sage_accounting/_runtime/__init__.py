@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._changes import AsyncChangeFeed, Change, ChangeFeed
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
 from ._errors import (
     APIConnectionError,
@@ -21,24 +22,39 @@ from ._errors import (
     ConflictError,
     ErrorDetail,
     InternalServerError,
+    NoActiveSubscriptionError,
     NotFoundError,
+    OAuthError,
     PermissionDeniedError,
     RateLimitError,
     ReauthorizationRequired,
     SageError,
+    StateMismatchError,
     UnprocessableEntityError,
 )
+from ._limits import RateLimit
 from ._operation import OperationInfo, QueryParam
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
 from ._resource import AsyncAPIResource, SyncAPIResource
+from ._response import APIResponse
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._auth import AuthorizationRequest, OAuthApp, OAuthSession
     from ._models import RequestModel, SageModel
+    from ._tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
     from ._types import LenientDate, LenientDateTime, RequestDecimal
 
 _LAZY = {
+    "AuthorizationRequest": "._auth",
+    "OAuthApp": "._auth",
+    "OAuthSession": "._auth",
+    "FileTokenStore": "._tokens",
+    "MemoryTokenStore": "._tokens",
+    "TokenSet": "._tokens",
+    "TokenStore": "._tokens",
+    "TokenStoreError": "._tokens",
     "RequestModel": "._models",
     "SageModel": "._models",
     "LenientDate": "._types",
@@ -56,6 +72,22 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "APIResponse",
+    "AsyncChangeFeed",
+    "Change",
+    "ChangeFeed",
+    "AuthorizationRequest",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "NoActiveSubscriptionError",
+    "OAuthApp",
+    "OAuthError",
+    "OAuthSession",
+    "RateLimit",
+    "StateMismatchError",
+    "TokenSet",
+    "TokenStore",
+    "TokenStoreError",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",

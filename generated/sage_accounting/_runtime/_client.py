@@ -29,8 +29,11 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     BusinessMismatchError,
+    is_no_active_subscription,
+    parse_error_details,
     status_error,
 )
+from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit, business_bucket, in_flight_limit
 from ._operation import OperationInfo
 from ._options import RequestOptions
 from ._version import __version__
@@ -38,6 +41,7 @@ from ._version import __version__
 if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by the client
     from pydantic import BaseModel
 
+    from ._auth import OAuthSession
     from ._models import RequestModel
 
 log = logging.getLogger("sage_accounting")
@@ -92,14 +96,24 @@ class _BaseClient:
         *,
         access_token: str | None = None,
         business_id: str | None = None,
+        session: OAuthSession | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        rate_limit: RateLimit | None = None,
     ) -> None:
-        if access_token is not None and not isinstance(access_token, str):
-            raise TypeError("access_token must be a str")
+        if (access_token is None) == (session is None):
+            raise TypeError("pass either access_token= (a bare token) or session= (OAuthSession)")
+        if access_token is not None and (not isinstance(access_token, str) or not access_token):
+            raise TypeError("access_token must be a non-empty str")
         self._access_token = access_token
+        self._session = session
+        # Sage counts concurrent requests per app: clients of one app share one cap.
+        self._app_key = session.app_key if session is not None else "(access token)"
+        self._in_flight = in_flight_limit(self._app_key, max_in_flight)
+        self._rate_limit = rate_limit
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
@@ -226,16 +240,26 @@ class _BaseClient:
             params[name] = encode_query_value(name, spec.kind, spec.enum, value)
         return params
 
-    def _auth_headers(self) -> dict[str, str]:
-        if self._access_token is None:
-            return {}
-        return {"Authorization": f"Bearer {self._access_token}"}
+    @staticmethod
+    def _with_token(request: PreparedRequest, token: str) -> dict[str, str]:
+        return {**request.headers, "Authorization": f"Bearer {token}"}
+
+    def _may_replay(self, response: httpx.Response, replayed: bool) -> bool:
+        """A 401 is answered by one refresh and one replay, unless refreshing cannot help."""
+        if response.status_code != 401 or self._session is None or replayed:
+            return False
+        return not is_no_active_subscription(parse_error_details(_error_body(response)))
+
+    def _rate_delay(self, request: PreparedRequest) -> float:
+        if self._rate_limit is None:
+            return 0.0
+        return business_bucket(self._app_key, request.business_id, self._rate_limit).reserve()
 
     # -- reading the answer -------------------------------------------------------------------------
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for an error status or an answer about another business."""
-        request_id = _request_id(response.headers)
+        request_id = request_id_of(response.headers)
         if response.status_code >= 400:
             raise status_error(
                 status_code=response.status_code,
@@ -321,28 +345,30 @@ class SyncClient(_BaseClient):
     def request(self, operation_id: str, *, cast_to: type[ModelT], **kwargs: Any) -> ModelT:
         return self.parse(self.send(self.prepare(operation_id, **kwargs)), cast_to)
 
-    def request_empty(self, operation_id: str, **kwargs: Any) -> None:
-        self.send(self.prepare(operation_id, **kwargs))
-
-    def request_bytes(self, operation_id: str, **kwargs: Any) -> bytes:
-        prepared = self.prepare(operation_id, accept="application/octet-stream", **kwargs)
-        return self.send(prepared).content
-
     def send(self, request: PreparedRequest) -> httpx.Response:
-        attempt = 0
+        attempt, replayed = 0, False
         while True:
+            token = self._access_token or self._session.access_token()  # type: ignore[union-attr]
             started = time.perf_counter()
             try:
-                response = self._http.request(
-                    request.method,
-                    request.url,
-                    headers={**request.headers, **self._auth_headers()},
-                    content=request.content,
-                    timeout=request.timeout,
-                )
+                with self._in_flight.slot():
+                    delay = self._rate_delay(request)
+                    if delay:
+                        time.sleep(delay)
+                    response = self._http.request(
+                        request.method,
+                        request.url,
+                        headers=self._with_token(request, token),
+                        content=request.content,
+                        timeout=request.timeout,
+                    )
                 self._log(
-                    request, response.status_code, started, attempt, _request_id(response.headers)
+                    request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
+                if self._may_replay(response, replayed):
+                    self._session.refresh_after_unauthorized(token)  # type: ignore[union-attr]
+                    replayed = True
+                    continue
                 self._check_response(request, response)
                 return response
             except httpx.TransportError as exc:
@@ -350,17 +376,17 @@ class SyncClient(_BaseClient):
                 error: Exception = self._connection_error(request, exc)
             except APIStatusError as exc:
                 error = exc
-            delay = self._retry_delay(request, attempt, error)
-            if delay is None:
+            wait = self._retry_delay(request, attempt, error)
+            if wait is None:
                 raise error
             log.info(
                 "retrying %s %s in %.2f s after %s",
                 request.method,
                 request.path,
-                delay,
+                wait,
                 _brief(error),
             )
-            time.sleep(delay)
+            time.sleep(wait)
             attempt += 1
 
 
@@ -383,28 +409,30 @@ class AsyncClient(_BaseClient):
     async def request(self, operation_id: str, *, cast_to: type[ModelT], **kwargs: Any) -> ModelT:
         return self.parse(await self.send(self.prepare(operation_id, **kwargs)), cast_to)
 
-    async def request_empty(self, operation_id: str, **kwargs: Any) -> None:
-        await self.send(self.prepare(operation_id, **kwargs))
-
-    async def request_bytes(self, operation_id: str, **kwargs: Any) -> bytes:
-        prepared = self.prepare(operation_id, accept="application/octet-stream", **kwargs)
-        return (await self.send(prepared)).content
-
     async def send(self, request: PreparedRequest) -> httpx.Response:
-        attempt = 0
+        attempt, replayed = 0, False
         while True:
+            token = self._access_token or await self._session.aaccess_token()  # type: ignore[union-attr]
             started = time.perf_counter()
             try:
-                response = await self._http.request(
-                    request.method,
-                    request.url,
-                    headers={**request.headers, **self._auth_headers()},
-                    content=request.content,
-                    timeout=request.timeout,
-                )
+                async with self._in_flight.aslot():
+                    delay = self._rate_delay(request)
+                    if delay:
+                        await _sleep(delay)
+                    response = await self._http.request(
+                        request.method,
+                        request.url,
+                        headers=self._with_token(request, token),
+                        content=request.content,
+                        timeout=request.timeout,
+                    )
                 self._log(
-                    request, response.status_code, started, attempt, _request_id(response.headers)
+                    request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
+                if self._may_replay(response, replayed):
+                    await self._session.arefresh_after_unauthorized(token)  # type: ignore[union-attr]
+                    replayed = True
+                    continue
                 self._check_response(request, response)
                 return response
             except httpx.TransportError as exc:
@@ -412,17 +440,17 @@ class AsyncClient(_BaseClient):
                 error: Exception = self._connection_error(request, exc)
             except APIStatusError as exc:
                 error = exc
-            delay = self._retry_delay(request, attempt, error)
-            if delay is None:
+            wait = self._retry_delay(request, attempt, error)
+            if wait is None:
                 raise error
             log.info(
                 "retrying %s %s in %.2f s after %s",
                 request.method,
                 request.path,
-                delay,
+                wait,
                 _brief(error),
             )
-            await _sleep(delay)
+            await _sleep(wait)
             attempt += 1
 
 
@@ -471,7 +499,7 @@ def _encode_body(
     return {key: inner}, has_id
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
+def request_id_of(headers: httpx.Headers) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value: str | None = headers.get(name)
         if value:

@@ -5,9 +5,12 @@
     │   └── APITimeoutError
     ├── BusinessMismatchError         the response is for another business than requested
     ├── ReauthorizationRequired       the user must authorize the app again (invalid_grant, ...)
+    ├── OAuthError                    the OAuth flow failed (bad client credentials, ...)
+    │   └── StateMismatchError        the callback's state is not the one sent
     └── APIStatusError                Sage answered with an error status
         ├── BadRequestError           400
         ├── AuthenticationError       401
+        │   └── NoActiveSubscriptionError   401 "No active subscription": renew, not refresh
         ├── PermissionDeniedError     403 (names the areas and roles the operation needs)
         ├── NotFoundError             404
         ├── ConflictError             409
@@ -45,6 +48,14 @@ class SageError(Exception):
 
 class ReauthorizationRequired(SageError):
     """The stored grant can no longer be used: send the user through authorization again."""
+
+
+class OAuthError(SageError):
+    """The OAuth flow failed: wrong client credentials, a refused authorization, ..."""
+
+
+class StateMismatchError(OAuthError):
+    """The callback's ``state`` is not the one this flow sent: the code is refused."""
 
 
 class BusinessMismatchError(SageError):
@@ -116,6 +127,11 @@ class AuthenticationError(APIStatusError):
     pass
 
 
+class NoActiveSubscriptionError(AuthenticationError):
+    """The business has no active Sage subscription: refreshing the token will not help; the
+    subscription must be renewed (or the user must pick another business)."""
+
+
 class PermissionDeniedError(APIStatusError):
     pass
 
@@ -182,23 +198,32 @@ def status_error(
     retry_after: float | None = None,
 ) -> APIStatusError:
     """The exception for an error response: by status, with Sage's details parsed."""
+    details = parse_error_details(body)
     cls = _BY_STATUS.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
+    if status_code == 401 and is_no_active_subscription(details):
+        cls = NoActiveSubscriptionError
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "method": method,
         "path": path,
         "request_id": request_id,
         "business_id": business_id,
-        "errors": parse_error_details(body),
+        "errors": details,
         "body": body,
     }
+    if cls is NoActiveSubscriptionError:
+        kwargs["hint"] = "The business has no active subscription: refreshing will not help."
     if cls is PermissionDeniedError and access_hint:
         kwargs["hint"] = f"This operation needs one of these roles: {access_hint}."
     if cls is RateLimitError:
         kwargs["retry_after"] = retry_after
     return cls(**kwargs)
+
+
+def is_no_active_subscription(details: list[ErrorDetail]) -> bool:
+    return any("no active subscription" in (d.message or "").lower() for d in details)
 
 
 def _str(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    import httpx
     from pydantic import BaseModel
 
     from ._client import AsyncClient, PreparedRequest, SyncClient
@@ -34,13 +35,14 @@ class Page(Generic[T]):
     items_per_page: int | None
     next: str | None
     back: str | None
+    date: str | None = None  # the response's Date header: Sage's clock, for change cursors
 
     def signature(self) -> tuple[Any, ...]:
         ids = tuple(getattr(item, "id", None) for item in self.items)
         return (self.page, ids)
 
 
-def parse_page(content: bytes, item: type[T]) -> Page[T]:
+def parse_page(content: bytes, item: type[T], date: str | None = None) -> Page[T]:
     from ._envelope import parse_envelope  # pydantic is loaded with the first page, not at import
 
     envelope = parse_envelope(content, item)
@@ -51,6 +53,7 @@ def parse_page(content: bytes, item: type[T]) -> Page[T]:
         items_per_page=envelope.items_per_page,
         next=envelope.next or None,
         back=envelope.back or None,
+        date=date,
     )
 
 
@@ -77,13 +80,15 @@ class SyncPager(Generic[T]):
         self._request = request
         self._item = item
         self._first: Page[T] | None = None
+        self.last_response: httpx.Response | None = None
 
     def __repr__(self) -> str:
         return f"SyncPager({self._request.method} {self._request.path})"
 
     def _fetch(self, url: str) -> Page[T]:
         response = self._client.send(self._request.with_url(url))
-        return parse_page(response.content, self._item)
+        self.last_response = response
+        return parse_page(response.content, self._item, response.headers.get("date"))
 
     def first_page(self) -> Page[T]:
         if self._first is None:
@@ -126,13 +131,15 @@ class AsyncPager(Generic[T]):
         self._request = request
         self._item = item
         self._first: Page[T] | None = None
+        self.last_response: httpx.Response | None = None
 
     def __repr__(self) -> str:
         return f"AsyncPager({self._request.method} {self._request.path})"
 
     async def _fetch(self, url: str) -> Page[T]:
         response = await self._client.send(self._request.with_url(url))
-        return parse_page(response.content, self._item)
+        self.last_response = response
+        return parse_page(response.content, self._item, response.headers.get("date"))
 
     async def first_page(self) -> Page[T]:
         if self._first is None:

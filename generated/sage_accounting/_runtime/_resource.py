@@ -1,17 +1,21 @@
 """Base classes of the generated resources (``client.sales_invoices`` is one).
 
 A resource holds nothing but its client; the helpers below are what every generated method body
-calls, so a generated method reads as: operation id, arguments, the model to return.
+calls, so a generated method reads as: operation id, arguments, the model to return. Called
+through ``resource.with_raw_response``, each helper returns an ``APIResponse`` instead.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ._changes import AsyncChangeFeed, ChangeFeed
 from ._client import AsyncClient, SyncClient
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
+from ._response import RAW_RESPONSE, APIResponse, RawResponses
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -34,6 +38,11 @@ class SyncAPIResource:
     def __init__(self, client: SyncClient) -> None:
         self._client = client
 
+    @property
+    def with_raw_response(self) -> Any:
+        """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
+        return RawResponses(self)
+
     def _request(
         self,
         operation_id: str,
@@ -45,15 +54,17 @@ class SyncAPIResource:
         body_model: type[RequestModel] | None = None,
         options: RequestOptions,
     ) -> T:
-        return self._client.request(
+        prepared = self._client.prepare(
             operation_id,
-            cast_to=cast_to,
             path_params=path_params,
             query=query,
             body=body,
             body_model=body_model,
             options=options,
         )
+        response = self._client.send(prepared)
+        parsed = self._client.parse(response, cast_to)
+        return cast(T, APIResponse(response, parsed)) if RAW_RESPONSE.get() else parsed
 
     def _request_empty(
         self,
@@ -64,9 +75,13 @@ class SyncAPIResource:
         options: RequestOptions,
     ) -> None:
         """For operations Sage answers without a body (204 on DELETE)."""
-        self._client.request_empty(
+        prepared = self._client.prepare(
             operation_id, path_params=path_params, query=query, options=options
         )
+        response = self._client.send(prepared)
+        if RAW_RESPONSE.get():
+            return cast(None, APIResponse(response, None))
+        return None
 
     def _list(
         self,
@@ -80,7 +95,11 @@ class SyncAPIResource:
         prepared = self._client.prepare(
             operation_id, path_params=path_params, query=_with_page_size(query), options=options
         )
-        return SyncPager(self._client, prepared, item)
+        pager = SyncPager(self._client, prepared, item)
+        if RAW_RESPONSE.get():  # the first page, raw
+            page = pager.first_page()
+            return cast(SyncPager[T], APIResponse(cast(Any, pager.last_response), page))
+        return pager
 
     def _bytes(
         self,
@@ -90,14 +109,39 @@ class SyncAPIResource:
         query: Mapping[str, Any] | None = None,
         options: RequestOptions,
     ) -> bytes:
-        return self._client.request_bytes(
-            operation_id, path_params=path_params, query=query, options=options
+        prepared = self._client.prepare(
+            operation_id,
+            path_params=path_params,
+            query=query,
+            options=options,
+            accept="application/octet-stream",
         )
+        response = self._client.send(prepared)
+        if RAW_RESPONSE.get():
+            return cast(bytes, APIResponse(response, response.content))
+        return response.content
+
+    def _changes(
+        self,
+        operation_id: str,
+        *,
+        item: type[T],
+        since: dt.datetime | None,
+        query: Mapping[str, Any],
+        overlap: float,
+        options: RequestOptions,
+    ) -> ChangeFeed[T]:
+        return ChangeFeed(self, operation_id, item, since, query, overlap, options)
 
 
 class AsyncAPIResource:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
+        return RawResponses(self)
 
     async def _request(
         self,
@@ -110,15 +154,17 @@ class AsyncAPIResource:
         body_model: type[RequestModel] | None = None,
         options: RequestOptions,
     ) -> T:
-        return await self._client.request(
+        prepared = self._client.prepare(
             operation_id,
-            cast_to=cast_to,
             path_params=path_params,
             query=query,
             body=body,
             body_model=body_model,
             options=options,
         )
+        response = await self._client.send(prepared)
+        parsed = self._client.parse(response, cast_to)
+        return cast(T, APIResponse(response, parsed)) if RAW_RESPONSE.get() else parsed
 
     async def _request_empty(
         self,
@@ -129,9 +175,13 @@ class AsyncAPIResource:
         options: RequestOptions,
     ) -> None:
         """For operations Sage answers without a body (204 on DELETE)."""
-        await self._client.request_empty(
+        prepared = self._client.prepare(
             operation_id, path_params=path_params, query=query, options=options
         )
+        response = await self._client.send(prepared)
+        if RAW_RESPONSE.get():
+            return cast(None, APIResponse(response, None))
+        return None
 
     def _list(
         self,
@@ -155,6 +205,26 @@ class AsyncAPIResource:
         query: Mapping[str, Any] | None = None,
         options: RequestOptions,
     ) -> bytes:
-        return await self._client.request_bytes(
-            operation_id, path_params=path_params, query=query, options=options
+        prepared = self._client.prepare(
+            operation_id,
+            path_params=path_params,
+            query=query,
+            options=options,
+            accept="application/octet-stream",
         )
+        response = await self._client.send(prepared)
+        if RAW_RESPONSE.get():
+            return cast(bytes, APIResponse(response, response.content))
+        return response.content
+
+    def _changes(
+        self,
+        operation_id: str,
+        *,
+        item: type[T],
+        since: dt.datetime | None,
+        query: Mapping[str, Any],
+        overlap: float,
+        options: RequestOptions,
+    ) -> AsyncChangeFeed[T]:
+        return AsyncChangeFeed(self, operation_id, item, since, query, overlap, options)

@@ -9,6 +9,7 @@
 - ``update``: Updates a Bank Account (``PUT /bank_accounts/{key}``)
 - ``delete``: Deletes a Bank Account (``DELETE /bank_accounts/{key}``)
 - ``bank_feed``: Bank feed endpoint for Banking Cloud Bank accounts (``GET /bank_accounts/{key}/bank_feed``)
+- ``changes``: what was created, updated or deleted since the last poll
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncChangeFeed,
+    AsyncPager,
+    ChangeFeed,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from ..models.bank_account import BankAccount
@@ -81,6 +90,34 @@ class BankAccounts(SyncAPIResource):
                 "page": page,
                 "attributes": attributes,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> ChangeFeed[BankAccount]:
+        """Bank Accounts created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankAccounts",
+            item=models.BankAccount,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 
@@ -265,6 +302,34 @@ class AsyncBankAccounts(AsyncAPIResource):
                 "page": page,
                 "attributes": attributes,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncChangeFeed[BankAccount]:
+        """Bank Accounts created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``async for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankAccounts",
+            item=models.BankAccount,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 

@@ -7,6 +7,7 @@
 - ``create``: Creates a Bank Deposit (``POST /bank_deposits``)
 - ``get``: Returns a Bank Deposit (``GET /bank_deposits/{key}``)
 - ``delete``: Deletes a Bank Deposit (``DELETE /bank_deposits/{key}``)
+- ``changes``: what was created, updated or deleted since the last poll
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncChangeFeed,
+    AsyncPager,
+    ChangeFeed,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from ..models.bank_deposit import BankDeposit
@@ -74,6 +83,34 @@ class BankDeposits(SyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> ChangeFeed[BankDeposit]:
+        """Bank Deposits created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankDeposits",
+            item=models.BankDeposit,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 
@@ -204,6 +241,34 @@ class AsyncBankDeposits(AsyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncChangeFeed[BankDeposit]:
+        """Bank Deposits created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``async for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankDeposits",
+            item=models.BankDeposit,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 

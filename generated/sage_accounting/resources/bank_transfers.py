@@ -8,6 +8,7 @@
 - ``get``: Returns a Bank Transfer (``GET /bank_transfers/{key}``)
 - ``update``: Updates a Bank Transfer (``PUT /bank_transfers/{key}``)
 - ``delete``: Deletes a Bank Transfer (``DELETE /bank_transfers/{key}``)
+- ``changes``: what was created, updated or deleted since the last poll
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncChangeFeed,
+    AsyncPager,
+    ChangeFeed,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from ..models.bank_transfer import BankTransfer
@@ -76,6 +85,34 @@ class BankTransfers(SyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> ChangeFeed[BankTransfer]:
+        """Bank Transfers created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankTransfers",
+            item=models.BankTransfer,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 
@@ -234,6 +271,34 @@ class AsyncBankTransfers(AsyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncChangeFeed[BankTransfer]:
+        """Bank Transfers created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``async for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getBankTransfers",
+            item=models.BankTransfer,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 

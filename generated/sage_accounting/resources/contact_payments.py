@@ -8,6 +8,7 @@
 - ``get``: Returns a Contact Payment (``GET /contact_payments/{key}``)
 - ``update``: Updates a Contact Payment (``PUT /contact_payments/{key}``)
 - ``delete``: Deletes a Contact Payment (``DELETE /contact_payments/{key}``)
+- ``changes``: what was created, updated or deleted since the last poll
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncChangeFeed,
+    AsyncPager,
+    ChangeFeed,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from ..models.contact_payment import ContactPayment
@@ -85,6 +94,34 @@ class ContactPayments(SyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> ChangeFeed[ContactPayment]:
+        """Contact Payments created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getContactPayments",
+            item=models.ContactPayment,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 
@@ -249,6 +286,34 @@ class AsyncContactPayments(AsyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncChangeFeed[ContactPayment]:
+        """Contact Payments created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``async for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getContactPayments",
+            item=models.ContactPayment,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 

@@ -9,6 +9,7 @@
 - ``update``: Updates a Sales Invoice (``PUT /sales_invoices/{key}``)
 - ``delete``: Voids a Sales Invoice (``DELETE /sales_invoices/{key}``)
 - ``release``: Releases a Sales Invoice (``POST /sales_invoices/{key}/release``)
+- ``changes``: what was created, updated or deleted since the last poll
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncChangeFeed,
+    AsyncPager,
+    ChangeFeed,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from ..models.post_sales_invoices import SalesInvoiceCreate
@@ -92,6 +101,34 @@ class SalesInvoices(SyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> ChangeFeed[SalesInvoice]:
+        """Sales Invoices created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getSalesInvoices",
+            item=models.SalesInvoice,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 
@@ -310,6 +347,34 @@ class AsyncSalesInvoices(AsyncAPIResource):
                 "attributes": attributes,
                 "sort": sort,
             },
+            options=options,
+        )
+
+    def changes(
+        self,
+        *,
+        since: dt.datetime | None,
+        attributes: str | Sequence[str] | None = None,
+        overlap: float = 60.0,
+        **options: Unpack[RequestOptions],
+    ) -> AsyncChangeFeed[SalesInvoice]:
+        """Sales Invoices created, updated or deleted since ``since``; None gives every record.
+
+        Iterate the feed (``async for``) for ``Change`` items, ``kind`` "upsert" or
+        "delete"; then store ``feed.cursor`` and pass it as ``since`` next time: nothing changed in
+        between is missed (a change may come twice: apply changes idempotently).
+
+        Args:
+            since: the cursor of the previous poll (an aware datetime), or None to start.
+            attributes: the fields to fetch for upserted records (e.g. "all").
+            overlap: seconds the cursor is moved back, for clock skew.
+        """
+        return self._changes(
+            "getSalesInvoices",
+            item=models.SalesInvoice,
+            since=since,
+            query={"attributes": attributes},
+            overlap=overlap,
             options=options,
         )
 

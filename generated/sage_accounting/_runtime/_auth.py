@@ -1,0 +1,426 @@
+"""OAuth 2.0 with Sage: the app (authorize, exchange, refresh, revoke) and the session that keeps
+a user's tokens fresh for the clients.
+
+    app = OAuthApp(client_id, client_secret, redirect_uri)
+    request = app.authorization_url(scope="full_access")      # send the user to request.url
+    tokens = app.exchange_code(callback_url=..., expected_state=request.state,
+                               code_verifier=request.code_verifier)
+    session = OAuthSession(app, FileTokenStore("tokens.json"), tokens=tokens)
+    client = SageAccounting(session=session, business_id=...)
+
+Access tokens live 5 minutes. The session refreshes when less than ``refresh_margin`` (60 s) is
+left, and once after a 401 for an expired token. Refresh tokens are single use, so:
+
+- exactly one refresh runs at a time for one token set: the store's lock is held from reading the
+  pair to saving the new one, across threads, asyncio tasks and (with a file store) processes;
+  whoever waited re-reads the store and uses the pair the first one saved;
+- the new pair is saved before it is used;
+- a refresh that timed out is not retried blindly (Sage may have rotated the token already): the
+  store is re-read and a pair another party saved is used; otherwise the error is raised and the
+  next call tries again from the store.
+
+Tokens, the client secret and authorization codes never appear in logs, reprs or errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    OAuthError,
+    ReauthorizationRequired,
+    StateMismatchError,
+)
+from ._tokens import MemoryTokenStore, TokenSet, TokenStore
+
+log = logging.getLogger("sage_accounting")
+
+AUTHORIZE_URL = "https://www.sageone.com/oauth2/auth/central?filter=apiv3.1"
+TOKEN_URL = "https://oauth.accounting.sage.com/token"
+REVOKE_URL = "https://oauth.accounting.sage.com/revoke"
+Scope = Literal["readonly", "full_access"]
+
+
+@dataclass(frozen=True, repr=False)
+class AuthorizationRequest:
+    """Where to send the user, and what to keep until they come back (server-side, per user)."""
+
+    url: str
+    state: str
+    code_verifier: str
+
+    def __repr__(self) -> str:
+        return f"AuthorizationRequest(url={self.url!r}, state=***, code_verifier=***)"
+
+
+def _pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class OAuthApp:
+    """A registered Sage app. The client secret is required: Sage needs it even with PKCE."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        *,
+        authorize_url: str = AUTHORIZE_URL,
+        token_url: str = TOKEN_URL,
+        revoke_url: str = REVOKE_URL,
+        timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for name, value in (
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("redirect_uri", redirect_uri),
+        ):
+            if not isinstance(value, str) or not value:
+                raise ValueError(
+                    f"{name} is required (Sage needs the client secret even with PKCE)"
+                )
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.authorize_url = authorize_url
+        self.token_url = token_url
+        self.revoke_url = revoke_url
+        self.timeout = timeout
+        self.clock = clock
+        self._http = http_client
+        self._async_http = async_http_client
+
+    def __repr__(self) -> str:
+        return f"OAuthApp(client_id={self.client_id!r}, client_secret=***, redirect_uri={self.redirect_uri!r})"
+
+    # -- the user's side ----------------------------------------------------------------------------
+
+    def authorization_url(
+        self,
+        *,
+        scope: Scope = "full_access",
+        state: str | None = None,
+        country: str | None = None,
+        locale: str | None = None,
+    ) -> AuthorizationRequest:
+        """The URL to send the user to, with a fresh ``state`` and PKCE (S256) verifier."""
+        if scope not in ("readonly", "full_access"):
+            raise ValueError("scope must be 'readonly' or 'full_access'")
+        state = state or secrets.token_urlsafe(24)
+        verifier = secrets.token_urlsafe(48)  # 64 characters, within PKCE's 43..128
+        params = {
+            "client_id": self.client_id,
+            "response_type": "code",
+            "redirect_uri": self.redirect_uri,
+            "scope": scope,
+            "state": state,
+            "code_challenge": _pkce_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+        if country:
+            params["country"] = country.lower()
+        if locale:
+            params["locale"] = locale
+        separator = "&" if "?" in self.authorize_url else "?"
+        return AuthorizationRequest(
+            self.authorize_url + separator + urllib.parse.urlencode(params), state, verifier
+        )
+
+    def _code_from_callback(
+        self,
+        code: str | None,
+        callback_url: str | None,
+        returned_state: str | None,
+        expected_state: str,
+    ) -> str:
+        if callback_url is not None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query))
+            if "error" in query:
+                raise OAuthError(f"authorization was not granted: {query['error']}")
+            code, returned_state = query.get("code"), query.get("state")
+        if not code:
+            raise OAuthError("no authorization code in the callback")
+        # Constant time: the state is what ties this callback to the user who started the flow.
+        if returned_state is None or not hmac.compare_digest(
+            returned_state.encode(), expected_state.encode()
+        ):
+            raise StateMismatchError("the callback's state does not match: refusing the code")
+        return code  # region-prefixed ("GB/12abc..."), sent back as it came
+
+    # -- token endpoint -----------------------------------------------------------------------------
+
+    def _form(self, **fields: str) -> dict[str, str]:
+        return {"client_id": self.client_id, "client_secret": self._client_secret, **fields}
+
+    def _tokens(self, response: httpx.Response, what: str) -> TokenSet:
+        data = _json(response)
+        if response.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
+            return TokenSet.from_response(data, self.clock())
+        error = data.get("error") if isinstance(data, dict) else None
+        if error == "invalid_grant":
+            raise ReauthorizationRequired(
+                f"Sage rejected the {what} (invalid_grant: expired, revoked or already used): "
+                "send the user through authorization again"
+            )
+        description = data.get("error_description") if isinstance(data, dict) else None
+        detail = (
+            f"{error}: {description}" if description else error or f"HTTP {response.status_code}"
+        )
+        raise OAuthError(f"token request ({what}) failed: {detail}")
+
+    def _post(self, url: str, form: Mapping[str, str]) -> httpx.Response:
+        http = self._http or httpx.Client(timeout=self.timeout)
+        try:
+            return http.post(
+                url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
+            )
+        except httpx.TimeoutException:
+            raise APITimeoutError(
+                "token endpoint timed out", method="POST", path=_path(url), business_id=None
+            ) from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                type(exc).__name__, method="POST", path=_path(url), business_id=None
+            ) from None
+        finally:
+            if self._http is None:
+                http.close()
+
+    async def _apost(self, url: str, form: Mapping[str, str]) -> httpx.Response:
+        http = self._async_http or httpx.AsyncClient(timeout=self.timeout)
+        try:
+            return await http.post(
+                url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
+            )
+        except httpx.TimeoutException:
+            raise APITimeoutError(
+                "token endpoint timed out", method="POST", path=_path(url), business_id=None
+            ) from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(
+                type(exc).__name__, method="POST", path=_path(url), business_id=None
+            ) from None
+        finally:
+            if self._async_http is None:
+                await http.aclose()
+
+    def exchange_code(
+        self,
+        *,
+        expected_state: str,
+        code_verifier: str,
+        callback_url: str | None = None,
+        code: str | None = None,
+        returned_state: str | None = None,
+    ) -> TokenSet:
+        """Exchange the callback's code for tokens (give the callback URL, or code and state)."""
+        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        form = self._form(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
+        )
+        return self._tokens(self._post(self.token_url, form), "authorization code")
+
+    async def aexchange_code(
+        self,
+        *,
+        expected_state: str,
+        code_verifier: str,
+        callback_url: str | None = None,
+        code: str | None = None,
+        returned_state: str | None = None,
+    ) -> TokenSet:
+        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        form = self._form(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
+        )
+        return self._tokens(await self._apost(self.token_url, form), "authorization code")
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """A new pair for a refresh token. The old refresh token is dead afterwards."""
+        form = self._form(grant_type="refresh_token", refresh_token=refresh_token)
+        return self._tokens(self._post(self.token_url, form), "refresh token")
+
+    async def arefresh(self, refresh_token: str) -> TokenSet:
+        form = self._form(grant_type="refresh_token", refresh_token=refresh_token)
+        return self._tokens(await self._apost(self.token_url, form), "refresh token")
+
+    def revoke(self, refresh_token: str) -> None:
+        """Revoke a refresh token (access tokens cannot be revoked; they expire)."""
+        response = self._post(self.revoke_url, self._form(token=refresh_token))
+        if response.status_code != 200:
+            raise OAuthError(f"revoke failed: HTTP {response.status_code}")
+
+    async def arevoke(self, refresh_token: str) -> None:
+        response = await self._apost(self.revoke_url, self._form(token=refresh_token))
+        if response.status_code != 200:
+            raise OAuthError(f"revoke failed: HTTP {response.status_code}")
+
+
+class OAuthSession:
+    """One user's tokens, kept fresh for any number of clients, threads and tasks.
+
+    ``tokens`` seeds the store (e.g. right after ``exchange_code``); otherwise what the store holds
+    is used. With no refresh token (an access token only) calls work until it expires.
+    """
+
+    def __init__(
+        self,
+        app: OAuthApp,
+        store: TokenStore | None = None,
+        *,
+        tokens: TokenSet | None = None,
+        refresh_margin: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.store: TokenStore = store or MemoryTokenStore()
+        self.refresh_margin = refresh_margin
+        if tokens is not None:
+            with self.store.lock():
+                self.store.save(tokens)
+        self._tokens: TokenSet | None = tokens
+        self._cache_lock = threading.Lock()
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"OAuthSession(app={self.app!r}, store={self.store!r})"
+
+    @property
+    def app_key(self) -> str:
+        """Requests in flight are capped per app (Sage's limit is per app)."""
+        return self.app.client_id
+
+    def current(self) -> TokenSet:
+        tokens = self._tokens
+        if tokens is None:
+            tokens = self.store.load()
+            if tokens is None:
+                raise ReauthorizationRequired("no tokens stored: authorize the app first")
+            self._tokens = tokens
+        return tokens
+
+    def _fresh_enough(self, tokens: TokenSet) -> bool:
+        return not tokens.expires_within(self.refresh_margin, self.app.clock())
+
+    # -- sync ---------------------------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        """An access token with more than ``refresh_margin`` seconds left (refreshing if need be)."""
+        tokens = self.current()
+        if self._fresh_enough(tokens) or not tokens.refresh_token:
+            return tokens.access_token
+        return self._refresh(tokens.access_token).access_token
+
+    def refresh_after_unauthorized(self, rejected_access_token: str) -> str:
+        """Sage answered 401 to ``rejected_access_token``: a token to replay the call with once."""
+        return self._refresh(rejected_access_token, forced=True).access_token
+
+    def _refresh(self, seen_access_token: str, forced: bool = False) -> TokenSet:
+        with self.store.lock():
+            stored = self.store.load() or self.current()
+            if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
+                self._tokens = stored  # another thread, task or process refreshed already
+                return stored
+            if not stored.refresh_token:
+                raise ReauthorizationRequired(
+                    "the access token expired and there is no refresh token"
+                )
+            try:
+                new = self.app.refresh(stored.refresh_token)
+            except APIConnectionError as exc:
+                return self._after_failed_refresh(stored, exc)
+            self.store.save(new)  # saved before anyone uses it: the old refresh token is dead
+            self._tokens = new
+            log.debug(
+                "refreshed the access token (expires %s)",
+                time.strftime("%H:%M:%S", time.gmtime(new.expires_at)),
+            )
+            return new
+
+    def _after_failed_refresh(self, stored: TokenSet, error: APIConnectionError) -> TokenSet:
+        # Sage may have rotated the pair before the answer was lost: never retry blindly. Use a
+        # pair another party saved meanwhile; else fail this call (the next one starts again
+        # from the store).
+        again = self.store.load()
+        if again is not None and again.refresh_token != stored.refresh_token:
+            self._tokens = again
+            return again
+        raise error
+
+    # -- async --------------------------------------------------------------------------------------
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._cache_lock:
+            lock = self._loop_locks.get(loop)
+            if lock is None:
+                lock = self._loop_locks[loop] = asyncio.Lock()
+            return lock
+
+    async def aaccess_token(self) -> str:
+        tokens = self.current()
+        if self._fresh_enough(tokens) or not tokens.refresh_token:
+            return tokens.access_token
+        return (await self._arefresh(tokens.access_token)).access_token
+
+    async def arefresh_after_unauthorized(self, rejected_access_token: str) -> str:
+        return (await self._arefresh(rejected_access_token, forced=True)).access_token
+
+    async def _arefresh(self, seen_access_token: str, forced: bool = False) -> TokenSet:
+        # Tasks of this loop queue on an asyncio lock; the store's lock then covers threads and
+        # processes without blocking the loop.
+        async with self._loop_lock(), self.store.alock():
+            stored = self.store.load() or self.current()
+            if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
+                self._tokens = stored
+                return stored
+            if not stored.refresh_token:
+                raise ReauthorizationRequired(
+                    "the access token expired and there is no refresh token"
+                )
+            try:
+                new = await self.app.arefresh(stored.refresh_token)
+            except APIConnectionError as exc:
+                return self._after_failed_refresh(stored, exc)
+            self.store.save(new)
+            self._tokens = new
+            return new
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _path(url: str) -> str:
+    return urllib.parse.urlsplit(url).path or "/"
