@@ -100,6 +100,49 @@ def make_client() -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
+def fake_sage() -> Iterator[Any]:
+    """A fake Sage server on 127.0.0.1, new for each test."""
+    from fake_sage import FakeSage
+
+    with FakeSage() as server:
+        yield server
+
+
+@pytest.fixture
+def oauth_app(fake_sage: Any) -> Any:
+    from sage_accounting import OAuthApp
+
+    return OAuthApp(
+        fake_sage.state.client_id,
+        fake_sage.state.client_secret,
+        fake_sage.state.redirect_uri,
+        authorize_url=fake_sage.authorize_url,
+        token_url=fake_sage.token_url,
+        revoke_url=fake_sage.revoke_url,
+        timeout=5.0,
+        clock=fake_sage.clock.now,
+    )
+
+
+@pytest.fixture
+def session(fake_sage: Any, oauth_app: Any) -> Any:
+    """A session holding a freshly issued pair, in memory."""
+    from sage_accounting import OAuthSession, TokenSet
+
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    return OAuthSession(oauth_app, tokens=tokens)
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries wait milliseconds, not seconds (the policy itself is tested with a mock clock)."""
+    from sage_accounting._runtime import _retry
+
+    monkeypatch.setattr(_retry, "INITIAL_BACKOFF", 0.001)
+    monkeypatch.setattr(_retry, "MAX_BACKOFF", 0.01)
+
+
+@pytest.fixture
 def make_async_client() -> Callable[..., Any]:
     from sage_accounting import AsyncSageAccounting
 

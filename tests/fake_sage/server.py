@@ -116,6 +116,8 @@ class State:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     sequence: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most API requests being handled at once
 
 
 class FakeSage:
@@ -148,7 +150,8 @@ class FakeSage:
         server.daemon_threads = True
         server.state = self.state  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval.
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -231,7 +234,7 @@ def _parse_time(text: str) -> float:
 
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.timestamp()
 
 
@@ -292,6 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header send_response writes: the fake's clock, not the machine's."""
+        return formatdate(self.state.clock.now() if timestamp is None else timestamp, usegmt=True)
+
     @property
     def state(self) -> State:
         return self.server.state  # type: ignore[attr-defined,no-any-return]
@@ -317,6 +324,20 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         api_path = path[len("/v3.1") :] if path.startswith("/v3.1") else path
+        with self.state.lock:
+            self.state.in_flight += 1
+            self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
+        try:
+            self._handle_counted(method, path, api_path, query, body)
+        finally:
+            with self.state.lock:
+                self.state.in_flight -= 1
+
+    def _handle_counted(
+        self, method: str, path: str, api_path: str, query: dict[str, str], body: bytes
+    ) -> None:
+        with self.state.lock:
+            self.state.counts[f"{method} {api_path}"] += 1  # every arrival, faulted or not
         fault = self._take_fault(method, api_path)
         try:
             if fault and not fault.after:
@@ -364,7 +385,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Request-Id", secrets.token_hex(8))
-        self.send_header("Date", formatdate(self.state.clock.now(), usegmt=True))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -383,8 +403,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._authorize(query)
         if not path.startswith("/v3.1/"):
             return 404, {}, _error("RecordNotFound", "no such route")
-        with self.state.lock:
-            self.state.counts[f"{method} {api_path}"] += 1
         unauthorized = self._check_token()
         if unauthorized:
             return unauthorized

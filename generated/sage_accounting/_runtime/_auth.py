@@ -66,7 +66,8 @@ class AuthorizationRequest:
     code_verifier: str
 
     def __repr__(self) -> str:
-        return f"AuthorizationRequest(url={self.url!r}, state=***, code_verifier=***)"
+        where = self.url.split("?", 1)[0]
+        return f"AuthorizationRequest(url={where + '?...'!r}, state=***, code_verifier=***)"
 
 
 def _pkce_challenge(verifier: str) -> str:

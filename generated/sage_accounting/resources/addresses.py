@@ -214,7 +214,7 @@ class Addresses(SyncAPIResource):
         Args:
             key: The Address Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteAddressesKey",
             path_params={"key": key},
             options=options,
@@ -397,7 +397,7 @@ class AsyncAddresses(AsyncAPIResource):
         Args:
             key: The Address Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteAddressesKey",
             path_params={"key": key},
             options=options,

@@ -168,7 +168,7 @@ class AnalysisTypeCategories(SyncAPIResource):
         Args:
             key: The Analysis Type Category Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteAnalysisTypeCategoriesKey",
             path_params={"key": key},
             options=options,
@@ -314,7 +314,7 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         Args:
             key: The Analysis Type Category Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteAnalysisTypeCategoriesKey",
             path_params={"key": key},
             options=options,

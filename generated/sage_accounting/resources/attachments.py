@@ -218,7 +218,7 @@ class Attachments(SyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteAttachmentsKey",
             path_params={"key": key},
             options=options,
@@ -426,7 +426,7 @@ class AsyncAttachments(AsyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteAttachmentsKey",
             path_params={"key": key},
             options=options,

@@ -222,7 +222,7 @@ class BankAccounts(SyncAPIResource):
         Args:
             key: The Bank Account Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteBankAccountsKey",
             path_params={"key": key},
             options=options,
@@ -434,7 +434,7 @@ class AsyncBankAccounts(AsyncAPIResource):
         Args:
             key: The Bank Account Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteBankAccountsKey",
             path_params={"key": key},
             options=options,

@@ -187,7 +187,7 @@ class BankDeposits(SyncAPIResource):
         Args:
             key: The Bank Deposit Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteBankDepositsKey",
             path_params={"key": key},
             options=options,
@@ -345,7 +345,7 @@ class AsyncBankDeposits(AsyncAPIResource):
         Args:
             key: The Bank Deposit Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteBankDepositsKey",
             path_params={"key": key},
             options=options,

@@ -168,7 +168,7 @@ class BankOpeningBalances(SyncAPIResource):
         Args:
             key: The Bank Opening Balance Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteBankOpeningBalancesKey",
             path_params={"key": key},
             options=options,
@@ -314,7 +314,7 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         Args:
             key: The Bank Opening Balance Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteBankOpeningBalancesKey",
             path_params={"key": key},
             options=options,

@@ -217,7 +217,7 @@ class BankTransfers(SyncAPIResource):
         Args:
             key: The Bank Transfer Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteBankTransfersKey",
             path_params={"key": key},
             options=options,
@@ -403,7 +403,7 @@ class AsyncBankTransfers(AsyncAPIResource):
         Args:
             key: The Bank Transfer Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteBankTransfersKey",
             path_params={"key": key},
             options=options,

@@ -161,7 +161,7 @@ class BusinessExchangeRates(SyncAPIResource):
         Args:
             key: The Business Exchange Rate Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteBusinessExchangeRatesKey",
             path_params={"key": key},
             options=options,
@@ -301,7 +301,7 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         Args:
             key: The Business Exchange Rate Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteBusinessExchangeRatesKey",
             path_params={"key": key},
             options=options,

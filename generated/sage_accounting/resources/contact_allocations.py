@@ -214,7 +214,7 @@ class ContactAllocations(SyncAPIResource):
         Args:
             key: The Contact Allocation Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteContactAllocationsKey",
             path_params={"key": key},
             options=options,
@@ -397,7 +397,7 @@ class AsyncContactAllocations(AsyncAPIResource):
         Args:
             key: The Contact Allocation Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteContactAllocationsKey",
             path_params={"key": key},
             options=options,

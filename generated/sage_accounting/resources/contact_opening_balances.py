@@ -211,7 +211,7 @@ class ContactOpeningBalances(SyncAPIResource):
         Args:
             key: The Contact Opening Balance Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteContactOpeningBalancesKey",
             path_params={"key": key},
             options=options,
@@ -391,7 +391,7 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         Args:
             key: The Contact Opening Balance Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteContactOpeningBalancesKey",
             path_params={"key": key},
             options=options,

@@ -223,7 +223,7 @@ class ContactPayments(SyncAPIResource):
         Args:
             key: The Contact Payment Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteContactPaymentsKey",
             path_params={"key": key},
             options=options,
@@ -415,7 +415,7 @@ class AsyncContactPayments(AsyncAPIResource):
         Args:
             key: The Contact Payment Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteContactPaymentsKey",
             path_params={"key": key},
             options=options,

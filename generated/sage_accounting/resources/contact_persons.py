@@ -214,7 +214,7 @@ class ContactPersons(SyncAPIResource):
         Args:
             key: The Contact Person Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteContactPersonsKey",
             path_params={"key": key},
             options=options,
@@ -397,7 +397,7 @@ class AsyncContactPersons(AsyncAPIResource):
         Args:
             key: The Contact Person Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteContactPersonsKey",
             path_params={"key": key},
             options=options,

@@ -244,7 +244,7 @@ class Contacts(SyncAPIResource):
         Args:
             key: The Contact Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteContactsKey",
             path_params={"key": key},
             options=options,
@@ -457,7 +457,7 @@ class AsyncContacts(AsyncAPIResource):
         Args:
             key: The Contact Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteContactsKey",
             path_params={"key": key},
             options=options,

@@ -134,7 +134,7 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         Args:
             key: The Hosted Artefact Payment Setting Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteHostedArtefactPaymentSettingsKey",
             path_params={"key": key},
             options=options,
@@ -249,7 +249,7 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         Args:
             key: The Hosted Artefact Payment Setting Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteHostedArtefactPaymentSettingsKey",
             path_params={"key": key},
             options=options,

@@ -165,7 +165,7 @@ class JournalCodes(SyncAPIResource):
         Args:
             key: The Journal Code Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteJournalCodesKey",
             path_params={"key": key},
             options=options,
@@ -308,7 +308,7 @@ class AsyncJournalCodes(AsyncAPIResource):
         Args:
             key: The Journal Code Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteJournalCodesKey",
             path_params={"key": key},
             options=options,

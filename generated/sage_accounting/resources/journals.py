@@ -182,7 +182,7 @@ class Journals(SyncAPIResource):
         Args:
             key: The Journal Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteJournalsKey",
             path_params={"key": key},
             options=options,
@@ -355,7 +355,7 @@ class AsyncJournals(AsyncAPIResource):
         Args:
             key: The Journal Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteJournalsKey",
             path_params={"key": key},
             options=options,

@@ -165,7 +165,7 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         Args:
             key: The Ledger Account Opening Balance Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteLedgerAccountOpeningBalancesKey",
             path_params={"key": key},
             options=options,
@@ -308,7 +308,7 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         Args:
             key: The Ledger Account Opening Balance Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteLedgerAccountOpeningBalancesKey",
             path_params={"key": key},
             options=options,

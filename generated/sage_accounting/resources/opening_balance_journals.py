@@ -131,7 +131,7 @@ class OpeningBalanceJournals(SyncAPIResource):
         Args:
             key: The Opening Balance Journal Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteOpeningBalanceJournalsKey",
             path_params={"key": key},
             options=options,
@@ -243,7 +243,7 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         Args:
             key: The Opening Balance Journal Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteOpeningBalanceJournalsKey",
             path_params={"key": key},
             options=options,

@@ -232,7 +232,7 @@ class OtherPayments(SyncAPIResource):
         Args:
             key: The Other Payment Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteOtherPaymentsKey",
             path_params={"key": key},
             options=options,
@@ -433,7 +433,7 @@ class AsyncOtherPayments(AsyncAPIResource):
         Args:
             key: The Other Payment Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteOtherPaymentsKey",
             path_params={"key": key},
             options=options,

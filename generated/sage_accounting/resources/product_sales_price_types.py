@@ -164,7 +164,7 @@ class ProductSalesPriceTypes(SyncAPIResource):
         Args:
             key: The Product Sales Price Type Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteProductSalesPriceTypesKey",
             path_params={"key": key},
             options=options,
@@ -307,7 +307,7 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         Args:
             key: The Product Sales Price Type Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteProductSalesPriceTypesKey",
             path_params={"key": key},
             options=options,

@@ -211,7 +211,7 @@ class Products(SyncAPIResource):
         Args:
             key: The Product Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteProductsKey",
             path_params={"key": key},
             options=options,
@@ -391,7 +391,7 @@ class AsyncProducts(AsyncAPIResource):
         Args:
             key: The Product Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteProductsKey",
             path_params={"key": key},
             options=options,

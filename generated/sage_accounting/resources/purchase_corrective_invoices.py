@@ -238,7 +238,7 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         Args:
             key: The Purchase Corrective Invoice Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deletePurchaseCorrectiveInvoicesKey",
             path_params={"key": key},
             options=options,
@@ -445,7 +445,7 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         Args:
             key: The Purchase Corrective Invoice Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deletePurchaseCorrectiveInvoicesKey",
             path_params={"key": key},
             options=options,

@@ -239,7 +239,7 @@ class PurchaseCreditNotes(SyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deletePurchaseCreditNotesKey",
             path_params={"key": key},
             options=options,
@@ -469,7 +469,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deletePurchaseCreditNotesKey",
             path_params={"key": key},
             options=options,

@@ -242,7 +242,7 @@ class PurchaseInvoices(SyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deletePurchaseInvoicesKey",
             path_params={"key": key},
             options=options,
@@ -475,7 +475,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deletePurchaseInvoicesKey",
             path_params={"key": key},
             options=options,

@@ -238,7 +238,7 @@ class PurchaseQuickEntries(SyncAPIResource):
         Args:
             key: The Purchase Quick Entry Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deletePurchaseQuickEntriesKey",
             path_params={"key": key},
             options=options,
@@ -445,7 +445,7 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         Args:
             key: The Purchase Quick Entry Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deletePurchaseQuickEntriesKey",
             path_params={"key": key},
             options=options,

@@ -186,7 +186,7 @@ class SalesEstimates(SyncAPIResource):
         Args:
             key: The Sales Estimate Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteSalesEstimatesKey",
             path_params={"key": key},
             options=options,
@@ -350,7 +350,7 @@ class AsyncSalesEstimates(AsyncAPIResource):
         Args:
             key: The Sales Estimate Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteSalesEstimatesKey",
             path_params={"key": key},
             options=options,

@@ -238,7 +238,7 @@ class SalesQuickEntries(SyncAPIResource):
         Args:
             key: The Sales Quick Entry Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteSalesQuickEntriesKey",
             path_params={"key": key},
             options=options,
@@ -445,7 +445,7 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         Args:
             key: The Sales Quick Entry Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteSalesQuickEntriesKey",
             path_params={"key": key},
             options=options,

@@ -189,7 +189,7 @@ class SalesQuotes(SyncAPIResource):
         Args:
             key: The Sales Quote Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteSalesQuotesKey",
             path_params={"key": key},
             options=options,
@@ -356,7 +356,7 @@ class AsyncSalesQuotes(AsyncAPIResource):
         Args:
             key: The Sales Quote Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteSalesQuotesKey",
             path_params={"key": key},
             options=options,

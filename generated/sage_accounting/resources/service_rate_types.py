@@ -168,7 +168,7 @@ class ServiceRateTypes(SyncAPIResource):
         Args:
             key: The Service Rate Type Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteServiceRateTypesKey",
             path_params={"key": key},
             options=options,
@@ -314,7 +314,7 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         Args:
             key: The Service Rate Type Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteServiceRateTypesKey",
             path_params={"key": key},
             options=options,

@@ -211,7 +211,7 @@ class Services(SyncAPIResource):
         Args:
             key: The Service Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteServicesKey",
             path_params={"key": key},
             options=options,
@@ -391,7 +391,7 @@ class AsyncServices(AsyncAPIResource):
         Args:
             key: The Service Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteServicesKey",
             path_params={"key": key},
             options=options,

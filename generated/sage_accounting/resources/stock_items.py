@@ -217,7 +217,7 @@ class StockItems(SyncAPIResource):
         Args:
             key: The Stock Item Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteStockItemsKey",
             path_params={"key": key},
             options=options,
@@ -403,7 +403,7 @@ class AsyncStockItems(AsyncAPIResource):
         Args:
             key: The Stock Item Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteStockItemsKey",
             path_params={"key": key},
             options=options,

@@ -174,7 +174,7 @@ class StockMovements(SyncAPIResource):
         Args:
             key: The Stock Movement Key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteStockMovementsKey",
             path_params={"key": key},
             options=options,
@@ -326,7 +326,7 @@ class AsyncStockMovements(AsyncAPIResource):
         Args:
             key: The Stock Movement Key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteStockMovementsKey",
             path_params={"key": key},
             options=options,

@@ -180,7 +180,7 @@ class TaxRates(SyncAPIResource):
         Args:
             key: The Tax Rate key.
         """
-        self._request_empty(
+        return self._request_empty(
             "deleteTaxRatesKey",
             path_params={"key": key},
             options=options,
@@ -338,7 +338,7 @@ class AsyncTaxRates(AsyncAPIResource):
         Args:
             key: The Tax Rate key.
         """
-        await self._request_empty(
+        return await self._request_empty(
             "deleteTaxRatesKey",
             path_params={"key": key},
             options=options,

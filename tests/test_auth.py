@@ -1,0 +1,267 @@
+"""OAuth against the fake Sage server: authorize, exchange, refresh (proactive, after a 401,
+single-flight across threads and tasks), rotation, revoke, and the errors that say what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import threading
+import time
+import urllib.parse
+from typing import Any
+
+import httpx
+import pytest
+from fake_sage import Fault
+
+from sage_accounting import (
+    APITimeoutError,
+    AsyncSageAccounting,
+    AuthenticationError,
+    MemoryTokenStore,
+    NoActiveSubscriptionError,
+    OAuthApp,
+    OAuthSession,
+    ReauthorizationRequired,
+    SageAccounting,
+    StateMismatchError,
+    TokenSet,
+)
+
+
+def client_for(fake_sage: Any, session: Any, **kwargs: Any) -> SageAccounting:
+    return SageAccounting(session=session, base_url=fake_sage.base_url, **kwargs)
+
+
+def authorize(fake_sage: Any, app: OAuthApp, **kwargs: Any) -> tuple[Any, str]:
+    """Send the user to the authorization URL; the fake consents at once. Returns the request
+    and the callback URL Sage redirects to."""
+    request = app.authorization_url(**kwargs)
+    response = httpx.get(request.url, follow_redirects=False)
+    assert response.status_code == 302
+    return request, response.headers["location"]
+
+
+def test_authorization_url_carries_state_pkce_and_options(oauth_app: OAuthApp) -> None:
+    request = oauth_app.authorization_url(scope="readonly", country="GB", locale="en-GB")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.url).query))
+    assert query["client_id"] == oauth_app.client_id
+    assert query["response_type"] == "code" and query["scope"] == "readonly"
+    assert query["redirect_uri"] == oauth_app.redirect_uri
+    assert query["state"] == request.state and len(request.state) >= 32
+    assert query["code_challenge_method"] == "S256"
+    digest = hashlib.sha256(request.code_verifier.encode()).digest()
+    assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert (query["country"], query["locale"]) == ("gb", "en-GB")
+    assert oauth_app.authorization_url().state != request.state
+    assert request.code_verifier not in repr(request) and request.state not in repr(request)
+    with pytest.raises(ValueError):
+        oauth_app.authorization_url(scope="admin")  # type: ignore[arg-type]
+
+
+def test_the_client_secret_is_required() -> None:
+    with pytest.raises(ValueError, match="client secret"):
+        OAuthApp("id", "", "https://example.com/cb")
+
+
+def test_full_flow_from_authorization_to_a_call(fake_sage: Any, oauth_app: OAuthApp) -> None:
+    request, callback = authorize(fake_sage, oauth_app)
+    assert "code=GB%2F" in callback  # the code is region-prefixed
+    tokens = oauth_app.exchange_code(
+        callback_url=callback, expected_state=request.state, code_verifier=request.code_verifier
+    )
+    assert tokens.refresh_token and tokens.expires_at > fake_sage.clock.now() + 250
+    client = client_for(fake_sage, OAuthSession(oauth_app, tokens=tokens))
+    assert client.user.get().id == "user-1"
+    # The code is single use.
+    with pytest.raises(ReauthorizationRequired):
+        oauth_app.exchange_code(
+            callback_url=callback, expected_state=request.state, code_verifier=request.code_verifier
+        )
+
+
+def test_a_wrong_state_refuses_the_code_before_any_request(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    request, callback = authorize(fake_sage, oauth_app)
+    with pytest.raises(StateMismatchError):
+        oauth_app.exchange_code(
+            callback_url=callback, expected_state="forged", code_verifier=request.code_verifier
+        )
+    assert fake_sage.count("exchange") == 0
+
+
+def test_a_wrong_pkce_verifier_is_refused(fake_sage: Any, oauth_app: OAuthApp) -> None:
+    request, callback = authorize(fake_sage, oauth_app)
+    with pytest.raises(ReauthorizationRequired):
+        oauth_app.exchange_code(
+            callback_url=callback, expected_state=request.state, code_verifier="x" * 64
+        )
+
+
+def test_refresh_rotates_and_the_old_refresh_token_dies(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    first = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    second = oauth_app.refresh(first.refresh_token or "")
+    assert second.refresh_token != first.refresh_token
+    with pytest.raises(ReauthorizationRequired, match="authorization again"):
+        oauth_app.refresh(first.refresh_token or "")
+    oauth_app.revoke(second.refresh_token or "")
+    with pytest.raises(ReauthorizationRequired):
+        oauth_app.refresh(second.refresh_token or "")
+
+
+def test_proactive_refresh_inside_the_margin(fake_sage: Any, session: OAuthSession) -> None:
+    client = client_for(fake_sage, session)
+    client.user.get()
+    fake_sage.clock.advance(250)  # 50 s left: inside the 60 s margin
+    client.user.get()
+    assert fake_sage.count("refresh") == 1
+    assert fake_sage.count("GET /user") == 2  # refreshed before the call: no 401 on the way
+
+
+def test_a_401_is_answered_by_one_refresh_and_one_replay(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    # The client believes the token is still good (as after clock skew): Sage says 401.
+    session = OAuthSession(
+        oauth_app, tokens=TokenSet(tokens.access_token, tokens.refresh_token, expires_at=0)
+    )
+    client = client_for(fake_sage, session)
+    fake_sage.clock.advance(301)
+    assert client.user.get().id == "user-1"
+    assert fake_sage.count("refresh") == 1 and fake_sage.count("GET /user") == 2
+    assert session.store.load().refresh_token != tokens.refresh_token  # type: ignore[union-attr]
+
+
+def test_no_active_subscription_is_not_refreshed(fake_sage: Any, session: OAuthSession) -> None:
+    fake_sage.inject(
+        Fault(
+            status=401, data_code="AuthorizationFailure", message="No active subscription", times=5
+        )
+    )
+    with pytest.raises(NoActiveSubscriptionError, match="refreshing will not help"):
+        client_for(fake_sage, session).user.get()
+    assert fake_sage.count("refresh") == 0
+
+
+def test_a_dead_refresh_token_says_reauthorize_and_does_not_loop(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    oauth_app.refresh(tokens.refresh_token or "")  # someone else used it: it is dead now
+    session = OAuthSession(oauth_app, tokens=tokens)
+    fake_sage.clock.advance(301)
+    with pytest.raises(ReauthorizationRequired, match="authorization again"):
+        client_for(fake_sage, session).contacts.get("x")
+    assert fake_sage.count("refresh") == 2  # ours and the one above: no loop
+
+
+def test_an_access_token_alone_still_makes_calls(fake_sage: Any, oauth_app: OAuthApp) -> None:
+    issued = fake_sage.issue_tokens()
+    assert (
+        SageAccounting(access_token=issued["access_token"], base_url=fake_sage.base_url)
+        .user.get()
+        .id
+    )
+    session = OAuthSession(
+        oauth_app,
+        tokens=TokenSet(issued["access_token"], None, expires_at=fake_sage.clock.now() + 300),
+    )
+    fake_sage.clock.advance(290)  # inside the margin, but nothing to refresh with: use it as is
+    assert client_for(fake_sage, session).user.get().id == "user-1"
+    fake_sage.clock.advance(20)
+    with pytest.raises(ReauthorizationRequired):
+        client_for(fake_sage, session).user.get()
+
+
+def test_fifty_threads_on_an_expired_token_refresh_once(
+    fake_sage: Any, session: OAuthSession
+) -> None:
+    client = client_for(fake_sage, session)
+    fake_sage.seed("contacts", 3)
+    fake_sage.clock.advance(301)
+    barrier = threading.Barrier(50)
+    failures: list[BaseException] = []
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            assert len(list(client.contacts.list())) == 3
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert fake_sage.count("refresh") == 1
+    stored = session.store.load()
+    assert stored is not None and stored.access_token in fake_sage.state.access_tokens
+    assert stored.refresh_token not in fake_sage.state.used_refresh_tokens  # the newest pair
+
+
+async def test_fifty_tasks_on_an_expired_token_refresh_once(
+    fake_sage: Any, session: OAuthSession
+) -> None:
+    fake_sage.seed("contacts", 3)
+    fake_sage.clock.advance(301)
+    async with AsyncSageAccounting(session=session, base_url=fake_sage.base_url) as client:
+
+        async def call() -> int:
+            return len([c async for c in client.contacts.list()])
+
+        results = await asyncio.gather(*(call() for _ in range(50)))
+    assert results == [3] * 50
+    assert fake_sage.count("refresh") == 1
+    stored = session.store.load()
+    assert stored is not None and stored.refresh_token not in fake_sage.state.used_refresh_tokens
+
+
+def test_a_timed_out_refresh_is_not_retried_blindly(fake_sage: Any, oauth_app: OAuthApp) -> None:
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    session = OAuthSession(oauth_app, tokens=tokens)
+    oauth_app.timeout = 0.3
+    fake_sage.clock.advance(301)
+    # Sage rotates the pair, but the answer never arrives in time.
+    fake_sage.inject(Fault(kind="slow", delay=1.0, path="/token"))
+    with pytest.raises(APITimeoutError):
+        client_for(fake_sage, session).user.get()
+    deadline = time.monotonic() + 5
+    while fake_sage.count("refresh") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the slow answer is still on its way: let Sage rotate the pair
+    assert fake_sage.count("refresh") == 1
+    # The old refresh token is dead at Sage: the next call says so instead of looping.
+    with pytest.raises(ReauthorizationRequired):
+        client_for(fake_sage, session).user.get()
+
+
+def test_after_a_timed_out_refresh_a_pair_stored_by_another_party_is_used(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store = MemoryTokenStore()
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    session = OAuthSession(oauth_app, store, tokens=tokens)
+    fake_sage.clock.advance(301)
+    real_refresh = oauth_app.refresh
+
+    def refresh_lost_in_transit(refresh_token: str) -> TokenSet:
+        store.save(real_refresh(refresh_token))  # another process got the answer and saved it
+        raise APITimeoutError(
+            "token endpoint timed out", method="POST", path="/token", business_id=None
+        )
+
+    oauth_app.refresh = refresh_lost_in_transit  # type: ignore[method-assign]
+    assert client_for(fake_sage, session).user.get().id == "user-1"
+    assert fake_sage.count("refresh") == 1
+
+
+def test_an_invalid_token_without_a_session_raises_authentication_error(fake_sage: Any) -> None:
+    with pytest.raises(AuthenticationError) as err:
+        SageAccounting(access_token="not-a-token", base_url=fake_sage.base_url).user.get()
+    assert err.value.status_code == 401 and "not-a-token" not in str(err.value)

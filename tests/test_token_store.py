@@ -1,0 +1,143 @@
+"""Token stores: atomic, private, shared safely by processes; never lose or show a token."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sage_accounting import FileTokenStore, MemoryTokenStore, TokenSet, TokenStoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pair(n: int) -> TokenSet:
+    # Realistic sizes: Sage's tokens can be 2 kB each.
+    return TokenSet(
+        f"access-{n}-" + "a" * 2000, f"refresh-{n}-" + "r" * 2000, expires_at=1_900_000_000.0 + n
+    )
+
+
+def test_file_store_round_trip_is_private(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "deep" / "tokens.json")
+    assert store.load() is None
+    with store.lock():
+        store.save(pair(1))
+    assert store.load() == pair(1)
+    mode = stat.S_IMODE((tmp_path / "deep" / "tokens.json").stat().st_mode)
+    assert mode == 0o600
+    assert [p.name for p in (tmp_path / "deep").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_corrupt_store_is_an_error_not_an_empty_store(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text("{ not json")
+    with pytest.raises(TokenStoreError, match="refusing to overwrite"):
+        FileTokenStore(path).load()
+
+
+def test_tokens_never_show_in_reprs(tmp_path: Path) -> None:
+    tokens = pair(7)
+    shown = (
+        repr(tokens)
+        + str(tokens)
+        + repr(MemoryTokenStore(tokens))
+        + repr(FileTokenStore(tmp_path / "t.json"))
+    )
+    assert tokens.access_token not in shown and (tokens.refresh_token or "") not in shown
+    assert "***" in repr(tokens)
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from sage_accounting import FileTokenStore, TokenSet
+    store = FileTokenStore(sys.argv[1])
+    n = 0
+    print("ready", flush=True)
+    while True:
+        n += 1
+        store.save(TokenSet(f"access-{n}-" + "a" * 2000, f"refresh-{n}-" + "r" * 2000,
+                            expires_at=1_900_000_000.0 + n))
+    """)
+
+
+def test_sigkill_while_writing_leaves_the_old_pair_or_the_new_never_a_torn_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tokens.json"
+    FileTokenStore(path).save(pair(0))
+    seen: set[int] = set()
+    for attempt in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.01 + attempt * 0.007)  # kill at a different point of the write loop each time
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tokens = FileTokenStore(path).load()  # parses: a complete pair, old or new
+        assert tokens is not None
+        n = int(tokens.access_token.split("-")[1])
+        assert tokens == TokenSet(
+            f"access-{n}-" + "a" * 2000,
+            f"refresh-{n}-" + "r" * 2000,
+            expires_at=1_900_000_000.0 + n,
+        )
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        seen.add(n)
+    assert len(seen) > 1  # the writer really was writing when killed
+
+
+REFRESHER = textwrap.dedent("""
+    import sys
+    from sage_accounting import FileTokenStore, OAuthApp, OAuthSession
+    token_url, client_id, secret, path = sys.argv[1:5]
+    app = OAuthApp(client_id, secret, "http://127.0.0.1/callback", token_url=token_url)
+    session = OAuthSession(app, FileTokenStore(path))
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together
+    print(session.access_token(), flush=True)
+    """)
+
+
+def test_processes_sharing_a_file_store_refresh_once(tmp_path: Path, fake_sage: Any) -> None:
+    path = tmp_path / "tokens.json"
+    issued = fake_sage.issue_tokens()
+    # Stored as expired a minute ago (the fake's clock is real time here).
+    FileTokenStore(path).save(
+        TokenSet(issued["access_token"], issued["refresh_token"], expires_at=time.time() - 60)
+    )
+    args = [
+        fake_sage.token_url,
+        fake_sage.state.client_id,
+        fake_sage.state.client_secret,
+        str(path),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "generated")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REFRESHER, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(6)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    tokens = {proc.communicate(timeout=30)[0].decode().strip() for proc in procs}
+    assert all(proc.returncode == 0 for proc in procs)
+    assert fake_sage.count("refresh") == 1
+    stored = json.loads(path.read_text())
+    assert tokens == {stored["access_token"]}  # every process uses the one new pair
