@@ -396,3 +396,26 @@ async def test_async_raw_and_business_copy(fake_sage: Any, aclient: AsyncSageAcc
         assert raw.business_id == "biz-second"
         assert fake_sage.records("contacts", "biz-second") and not fake_sage.records("contacts")
         await asyncio.sleep(0)
+
+
+async def test_concurrent_pages_keep_order_and_count(
+    fake_sage: Any, aclient: AsyncSageAccounting
+) -> None:
+    ids = fake_sage.seed("contacts", 1_050)
+    async with aclient:
+        listed = [c.id async for c in aclient.contacts.list().concurrent(4)]
+        assert listed == ids  # in order, none twice
+        assert fake_sage.count("GET /contacts") == 6  # ceil(1050 / 200): not one more
+        fake_sage.inject(Fault(kind="slow", delay=0.1, times=100, method="GET", path="/contacts"))
+        before = fake_sage.state.max_in_flight
+        fake_sage.state.max_in_flight = 0
+        assert len([c async for c in aclient.contacts.list().concurrent(3)]) == 1_050
+        assert fake_sage.state.max_in_flight == 3  # a window of three pages, never more
+        fake_sage.state.max_in_flight = max(before, 3)
+        # An explicit page (or items_per_page, which contains "page=") still works as asked.
+        explicit = [
+            c.id async for c in aclient.contacts.list(page=5, items_per_page=200).concurrent(4)
+        ]
+        assert explicit == ids[800:]
+        small = [c.id async for c in aclient.contacts.list(items_per_page=500).concurrent(4)]
+        assert small == ids

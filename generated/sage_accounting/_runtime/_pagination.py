@@ -57,6 +57,15 @@ def parse_page(content: bytes, item: type[T], date: str | None = None) -> Page[T
     )
 
 
+def page_url(url: str, number: int) -> str:
+    """``url`` asking for page ``number`` (the other parameters kept)."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    query["page"] = str(number)
+    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
 def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
     """Where the next page is, or None when this was the last one."""
     if not page.items:
@@ -65,11 +74,8 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
         return base_url + page.next if page.next.startswith("/") else page.next
     if page.total is None or seen_items >= page.total:
         return None
-    parts = urllib.parse.urlsplit(current_url)
-    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-    query["page"] = str((page.page or int(query.get("page", "1"))) + 1)
-    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
-    return urllib.parse.urlunsplit(parts._replace(query=encoded))
+    current = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(current_url).query))
+    return page_url(current_url, (page.page or int(current.get("page", "1"))) + 1)
 
 
 class SyncPager(Generic[T]):
@@ -124,17 +130,29 @@ class SyncPager(Generic[T]):
 
 
 class AsyncPager(Generic[T]):
-    """``async for`` every item across pages; ``.pages()``; ``await .total()``."""
+    """``async for`` every item across pages; ``.pages()``; ``await .total()``.
+
+    ``.concurrent(n)`` fetches up to ``n`` pages at once once the first page has told how many
+    there are (``$total``, ``$itemsPerPage``), still yielding items in order and holding at most
+    ``n`` pages: for long lists where Sage's latency, not the work, is what takes the time.
+    """
 
     def __init__(self, client: AsyncClient, request: PreparedRequest, item: type[T]) -> None:
         self._client = client
         self._request = request
         self._item = item
         self._first: Page[T] | None = None
+        self._concurrency = 1
         self.last_response: httpx.Response | None = None
 
     def __repr__(self) -> str:
         return f"AsyncPager({self._request.method} {self._request.path})"
+
+    def concurrent(self, pages: int) -> AsyncPager[T]:
+        if pages < 1:
+            raise ValueError("pages must be at least 1")
+        self._concurrency = pages
+        return self
 
     async def _fetch(self, url: str) -> Page[T]:
         response = await self._client.send(self._request.with_url(url))
@@ -149,16 +167,32 @@ class AsyncPager(Generic[T]):
     async def total(self) -> int | None:
         return (await self.first_page()).total
 
+    def _remaining_urls(self, first: Page[T]) -> list[str] | None:
+        """Every further page's URL, when the first page says how many there are."""
+        if self._concurrency < 2 or first.total is None or not first.items_per_page:
+            return None
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self._request.url).query)
+        if "page" in query or (first.page or 1) != 1:
+            return None  # the caller asked for a page of their own: follow $next
+        count = -(-first.total // first.items_per_page)
+        return [page_url(self._request.url, n) for n in range(2, count + 1)]
+
     async def pages(self) -> AsyncIterator[Page[T]]:
-        url: str | None = self._request.url
-        page = await self.first_page()
-        seen_items = 0
+        first = await self.first_page()
+        urls = self._remaining_urls(first)
+        source = self._sequential(first) if urls is None else self._windowed(first, urls)
         previous: tuple[Any, ...] | None = None
-        while True:
+        async for page in source:
             signature = page.signature()
-            if signature == previous:
+            if signature == previous:  # a page past the end repeats the last one
                 return
             previous = signature
+            yield page
+
+    async def _sequential(self, page: Page[T]) -> AsyncIterator[Page[T]]:
+        url: str | None = self._request.url
+        seen_items = 0
+        while True:
             seen_items += len(page.items)
             yield page
             assert url is not None
@@ -166,6 +200,30 @@ class AsyncPager(Generic[T]):
             if url is None:
                 return
             page = await self._fetch(url)
+
+    async def _windowed(self, first: Page[T], urls: list[str]) -> AsyncIterator[Page[T]]:
+        import asyncio
+        from collections import deque
+
+        yield first
+        pending: deque[asyncio.Task[Page[T]]] = deque()
+        queued = iter(urls)
+        try:
+            for url in queued:
+                pending.append(asyncio.ensure_future(self._fetch(url)))
+                if len(pending) >= self._concurrency:
+                    break
+            while pending:
+                page = await pending.popleft()
+                next_url_ = next(queued, None)
+                if next_url_ is not None:
+                    pending.append(asyncio.ensure_future(self._fetch(next_url_)))
+                if not page.items:
+                    return
+                yield page
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def __aiter__(self) -> AsyncIterator[T]:
         async for page in self.pages():
