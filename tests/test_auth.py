@@ -265,3 +265,20 @@ def test_an_invalid_token_without_a_session_raises_authentication_error(fake_sag
     with pytest.raises(AuthenticationError) as err:
         SageAccounting(access_token="not-a-token", base_url=fake_sage.base_url).user.get()
     assert err.value.status_code == 401 and "not-a-token" not in str(err.value)
+
+
+async def test_the_async_oauth_methods(fake_sage: Any, oauth_app: OAuthApp) -> None:
+    request, callback = authorize(fake_sage, oauth_app)
+    tokens = await oauth_app.aexchange_code(
+        callback_url=callback, expected_state=request.state, code_verifier=request.code_verifier
+    )
+    rotated = await oauth_app.arefresh(tokens.refresh_token or "")
+    with pytest.raises(ReauthorizationRequired):
+        await oauth_app.arefresh(tokens.refresh_token or "")
+    await oauth_app.arevoke(rotated.refresh_token or "")
+    with pytest.raises(ReauthorizationRequired):
+        await oauth_app.arefresh(rotated.refresh_token or "")
+    with pytest.raises(StateMismatchError):
+        await oauth_app.aexchange_code(
+            callback_url=callback, expected_state="other", code_verifier="v"
+        )

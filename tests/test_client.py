@@ -378,3 +378,25 @@ async def test_async_client_lists_creates_and_raises(make_async_client: Callable
         with pytest.raises(NotFoundError):
             await client.contacts.get("c9")
         assert await client.contacts.delete("c1") is None
+
+
+def test_retry_after_as_seconds_or_an_http_date() -> None:
+    from email.utils import formatdate
+
+    from sage_accounting._runtime._retry import backoff_delay, parse_retry_after
+
+    now = 1_800_000_000.0
+    assert parse_retry_after(httpx.Headers({"Retry-After": "7"}), now) == 7.0
+    assert (
+        parse_retry_after(httpx.Headers({"Retry-After": formatdate(now + 30, usegmt=True)}), now)
+        == 30.0
+    )
+    assert (
+        parse_retry_after(httpx.Headers({"Retry-After": formatdate(now - 30, usegmt=True)}), now)
+        == 0.0
+    )
+    assert parse_retry_after(httpx.Headers({"Retry-After": "soon"}), now) is None
+    assert parse_retry_after(httpx.Headers(), now) is None
+    # The documented backoff: 0.5 s doubling to 8 s, each up to 25 % shorter.
+    assert [backoff_delay(n, rand=0.0) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert backoff_delay(1, rand=1.0) == 0.75
