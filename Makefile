@@ -45,3 +45,8 @@ bench: spec
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## diff-spec NEW=<dir>: what a candidate spec changes and breaks compared with the pinned one
+diff-spec: spec
+	@test -n "$(NEW)" || (echo "usage: make diff-spec NEW=<directory of new documents>" >&2; exit 2)
+	$(BIN)/sage-codegen diff spec --against "$(NEW)"

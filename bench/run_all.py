@@ -9,12 +9,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_async_list  # noqa: E402
+import bench_diff  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_import  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
 
 if __name__ == "__main__":
-    for bench in (bench_import, bench_parse, bench_overhead, bench_async_list, bench_generate):
+    for bench in (
+        bench_import,
+        bench_parse,
+        bench_overhead,
+        bench_async_list,
+        bench_diff,
+        bench_generate,
+    ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()

@@ -4,6 +4,7 @@
     sage-codegen generate                  spec/ -> generated/sage_accounting (formatted)
     sage-codegen check                     fail with a summary if the committed package is stale
     sage-codegen inspect                   summarise the IR
+    sage-codegen diff OLD... --against NEW...   what a new spec changes and breaks
 
 A spec that cannot be used prints one line ``error: file#pointer: message`` and exits 2.
 """
@@ -19,6 +20,8 @@ from typing import NoReturn
 
 import click
 
+from .diff import compare
+from .diff_report import FORMATS
 from .errors import SpecError
 from .ir import Api
 from .ir_build import build_api
@@ -169,6 +172,46 @@ def check(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
         for line in list(diff)[:20]:
             click.echo(f"    {line}", err=True)
     sys.exit(1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("paths", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(FORMATS)),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["breaking", "warning", "info", "never"]),
+    default="breaking",
+    show_default=True,
+    help="Exit 1 when a change at or above this level is found.",
+)
+def diff(paths: tuple[str, ...], output_format: str, fail_on: str) -> None:
+    """What NEW changes and breaks compared with OLD: sage-codegen diff OLD... --against NEW...
+
+    Each side is one or more spec documents (Swagger 2.0 or OpenAPI 3.0) or directories of
+    them, loaded and merged exactly as `make generate` does. Exit 0: nothing at or above
+    --fail-on; 1: something is; 2: a document cannot be loaded.
+    """
+    if paths.count("--against") != 1:
+        raise click.UsageError("give OLD documents, then --against, then NEW documents")
+    split = paths.index("--against")
+    old_paths, new_paths = paths[:split], paths[split + 1 :]
+    if not old_paths or not new_paths:
+        raise click.UsageError("both sides need at least one document or directory")
+    try:
+        old = build_api(load_spec([Path(p) for p in old_paths]))
+        new = build_api(load_spec([Path(p) for p in new_paths]))
+    except SpecError as exc:
+        fail(str(exc))
+    changes = compare(old, new)
+    click.echo(FORMATS[output_format](changes, old, new), nl=False)
+    threshold = None if fail_on == "never" else fail_on
+    sys.exit(1 if changes.at_or_above(threshold) else 0)  # type: ignore[arg-type]
 
 
 @main.command()

@@ -109,6 +109,7 @@ class Parameter:
     required: bool
     description: str
     default: str | int | bool | None = None
+    pointer: str = ""  # file#pointer of the parameter in the source document
 
 
 @dataclass(frozen=True)

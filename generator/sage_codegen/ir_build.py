@@ -556,6 +556,7 @@ class _Builder:
             required=bool(param.get("required", False)),
             description=str(param.get("description", "")).strip(),
             default=default if isinstance(default, (str, int, bool)) else None,
+            pointer=str(param.get(SOURCE_KEY) or f"{source}{where}"),
         )
 
     def _body(self, op: dict[str, Any], source: str) -> RequestBody | None:

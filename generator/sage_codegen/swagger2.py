@@ -201,6 +201,7 @@ class Swagger2Converter:
         out["schema"] = self.convert_schema(schema, where)
         if location == "path":
             out["required"] = True
+        out[SOURCE_KEY] = f"{self.file}#{where}"  # the body parameter may come first: indices move
         if param.get("collectionFormat") not in (None, "csv"):
             raise self.fail(
                 f"{where}/collectionFormat", "only comma-separated arrays are supported"

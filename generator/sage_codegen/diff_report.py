@@ -1,0 +1,155 @@
+"""Writing a SpecDiff: text grouped by level, Markdown for a pull request, JSON for tools, and a
+draft CHANGELOG entry in SDK terms."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable
+
+from .diff import LEVELS, Change, SpecDiff
+from .ir import Api
+
+# In text and Markdown, the same change in many places (Germany leaving 241 operations) is one
+# line with a count; JSON always lists every change.
+COLLAPSE_OVER = 5
+
+
+def _template(change: Change) -> str:
+    """The change's text with its location taken out, to group repeats."""
+    text = change.text
+    for part in sorted({change.location, *change.location.split(" ", 1)}, key=len, reverse=True):
+        if len(part) > 3:
+            text = text.replace(part, "…")
+    return re.sub(r"`client\.[a-z_]+\.[a-z_]+\(\)`", "`…`", text)
+
+
+def _grouped(changes: list[Change]) -> list[tuple[Change, list[Change]]]:
+    groups: dict[tuple[str, str], list[Change]] = defaultdict(list)
+    for change in changes:
+        groups[(change.rule, _template(change))].append(change)
+    out: list[tuple[Change, list[Change]]] = []
+    for members in groups.values():
+        if len(members) > COLLAPSE_OVER:
+            out.append((members[0], members))
+        else:
+            out.extend((m, [m]) for m in members)
+    return out
+
+
+def _summary(diff: SpecDiff) -> str:
+    return ", ".join(f"{diff.count(level)} {level}" for level in LEVELS)
+
+
+def text(diff: SpecDiff, old: Api, new: Api) -> str:
+    lines = [f"spec {old.spec_digest} -> {new.spec_digest}: {_summary(diff)}"]
+    for level in LEVELS:
+        for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
+            chosen = [c for c in changes if c.level == level]
+            if not chosen:
+                continue
+            lines.append(f"\n{level.upper()} ({title}, {len(chosen)})")
+            for change, members in _grouped(chosen):
+                if len(members) > 1:
+                    lines.append(f"  [{change.rule}] x{len(members)}: {_template(change)}")
+                    lines.append(f"      e.g. {', '.join(m.location for m in members[:3])}, ...")
+                else:
+                    lines.append(f"  [{change.rule}] {change.text}")
+                    lines.append(f"      at {change.pointer}")
+    if not diff.all():
+        lines.append("no changes")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(diff: SpecDiff, old: Api, new: Api) -> str:
+    lines = [
+        f"## Sage spec diff `{old.spec_digest}` → `{new.spec_digest}`",
+        "",
+        f"{_summary(diff)}.",
+        "",
+    ]
+    for level in LEVELS:
+        for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
+            chosen = [c for c in changes if c.level == level]
+            if not chosen:
+                continue
+            lines += [
+                f"### {level.capitalize()}: {title} ({len(chosen)})",
+                "",
+                "| rule | change | where |",
+                "| --- | --- | --- |",
+            ]
+            for change, members in _grouped(chosen):
+                what = _template(change) if len(members) > 1 else change.text
+                where = (
+                    f"{len(members)} places, e.g. `{members[0].location}`"
+                    if len(members) > 1
+                    else f"`{change.pointer}`"
+                )
+                cell = what.replace("|", "\\|")
+                lines.append(f"| `{change.rule}` | {cell} | {where} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def as_json(diff: SpecDiff, old: Api, new: Api) -> str:
+    data = {
+        "old": old.spec_digest,
+        "new": new.spec_digest,
+        "summary": {level: diff.count(level) for level in LEVELS},
+        "changes": [
+            {
+                "view": view,
+                "rule": c.rule,
+                "level": c.level,
+                "location": c.location,
+                "pointer": c.pointer,
+                "text": c.text,
+            }
+            for view, changes in (("api", diff.api), ("sdk", diff.sdk))
+            for c in changes
+        ],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def changelog(diff: SpecDiff, old: Api, new: Api) -> str:
+    """A draft CHANGELOG entry, in what users of the SDK see."""
+    breaking = [c for c in diff.sdk if c.level == "breaking"]
+    added = [c for c in diff.sdk if c.level == "info" and c.rule.endswith("-added")]
+    lines = [f"## Unreleased: Sage spec {old.spec_digest} -> {new.spec_digest}", ""]
+    if breaking:
+        lines += ["### Breaking changes", ""]
+        lines += [f"- {_draft_line(c, [c])}" for c in breaking]
+        lines.append("")
+    if added:
+        lines += ["### Added", ""]
+        lines += [f"- {_draft_line(c, [c])}" for c in added]
+        lines.append("")
+    notes = [
+        c
+        for c in diff.api
+        if c.level != "info" and not any(s.pointer == c.pointer for s in diff.sdk)
+    ]
+    if notes:
+        lines += ["### API changes with no change to the SDK's code", ""]
+        lines += [f"- {_draft_line(c, members)}" for c, members in _grouped(notes)]
+        lines.append("")
+    if len(lines) == 2:
+        lines.append("- No change visible to SDK users.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _draft_line(change: Change, members: list[Change]) -> str:
+    if len(members) > 1:
+        return f"{_template(change)} ({len(members)} places, e.g. {members[0].location})"
+    return change.text[0].upper() + change.text[1:]
+
+
+FORMATS: dict[str, Callable[[SpecDiff, Api, Api], str]] = {
+    "text": text,
+    "markdown": markdown,
+    "json": as_json,
+    "changelog": changelog,
+}
