@@ -47,6 +47,22 @@ spec_dir_option = click.option(
     show_default=True,
     help="Directory holding spec.lock.json and the locked documents.",
 )
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+out_option = click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="The package directory to write (or check).",
+)
+jobs_option = click.option(
+    "--jobs", type=int, default=default_jobs, help="Processes running black."
+)
 templates_option = click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -67,10 +83,6 @@ def load_locked_api(spec_dir: Path) -> Api:
         return build_api(load_spec(paths))
     except (SpecError, LockError) as exc:
         fail(str(exc))
-
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @click.group()
@@ -104,13 +116,8 @@ def spec_fetch(source: Path, spec_dir: Path) -> None:
 @main.command()
 @spec_dir_option
 @templates_option
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_OUT,
-    show_default=True,
-)
-@click.option("--jobs", type=int, default=default_jobs, help="Processes formatting with black.")
+@out_option
+@jobs_option
 def generate(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
     """Render the SDK package from the locked spec documents."""
     api = load_locked_api(spec_dir)
@@ -126,13 +133,8 @@ def generate(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
 @main.command()
 @spec_dir_option
 @templates_option
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_OUT,
-    show_default=True,
-)
-@click.option("--jobs", type=int, default=default_jobs)
+@out_option
+@jobs_option
 def check(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
     """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
     api = load_locked_api(spec_dir)

@@ -174,6 +174,22 @@ class OAuthApp:
     def _form(self, **fields: str) -> dict[str, str]:
         return {"client_id": self.client_id, "client_secret": self._client_secret, **fields}
 
+    def _exchange_form(
+        self,
+        expected_state: str,
+        code_verifier: str,
+        callback_url: str | None,
+        code: str | None,
+        returned_state: str | None,
+    ) -> dict[str, str]:
+        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        return self._form(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
+        )
+
     def _tokens(self, response: httpx.Response, what: str) -> TokenSet:
         data = _json(response)
         if response.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
@@ -236,12 +252,8 @@ class OAuthApp:
         returned_state: str | None = None,
     ) -> TokenSet:
         """Exchange the callback's code for tokens (give the callback URL, or code and state)."""
-        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
-        form = self._form(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.redirect_uri,
-            code_verifier=code_verifier,
+        form = self._exchange_form(
+            expected_state, code_verifier, callback_url, code, returned_state
         )
         return self._tokens(self._post(self.token_url, form), "authorization code")
 
@@ -254,12 +266,8 @@ class OAuthApp:
         code: str | None = None,
         returned_state: str | None = None,
     ) -> TokenSet:
-        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
-        form = self._form(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.redirect_uri,
-            code_verifier=code_verifier,
+        form = self._exchange_form(
+            expected_state, code_verifier, callback_url, code, returned_state
         )
         return self._tokens(await self._apost(self.token_url, form), "authorization code")
 

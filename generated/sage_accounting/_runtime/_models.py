@@ -15,29 +15,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+# Both: unknown fields kept, Python or wire names accepted, wire names written, validators built
+# on first use.
+_COMMON = ConfigDict(
+    extra="allow",
+    validate_by_name=True,
+    validate_by_alias=True,
+    serialize_by_alias=True,
+    defer_build=True,
+    protected_namespaces=(),
+)
+
 
 class SageModel(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        defer_build=True,
-        protected_namespaces=(),
-        coerce_numbers_to_str=True,  # an id or reference sent as a number is still a str
-    )
+    # An id or reference sent as a number is still a str.
+    model_config = ConfigDict(**_COMMON, coerce_numbers_to_str=True)
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        defer_build=True,
-        protected_namespaces=(),
-        validate_assignment=True,
-    )
+    model_config = ConfigDict(**_COMMON, validate_assignment=True)
 
     def to_body(self) -> dict[str, Any]:
         """The fields the caller set, by wire name, as Python values (Decimal kept exact)."""
