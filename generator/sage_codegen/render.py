@@ -1,7 +1,7 @@
 """Render the IR into the sage_accounting package: Jinja templates, black, an atomic write.
 
-``render_package`` returns ``{relative path: text}`` and writes nothing; ``write_package`` puts a
-rendered package in place: every file is rendered and formatted first (so a failure writes
+``render_package`` returns ``{relative path: RenderedFile}`` and writes nothing; ``write_package``
+puts a rendered package in place: every file is rendered and formatted first (so a failure writes
 nothing), then files are replaced one by one, generated files the new manifest no longer lists are
 deleted, and the manifest is written last. The hand-written runtime (``_runtime/``) is never
 listed, so never touched.

@@ -1,9 +1,10 @@
 """The base clients: all transport lives here, once, for every generated resource.
 
-A generated method calls ``self._client.request(operation_id, ...)``. The client looks the
-operation up in the generated table (method, path, query kinds, access), checks and encodes the
-arguments (so a wrong argument fails before any HTTP call), sends with retries, maps errors, checks
-that the answer is for the business asked, and parses the body into the model.
+A generated method names its operation and passes its arguments; the resource base (``_resource``)
+asks the client to ``prepare`` the call (look the operation up in the generated table, check and
+encode the arguments, so a wrong argument fails before any HTTP call), ``send`` it (auth, limits,
+retries, errors mapped, the answer checked to be for the business asked) and ``parse`` the body
+into the model.
 
 ``SyncClient`` and ``AsyncClient`` share everything but the sending (``_BaseClient``).
 """
@@ -342,9 +343,6 @@ class SyncClient(_BaseClient):
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def request(self, operation_id: str, *, cast_to: type[ModelT], **kwargs: Any) -> ModelT:
-        return self.parse(self.send(self.prepare(operation_id, **kwargs)), cast_to)
-
     def send(self, request: PreparedRequest) -> httpx.Response:
         attempt, replayed = 0, False
         while True:
@@ -405,9 +403,6 @@ class AsyncClient(_BaseClient):
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
-
-    async def request(self, operation_id: str, *, cast_to: type[ModelT], **kwargs: Any) -> ModelT:
-        return self.parse(await self.send(self.prepare(operation_id, **kwargs)), cast_to)
 
     async def send(self, request: PreparedRequest) -> httpx.Response:
         attempt, replayed = 0, False
