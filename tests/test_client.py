@@ -400,3 +400,13 @@ def test_retry_after_as_seconds_or_an_http_date() -> None:
     # The documented backoff: 0.5 s doubling to 8 s, each up to 25 % shorter.
     assert [backoff_delay(n, rand=0.0) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
     assert backoff_delay(1, rand=1.0) == 0.75
+
+
+def test_copies_share_the_connection_pool_made_on_first_use() -> None:
+    from sage_accounting import SageAccounting
+
+    client = SageAccounting(access_token="t")
+    other = client.with_business("b2").with_options(timeout=5)
+    assert other._http is client._http  # one pool, made when first needed, for every copy
+    client.close()
+    assert client._http.is_closed

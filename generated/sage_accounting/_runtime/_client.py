@@ -15,11 +15,12 @@ import copy
 import importlib
 import logging
 import secrets
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -55,6 +56,7 @@ USER_AGENT = f"sage-accounting-python/{__version__}"
 REQUEST_ID_HEADERS = ("x-request-id", "x_request_id", "request-id")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
 
 
@@ -85,6 +87,27 @@ class PreparedRequest:
 
     def with_url(self, url: str) -> PreparedRequest:
         return replace(self, url=url)
+
+
+class _Shared(Generic[H]):
+    """The httpx client, made on first use and shared by every copy of a client
+    (``with_business``): building one loads httpcore and an SSL context (~30 ms), which a
+    script that only imports the SDK, or builds a client it never calls, should not pay."""
+
+    def __init__(self, given: H | None, make: Callable[[], H]) -> None:
+        self._instance: H | None = given
+        self._make: Callable[[], H] = make
+        self.owned_instance: H | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> H:
+        instance = self._instance
+        if instance is None:
+            with self._lock:
+                instance = self._instance
+                if instance is None:
+                    instance = self._instance = self.owned_instance = self._make()
+        return instance
 
 
 class _BaseClient:
@@ -330,12 +353,18 @@ class _BaseClient:
 class SyncClient(_BaseClient):
     def __init__(self, *, http_client: httpx.Client | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._http = http_client or httpx.Client(timeout=self._config.timeout)
-        self._owns_http = http_client is None
+        timeout = self._config.timeout
+        self._pool: _Shared[httpx.Client] = _Shared(
+            http_client, lambda: httpx.Client(timeout=timeout)
+        )
+
+    @property
+    def _http(self) -> httpx.Client:
+        return self._pool.get()
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        if self._pool.owned_instance is not None:
+            self._pool.owned_instance.close()
 
     def __enter__(self) -> SyncClient:
         return self
@@ -391,12 +420,18 @@ class SyncClient(_BaseClient):
 class AsyncClient(_BaseClient):
     def __init__(self, *, http_client: httpx.AsyncClient | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
-        self._owns_http = http_client is None
+        timeout = self._config.timeout
+        self._pool: _Shared[httpx.AsyncClient] = _Shared(
+            http_client, lambda: httpx.AsyncClient(timeout=timeout)
+        )
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._pool.get()
 
     async def close(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        if self._pool.owned_instance is not None:
+            await self._pool.owned_instance.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

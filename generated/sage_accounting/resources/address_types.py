@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.base import Base
 
 __all__ = ["AddressTypes", "AsyncAddressTypes"]

@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.analysis_type_category import AnalysisTypeCategory
     from ..models.post_analysis_type_categories import AnalysisTypeCategoryCreate
     from ..models.put_analysis_type_categories import AnalysisTypeCategoryUpdate

@@ -16,8 +16,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import (
     AsyncAPIResource,
@@ -30,6 +28,8 @@ from .._runtime import (
 )
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.bank_deposit import BankDeposit
     from ..models.post_bank_deposits import BankDepositCreate
 

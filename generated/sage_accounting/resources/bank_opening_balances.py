@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.bank_opening_balance import BankOpeningBalance
     from ..models.post_bank_opening_balances import BankOpeningBalanceCreate
     from ..models.put_bank_opening_balances import BankOpeningBalanceUpdate

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.business_exchange_rate import BusinessExchangeRate
     from ..models.post_business_exchange_rates import BusinessExchangeRateCreate
     from ..models.put_business_exchange_rates import BusinessExchangeRateUpdate

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.financial_settings import FinancialSettings
     from ..models.put_financial_settings import FinancialSettingsUpdate
 

@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.journal_code import JournalCode
     from ..models.post_journal_codes import JournalCodeCreate
     from ..models.put_journal_codes import JournalCodeUpdate

@@ -15,12 +15,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.ledger_account import LedgerAccount
     from ..models.post_ledger_accounts import LedgerAccountCreate
     from ..models.put_ledger_accounts import LedgerAccountUpdate

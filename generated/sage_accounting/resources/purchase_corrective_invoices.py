@@ -17,8 +17,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import (
     AsyncAPIResource,
@@ -31,6 +29,8 @@ from .._runtime import (
 )
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.post_purchase_corrective_invoices import PurchaseCorrectiveInvoiceCreate
     from ..models.purchase_corrective_invoice import PurchaseCorrectiveInvoice
     from ..models.put_purchase_corrective_invoices import PurchaseCorrectiveInvoiceUpdate

@@ -18,8 +18,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import (
     AsyncAPIResource,
@@ -32,6 +30,8 @@ from .._runtime import (
 )
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.post_sales_credit_notes import SalesCreditNoteCreate
     from ..models.put_sales_credit_notes import SalesCreditNoteUpdate
     from ..models.sales_credit_note import SalesCreditNote

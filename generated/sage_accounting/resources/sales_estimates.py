@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.post_sales_estimates import SalesEstimateCreate
     from ..models.put_sales_estimates import SalesEstimateUpdate
     from ..models.sales_estimate import SalesEstimate

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from typing_extensions import Unpack
-
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
+    from typing_extensions import Unpack
+
     from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxDeterminations", "AsyncTaxDeterminations"]
