@@ -230,10 +230,11 @@ def _environment(templates: Path) -> jinja2.Environment:
         path_dict=path_dict,
         import_order=import_order,
         import_block=import_block,
+        from_import=from_import,
         pyrepr=repr,
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
-    env.globals.update(uses_kind=_uses_kind)
+    env.globals.update(uses_kind=_uses_kind, from_import=from_import)
     return env
 
 
@@ -248,6 +249,19 @@ def import_order(names: Iterable[str]) -> list[str]:
 
 
 _THIRD_PARTY = {"pydantic", "typing_extensions"}
+LINE_LENGTH = BLACK_MODE.line_length
+
+
+def from_import(module: str, names: Iterable[str], indent: int = 0) -> str:
+    """``from module import names`` as black writes it: one line if it fits, else one name a
+    line in parentheses (writing black's form saves black a second pass over the file)."""
+    pad = " " * indent
+    names = list(names)
+    line = f"{pad}from {module} import {', '.join(names)}"
+    if len(line) <= LINE_LENGTH:
+        return line
+    body = "".join(f"{pad}    {name},\n" for name in names)
+    return f"{pad}from {module} import (\n{body}{pad})"
 
 
 def import_block(imports: Mapping[str, Iterable[str]]) -> str:
@@ -257,7 +271,7 @@ def import_block(imports: Mapping[str, Iterable[str]]) -> str:
     sections: dict[int, list[tuple[tuple[int, int, str], str]]] = defaultdict(list)
     for module, names in imports.items():
         names = import_order(set(names))
-        line = f"import {module}" if not names else f"from {module} import {', '.join(names)}"
+        line = f"import {module}" if not names else from_import(module, names)
         if module == "__future__":
             section = 0
         elif module.startswith("."):
@@ -379,11 +393,12 @@ def _format_one(item: tuple[str, str]) -> tuple[str, str]:
 
 
 def _format_all(files: Mapping[str, str], jobs: int) -> dict[str, str]:
-    items = list(files.items())
+    # Largest first, one at a time: the workers finish together (_operations.py alone is ~8 %).
+    items = sorted(files.items(), key=lambda item: -len(item[1]))
     if jobs <= 1 or len(items) < 8:
         return dict(map(_format_one, items))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return dict(pool.map(_format_one, items, chunksize=4))
+        return dict(pool.map(_format_one, items, chunksize=1))
 
 
 # -- writing ---------------------------------------------------------------------------------------
