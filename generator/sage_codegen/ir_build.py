@@ -16,7 +16,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,6 @@ class _InlineSite:
     role: ModelRole
     pointer: str
     name: str = ""
-    children: list[_InlineSite] = field(default_factory=list)
 
 
 class _Builder:
@@ -83,8 +82,7 @@ class _Builder:
         self.doc = spec.document
         self.schemas: dict[str, dict[str, Any]] = self.doc["components"]["schemas"]
         self.model_names = {name: pascal(name) for name in self.schemas}
-        self.inline_name: dict[tuple[str, str], str] = {}  # (pointer of site) -> class name
-        self.inline_models: dict[str, Model] = {}
+        self.inline_name: dict[str, str] = {}  # pointer of an inline object -> its class name
 
     # -- entry ------------------------------------------------------------------------------------
 
@@ -211,7 +209,7 @@ class _Builder:
         for name, schema in self.schemas.items():
             suffix = next((s for p, s in _SUFFIX_BY_PREFIX if name.startswith(p)), "")
             source = self.schema_source(name)
-            self._walk_inline(schema, source, None, name, suffix, roles[name], sites, "")
+            self._walk_inline(schema, source, None, name, suffix, roles[name], sites)
         return sites
 
     def _walk_inline(
@@ -223,7 +221,6 @@ class _Builder:
         suffix: str,
         role: ModelRole,
         sites: list[_InlineSite],
-        base_hint: str,
     ) -> None:
         for prop, prop_schema in (schema.get("properties") or {}).items():
             prop_where = f"{where}/properties/{escape_pointer_token(prop)}"
@@ -243,9 +240,7 @@ class _Builder:
                     pointer=prop_where,
                 )
                 sites.append(site)
-                if parent:
-                    parent.children.append(site)
-                self._walk_inline(target, prop_where, site, definition, suffix, role, sites, base)
+                self._walk_inline(target, prop_where, site, definition, suffix, role, sites)
 
     def _name_inline_sites(self, sites: list[_InlineSite]) -> None:
         """Readable, deterministic names for inline objects.
@@ -271,7 +266,7 @@ class _Builder:
                     name = preferred if shared else self._qualified(group, taken)
                     for site in group:
                         site.name = name
-                        self.inline_name[("site", site.pointer)] = name
+                        self.inline_name[site.pointer] = name
                     taken.add(name)
 
     def _owner(self, site: _InlineSite) -> str:
@@ -279,7 +274,7 @@ class _Builder:
         noun (postSalesInvoices -> SalesInvoice)."""
         if site.parent is not None:
             return site.parent.base
-        return _strip_prefix_verb(self.model_names[site.parent_definition])
+        return self._owner_of_definition(site)
 
     def _qualified(self, group: list[_InlineSite], taken: set[str]) -> str:
         """A name for one schema among several that want the same name.
@@ -388,7 +383,7 @@ class _Builder:
             items = schema.get("items") or {}
             return TypeRef("list", item=self._type(items, f"{where}/items"))
         if _is_inline_object(schema):
-            name = self.inline_name.get(("site", where))
+            name = self.inline_name.get(where)
             if name is None:
                 raise self.fail(where, "", "inline object found where none was collected")
             return TypeRef("model", model=name)
