@@ -333,9 +333,17 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.in_flight += 1
             self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
+        self._in_flight = True
         try:
             self._handle_counted(method, path, api_path, query, body)
         finally:
+            self._done()
+
+    def _done(self) -> None:
+        """This request stops counting as in flight: before its answer is written, since the
+        client may send its next request as soon as it has the answer."""
+        if self._in_flight:
+            self._in_flight = False
             with self.state.lock:
                 self.state.in_flight -= 1
 
@@ -374,6 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _apply_fault(self, fault: Fault) -> None:
         if fault.kind == "drop":
+            self._done()
             raise _DropConnection
         if fault.kind == "slow":
             time.sleep(fault.delay)
@@ -382,6 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(fault.status, _error(fault.data_code, fault.message, fault.source), headers)
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._done()
         data = (
             b""
             if payload is None
