@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -410,3 +411,30 @@ def test_copies_share_the_connection_pool_made_on_first_use() -> None:
     assert other._http is client._http  # one pool, made when first needed, for every copy
     client.close()
     assert client._http.is_closed
+
+
+def test_per_call_options_reach_the_request(make_client: Callable[..., Any]) -> None:
+    client, rec = make_client(lambda r: ok({"id": "c1"}))
+    client.contacts.get(
+        "c1", extra_headers={"X-Trace": "t-1"}, extra_query={"beta": "yes"}, attributes="all"
+    )
+    request = rec.requests[0]
+    assert request.headers["x-trace"] == "t-1"
+    assert request.url.params["beta"] == "yes" and request.url.params["attributes"] == "all"
+    assert request.headers["user-agent"].startswith("sage-accounting-python/")
+    assert request.headers["authorization"] == "Bearer test-token"
+
+
+def test_a_per_call_timeout_is_used(fake_sage: Any) -> None:
+    from fake_sage import Fault
+
+    from sage_accounting import APITimeoutError, SageAccounting
+
+    client = SageAccounting(
+        access_token=fake_sage.issue_tokens()["access_token"], base_url=fake_sage.base_url
+    )
+    fake_sage.inject(Fault(kind="slow", delay=1.0, method="GET", path="/user"))
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        client.user.get(timeout=0.2, max_retries=0)
+    assert time.monotonic() - started < 0.9
