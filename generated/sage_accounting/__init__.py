@@ -20,13 +20,10 @@ from ._runtime import (
     APIResponse,
     APIStatusError,
     APITimeoutError,
-    AsyncChangeFeed,
     AsyncPager,
     AuthenticationError,
     BadRequestError,
     BusinessMismatchError,
-    Change,
-    ChangeFeed,
     ConflictError,
     ErrorDetail,
     InternalServerError,
@@ -48,7 +45,10 @@ from ._runtime import (
 
 if TYPE_CHECKING:
     from ._runtime import (
+        AsyncChangeFeed,
         AuthorizationRequest,
+        Change,
+        ChangeFeed,
         FileTokenStore,
         MemoryTokenStore,
         OAuthApp,
@@ -59,7 +59,10 @@ if TYPE_CHECKING:
     )
 
 _FROM_RUNTIME_ON_USE = {
+    "AsyncChangeFeed",
     "AuthorizationRequest",
+    "Change",
+    "ChangeFeed",
     "FileTokenStore",
     "MemoryTokenStore",
     "OAuthApp",

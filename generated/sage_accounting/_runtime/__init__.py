@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._changes import AsyncChangeFeed, Change, ChangeFeed
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
 from ._errors import (
     APIConnectionError,
@@ -42,11 +41,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._auth import AuthorizationRequest, OAuthApp, OAuthSession
+    from ._changes import AsyncChangeFeed, Change, ChangeFeed
     from ._models import RequestModel, SageModel
     from ._tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
     from ._types import LenientDate, LenientDateTime, RequestDecimal
 
 _LAZY = {
+    "AsyncChangeFeed": "._changes",
+    "Change": "._changes",
+    "ChangeFeed": "._changes",
     "AuthorizationRequest": "._auth",
     "OAuthApp": "._auth",
     "OAuthSession": "._auth",

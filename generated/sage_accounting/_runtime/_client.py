@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import importlib
 import logging
-import secrets
+import os
 import threading
 import time
 import urllib.parse
@@ -522,7 +522,7 @@ def _encode_body(
     has_id = False
     if method == "POST" and idempotency_id is not False:
         if idempotency_id is None or idempotency_id is True:
-            inner.setdefault("idempotency_id", secrets.token_hex(16))
+            inner.setdefault("idempotency_id", os.urandom(16).hex())  # 32 hex characters
         else:
             inner["idempotency_id"] = idempotency_id
         has_id = True

@@ -1,20 +1,19 @@
 """What the runtime needs to know of each operation; the generator writes one per operation
-into ``sage_accounting/_operations.py``."""
+into ``sage_accounting/_operations.py``. (NamedTuples: quicker to define at import than
+dataclasses, and these are plain records.)"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class QueryParam:
+class QueryParam(NamedTuple):
     kind: str  # string, integer, decimal, boolean, date, datetime, list
     enum: tuple[str, ...] = ()
     required: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OperationInfo:
+class OperationInfo(NamedTuple):
     method: str
     path: str
     query: dict[str, QueryParam]

@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._changes import AsyncChangeFeed, ChangeFeed
 from ._client import AsyncClient, SyncClient
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
@@ -20,6 +19,7 @@ from ._response import RAW_RESPONSE, APIResponse, RawResponses
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from ._changes import AsyncChangeFeed, ChangeFeed
     from ._models import RequestModel
 
 T = TypeVar("T", bound="BaseModel")
@@ -131,6 +131,8 @@ class SyncAPIResource:
         overlap: float,
         options: RequestOptions,
     ) -> ChangeFeed[T]:
+        from ._changes import ChangeFeed  # only for resources that are polled
+
         return ChangeFeed(self, operation_id, item, since, query, overlap, options)
 
 
@@ -227,4 +229,6 @@ class AsyncAPIResource:
         overlap: float,
         options: RequestOptions,
     ) -> AsyncChangeFeed[T]:
+        from ._changes import AsyncChangeFeed
+
         return AsyncChangeFeed(self, operation_id, item, since, query, overlap, options)

@@ -19,19 +19,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import models
-from .._runtime import (
-    AsyncAPIResource,
-    AsyncChangeFeed,
-    AsyncPager,
-    ChangeFeed,
-    RequestOptions,
-    SyncAPIResource,
-    SyncPager,
-)
+from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
+    from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.attachment import Attachment
     from ..models.post_attachments import AttachmentCreate
     from ..models.put_attachments import AttachmentUpdate

@@ -18,19 +18,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import models
-from .._runtime import (
-    AsyncAPIResource,
-    AsyncChangeFeed,
-    AsyncPager,
-    ChangeFeed,
-    RequestOptions,
-    SyncAPIResource,
-    SyncPager,
-)
+from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
+    from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_allocation import ContactAllocation
     from ..models.post_contact_allocations import ContactAllocationCreate
     from ..models.put_contact_allocations import ContactAllocationUpdate
