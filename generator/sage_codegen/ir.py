@@ -188,9 +188,3 @@ class Api:
     @property
     def operations(self) -> tuple[Operation, ...]:
         return tuple(op for r in self.resources for op in r.operations)
-
-    def model(self, name: str) -> Model:
-        for m in self.models:
-            if m.name == name:
-                return m
-        raise KeyError(name)

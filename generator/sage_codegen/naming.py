@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import re
 
@@ -58,10 +57,6 @@ def python_identifier(name: str) -> str:
     if ident.startswith("model_"):
         ident = f"{ident}_"
     return ident
-
-
-def shadows_builtin(name: str) -> bool:
-    return hasattr(builtins, name)
 
 
 def join_overlapping(parent: str, child: str) -> str:

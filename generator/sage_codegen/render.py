@@ -234,7 +234,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         pyrepr=repr,
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
-    env.globals.update(uses_kind=_uses_kind, from_import=from_import)
+    env.globals.update(uses_kind=_uses_kind, uses_enum=_uses_enum, from_import=from_import)
     return env
 
 
@@ -288,13 +288,12 @@ def import_block(imports: Mapping[str, Iterable[str]]) -> str:
 
 
 def _uses_kind(resource: Resource, *kinds: str) -> bool:
-    for op in resource.operations:
-        for p in op.parameters:
-            if p.type.kind in kinds or (
-                p.type.kind == "string" and p.type.enum and "enum" in kinds
-            ):
-                return True
-    return False
+    return any(p.type.kind in kinds for op in resource.operations for p in op.parameters)
+
+
+def _uses_enum(resource: Resource) -> bool:
+    """A parameter typed as Literal[...] (the resource module imports Literal)."""
+    return any(p.type.enum for op in resource.operations for p in op.parameters)
 
 
 # -- rendering -------------------------------------------------------------------------------------

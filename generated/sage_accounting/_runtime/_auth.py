@@ -354,25 +354,34 @@ class OAuthSession:
 
     def _refresh(self, seen_access_token: str, forced: bool = False) -> TokenSet:
         with self.store.lock():
-            stored = self.store.load() or self.current()
-            if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
-                self._tokens = stored  # another thread, task or process refreshed already
+            stored, refresh_token = self._stored_pair(seen_access_token, forced)
+            if refresh_token is None:
                 return stored
-            if not stored.refresh_token:
-                raise ReauthorizationRequired(
-                    "the access token expired and there is no refresh token"
-                )
             try:
-                new = self.app.refresh(stored.refresh_token)
+                new = self.app.refresh(refresh_token)
             except APIConnectionError as exc:
                 return self._after_failed_refresh(stored, exc)
-            self.store.save(new)  # saved before anyone uses it: the old refresh token is dead
-            self._tokens = new
-            log.debug(
-                "refreshed the access token (expires %s)",
-                time.strftime("%H:%M:%S", time.gmtime(new.expires_at)),
-            )
-            return new
+            return self._keep(new)
+
+    def _stored_pair(self, seen_access_token: str, forced: bool) -> tuple[TokenSet, str | None]:
+        """Under the store's lock: the stored pair, and the refresh token to use (None when
+        another thread, task or process has refreshed already: use the stored pair)."""
+        stored = self.store.load() or self.current()
+        if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
+            self._tokens = stored
+            return stored, None
+        if not stored.refresh_token:
+            raise ReauthorizationRequired("the access token expired and there is no refresh token")
+        return stored, stored.refresh_token
+
+    def _keep(self, new: TokenSet) -> TokenSet:
+        self.store.save(new)  # saved before anyone uses it: the old refresh token is dead
+        self._tokens = new
+        log.debug(
+            "refreshed the access token (expires %s)",
+            time.strftime("%H:%M:%S", time.gmtime(new.expires_at)),
+        )
+        return new
 
     def _after_failed_refresh(self, stored: TokenSet, error: APIConnectionError) -> TokenSet:
         # Sage may have rotated the pair before the answer was lost: never retry blindly. Use a
@@ -407,21 +416,14 @@ class OAuthSession:
         # Tasks of this loop queue on an asyncio lock; the store's lock then covers threads and
         # processes without blocking the loop.
         async with self._loop_lock(), self.store.alock():
-            stored = self.store.load() or self.current()
-            if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
-                self._tokens = stored
+            stored, refresh_token = self._stored_pair(seen_access_token, forced)
+            if refresh_token is None:
                 return stored
-            if not stored.refresh_token:
-                raise ReauthorizationRequired(
-                    "the access token expired and there is no refresh token"
-                )
             try:
-                new = await self.app.arefresh(stored.refresh_token)
+                new = await self.app.arefresh(refresh_token)
             except APIConnectionError as exc:
                 return self._after_failed_refresh(stored, exc)
-            self.store.save(new)
-            self._tokens = new
-            return new
+            return self._keep(new)
 
 
 def _json(response: httpx.Response) -> Any:

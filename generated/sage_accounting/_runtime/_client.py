@@ -58,6 +58,7 @@ REQUEST_ID_HEADERS = ("x-request-id", "x_request_id", "request-id")
 ModelT = TypeVar("ModelT", bound="BaseModel")
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
+_TABLES: dict[str, dict[str, OperationInfo]] = {}  # operations module -> its OPERATIONS
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class PreparedRequest:
     timeout: httpx.Timeout
     max_retries: int
     retry_allowed: bool
-    access_hint: str | None
+    operation: OperationInfo  # for the 403 message: which areas and roles grant access
 
     def with_url(self, url: str) -> PreparedRequest:
         return replace(self, url=url)
@@ -194,9 +195,10 @@ class _BaseClient:
     # -- preparing ----------------------------------------------------------------------------------
 
     def _operation(self, operation_id: str) -> OperationInfo:
-        table: dict[str, OperationInfo] = importlib.import_module(
-            self._operations_module
-        ).OPERATIONS
+        table = _TABLES.get(self._operations_module)
+        if table is None:  # imported on the first call, then kept: prepare() is on every call
+            module = importlib.import_module(self._operations_module)
+            table = _TABLES[self._operations_module] = module.OPERATIONS
         return table[operation_id]
 
     def prepare(
@@ -247,7 +249,7 @@ class _BaseClient:
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             max_retries=options.get("max_retries", self._config.max_retries),
             retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
-            access_hint=op.access_hint(),
+            operation=op,
         )
 
     @staticmethod
@@ -292,7 +294,7 @@ class _BaseClient:
                 request_id=request_id,
                 business_id=request.business_id,
                 body=_error_body(response),
-                access_hint=request.access_hint,
+                access_hint=request.operation.access_hint(),
                 retry_after=_retry.parse_retry_after(response.headers),
             )
         received = response.headers.get("x-business")
