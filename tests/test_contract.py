@@ -168,3 +168,20 @@ def test_every_definition_has_a_model_with_every_property(spec_paths: list[Path]
             assert set(definition.get("properties", {})) <= wire_names, name
             count += 1
     assert count == 197 + 6
+
+
+def test_each_operation_names_the_method_users_call() -> None:
+    """The operations table says where each operation lives (the sandbox and agent policies
+    rely on it): ``client.<resource>.<name>`` exists, and list operations return lists."""
+    from sage_accounting import SageAccounting
+    from sage_accounting._operations import OPERATIONS
+
+    client = SageAccounting(access_token="t")
+    for operation_id, op in OPERATIONS.items():
+        method = getattr(getattr(client, op.resource), op.name, None)
+        assert callable(method), f"{operation_id}: client.{op.resource}.{op.name} missing"
+        assert op.kind in {"list", "get", "create", "update", "delete", "action"}
+        if op.body_key is not None:
+            assert op.method in {"POST", "PUT"}, operation_id
+        if op.kind == "list":
+            assert op.method == "GET" and op.model, operation_id

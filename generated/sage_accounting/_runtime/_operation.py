@@ -20,6 +20,12 @@ class OperationInfo(NamedTuple):
     # Any one role of one area grants access: (("Sales", ("Full Access", "Read Only")), ...)
     access: tuple[tuple[str, tuple[str, ...]], ...] = ()
     availability: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Where users meet it, and what it carries: for the sandbox, agent policies and tool export.
+    resource: str = ""  # client attribute, e.g. "sales_invoices"
+    name: str = ""  # method name on the resource, e.g. "release"
+    kind: str = ""  # list, get, create, update, delete or action
+    body_key: str | None = None  # the one key wrapping the request body, e.g. "sales_invoice"
+    model: str | None = None  # the response model (the item's, for lists); None: no body or bytes
 
     def access_hint(self) -> str | None:
         if not self.access:
