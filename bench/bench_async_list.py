@@ -1,19 +1,17 @@
 """Async listing of 10,000 records with 20 ms latency injected per request, vs the sequential
-lower bound (pages x latency): what the pager adds to the wait for Sage. The fake server runs in
+lower bound (pages x latency): what the pager adds to the wait for Sage. The sandbox runs in
 its own process, as Sage would: its work does not share this process's GIL."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 
 from sage_accounting import AsyncSageAccounting  # noqa: E402
@@ -27,11 +25,10 @@ async def list_all(client: AsyncSageAccounting, concurrency: int) -> int:
 
 
 def main() -> None:
-    tests = Path(__file__).parents[1] / "tests"
     server = subprocess.Popen(
-        [sys.executable, "-m", "fake_sage", "--contacts", str(RECORDS), "--latency", str(LATENCY)],
+        [sys.executable, "-m", "sage_accounting.testing", "--json", "--empty"]
+        + ["--contacts", str(RECORDS), "--latency", str(LATENCY)],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(tests)},
     )
     try:
         assert server.stdout is not None

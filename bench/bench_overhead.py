@@ -1,5 +1,5 @@
-"""Runtime overhead per call: ``client.contacts.get(id)`` (generated method -> runtime -> fake
-Sage server on 127.0.0.1) vs a bare ``httpx`` GET of the same URL with the same headers, both on
+"""Runtime overhead per call: ``client.contacts.get(id)`` (generated method -> runtime -> local
+Sage sandbox on 127.0.0.1) vs a bare ``httpx`` GET of the same URL with the same headers, both on
 a kept-alive connection (target <= 1.3x)."""
 
 from __future__ import annotations
@@ -8,20 +8,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
 import httpx  # noqa: E402
 from _timing import interleaved, report  # noqa: E402
-from fake_sage import FakeSage  # noqa: E402
 
 from sage_accounting import SageAccounting  # noqa: E402
+from sage_accounting.testing import SageSandbox  # noqa: E402
 
 CALLS = 200
 REPEAT = 9
 
 
 def main() -> bool:
-    with FakeSage() as sage:
+    with SageSandbox(demo_data=False) as sage:
         (contact_id,) = sage.seed(
             "contacts", 1, contact_type_ids=["CUSTOMER"], credit_limit="100.00"
         )

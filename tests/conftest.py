@@ -101,10 +101,11 @@ def make_client() -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def fake_sage() -> Iterator[Any]:
-    """A fake Sage server on 127.0.0.1, new for each test."""
-    from fake_sage import FakeSage
+    """An empty Sage sandbox on 127.0.0.1, new for each test (the name predates the sandbox:
+    tests seed exactly the records they count)."""
+    from sage_accounting.testing import SageSandbox
 
-    with FakeSage() as server:
+    with SageSandbox(demo_data=False) as server:
         yield server
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_sage import Fault
 
 from sage_accounting import (
     APITimeoutError,
@@ -28,6 +27,7 @@ from sage_accounting import (
     StateMismatchError,
     TokenSet,
 )
+from sage_accounting.testing import Fault
 
 
 def client_for(fake_sage: Any, session: Any, **kwargs: Any) -> SageAccounting:

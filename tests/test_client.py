@@ -426,9 +426,8 @@ def test_per_call_options_reach_the_request(make_client: Callable[..., Any]) -> 
 
 
 def test_a_per_call_timeout_is_used(fake_sage: Any) -> None:
-    from fake_sage import Fault
-
     from sage_accounting import APITimeoutError, SageAccounting
+    from sage_accounting.testing import Fault
 
     client = SageAccounting(
         access_token=fake_sage.issue_tokens()["access_token"], base_url=fake_sage.base_url

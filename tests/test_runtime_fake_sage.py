@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_sage import FakeSage, Fault
 
 from sage_accounting import (
     APIConnectionError,
@@ -32,6 +31,7 @@ from sage_accounting import (
     TokenSet,
     UnprocessableEntityError,
 )
+from sage_accounting.testing import Fault, SageSandbox
 
 CONTACT = {"name": "Acme Ltd", "contact_type_ids": ["CUSTOMER"]}
 
@@ -294,7 +294,7 @@ def test_the_cursor_is_the_earlier_clock_less_the_overlap(
 
 
 def test_requests_in_flight_are_capped_per_app() -> None:
-    with FakeSage(client_id="capped-app") as sage:
+    with SageSandbox(client_id="capped-app", demo_data=False) as sage:
         app = OAuthApp(
             "capped-app",
             sage.state.client_secret,

@@ -1,0 +1,131 @@
+"""Sage's OAuth endpoints as the sandbox plays them: authorize, token, revoke, bearer checks.
+
+Access tokens last 5 minutes on the sandbox's clock; refresh tokens are single use and rotate
+(a reused one gets 400 ``invalid_grant``); the code exchange checks the redirect URI and PKCE.
+Handlers return a ``Reply`` and are called with ``state.lock`` not held.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import urllib.parse
+from typing import Any
+
+from ._state import (
+    ACCESS_TOKEN_SECONDS,
+    CODE_SECONDS,
+    REFRESH_TOKEN_IDLE_SECONDS,
+    Grant,
+    Reply,
+    State,
+    error,
+)
+
+
+def issue(state: State, scope: str) -> dict[str, Any]:
+    """A fresh token pair, as Sage's token endpoint returns it (call with the lock held)."""
+    now = state.clock.now()
+    grant = Grant(
+        access_token="at-" + secrets.token_hex(24),
+        refresh_token="rt-" + secrets.token_hex(24),
+        access_expires_at=now + ACCESS_TOKEN_SECONDS,
+        refresh_expires_at=now + REFRESH_TOKEN_IDLE_SECONDS,
+        scope=scope,
+    )
+    state.access_tokens[grant.access_token] = grant
+    state.refresh_tokens[grant.refresh_token] = grant
+    return {
+        "access_token": grant.access_token,
+        "token_type": "bearer",
+        "expires_in": ACCESS_TOKEN_SECONDS,
+        "refresh_token": grant.refresh_token,
+        "refresh_token_expires_in": REFRESH_TOKEN_IDLE_SECONDS,
+        "scope": scope,
+        "requested_by_id": "user-1",
+    }
+
+
+def check_bearer(state: State, authorization: str) -> Reply | None:
+    """None when the bearer token is live, else Sage's 401."""
+    token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else ""
+    with state.lock:
+        grant = state.access_tokens.get(token)
+        now = state.clock.now()
+    if grant is None:
+        return Reply(401, error("Unauthorized", "invalid access token"))
+    if now >= grant.access_expires_at:
+        return Reply(401, error("Unauthorized", "access token expired"))
+    return None
+
+
+def _client_ok(state: State, form: dict[str, str]) -> bool:
+    return (
+        form.get("client_id") == state.client_id
+        and form.get("client_secret") == state.client_secret
+    )
+
+
+def token(state: State, form: dict[str, str]) -> Reply:
+    with state.lock:
+        state.token_requests.append(form)
+        if not _client_ok(state, form):
+            return Reply(400, {"error": "invalid_client"})
+        grant_type = form.get("grant_type")
+        now = state.clock.now()
+        if grant_type == "authorization_code":
+            state.counts["exchange"] += 1
+            code = state.codes.pop(form.get("code", ""), None)
+            if (
+                code is None
+                or now > code["expires_at"]
+                or form.get("redirect_uri") != code["redirect_uri"]
+            ):
+                return Reply(400, {"error": "invalid_grant"})
+            challenge = code.get("code_challenge")
+            if challenge:
+                verifier = form.get("code_verifier", "")
+                digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                if digest.rstrip(b"=").decode() != challenge:
+                    return Reply(400, {"error": "invalid_grant", "error_description": "PKCE"})
+            return Reply(200, issue(state, code["scope"]))
+        if grant_type == "refresh_token":
+            state.counts["refresh"] += 1
+            refresh = form.get("refresh_token", "")
+            grant = state.refresh_tokens.get(refresh)
+            if (
+                grant is None
+                or refresh in state.used_refresh_tokens
+                or now > grant.refresh_expires_at
+            ):
+                return Reply(400, {"error": "invalid_grant"})
+            state.used_refresh_tokens.add(refresh)  # single use: the old one dies
+            return Reply(200, issue(state, grant.scope))
+        return Reply(400, {"error": "unsupported_grant_type"})
+
+
+def revoke(state: State, form: dict[str, str]) -> Reply:
+    with state.lock:
+        state.counts["revoke"] += 1
+        if not _client_ok(state, form):
+            return Reply(400, {"error": "invalid_client"})
+        state.used_refresh_tokens.add(form.get("token", ""))
+    return Reply(200, {"success": "ok"})
+
+
+def authorize(state: State, query: dict[str, str]) -> Reply:
+    """The user signs in and consents at once: redirect back with a region-prefixed code."""
+    if query.get("client_id") != state.client_id or query.get("response_type") != "code":
+        return Reply(400, {"error": "invalid_request"})
+    code = "GB/" + secrets.token_hex(12)
+    with state.lock:
+        state.codes[code] = {
+            "redirect_uri": query.get("redirect_uri"),
+            "scope": query.get("scope", "full_access"),
+            "expires_at": state.clock.now() + CODE_SECONDS,
+            "code_challenge": query.get("code_challenge"),
+        }
+    params = {"code": code, "country": "GB", "state": query.get("state", "")}
+    location = query.get("redirect_uri", "") + "?" + urllib.parse.urlencode(params)
+    return Reply(302, None, {"Location": location})

@@ -1,0 +1,263 @@
+"""Records as Sage keeps them: what a create, update, delete or list does to a business's data.
+
+Generic rules, no per-resource code (call everything here with ``state.lock`` held):
+
+- a record gets a 32-hex ``id``, ``$path``, ``displayed_as`` (its number, name, reference or
+  description), ``created_at``/``updated_at``/``deleted_at`` on the sandbox's clock;
+- a body's ``x_id`` becomes the link ``x: {id, displayed_as, $path}`` and ``x_ids`` the list
+  ``xs`` (resolved against the business's records where they exist), as Sage answers them;
+- money stays exact: numbers are read as ``Decimal`` and written back as strings;
+- an artefact (a body with ``..._lines``) gets a number (``SI-1``), a status (``UNPAID`` unless
+  the body asks for ``DRAFT``) and net/tax/total amounts summed from its lines;
+- deletes are soft (``deleted_at``), so ``deleted_since`` can report them.
+"""
+
+from __future__ import annotations
+
+import math
+import urllib.parse
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._state import Record, State, parse_time, timestamp
+
+GLOBAL = ""  # the "business" that /businesses and /user records live under
+BASE_FIELDS = ("id", "displayed_as", "$path")
+MAX_ITEMS_PER_PAGE = 200
+LIST_PARAMS = {
+    "page", "items_per_page", "attributes", "sort", "search",
+    "updated_or_created_since", "deleted_since", "from_date", "to_date",
+}  # fmt: skip
+
+
+def plural(name: str) -> str:
+    if name.endswith(("s", "x", "ch", "sh")):
+        return name + "es"
+    if name.endswith("y") and name[-2:-1] not in "aeiou":
+        return name[:-1] + "ies"
+    return name + "s"
+
+
+def link(state: State, business: str, resource: str, record_id: str) -> Record:
+    target = state.records.get((business, resource), {}).get(record_id)
+    shown = target.get("displayed_as") if target else record_id
+    return {"id": record_id, "displayed_as": shown, "$path": f"/{resource}/{record_id}"}
+
+
+def expand_links(state: State, business: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``contact_id`` -> ``contact`` link, ``contact_type_ids`` -> ``contact_types`` links."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "idempotency_id":
+            continue
+        if key.endswith("_ids") and isinstance(value, list):
+            name = key[: -len("_ids")]
+            out[plural(name)] = [link(state, business, plural(name), str(v)) for v in value]
+        elif key.endswith("_id") and isinstance(value, str) and value:
+            name = key[: -len("_id")]
+            out[name] = link(state, business, plural(name), value)
+        elif isinstance(value, dict):
+            out[key] = expand_links(state, business, value)
+        elif isinstance(value, list):
+            out[key] = [
+                expand_links(state, business, v) if isinstance(v, dict) else v for v in value
+            ]
+        else:
+            out[key] = value
+    return out
+
+
+def _money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _artefact_lines(record: Record) -> list[dict[str, Any]] | None:
+    for key, value in record.items():
+        if key.endswith("_lines") and isinstance(value, list):
+            return [line for line in value if isinstance(line, dict)]
+    return None
+
+
+def _number_field(resource: str) -> str:
+    """sales_invoices -> invoice_number, sales_credit_notes -> credit_note_number."""
+    words = resource.split("_")[1:] or resource.split("_")
+    return "_".join(words)[:-1] + "_number"
+
+
+def _complete_artefact(state: State, business: str, resource: str, record: Record) -> None:
+    lines = _artefact_lines(record)
+    if lines is None:
+        return
+    net = tax = Decimal(0)
+    for line in lines:
+        if line.get("net_amount") is None:
+            line["net_amount"] = str(
+                _money(line.get("quantity", 1)) * _money(line.get("unit_price"))
+            )
+        line.setdefault("tax_amount", "0.00")
+        line.setdefault(
+            "total_amount", str(_money(line["net_amount"]) + _money(line["tax_amount"]))
+        )
+        net += _money(line["net_amount"])
+        tax += _money(line["tax_amount"])
+    record.setdefault("net_amount", str(net))
+    record.setdefault("tax_amount", str(tax))
+    record.setdefault("total_amount", str(net + tax))
+    record.setdefault("outstanding_amount", record["total_amount"])
+    record.setdefault("currency", link(state, business, "currencies", "GBP"))
+    if "status" not in record:
+        record["status"] = link(state, business, "artefact_statuses", "UNPAID")
+    number = _number_field(resource)
+    if not record.get(number):
+        state.numbers[(business, resource)] += 1
+        initials = "".join(word[0] for word in resource.split("_")).upper()
+        record[number] = f"{initials}-{state.numbers[(business, resource)]}"
+
+
+def _displayed_as(resource: str, record: Record) -> str:
+    for key in (_number_field(resource), "name", "reference", "description", "displayed_as"):
+        if record.get(key):
+            return str(record[key])
+    return str(record.get("id") or resource)
+
+
+def create(
+    state: State, business: str, resource: str, fields: dict[str, Any], record_id: str | None = None
+) -> Record:
+    """A new record from a request body's fields (the wrapper's contents)."""
+    now = timestamp(state.clock.now())
+    record_id = record_id or state.new_id()
+    record: Record = {
+        "id": record_id,
+        "displayed_as": None,
+        "$path": f"/{resource}/{record_id}",
+        "created_at": now,
+        "updated_at": now,
+        "deleted_at": None,
+        **expand_links(state, business, fields),
+    }
+    if business != GLOBAL:
+        record["business_id"] = business  # so a test can see whose record it got
+    _complete_artefact(state, business, resource, record)
+    record["displayed_as"] = fields.get("displayed_as") or _displayed_as(resource, record)
+    state.records[(business, resource)][record_id] = record
+    return record
+
+
+def update(
+    state: State, business: str, resource: str, record: Record, fields: dict[str, Any]
+) -> Record:
+    record.update(expand_links(state, business, fields))
+    record["displayed_as"] = _displayed_as(resource, record)
+    record["updated_at"] = timestamp(state.clock.now())
+    return record
+
+
+def singleton(state: State, business: str, resource: str) -> Record:
+    """The one record of a settings-like resource (``/business_settings``), made on first use."""
+    records = state.records[(business, resource)]
+    if resource not in records:
+        now = timestamp(state.clock.now())
+        records[resource] = {
+            "$path": f"/{resource}",
+            "displayed_as": resource.replace("_", " ").title(),
+            "created_at": now,
+            "updated_at": now,
+        }
+    return records[resource]
+
+
+def _field(record: Record, key: str) -> Any:
+    """A filter's value in a record: ``contact_id`` matches the ``contact`` link's id."""
+    if key in record:
+        return record[key]
+    if key.endswith("_id"):
+        name = key[: -len("_id")]
+        if isinstance(record.get(name), dict):
+            return record[name].get("id")
+        links = record.get(plural(name))
+        if isinstance(links, list):
+            return [item.get("id") for item in links if isinstance(item, dict)]
+    return None
+
+
+def _matches(record: Record, key: str, wanted: str) -> bool:
+    value = _field(record, key)
+    if value is None:
+        return True  # a filter the record cannot answer (a display flag): not a restriction
+    if isinstance(value, list):
+        return wanted in value
+    if isinstance(value, bool):
+        return str(value).lower() == wanted.lower()
+    return str(value) == wanted
+
+
+def select(records: list[Record], query: dict[str, str]) -> list[Record]:
+    """The records a list's filters keep, in its ``sort`` order (else creation order)."""
+    if "deleted_since" in query:
+        since = parse_time(query["deleted_since"])  # exclusive, as Sage's is
+        return [r for r in records if r.get("deleted_at") and parse_time(r["deleted_at"]) > since]
+    chosen = [r for r in records if not r.get("deleted_at")]
+    if "updated_or_created_since" in query:
+        since = parse_time(query["updated_or_created_since"])  # inclusive
+        chosen = [r for r in chosen if parse_time(r["updated_at"]) >= since]
+    if query.get("search"):
+        needle = query["search"].lower()
+        chosen = [
+            r
+            for r in chosen
+            if any(
+                needle in str(r.get(k) or "").lower() for k in ("displayed_as", "name", "reference")
+            )
+        ]
+    if query.get("from_date"):
+        chosen = [r for r in chosen if not r.get("date") or r["date"] >= query["from_date"][:10]]
+    if query.get("to_date"):
+        chosen = [r for r in chosen if not r.get("date") or r["date"] <= query["to_date"][:10]]
+    for key, wanted in query.items():
+        if key not in LIST_PARAMS and wanted != "":
+            chosen = [r for r in chosen if _matches(r, key, wanted)]
+    if query.get("sort"):
+        name, _, direction = query["sort"].partition(":")
+        chosen.sort(key=lambda r: str(r.get(name) or ""), reverse=direction == "desc")
+    return chosen
+
+
+def shown(record: Record, attributes: str | None, deleted: bool = False) -> Record:
+    """A list item: the base fields plus the ``attributes`` asked for (``all``: everything)."""
+    if attributes == "all":
+        return record
+    item = {k: record.get(k) for k in BASE_FIELDS}
+    for name in (attributes or "").split(","):
+        name = name.strip()
+        if name and name in record:
+            item[name] = record[name]
+    if deleted:
+        item["deleted_at"] = record["deleted_at"]
+    return item
+
+
+def envelope(records: list[Record], path: str, query: dict[str, str]) -> dict[str, Any]:
+    """Sage's list envelope: ``$items`` of one page, ``$next``/``$back`` relative to /v3.1."""
+    per_page = max(1, min(int(query.get("items_per_page") or 20), MAX_ITEMS_PER_PAGE))
+    chosen = select(records, query)
+    pages = max(1, math.ceil(len(chosen) / per_page))
+    page = min(max(1, int(query.get("page") or 1)), pages)  # past the end: the last page again
+    window = chosen[(page - 1) * per_page : page * per_page]
+    deleted = "deleted_since" in query
+
+    def link_to(number: int) -> str:
+        params = {k: v for k, v in query.items() if k != "page"}
+        return f"{path}?" + urllib.parse.urlencode({"page": number, **params})
+
+    return {
+        "$total": len(chosen),
+        "$page": page,
+        "$next": link_to(page + 1) if page < pages else None,
+        "$back": link_to(page - 1) if page > 1 else None,
+        "$itemsPerPage": per_page,
+        "$items": [shown(r, query.get("attributes"), deleted) for r in window],
+    }

@@ -1,0 +1,21 @@
+"""``sage-accounting sandbox``: the click command (the ``[cli]`` extra) behind the CLI's
+``sandbox`` subcommand; the same as ``python -m sage_accounting.testing``."""
+
+from __future__ import annotations
+
+import click
+
+from .__main__ import describe, serve, wait
+
+
+@click.command("sandbox")
+@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of demo data and ids.")
+@click.option("--empty", is_flag=True, help="Start without the demo business data.")
+@click.option("--latency", type=float, default=0.0, help="Seconds added to every API call.")
+@click.option("--contacts", type=int, default=0, help="Extra contacts to add per business.")
+def sandbox(port: int, seed: int, empty: bool, latency: float, contacts: int) -> None:
+    """Run a local Sage sandbox on 127.0.0.1 and print its base URL and a ready token."""
+    running = serve(port, seed, not empty, latency, contacts)
+    click.echo(describe(running))
+    wait(running)
