@@ -41,8 +41,10 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_fresh_generation_is_byte_identical_to_the_committed_package(fresh: Path) -> None:
-    # The committed package came from an earlier run, in another directory: same bytes.
-    assert tree(fresh) == tree(PACKAGE)
+    # The committed package came from an earlier run, in another directory: same bytes. Files
+    # the manifest does not list are hand-written subpackages (testing/, ...): not compared.
+    generated = set(read_manifest(PACKAGE)) | {MANIFEST}
+    assert tree(fresh) == {k: v for k, v in tree(PACKAGE).items() if k in generated}
 
 
 def test_reusing_unchanged_files_gives_the_same_bytes_as_formatting_them(

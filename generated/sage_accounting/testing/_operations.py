@@ -106,7 +106,7 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
         return Reply(200, _records.update(state, owner, resource, record, body))
     if info.kind == "delete":
         record["deleted_at"] = record["updated_at"] = timestamp(state.clock.now())
-        return Reply(204)
+        return Reply(200, record) if info.model else Reply(204)  # a few answer the voided record
     return _action(state, owner, resource, info.name, info.method, info.model, record)
 
 

@@ -106,6 +106,7 @@ def seed_business(state: State, business: str) -> None:
             "item_code": item_code,
             "description": description,
             "sales_ledger_account_id": ledger[4000],
+            "purchase_ledger_account_id": ledger[5000],
             "sales_tax_rate_id": "GB_STANDARD",
             "sales_prices": [{"price_name": "Selling Price", "price": price}],
         }
