@@ -452,3 +452,11 @@ def test_every_error_is_a_sage_error() -> None:
     ):
         assert issubclass(cls, SageError)
     assert issubclass(ArgumentTypeError, TypeError) and issubclass(ArgumentValueError, ValueError)
+
+
+def test_a_204_where_a_record_is_declared_is_an_empty_record(
+    make_client: Callable[..., Any],
+) -> None:
+    client, _ = make_client(lambda r: httpx.Response(204))
+    voided = client.sales_invoices.delete("i1")
+    assert voided.id is None and voided.model_fields_set == set()

@@ -261,9 +261,7 @@ def run(mode: str, client: Any, call: str) -> Any:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", MATRIX)
-def test_fault(
-    case: Case, mode: str, waits: list[float], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_fault(case: Case, mode: str, waits: list[float], caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: ours, httpx's, httpcore's
     with FaultServer() as other, FaultServer() as server:
         server.script = [fill(answer, other, server) for answer in case.answers]
@@ -303,4 +301,3 @@ def test_fault(
 def test_the_matrix_has_one_row_per_fault() -> None:
     names = [p.values[0].name for p in MATRIX]
     assert len(names) == len(set(names))
-

@@ -398,6 +398,10 @@ class _BaseClient:
     def parse(response: httpx.Response, cast_to: type[ModelT]) -> ModelT:
         from ._envelope import MalformedBody, parse_model
 
+        if response.status_code == 204 and not response.content:
+            # No Content, said outright (a void answered without the voided record): the call
+            # succeeded, and the record is empty. An empty 200 is an error (below).
+            return cast_to.model_construct()
         try:
             return parse_model(response.content, cast_to)
         except MalformedBody as exc:
