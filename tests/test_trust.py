@@ -258,11 +258,14 @@ def test_a_bad_business_id_is_refused_before_any_request(
 
 
 def test_headers_merge_case_insensitively(make_client: Callable[..., Any]) -> None:
-    client, rec = make_client(echo_business, business_id="b1")
+    client, rec = make_client(
+        echo_business, business_id="b1", default_headers={"user-agent": "mine/1"}
+    )
     client.contacts.get("x", extra_headers={"x-business": "b2", "accept": "application/json"})
     request = rec.requests[0]
     assert request.headers.get_list("x-business") == ["b2"]
     assert request.headers.get_list("accept") == ["application/json"]
+    assert request.headers.get_list("user-agent") == ["mine/1"]
 
 
 @pytest.mark.parametrize(

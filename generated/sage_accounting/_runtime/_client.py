@@ -191,7 +191,6 @@ class _BaseClient:
             default_headers=dict(default_headers or {}),
             missing_business_header=missing_business_header,
         )
-        self._base = httpx.URL(self._config.base_url)
         self._resources: dict[str, Any] = {}
         self._closed = False
         self._owns_pool = True  # copies share the pool and never close it
@@ -276,7 +275,9 @@ class _BaseClient:
             business_id = self._config.business_id
         else:
             _check_business_id(business_id)
-        headers = {"Accept": accept, "User-Agent": USER_AGENT, **self._config.default_headers}
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        for name, value in self._config.default_headers.items():
+            _set_header(headers, name, value)
         if business_id:
             headers["X-Business"] = business_id
         content = None
@@ -327,7 +328,7 @@ class _BaseClient:
     def is_within_base(self, url: str) -> bool:
         """Whether ``url`` is under the base URL: same scheme, host and port, a path below the
         base path and no dot segment (a server could normalise ``..`` out of the base)."""
-        return is_within(url, self._base)
+        return is_within(url, self._config.base_url)
 
     def authorized_headers(self, request: PreparedRequest, token: str) -> dict[str, str]:
         """The request's headers with the bearer token: only for a URL within the base URL."""
@@ -656,12 +657,13 @@ def _set_header(headers: dict[str, str], name: str, value: str) -> None:
     headers["X-Business" if lower == "x-business" else name] = value
 
 
-def is_within(url: str, base: httpx.URL | str) -> bool:
-    """Whether ``url`` is at or below ``base``: same scheme, host and port, a path below the
-    base path (decoded, so %2E%2E counts as ..) and no dot segment."""
+def is_within(url: str, base_url: str) -> bool:
+    """Whether ``url`` is at or below ``base_url`` (no trailing slash): same scheme, host and
+    port, a path below the base path (decoded, so %2E%2E counts as ..) and no dot segment."""
+    if url.startswith(base_url + "/") and "/." not in url and "%2e" not in url.lower():
+        return True  # the common case, without parsing: the authority ends where the path starts
     try:
-        target = httpx.URL(url)
-        base = httpx.URL(base)
+        target, base = httpx.URL(url), httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError, ValueError):
         return False
     if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
