@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from decimal import Decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -388,6 +389,8 @@ def test_a_closed_user_supplied_http_client_is_a_typed_error() -> None:
         (lambda c: c.contacts.list(updated_or_created_since="yesterday"), ArgumentValueError, "updated_or_created_since"),
         (lambda c: c.contacts.get("x", business_id="a\nb"), ArgumentValueError, "business_id"),
         (lambda c: c.contacts.get("x", business_id="ü"), ArgumentValueError, "business_id"),
+        (lambda c: c.contacts.create(contact={"name": "x", "contact_type_ids": ["C"], "extra": 1.5}), ArgumentTypeError, "contact"),
+        (lambda c: c.contacts.create(contact={"name": "x", "contact_type_ids": ["C"], "extra": Decimal("NaN")}), ArgumentValueError, "contact"),
         (lambda c: c.contacts.create(contact={"name": "x", "contact_type_ids": ["C"]}, idempotency_id=7), ArgumentValueError, "idempotency_id"),
     ],
 )  # fmt: skip

@@ -286,7 +286,12 @@ class _BaseClient:
             payload, has_idempotency_id = _encode_body(
                 op.method, body, body_model, options.get("idempotency_id")
             )
-            content = dumps(payload)
+            try:
+                content = dumps(payload)
+            except TypeError as exc:  # a float, or a value JSON cannot carry
+                raise ArgumentTypeError(next(iter(body)), str(exc)) from None
+            except ValueError as exc:  # Decimal("NaN")
+                raise ArgumentValueError(next(iter(body)), str(exc)) from None
             headers["Content-Type"] = "application/json"
         for name, value in (options.get("extra_headers") or {}).items():
             _check_header("extra_headers", name, value)
