@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
