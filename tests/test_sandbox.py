@@ -10,6 +10,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +30,13 @@ from sage_accounting import (
 from sage_accounting.testing import Fault, SageSandbox
 
 
+@pytest.fixture
+def closing() -> Iterator[ExitStack]:
+    """Clients a test makes are closed when it ends."""
+    with ExitStack() as stack:
+        yield stack
+
+
 def raw(sage: SageSandbox, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """A request on the wire, as Sage's own clients see it, with the sandbox's token."""
     headers = {"Authorization": f"Bearer {sage.access_token}", **kwargs.pop("headers", {})}
@@ -37,10 +46,12 @@ def raw(sage: SageSandbox, method: str, path: str, **kwargs: Any) -> httpx.Respo
 # -- the demo business ----------------------------------------------------------------------------
 
 
-def test_demo_business_is_small_realistic_and_the_same_from_the_same_seed() -> None:
+def test_demo_business_is_small_realistic_and_the_same_from_the_same_seed(
+    closing: ExitStack,
+) -> None:
     with SageSandbox(seed=7) as one, SageSandbox(seed=7) as two, SageSandbox(seed=8) as other:
         ids = [set(s.records("contacts")) for s in (one, two, other)]
-        client = one.client()
+        client = closing.enter_context(one.client())
         customers = list(client.contacts.list(contact_type_id="CUSTOMER", attributes="all"))
         invoices = list(client.sales_invoices.list(attributes="all"))
         tax_rates = {t.id for t in client.tax_rates.list()}
@@ -59,10 +70,11 @@ def test_demo_business_is_small_realistic_and_the_same_from_the_same_seed() -> N
 
 
 def test_each_business_has_its_own_records_and_x_business_is_echoed(
-    sage_sandbox: SageSandbox,
+    sage_sandbox: SageSandbox, closing: ExitStack
 ) -> None:
     second = sage_sandbox.state.businesses[1]
-    created = sage_sandbox.client(business_id=second).contacts.create(
+    other = closing.enter_context(sage_sandbox.client(business_id=second))
+    created = other.contacts.create(
         contact={"name": "Only in the second", "contact_type_ids": ["CUSTOMER"]}
     )
     assert created.id in sage_sandbox.records("contacts", second)
@@ -78,7 +90,9 @@ def test_each_business_has_its_own_records_and_x_business_is_echoed(
 # -- Sage's wire format -----------------------------------------------------------------------------
 
 
-def test_list_envelope_pages_attributes_and_changes_filters(sage_sandbox: SageSandbox) -> None:
+def test_list_envelope_pages_attributes_and_changes_filters(
+    sage_sandbox: SageSandbox, closing: ExitStack
+) -> None:
     first = raw(sage_sandbox, "GET", "/contacts", params={"items_per_page": 4}).json()
     assert first["$total"] == 9 and first["$page"] == 1 and first["$back"] is None
     assert first["$next"] == "/contacts?page=2&items_per_page=4"
@@ -92,7 +106,7 @@ def test_list_envelope_pages_attributes_and_changes_filters(sage_sandbox: SageSa
 
     sage_sandbox.clock.advance(120)  # later than every record (the token lives 300 s)
     since = dt.datetime.fromtimestamp(int(sage_sandbox.clock.now()) - 1, dt.UTC).isoformat()
-    client = sage_sandbox.client()
+    client = closing.enter_context(sage_sandbox.client())
     client.contacts.update(some["id"], contact={"notes": "called"})
     gone = next(iter(sage_sandbox.records("products")))
     client.products.delete(gone)
@@ -129,8 +143,10 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
     assert sage_client.sales_invoices.get(invoice.id).total_amount == Decimal("0.36")
 
 
-def test_errors_are_sages_array_and_the_sdk_types_them(sage_sandbox: SageSandbox) -> None:
-    client = sage_sandbox.client(max_retries=0)
+def test_errors_are_sages_array_and_the_sdk_types_them(
+    sage_sandbox: SageSandbox, closing: ExitStack
+) -> None:
+    client = closing.enter_context(sage_sandbox.client(max_retries=0))
     with pytest.raises(NotFoundError) as missing:
         client.contacts.get("no-such-contact")
     assert missing.value.data_code == "RecordNotFound"
@@ -164,9 +180,9 @@ def test_idempotency_id_replays_the_first_answer(sage_sandbox: SageSandbox) -> N
 # -- roles ------------------------------------------------------------------------------------------------
 
 
-def test_a_read_only_user_gets_403_exactly_where_the_access_text_says() -> None:
+def test_a_read_only_user_gets_403_exactly_where_the_access_text_says(closing: ExitStack) -> None:
     with SageSandbox(roles={"Sales": "Read Only"}) as sage:
-        client = sage.client(max_retries=0)
+        client = closing.enter_context(sage.client(max_retries=0))
         invoice = client.sales_invoices.list().first_page().items[0]
         assert client.sales_invoices.get(invoice.id).id == invoice.id  # reading is allowed
         with pytest.raises(PermissionDeniedError) as denied:
@@ -220,8 +236,10 @@ def test_release_reissue_and_file_download(
 
 
 @pytest.mark.usefixtures("no_backoff")
-def test_injected_faults_429_5xx_drops_and_latency(sage_sandbox: SageSandbox) -> None:
-    client = sage_sandbox.client(max_retries=2, timeout=2.0)
+def test_injected_faults_429_5xx_drops_and_latency(
+    sage_sandbox: SageSandbox, closing: ExitStack
+) -> None:
+    client = closing.enter_context(sage_sandbox.client(max_retries=2, timeout=2.0))
     sage_sandbox.inject(Fault.rate_limited(retry_after=0, times=2, path="/contacts"))
     assert client.contacts.list().first_page().total == 9  # retried through both
     assert sage_sandbox.count("GET /contacts") == 3
@@ -241,7 +259,9 @@ def test_injected_faults_429_5xx_drops_and_latency(sage_sandbox: SageSandbox) ->
 # -- OAuth ------------------------------------------------------------------------------------------------
 
 
-def test_oauth_authorize_exchange_refresh_and_revoke_end_to_end(sage_sandbox: SageSandbox) -> None:
+def test_oauth_authorize_exchange_refresh_and_revoke_end_to_end(
+    sage_sandbox: SageSandbox, closing: ExitStack
+) -> None:
     app = sage_sandbox.oauth_app(timeout=5.0)
     request = app.authorization_url(scope="full_access")
     callback = httpx.get(request.url, follow_redirects=False).headers["location"]
@@ -249,7 +269,7 @@ def test_oauth_authorize_exchange_refresh_and_revoke_end_to_end(sage_sandbox: Sa
     tokens = app.exchange_code(
         callback_url=callback, expected_state=request.state, code_verifier=request.code_verifier
     )
-    client = sage_sandbox.client(session=OAuthSession(app, tokens=tokens))
+    client = closing.enter_context(sage_sandbox.client(session=OAuthSession(app, tokens=tokens)))
     assert client.user.get().email == "sam@sandbox.example"
     sage_sandbox.clock.advance(301)
     assert client.businesses.get("lead").displayed_as == "Sandbox Joinery Ltd"  # refreshed first
@@ -300,19 +320,18 @@ def test_a_users_own_suite_gets_the_fixtures_from_the_entry_point(tmp_path: Any)
 
 
 def test_python_m_serves_and_prints_a_working_token() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sage_accounting.testing", "--json", "--seed", "3"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        facts = json.loads(server.stdout.readline())
-        with SageAccounting(access_token=facts["access_token"], base_url=facts["base_url"]) as c:
-            assert c.contacts.list().first_page().total == 9
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    command = [sys.executable, "-m", "sage_accounting.testing", "--json", "--seed", "3"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            facts = json.loads(server.stdout.readline())
+            with SageAccounting(
+                access_token=facts["access_token"], base_url=facts["base_url"]
+            ) as c:
+                assert c.contacts.list().first_page().total == 9
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def test_click_command_prints_base_url_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
