@@ -163,6 +163,8 @@ def test_errors_are_sages_array_and_the_sdk_types_them(
     as_form = raw(sage_sandbox, "POST", "/contacts", content=b"name=x",
                   headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert as_form.status_code == 415
+    assert raw(sage_sandbox, "GET", "/no_such_resource").status_code == 404
+    assert raw(sage_sandbox, "GET", "/sales_invoices/x/release").status_code == 405
     sage_sandbox.clock.advance(301)  # the sandbox's token has expired
     assert raw(sage_sandbox, "GET", "/contacts").status_code == 401
 
@@ -364,3 +366,19 @@ def test_a_sandbox_starts_in_well_under_a_second() -> None:
         timings.append(time.perf_counter() - started)
         sandbox.stop()
     assert statistics.median(timings) < 0.25  # ~10 ms on a quiet machine; tests start many
+
+
+def test_ids_in_a_body_become_links_to_the_records_they_name(sage_client: SageAccounting) -> None:
+    ledger = next(
+        a for a in sage_client.ledger_accounts.list(attributes="all") if a.nominal_code == 5000
+    )
+    product = sage_client.products.create(
+        product={"description": "Pine offcuts", "sales_ledger_account_id": ledger.id,
+                 "purchase_ledger_account_id": ledger.id}  # fmt: skip
+    )
+    assert product.purchase_ledger_account.path == f"/ledger_accounts/{ledger.id}"
+    assert product.purchase_ledger_account.displayed_as == "Cost of sales - goods (5000)"
+    draft = next(
+        i for i in sage_client.sales_invoices.list(attributes="status") if i.status.id == "DRAFT"
+    )
+    assert (draft.status.displayed_as, draft.status.path) == ("Draft", "/artefact_statuses/DRAFT")

@@ -38,10 +38,27 @@ def plural(name: str) -> str:
     return name + "s"
 
 
+def _resource_of(state: State, business: str, name: str, record_id: str) -> str:
+    """Where ``{name}_id`` points: ``contact`` -> contacts, ``status`` -> artefact_statuses,
+    ``sales_ledger_account`` -> ledger_accounts (the resource holding that id, if any)."""
+    exact = plural(name)
+    if record_id in state.records.get((business, exact), {}):
+        return exact
+    for (owner, resource), records in state.records.items():
+        related = resource.endswith("_" + exact) or exact.endswith("_" + resource)
+        if owner == business and related and record_id in records:
+            return resource
+    return exact
+
+
 def link(state: State, business: str, resource: str, record_id: str) -> Record:
     target = state.records.get((business, resource), {}).get(record_id)
     shown = target.get("displayed_as") if target else record_id
     return {"id": record_id, "displayed_as": shown, "$path": f"/{resource}/{record_id}"}
+
+
+def _link_to(state: State, business: str, name: str, record_id: str) -> Record:
+    return link(state, business, _resource_of(state, business, name, record_id), record_id)
 
 
 def expand_links(state: State, business: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -52,10 +69,10 @@ def expand_links(state: State, business: str, body: dict[str, Any]) -> dict[str,
             continue
         if key.endswith("_ids") and isinstance(value, list):
             name = key[: -len("_ids")]
-            out[plural(name)] = [link(state, business, plural(name), str(v)) for v in value]
+            out[plural(name)] = [_link_to(state, business, name, str(v)) for v in value]
         elif key.endswith("_id") and isinstance(value, str) and value:
             name = key[: -len("_id")]
-            out[name] = link(state, business, plural(name), value)
+            out[name] = _link_to(state, business, name, value)
         elif isinstance(value, dict):
             out[key] = expand_links(state, business, value)
         elif isinstance(value, list):
