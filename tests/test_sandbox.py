@@ -163,6 +163,10 @@ def test_errors_are_sages_array_and_the_sdk_types_them(
     as_form = raw(sage_sandbox, "POST", "/contacts", content=b"name=x",
                   headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert as_form.status_code == 415
+    bad_page = raw(sage_sandbox, "GET", "/contacts?page=two").json()[0]
+    assert (bad_page["$dataCode"], bad_page["$source"]) == ("RecordInvalid", "page")
+    bad_enum = raw(sage_sandbox, "GET", "/ledger_accounts?visible_in=nowhere").json()[0]
+    assert bad_enum["$source"] == "visible_in" and "sales" in bad_enum["$message"]
     assert raw(sage_sandbox, "GET", "/no_such_resource").status_code == 404
     assert raw(sage_sandbox, "GET", "/sales_invoices/x/release").status_code == 405
     sage_sandbox.clock.advance(301)  # the sandbox's token has expired
@@ -382,3 +386,17 @@ def test_ids_in_a_body_become_links_to_the_records_they_name(sage_client: SageAc
         i for i in sage_client.sales_invoices.list(attributes="status") if i.status.id == "DRAFT"
     )
     assert (draft.status.displayed_as, draft.status.path) == ("Draft", "/artefact_statuses/DRAFT")
+
+
+def test_a_sandbox_bug_answers_500_in_sages_shape_not_a_hang(
+    sage_sandbox: SageSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sage_accounting.testing import _operations
+
+    def broken(*_args: Any) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_operations._records, "envelope", broken)
+    answer = raw(sage_sandbox, "GET", "/contacts")
+    assert answer.status_code == 500
+    assert answer.json()[0]["$message"] == "Sandbox error: KeyError"

@@ -22,10 +22,11 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
+from .._runtime import OperationInfo
 from . import _records
 from ._records import GLOBAL
 from ._routes import Match
-from ._state import Record, Reply, State, error, timestamp
+from ._state import Record, Reply, State, error, parse_time, timestamp
 
 # /businesses and /user are Sage's user-accounts API: about the user, not inside a business.
 GLOBAL_RESOURCES = frozenset({"businesses", "user"})
@@ -71,9 +72,32 @@ def _body(raw: bytes, body_key: str | None) -> dict[str, Any] | Reply:
     return inner
 
 
+def _bad_query(info: OperationInfo, query: dict[str, str]) -> Reply | None:
+    """A query value its parameter's kind (from the operations table) cannot read, as a 422."""
+    for name, value in query.items():
+        param = info.query.get(name)
+        if param is None or value == "":
+            continue
+        try:
+            if param.kind == "integer":
+                int(value)
+            elif param.kind in ("date", "datetime"):
+                parse_time(value)
+            elif param.kind == "boolean" and value.lower() not in ("true", "false"):
+                raise ValueError(value)
+        except ValueError:
+            return _invalid(f"{name} is not a valid {param.kind}: {value!r}", name)
+        if param.enum and value not in param.enum:
+            return _invalid(f"{name} must be one of {', '.join(param.enum)}", name)
+    return None
+
+
 def handle(state: State, match: Match, business: str, query: dict[str, str], raw: bytes) -> Reply:
     """Answer one API request (``state.lock`` is held by the caller)."""
     info = match.route.info
+    refused = _bad_query(info, query)
+    if refused is not None:
+        return refused
     resource = info.resource
     owner = GLOBAL if resource in GLOBAL_RESOURCES else business
     records = state.records[(owner, resource)]

@@ -112,7 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._apply_fault(fault)
             if fault.kind != "slow":
                 return
-        reply = self._route(method, path, api_path, query, body)
+        try:
+            reply = self._route(method, path, api_path, query, body)
+        except Exception as exc:  # a sandbox bug: answer as Sage would, never hang the client
+            reply = Reply(500, error("UnexpectedError", f"Sandbox error: {type(exc).__name__}"))
         if fault and fault.after:
             self._apply_fault(fault)
             if fault.kind != "slow":
