@@ -241,7 +241,8 @@ class _BaseClient:
 
     # -- preparing ----------------------------------------------------------------------------------
 
-    def _operation(self, operation_id: str) -> OperationInfo:
+    def operation(self, operation_id: str) -> OperationInfo:
+        """The generated facts of one operation (method, path, query parameter kinds, ...)."""
         table = _TABLES.get(self._operations_module)
         if table is None:  # imported on the first call, then kept: prepare() is on every call
             module = importlib.import_module(self._operations_module)
@@ -259,7 +260,7 @@ class _BaseClient:
         options: RequestOptions | None = None,
         accept: str = "application/json",
     ) -> PreparedRequest:
-        op = self._operation(operation_id)
+        op = self.operation(operation_id)
         options = options or {}
         unknown = set(options) - _OPTION_NAMES
         if unknown:
