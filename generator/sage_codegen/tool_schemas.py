@@ -92,7 +92,7 @@ def _param_schema(p: Parameter) -> dict[str, Any]:
 
 
 def describe(op: Operation) -> str:
-    parts = [op.summary.strip() or f"{op.method} {op.path}"]
+    parts = [(op.summary.strip() or f"{op.method} {op.path}").rstrip(".") + "."]
     parts.append(f"Access: {op.access.describe()}." if op.access else "Access: not stated.")
     if op.availability:
         parts.append(f"Available in: {op.availability.describe()}.")
