@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._runtime._encoding import loads
 from . import words
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, SQLiteAuditSink
@@ -91,7 +92,7 @@ class AgentGuard:
         from .tools import schemas
 
         money = set(schemas()["operations"][request.operation_id]["money_fields"])
-        for name, value in _fields(json.loads(request.content)):
+        for name, value in _fields(loads(request.content)):  # numbers as Decimal, never float
             if name in money:
                 try:
                     amount = Decimal(str(value))
@@ -195,7 +196,8 @@ class AgentGuard:
 
 def preview(request: PreparedRequest, why: str) -> dict[str, Any]:
     """The exact request a person approves (without headers: they hold the token)."""
-    body = json.loads(request.content) if request.content else None
+    # Decimals as their exact digits, in strings: the preview is stored and shown as JSON.
+    body = json.loads(json.dumps(loads(request.content), default=str)) if request.content else None
     idempotency_id = None
     if isinstance(body, dict) and len(body) == 1:
         inner = next(iter(body.values()))

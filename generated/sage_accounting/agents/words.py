@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .._runtime import OperationInfo
+from .._runtime._encoding import loads
 
 PAST = {"list": "listed", "get": "read", "create": "created", "update": "updated",
         "delete": "deleted"}  # fmt: skip
@@ -48,7 +48,7 @@ def target_id(template: str, path: str) -> str | None:
 def describe_record(content: bytes | None) -> str:
     """ " SI-1042 for Acme Ltd, 1,200.00 GBP" from a written record's answer, or ""."""
     try:
-        record: Any = json.loads(content) if content else None
+        record: Any = loads(content) if content else None
     except ValueError:
         return ""
     if not isinstance(record, dict):
