@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_sage import Fault
+
 from sage_accounting import AsyncSageAccounting, SageAccounting, SageError
 from sage_accounting.agents import (
     AccessDenied,
