@@ -17,6 +17,7 @@ from sage_accounting.agents import (
     ApprovalStore,
     BudgetExceeded,
     MemoryAuditSink,
+    flush_audit,
     parse_policy,
     verify,
 )
@@ -188,6 +189,7 @@ def test_the_audit_chain_shows_an_edited_or_deleted_record(
     for _ in range(2):
         with pytest.raises(AccessDenied):
             agent.contacts.delete("con1")
+    flush_audit(agent)  # the SQLite sink writes on its own thread
     assert verify(db) == []
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE audit SET decision = 'allowed' WHERE seq = 2")
@@ -205,6 +207,7 @@ def test_no_secret_reaches_the_audit_log(fake_sage: Any, tmp_path: Path) -> None
     with SageAccounting(access_token=tokens["access_token"], base_url=fake_sage.base_url) as c:
         agent = c.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
         agent.sales_invoices.create(sales_invoice=invoice("10.00"))
+        flush_audit(agent)
     dump = "\n".join(sqlite3.connect(db).iterdump())
     assert tokens["access_token"] not in dump
     assert "contact_id" not in dump  # no body, only the summary

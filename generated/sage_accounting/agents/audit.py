@@ -7,20 +7,24 @@ only description of what was sent.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
+log = logging.getLogger("sage_accounting.agents")
 DECISIONS = ("allowed", "denied", "awaiting approval", "approved", "rejected", "failed")
 GENESIS = "0" * 64
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuditRecord:
     time: str  # ISO 8601, UTC
     agent: str
@@ -40,15 +44,19 @@ class AuditRecord:
     hash: str = ""
 
     def chained(self, prev_hash: str) -> AuditRecord:
-        record = replace(self, prev_hash=prev_hash, hash="")
-        return replace(record, hash=record.digest())
+        """Link this record after ``prev_hash``; the sink that writes it owns it."""
+        self.prev_hash = prev_hash
+        self.hash = self.digest()
+        return self
 
     def digest(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if k != "hash"}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        """sha256 of every field but the hash, in column order (prev_hash included: the chain)."""
+        values = [getattr(self, name) for name in HASHED]
+        return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
 COLUMNS = tuple(f.name for f in fields(AuditRecord))
+HASHED = COLUMNS[:-1]  # all but "hash"
 
 
 class AuditSink(Protocol):
@@ -70,11 +78,14 @@ class MemoryAuditSink:
 
 class SQLiteAuditSink:
     """Records in one SQLite table. Several processes may write (SQLite locks the file); each
-    write reads the last hash and appends in one transaction, so the chain stays whole."""
+    write reads the last hash and appends in one transaction, so the chain stays whole.
+
+    Writes happen on a writer thread: the call that is audited pays for a queue put, not for
+    the disk. ``flush()`` waits until every record so far is in the file; it runs at exit too.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout = 5000")
         # WAL: a commit appends to the log without waiting for the disk on every record.
@@ -82,26 +93,47 @@ class SQLiteAuditSink:
         self._db.execute("PRAGMA synchronous = NORMAL")
         columns = ", ".join(f"{c} {'REAL' if c == 'duration_ms' else ''}" for c in COLUMNS)
         self._db.execute(f"CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, {columns})")
+        self._insert = (
+            f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+        )
+        self._queue: queue.Queue[AuditRecord | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_all, daemon=True, name="audit-writer")
+        self._writer.start()
+        atexit.register(self.flush)
 
     def write(self, record: AuditRecord) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def _write_all(self) -> None:
+        while True:
+            record = self._queue.get()
             try:
-                row = self._db.execute(
-                    "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-                record = record.chained(row[0] if row else GENESIS)
-                marks = ", ".join("?" for _ in COLUMNS)
-                self._db.execute(
-                    f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({marks})",
-                    [getattr(record, c) for c in COLUMNS],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                if record is None:
+                    return
+                self._append(record)
+            except Exception:  # a record that cannot be written must not stop the others
+                log.exception("cannot write an audit record to %s", self.path)
+            finally:
+                self._queue.task_done()
+
+    def _append(self, record: AuditRecord) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            record.chained(row[0] if row else GENESIS)
+            self._db.execute(self._insert, [getattr(record, c) for c in COLUMNS])
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        atexit.unregister(self.flush)
         self._db.close()
 
 

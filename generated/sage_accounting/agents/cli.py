@@ -9,6 +9,7 @@ import os
 import secrets
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def _decide(approval_id: str, policy: str | None, db: str | None, approve: bool)
     op = operations()[write.operation_id]
     decision = "approved" if approve else "rejected"
     method, _, url = str(write.preview.get("request", "")).partition(" ")
-    SQLiteAuditSink(path).write(
+    sink = SQLiteAuditSink(path)
+    sink.write(
         AuditRecord(
             time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             agent=write.agent, business_id=write.preview.get("business_id"),
@@ -133,6 +135,7 @@ def _decide(approval_id: str, policy: str | None, db: str | None, approve: bool)
             decision=decision, reason=f"{write.id}: {write.preview.get('reason')}",
         )
     )  # fmt: skip
+    sink.close()
     click.echo(f"{decision} {approval_id}: {method} {url}")
 
 
@@ -197,7 +200,7 @@ def show(policy: str | None, db: str | None, agent: str | None, business: str | 
         if (since and record.time < since) or (until and record.time > until):
             continue
         if as_json:
-            click.echo(json.dumps(record.__dict__, ensure_ascii=False))
+            click.echo(json.dumps(asdict(record), ensure_ascii=False))
         else:
             status = record.status if record.status is not None else "-"
             click.echo(f"{record.time}  {record.decision:<17} {status!s:>3}  {record.summary}")

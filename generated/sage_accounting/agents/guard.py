@@ -188,6 +188,12 @@ class AgentGuard:
             )
         )  # fmt: skip
 
+    def flush(self) -> None:
+        """Wait until every record so far is written (sinks that write in the background)."""
+        flush = getattr(self.audit, "flush", None)
+        if flush is not None:
+            flush()
+
     def business_name(self, business_id: str | None) -> str:
         if not business_id:
             return "the lead business"
@@ -228,6 +234,13 @@ def _fields(value: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         for item in value:
             yield from _fields(item)
+
+
+def flush_audit(client: Any) -> None:
+    """Wait until an agent client's audit records so far are written."""
+    guard: AgentGuard | None = getattr(client, "_agent_guard", None)
+    if guard is not None:
+        guard.flush()
 
 
 def guard_client(

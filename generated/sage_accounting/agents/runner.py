@@ -33,6 +33,8 @@ class Runner:
     async def call(self, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """(result, is_error) for the tool ``name``."""
         try:
+            if name in (SEARCH, CALL) and not self.agent.meta_tools:
+                raise ToolError(f"{name} is turned off for {self.agent.name}")
             if name == SEARCH:
                 return {"operations": search(self.agent, str(arguments.get("query", "")))}, False
             if name == CALL:
@@ -41,11 +43,10 @@ class Runner:
                     raise ToolError("arguments must be an object")
                 return await self.call(str(arguments.get("name", "")), inner)
             op_id = self._by_name.get(name)
-            if op_id is None or not self.agent.decide(op_id).allowed:
-                # Denied operations are not tools; calling one by name still goes to the guard,
-                # which refuses and audits it.
-                if op_id is None:
-                    raise ToolError(f"no operation {name!r}")
+            if op_id is None:
+                raise ToolError(f"no operation {name!r}")
+            # A denied operation is not among the tools; named through call_operation it still
+            # goes to the guard, which refuses it before any request and audits the attempt.
             if arguments.get("approval_id"):
                 return await self._approved(op_id, str(arguments["approval_id"])), False
             return await self._run(op_id, arguments), False

@@ -60,6 +60,7 @@ class Shared:
 
 
 def build_server(shared: Shared, agent: AgentPolicy) -> Any:
+    import anyio.to_thread
     from mcp import types
     from mcp.server.lowlevel import Server
 
@@ -77,6 +78,8 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
 
     async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         result, is_error = await runner.call(params.name, dict(params.arguments or {}))
+        # The audit log is complete before the agent hears back (others may read it at once).
+        await anyio.to_thread.run_sync(guarded._agent_guard.flush)
         text = json.dumps(result, default=str, ensure_ascii=False)
         return types.CallToolResult(
             content=[types.TextContent(text=text)], structured_content=result, is_error=is_error
