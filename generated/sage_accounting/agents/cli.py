@@ -9,9 +9,10 @@ import os
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -37,6 +38,17 @@ def _db(policy: str | None, db: str | None) -> Path:
         loaded = _load(policy)
         return loaded.audit_path or Path(policy).resolve().parent / "audit.sqlite"
     raise click.UsageError("name the audit database with --db or the policy with --policy")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def where_stored(command: F) -> F:
+    """--policy (its [audit] path) or --db: where the audit log and approvals are."""
+    command = click.option("--db", type=click.Path(dir_okay=False), help="the audit database")(
+        command
+    )
+    return click.option("--policy", type=click.Path(dir_okay=False))(command)
 
 
 @click.group()
@@ -103,8 +115,7 @@ def key() -> None:
 
 
 @agents.command()
-@click.option("--policy", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="the audit database")
+@where_stored
 def pending(policy: str | None, db: str | None) -> None:
     """List writes waiting for a person."""
     for write in ApprovalStore(_db(policy, db)).pending():
@@ -141,8 +152,7 @@ def _decide(approval_id: str, policy: str | None, db: str | None, approve: bool)
 
 @agents.command()
 @click.argument("approval_id")
-@click.option("--policy", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="the audit database")
+@where_stored
 def approve(approval_id: str, policy: str | None, db: str | None) -> None:
     """Approve a waiting write: the agent's next call with its id sends it, once."""
     _decide(approval_id, policy, db, True)
@@ -150,8 +160,7 @@ def approve(approval_id: str, policy: str | None, db: str | None) -> None:
 
 @agents.command()
 @click.argument("approval_id")
-@click.option("--policy", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="the audit database")
+@where_stored
 def reject(approval_id: str, policy: str | None, db: str | None) -> None:
     """Reject a waiting write."""
     _decide(approval_id, policy, db, False)
@@ -163,8 +172,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--policy", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="the audit database")
+@where_stored
 def verify_command(policy: str | None, db: str | None) -> None:
     """Check that no record was edited or deleted; exit 1 if one was."""
     path = _db(policy, db)
@@ -178,8 +186,7 @@ def verify_command(policy: str | None, db: str | None) -> None:
 
 
 @audit.command()
-@click.option("--policy", type=click.Path(dir_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False), help="the audit database")
+@where_stored
 @click.option("--agent")
 @click.option("--business")
 @click.option("--decision", type=click.Choice(["allowed", "denied", "awaiting approval",
