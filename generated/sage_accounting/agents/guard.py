@@ -139,7 +139,7 @@ class AgentGuard:
         status = response.status_code
         duration = (time.perf_counter() - started) * 1000 if started is not None else None
         request_id = response.headers.get("x-request-id")
-        if status < 400:
+        if status < 300:  # the client raises for the rest (redirects are never followed)
             reason = self.agent.decide(request.operation_id).reason
             if approval:
                 reason += f"; approved by a person ({approval})"
