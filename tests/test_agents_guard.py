@@ -211,3 +211,20 @@ def test_no_secret_reaches_the_audit_log(fake_sage: Any, tmp_path: Path) -> None
     dump = "\n".join(sqlite3.connect(db).iterdump())
     assert tokens["access_token"] not in dump
     assert "contact_id" not in dump  # no body, only the summary
+
+
+def test_change_feeds_go_through_the_guard(fake_sage: Any, client: Any) -> None:
+    import datetime as dt
+
+    fake_sage.seed("contacts", 2)
+    audit = MemoryAuditSink()
+    policy = parse_policy(POLICY + '\n[agents.blind]\nareas = { Bank = "read" }\n')
+    since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    reader = client.for_agent(policy, "counter", audit=audit)
+    assert len(list(reader.contacts.changes(since=since))) == 2  # upserts, then deletions
+    assert {r.decision for r in audit.records} == {"allowed"}
+    sent = fake_sage.count("GET /contacts")
+    blind = client.for_agent(policy, "blind", audit=audit)
+    with pytest.raises(AccessDenied, match="Contacts: no access"):
+        list(blind.contacts.changes(since=since))
+    assert fake_sage.count("GET /contacts") == sent
