@@ -219,7 +219,7 @@ def test_change_feeds_go_through_the_guard(fake_sage: Any, client: Any) -> None:
     fake_sage.seed("contacts", 2)
     audit = MemoryAuditSink()
     policy = parse_policy(POLICY + '\n[agents.blind]\nareas = { Bank = "read" }\n')
-    since = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    since = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     reader = client.for_agent(policy, "counter", audit=audit)
     assert len(list(reader.contacts.changes(since=since))) == 2  # upserts, then deletions
     assert {r.decision for r in audit.records} == {"allowed"}
