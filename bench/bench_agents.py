@@ -4,7 +4,7 @@ agent's tool list from the whole spec.
     .venv/bin/python bench/bench_agents.py [--calls 2000]
 
 A plain client and two agent clients (audit in memory; audit in SQLite, written by its writer
-thread) call the same fake Sage server (tests/fake_sage) in one run, taking turns call by call
+thread) call the same local Sage sandbox (sage_accounting.testing) in one run, taking turns call by call
 so drift in the machine's load falls on all; medians per call. The guard alone (no HTTP) is
 timed too. Targets: ratio <= 1.05, tool list < 50 ms.
 """
@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fake_sage import FakeSage  # noqa: E402
-
-from sage_accounting import SageAccounting  # noqa: E402
-from sage_accounting.agents import MemoryAuditSink, parse_policy  # noqa: E402
+from sage_accounting import SageAccounting
+from sage_accounting.agents import MemoryAuditSink, parse_policy
+from sage_accounting.testing import SageSandbox
 
 POLICY = """
 [businesses]
@@ -41,8 +36,8 @@ def overhead(calls: int) -> dict[str, float]:
     """Median seconds per call for each client. The clients take turns call by call, so a
     burst of load from elsewhere on the machine falls on all of them alike."""
 
-    with FakeSage() as sage:
-        sage.seed("contacts", 1)
+    with SageSandbox(demo_data=False) as sage:
+        (contact_id,) = sage.seed("contacts", 1)
         token = sage.issue_tokens()["access_token"]
         with SageAccounting(
             access_token=token, base_url=sage.base_url, business_id="biz-lead"
@@ -60,7 +55,7 @@ def overhead(calls: int) -> dict[str, float]:
                     for name in names[i % 3 :] + names[: i % 3]:
                         client = clients[name]
                         started = time.perf_counter()
-                        client.contacts.get("con00000001")
+                        client.contacts.get(contact_id)
                         if i >= 50:
                             times[name].append(time.perf_counter() - started)
     return {name: statistics.median(values) for name, values in times.items()}

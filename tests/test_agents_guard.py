@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_sage import Fault
 
 from sage_accounting import AsyncSageAccounting, SageAccounting, SageError
 from sage_accounting.agents import (
@@ -21,6 +20,7 @@ from sage_accounting.agents import (
     parse_policy,
     verify,
 )
+from sage_accounting.testing import Fault
 
 POLICY = """
 [businesses]
@@ -161,7 +161,7 @@ def test_a_write_over_the_amount_waits_for_a_person_then_runs_once(
     decisions = [r.decision for r in audit.records]
     assert decisions == ["awaiting approval"] * 2 + ["allowed", "awaiting approval"]
     assert audit.records[2].summary.startswith("Bookkeeping Agent created sales invoice ")
-    assert audit.records[2].summary.endswith(", 1,200.00, in Business One: allowed")
+    assert audit.records[2].summary.endswith(", 1,200.00 GBP, in Business One: allowed")
 
 
 def test_a_python_callback_can_approve_or_reject(fake_sage: Any, client: Any) -> None:
