@@ -141,6 +141,24 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
         Decimal("0.30"), Decimal("0.06"), Decimal("0.36"),
     )  # fmt: skip
     assert sage_client.sales_invoices.get(invoice.id).total_amount == Decimal("0.36")
+    taxed = sage_client.sales_invoices.create(
+        sales_invoice={
+            "contact_id": contact.id,
+            "date": "2026-11-21",
+            "invoice_lines": [
+                {"description": "Lower rate", "ledger_account_id": ledger.id,
+                 "quantity": Decimal("2"), "unit_price": Decimal("10.25"), "tax_rate_id": "GB_LOWER"},
+            ],
+        }  # fmt: skip
+    )
+    assert (taxed.net_amount, taxed.tax_amount) == (
+        Decimal("20.50"),
+        Decimal("1.03"),
+    )  # 5%, rounded
+    renamed = sage_client.ledger_accounts.update(
+        ledger.id, ledger_account={"visible_in_sales": True}
+    )
+    assert renamed.displayed_as == "Sales Type A (4000)"  # a change not to its name keeps it
 
 
 def test_errors_are_sages_array_and_the_sdk_types_them(

@@ -8,7 +8,8 @@ Generic rules, no per-resource code (call everything here with ``state.lock`` he
   ``xs`` (resolved against the business's records where they exist), as Sage answers them;
 - money stays exact: numbers are read as ``Decimal`` and written back as strings;
 - an artefact (a body with ``..._lines``) gets a number (``SI-1``), a status (``UNPAID`` unless
-  the body asks for ``DRAFT``) and net/tax/total amounts summed from its lines;
+  the body asks for ``DRAFT``), the currency GBP, and net/tax/total amounts summed from its
+  lines (a line's net is quantity x unit price, its tax its tax rate's percentage, unless given);
 - deletes are soft (``deleted_at``), so ``deleted_since`` can report them.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from ._state import Record, State, parse_time, timestamp
@@ -104,6 +105,15 @@ def _number_field(resource: str) -> str:
     return "_".join(words)[:-1] + "_number"
 
 
+def _tax(state: State, business: str, line: dict[str, Any]) -> Decimal:
+    """A line's tax at its tax rate's percentage, to the penny, half up (no rate: none)."""
+    rate = line.get("tax_rate")
+    rate_id = rate.get("id") if isinstance(rate, dict) else None
+    record = state.records.get((business, "tax_rates"), {}).get(str(rate_id))
+    percentage = _money(record.get("percentage")) if record else Decimal(0)
+    return (_money(line["net_amount"]) * percentage / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
 def _complete_artefact(state: State, business: str, resource: str, record: Record) -> None:
     lines = _artefact_lines(record)
     if lines is None:
@@ -114,7 +124,8 @@ def _complete_artefact(state: State, business: str, resource: str, record: Recor
             line["net_amount"] = str(
                 _money(line.get("quantity", 1)) * _money(line.get("unit_price"))
             )
-        line.setdefault("tax_amount", "0.00")
+        if line.get("tax_amount") is None:
+            line["tax_amount"] = str(_tax(state, business, line))
         line.setdefault(
             "total_amount", str(_money(line["net_amount"]) + _money(line["tax_amount"]))
         )
@@ -132,6 +143,9 @@ def _complete_artefact(state: State, business: str, resource: str, record: Recor
         state.numbers[(business, resource)] += 1
         initials = "".join(word[0] for word in resource.split("_")).upper()
         record[number] = f"{initials}-{state.numbers[(business, resource)]}"
+
+
+NAMING_FIELDS = {"name", "reference", "description", "displayed_as"}
 
 
 def _displayed_as(resource: str, record: Record) -> str:
@@ -168,7 +182,8 @@ def update(
     state: State, business: str, resource: str, record: Record, fields: dict[str, Any]
 ) -> Record:
     record.update(expand_links(state, business, fields))
-    record["displayed_as"] = _displayed_as(resource, record)
+    if NAMING_FIELDS & set(fields):
+        record["displayed_as"] = _displayed_as(resource, record)
     record["updated_at"] = timestamp(state.clock.now())
     return record
 
