@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from ._sandbox import SageSandbox
 from ._state import Fault
 
+TOKEN_HOURS = 12  # the printed token outlives a manual session; OAuth-issued ones last 5 min
+
 
 def serve(
     port: int = 0, seed: int = 0, demo_data: bool = True, latency: float = 0.0, contacts: int = 0
@@ -25,14 +27,19 @@ def serve(
     return sandbox
 
 
-def describe(sandbox: SageSandbox) -> str:
+def long_token(sandbox: SageSandbox, hours: float = TOKEN_HOURS) -> str:
+    """An access token for a person at a shell: ``hours`` long, not Sage's 5 minutes."""
+    return str(sandbox.issue_tokens(expires_in=int(hours * 3600))["access_token"])
+
+
+def describe(sandbox: SageSandbox, token: str) -> str:
     """What a user needs to point the SDK (or curl) at the sandbox."""
     state = sandbox.state
     return "\n".join(
         [
             f"Sage sandbox running at {sandbox.origin}",
             f"base URL:      {sandbox.base_url}",
-            f"access token:  {sandbox.access_token}   (5 minutes on the sandbox clock)",
+            f"access token:  {token}",
             f"businesses:    {', '.join(state.businesses)} (lead: {state.lead_business})",
             f"OAuth app:     client_id={state.client_id} client_secret={state.client_secret}",
             f"               redirect_uri={state.redirect_uri}",
@@ -41,17 +48,17 @@ def describe(sandbox: SageSandbox) -> str:
             f"revoke URL:    {sandbox.revoke_url}",
             "",
             "  export SAGE_BASE_URL=" + sandbox.base_url,
-            "  export SAGE_ACCESS_TOKEN=" + sandbox.access_token,
+            "  export SAGE_ACCESS_TOKEN=" + token,
             "Press Ctrl+C to stop.",
         ]
     )
 
 
-def as_json(sandbox: SageSandbox) -> str:
+def as_json(sandbox: SageSandbox, token: str) -> str:
     """The same facts as one JSON line, for a script that starts the sandbox as a process."""
     facts = {
         "base_url": sandbox.base_url,
-        "access_token": sandbox.access_token,
+        "access_token": token,
         "token_url": sandbox.token_url,
         "revoke_url": sandbox.revoke_url,
         "authorize_url": sandbox.authorize_url,
@@ -81,9 +88,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
     parser.add_argument("--contacts", type=int, default=0, help="extra contacts per business")
     parser.add_argument("--json", action="store_true", help="print one JSON line (for scripts)")
+    parser.add_argument(
+        "--token-hours", type=float, default=TOKEN_HOURS, help="printed token's life"
+    )
     args = parser.parse_args(argv)
     sandbox = serve(args.port, args.seed, not args.empty, args.latency, args.contacts)
-    print(as_json(sandbox) if args.json else describe(sandbox), flush=True)
+    token = long_token(sandbox, args.token_hours)
+    print(as_json(sandbox, token) if args.json else describe(sandbox, token), flush=True)
     wait(sandbox)
 
 

@@ -24,13 +24,13 @@ from ._state import (
 )
 
 
-def issue(state: State, scope: str) -> dict[str, Any]:
+def issue(state: State, scope: str, expires_in: int = ACCESS_TOKEN_SECONDS) -> dict[str, Any]:
     """A fresh token pair, as Sage's token endpoint returns it (call with the lock held)."""
     now = state.clock.now()
     grant = Grant(
         access_token="at-" + secrets.token_hex(24),
         refresh_token="rt-" + secrets.token_hex(24),
-        access_expires_at=now + ACCESS_TOKEN_SECONDS,
+        access_expires_at=now + expires_in,
         refresh_expires_at=now + REFRESH_TOKEN_IDLE_SECONDS,
         scope=scope,
     )
@@ -39,7 +39,7 @@ def issue(state: State, scope: str) -> dict[str, Any]:
     return {
         "access_token": grant.access_token,
         "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_SECONDS,
+        "expires_in": expires_in,
         "refresh_token": grant.refresh_token,
         "refresh_token_expires_in": REFRESH_TOKEN_IDLE_SECONDS,
         "scope": scope,
@@ -115,7 +115,11 @@ def revoke(state: State, form: dict[str, str]) -> Reply:
 
 
 def authorize(state: State, query: dict[str, str]) -> Reply:
-    """The user signs in and consents at once: redirect back with a region-prefixed code."""
+    """The user signs in and consents at once: redirect back with a region-prefixed code.
+
+    Any redirect URI is accepted (a command line's one-shot callback port changes every run);
+    the code exchange must then repeat the same one, as with Sage.
+    """
     if query.get("client_id") != state.client_id or query.get("response_type") != "code":
         return Reply(400, {"error": "invalid_request"})
     code = "GB/" + secrets.token_hex(12)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _oauth, _records, _seed
 from ._server import API_PREFIX, AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, SandboxServer
-from ._state import ROLES, Fault, Record, SandboxClock, State, timestamp
+from ._state import ACCESS_TOKEN_SECONDS, ROLES, Fault, Record, SandboxClock, State, timestamp
 
 if TYPE_CHECKING:
     from .. import AsyncSageAccounting, OAuthApp, SageAccounting
@@ -127,10 +127,13 @@ class SageSandbox:
 
     # -- tokens and clients ---------------------------------------------------------------------
 
-    def issue_tokens(self, scope: str = "full_access") -> dict[str, Any]:
-        """A token response as if the user had just authorized the app."""
+    def issue_tokens(
+        self, scope: str = "full_access", *, expires_in: int = ACCESS_TOKEN_SECONDS
+    ) -> dict[str, Any]:
+        """A token response as if the user had just authorized the app (Sage's 5-minute access
+        token unless ``expires_in`` says otherwise, e.g. for a long manual session)."""
         with self.state.lock:
-            return _oauth.issue(self.state, scope)
+            return _oauth.issue(self.state, scope, expires_in)
 
     @property
     def access_token(self) -> str:

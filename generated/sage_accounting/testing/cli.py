@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from .__main__ import describe, serve, wait
+from .__main__ import TOKEN_HOURS, describe, long_token, serve, wait
 
 
 @click.command("sandbox")
@@ -14,8 +14,17 @@ from .__main__ import describe, serve, wait
 @click.option("--empty", is_flag=True, help="Start without the demo business data.")
 @click.option("--latency", type=float, default=0.0, help="Seconds added to every API call.")
 @click.option("--contacts", type=int, default=0, help="Extra contacts to add per business.")
-def sandbox(port: int, seed: int, empty: bool, latency: float, contacts: int) -> None:
+@click.option(
+    "--token-hours",
+    type=float,
+    default=TOKEN_HOURS,
+    show_default=True,
+    help="Printed token's life.",
+)
+def sandbox(
+    port: int, seed: int, empty: bool, latency: float, contacts: int, token_hours: float
+) -> None:
     """Run a local Sage sandbox on 127.0.0.1 and print its base URL and a ready token."""
     running = serve(port, seed, not empty, latency, contacts)
-    click.echo(describe(running))
+    click.echo(describe(running, long_token(running, token_hours)))
     wait(running)
