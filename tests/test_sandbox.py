@@ -123,17 +123,16 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
     ledger = next(
         a for a in sage_client.ledger_accounts.list(attributes="all") if a.nominal_code == 4000
     )
-    invoice = sage_client.sales_invoices.create(
-        sales_invoice={
-            "contact_id": contact.id,
-            "date": "2026-11-20",
-            "invoice_lines": [
-                {"description": "Shelving", "ledger_account_id": ledger.id,
-                 "quantity": Decimal("3"), "unit_price": Decimal("0.10"),
-                 "tax_rate_id": "GB_STANDARD", "tax_amount": Decimal("0.06")},
-            ],
-        }  # fmt: skip
-    )
+
+    def invoice_of(**line: Any) -> Any:  # one line for the contact, on Sales Type A
+        line = {"description": "Shelving", "ledger_account_id": ledger.id, **line}
+        body = {"contact_id": contact.id, "date": "2026-11-20", "invoice_lines": [line]}
+        return sage_client.sales_invoices.create(sales_invoice=body)
+
+    invoice = invoice_of(
+        quantity=Decimal("3"), unit_price=Decimal("0.10"), tax_rate_id="GB_STANDARD",
+        tax_amount=Decimal("0.06"),
+    )  # fmt: skip
     assert invoice.displayed_as == invoice.invoice_number == "SI-5"
     assert invoice.contact.id == contact.id and invoice.contact.displayed_as == contact.displayed_as
     assert invoice.invoice_lines[0].ledger_account.displayed_as == "Sales Type A (4000)"
@@ -141,20 +140,11 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
         Decimal("0.30"), Decimal("0.06"), Decimal("0.36"),
     )  # fmt: skip
     assert sage_client.sales_invoices.get(invoice.id).total_amount == Decimal("0.36")
-    taxed = sage_client.sales_invoices.create(
-        sales_invoice={
-            "contact_id": contact.id,
-            "date": "2026-11-21",
-            "invoice_lines": [
-                {"description": "Lower rate", "ledger_account_id": ledger.id,
-                 "quantity": Decimal("2"), "unit_price": Decimal("10.25"), "tax_rate_id": "GB_LOWER"},
-            ],
-        }  # fmt: skip
-    )
+    taxed = invoice_of(quantity=Decimal("2"), unit_price=Decimal("10.25"), tax_rate_id="GB_LOWER")
     assert (taxed.net_amount, taxed.tax_amount) == (
         Decimal("20.50"),
         Decimal("1.03"),
-    )  # 5%, rounded
+    )  # 5%, half up
     renamed = sage_client.ledger_accounts.update(
         ledger.id, ledger_account={"visible_in_sales": True}
     )
