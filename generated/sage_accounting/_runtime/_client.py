@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from . import _retry
+from . import _env, _retry
 from ._encoding import dumps, encode_query_value, loads
+from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -85,6 +86,7 @@ class PreparedRequest:
     max_retries: int
     retry_allowed: bool
     operation: OperationInfo  # for the 403 message: which areas and roles grant access
+    stream: bool = False  # the body is read by the caller, in chunks (see _streaming)
 
     def with_url(self, url: str) -> PreparedRequest:
         return replace(self, url=url)
@@ -122,15 +124,23 @@ class _BaseClient:
         access_token: str | None = None,
         business_id: str | None = None,
         session: OAuthSession | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         rate_limit: RateLimit | None = None,
     ) -> None:
+        # Arguments absent: SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID, SAGE_BASE_URL (see _env).
+        if session is None:
+            access_token = argument_or_env(access_token, _env.ACCESS_TOKEN)
+        business_id = argument_or_env(business_id, _env.BUSINESS_ID)
+        base_url = argument_or_env(base_url, _env.BASE_URL) or DEFAULT_BASE_URL
         if (access_token is None) == (session is None):
-            raise TypeError("pass either access_token= (a bare token) or session= (OAuthSession)")
+            raise TypeError(
+                "pass either access_token= (a bare token, or SAGE_ACCESS_TOKEN in the environment)"
+                " or session= (OAuthSession)"
+            )
         if access_token is not None and (not isinstance(access_token, str) or not access_token):
             raise TypeError("access_token must be a non-empty str")
         self._access_token = access_token
@@ -270,6 +280,17 @@ class _BaseClient:
     def _with_token(request: PreparedRequest, token: str) -> dict[str, str]:
         return {**request.headers, "Authorization": f"Bearer {token}"}
 
+    def _build(
+        self, http: httpx.Client | httpx.AsyncClient, request: PreparedRequest, token: str
+    ) -> httpx.Request:
+        return http.build_request(
+            request.method,
+            request.url,
+            headers=self._with_token(request, token),
+            content=request.content,
+            timeout=request.timeout,
+        )
+
     def _may_replay(self, response: httpx.Response, replayed: bool) -> bool:
         """A 401 is answered by one refresh and one replay, unless refreshing cannot help."""
         if response.status_code != 401 or self._session is None or replayed:
@@ -296,6 +317,7 @@ class _BaseClient:
                 body=_error_body(response),
                 access_hint=request.operation.access_hint(),
                 retry_after=_retry.parse_retry_after(response.headers),
+                response=response,
             )
         received = response.headers.get("x-business")
         if request.business_id and received and received != request.business_id:
@@ -330,12 +352,15 @@ class _BaseClient:
     def _log(self, request: PreparedRequest, status: int | str, started: float, attempt: int,
              request_id: str | None) -> None:  # fmt: skip
         if log.isEnabledFor(logging.DEBUG):
+            # The path and the page number only: never the headers (the token) or other query.
             log.debug(
-                "%s %s -> %s in %.0f ms (retries %d, request id %s)",
+                "%s %s -> %s in %.0f ms (business %s, page %s, retries %d, request id %s)",
                 request.method,
                 request.path,
                 status,
                 (time.perf_counter() - started) * 1000,
+                request.business_id or "lead",
+                _page_of(request.url),
                 attempt,
                 request_id or "-",
             )
@@ -384,13 +409,11 @@ class SyncClient(_BaseClient):
                     delay = self._rate_delay(request)
                     if delay:
                         time.sleep(delay)
-                    response = self._http.request(
-                        request.method,
-                        request.url,
-                        headers=self._with_token(request, token),
-                        content=request.content,
-                        timeout=request.timeout,
+                    response = self._http.send(
+                        self._build(self._http, request, token), stream=request.stream
                     )
+                    if request.stream and response.status_code >= 400:
+                        response.read()  # an error body is small and is parsed into the error
                 self._log(
                     request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
@@ -451,13 +474,11 @@ class AsyncClient(_BaseClient):
                     delay = self._rate_delay(request)
                     if delay:
                         await _sleep(delay)
-                    response = await self._http.request(
-                        request.method,
-                        request.url,
-                        headers=self._with_token(request, token),
-                        content=request.content,
-                        timeout=request.timeout,
+                    response = await self._http.send(
+                        self._build(self._http, request, token), stream=request.stream
                     )
+                    if request.stream and response.status_code >= 400:
+                        await response.aread()  # an error body is small: parsed into the error
                 self._log(
                     request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
@@ -529,6 +550,14 @@ def _encode_body(
             inner["idempotency_id"] = idempotency_id
         has_id = True
     return {key: inner}, has_id
+
+
+def _page_of(url: str) -> str:
+    """The ``page`` a list request asks for ("-" for other requests)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    if "page" in query:
+        return query["page"][0]
+    return "1" if "items_per_page" in query else "-"
 
 
 def request_id_of(headers: httpx.Headers) -> str | None:

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,12 @@ class APIStatusError(SageError):
         errors: list[ErrorDetail],
         body: Any,
         hint: str | None = None,
+        response: httpx.Response | None = None,
     ) -> None:
         self.status_code = status_code
+        # The HTTP answer itself (status, headers such as Retry-After or X-Request-Id), as in
+        # openai-python; its body was read already and is in ``body``.
+        self.response = response
         self.method = method
         self.path = path
         self.request_id = request_id
@@ -104,6 +111,10 @@ class APIStatusError(SageError):
         self.body = body
         self.hint = hint
         super().__init__(self._line())
+
+    @property
+    def headers(self) -> httpx.Headers | None:
+        return self.response.headers if self.response is not None else None
 
     @property
     def data_code(self) -> str | None:
@@ -115,8 +126,12 @@ class APIStatusError(SageError):
         if self.request_id:
             context.append(f"request {self.request_id}")
         where = f" [{', '.join(context)}]" if context else ""
-        hint = f" {self.hint}" if self.hint else ""
-        return f"{self.status_code} on {self.method} {self.path}{where}: {what}{hint}"
+        if self.hint:  # a sentence of its own, after Sage's words
+            what = what.rstrip()
+            if not what.endswith((".", "!", "?")):
+                what += "."
+            what = f"{what} {self.hint}"
+        return f"{self.status_code} on {self.method} {self.path}{where}: {what}"
 
 
 class BadRequestError(APIStatusError):
@@ -196,6 +211,7 @@ def status_error(
     body: Any,
     access_hint: str | None = None,
     retry_after: float | None = None,
+    response: httpx.Response | None = None,
 ) -> APIStatusError:
     """The exception for an error response: by status, with Sage's details parsed."""
     details = parse_error_details(body)
@@ -212,14 +228,23 @@ def status_error(
         "business_id": business_id,
         "errors": details,
         "body": body,
+        "response": response,
     }
     if cls is NoActiveSubscriptionError:
         kwargs["hint"] = "The business has no active subscription: refreshing will not help."
-    if cls is PermissionDeniedError and access_hint:
+    if cls is PermissionDeniedError and access_hint and not _roles_irrelevant(details):
         kwargs["hint"] = f"This operation needs one of these roles: {access_hint}."
     if cls is RateLimitError:
         kwargs["retry_after"] = retry_after
     return cls(**kwargs)
+
+
+# 403s that no role would cure: naming the roles the operation needs would mislead.
+_ROLE_IRRELEVANT_CODES = frozenset({"BusinessNotFound"})
+
+
+def _roles_irrelevant(details: list[ErrorDetail]) -> bool:
+    return any(d.data_code in _ROLE_IRRELEVANT_CODES for d in details)
 
 
 def is_no_active_subscription(details: list[ErrorDetail]) -> bool:
