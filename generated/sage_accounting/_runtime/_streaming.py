@@ -18,13 +18,14 @@ connection is released when the block ends.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.message
 import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._client import request_id_of
 
@@ -50,6 +51,18 @@ def filename_of(headers: httpx.Headers) -> str | None:
         return None
     name = os.path.basename(name.replace("\\", "/")).strip()
     return name if name not in ("", ".", "..") else None
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[BinaryIO]:
+    """A file that becomes ``target`` only when the block ends without an error."""
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with open(partial, "wb") as out:
+            yield out
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class _FileInfo:
@@ -118,14 +131,9 @@ class FileStream(_FileInfo):
         """Write the body to ``path`` (or into the directory ``path``); returns the file written.
         Written to a temporary file first, so an interrupted download leaves no partial file."""
         target = self._target(path)
-        partial = target.with_name(f".{target.name}.part")
-        try:
-            with open(partial, "wb") as out:
-                for chunk in self.iter_bytes():
-                    out.write(chunk)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        with _replacing(target) as out:
+            for chunk in self.iter_bytes():
+                out.write(chunk)
         return target
 
 
@@ -148,14 +156,9 @@ class AsyncFileStream(_FileInfo):
 
     async def write_to(self, path: str | os.PathLike[str]) -> Path:
         target = self._target(path)
-        partial = target.with_name(f".{target.name}.part")
-        try:
-            with open(partial, "wb") as out:
-                async for chunk in self.aiter_bytes():
-                    out.write(chunk)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        with _replacing(target) as out:
+            async for chunk in self.aiter_bytes():
+                out.write(chunk)
         return target
 
 
