@@ -29,6 +29,11 @@ def sage_error(status: int, code: str, message: str, **headers: str) -> httpx.Re
     return httpx.Response(status, json=body, headers=headers)
 
 
+def echo_business(request: httpx.Request) -> dict[str, str]:
+    """Sage answers with the business it answered for."""
+    return {"X-Business": request.headers.get("X-Business", "")}
+
+
 # -- the environment --------------------------------------------------------------------------------
 
 
@@ -47,7 +52,7 @@ def test_client_reads_token_business_and_base_url_from_the_environment(
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"id": "c1"})
+        return httpx.Response(200, json={"id": "c1"}, headers=echo_business(request))
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
     client = SageAccounting(http_client=http)
@@ -63,7 +68,7 @@ def test_arguments_win_over_the_environment(sage_env: pytest.MonkeyPatch) -> Non
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"id": "c1"})
+        return httpx.Response(200, json={"id": "c1"}, headers=echo_business(request))
 
     http = httpx.Client(transport=httpx.MockTransport(handler))
     client = SageAccounting(
@@ -240,7 +245,8 @@ def test_debug_lines_name_business_and_page_never_the_token(
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=pages[request.url.params.get("page", "1")])
+        page = pages[request.url.params.get("page", "1")]
+        return httpx.Response(200, json=page, headers=echo_business(request))
 
     client, _ = make_client(handler, access_token="SECRET-TOKEN-456", business_id="biz-9")
     caplog.set_level(logging.DEBUG, logger="sage_accounting")

@@ -54,10 +54,13 @@ def from_sage_error(error: Exception) -> CommandError:
         AuthenticationError,
         OAuthError,
         ReauthorizationRequired,
+        SageArgumentError,
         TokenStoreError,
     )
 
     message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, SageArgumentError):  # refused before any request
+        return CommandError(message, EXIT_USAGE)
     if isinstance(error, ReauthorizationRequired):
         return CommandError(f"{message} (run `sage-accounting login`)", EXIT_AUTH)
     if isinstance(error, (OAuthError, AuthenticationError, TokenStoreError)):
