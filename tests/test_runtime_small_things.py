@@ -255,3 +255,17 @@ def test_debug_lines_name_business_and_page_never_the_token(
     assert any("GET /contacts -> 200" in x and "business biz-9, page 1" in x for x in lines)
     assert any("business biz-9, page 2" in x for x in lines)
     assert "SECRET-TOKEN-456" not in caplog.text
+
+
+def test_streaming_never_follows_a_redirect(make_client: Callable[..., Any]) -> None:
+    from sage_accounting import RedirectError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.host == "api.accounting.sage.com"  # never the Location's host
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example/f"})
+
+    client, recorder = make_client(handler)
+    with pytest.raises(RedirectError):
+        with client.attachments.with_streaming_response.get_file("a1"):
+            pytest.fail("the block must not run")
+    assert len(recorder.requests) == 1
