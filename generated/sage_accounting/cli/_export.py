@@ -179,7 +179,7 @@ def run(
             length = (total() or 0) if first is not None else 0
             with click.progressbar(
                 length=length, label=op.resource, file=sys.stderr,
-                hidden=not show_progress or not length, show_pos=True,
+                hidden=not (show_progress and length and sys.stderr.isatty()), show_pos=True,
             ) as bar:  # fmt: skip
                 batch: list[dict[str, Any]] = []
                 for kind, model in itertools.chain([first] if first else [], source):
