@@ -40,6 +40,8 @@ from typing import Any, Literal
 
 import httpx
 
+from . import _env
+from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -47,6 +49,7 @@ from ._errors import (
     ReauthorizationRequired,
     StateMismatchError,
 )
+from ._redact import remember
 from ._tokens import MemoryTokenStore, TokenSet, TokenStore
 
 log = logging.getLogger("sage_accounting")
@@ -80,9 +83,9 @@ class OAuthApp:
 
     def __init__(
         self,
-        client_id: str,
-        client_secret: str,
-        redirect_uri: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uri: str | None = None,
         *,
         authorize_url: str = AUTHORIZE_URL,
         token_url: str = TOKEN_URL,
@@ -92,15 +95,22 @@ class OAuthApp:
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        for name, value in (
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-            ("redirect_uri", redirect_uri),
+        # Arguments absent: SAGE_CLIENT_ID, SAGE_CLIENT_SECRET, SAGE_REDIRECT_URI (see _env).
+        client_id = argument_or_env(client_id, _env.CLIENT_ID)
+        client_secret = argument_or_env(client_secret, _env.CLIENT_SECRET)
+        redirect_uri = argument_or_env(redirect_uri, _env.REDIRECT_URI)
+        for name, value, variable in (
+            ("client_id", client_id, _env.CLIENT_ID),
+            ("client_secret", client_secret, _env.CLIENT_SECRET),
+            ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
                 raise ValueError(
-                    f"{name} is required (Sage needs the client secret even with PKCE)"
+                    f"{name} is required: pass it or set {variable}"
+                    " (Sage needs the client secret even with PKCE)"
                 )
+        assert client_id and client_secret and redirect_uri  # checked just above
+        remember(client_secret)
         self.client_id = client_id
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
