@@ -186,7 +186,9 @@ def check(site: Path, out: Path, chromium: str) -> list[str]:
                 print(f"{label}: {len(methods) - len(missing)}/{len(methods)} methods rendered")
             links = broken_links(origin, url, page)
             problems += [f"{label}: broken link {p}" for p in links]
-            print(f"{label}: {page.title.strip()!r}, {len(set(page.links))} links, {len(links)} broken")
+            print(
+                f"{label}: {page.title.strip()!r}, {len(set(page.links))} links, {len(links)} broken"
+            )
             shot = out / f"{label.replace(' ', '_')}.png"
             screenshot(chromium, url, shot)
             print(f"{label}: screenshot {shot}")
