@@ -29,8 +29,8 @@ check-generated: spec
 	$(BIN)/sage-codegen check
 
 lint: install
-	$(BIN)/ruff check generator generated tests bench
-	$(BIN)/black --check --quiet generator generated tests bench
+	$(BIN)/ruff check generator generated tests bench examples docs/scripts
+	$(BIN)/black --check --quiet generator generated tests bench examples docs/scripts
 	$(BIN)/mypy generated/sage_accounting generator/sage_codegen
 
 format: install

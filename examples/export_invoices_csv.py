@@ -123,6 +123,10 @@ def export(client: SageAccounting, out_dir: Path, now: dt.datetime | None = None
     now = now or dt.datetime.now(dt.UTC)
     feed = client.sales_invoices.changes(since=read_cursor(out_dir), attributes="all")
     path = out_dir / f"invoices-{now:%Y%m%dT%H%M%SZ}.csv"
+    number = 1
+    while path.exists():  # two runs in one second: never overwrite an earlier export
+        number += 1
+        path = out_dir / f"invoices-{now:%Y%m%dT%H%M%SZ}-{number}.csv"
     count = write_csv(path, feed)
     write_cursor(out_dir, feed.cursor)  # only now: the file holds every change up to it
     print(f"{count} invoice change(s) -> {path}")
