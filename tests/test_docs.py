@@ -6,14 +6,13 @@ pin down what those pages must contain and that the check catches what it is mea
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from module_files import load_file
 
 from sage_accounting._operations import OPERATIONS
 
@@ -21,12 +20,7 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "docs" / "scripts"
 
 
 def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"docs_{name}", SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_file(SCRIPTS / f"{name}.py")
 
 
 @pytest.fixture(scope="module")

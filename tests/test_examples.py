@@ -8,18 +8,17 @@ would.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from fake_sage import Fault
+from module_files import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -40,15 +39,6 @@ def run_example(name: str, fake: Any, *args: str, **env: str) -> subprocess.Comp
         text=True,
         timeout=60,
     )
-
-
-def load_example(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- error_handling.py ---------------------------------------------------------------------------
@@ -173,21 +163,12 @@ def test_export_refreshes_through_a_token_file(fake_sage: Any, tmp_path: Path) -
 
 
 @pytest.fixture
-def web_app(fake_sage: Any, tmp_path: Path) -> Any:
-    example = load_example("oauth_web_app")
-    from sage_accounting import OAuthApp
+def web_app(fake_sage: Any, oauth_app: Any, tmp_path: Path) -> Any:
+    """make() -> a browser (Flask test client) on a new instance of the app: a restart."""
+    example = load_file(EXAMPLES / "oauth_web_app.py")
 
     def make() -> Any:
-        oauth = OAuthApp(
-            fake_sage.state.client_id,
-            fake_sage.state.client_secret,
-            fake_sage.state.redirect_uri,
-            authorize_url=fake_sage.authorize_url,
-            token_url=fake_sage.token_url,
-            revoke_url=fake_sage.revoke_url,
-            clock=fake_sage.clock.now,
-        )
-        app = example.create_app(oauth, tmp_path / "tokens.json", fake_sage.base_url)
+        app = example.create_app(oauth_app, tmp_path / "tokens.json", fake_sage.base_url)
         return app.test_client()
 
     return make
