@@ -1,8 +1,8 @@
 """What can go wrong when calling Sage, and what a program does about each kind of failure.
 
-Every failure is a typed exception; everything Sage or the network can cause is a ``SageError``,
-whose message is one line naming the cause (with Sage's request id when there is one) and never a
-token. Mistakes in the arguments are ``TypeError``/``ValueError``, raised before any request.
+Every failure is a ``SageError`` subclass whose message is one line naming the cause (with Sage's
+request id when there is one) and never a token. Mistakes in the arguments are
+``SageArgumentError``s (also ``TypeError``/``ValueError``), raised before any request.
 
     export SAGE_ACCESS_TOKEN=... [SAGE_BUSINESS_ID=...] [SAGE_BASE_URL=...]
     python examples/error_handling.py
@@ -19,8 +19,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import pydantic
-
 from sage_accounting import (
     APIConnectionError,
     APIStatusError,
@@ -31,14 +29,15 @@ from sage_accounting import (
     RateLimitError,
     ReauthorizationRequired,
     SageAccounting,
+    SageArgumentError,
     SageError,
     UnprocessableEntityError,
 )
 
 
-def advice(error: BaseException) -> str:
+def advice(error: SageError) -> str:
     """What to do about an error. Order matters: subclasses before their bases."""
-    if isinstance(error, TypeError | ValueError):
+    if isinstance(error, SageArgumentError):
         return "fix the call: nothing was sent"
     if isinstance(error, ReauthorizationRequired):
         return "send the user through authorization again"
@@ -60,23 +59,15 @@ def advice(error: BaseException) -> str:
         return "Sage failed even after retries: try later, quoting the request id"
     if isinstance(error, APIConnectionError):
         return "no answer from Sage (network or timeout) even after retries: try later"
-    if isinstance(error, SageError):
-        return "see the message"
-    raise error  # anything else is a bug in this program: let it surface
-
-
-def one_line(error: BaseException) -> str:
-    if isinstance(error, pydantic.ValidationError):  # a request body checked before sending
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-    return str(error)
+    return "see the message"
 
 
 def attempt(label: str, call: Callable[[], Any]) -> bool:
     """Run one call; print one line either way. True when it worked."""
     try:
         result = call()
-    except (SageError, TypeError, ValueError) as error:
-        print(f"{label}: {type(error).__name__}: {one_line(error)} -> {advice(error)}")
+    except SageError as error:  # anything else is a bug in this program: let it surface
+        print(f"{label}: {type(error).__name__}: {error} -> {advice(error)}")
         return False
     print(f"{label}: ok ({result})")
     return True

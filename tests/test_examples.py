@@ -52,8 +52,11 @@ def test_error_handling_prints_one_line_per_failure_with_its_advice(fake_sage: A
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("a wrong argument type: TypeError: items_per_page must be an int")
-    assert "money as a float: ValidationError: credit_limit" in lines[1]
+    assert lines[0] == (
+        "a wrong argument type: ArgumentTypeError: items_per_page: must be an int, not str"
+        " -> fix the call: nothing was sent"
+    )
+    assert lines[1].startswith("money as a float: RequestValidationError: contact: credit_limit")
     assert lines[2].startswith("a contact that does not exist: NotFoundError: 404 on GET")
     assert "RecordInvalid: name can't be blank" in lines[3]
     assert lines[4] == "a contact with a credit limit: ok (Error Handling Ltd)"
