@@ -88,11 +88,12 @@ def test_nightly_export_writes_every_invoice_then_only_changes(
 ) -> None:
     out = tmp_path / "exports"
     fake_sage.clock.advance(-7200)  # invoices made two hours before the first export
+    [acme] = fake_sage.seed("contacts", 1, name="Acme Ltd", contact_type_ids=["CUSTOMER"])
     first = fake_sage.seed(
         "sales_invoices",
         3,
-        contact={"id": "con1", "displayed_as": "Acme Ltd"},
-        contact_id="con1",
+        contact={"id": acme, "displayed_as": "Acme Ltd"},
+        contact_id=acme,
         date="2026-11-02",
         net_amount="1028.80",
         total_amount="1234.56",
@@ -111,7 +112,7 @@ def test_nightly_export_writes_every_invoice_then_only_changes(
     assert f"3 invoice change(s) -> {file1}" in night1.stdout
 
     fake_sage.clock.advance(3600)  # the next night: one invoice new, one deleted
-    [added] = fake_sage.seed("sales_invoices", 1, contact_id="con1", date="2026-11-03")
+    [added] = fake_sage.seed("sales_invoices", 1, contact_id=acme, date="2026-11-03")
     fake_sage.delete_record("sales_invoices", first[0])
     night2 = run_example("export_invoices_csv.py", fake_sage, "--out-dir", str(out))
     assert night2.returncode == 0, night2.stderr
