@@ -341,6 +341,7 @@ class FileTokenStore:
                 lost.append(tmp)
         if best is not None:
             try:
+                os.chmod(best[1], 0o600)  # private, whoever made it
                 os.replace(best[1], self.path)
                 _fsync_directory(self.path.parent)
                 log.warning(
