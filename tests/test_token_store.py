@@ -152,6 +152,7 @@ def test_processes_sharing_a_file_store_refresh_once(tmp_path: Path, fake_sage: 
         (b"\xff\xfe{\x00", "not UTF-8"),
         (b"{ not json", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested too deep for the parser
         (b'{"refresh_token": "r"}', "'access_token'"),
         (b'{"access_token": 12345}', "'access_token'"),
         (b'{"access_token": "a", "refresh_token": ["r"]}', "'refresh_token'"),

@@ -210,7 +210,9 @@ class OAuthApp:
         when the answer carries none (Sage may not rotate it every time)."""
         data = _json(response)
         if response.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
-            remember(_str_or_none(data.get("access_token")), _str_or_none(data.get("refresh_token")))
+            remember(
+                _str_or_none(data.get("access_token")), _str_or_none(data.get("refresh_token"))
+            )
             try:
                 tokens = TokenSet.from_response(data, self.clock())
             except (TypeError, ValueError):
@@ -307,9 +309,7 @@ class OAuthApp:
     async def arefresh(self, refresh_token: str) -> TokenSet:
         remember(refresh_token)
         form = self._form(grant_type="refresh_token", refresh_token=refresh_token)
-        return self._tokens(
-            await self._apost(self.token_url, form), "refresh token", refresh_token
-        )
+        return self._tokens(await self._apost(self.token_url, form), "refresh token", refresh_token)
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token (access tokens cannot be revoked; they expire)."""

@@ -103,8 +103,10 @@ def parse_token_file(raw: bytes, where: Path) -> tuple[TokenSet, int]:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise TokenStoreError(f"{where} is not a token file (not UTF-8 text)") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise TokenStoreError(f"{where} is not a token file (not JSON: {exc.msg})") from None
+    except (ValueError, RecursionError):  # e.g. a number too long, nesting too deep
+        raise TokenStoreError(f"{where} is not a token file (not JSON)") from None
     if not isinstance(data, dict):
         raise TokenStoreError(f"{where} is not a token file (not a JSON object)")
 
@@ -246,9 +248,7 @@ class FileTokenStore:
     # -- writing ------------------------------------------------------------------------------------
 
     def _temp_path(self) -> Path:
-        return self.path.with_name(
-            f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        )
+        return self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
     def _leftovers(self) -> list[Path]:
         try:
@@ -346,8 +346,10 @@ class FileTokenStore:
                 _fsync_directory(self.path.parent)
                 log.warning(
                     "%s",
-                    redact(f"recovered the newest tokens from {best[1].name}, left by a save "
-                    "that was interrupted before its rename"),
+                    redact(
+                        f"recovered the newest tokens from {best[1].name}, left by a save "
+                        "that was interrupted before its rename"
+                    ),
                 )
             except OSError as exc:
                 log.warning("%s", redact(f"cannot recover {best[1]}: {exc.strerror or exc}"))
