@@ -330,6 +330,30 @@ def test_a_failed_store_write_keeps_the_new_pair_in_memory_and_retries_it(
     assert saved.refresh_token != tokens.refresh_token
 
 
+def test_two_refreshes_that_could_not_be_saved_still_reach_the_store(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store = FlakyStore()
+    session = OAuthSession(
+        oauth_app,
+        store,
+        tokens=TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now()),
+    )
+    client = client_for(fake_sage, session)
+    store.failing = True
+    for _ in range(2):  # the store stays broken for longer than an access token lives
+        fake_sage.clock.advance(301)
+        with pytest.raises(TokenStoreError):
+            client.user.get()
+        assert client.user.get().id == "user-1"
+    store.failing = False
+    assert client.user.get().id == "user-1"
+    saved = store.load()
+    assert saved is not None and saved == session.current() and not session.unsaved
+    assert saved.refresh_token not in fake_sage.state.used_refresh_tokens  # the live grant
+    assert fake_sage.count("refresh") == 2
+
+
 def test_an_unsaved_pair_does_not_overwrite_a_grant_saved_meanwhile(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:

@@ -327,7 +327,8 @@ class OAuthApp:
 
 @dataclass(frozen=True, repr=False)
 class _Unsaved:
-    """A refreshed pair the store has not taken yet, and the refresh token it replaced."""
+    """A refreshed pair the store has not taken yet, and the refresh token of the pair the store
+    holds instead (so a different grant saved there meanwhile can be told apart)."""
 
     tokens: TokenSet
     replaced: str | None
@@ -436,7 +437,10 @@ class OAuthSession:
 
     def _keep(self, new: TokenSet, replaced: str) -> TokenSet:
         self._tokens = new  # memory first: Sage has retired the old refresh token already
-        self._unsaved = _Unsaved(new, replaced)
+        # ``replaced`` is what the store still holds: after a chain of unsaved refreshes, that
+        # is the first one's, not the last refresh token spent.
+        pending = self._unsaved
+        self._unsaved = _Unsaved(new, pending.replaced if pending else replaced)
         try:
             _save(self.store, new)
         except TokenStoreError as exc:

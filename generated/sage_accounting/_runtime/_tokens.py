@@ -308,6 +308,7 @@ class FileTokenStore:
         try:
             os.replace(tmp, self.path)
             _fsync_directory(self.path.parent)
+            self.interrupted_save = None  # a good pair is saved: that note is history
         except OSError as exc:
             # The temporary file holds the complete new pair: left in place, whoever takes the
             # lock next (this process included) moves it into place.
