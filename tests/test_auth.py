@@ -304,12 +304,18 @@ class FlakyStore(MemoryTokenStore):
         super().save(tokens)
 
 
+def flaky_session(fake_sage: Any, app: OAuthApp) -> tuple[FlakyStore, OAuthSession]:
+    """A session on a freshly issued pair, kept in a FlakyStore."""
+    store = FlakyStore()
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    return store, OAuthSession(app, store, tokens=tokens)
+
+
 def test_a_failed_store_write_keeps_the_new_pair_in_memory_and_retries_it(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:
-    store = FlakyStore()
-    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
-    session = OAuthSession(oauth_app, store, tokens=tokens)
+    store, session = flaky_session(fake_sage, oauth_app)
+    tokens = session.current()
     client = client_for(fake_sage, session)
     fake_sage.clock.advance(301)
     store.failing = True
@@ -333,12 +339,7 @@ def test_a_failed_store_write_keeps_the_new_pair_in_memory_and_retries_it(
 def test_two_refreshes_that_could_not_be_saved_still_reach_the_store(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:
-    store = FlakyStore()
-    session = OAuthSession(
-        oauth_app,
-        store,
-        tokens=TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now()),
-    )
+    store, session = flaky_session(fake_sage, oauth_app)
     client = client_for(fake_sage, session)
     store.failing = True
     for _ in range(2):  # the store stays broken for longer than an access token lives
@@ -357,12 +358,7 @@ def test_two_refreshes_that_could_not_be_saved_still_reach_the_store(
 def test_an_unsaved_pair_does_not_overwrite_a_grant_saved_meanwhile(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:
-    store = FlakyStore()
-    session = OAuthSession(
-        oauth_app,
-        store,
-        tokens=TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now()),
-    )
+    store, session = flaky_session(fake_sage, oauth_app)
     fake_sage.clock.advance(301)
     store.failing = True
     with pytest.raises(TokenStoreError):
@@ -378,12 +374,7 @@ def test_an_unsaved_pair_does_not_overwrite_a_grant_saved_meanwhile(
 async def test_async_a_failed_store_write_keeps_the_new_pair_in_memory(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:
-    store = FlakyStore()
-    session = OAuthSession(
-        oauth_app,
-        store,
-        tokens=TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now()),
-    )
+    store, session = flaky_session(fake_sage, oauth_app)
     fake_sage.clock.advance(301)
     store.failing = True
     async with AsyncSageAccounting(session=session, base_url=fake_sage.base_url) as client:

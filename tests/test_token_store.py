@@ -176,15 +176,21 @@ def test_a_token_file_that_is_not_one_names_the_file_and_the_field(
 
 
 def test_each_save_carries_a_sequence_one_higher(tmp_path: Path) -> None:
-    store = FileTokenStore(tmp_path / "tokens.json")
-    with store.lock():
-        store.save(pair(1))
-        store.save(pair(2))
+    store = store_holding(tmp_path / "tokens.json", pair(1), pair(2))
     assert json.loads((tmp_path / "tokens.json").read_text())["sequence"] == 2
     assert store.load() == pair(2)
 
 
 # -- what a killed writer leaves behind, found by the next one to open the store ----------------
+
+
+def store_holding(path: Path, *pairs: TokenSet) -> FileTokenStore:
+    """A file store that has saved ``pairs`` in turn (under its lock, as sessions do)."""
+    store = FileTokenStore(path)
+    with store.lock():
+        for tokens in pairs:
+            store.save(tokens)
+    return store
 
 
 def leftover(path: Path, tag: str, content: bytes) -> Path:
@@ -199,9 +205,7 @@ def file_content(tokens: TokenSet, sequence: int) -> bytes:
 
 def test_a_complete_newer_pair_left_before_its_rename_is_recovered(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
-    store = FileTokenStore(path)
-    with store.lock():
-        store.save(pair(1))  # sequence 1
+    store_holding(path, pair(1))  # sequence 1
     tmp = leftover(path, "999.1", file_content(pair(2), 2))
     assert FileTokenStore(path).load() == pair(2)  # the next process opening the store
     assert not tmp.exists() and json.loads(path.read_text())["sequence"] == 2
@@ -212,9 +216,7 @@ def test_intent_records_torn_and_stale_leftovers_are_removed_and_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "tokens.json"
-    with FileTokenStore(path).lock():
-        FileTokenStore(path).save(pair(1))
-        FileTokenStore(path).save(pair(2))  # sequence 2
+    store_holding(path, pair(1), pair(2))  # sequence 2
     intent = leftover(path, "11.1", b'{"intent": "refresh", "pid": 11}')
     torn = leftover(path, "12.1", file_content(pair(3), 3)[:500])
     stale = leftover(path, "13.1", file_content(pair(0), 1))  # older than the token file
@@ -233,9 +235,7 @@ def test_a_failed_write_leaves_no_torn_file_and_says_why(
     import errno
 
     path = tmp_path / "tokens.json"
-    store = FileTokenStore(path)
-    with store.lock():
-        store.save(pair(1))
+    store = store_holding(path, pair(1))
 
     def disk_full(fd: int, data: Any) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -256,9 +256,7 @@ def test_reserve_fails_before_anything_is_asked_when_the_directory_is_not_writab
     import errno
 
     path = tmp_path / "tokens.json"
-    store = FileTokenStore(path)
-    with store.lock():
-        store.save(pair(1))
+    store = store_holding(path, pair(1))
     real_open = os.open
 
     def read_only_dir(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:

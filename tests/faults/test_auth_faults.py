@@ -89,6 +89,16 @@ def file_session(fake_sage: Any, app: OAuthApp, path: Path) -> OAuthSession:
     return OAuthSession(app, FileTokenStore(path), tokens=issued(fake_sage))
 
 
+def store_in_a_directory(
+    fake_sage: Any, app: OAuthApp, tmp_path: Path
+) -> tuple[Path, OAuthSession, SageAccounting]:
+    """A file store in a directory of its own (the one faults are injected into), a session on
+    a freshly issued pair in it, and a client."""
+    path = tmp_path / "store" / "tokens.json"
+    session = file_session(fake_sage, app, path)
+    return path, session, client_for(fake_sage, session)
+
+
 def stored(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
@@ -208,9 +218,7 @@ def test_read_only_directory_fails_before_the_token_endpoint_and_keeps_the_grant
     fs_faults: FileSystemFaults,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path = tmp_path / "store" / "tokens.json"
-    session = file_session(fake_sage, oauth_app, path)
-    client = client_for(fake_sage, session)
+    path, session, client = store_in_a_directory(fake_sage, oauth_app, tmp_path)
     grant = stored(path)["refresh_token"]
     fake_sage.clock.advance(301)
     undo = make_read_only(path.parent, fs_faults)
@@ -248,9 +256,7 @@ def test_disk_full_after_the_refresh_keeps_working_from_memory_then_saves(
     fs_faults: FileSystemFaults,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path = tmp_path / "store" / "tokens.json"
-    session = file_session(fake_sage, oauth_app, path)
-    client = client_for(fake_sage, session)
+    path, session, client = store_in_a_directory(fake_sage, oauth_app, tmp_path)
     fake_sage.clock.advance(301)
     fill_disk_while_sage_answers(oauth_app, fs_faults)
     with caplog.at_level("DEBUG", logger="sage_accounting"):
@@ -275,8 +281,7 @@ def test_disk_full_after_the_refresh_keeps_working_from_memory_then_saves(
 def test_disk_full_before_the_refresh_fails_before_the_token_endpoint(
     fake_sage: Any, oauth_app: OAuthApp, tmp_path: Path, fs_faults: FileSystemFaults
 ) -> None:
-    path = tmp_path / "store" / "tokens.json"
-    session = file_session(fake_sage, oauth_app, path)
+    path, session, _ = store_in_a_directory(fake_sage, oauth_app, tmp_path)
     fake_sage.clock.advance(301)
     fs_faults.kind = "disk full"
     with pytest.raises(TokenStoreError, match="No space left") as err:
@@ -295,8 +300,7 @@ def test_permission_denied_on_the_rename_another_process_recovers_the_pair(
     fs_faults: FileSystemFaults,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    path = tmp_path / "store" / "tokens.json"
-    session = file_session(fake_sage, oauth_app, path)
+    path, session, _ = store_in_a_directory(fake_sage, oauth_app, tmp_path)
     fake_sage.clock.advance(301)
     fs_faults.kind = "permission denied"
     with caplog.at_level("DEBUG", logger="sage_accounting"):
