@@ -360,7 +360,7 @@ class FileTokenStore:
         if lost and best is None:
             self.interrupted_save = (
                 f"a refresh was interrupted before it saved its new tokens ({lost[0].name} "
-                "removed): the pair it got from Sage is lost"
+                "removed): if Sage had answered it, the pair it got is lost"
             )
             log.warning("%s", redact(self.interrupted_save))
 
