@@ -355,6 +355,28 @@ def test_two_refreshes_that_could_not_be_saved_still_reach_the_store(
     assert fake_sage.count("refresh") == 2
 
 
+def test_a_timed_out_refresh_of_an_unsaved_pair_never_falls_back_to_the_spent_one(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    spent = session.current()
+    fake_sage.clock.advance(301)
+    store.failing = True
+    with pytest.raises(TokenStoreError):
+        session.access_token()
+    fake_sage.clock.advance(301)
+
+    def timed_out(refresh_token: str) -> TokenSet:
+        raise APITimeoutError(
+            "token endpoint timed out", method="POST", path="/token", business_id=None
+        )
+
+    oauth_app.refresh = timed_out  # type: ignore[method-assign]
+    with pytest.raises(APITimeoutError):
+        session.access_token()
+    assert session.current() != spent and session.unsaved  # the store's pair is the spent one
+
+
 def test_an_unsaved_pair_does_not_overwrite_a_grant_saved_meanwhile(
     fake_sage: Any, oauth_app: OAuthApp
 ) -> None:

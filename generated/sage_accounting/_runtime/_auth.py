@@ -469,10 +469,11 @@ class OAuthSession:
 
     def _after_failed_refresh(self, stored: TokenSet, error: APIConnectionError) -> TokenSet:
         # Sage may have rotated the pair before the answer was lost: never retry blindly. Use a
-        # pair another party saved meanwhile; else fail this call (the next one starts again
-        # from the store).
+        # pair another party saved meanwhile (not the one the store held: with a pair unsaved,
+        # that one is spent); else fail this call (the next one starts again from the store).
+        held = self._unsaved.replaced if self._unsaved else stored.refresh_token
         again = self.store.load()
-        if again is not None and again.refresh_token != stored.refresh_token:
+        if again is not None and again.refresh_token not in (held, stored.refresh_token):
             self._tokens = again
             return again
         raise error
