@@ -61,6 +61,7 @@ from ._version import __version__
 if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by the client
     from pydantic import BaseModel
 
+    from ..agents.guard import AgentGuard
     from ._auth import OAuthSession
     from ._models import RequestModel
 
@@ -194,6 +195,7 @@ class _BaseClient:
         self._resources: dict[str, Any] = {}
         self._closed = False
         self._owns_pool = True  # copies share the pool and never close it
+        self._agent_guard: AgentGuard | None = None  # set by for_agent; copies keep it
 
     def __repr__(self) -> str:  # never shows the token
         business = self._config.business_id or "lead business"
@@ -233,6 +235,13 @@ class _BaseClient:
             changes["max_retries"] = max_retries
         return self._copy(**changes)
 
+    def for_agent(self, policy: Any, agent: str, **options: Any) -> Any:
+        """This client acting as one agent of a policy: every call checked against it before
+        any request, and audited. See ``sage_accounting.agents`` (the ``[agents]`` extra)."""
+        from ..agents.guard import guard_client
+
+        return guard_client(self, policy, agent, **options)
+
     def _resource(self, name: str, cls: Callable[[Any], Any]) -> Any:
         resource = self._resources.get(name)
         if resource is None:
@@ -241,7 +250,8 @@ class _BaseClient:
 
     # -- preparing ----------------------------------------------------------------------------------
 
-    def _operation(self, operation_id: str) -> OperationInfo:
+    def operation(self, operation_id: str) -> OperationInfo:
+        """The generated facts of one operation (method, path, query parameter kinds, ...)."""
         table = _TABLES.get(self._operations_module)
         if table is None:  # imported on the first call, then kept: prepare() is on every call
             module = importlib.import_module(self._operations_module)
@@ -259,7 +269,7 @@ class _BaseClient:
         options: RequestOptions | None = None,
         accept: str = "application/json",
     ) -> PreparedRequest:
-        op = self._operation(operation_id)
+        op = self.operation(operation_id)
         options = options or {}
         unknown = set(options) - _OPTION_NAMES
         if unknown:
@@ -359,9 +369,16 @@ class _BaseClient:
 
     # -- reading the answer -------------------------------------------------------------------------
 
+    def _admit(self, request: PreparedRequest) -> None:
+        """An agent's client checks every request against its policy before sending it."""
+        if self._agent_guard is not None:
+            self._agent_guard.admit(request)
+
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
         followed) or an answer about another business."""
+        if self._agent_guard is not None:
+            self._agent_guard.observe(request, response)
         request_id = request_id_of(response.headers)
         if response.status_code >= 300:
             raise status_error(
@@ -444,6 +461,8 @@ class _BaseClient:
     def _connection_error(
         self, request: PreparedRequest, exc: httpx.TransportError
     ) -> APIConnectionError:
+        if self._agent_guard is not None:
+            self._agent_guard.observe_error(request, exc)
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
         return cls(  # httpx's text may quote the URL: the exception redacts it
             type(exc).__name__ + (f": {exc}" if str(exc) else ""),
@@ -482,6 +501,7 @@ class SyncClient(_BaseClient):
 
     def send(self, request: PreparedRequest) -> httpx.Response:
         self._ensure_open()
+        self._admit(request)
         attempt, replayed = 0, False
         while True:
             token = self._access_token or self._session.access_token()  # type: ignore[union-attr]
@@ -556,6 +576,7 @@ class AsyncClient(_BaseClient):
 
     async def send(self, request: PreparedRequest) -> httpx.Response:
         self._ensure_open()
+        self._admit(request)
         attempt, replayed = 0, False
         while True:
             token = self._access_token or await self._session.aaccess_token()  # type: ignore[union-attr]

@@ -27,9 +27,16 @@ T = TypeVar("T", bound="BaseModel")
 AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
 
 
-def _with_page_size(query: Mapping[str, Any] | None) -> dict[str, Any]:
+def _with_page_size(
+    client: SyncClient | AsyncClient, operation_id: str, query: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The list's query asking for Sage's largest page unless the caller chose a size: every
+    pager (change feeds included) pays one request per 200 records, not per 20 (Sage's default)."""
     query = dict(query or {})
-    if "items_per_page" in query and query["items_per_page"] is None:
+    if (
+        query.get("items_per_page") is None
+        and "items_per_page" in client.operation(operation_id).query
+    ):
         query["items_per_page"] = AUTO_PAGE_SIZE
     return query
 
@@ -93,7 +100,10 @@ class SyncAPIResource:
         options: RequestOptions,
     ) -> SyncPager[T]:
         prepared = self._client.prepare(
-            operation_id, path_params=path_params, query=_with_page_size(query), options=options
+            operation_id,
+            path_params=path_params,
+            query=_with_page_size(self._client, operation_id, query),
+            options=options,
         )
         pager = SyncPager(self._client, prepared, item)
         if RAW_RESPONSE.get():  # the first page, raw
@@ -195,7 +205,10 @@ class AsyncAPIResource:
         options: RequestOptions,
     ) -> AsyncPager[T]:
         prepared = self._client.prepare(
-            operation_id, path_params=path_params, query=_with_page_size(query), options=options
+            operation_id,
+            path_params=path_params,
+            query=_with_page_size(self._client, operation_id, query),
+            options=options,
         )
         return AsyncPager(self._client, prepared, item)
 
