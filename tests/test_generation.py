@@ -14,13 +14,17 @@ from sage_codegen.cli import main
 from sage_codegen.render import MANIFEST, read_manifest
 
 PACKAGE = ROOT / "generated" / "sage_accounting"
+# Hand-written subpackages living beside the generated files (the generator never touches them).
+HAND_WRITTEN = frozenset({"_runtime", "cli", "testing", "agents"})
 
 
 def tree(directory: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(directory)): p.read_bytes()
         for p in sorted(directory.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and "_runtime" not in p.parts
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not HAND_WRITTEN & set(p.relative_to(directory).parts)
     }
 
 

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import httpx
 
-from . import _retry
+from . import _env, _retry
 from ._encoding import dumps, encode_query_value, loads
+from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -111,6 +112,7 @@ class PreparedRequest:
     max_retries: int
     retry_allowed: bool
     operation: OperationInfo  # for the 403 message: which areas and roles grant access
+    stream: bool = False  # the body is read by the caller, in chunks (see _streaming)
 
     def with_url(self, url: str) -> PreparedRequest:
         return replace(self, url=url)
@@ -153,7 +155,7 @@ class _BaseClient:
         access_token: str | None = None,
         business_id: str | None = None,
         session: OAuthSession | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
@@ -161,10 +163,16 @@ class _BaseClient:
         rate_limit: RateLimit | None = None,
         missing_business_header: MissingBusinessHeader = "warn",
     ) -> None:
+        # Arguments absent: SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID, SAGE_BASE_URL (see _env).
+        if session is None:
+            access_token = argument_or_env(access_token, _env.ACCESS_TOKEN)
+        business_id = argument_or_env(business_id, _env.BUSINESS_ID)
+        base_url = argument_or_env(base_url, _env.BASE_URL) or DEFAULT_BASE_URL
         if (access_token is None) == (session is None):
             raise ArgumentTypeError(
                 "access_token",
-                "pass either access_token= (a bare token) or session= (OAuthSession)",
+                "pass either access_token= (a bare token, or SAGE_ACCESS_TOKEN in the environment)"
+                " or session= (OAuthSession)",
             )
         if access_token is not None and (not isinstance(access_token, str) or not access_token):
             raise ArgumentTypeError("access_token", "must be a non-empty str")
@@ -352,6 +360,18 @@ class _BaseClient:
         remember(token)  # a refreshed token too: no text the SDK raises or logs may hold it
         return {**request.headers, "Authorization": f"Bearer {token}"}
 
+    def _build(
+        self, http: httpx.Client | httpx.AsyncClient, request: PreparedRequest, token: str
+    ) -> httpx.Request:
+        """The httpx request (sent with ``stream=request.stream``: files are read in chunks)."""
+        return http.build_request(
+            request.method,
+            request.url,
+            headers=self.authorized_headers(request, token),
+            content=request.content,
+            timeout=request.timeout,
+        )
+
     def _ensure_open(self) -> None:
         if self._closed:
             raise ClientClosedError(f"{self!r} was closed: make a new client (or copy)")
@@ -391,6 +411,7 @@ class _BaseClient:
                 access_hint=request.operation.access_hint(),
                 retry_after=_retry.parse_retry_after(response.headers),
                 location=response.headers.get("location"),
+                response=response,
             )
         if not request.business_id:
             return
@@ -448,12 +469,15 @@ class _BaseClient:
     def _log(self, request: PreparedRequest, status: int | str, started: float, attempt: int,
              request_id: str | None) -> None:  # fmt: skip
         if log.isEnabledFor(logging.DEBUG):
+            # The path and the page number only: never the headers (the token) or other query.
             log.debug(
-                "%s %s -> %s in %.0f ms (retries %d, request id %s)",
+                "%s %s -> %s in %.0f ms (business %s, page %s, retries %d, request id %s)",
                 request.method,
                 redact(request.path),
                 status,
                 (time.perf_counter() - started) * 1000,
+                request.business_id or "lead",
+                _page_of(request.url),
                 attempt,
                 request_id or "-",
             )
@@ -511,14 +535,13 @@ class SyncClient(_BaseClient):
                     delay = self._rate_delay(request)
                     if delay:
                         time.sleep(delay)
-                    response = self._http.request(
-                        request.method,
-                        request.url,
-                        headers=self.authorized_headers(request, token),
-                        content=request.content,
-                        timeout=request.timeout,
+                    response = self._http.send(
+                        self._build(self._http, request, token),
+                        stream=request.stream,
                         follow_redirects=False,  # the token must not go where a 3xx points
                     )
+                    if request.stream and response.status_code >= 300:
+                        response.read()  # an error body is small and is parsed into the error
                 self._log(
                     request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
@@ -586,14 +609,13 @@ class AsyncClient(_BaseClient):
                     delay = self._rate_delay(request)
                     if delay:
                         await _sleep(delay)
-                    response = await self._http.request(
-                        request.method,
-                        request.url,
-                        headers=self.authorized_headers(request, token),
-                        content=request.content,
-                        timeout=request.timeout,
+                    response = await self._http.send(
+                        self._build(self._http, request, token),
+                        stream=request.stream,
                         follow_redirects=False,  # the token must not go where a 3xx points
                     )
+                    if request.stream and response.status_code >= 300:
+                        await response.aread()  # an error body is small: parsed into the error
                 self._log(
                     request, response.status_code, started, attempt, request_id_of(response.headers)
                 )
@@ -733,6 +755,14 @@ def _encode_body(
             inner["idempotency_id"] = idempotency_id
         has_id = True
     return {key: inner}, has_id
+
+
+def _page_of(url: str) -> str:
+    """The ``page`` a list request asks for ("-" for other requests)."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    if "page" in query:
+        return query["page"][0]
+    return "1" if "items_per_page" in query else "-"
 
 
 def _body_error(argument: str, exc: Any) -> RequestValidationError:

@@ -36,7 +36,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._redact import redact
 
@@ -202,8 +205,12 @@ class APIStatusError(SageError):
         body: Any,
         hint: str | None = None,
         retry_after: float | None = None,
+        response: httpx.Response | None = None,
     ) -> None:
         self.status_code = status_code
+        # The HTTP answer itself (status, headers such as Retry-After or X-Request-Id), as in
+        # openai-python; its body was read already and is in ``body``.
+        self.response = response
         self.method = method
         self.path = redact(path)
         self.request_id = request_id
@@ -215,6 +222,10 @@ class APIStatusError(SageError):
         super().__init__(redact(self._line()))
 
     @property
+    def headers(self) -> httpx.Headers | None:
+        return self.response.headers if self.response is not None else None
+
+    @property
     def data_code(self) -> str | None:
         return self.errors[0].data_code if self.errors else None
 
@@ -224,8 +235,12 @@ class APIStatusError(SageError):
         if self.request_id:
             context.append(f"request {self.request_id}")
         where = f" [{', '.join(context)}]" if context else ""
-        hint = f" {self.hint}" if self.hint else ""
-        return f"{self.status_code} on {self.method} {self.path}{where}: {what}{hint}"
+        if self.hint:  # a sentence of its own, after Sage's words
+            what = what.rstrip()
+            if not what.endswith((".", "!", "?")):
+                what += "."
+            what = f"{what} {self.hint}"
+        return f"{self.status_code} on {self.method} {self.path}{where}: {what}"
 
 
 class RedirectError(APIStatusError):
@@ -308,6 +323,7 @@ def status_error(
     access_hint: str | None = None,
     retry_after: float | None = None,
     location: str | None = None,
+    response: httpx.Response | None = None,
 ) -> APIStatusError:
     """The exception for an error response: by status, with Sage's details parsed."""
     details = parse_error_details(body)
@@ -329,16 +345,25 @@ def status_error(
         "errors": details,
         "body": _redacted_body(body),
         "retry_after": retry_after,
+        "response": response,
     }
     if cls is NoActiveSubscriptionError:
         kwargs["hint"] = "The business has no active subscription: refreshing will not help."
-    if cls is PermissionDeniedError and access_hint:
+    if cls is PermissionDeniedError and access_hint and not _roles_irrelevant(details):
         kwargs["hint"] = f"This operation needs one of these roles: {access_hint}."
     if cls is RedirectError:
         kwargs["hint"] = (
             f"Redirects are not followed (Location: {_short(redact(location or '(none)'))})."
         )
     return cls(**kwargs)
+
+
+# 403s that no role would cure: naming the roles the operation needs would mislead.
+_ROLE_IRRELEVANT_CODES = frozenset({"BusinessNotFound"})
+
+
+def _roles_irrelevant(details: list[ErrorDetail]) -> bool:
+    return any(d.data_code in _ROLE_IRRELEVANT_CODES for d in details)
 
 
 def is_no_active_subscription(details: list[ErrorDetail]) -> bool:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._client import AsyncClient, SyncClient
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
 from ._response import RAW_RESPONSE, APIResponse, RawResponses
+from ._streaming import STREAMING, AsyncFileStream, FileStream, StreamingResponses
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -49,6 +51,11 @@ class SyncAPIResource:
     def with_raw_response(self) -> Any:
         """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
         return RawResponses(self)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """The same methods; those answering with a file return a ``FileStream`` to enter."""
+        return StreamingResponses(self)
 
     def _request(
         self,
@@ -126,6 +133,8 @@ class SyncAPIResource:
             options=options,
             accept="application/octet-stream",
         )
+        if STREAMING.get():  # through with_streaming_response: sent when the stream is entered
+            return cast(bytes, FileStream(self._client, replace(prepared, stream=True)))
         response = self._client.send(prepared)
         if RAW_RESPONSE.get():
             return cast(bytes, APIResponse(response, response.content))
@@ -154,6 +163,11 @@ class AsyncAPIResource:
     def with_raw_response(self) -> Any:
         """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
         return RawResponses(self)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """The same methods; those answering with a file return an ``AsyncFileStream``."""
+        return StreamingResponses(self)
 
     async def _request(
         self,
@@ -227,6 +241,8 @@ class AsyncAPIResource:
             options=options,
             accept="application/octet-stream",
         )
+        if STREAMING.get():  # through with_streaming_response: sent when the stream is entered
+            return cast(bytes, AsyncFileStream(self._client, replace(prepared, stream=True)))
         response = await self._client.send(prepared)
         if RAW_RESPONSE.get():
             return cast(bytes, APIResponse(response, response.content))
