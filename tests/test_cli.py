@@ -99,7 +99,7 @@ def test_login_end_to_end_then_whoami_and_logout(
     monkeypatch.delenv("SAGE_CLIENT_SECRET")  # later commands use the saved login only
     whoami = run("whoami", "--format", "json")
     assert whoami.exit_code == 0, whoami.output
-    assert json.loads(whoami.stdout)["displayed_as"] == "Test User"
+    assert json.loads(whoami.stdout)["displayed_as"] == "Sam Sandbox"  # the sandbox's user
 
     logout = run("logout")
     assert logout.exit_code == 0 and fake_sage.count("revoke") == 1

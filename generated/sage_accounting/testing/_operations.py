@@ -105,7 +105,7 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
     if key == "lead" and resource == "businesses":
         key = state.lead_business
     if info.kind == "list":
-        payload = _records.envelope(list(records.values()), info.path, query)
+        payload = _records.envelope(records.values(), info.path, query)
         if resource == "businesses":  # Sage's one list that spells it so, and has no pages
             payload["$items_per_page"] = payload.pop("$itemsPerPage")
         return Reply(200, payload)

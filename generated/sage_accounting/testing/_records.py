@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import urllib.parse
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -227,7 +228,7 @@ def _matches(record: Record, key: str, wanted: str) -> bool:
     return str(value) == wanted
 
 
-def select(records: list[Record], query: dict[str, str]) -> list[Record]:
+def select(records: Iterable[Record], query: dict[str, str]) -> list[Record]:
     """The records a list's filters keep, in its ``sort`` order (else creation order)."""
     if "deleted_since" in query:
         since = parse_time(query["deleted_since"])  # exclusive, as Sage's is
@@ -272,7 +273,7 @@ def shown(record: Record, attributes: str | None, deleted: bool = False) -> Reco
     return item
 
 
-def envelope(records: list[Record], path: str, query: dict[str, str]) -> dict[str, Any]:
+def envelope(records: Iterable[Record], path: str, query: dict[str, str]) -> dict[str, Any]:
     """Sage's list envelope: ``$items`` of one page, ``$next``/``$back`` relative to /v3.1."""
     per_page = max(1, min(int(query.get("items_per_page") or 20), MAX_ITEMS_PER_PAGE))
     chosen = select(records, query)
