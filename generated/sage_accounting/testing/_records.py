@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
+from itertools import islice
 from typing import Any
 
 from ._state import Record, State, parse_time, timestamp
@@ -228,35 +230,43 @@ def _matches(record: Record, key: str, wanted: str) -> bool:
     return str(value) == wanted
 
 
-def select(records: Iterable[Record], query: dict[str, str]) -> list[Record]:
-    """The records a list's filters keep, in its ``sort`` order (else creation order)."""
-    if "deleted_since" in query:
-        since = parse_time(query["deleted_since"])  # exclusive, as Sage's is
-        return [r for r in records if r.get("deleted_at") and parse_time(r["deleted_at"]) > since]
-    chosen = [r for r in records if not r.get("deleted_at")]
-    if "updated_or_created_since" in query:
-        since = parse_time(query["updated_or_created_since"])  # inclusive
-        chosen = [r for r in chosen if parse_time(r["updated_at"]) >= since]
+Check = Callable[[Record], bool]
+
+
+def _checks(query: dict[str, str]) -> list[Check]:
+    """A list's filters as predicates, each read from the query once."""
+    if "deleted_since" in query:  # only deleted records, and exclusive, as Sage's is
+        deleted_since = parse_time(query["deleted_since"])
+        return [lambda r: bool(r.get("deleted_at")) and parse_time(r["deleted_at"]) > deleted_since]
+    checks: list[Check] = [lambda r: not r.get("deleted_at")]
+    if query.get("updated_or_created_since"):  # inclusive
+        since = parse_time(query["updated_or_created_since"])
+        checks.append(lambda r: parse_time(r["updated_at"]) >= since)
     if query.get("search"):
         needle = query["search"].lower()
-        chosen = [
-            r
-            for r in chosen
-            if any(
-                needle in str(r.get(k) or "").lower() for k in ("displayed_as", "name", "reference")
-            )
-        ]
+        names = ("displayed_as", "name", "reference")
+        checks.append(lambda r: any(needle in str(r.get(k) or "").lower() for k in names))
     if query.get("from_date"):
-        chosen = [r for r in chosen if not r.get("date") or r["date"] >= query["from_date"][:10]]
+        start = query["from_date"][:10]
+        checks.append(lambda r: not r.get("date") or r["date"] >= start)
     if query.get("to_date"):
-        chosen = [r for r in chosen if not r.get("date") or r["date"] <= query["to_date"][:10]]
+        end = query["to_date"][:10]
+        checks.append(lambda r: not r.get("date") or r["date"] <= end)
     for key, wanted in query.items():
         if key not in LIST_PARAMS and wanted != "":
-            chosen = [r for r in chosen if _matches(r, key, wanted)]
-    if query.get("sort"):
-        name, _, direction = query["sort"].partition(":")
-        chosen.sort(key=lambda r: str(r.get(name) or ""), reverse=direction == "desc")
-    return chosen
+            checks.append(partial(_matches, key=key, wanted=wanted))
+    return checks
+
+
+def select(records: Iterable[Record], query: dict[str, str]) -> Iterable[Record]:
+    """The records a list's filters keep, lazily in creation order, or sorted by ``sort``."""
+    chosen: Iterable[Record] = records
+    for check in _checks(query):
+        chosen = filter(check, chosen)
+    if not query.get("sort"):
+        return chosen
+    name, _, direction = query["sort"].partition(":")
+    return sorted(chosen, key=lambda r: str(r.get(name) or ""), reverse=direction == "desc")
 
 
 def shown(record: Record, attributes: str | None, deleted: bool = False) -> Record:
@@ -273,13 +283,17 @@ def shown(record: Record, attributes: str | None, deleted: bool = False) -> Reco
     return item
 
 
-def envelope(records: Iterable[Record], path: str, query: dict[str, str]) -> dict[str, Any]:
-    """Sage's list envelope: ``$items`` of one page, ``$next``/``$back`` relative to /v3.1."""
+def envelope(records: Collection[Record], path: str, query: dict[str, str]) -> dict[str, Any]:
+    """Sage's list envelope: ``$items`` of one page, ``$next``/``$back`` relative to /v3.1.
+
+    Two lazy passes over the records (count, then the page) rather than a list of all of them:
+    the sandbox often shares a process with a test measuring the client's memory.
+    """
     per_page = max(1, min(int(query.get("items_per_page") or 20), MAX_ITEMS_PER_PAGE))
-    chosen = select(records, query)
-    pages = max(1, math.ceil(len(chosen) / per_page))
+    total = sum(1 for _ in select(records, query))
+    pages = max(1, math.ceil(total / per_page))
     page = min(max(1, int(query.get("page") or 1)), pages)  # past the end: the last page again
-    window = chosen[(page - 1) * per_page : page * per_page]
+    window = islice(select(records, query), (page - 1) * per_page, page * per_page)
     deleted = "deleted_since" in query
 
     def link_to(number: int) -> str:
@@ -287,7 +301,7 @@ def envelope(records: Iterable[Record], path: str, query: dict[str, str]) -> dic
         return f"{path}?" + urllib.parse.urlencode({"page": number, **params})
 
     return {
-        "$total": len(chosen),
+        "$total": total,
         "$page": page,
         "$next": link_to(page + 1) if page < pages else None,
         "$back": link_to(page - 1) if page > 1 else None,
