@@ -54,7 +54,7 @@ def two_operations_one_method(docs: dict[str, Any]) -> None:
 
 
 def conflicting_definition(docs: dict[str, Any]) -> None:
-    docs[USER_ACCOUNTS]["definitions"]["Contact"] = {"type": "object", "properties": {}}
+    docs[USER_ACCOUNTS]["definitions"]["Contact"] = {"type": "string"}  # not mergeable by rule
 
 
 def unknown_access_phrasing(docs: dict[str, Any]) -> None:
