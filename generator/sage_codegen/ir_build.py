@@ -23,6 +23,7 @@ from typing import Any
 from .descriptions import DescriptionError, ParsedDescription, parse_description
 from .errors import SpecError, escape_pointer_token
 from .ir import (
+    UNKNOWN_ACCESS,
     Api,
     Field,
     Model,
@@ -35,6 +36,7 @@ from .ir import (
     TypeRef,
 )
 from .loader import LoadedSpec
+from .report import Report
 from .naming import (
     join_overlapping,
     operation_method_name,
@@ -57,8 +59,18 @@ SCHEMA_PREFIX = "#/components/schemas/"
 _SUFFIX_BY_PREFIX = (("post", "Create"), ("put", "Update"), ("patch", "Update"))
 
 
-def build_api(spec: LoadedSpec) -> Api:
-    return _Builder(spec).build()
+# The model a response gets when the spec gives neither a schema nor a definition named like the
+# resource: every field kept as sent.
+OPEN_MODEL = "UntypedRecord"
+
+
+def build_api(spec: LoadedSpec, *, tolerant: bool = False) -> Api:
+    """The IR of a loaded spec. Faults read one safe way go to ``spec.report`` (see report.py).
+
+    ``tolerant`` (for ``diff``): an operation that generation would refuse (two operations for
+    one method, an unsupported parameter) is left out and reported as a warning instead.
+    """
+    return _Builder(spec, tolerant).build()
 
 
 @dataclass
@@ -77,8 +89,11 @@ class _InlineSite:
 
 
 class _Builder:
-    def __init__(self, spec: LoadedSpec) -> None:
+    def __init__(self, spec: LoadedSpec, tolerant: bool = False) -> None:
         self.spec = spec
+        self.report: Report = spec.report
+        self.tolerant = tolerant
+        self.open_model_used = False
         self.doc = spec.document
         self.schemas: dict[str, dict[str, Any]] = self.doc["components"]["schemas"]
         self.model_names = {name: pascal(name) for name in self.schemas}
@@ -97,6 +112,8 @@ class _Builder:
         ]
         models.extend(self._inline_models(sites, modules))
         resources = self._resources()
+        if self.open_model_used:
+            models.append(_open_model())
         servers = self.doc.get("servers") or [{"url": ""}]
         return Api(
             title=str(self.doc.get("info", {}).get("title", "")),
@@ -105,6 +122,7 @@ class _Builder:
             models=tuple(models),
             spec_digest=self.spec.digest,
             spec_files=tuple(sorted((Path(s.name).name, s.sha256) for s in self.spec.sources)),
+            warnings=tuple(self.report.warnings),
         )
 
     # -- errors -----------------------------------------------------------------------------------
@@ -408,10 +426,16 @@ class _Builder:
         raise self.fail(where, "/type", f"unknown type {kind!r}")
 
     def _parse_description(self, text: str, source: str) -> ParsedDescription:
+        """Sections the grammar cannot read are warnings: their facts are unknown, not absent."""
         try:
             return parse_description(text)
         except DescriptionError as exc:
-            raise self.fail(source, "/description", str(exc)) from None
+            file, _, where = source.partition("#")
+            self.report.warn("description-grammar", file, where + "/description", str(exc))
+        try:
+            return parse_description(text, lenient=True)
+        except DescriptionError:  # pragma: no cover - lenient parsing does not raise
+            return ParsedDescription(text.strip(), None, UNKNOWN_ACCESS)
 
     # -- operations -------------------------------------------------------------------------------
 
@@ -432,20 +456,30 @@ class _Builder:
         for segment, ops in grouped.items():
             name = python_identifier(snake(segment))
             tags = tuple(dict.fromkeys(t for _p, _m, op in ops for t in op.get("tags") or []))
-            operations = [
-                self._operation(path, method, op, name, f"/{segment}") for path, method, op in ops
-            ]
+            operations = []
             by_name: dict[str, Operation] = {}
-            for operation in operations:
-                if operation.py_name in by_name:
-                    other = by_name[operation.py_name]
-                    raise self.fail(
-                        operation.source,
-                        "",
-                        f"{operation.method} {operation.path} and {other.method} {other.path} "
-                        f"both map to client.{name}.{operation.py_name}()",
+            for path, method, op in ops:
+                try:
+                    operation = self._operation(path, method, op, name, f"/{segment}")
+                    if operation.py_name in by_name:
+                        other = by_name[operation.py_name]
+                        raise self.fail(
+                            operation.source,
+                            "",
+                            f"{operation.method} {operation.path} and {other.method} {other.path} "
+                            f"both map to client.{name}.{operation.py_name}()",
+                        )
+                except SpecError as exc:
+                    if not self.tolerant:
+                        raise
+                    self.report.warn(
+                        "would-not-generate", exc.file, exc.pointer, f"left out: {exc.message}"
                     )
+                    continue
                 by_name[operation.py_name] = operation
+                operations.append(operation)
+            if not operations:
+                continue
             class_name = pascal(name)
             if class_name in self.model_names.values():
                 # /business_settings returns the model BusinessSettings: the resource class that
@@ -475,11 +509,9 @@ class _Builder:
         parameters: list[Parameter] = []
         for index, param in enumerate(op.get("parameters") or []):
             where = f"/parameters/{index}"
-            if param["in"] == "header":
-                if param["name"].lower() == "accept":
-                    is_binary = "application/octet-stream" in str(param.get("description", ""))
-                    continue
-                raise self.fail(source, where, f"unsupported header parameter {param['name']!r}")
+            if param["in"] == "header" and param["name"].lower() == "accept":
+                is_binary = "application/octet-stream" in str(param.get("description", ""))
+                continue
             if param["in"] == "cookie":
                 raise self.fail(source, where, "cookie parameters are not supported")
             parameters.append(self._parameter(param, source, where))
@@ -498,7 +530,7 @@ class _Builder:
                     f"parameters {names[p.py_name]!r} and {p.name!r} both map to {p.py_name}",
                 )
             names[p.py_name] = p.name
-        response = self._response(op, source, method, is_binary)
+        response = self._response(op, source, method, path, is_binary)
         body = self._body(op, source)
         if body and body.py_name in names:
             raise self.fail(
@@ -588,7 +620,17 @@ class _Builder:
             required=bool(body.get("required", False)),
         )
 
-    def _response(self, op: dict[str, Any], source: str, method: str, is_binary: bool) -> Response:
+    def _response(
+        self, op: dict[str, Any], source: str, method: str, path: str, is_binary: bool
+    ) -> Response:
+        """What an operation returns: a list, one model, bytes or nothing.
+
+        A list is an inline ``type: array`` or a ``$ref`` to a definition of ``type: array`` (the
+        older UKI documents). Without a schema the path's shape and the method decide: 204 and
+        DELETE return nothing; GET of a collection that also has ``/{key}`` below it is a list;
+        anything else is one record. The model is then the definition named like the resource
+        (GET /journals/{key} -> Journal) when exactly one is, else the open ``UntypedRecord``.
+        """
         responses = op.get("responses") or {}
         success = sorted(code for code in responses if str(code).startswith("2"))
         if not success:
@@ -602,7 +644,12 @@ class _Builder:
         media: dict[str, Any] = next(iter(content.values()), {})
         schema: dict[str, Any] = media.get("schema") or {}
         if not schema:
-            return Response(int(status), None, False, False)
+            if status == "204" or method == "delete":
+                return Response(int(status), None, False, False)
+            return self._response_by_shape(method, path, int(status), source)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and self.schemas[ref[len(SCHEMA_PREFIX) :]].get("type") == "array":
+            schema = self.schemas[ref[len(SCHEMA_PREFIX) :]]  # a named list: a list of its items
         if schema.get("type") == "array":
             item = self._type(schema.get("items") or {}, f"{source}/responses/{status}")
             return Response(int(status), item.model, method == "get", False)
@@ -610,6 +657,39 @@ class _Builder:
         if type_.kind != "model":
             raise self.fail(source, f"/responses/{status}", "a response must be a model or a list")
         return Response(int(status), type_.model, False, False)
+
+    def _response_by_shape(self, method: str, path: str, status: int, source: str) -> Response:
+        segments = [s for s in path.strip("/").split("/") if s]
+        is_list = (
+            method == "get"
+            and not segments[-1].startswith("{")
+            and any(p.startswith(path + "/{") for p in self.doc["paths"])
+        )
+        nouns = [s for s in segments if not s.startswith("{")]
+        candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
+        found = sorted(c for c in candidates if c in self.model_names.values())
+        if len(found) == 1:
+            model, how = found[0], f"the definition named like the resource, {found[0]}"
+        else:
+            model, how = OPEN_MODEL, "no schema and no definition named like the resource: open"
+            self.open_model_used = True
+        decision = f"{'list of ' if is_list else ''}{model} ({how})"
+        file, _, where = source.partition("#")
+        self.report.note("response-without-schema", file, f"{where}/responses/{status}", decision)
+        return Response(status, model, is_list, False, decision)
+
+
+def _open_model() -> Model:
+    return Model(
+        name=OPEN_MODEL,
+        role="response",
+        fields=(),
+        description="A record Sage documents only by examples: every field is kept as sent.",
+        availability=None,
+        definition=None,
+        module="untyped_record",
+        pointer="(generator)#" + OPEN_MODEL,
+    )
 
 
 def _is_inline_object(schema: dict[str, Any]) -> bool:

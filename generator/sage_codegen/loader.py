@@ -180,7 +180,7 @@ def _read_with_trailing_commas(
 
 
 def _trailing_commas(text: str) -> list[int]:
-    """Offsets of commas outside strings that are followed (after blanks) by ``}`` or ``]``."""
+    """Offsets of commas outside strings that end a non-empty object or array (``[1, 2,]``)."""
     found: list[int] = []
     in_string = escaped = False
     for i, ch in enumerate(text):
@@ -195,7 +195,9 @@ def _trailing_commas(text: str) -> list[int]:
             in_string = True
         elif ch == ",":
             rest = text[i + 1 : i + 200].lstrip()
-            if rest[:1] in ("}", "]"):
+            before = text[max(0, i - 200) : i].rstrip()
+            # "[1, 2,]" has one reading; "{,}" or "[1,,]" has none: those stay errors
+            if rest[:1] in ("}", "]") and before[-1:] not in ("{", "[", ",", ""):
                 found.append(i)
     return found
 
