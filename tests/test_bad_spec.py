@@ -100,7 +100,10 @@ def test_unknown_access_phrasing_is_a_warning_and_access_unknown(
     spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
     api = build_api(load_spec(sorted(spec_dir.glob("*.swagger.json"))))
     [warning] = api.warnings
-    assert (warning.file, warning.pointer) == (str(spec_dir / ACCOUNTS), "/paths/~1contacts/get/description")
+    assert (warning.file, warning.pointer) == (
+        str(spec_dir / ACCOUNTS),
+        "/paths/~1contacts/get/description",
+    )
     assert "blue moon" in warning.message
     op = next(o for o in api.operations if o.operation_id == "getContacts")
     assert op.access is not None and not op.access.known

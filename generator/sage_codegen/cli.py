@@ -30,7 +30,6 @@ from .ir import Api
 from .ir_build import build_api
 from .loader import LoadedSpec, load_spec
 from .overlays import overlay_files
-from .report import Report
 from .render import (
     DEFAULT_TEMPLATES,
     MANIFEST,
@@ -39,6 +38,7 @@ from .render import (
     render_package,
     write_package,
 )
+from .report import Report
 from .spec_lock import LockError, fetch, read_lock, verify, write_lock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,9 @@ def spec_lock(source: Path, spec_dir: Path) -> None:
         fail(str(exc))
     for line in report.summary():
         click.echo(line, err=True)
-    click.echo(f"spec: locked {len(names)} documents from {source} in {spec_dir / 'spec.lock.json'}")
+    click.echo(
+        f"spec: locked {len(names)} documents from {source} in {spec_dir / 'spec.lock.json'}"
+    )
 
 
 @main.command()

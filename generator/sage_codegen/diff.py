@@ -133,7 +133,9 @@ class _Differ:
         if op.availability is None or (self.country is None and self.edition is None):
             return True
         return any(
-            self.wants(country, e.edition) for e in op.availability.editions for country in e.countries
+            self.wants(country, e.edition)
+            for e in op.availability.editions
+            for country in e.countries
         )
 
     # -- resources and operations ---------------------------------------------------------------------
@@ -543,7 +545,9 @@ class _Differ:
         new_map = {e.edition: set(e.countries) for e in (new.editions if new else ())}
         for edition in sorted(old_map.keys() - new_map.keys()):
             if any(self.wants(c, edition) for c in old_map[edition] or {None}):
-                note("availability-edition-removed", "breaking", f"no longer available in {edition}")
+                note(
+                    "availability-edition-removed", "breaking", f"no longer available in {edition}"
+                )
         for edition in sorted(new_map.keys() - old_map.keys()):
             if any(self.wants(c, edition) for c in new_map[edition] or {None}):
                 note("availability-edition-added", "info", f"now available in {edition}")

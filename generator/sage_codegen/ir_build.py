@@ -36,7 +36,6 @@ from .ir import (
     TypeRef,
 )
 from .loader import LoadedSpec
-from .report import Report
 from .naming import (
     join_overlapping,
     operation_method_name,
@@ -45,6 +44,7 @@ from .naming import (
     singular,
     snake,
 )
+from .report import Report
 from .swagger2 import HTTP_METHODS, SOURCE_KEY
 
 DATE_QUERY_PARAMS = {"from_date", "to_date"}

@@ -161,7 +161,10 @@ def _read_with_trailing_commas(
     trailing = _trailing_commas(text)
     if not trailing:
         raise malformed
-    kept = [text[start:end] for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)])]
+    kept = [
+        text[start:end]
+        for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)])
+    ]
     try:
         data = json.loads("".join(kept))
     except json.JSONDecodeError:

@@ -89,7 +89,9 @@ def merge(documents: list[dict[str, Any]], names: list[str], report: Report) -> 
     return merged
 
 
-def merge_definition(first: dict[str, Any], other: dict[str, Any], report: Report) -> dict[str, Any]:
+def merge_definition(
+    first: dict[str, Any], other: dict[str, Any], report: Report
+) -> dict[str, Any]:
     """One definition from two copies (see the module's rules); ``first`` wins on text."""
     if _plain(first) == _plain(other):
         return first

@@ -95,7 +95,9 @@ class Swagger2Converter:
         schemas = {}
         for name, schema in self.definitions.items():
             self.definition = name
-            schemas[name] = self.convert_schema(schema, pointer("definitions", name), top_level=True)
+            schemas[name] = self.convert_schema(
+                schema, pointer("definitions", name), top_level=True
+            )
         self.definition = None
         out["components"] = {"schemas": schemas}
         return out
