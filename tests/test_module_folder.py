@@ -196,3 +196,8 @@ def test_an_api_of_another_host_is_refused_in_one_line(
         load_spec([module_folder.directory / "swagger.accounting.json", tmp_path / "uki.json"])
     alone = build_api(load_spec([tmp_path / "uki.json"]))  # alone, it is generated like the others
     assert any(o.response.is_list for o in alone.operations)
+
+
+def test_a_named_list_is_no_model_class(module_api: Api) -> None:
+    names = {m.name for m in module_api.models}
+    assert not any(name.endswith("List") and name[:-4] in names for name in names)

@@ -185,6 +185,7 @@ def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
 def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
     api = load_locked_api(spec_dir, strict)
+    echo_warnings(api)
     files = render_package(api, templates, jobs=jobs, reuse_from=out)
     committed = set(read_manifest(out)) | set(files)
     added, removed, changed = [], [], []
@@ -276,9 +277,21 @@ def diff(
 
 
 def load_side(paths: tuple[str, ...], strict: bool) -> LoadedSpec:
-    """One side of a diff: documents or folders; a spec directory's overlays apply to it too."""
-    overlays = [o for p in paths for o in overlay_files(Path(p) / "overlays")]
-    return load_spec([Path(p) for p in paths], strict=strict, overlays=overlays)
+    """One side of a diff: documents or folders. A spec directory (one with spec.lock.json)
+    stands for the documents it locks, with its overlays: exactly what `make generate` reads,
+    not whatever older documents are still lying in it."""
+    inputs: list[Path] = []
+    overlays: list[Path] = []
+    for given in map(Path, paths):
+        if (given / "spec.lock.json").is_file():
+            try:
+                inputs.extend(verify(given, read_lock(given / "spec.lock.json")))
+            except LockError as exc:
+                fail(str(exc))
+            overlays.extend(overlay_files(given / "overlays"))
+        else:
+            inputs.append(given)
+    return load_spec(inputs, strict=strict, overlays=overlays)
 
 
 @main.command()

@@ -128,6 +128,11 @@ class _Differ:
             self.edition is None or edition is None or edition == self.edition
         )
 
+    @staticmethod
+    def or_any(countries: set[str]) -> set[str | None]:
+        """An edition listed without countries stands for any country."""
+        return set(countries) if countries else {None}
+
     def concerns(self, op: Operation) -> bool:
         """An operation matters under the filters if its availability is unstated or names them."""
         if op.availability is None or (self.country is None and self.edition is None):
@@ -544,12 +549,12 @@ class _Differ:
         old_map = {e.edition: set(e.countries) for e in old.editions}
         new_map = {e.edition: set(e.countries) for e in (new.editions if new else ())}
         for edition in sorted(old_map.keys() - new_map.keys()):
-            if any(self.wants(c, edition) for c in old_map[edition] or {None}):
+            if any(self.wants(c, edition) for c in self.or_any(old_map[edition])):
                 note(
                     "availability-edition-removed", "breaking", f"no longer available in {edition}"
                 )
         for edition in sorted(new_map.keys() - old_map.keys()):
-            if any(self.wants(c, edition) for c in new_map[edition] or {None}):
+            if any(self.wants(c, edition) for c in self.or_any(new_map[edition])):
                 note("availability-edition-added", "info", f"now available in {edition}")
         lost: dict[str, list[str]] = {}
         for edition in sorted(old_map.keys() & new_map.keys()):

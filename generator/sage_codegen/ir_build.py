@@ -109,6 +109,7 @@ class _Builder:
         models = [
             self._definition_model(name, schema, roles[name], modules[name])
             for name, schema in self.schemas.items()
+            if schema.get("type") != "array"  # a named list is its items' list, not a class
         ]
         models.extend(self._inline_models(sites, modules))
         resources = self._resources()
@@ -394,6 +395,9 @@ class _Builder:
     def _type(self, schema: dict[str, Any], where: str) -> TypeRef:
         ref = schema.get("$ref")
         if isinstance(ref, str):
+            target = self.schemas[ref[len(SCHEMA_PREFIX) :]]
+            if target.get("type") == "array":  # a named list (the UKI documents): its items' list
+                return TypeRef("list", item=self._type(target.get("items") or {}, f"{where}/items"))
             return TypeRef("model", model=self.model_names[ref[len(SCHEMA_PREFIX) :]])
         kind, fmt = schema.get("type"), schema.get("format")
         enum = tuple(str(v) for v in schema.get("enum") or ())

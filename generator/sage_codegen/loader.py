@@ -163,7 +163,7 @@ def _read_with_trailing_commas(
         raise malformed
     kept = [
         text[start:end]
-        for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)])
+        for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)], strict=True)
     ]
     try:
         data = json.loads("".join(kept))

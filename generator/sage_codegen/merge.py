@@ -149,8 +149,8 @@ def _merge_property(
 ) -> dict[str, Any]:
     if "properties" in a and "properties" in b:
         return _merge_object(a, b, here, there, report)
-    types = tuple(sorted({str(a.get("type")), str(b.get("type"))}))
-    widened = WIDENED.get(types)  # type: ignore[call-overload]
+    low, high = sorted((str(a.get("type")), str(b.get("type"))))
+    widened = WIDENED.get((low, high))
     result = {k: v for k, v in a.items() if k in TEXT_KEYS or k.startswith("x-")}
     if widened:
         result["type"] = widened

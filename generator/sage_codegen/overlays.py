@@ -81,9 +81,9 @@ def _apply(action: dict[str, Any], document: dict[str, Any], file: str, where: s
         if action.get("remove"):
             parent = match.parent.obj if match.parent else None
             if isinstance(parent, dict):
-                parent.pop(match.parts[-1], None)  # type: ignore[call-overload]
+                parent.pop(match.parts[-1], None)
             elif isinstance(parent, list):
-                parent.pop(int(match.parts[-1]))  # type: ignore[call-overload]
+                parent.pop(int(match.parts[-1]))
         elif isinstance(match.obj, dict) and isinstance(action["update"], dict):
             _deep_update(match.obj, action["update"])
         else:
