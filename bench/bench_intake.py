@@ -8,10 +8,8 @@ and diff, timed interleaved in one run and printed as ratios; then the folder's 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +17,9 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from _timing import interleaved  # noqa: E402
 from module_fixture import build_module_folder  # noqa: E402
 
 from sage_codegen.cli import main as cli  # noqa: E402
@@ -30,18 +30,6 @@ from sage_codegen.spec_lock import read_lock, verify  # noqa: E402
 
 SPEC = ROOT / "spec"
 REPEAT_LOAD, REPEAT_COMMAND = 5, 3
-
-
-def _interleaved(
-    a: Callable[[], object], b: Callable[[], object], repeat: int
-) -> tuple[float, float]:
-    times_a, times_b = [], []
-    for _ in range(repeat):
-        for fn, times in ((a, times_a), (b, times_b)):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-    return statistics.median(times_a), statistics.median(times_b)
 
 
 def _invoke(args: list[str], codes: tuple[int, ...] = (0,)) -> None:
@@ -66,15 +54,15 @@ def main() -> bool:
                 ["generate", "--spec-dir", str(spec_dir), "--out", str(work / f"out{next(runs)}")]
             )
 
-        load_two, load_modules = _interleaved(
-            lambda: build_api(load_spec(current)),
+        load_modules, load_two = interleaved(
             lambda: build_api(load_spec([folder])),
+            lambda: build_api(load_spec(current)),
             REPEAT_LOAD,
         )
-        gen_two, gen_modules = _interleaved(generate(SPEC), generate(modules_spec), REPEAT_COMMAND)
-        diff_same, diff_modules = _interleaved(
-            lambda: _invoke(["diff", str(SPEC), "--against", str(SPEC)]),
+        gen_modules, gen_two = interleaved(generate(modules_spec), generate(SPEC), REPEAT_COMMAND)
+        diff_modules, diff_same = interleaved(
             lambda: _invoke(["diff", str(SPEC), "--against", str(folder)], codes=(1,)),
+            lambda: _invoke(["diff", str(SPEC), "--against", str(SPEC)]),
             REPEAT_COMMAND,
         )
         report = Report(warnings=list(build_api(load_spec([folder])).warnings))
