@@ -79,6 +79,14 @@ def test_responses_without_schema_are_decided_by_shape_and_name(module_api: Api)
     assert any(o.response.model == OPEN_MODEL for o in decided) == (
         OPEN_MODEL in {m.name for m in module_api.models}
     )
+    reissue = ops[("POST", "/journals/{key}/reissue")]  # no "Reissue" definition: the examples
+    assert "inferred from the examples" in reissue.response.decision
+    model = next(m for m in module_api.models if m.name == reissue.response.model)
+    assert [(f.name, f.type.kind) for f in model.fields] == [
+        ("id", "string"),
+        ("displayed_as", "string"),
+    ]
+    assert model.pointer.endswith("/paths/~1journals~1{key}~1reissue/post/responses/201/examples")
 
 
 def test_a_ref_to_an_array_definition_is_a_list(

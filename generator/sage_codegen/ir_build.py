@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genson import SchemaBuilder
+
 from .descriptions import DescriptionError, ParsedDescription, parse_description
 from .errors import SpecError, escape_pointer_token
 from .ir import (
@@ -95,13 +97,15 @@ class _Builder:
         self.tolerant = tolerant
         self.open_model_used = False
         self.doc = spec.document
-        self.schemas: dict[str, dict[str, Any]] = self.doc["components"]["schemas"]
+        # A copy: definitions inferred from examples are added here, never to the loaded document.
+        self.schemas: dict[str, dict[str, Any]] = dict(self.doc["components"]["schemas"])
         self.model_names = {name: pascal(name) for name in self.schemas}
         self.inline_name: dict[str, str] = {}  # pointer of an inline object -> its class name
 
     # -- entry ------------------------------------------------------------------------------------
 
     def build(self) -> Api:
+        self.inferred = self._infer_response_schemas()
         roles = self._definition_roles()
         modules = self._definition_modules()
         sites = self._collect_inline_sites(roles)
@@ -633,7 +637,8 @@ class _Builder:
         older UKI documents). Without a schema the path's shape and the method decide: 204 and
         DELETE return nothing; GET of a collection that also has ``/{key}`` below it is a list;
         anything else is one record. The model is then the definition named like the resource
-        (GET /journals/{key} -> Journal) when exactly one is, else the open ``UntypedRecord``.
+        (GET /journals/{key} -> Journal) when exactly one is, else one inferred from the
+        response's examples (genson), else the open ``UntypedRecord``.
         """
         responses = op.get("responses") or {}
         success = sorted(code for code in responses if str(code).startswith("2"))
@@ -662,6 +667,43 @@ class _Builder:
             raise self.fail(source, f"/responses/{status}", "a response must be a model or a list")
         return Response(int(status), type_.model, False, False)
 
+    def _named_like_resource(self, path: str) -> list[str]:
+        nouns = [s for s in path.strip("/").split("/") if s and not s.startswith("{")]
+        candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
+        return sorted(c for c in candidates if c in self.model_names.values())
+
+    def _infer_response_schemas(self) -> dict[str, str]:
+        """Definitions inferred (with genson) from the examples of responses that have neither a
+        schema nor a definition named like their resource; operation source -> definition name.
+
+        Added before anything else is built, so their nested objects get names like any other's.
+        """
+        inferred: dict[str, str] = {}
+        for path, method, op in self._operations():
+            responses = op.get("responses") or {}
+            success = sorted(c for c in responses if str(c).startswith("2"))
+            if not success or method == "delete" or success[0] == "204":
+                continue
+            response = responses[success[0]]
+            if response.get("content") or self._named_like_resource(path):
+                continue
+            examples = _example_objects(response)
+            if not examples:
+                continue
+            builder = SchemaBuilder()
+            for example in examples:
+                builder.add_object(example)
+            name = pascal(str(op["operationId"])) + "Response"
+            if name in self.schemas:
+                continue  # the spec's own definition of that name wins; the open model serves
+            source = str(op[SOURCE_KEY])
+            schema = _openapi_schema(builder.to_schema())
+            schema[SOURCE_KEY] = f"{source}/responses/{success[0]}/examples"
+            self.schemas[name] = schema
+            self.model_names[name] = pascal(name)
+            inferred[source] = name
+        return inferred
+
     def _response_by_shape(self, method: str, path: str, status: int, source: str) -> Response:
         segments = [s for s in path.strip("/").split("/") if s]
         is_list = (
@@ -669,11 +711,12 @@ class _Builder:
             and not segments[-1].startswith("{")
             and any(p.startswith(path + "/{") for p in self.doc["paths"])
         )
-        nouns = [s for s in segments if not s.startswith("{")]
-        candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
-        found = sorted(c for c in candidates if c in self.model_names.values())
+        found = self._named_like_resource(path)
         if len(found) == 1:
             model, how = found[0], f"the definition named like the resource, {found[0]}"
+        elif source in self.inferred:
+            model = self.model_names[self.inferred[source]]
+            how = "schema inferred from the examples"
         else:
             model, how = OPEN_MODEL, "no schema and no definition named like the resource: open"
             self.open_model_used = True
@@ -681,6 +724,38 @@ class _Builder:
         file, _, where = source.partition("#")
         self.report.note("response-without-schema", file, f"{where}/responses/{status}", decision)
         return Response(status, model, is_list, False, decision)
+
+
+def _example_objects(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON objects among a response's examples (items, for a list's examples)."""
+    objects: list[dict[str, Any]] = []
+    for media, example in (response.get("x-examples") or {}).items():
+        if "json" not in media:
+            continue
+        for value in example if isinstance(example, list) else [example]:
+            if isinstance(value, dict):
+                objects.append(value)
+    return objects
+
+
+def _openapi_schema(node: Any) -> Any:
+    """genson's JSON Schema as OpenAPI 3.0 reads it: ``["integer", "null"]`` -> integer,
+    a mix of types -> untyped; ``required`` dropped (response models accept absent fields)."""
+    if isinstance(node, list):
+        return [_openapi_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _openapi_schema(v) for k, v in node.items() if k not in ("$schema", "required")}
+    kind = out.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) == 1:
+            out["type"] = kinds[0]
+        else:
+            out.pop("type")
+    if "anyOf" in out:  # genson's union of object shapes: read untyped
+        out.pop("anyOf")
+    return out
 
 
 def _open_model() -> Model:

@@ -218,6 +218,8 @@ class Swagger2Converter:
         if not isinstance(resp, dict):
             raise self.fail(where, "a response must be an object")
         out: dict[str, Any] = {"description": resp.get("description", "")}
+        if isinstance(resp.get("examples"), dict):
+            out["x-examples"] = resp["examples"]  # kept: a response without schema is read by them
         if "schema" in resp:
             schema = self.convert_schema(resp["schema"], f"{where}/schema")
             out["content"] = {media: {"schema": schema} for media in produces}
