@@ -234,7 +234,9 @@ class _BaseClient:
             content = dumps(payload)
             headers["Content-Type"] = "application/json"
         if op.idempotency_header:  # declared as a header (tax returns): filled like the body's id
-            body_id = payload[next(iter(payload))].get("idempotency_id") if body is not None else None
+            body_id = (
+                payload[next(iter(payload))].get("idempotency_id") if body is not None else None
+            )
             key = idempotency_key(options.get("idempotency_id"), body_id)
             if key:
                 headers[op.idempotency_header] = key
