@@ -75,3 +75,29 @@ def test_declared_headers_become_extra_headers_and_the_callers_own_win() -> None
         {"extra_headers": {"X-Trace": "mine"}}, {"X-Trace": "t", "X-Mode": 1, "X-No": None}
     )
     assert options["extra_headers"] == {"X-Mode": "1", "X-Trace": "mine"}
+
+
+def test_a_declared_header_is_a_keyword_argument_of_the_generated_method(
+    tmp_path: Any, raw_documents: dict[str, Any]
+) -> None:
+    """Rendered from a spec whose GET /contacts declares an X-Trace header (black not needed)."""
+    from conftest import ACCOUNTS, write_spec_dir
+
+    from sage_codegen import render
+    from sage_codegen.ir_build import build_api
+    from sage_codegen.loader import load_spec
+
+    op = raw_documents[ACCOUNTS]["paths"]["/contacts"]["get"]
+    op["parameters"].append({"in": "header", "name": "X-Trace", "type": "string"})
+    spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
+    api = build_api(load_spec([spec_dir]))
+    [contacts] = [r for r in api.resources if r.name == "contacts"]
+    env = render._environment(render.DEFAULT_TEMPLATES)
+    source = env.get_template("resource.py.jinja").render(
+        api=api, resource=contacts, imports_of_models=render._resource_imports(contacts, api)
+    )
+    compile(source, "contacts.py", "exec")
+    assert "x_trace: str | None = None," in source
+    assert 'options=with_headers(options, {"X-Trace": x_trace}),' in source
+    table = env.get_template("operations.py.jinja").render(api=api)
+    assert 'headers=("X-Trace",),' in table
