@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_agents  # noqa: E402
 import bench_async_list  # noqa: E402
 import bench_diff  # noqa: E402
 import bench_generate  # noqa: E402
@@ -25,6 +26,7 @@ if __name__ == "__main__":
         bench_diff,
         bench_intake,
         bench_generate,
+        bench_agents,
     ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()

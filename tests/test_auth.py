@@ -22,11 +22,13 @@ from sage_accounting import (
     MemoryTokenStore,
     NoActiveSubscriptionError,
     OAuthApp,
+    OAuthError,
     OAuthSession,
     ReauthorizationRequired,
     SageAccounting,
     StateMismatchError,
     TokenSet,
+    TokenStoreError,
 )
 
 
@@ -282,3 +284,196 @@ async def test_the_async_oauth_methods(fake_sage: Any, oauth_app: OAuthApp) -> N
         await oauth_app.aexchange_code(
             callback_url=callback, expected_state="other", code_verifier="v"
         )
+
+
+# -- issue 8: a grant is never lost; a refresh that omits refresh_token; secrets redacted ---------
+
+
+class FlakyStore(MemoryTokenStore):
+    """A memory store whose saves fail while ``failing`` is set (as a full disk would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+        self.saves = 0
+
+    def save(self, tokens: TokenSet) -> None:
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        self.saves += 1
+        super().save(tokens)
+
+
+def flaky_session(fake_sage: Any, app: OAuthApp) -> tuple[FlakyStore, OAuthSession]:
+    """A session on a freshly issued pair, kept in a FlakyStore."""
+    store = FlakyStore()
+    tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    return store, OAuthSession(app, store, tokens=tokens)
+
+
+def test_a_failed_store_write_keeps_the_new_pair_in_memory_and_retries_it(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    tokens = session.current()
+    client = client_for(fake_sage, session)
+    fake_sage.clock.advance(301)
+    store.failing = True
+    with pytest.raises(TokenStoreError, match="kept in memory") as err:
+        client.user.get()
+    assert isinstance(err.value.__cause__, TokenStoreError)
+    assert isinstance(err.value.__cause__.__cause__, OSError)  # the cause, chained
+    assert fake_sage.count("refresh") == 1 and session.unsaved
+    # The next call works from memory (no second refresh, no ReauthorizationRequired) ...
+    assert client.user.get().id == "user-1"
+    assert fake_sage.count("refresh") == 1 and session.unsaved
+    # ... and the call after the store recovers hands it the pair.
+    store.failing = False
+    assert client.user.get().id == "user-1"
+    assert not session.unsaved
+    saved = store.load()
+    assert saved is not None and saved.refresh_token not in fake_sage.state.used_refresh_tokens
+    assert saved.refresh_token != tokens.refresh_token
+
+
+def test_two_refreshes_that_could_not_be_saved_still_reach_the_store(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    client = client_for(fake_sage, session)
+    store.failing = True
+    for _ in range(2):  # the store stays broken for longer than an access token lives
+        fake_sage.clock.advance(301)
+        with pytest.raises(TokenStoreError):
+            client.user.get()
+        assert client.user.get().id == "user-1"
+    store.failing = False
+    assert client.user.get().id == "user-1"
+    saved = store.load()
+    assert saved is not None and saved == session.current() and not session.unsaved
+    assert saved.refresh_token not in fake_sage.state.used_refresh_tokens  # the live grant
+    assert fake_sage.count("refresh") == 2
+
+
+def test_a_timed_out_refresh_of_an_unsaved_pair_never_falls_back_to_the_spent_one(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    spent = session.current()
+    fake_sage.clock.advance(301)
+    store.failing = True
+    with pytest.raises(TokenStoreError):
+        session.access_token()
+    fake_sage.clock.advance(301)
+
+    def timed_out(refresh_token: str) -> TokenSet:
+        raise APITimeoutError(
+            "token endpoint timed out", method="POST", path="/token", business_id=None
+        )
+
+    oauth_app.refresh = timed_out  # type: ignore[method-assign]
+    with pytest.raises(APITimeoutError):
+        session.access_token()
+    assert session.current() != spent and session.unsaved  # the store's pair is the spent one
+
+
+def test_an_unsaved_pair_does_not_overwrite_a_grant_saved_meanwhile(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    fake_sage.clock.advance(301)
+    store.failing = True
+    with pytest.raises(TokenStoreError):
+        session.access_token()
+    store.failing = False
+    # The user authorized again in another process: that grant is in the store now.
+    fresh = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    MemoryTokenStore.save(store, fresh)
+    assert session.access_token() == fresh.access_token
+    assert store.load() == fresh and not session.unsaved
+
+
+async def test_async_a_failed_store_write_keeps_the_new_pair_in_memory(
+    fake_sage: Any, oauth_app: OAuthApp
+) -> None:
+    store, session = flaky_session(fake_sage, oauth_app)
+    fake_sage.clock.advance(301)
+    store.failing = True
+    async with AsyncSageAccounting(session=session, base_url=fake_sage.base_url) as client:
+        with pytest.raises(TokenStoreError):
+            await client.user.get()
+        assert (await client.user.get()).id == "user-1"
+        store.failing = False
+        assert (await client.user.get()).id == "user-1"
+    assert fake_sage.count("refresh") == 1 and not session.unsaved
+
+
+def mock_app(handler: Any, **kwargs: Any) -> OAuthApp:
+    return OAuthApp(
+        "client-id",
+        "client-secret-0123456789",
+        "https://example.com/cb",
+        token_url="https://oauth.example.com/token",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        **kwargs,
+    )
+
+
+def test_a_token_answer_without_refresh_token_keeps_the_old_one() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "at-new-0123456789", "expires_in": 300})
+
+    app = mock_app(answer, clock=lambda: 1_000.0)
+    old = TokenSet("at-old-0123456789", "rt-keep-0123456789", expires_at=900.0)
+    session = OAuthSession(app, tokens=old)
+    assert session.access_token() == "at-new-0123456789"
+    stored = session.store.load()
+    assert stored is not None and stored.refresh_token == "rt-keep-0123456789"
+    assert app.refresh("rt-keep-0123456789").refresh_token == "rt-keep-0123456789"
+
+
+def test_secrets_echoed_by_the_token_endpoint_never_reach_the_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    refresh_token = "rt-echoed-" + "9" * 30
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        form = dict(urllib.parse.parse_qsl(request.content.decode()))
+        return httpx.Response(
+            400,
+            json={
+                "error": "invalid_request",
+                "error_description": f"bad {form['refresh_token']} for {form['client_secret']}",
+            },
+        )
+
+    app = mock_app(echo)
+    session = OAuthSession(app, tokens=TokenSet("at-0123456789abc", refresh_token, expires_at=1))
+    with caplog.at_level("DEBUG", logger="sage_accounting"), pytest.raises(OAuthError) as err:
+        session.access_token()
+    shown = str(err.value) + repr(err.value) + caplog.text + repr(session) + repr(app)
+    assert "invalid_request" in str(err.value)
+    assert refresh_token not in shown and "client-secret-0123456789" not in shown
+
+
+def test_a_code_echoed_in_the_callback_error_is_redacted(oauth_app: OAuthApp) -> None:
+    request = oauth_app.authorization_url()
+    callback = "https://example.com/cb?" + urllib.parse.urlencode(
+        {"error": "code GB/secretcode-0123456789 refused", "code": "GB/secretcode-0123456789"}
+    )
+    with pytest.raises(OAuthError) as err:
+        oauth_app.exchange_code(
+            callback_url=callback, expected_state=request.state, code_verifier=request.code_verifier
+        )
+    assert "GB/secretcode-0123456789" not in str(err.value)
+
+
+def test_store_errors_name_the_file_but_never_a_token(tmp_path: Any) -> None:
+    from sage_accounting import FileTokenStore
+
+    path = tmp_path / "tokens.json"
+    path.write_text('{"access_token": "at-in-a-bad-file-0123", "expires_at": "x"}')
+    TokenSet("at-in-a-bad-file-0123")  # seen before: remembered as a secret
+    with pytest.raises(TokenStoreError) as err:
+        OAuthSession(mock_app(lambda r: httpx.Response(500)), FileTokenStore(path)).access_token()
+    assert str(path) in str(err.value) and "at-in-a-bad-file-0123" not in str(err.value)

@@ -83,7 +83,7 @@ def test_query_arguments_are_encoded_for_the_wire(make_client: Callable[..., Any
         (lambda c: c.contacts.list(updated_or_created_since=dt.datetime(2026, 1, 1)), ValueError),
         (lambda c: c.contacts.list(nonexistent=1), TypeError),
         (lambda c: c.contacts.get(""), ValueError),
-        (lambda c: c.contacts.get(None), ValueError),
+        (lambda c: c.contacts.get(None), TypeError),  # not a str: a TypeError, as users expect
         (lambda c: c.ledger_accounts.list(visible_in="everywhere"), ValueError),
         (lambda c: c.contacts.create(contact={"contact_type_ids": ["CUSTOMER"]}), ValueError),
         (lambda c: c.contacts.create(contact={"name": "x", "contact_type_ids": ["C"], "credit_limit": 1.5}), ValueError),
@@ -410,7 +410,7 @@ def test_copies_share_the_connection_pool_made_on_first_use() -> None:
     other = client.with_business("b2").with_options(timeout=5)
     assert other._http is client._http  # one pool, made when first needed, for every copy
     client.close()
-    assert client._http.is_closed
+    assert client._pool.owned_instance is not None and client._pool.owned_instance.is_closed
 
 
 def test_per_call_options_reach_the_request(make_client: Callable[..., Any]) -> None:

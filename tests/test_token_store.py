@@ -141,3 +141,132 @@ def test_processes_sharing_a_file_store_refresh_once(tmp_path: Path, fake_sage: 
     assert fake_sage.count("refresh") == 1
     stored = json.loads(path.read_text())
     assert tokens == {stored["access_token"]}  # every process uses the one new pair
+
+
+# -- a token file that is not one: TokenStoreError naming the file and the field -------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        (b"\xff\xfe{\x00", "not UTF-8"),
+        (b"{ not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),  # nested too deep for the parser
+        (b'{"refresh_token": "r"}', "'access_token'"),
+        (b'{"access_token": 12345}', "'access_token'"),
+        (b'{"access_token": "a", "refresh_token": ["r"]}', "'refresh_token'"),
+        (b'{"access_token": "a", "expires_at": "soon"}', "'expires_at'"),
+        (b'{"access_token": "a", "expires_at": true}', "'expires_at'"),
+        (b'{"access_token": "a", "refresh_token_expires_at": {}}', "'refresh_token_expires_at'"),
+        (b'{"access_token": "a", "scope": 3}', "'scope'"),
+        (b'{"access_token": "a", "sequence": "7"}', "'sequence'"),
+    ],
+)
+def test_a_token_file_that_is_not_one_names_the_file_and_the_field(
+    tmp_path: Path, content: bytes, names: str
+) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_bytes(content)
+    with pytest.raises(TokenStoreError) as err:
+        FileTokenStore(path).load()
+    assert str(path) in str(err.value) and names in str(err.value)
+    assert "refusing to overwrite" in str(err.value)
+    assert path.read_bytes() == content  # left alone
+
+
+def test_each_save_carries_a_sequence_one_higher(tmp_path: Path) -> None:
+    store = store_holding(tmp_path / "tokens.json", pair(1), pair(2))
+    assert json.loads((tmp_path / "tokens.json").read_text())["sequence"] == 2
+    assert store.load() == pair(2)
+
+
+# -- what a killed writer leaves behind, found by the next one to open the store ----------------
+
+
+def store_holding(path: Path, *pairs: TokenSet) -> FileTokenStore:
+    """A file store that has saved ``pairs`` in turn (under its lock, as sessions do)."""
+    store = FileTokenStore(path)
+    with store.lock():
+        for tokens in pairs:
+            store.save(tokens)
+    return store
+
+
+def leftover(path: Path, tag: str, content: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.{tag}.tmp")
+    tmp.write_bytes(content)
+    return tmp
+
+
+def file_content(tokens: TokenSet, sequence: int) -> bytes:
+    return json.dumps({"sequence": sequence, **tokens.to_dict()}).encode()
+
+
+def test_a_complete_newer_pair_left_before_its_rename_is_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store_holding(path, pair(1))  # sequence 1
+    tmp = leftover(path, "999.1", file_content(pair(2), 2))
+    assert FileTokenStore(path).load() == pair(2)  # the next process opening the store
+    assert not tmp.exists() and json.loads(path.read_text())["sequence"] == 2
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_intent_records_torn_and_stale_leftovers_are_removed_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tokens.json"
+    store_holding(path, pair(1), pair(2))  # sequence 2
+    intent = leftover(path, "11.1", b'{"intent": "refresh", "pid": 11}')
+    torn = leftover(path, "12.1", file_content(pair(3), 3)[:500])
+    stale = leftover(path, "13.1", file_content(pair(0), 1))  # older than the token file
+    store = FileTokenStore(path)
+    with caplog.at_level("WARNING", logger="sage_accounting"), store.lock():
+        assert store.load() == pair(2)
+    assert not intent.exists() and not torn.exists() and not stale.exists()
+    assert store.interrupted_save and "interrupted" in store.interrupted_save
+    assert "interrupted" in caplog.text
+    assert pair(3).access_token not in caplog.text  # the torn file's tokens are not shown
+
+
+def test_a_failed_write_leaves_no_torn_file_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "tokens.json"
+    store = store_holding(path, pair(1))
+
+    def disk_full(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with store.lock(), pytest.raises(TokenStoreError, match="No space left") as err:
+        store.save(pair(2))
+    monkeypatch.undo()
+    assert isinstance(err.value.__cause__, OSError)
+    assert str(path) in str(err.value)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert store.load() == pair(1)
+
+
+def test_reserve_fails_before_anything_is_asked_when_the_directory_is_not_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "tokens.json"
+    store = store_holding(path, pair(1))
+    real_open = os.open
+
+    def read_only_dir(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT and not os.path.exists(file):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_dir)
+    with store.lock(), pytest.raises(TokenStoreError, match="cannot write in"):
+        store.reserve()
+    monkeypatch.undo()
+    assert store.load() == pair(1)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -27,6 +27,7 @@ from black.mode import TargetVersion
 from black.parsing import InvalidInput
 
 from .ir import Api, Model, Parameter, Resource, TypeRef
+from .tool_schemas import render_tool_schemas
 
 MANIFEST = "_manifest.json"
 BLACK_VERSION: str = getattr(black, "__version__", "unknown")
@@ -352,6 +353,8 @@ def render_package(
     for path, text in _format_all(to_format, jobs).items():
         files[path] = RenderedFile(text, _sha(to_format[path]))
     files["py.typed"] = RenderedFile("", _sha(""))
+    tool_schemas = render_tool_schemas(api)  # JSON for sage_accounting.agents: not black's
+    files["_tool_schemas.json"] = RenderedFile(tool_schemas, _sha(tool_schemas))
     return dict(sorted(files.items()))
 
 

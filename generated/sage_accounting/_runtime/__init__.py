@@ -13,23 +13,33 @@ from typing import TYPE_CHECKING, Any
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
 from ._errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    ArgumentTypeError,
+    ArgumentValueError,
     AuthenticationError,
     BadRequestError,
     BusinessMismatchError,
+    ClientClosedError,
     ConflictError,
     ErrorDetail,
     InternalServerError,
+    MissingBusinessHeaderError,
+    MissingBusinessHeaderWarning,
     NoActiveSubscriptionError,
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
     RateLimitError,
     ReauthorizationRequired,
+    RedirectError,
+    RequestValidationError,
+    SageArgumentError,
     SageError,
     StateMismatchError,
     UnprocessableEntityError,
+    UntrustedURLError,
 )
 from ._limits import RateLimit
 from ._operation import OperationInfo, QueryParam, with_headers
@@ -74,6 +84,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "APIResponseValidationError",
+    "ArgumentTypeError",
+    "ArgumentValueError",
+    "ClientClosedError",
+    "MissingBusinessHeaderError",
+    "MissingBusinessHeaderWarning",
+    "RedirectError",
+    "RequestValidationError",
+    "SageArgumentError",
+    "UntrustedURLError",
     "DEFAULT_BASE_URL",
     "APIResponse",
     "AsyncChangeFeed",

@@ -14,12 +14,19 @@ left, and once after a 401 for an expired token. Refresh tokens are single use, 
 - exactly one refresh runs at a time for one token set: the store's lock is held from reading the
   pair to saving the new one, across threads, asyncio tasks and (with a file store) processes;
   whoever waited re-reads the store and uses the pair the first one saved;
-- the new pair is saved before it is used;
+- the new pair is held in memory, then saved, before it is used. Before Sage is asked for it, the
+  store shows that it can save it (a file store: its lock and a temporary file in its directory),
+  so an unwritable store fails with ``TokenStoreError`` while the old pair is still good. If the
+  save fails after Sage answered (disk full, ...), the call raises ``TokenStoreError`` (the cause
+  chained), the session goes on with the pair from memory and retries the save on its next call
+  (unless another party has saved a different grant meanwhile: the store wins);
 - a refresh that timed out is not retried blindly (Sage may have rotated the token already): the
   store is re-read and a pair another party saved is used; otherwise the error is raised and the
   next call tries again from the store.
 
-Tokens, the client secret and authorization codes never appear in logs, reprs or errors.
+Tokens, the client secret, authorization codes and PKCE verifiers never appear in logs, reprs or
+errors: each is registered with ``_redact.remember`` when first seen, and every message the OAuth
+code raises or logs goes through ``_redact.redact`` (Sage's own error text included).
 """
 
 from __future__ import annotations
@@ -35,11 +42,13 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import httpx
 
+from . import _env
+from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -47,7 +56,8 @@ from ._errors import (
     ReauthorizationRequired,
     StateMismatchError,
 )
-from ._tokens import MemoryTokenStore, TokenSet, TokenStore
+from ._redact import redact, remember
+from ._tokens import MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
 
 log = logging.getLogger("sage_accounting")
 
@@ -80,9 +90,9 @@ class OAuthApp:
 
     def __init__(
         self,
-        client_id: str,
-        client_secret: str,
-        redirect_uri: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uri: str | None = None,
         *,
         authorize_url: str = AUTHORIZE_URL,
         token_url: str = TOKEN_URL,
@@ -92,15 +102,22 @@ class OAuthApp:
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        for name, value in (
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-            ("redirect_uri", redirect_uri),
+        # Arguments absent: SAGE_CLIENT_ID, SAGE_CLIENT_SECRET, SAGE_REDIRECT_URI (see _env).
+        client_id = argument_or_env(client_id, _env.CLIENT_ID)
+        client_secret = argument_or_env(client_secret, _env.CLIENT_SECRET)
+        redirect_uri = argument_or_env(redirect_uri, _env.REDIRECT_URI)
+        for name, value, variable in (
+            ("client_id", client_id, _env.CLIENT_ID),
+            ("client_secret", client_secret, _env.CLIENT_SECRET),
+            ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
                 raise ValueError(
-                    f"{name} is required (Sage needs the client secret even with PKCE)"
+                    f"{name} is required: pass it or set {variable}"
+                    " (Sage needs the client secret even with PKCE)"
                 )
+        assert client_id and client_secret and redirect_uri  # checked just above
+        remember(client_secret)
         self.client_id = client_id
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
@@ -130,6 +147,7 @@ class OAuthApp:
             raise ValueError("scope must be 'readonly' or 'full_access'")
         state = state or secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)  # 64 characters, within PKCE's 43..128
+        remember(verifier)
         params = {
             "client_id": self.client_id,
             "response_type": "code",
@@ -157,9 +175,11 @@ class OAuthApp:
     ) -> str:
         if callback_url is not None:
             query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query))
+            remember(query.get("code"))
             if "error" in query:
-                raise OAuthError(f"authorization was not granted: {query['error']}")
+                raise OAuthError(redact(f"authorization was not granted: {query['error']}"))
             code, returned_state = query.get("code"), query.get("state")
+        remember(code)
         if not code:
             raise OAuthError("no authorization code in the callback")
         # Constant time: the state is what ties this callback to the user who started the flow.
@@ -183,6 +203,7 @@ class OAuthApp:
         returned_state: str | None,
     ) -> dict[str, str]:
         code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        remember(code_verifier)
         return self._form(
             grant_type="authorization_code",
             code=code,
@@ -190,10 +211,25 @@ class OAuthApp:
             code_verifier=code_verifier,
         )
 
-    def _tokens(self, response: httpx.Response, what: str) -> TokenSet:
+    def _tokens(
+        self, response: httpx.Response, what: str, refresh_token: str | None = None
+    ) -> TokenSet:
+        """The pair in a token response. ``refresh_token`` is the one this request spent: kept
+        when the answer carries none (Sage may not rotate it every time)."""
         data = _json(response)
         if response.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
-            return TokenSet.from_response(data, self.clock())
+            remember(
+                _str_or_none(data.get("access_token")), _str_or_none(data.get("refresh_token"))
+            )
+            try:
+                tokens = TokenSet.from_response(data, self.clock())
+            except (TypeError, ValueError):
+                raise OAuthError(
+                    f"token request ({what}): the answer's expires_in fields are not numbers"
+                ) from None
+            if tokens.refresh_token is None and refresh_token:
+                tokens = replace(tokens, refresh_token=refresh_token)
+            return tokens
         error = data.get("error") if isinstance(data, dict) else None
         if error == "invalid_grant":
             raise ReauthorizationRequired(
@@ -204,7 +240,8 @@ class OAuthApp:
         detail = (
             f"{error}: {description}" if description else error or f"HTTP {response.status_code}"
         )
-        raise OAuthError(f"token request ({what}) failed: {detail}")
+        # Sage's text may echo what it was sent (a code, a token, the secret): redacted.
+        raise OAuthError(redact(f"token request ({what}) failed: {detail}"))
 
     def _post(self, url: str, form: Mapping[str, str]) -> httpx.Response:
         http = self._http or httpx.Client(timeout=self.timeout)
@@ -273,23 +310,36 @@ class OAuthApp:
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """A new pair for a refresh token. The old refresh token is dead afterwards."""
+        remember(refresh_token)
         form = self._form(grant_type="refresh_token", refresh_token=refresh_token)
-        return self._tokens(self._post(self.token_url, form), "refresh token")
+        return self._tokens(self._post(self.token_url, form), "refresh token", refresh_token)
 
     async def arefresh(self, refresh_token: str) -> TokenSet:
+        remember(refresh_token)
         form = self._form(grant_type="refresh_token", refresh_token=refresh_token)
-        return self._tokens(await self._apost(self.token_url, form), "refresh token")
+        return self._tokens(await self._apost(self.token_url, form), "refresh token", refresh_token)
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token (access tokens cannot be revoked; they expire)."""
+        remember(refresh_token)
         response = self._post(self.revoke_url, self._form(token=refresh_token))
         if response.status_code != 200:
             raise OAuthError(f"revoke failed: HTTP {response.status_code}")
 
     async def arevoke(self, refresh_token: str) -> None:
+        remember(refresh_token)
         response = await self._apost(self.revoke_url, self._form(token=refresh_token))
         if response.status_code != 200:
             raise OAuthError(f"revoke failed: HTTP {response.status_code}")
+
+
+@dataclass(frozen=True, repr=False)
+class _Unsaved:
+    """A refreshed pair the store has not taken yet, and the refresh token of the pair the store
+    holds instead (so a different grant saved there meanwhile can be told apart)."""
+
+    tokens: TokenSet
+    replaced: str | None
 
 
 class OAuthSession:
@@ -312,8 +362,10 @@ class OAuthSession:
         self.refresh_margin = refresh_margin
         if tokens is not None:
             with self.store.lock():
-                self.store.save(tokens)
+                _save(self.store, tokens)
         self._tokens: TokenSet | None = tokens
+        # Memory first: a refreshed pair lives here until the store has taken it.
+        self._unsaved: _Unsaved | None = None
         self._cache_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -327,6 +379,11 @@ class OAuthSession:
         """Requests in flight are capped per app (Sage's limit is per app)."""
         return self.app.client_id
 
+    @property
+    def unsaved(self) -> bool:
+        """True while this session holds a refreshed pair its store could not save yet."""
+        return self._unsaved is not None
+
     def current(self) -> TokenSet:
         tokens = self._tokens
         if tokens is None:
@@ -339,10 +396,111 @@ class OAuthSession:
     def _fresh_enough(self, tokens: TokenSet) -> bool:
         return not tokens.expires_within(self.refresh_margin, self.app.clock())
 
+    # -- the decisions, shared by sync and async (all store calls are sync) -------------------------
+
+    def _settle_unsaved(self) -> None:
+        """Under the store's lock: hand the store a pair it could not take before, unless it has
+        moved on (another party saved a different grant: the store wins). Raises
+        ``TokenStoreError`` if it still cannot; the pair stays in memory."""
+        pending = self._unsaved
+        if pending is None:
+            return
+        stored = self.store.load()
+        if stored == pending.tokens:  # already there (e.g. a leftover file was recovered)
+            self._unsaved = None
+            return
+        if stored is not None and stored.refresh_token != pending.replaced:
+            _log(logging.WARNING, "the token store holds a different grant now: using it")
+            self._unsaved, self._tokens = None, stored
+            return
+        _save(self.store, pending.tokens)
+        self._unsaved = None
+        _log(logging.INFO, "saved the refreshed tokens the store could not take before")
+
+    def _try_settle_unsaved(self) -> None:
+        try:
+            self._settle_unsaved()
+        except TokenStoreError as exc:
+            _log(logging.WARNING, f"{exc}; going on with the tokens held in memory")
+
+    def _before_refresh(self, seen_access_token: str, forced: bool) -> tuple[TokenSet, str | None]:
+        """Under the store's lock: the pair to use, and the refresh token to spend (None when
+        another thread, task or process has refreshed already: use the pair as it is)."""
+        self._try_settle_unsaved()
+        pending = self._unsaved
+        stored = pending.tokens if pending else self.store.load() or self.current()
+        if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
+            self._tokens = stored
+            return stored, None
+        if not stored.refresh_token:
+            raise ReauthorizationRequired("the access token expired and there is no refresh token")
+        if pending is None:
+            # The grant is safe in the store: find out now, not after Sage has rotated it, if
+            # the new pair could not be saved. (With a pair held in memory only, refreshing
+            # cannot make things worse.)
+            reserve = getattr(self.store, "reserve", None)
+            if reserve is not None:
+                reserve()
+        return stored, stored.refresh_token
+
+    def _keep(self, new: TokenSet, replaced: str) -> TokenSet:
+        self._tokens = new  # memory first: Sage has retired the old refresh token already
+        # ``replaced`` is what the store still holds: after a chain of unsaved refreshes, that
+        # is the first one's, not the last refresh token spent.
+        pending = self._unsaved
+        self._unsaved = _Unsaved(new, pending.replaced if pending else replaced)
+        try:
+            _save(self.store, new)
+        except TokenStoreError as exc:
+            raise TokenStoreError(
+                f"{exc}; the refreshed tokens are kept in memory and saved on the next call"
+            ) from exc
+        self._unsaved = None
+        _log(
+            logging.DEBUG,
+            "refreshed the access token (expires "
+            + time.strftime("%H:%M:%S", time.gmtime(new.expires_at))
+            + ")",
+        )
+        return new
+
+    def _refresh_failed(self, stored: TokenSet, error: BaseException) -> TokenSet:
+        """No new pair came: drop the store's reservation, then decide what the call gets."""
+        release = getattr(self.store, "release", None)
+        if release is not None:
+            release()
+        if isinstance(error, APIConnectionError):
+            return self._after_failed_refresh(stored, error)
+        if isinstance(error, ReauthorizationRequired):
+            raise self._reauthorization(error) from None
+        raise error
+
+    def _after_failed_refresh(self, stored: TokenSet, error: APIConnectionError) -> TokenSet:
+        # Sage may have rotated the pair before the answer was lost: never retry blindly. Use a
+        # pair another party saved meanwhile (not the one the store held: with a pair unsaved,
+        # that one is spent); else fail this call (the next one starts again from the store).
+        held = self._unsaved.replaced if self._unsaved else stored.refresh_token
+        again = self.store.load()
+        if again is not None and again.refresh_token not in (held, stored.refresh_token):
+            self._tokens = again
+            return again
+        raise error
+
+    def _reauthorization(self, exc: ReauthorizationRequired) -> ReauthorizationRequired:
+        """The error to raise for a dead grant: says why when a killed writer lost the pair."""
+        note = getattr(self.store, "interrupted_save", None)
+        return ReauthorizationRequired(redact(f"{exc} ({note})" if note else str(exc)))
+
     # -- sync ---------------------------------------------------------------------------------------
 
     def access_token(self) -> str:
         """An access token with more than ``refresh_margin`` seconds left (refreshing if need be)."""
+        if self._unsaved is not None:
+            try:
+                with self.store.lock():
+                    self._try_settle_unsaved()
+            except TokenStoreError as exc:  # not even the lock: go on from memory
+                _log(logging.WARNING, f"{exc}; going on with the tokens held in memory")
         tokens = self.current()
         if self._fresh_enough(tokens) or not tokens.refresh_token:
             return tokens.access_token
@@ -354,44 +512,14 @@ class OAuthSession:
 
     def _refresh(self, seen_access_token: str, forced: bool = False) -> TokenSet:
         with self.store.lock():
-            stored, refresh_token = self._stored_pair(seen_access_token, forced)
+            stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
             try:
                 new = self.app.refresh(refresh_token)
-            except APIConnectionError as exc:
-                return self._after_failed_refresh(stored, exc)
-            return self._keep(new)
-
-    def _stored_pair(self, seen_access_token: str, forced: bool) -> tuple[TokenSet, str | None]:
-        """Under the store's lock: the stored pair, and the refresh token to use (None when
-        another thread, task or process has refreshed already: use the stored pair)."""
-        stored = self.store.load() or self.current()
-        if stored.access_token != seen_access_token and (forced or self._fresh_enough(stored)):
-            self._tokens = stored
-            return stored, None
-        if not stored.refresh_token:
-            raise ReauthorizationRequired("the access token expired and there is no refresh token")
-        return stored, stored.refresh_token
-
-    def _keep(self, new: TokenSet) -> TokenSet:
-        self.store.save(new)  # saved before anyone uses it: the old refresh token is dead
-        self._tokens = new
-        log.debug(
-            "refreshed the access token (expires %s)",
-            time.strftime("%H:%M:%S", time.gmtime(new.expires_at)),
-        )
-        return new
-
-    def _after_failed_refresh(self, stored: TokenSet, error: APIConnectionError) -> TokenSet:
-        # Sage may have rotated the pair before the answer was lost: never retry blindly. Use a
-        # pair another party saved meanwhile; else fail this call (the next one starts again
-        # from the store).
-        again = self.store.load()
-        if again is not None and again.refresh_token != stored.refresh_token:
-            self._tokens = again
-            return again
-        raise error
+            except BaseException as exc:
+                return self._refresh_failed(stored, exc)
+            return self._keep(new, refresh_token)
 
     # -- async --------------------------------------------------------------------------------------
 
@@ -404,6 +532,12 @@ class OAuthSession:
             return lock
 
     async def aaccess_token(self) -> str:
+        if self._unsaved is not None:
+            try:
+                async with self._loop_lock(), self.store.alock():
+                    self._try_settle_unsaved()
+            except TokenStoreError as exc:
+                _log(logging.WARNING, f"{exc}; going on with the tokens held in memory")
         tokens = self.current()
         if self._fresh_enough(tokens) or not tokens.refresh_token:
             return tokens.access_token
@@ -416,20 +550,39 @@ class OAuthSession:
         # Tasks of this loop queue on an asyncio lock; the store's lock then covers threads and
         # processes without blocking the loop.
         async with self._loop_lock(), self.store.alock():
-            stored, refresh_token = self._stored_pair(seen_access_token, forced)
+            stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
             try:
                 new = await self.app.arefresh(refresh_token)
-            except APIConnectionError as exc:
-                return self._after_failed_refresh(stored, exc)
-            return self._keep(new)
+            except BaseException as exc:
+                return self._refresh_failed(stored, exc)
+            return self._keep(new, refresh_token)
+
+
+def _save(store: TokenStore, tokens: TokenSet) -> None:
+    """``store.save``, its failures (whatever a custom store raises) as ``TokenStoreError``."""
+    try:
+        store.save(tokens)
+    except TokenStoreError:
+        raise
+    except Exception as exc:
+        raise TokenStoreError(f"cannot save tokens to {store!r}: {exc}") from exc
+
+
+def _log(level: int, message: str) -> None:
+    if log.isEnabledFor(level):
+        log.log(level, "%s", redact(message))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -70,6 +70,8 @@ class _Feed(Generic[T]):
         self._options = options
         self._cursor: dt.datetime | None = None
         self._started = False
+        # ``$total`` of the upserts' first page, once fetched: for progress bars.
+        self.upserts_total: int | None = None
 
     @property
     def cursor(self) -> dt.datetime:
@@ -110,6 +112,8 @@ class ChangeFeed(_Feed[T]):
         server_start = None
         for page in self._pager(self._upserts_query()).pages():
             server_start = server_start or _server_time(page)
+            if self.upserts_total is None:
+                self.upserts_total = page.total
             for record in page.items:
                 yield Change("upsert", record)
         if self._since is not None:
@@ -133,6 +137,8 @@ class AsyncChangeFeed(_Feed[T]):
         server_start = None
         async for page in self._pager(self._upserts_query()).pages():
             server_start = server_start or _server_time(page)
+            if self.upserts_total is None:
+                self.upserts_total = page.total
             for record in page.items:
                 yield Change("upsert", record)
         if self._since is not None:

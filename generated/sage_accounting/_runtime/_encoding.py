@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ._errors import ArgumentTypeError, ArgumentValueError, SageArgumentError
+
 _encode_string = json.encoder.encode_basestring
 
 
@@ -65,9 +67,19 @@ def _encode(value: Any, out: list[str]) -> None:
         raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def loads(content: bytes) -> Any:
-    """Decode a response body; numbers with a fraction become Decimal, never float."""
-    return json.loads(content, parse_float=Decimal)
+    """Decode a response body; numbers with a fraction become Decimal, never float.
+
+    A UTF-8 byte order mark is skipped. Anything that is not JSON raises ValueError, including a
+    body nested too deep to decode (never RecursionError: a hostile body must not look like a bug
+    in the caller's code)."""
+    try:
+        return json.loads(content.removeprefix(UTF8_BOM), parse_float=Decimal)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
 
 
 # Bytes that can make up a JSON number's digits: a run of 16 of them may be a number with more
@@ -101,26 +113,35 @@ def format_datetime(value: dt.datetime) -> str:
 
 
 def encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) -> str:
-    """Check one query argument against its declared kind and encode it; TypeError/ValueError
-    on a wrong argument, raised before any HTTP call."""
+    """Check one query argument against its declared kind and encode it; a ``SageArgumentError``
+    (also a TypeError or ValueError) naming the argument, raised before any HTTP call."""
+    try:
+        return _encode_query_value(name, kind, enum, value)
+    except SageArgumentError:
+        raise
+    except (TypeError, ValueError, ArithmeticError) as exc:  # "abc" as a date or a Decimal
+        raise ArgumentValueError(name, str(exc)) from None
+
+
+def _encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) -> str:
     if kind == "string":
         if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+            raise ArgumentTypeError(name, f"must be a str, not {type(value).__name__}")
         if enum and value not in enum:
-            raise ValueError(f"{name} must be one of {', '.join(enum)}; got {value!r}")
+            raise ArgumentValueError(name, f"must be one of {', '.join(enum)}; got {value!r}")
         return value
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            raise ArgumentTypeError(name, f"must be an int, not {type(value).__name__}")
         return str(value)
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+            raise ArgumentTypeError(name, f"must be a bool, not {type(value).__name__}")
         return "true" if value else "false"
     if kind == "decimal":
         if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
-            raise TypeError(
-                f"{name} must be a Decimal, int or numeric str, not {type(value).__name__}"
+            raise ArgumentTypeError(
+                name, f"must be a Decimal, int or numeric str, not {type(value).__name__}"
             )
         return str(Decimal(value))
     if kind == "date":
@@ -130,7 +151,7 @@ def encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) 
             return value.isoformat()
         if isinstance(value, str):
             return dt.date.fromisoformat(value).isoformat()
-        raise TypeError(f"{name} must be a date, not {type(value).__name__}")
+        raise ArgumentTypeError(name, f"must be a date, not {type(value).__name__}")
     if kind == "datetime":
         if isinstance(value, dt.datetime):
             return format_datetime(value)
@@ -138,11 +159,11 @@ def encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) 
             return value.isoformat()  # Sage accepts a plain date here too
         if isinstance(value, str):
             return format_datetime(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
-        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+        raise ArgumentTypeError(name, f"must be a datetime, not {type(value).__name__}")
     if kind == "list":
         if isinstance(value, str):
             return value
         if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
             return ",".join(value)
-        raise TypeError(f"{name} must be a str or a sequence of str")
+        raise ArgumentTypeError(name, "must be a str or a sequence of str")
     raise AssertionError(f"unknown query kind {kind!r}")  # generator and runtime disagree

@@ -10,6 +10,9 @@ A page of 200 invoices makes ~100k objects, all in one acyclic tree: the cyclic 
 has nothing to find there but runs many times while they are made (it doubled the time of a
 parse). Parsing runs with the collector paused; it is resumed when the last parse in progress
 ends, and never turned on if the program had turned it off.
+
+A body that is not what the operation returns raises ``MalformedBody`` with the reason; the
+client turns it into ``APIResponseValidationError`` with the status, request id and an excerpt.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ._encoding import has_long_number, loads
+from ._encoding import UTF8_BOM, has_long_number, loads
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -32,7 +35,8 @@ class Envelope(BaseModel, Generic[T]):
 
     model_config = ConfigDict(extra="ignore")
 
-    items: list[T] = Field(default_factory=list, validation_alias="$items")
+    # Required: an object without "$items" is not a page (else it would read as an empty list).
+    items: list[T] = Field(validation_alias="$items")
     total: int | None = Field(default=None, validation_alias="$total")
     page: int | None = Field(default=None, validation_alias="$page")
     next: str | None = Field(default=None, validation_alias="$next")
@@ -64,23 +68,63 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+class MalformedBody(ValueError):
+    """The body is not what the operation returns; the message says why."""
+
+
+def _reason(exc: ValidationError) -> str:
+    """The first problems of a validation error, without the input (it may hold anything)."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    shown = [
+        f"{'.'.join(str(part) for part in p['loc']) or 'body'}: {p['msg']}" for p in problems[:3]
+    ]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(shown) + more
+
+
 _envelopes: dict[type[Any], type[Envelope[Any]]] = {}
 _bare_lists: dict[type[Any], TypeAdapter[Any]] = {}
 
 
+def _start(content: bytes) -> tuple[bytes, bytes]:
+    """The body without a UTF-8 BOM, and its first non-blank byte (b"" when it is empty)."""
+    content = content.removeprefix(UTF8_BOM)
+    return content, content.lstrip()[:1]
+
+
 def parse_model(content: bytes, model: type[T]) -> T:
-    if not content.strip():
-        return model.model_validate({})
-    with _gc_paused():
-        if has_long_number(content):
-            return model.model_validate(loads(content))
-        return model.model_validate_json(content)
+    content, first = _start(content)
+    if not first:
+        raise MalformedBody("empty body where a record was expected")
+    if first != b"{":
+        raise MalformedBody("not a JSON object")
+    try:
+        with _gc_paused():
+            if has_long_number(content):
+                parsed = model.model_validate(loads(content))
+            else:
+                parsed = model.model_validate_json(content)
+    except ValidationError as exc:
+        raise MalformedBody(_reason(exc)) from None
+    except (ValueError, RecursionError) as exc:  # loads(): not JSON, or nested too deep
+        raise MalformedBody(str(exc) or type(exc).__name__) from None
+    if "$items" in (parsed.model_extra or {}):
+        raise MalformedBody("a list where one record was expected")
+    return parsed
 
 
 def parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:
     """The envelope of a list response; a bare JSON array is taken as one complete page."""
-    with _gc_paused():
-        return _parse_envelope(content, item)
+    content, first = _start(content)
+    if first not in (b"{", b"["):
+        raise MalformedBody("empty body where a list was expected" if not first else "not JSON")
+    try:
+        with _gc_paused():
+            return _parse_envelope(content, item)
+    except ValidationError as exc:
+        raise MalformedBody(_reason(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBody(str(exc) or type(exc).__name__) from None
 
 
 def _parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:

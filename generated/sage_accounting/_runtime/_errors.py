@@ -1,13 +1,22 @@
 """Every exception the SDK raises, and the one place HTTP responses are mapped to them.
 
     SageError
+    ├── SageArgumentError             a wrong argument, raised before any HTTP call (``.argument``)
+    │   ├── ArgumentTypeError         ... of the wrong type (also a TypeError)
+    │   └── ArgumentValueError        ... with a value that cannot be sent (also a ValueError)
+    │       └── RequestValidationError  a request body that fails its model (``.errors``)
+    ├── ClientClosedError             the client (or the client it was copied from) was closed
+    ├── UntrustedURLError             a URL outside the client's base URL (a foreign ``$next``)
     ├── APIConnectionError            the request did not get a response
     │   └── APITimeoutError
+    ├── APIResponseValidationError    a success answer that is not what the operation returns
     ├── BusinessMismatchError         the response is for another business than requested
+    ├── MissingBusinessHeaderError    the response does not say which business it is for
     ├── ReauthorizationRequired       the user must authorize the app again (invalid_grant, ...)
     ├── OAuthError                    the OAuth flow failed (bad client credentials, ...)
     │   └── StateMismatchError        the callback's state is not the one sent
-    └── APIStatusError                Sage answered with an error status
+    └── APIStatusError                Sage answered with a status that is not a success
+        ├── RedirectError             3xx: never followed (the token would go with it)
         ├── BadRequestError           400
         ├── AuthenticationError       401
         │   └── NoActiveSubscriptionError   401 "No active subscription": renew, not refresh
@@ -15,17 +24,27 @@
         ├── NotFoundError             404
         ├── ConflictError             409
         ├── UnprocessableEntityError  422 (``.errors`` lists each field problem)
-        ├── RateLimitError            429 (``.retry_after`` when Sage said)
+        ├── RateLimitError            429
         └── InternalServerError       5xx
 
-Messages never contain tokens, secrets or authorization codes.
+Messages never contain tokens, secrets or authorization codes: everything that comes from
+outside (Sage's error text, bodies, URLs, headers) passes through ``_redact.redact`` first.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+from ._redact import redact
+
+# How much of a body an exception quotes: enough to see what came back, never megabytes.
+BODY_EXCERPT_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,96 @@ class SageError(Exception):
     """Base class of every error raised by sage_accounting."""
 
 
+class SageArgumentError(SageError):
+    """An argument that cannot be sent, found before any HTTP call; ``.argument`` names it."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        super().__init__(f"{argument}: {redact(message)}")
+
+
+class ArgumentTypeError(SageArgumentError, TypeError):
+    """An argument of the wrong type (``get(123)`` where an id is a str)."""
+
+
+class ArgumentValueError(SageArgumentError, ValueError):
+    """An argument whose value cannot be sent (an empty id, CR/LF in a header, ...)."""
+
+
+class RequestValidationError(ArgumentValueError):
+    """A request body that fails its model; ``.errors`` holds ``(field, problem)`` pairs."""
+
+    def __init__(self, argument: str, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__(argument, "; ".join(f"{loc}: {msg}" for loc, msg in errors))
+
+
+class ClientClosedError(SageError):
+    """The client was closed (or the client it was copied from, which owns the connections)."""
+
+
+class UntrustedURLError(SageError):
+    """A URL outside the client's base URL: the token is never sent there.
+
+    Raised for a ``$next`` link naming another scheme, host, port or path, and by ``send`` for
+    any request whose URL left the base URL, whatever led to it."""
+
+    def __init__(self, url: str, base_url: str, what: str = "URL") -> None:
+        self.url, self.base_url = redact(url), base_url
+        super().__init__(
+            f"refusing to follow {what} {_short(self.url)!r}: it is outside the client's base URL "
+            f"{base_url} (same scheme, host, port and base path required)"
+        )
+
+
+class APIResponseValidationError(SageError):
+    """A success status whose body is not what the operation returns (empty, not JSON, HTML,
+    a list where an object is due, nested beyond reason, ...). Carries the status, the request
+    id and a bounded, redacted excerpt of the body."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int,
+        method: str,
+        path: str,
+        request_id: str | None,
+        body_excerpt: str,
+    ) -> None:
+        self.reason, self.status_code, self.method = reason, status_code, method
+        self.path, self.request_id, self.body_excerpt = redact(path), request_id, body_excerpt
+        where = f" [request {request_id}]" if request_id else ""
+        super().__init__(
+            f"{status_code} on {method} {self.path}{where}: unexpected response body: {reason}"
+            + (f"; body starts {body_excerpt!r}" if body_excerpt else "")
+        )
+
+
+class MissingBusinessHeaderError(SageError):
+    """The response carries no ``X-Business`` although the request named a business: Sage
+    always sends it there, so the answer cannot be shown to be for that business.
+    (``missing_business_header="error"``; the default only warns.)"""
+
+    def __init__(self, *, requested: str, method: str, path: str) -> None:
+        self.requested, self.method, self.path = requested, method, redact(path)
+        super().__init__(
+            f"{method} {self.path}: the response has no X-Business header, so it cannot be "
+            f"checked to be for business {requested}"
+        )
+
+
+class MissingBusinessHeaderWarning(UserWarning):
+    """The warning form of ``MissingBusinessHeaderError`` (the default)."""
+
+
+def body_excerpt(content: bytes) -> str:
+    """The start of a body for a message: bounded, decoded leniently, secrets removed."""
+    text = content[: BODY_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    text = redact(text)
+    return text if len(text) <= BODY_EXCERPT_CHARS else text[: BODY_EXCERPT_CHARS - 3] + "..."
+
+
 class ReauthorizationRequired(SageError):
     """The stored grant can no longer be used: send the user through authorization again."""
 
@@ -62,6 +171,7 @@ class BusinessMismatchError(SageError):
     """Sage answered for a different business than the request named (data must never mix)."""
 
     def __init__(self, *, requested: str, received: str, method: str, path: str) -> None:
+        received, path = redact(received), redact(path)
         self.requested, self.received, self.method, self.path = requested, received, method, path
         super().__init__(
             f"{method} {path}: asked for business {requested} but the response is for {received}"
@@ -70,8 +180,8 @@ class BusinessMismatchError(SageError):
 
 class APIConnectionError(SageError):
     def __init__(self, message: str, *, method: str, path: str, business_id: str | None) -> None:
-        self.method, self.path, self.business_id = method, path, business_id
-        super().__init__(f"{method} {path}: {message}")
+        self.method, self.path, self.business_id = method, redact(path), business_id
+        super().__init__(f"{method} {self.path}: {redact(message)}")
 
 
 class APITimeoutError(APIConnectionError):
@@ -94,16 +204,26 @@ class APIStatusError(SageError):
         errors: list[ErrorDetail],
         body: Any,
         hint: str | None = None,
+        retry_after: float | None = None,
+        response: httpx.Response | None = None,
     ) -> None:
         self.status_code = status_code
+        # The HTTP answer itself (status, headers such as Retry-After or X-Request-Id), as in
+        # openai-python; its body was read already and is in ``body``.
+        self.response = response
         self.method = method
-        self.path = path
+        self.path = redact(path)
         self.request_id = request_id
         self.business_id = business_id
         self.errors = errors
         self.body = body
         self.hint = hint
-        super().__init__(self._line())
+        self.retry_after = retry_after  # seconds, when the answer carried a usable Retry-After
+        super().__init__(redact(self._line()))
+
+    @property
+    def headers(self) -> httpx.Headers | None:
+        return self.response.headers if self.response is not None else None
 
     @property
     def data_code(self) -> str | None:
@@ -115,8 +235,16 @@ class APIStatusError(SageError):
         if self.request_id:
             context.append(f"request {self.request_id}")
         where = f" [{', '.join(context)}]" if context else ""
-        hint = f" {self.hint}" if self.hint else ""
-        return f"{self.status_code} on {self.method} {self.path}{where}: {what}{hint}"
+        if self.hint:  # a sentence of its own, after Sage's words
+            what = what.rstrip()
+            if not what.endswith((".", "!", "?")):
+                what += "."
+            what = f"{what} {self.hint}"
+        return f"{self.status_code} on {self.method} {self.path}{where}: {what}"
+
+
+class RedirectError(APIStatusError):
+    """A 3xx. Redirects are never followed: the bearer token would go with the request."""
 
 
 class BadRequestError(APIStatusError):
@@ -149,9 +277,7 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(**kwargs)
+    pass
 
 
 class InternalServerError(APIStatusError):
@@ -176,7 +302,7 @@ def parse_error_details(body: Any) -> list[ErrorDetail]:
     for entry in entries:
         if isinstance(entry, Mapping):
             details.append(
-                ErrorDetail(
+                ErrorDetail(  # Sage's text may echo what it was sent: a code, a token
                     severity=_str(entry.get("$severity")),
                     data_code=_str(entry.get("$dataCode")),
                     message=_str(entry.get("$message")),
@@ -196,12 +322,18 @@ def status_error(
     body: Any,
     access_hint: str | None = None,
     retry_after: float | None = None,
+    location: str | None = None,
+    response: httpx.Response | None = None,
 ) -> APIStatusError:
     """The exception for an error response: by status, with Sage's details parsed."""
     details = parse_error_details(body)
     cls = _BY_STATUS.get(status_code)
     if cls is None:
-        cls = InternalServerError if status_code >= 500 else APIStatusError
+        cls = (
+            InternalServerError
+            if status_code >= 500
+            else RedirectError if 300 <= status_code < 400 else APIStatusError
+        )
     if status_code == 401 and is_no_active_subscription(details):
         cls = NoActiveSubscriptionError
     kwargs: dict[str, Any] = {
@@ -211,15 +343,27 @@ def status_error(
         "request_id": request_id,
         "business_id": business_id,
         "errors": details,
-        "body": body,
+        "body": _redacted_body(body),
+        "retry_after": retry_after,
+        "response": response,
     }
     if cls is NoActiveSubscriptionError:
         kwargs["hint"] = "The business has no active subscription: refreshing will not help."
-    if cls is PermissionDeniedError and access_hint:
+    if cls is PermissionDeniedError and access_hint and not _roles_irrelevant(details):
         kwargs["hint"] = f"This operation needs one of these roles: {access_hint}."
-    if cls is RateLimitError:
-        kwargs["retry_after"] = retry_after
+    if cls is RedirectError:
+        kwargs["hint"] = (
+            f"Redirects are not followed (Location: {_short(redact(location or '(none)'))})."
+        )
     return cls(**kwargs)
+
+
+# 403s that no role would cure: naming the roles the operation needs would mislead.
+_ROLE_IRRELEVANT_CODES = frozenset({"BusinessNotFound"})
+
+
+def _roles_irrelevant(details: list[ErrorDetail]) -> bool:
+    return any(d.data_code in _ROLE_IRRELEVANT_CODES for d in details)
 
 
 def is_no_active_subscription(details: list[ErrorDetail]) -> bool:
@@ -227,9 +371,21 @@ def is_no_active_subscription(details: list[ErrorDetail]) -> bool:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else redact(str(value))
 
 
 def _short(body: Any) -> str:
     text = body if isinstance(body, str) else repr(body)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _redacted_body(body: Any) -> Any:
+    """The error body as kept on the exception: its strings with secrets removed."""
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return redact(body)
+    try:
+        return json.loads(redact(json.dumps(body, default=str)))
+    except (ValueError, RecursionError):  # redaction broke the JSON text: keep the text
+        return redact(repr(body))

@@ -11,7 +11,8 @@ import httpx
 class RequestOptions(TypedDict, total=False):
     """Per-call options every generated method accepts as keyword arguments.
 
-    - ``business_id``: the ``X-Business`` to act on for this call (else the client's).
+    - ``business_id``: the ``X-Business`` to act on for this call; ``None`` (or leaving it out)
+      means the client's; ``""`` is refused (``ArgumentValueError``), never "no header".
     - ``timeout``: seconds, or an ``httpx.Timeout``.
     - ``max_retries``: retries for this call (else the client's).
     - ``extra_headers`` / ``extra_query``: sent as well (for what the spec does not declare).
@@ -19,7 +20,7 @@ class RequestOptions(TypedDict, total=False):
       is never retried). By default a fresh id is generated and reused on every retry.
     """
 
-    business_id: str
+    business_id: str | None
     timeout: float | httpx.Timeout
     max_retries: int
     extra_headers: Mapping[str, str]

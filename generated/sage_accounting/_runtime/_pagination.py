@@ -9,6 +9,10 @@ The pager walks pages lazily and holds one page at a time, so memory stays flat:
 - without ``$next`` it falls back on ``$total``, asking for ``page + 1`` while items remain;
 - it stops on an empty page or on a page that repeats the previous one (Sage answers a page past
   the end with the last page again, so a loop on page numbers alone would never end).
+
+A ``$next`` is followed only when it resolves within the client's base URL (same scheme, host,
+port and base path): anything else raises ``UntrustedURLError`` naming the link, before any
+request; the token never goes to another host, whatever a page says.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._client import is_within, response_validation_error
+from ._errors import UntrustedURLError
 
 if TYPE_CHECKING:
     import httpx
@@ -57,6 +64,16 @@ def parse_page(content: bytes, item: type[T], date: str | None = None) -> Page[T
     )
 
 
+def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
+    """The page a list response holds; ``APIResponseValidationError`` when it holds none."""
+    from ._envelope import MalformedBody
+
+    try:
+        return parse_page(response.content, item, response.headers.get("date"))
+    except MalformedBody as exc:
+        raise response_validation_error(response, str(exc)) from None
+
+
 def page_url(url: str, number: int) -> str:
     """``url`` asking for page ``number`` (the other parameters kept)."""
     parts = urllib.parse.urlsplit(url)
@@ -71,7 +88,10 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
     if not page.items:
         return None
     if page.next:
-        return base_url + page.next if page.next.startswith("/") else page.next
+        url = base_url + page.next if page.next.startswith("/") else page.next
+        if not is_within(url, base_url):
+            raise UntrustedURLError(page.next, base_url, "the $next link")
+        return url
     if page.total is None or seen_items >= page.total:
         return None
     current = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(current_url).query))
@@ -94,7 +114,7 @@ class SyncPager(Generic[T]):
     def _fetch(self, url: str) -> Page[T]:
         response = self._client.send(self._request.with_url(url))
         self.last_response = response
-        return parse_page(response.content, self._item, response.headers.get("date"))
+        return parse_response_page(response, self._item)
 
     def first_page(self) -> Page[T]:
         if self._first is None:
@@ -157,7 +177,7 @@ class AsyncPager(Generic[T]):
     async def _fetch(self, url: str) -> Page[T]:
         response = await self._client.send(self._request.with_url(url))
         self.last_response = response
-        return parse_page(response.content, self._item, response.headers.get("date"))
+        return parse_response_page(response, self._item)
 
     async def first_page(self) -> Page[T]:
         if self._first is None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._client import AsyncClient, SyncClient
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
 from ._response import RAW_RESPONSE, APIResponse, RawResponses
+from ._streaming import STREAMING, AsyncFileStream, FileStream, StreamingResponses
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -27,9 +29,16 @@ T = TypeVar("T", bound="BaseModel")
 AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
 
 
-def _with_page_size(query: Mapping[str, Any] | None) -> dict[str, Any]:
+def _with_page_size(
+    client: SyncClient | AsyncClient, operation_id: str, query: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The list's query asking for Sage's largest page unless the caller chose a size: every
+    pager (change feeds included) pays one request per 200 records, not per 20 (Sage's default)."""
     query = dict(query or {})
-    if "items_per_page" in query and query["items_per_page"] is None:
+    if (
+        query.get("items_per_page") is None
+        and "items_per_page" in client.operation(operation_id).query
+    ):
         query["items_per_page"] = AUTO_PAGE_SIZE
     return query
 
@@ -42,6 +51,11 @@ class SyncAPIResource:
     def with_raw_response(self) -> Any:
         """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
         return RawResponses(self)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """The same methods; those answering with a file return a ``FileStream`` to enter."""
+        return StreamingResponses(self)
 
     def _request(
         self,
@@ -93,7 +107,10 @@ class SyncAPIResource:
         options: RequestOptions,
     ) -> SyncPager[T]:
         prepared = self._client.prepare(
-            operation_id, path_params=path_params, query=_with_page_size(query), options=options
+            operation_id,
+            path_params=path_params,
+            query=_with_page_size(self._client, operation_id, query),
+            options=options,
         )
         pager = SyncPager(self._client, prepared, item)
         if RAW_RESPONSE.get():  # the first page, raw
@@ -116,6 +133,8 @@ class SyncAPIResource:
             options=options,
             accept="application/octet-stream",
         )
+        if STREAMING.get():  # through with_streaming_response: sent when the stream is entered
+            return cast(bytes, FileStream(self._client, replace(prepared, stream=True)))
         response = self._client.send(prepared)
         if RAW_RESPONSE.get():
             return cast(bytes, APIResponse(response, response.content))
@@ -144,6 +163,11 @@ class AsyncAPIResource:
     def with_raw_response(self) -> Any:
         """The same methods, returning ``APIResponse`` (status, headers, request id, parsed)."""
         return RawResponses(self)
+
+    @property
+    def with_streaming_response(self) -> Any:
+        """The same methods; those answering with a file return an ``AsyncFileStream``."""
+        return StreamingResponses(self)
 
     async def _request(
         self,
@@ -195,7 +219,10 @@ class AsyncAPIResource:
         options: RequestOptions,
     ) -> AsyncPager[T]:
         prepared = self._client.prepare(
-            operation_id, path_params=path_params, query=_with_page_size(query), options=options
+            operation_id,
+            path_params=path_params,
+            query=_with_page_size(self._client, operation_id, query),
+            options=options,
         )
         return AsyncPager(self._client, prepared, item)
 
@@ -214,6 +241,8 @@ class AsyncAPIResource:
             options=options,
             accept="application/octet-stream",
         )
+        if STREAMING.get():  # through with_streaming_response: sent when the stream is entered
+            return cast(bytes, AsyncFileStream(self._client, replace(prepared, stream=True)))
         response = await self._client.send(prepared)
         if RAW_RESPONSE.get():
             return cast(bytes, APIResponse(response, response.content))

@@ -9,8 +9,9 @@ Wait before retry ``n`` (0-based) when Sage gives no ``Retry-After``::
     delay = min(MAX_BACKOFF, INITIAL_BACKOFF * 2**n) * (1 - JITTER * random())
 
 so 0.5 s, 1 s, 2 s ... capped at 8 s, each up to 25 % shorter so that many clients do not retry in
-step. A ``Retry-After`` (seconds or an HTTP date) is honoured exactly; one longer than
-``MAX_RETRY_AFTER`` is not waited for: the error is raised instead.
+step. A ``Retry-After`` (seconds or an HTTP date) is honoured exactly on every retryable status;
+one longer than ``MAX_RETRY_AFTER`` is not waited for: the error is raised instead. One that
+cannot be read (garbage, a negative number) is ignored: the backoff above applies.
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ def backoff_delay(attempt: int, rand: float | None = None) -> float:
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None when
+    there is none or it cannot be read (then the caller backs off)."""
     value = headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # a negative, infinite or NaN delay is not a delay: back off instead
+        return seconds if 0.0 <= seconds < float("inf") else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)

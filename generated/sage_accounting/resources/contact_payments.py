@@ -95,6 +95,7 @@ class ContactPayments(SyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> ChangeFeed[ContactPayment]:
@@ -107,13 +108,14 @@ class ContactPayments(SyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getContactPayments",
             item=models.ContactPayment,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )
@@ -287,6 +289,7 @@ class AsyncContactPayments(AsyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> AsyncChangeFeed[ContactPayment]:
@@ -299,13 +302,14 @@ class AsyncContactPayments(AsyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getContactPayments",
             item=models.ContactPayment,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )

@@ -83,6 +83,7 @@ class ContactPersons(SyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> ChangeFeed[ContactPerson]:
@@ -95,13 +96,14 @@ class ContactPersons(SyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getContactPersons",
             item=models.ContactPerson,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )
@@ -266,6 +268,7 @@ class AsyncContactPersons(AsyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> AsyncChangeFeed[ContactPerson]:
@@ -278,13 +281,14 @@ class AsyncContactPersons(AsyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getContactPersons",
             item=models.ContactPerson,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )

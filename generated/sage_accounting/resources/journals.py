@@ -76,6 +76,7 @@ class Journals(SyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> ChangeFeed[Journal]:
@@ -88,13 +89,14 @@ class Journals(SyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getJournals",
             item=models.Journal,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )
@@ -249,6 +251,7 @@ class AsyncJournals(AsyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> AsyncChangeFeed[Journal]:
@@ -261,13 +264,14 @@ class AsyncJournals(AsyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getJournals",
             item=models.Journal,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )

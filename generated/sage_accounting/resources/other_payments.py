@@ -98,6 +98,7 @@ class OtherPayments(SyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> ChangeFeed[OtherPayment]:
@@ -110,13 +111,14 @@ class OtherPayments(SyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getOtherPayments",
             item=models.OtherPayment,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )
@@ -299,6 +301,7 @@ class AsyncOtherPayments(AsyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> AsyncChangeFeed[OtherPayment]:
@@ -311,13 +314,14 @@ class AsyncOtherPayments(AsyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getOtherPayments",
             item=models.OtherPayment,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )

@@ -89,6 +89,7 @@ class StockItems(SyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> ChangeFeed[StockItem]:
@@ -101,13 +102,14 @@ class StockItems(SyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getStockItems",
             item=models.StockItem,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )
@@ -275,6 +277,7 @@ class AsyncStockItems(AsyncAPIResource):
         *,
         since: dt.datetime | None,
         attributes: str | Sequence[str] | None = None,
+        items_per_page: int | None = None,
         overlap: float = 60.0,
         **options: Unpack[RequestOptions],
     ) -> AsyncChangeFeed[StockItem]:
@@ -287,13 +290,14 @@ class AsyncStockItems(AsyncAPIResource):
         Args:
             since: the cursor of the previous poll (an aware datetime), or None to start.
             attributes: the fields to fetch for upserted records (e.g. "all").
+            items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
         return self._changes(
             "getStockItems",
             item=models.StockItem,
             since=since,
-            query={"attributes": attributes},
+            query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
             options=options,
         )

@@ -1,0 +1,165 @@
+"""The audit log: one record per decision, chained by hash so an edit or a deletion shows.
+
+A sink is anything with ``write(record)``; ``SQLiteAuditSink`` is the default and the one
+``sage-accounting audit verify/show`` read. No secret and no body is stored: the summary is the
+only description of what was sent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger("sage_accounting.agents")
+DECISIONS = ("allowed", "denied", "awaiting approval", "approved", "rejected", "failed")
+GENESIS = "0" * 64
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    time: str  # ISO 8601, UTC
+    agent: str
+    business_id: str | None
+    business_name: str | None
+    operation_id: str
+    method: str
+    path: str
+    target_id: str | None
+    summary: str  # one line, plain words
+    decision: str  # one of DECISIONS
+    reason: str
+    status: int | None = None  # HTTP status, when Sage answered
+    request_id: str | None = None  # Sage's request id
+    duration_ms: float | None = None
+    prev_hash: str = ""
+    hash: str = ""
+
+    def chained(self, prev_hash: str) -> AuditRecord:
+        """Link this record after ``prev_hash``; the sink that writes it owns it."""
+        self.prev_hash = prev_hash
+        self.hash = self.digest()
+        return self
+
+    def digest(self) -> str:
+        """sha256 of every field but the hash, in column order (prev_hash included: the chain)."""
+        values = [getattr(self, name) for name in HASHED]
+        return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
+COLUMNS = tuple(f.name for f in fields(AuditRecord))
+HASHED = COLUMNS[:-1]  # all but "hash"
+
+
+class AuditSink(Protocol):
+    def write(self, record: AuditRecord) -> None: ...
+
+
+class MemoryAuditSink:
+    """Records kept in a list, chained like the SQLite ones: for tests and notebooks."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self._lock = threading.Lock()
+
+    def write(self, record: AuditRecord) -> None:
+        with self._lock:
+            prev = self.records[-1].hash if self.records else GENESIS
+            self.records.append(record.chained(prev))
+
+
+class SQLiteAuditSink:
+    """Records in one SQLite table. Several processes may write (SQLite locks the file); each
+    write reads the last hash and appends in one transaction, so the chain stays whole.
+
+    Writes happen on a writer thread: the call that is audited pays for a queue put, not for
+    the disk. ``flush()`` waits until every record so far is in the file; it runs at exit too.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        # WAL: a commit appends to the log without waiting for the disk on every record.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        columns = ", ".join(f"{c} {'REAL' if c == 'duration_ms' else ''}" for c in COLUMNS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, {columns})")
+        self._insert = (
+            f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+        )
+        self._queue: queue.Queue[AuditRecord | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_all, daemon=True, name="audit-writer")
+        self._writer.start()
+        atexit.register(self.flush)
+
+    def write(self, record: AuditRecord) -> None:
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        self._queue.join()
+
+    def _write_all(self) -> None:
+        while True:
+            record = self._queue.get()
+            try:
+                if record is None:
+                    return
+                self._append(record)
+            except Exception:  # a record that cannot be written must not stop the others
+                log.exception("cannot write an audit record to %s", self.path)
+            finally:
+                self._queue.task_done()
+
+    def _append(self, record: AuditRecord) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            record.chained(row[0] if row else GENESIS)
+            self._db.execute(self._insert, [getattr(record, c) for c in COLUMNS])
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        atexit.unregister(self.flush)
+        self._db.close()
+
+
+def read_records(path: str | Path) -> Iterator[tuple[int, AuditRecord]]:
+    if not Path(path).is_file():
+        return
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(f"SELECT seq, {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall()
+    finally:
+        db.close()
+    for seq, *values in rows:
+        yield seq, AuditRecord(**dict(zip(COLUMNS, values, strict=True)))
+
+
+def verify(path: str | Path) -> list[str]:
+    """Problems with the chain, in plain words; empty when every record is as written."""
+    problems = []
+    prev = GENESIS
+    expected_seq = 1
+    for seq, record in read_records(path):
+        if seq != expected_seq:
+            problems.append(f"record {expected_seq} to {seq - 1} deleted")
+        if record.prev_hash != prev:
+            problems.append(f"record {seq}: the record before it was changed or deleted")
+        if record.digest() != record.hash:
+            problems.append(f"record {seq} was edited after it was written")
+        prev, expected_seq = record.hash, seq + 1
+    return problems

@@ -1,0 +1,36 @@
+"""What an agent's call can meet before it reaches Sage: all ``SageError`` subclasses."""
+
+from __future__ import annotations
+
+from .._runtime import SageError
+
+
+class PolicyError(SageError):
+    """The policy file cannot be used; the message names the line and the closest valid name."""
+
+
+class AccessDenied(SageError):
+    """The agent's policy does not allow this call; nothing was sent to Sage."""
+
+    def __init__(self, message: str, *, agent: str, operation_id: str) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.operation_id = operation_id
+
+
+class BudgetExceeded(AccessDenied):
+    """The agent used its calls for this minute or day; nothing was sent to Sage."""
+
+
+class ApprovalRequired(AccessDenied):
+    """A person must approve this write first. Approve with ``sage-accounting agents approve ID``,
+    then repeat the call with ``idempotency_id=error.idempotency_id``: it runs once."""
+
+    def __init__(
+        self, message: str, *, agent: str, operation_id: str, approval_id: str,
+        idempotency_id: str | None, preview: dict[str, object],
+    ) -> None:  # fmt: skip
+        super().__init__(message, agent=agent, operation_id=operation_id)
+        self.approval_id = approval_id
+        self.idempotency_id = idempotency_id
+        self.preview = preview

@@ -1,0 +1,140 @@
+"""Carrying out an agent's tool call with its guarded (async) client.
+
+Arguments are split into path, query and body as the operation's table entry says, and sent as
+JSON as they are (money stays the decimal string the agent wrote). Lists answer one page with a
+``next_cursor`` to pass back. Writes waiting for a person answer with the approval id and a
+preview; the call that names the approved id sends the very request approved, once.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from .._runtime import OperationInfo, SageError
+from .errors import AccessDenied, ApprovalRequired
+from .policy import AgentPolicy, operations
+from .tools import CALL, PAGE_SIZE, SEARCH, schemas, search, tool_name
+
+RESERVED = ("business_id", "cursor", "approval_id")
+
+
+class ToolError(Exception):
+    """A call the runner refuses before the SDK sees it (unknown tool, bad cursor, ...)."""
+
+
+class Runner:
+    def __init__(self, client: Any, agent: AgentPolicy) -> None:
+        self.client = client  # an AsyncSageAccounting from for_agent
+        self.agent = agent
+        self._by_name = {tool_name(e): op_id for op_id, e in schemas()["operations"].items()}
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """(result, is_error) for the tool ``name``."""
+        try:
+            if name in (SEARCH, CALL) and not self.agent.meta_tools:
+                raise ToolError(f"{name} is turned off for {self.agent.name}")
+            if name == SEARCH:
+                return {"operations": search(self.agent, str(arguments.get("query", "")))}, False
+            if name == CALL:
+                inner = arguments.get("arguments") or {}
+                if not isinstance(inner, dict):
+                    raise ToolError("arguments must be an object")
+                return await self.call(str(arguments.get("name", "")), inner)
+            op_id = self._by_name.get(name)
+            if op_id is None:
+                raise ToolError(f"no operation {name!r}")
+            # A denied operation is not among the tools; named through call_operation it still
+            # goes to the guard, which refuses it before any request and audits the attempt.
+            if arguments.get("approval_id"):
+                return await self._approved(op_id, str(arguments["approval_id"])), False
+            return await self._run(op_id, arguments), False
+        except ApprovalRequired as exc:
+            self.client._agent_guard.approvals.set_arguments(
+                exc.approval_id, {**arguments, "idempotency_id": exc.idempotency_id}
+            )
+            return {
+                "status": "awaiting approval",
+                "approval_id": exc.approval_id,
+                "message": str(exc) + " Call this tool again with approval_id once approved.",
+                "preview": exc.preview,
+            }, False
+        except (AccessDenied, ToolError) as exc:
+            return {"error": str(exc)}, True
+        except SageError as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}, True
+        except (TypeError, ValueError) as exc:  # arguments the SDK refuses before sending
+            return {"error": f"invalid arguments: {exc}"}, True
+
+    async def _approved(self, op_id: str, approval_id: str) -> dict[str, Any]:
+        store = self.client._agent_guard.approvals
+        pending = store.get(approval_id)
+        if pending is None or pending.agent != self.agent.key or pending.operation_id != op_id:
+            raise ToolError(f"no approval {approval_id} for this agent and operation")
+        if pending.status != "approved":
+            raise ToolError(f"approval {approval_id} is {pending.status}, not approved")
+        return await self._run(op_id, dict(pending.preview.get("arguments") or {}))
+
+    async def _run(self, op_id: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        op = operations()[op_id]
+        arguments = dict(arguments)
+        cursor = arguments.pop("cursor", None)
+        if cursor and op.kind == "list":
+            arguments = _read_cursor(str(cursor))
+        path_params, query, body, options = _split(op, arguments)
+        if op.kind == "list":
+            query.setdefault("items_per_page", PAGE_SIZE)
+            query["items_per_page"] = min(int(query["items_per_page"]), 100)
+        request = self.client.prepare(
+            op_id, path_params=path_params, query=query, body=body, options=options
+        )
+        response = await self.client.send(request)
+        data = json.loads(response.content) if response.content else None
+        if op.kind == "list" and isinstance(data, dict):
+            page = int(query.get("page") or 1)
+            next_cursor = None
+            if data.get("$next"):
+                next_cursor = _write_cursor({**arguments, "page": page + 1})
+            return {"items": data.get("$items", []), "total": data.get("$total"),
+                    "page": page, "next_cursor": next_cursor}  # fmt: skip
+        return {"status": response.status_code, "result": data}
+
+
+def _split(op: OperationInfo, arguments: dict[str, Any]) -> tuple[
+    dict[str, str], dict[str, Any], dict[str, Any] | None, dict[str, Any]
+]:  # fmt: skip
+    path_params: dict[str, str] = {}
+    query: dict[str, Any] = {}
+    body = None
+    options: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if "{" + name + "}" in op.path:
+            path_params[name] = str(value)
+        elif name in op.query:
+            query[name] = value
+        elif name == op.body_key:
+            body = {name: value}
+        elif name == "business_id":
+            options["business_id"] = str(value)
+        elif name == "idempotency_id" and value:
+            options["idempotency_id"] = str(value)
+        elif name not in RESERVED:
+            raise ToolError(f"unknown argument {name!r}")
+    if op.method in ("POST", "PUT") and op.body_key and body is None:
+        raise ToolError(f"{op.body_key} is required")
+    return path_params, query, body, options
+
+
+def _write_cursor(arguments: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(arguments, sort_keys=True).encode()).decode()
+
+
+def _read_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise ToolError("cursor is not one this server gave") from None
+    if not isinstance(data, dict):
+        raise ToolError("cursor is not one this server gave")
+    return data

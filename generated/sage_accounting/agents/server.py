@@ -1,0 +1,166 @@
+"""The MCP server, with the official ``mcp`` SDK: each agent sees only its own tools.
+
+Over stdio one agent is served, chosen by its key in ``SAGE_AGENT_KEY``. Over streamable HTTP on
+127.0.0.1 every agent with a ``key_sha256`` is served at ``/mcp``; the bearer key picks the agent
+and a wrong one gets 401. The Sage token lives here (an ``OAuthSession`` over a token store) and
+never reaches an agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from .._runtime import __version__
+from .approvals import ApprovalStore
+from .audit import AuditSink, SQLiteAuditSink
+from .errors import PolicyError
+from .policy import AgentPolicy, Policy, hash_key
+from .runner import Runner
+from .tools import agent_tools
+
+KEY_VARIABLE = "SAGE_AGENT_KEY"
+UNUSED_REDIRECT = "http://127.0.0.1/unused"  # the server only refreshes, never authorizes
+
+
+def sage_client(policy: Policy) -> Any:
+    """The async client the server calls Sage with, from the policy's [sage] table."""
+    from .. import AsyncSageAccounting, FileTokenStore, OAuthApp, OAuthSession
+
+    sage = policy.sage
+    if not sage.get("token_store"):
+        raise PolicyError(f"{policy.source}: [sage] token_store is needed to serve agents")
+    secret_variable = str(sage.get("client_secret_env", "SAGE_CLIENT_SECRET"))
+    client_id = str(sage.get("client_id") or os.environ.get("SAGE_CLIENT_ID", ""))
+    secret = os.environ.get(secret_variable, "")
+    if not client_id or not secret:
+        raise PolicyError(
+            f"{policy.source}: set [sage] client_id (or SAGE_CLIENT_ID) and {secret_variable}"
+        )
+    app_options = {"token_url": sage["token_url"]} if sage.get("token_url") else {}
+    app = OAuthApp(client_id, secret, UNUSED_REDIRECT, **app_options)
+    session = OAuthSession(app, FileTokenStore(sage["token_store"]))
+    options = {"base_url": sage["base_url"]} if sage.get("base_url") else {}
+    return AsyncSageAccounting(session=session, **options)
+
+
+class Shared:
+    """What every agent of one server shares: the Sage client, the audit sink, approvals."""
+
+    def __init__(self, policy: Policy, client: Any = None) -> None:
+        self.policy = policy
+        self.client = client if client is not None else sage_client(policy)
+        path = policy.audit_path or Path(policy.source).resolve().parent / "audit.sqlite"
+        self.audit: AuditSink = SQLiteAuditSink(path)
+        self.approvals = ApprovalStore(path)
+
+
+def build_server(shared: Shared, agent: AgentPolicy) -> Any:
+    import anyio.to_thread
+    from mcp import types
+    from mcp.server.lowlevel import Server
+
+    guarded = shared.client.for_agent(
+        shared.policy, agent.key, audit=shared.audit, approvals=shared.approvals
+    )
+    runner = Runner(guarded, agent)
+    listed = [
+        types.Tool(name=t.name, description=t.description, input_schema=t.input_schema)
+        for t in agent_tools(agent)
+    ]
+
+    async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        result, is_error = await runner.call(params.name, dict(params.arguments or {}))
+        # The audit log is complete before the agent hears back (others may read it at once).
+        await anyio.to_thread.run_sync(guarded._agent_guard.flush)
+        text = json.dumps(result, default=str, ensure_ascii=False)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)], structured_content=result, is_error=is_error
+        )
+
+    return Server(
+        "sage-accounting",
+        version=__version__,
+        instructions=f"Sage Accounting for {agent.name}: only what its policy allows.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+async def serve_stdio(policy: Policy, key: str | None = None, client: Any = None) -> None:
+    from mcp.server.stdio import stdio_server
+
+    key = key if key is not None else os.environ.get(KEY_VARIABLE, "")
+    agent = policy.agent_for_key(key) if key else None
+    if agent is None:
+        raise PolicyError(f"{KEY_VARIABLE} holds no agent's key of {policy.source}")
+    server = build_server(Shared(policy, client), agent)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+def http_app(policy: Policy, client: Any = None) -> Any:
+    """One ASGI app for every agent with a key: the bearer key picks the agent's server."""
+    shared = Shared(policy, client)
+    by_hash: dict[str, tuple[Any, Any]] = {}
+    for agent in policy.agents.values():
+        if agent.key_sha256:
+            server = build_server(shared, agent)
+            by_hash[agent.key_sha256] = (server, server.streamable_http_app())
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, [server for server, _app in by_hash.values()])
+            return
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        chosen = None
+        if auth.startswith("Bearer "):
+            agent = policy.agent_for_key(auth[len("Bearer ") :])
+            chosen = by_hash.get(agent.key_sha256 or "") if agent else None
+        if chosen is None:
+            await _unauthorized(send)
+            return
+        await chosen[1](scope, receive, send)
+
+    return app
+
+
+async def _lifespan(receive: Any, send: Any, servers: list[Any]) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        await receive()  # lifespan.startup
+        for server in servers:
+            await stack.enter_async_context(server.session_manager.run())
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _unauthorized(send: Any) -> None:
+    body = json.dumps({"error": "unknown or missing agent key"}).encode()
+    await send({"type": "http.response.start", "status": 401, "headers": [
+        (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+        (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_http(policy: Policy, port: int = 8765, client: Any = None) -> None:
+    """Serve on 127.0.0.1 only; prints the URL (with the port chosen, for port 0)."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    print(f"serving MCP on http://127.0.0.1:{sock.getsockname()[1]}/mcp", flush=True)
+    config = uvicorn.Config(http_app(policy, client), log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+__all__ = ["KEY_VARIABLE", "build_server", "hash_key", "http_app", "serve_http", "serve_stdio"]

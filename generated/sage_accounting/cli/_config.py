@@ -1,0 +1,119 @@
+"""Where the command line keeps a login, and the client every API command is built from.
+
+The config directory (``SAGE_CONFIG_DIR``, else click's per-user app directory, e.g.
+``~/.config/sage-accounting``) holds, each mode 0600:
+
+- ``tokens.json``: the token pair, a ``FileTokenStore`` (refreshes rotate it under its lock);
+- ``app.json``: the app the user logged in with (client id and secret: Sage needs the secret for
+  every refresh), the API base URL and the OAuth endpoints.
+
+An API command uses, in order: ``SAGE_ACCESS_TOKEN`` (a bare token, for scripts and the sandbox),
+else the stored login; with neither it stops with exit code 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .._runtime import _env
+from .._runtime._redact import remember
+from ._errors import NotLoggedIn
+
+CONFIG_DIR_VARIABLE = "SAGE_CONFIG_DIR"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get(CONFIG_DIR_VARIABLE) or click.get_app_dir("sage-accounting"))
+
+
+def make_config_dir() -> None:
+    """Created private (0700): it holds the tokens and the client secret."""
+    config_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def tokens_path() -> Path:
+    return config_dir() / "tokens.json"
+
+
+def app_path() -> Path:
+    return config_dir() / "app.json"
+
+
+@dataclass(frozen=True, repr=False)
+class SavedApp:
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    base_url: str | None = None
+    authorize_url: str | None = None
+    token_url: str | None = None
+    revoke_url: str | None = None
+
+    def __repr__(self) -> str:  # never the secret
+        return f"SavedApp(client_id={self.client_id!r}, client_secret=***)"
+
+    def oauth_app(self) -> Any:
+        from .._runtime import OAuthApp
+
+        urls: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("authorize_url", self.authorize_url),
+                ("token_url", self.token_url),
+                ("revoke_url", self.revoke_url),
+            )
+            if value
+        }
+        return OAuthApp(self.client_id, self.client_secret, self.redirect_uri, **urls)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, mode 0600 from the start, replacing it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def save_app(app: SavedApp) -> None:
+    write_private(app_path(), json.dumps(asdict(app), indent=2))
+
+
+def load_app() -> SavedApp | None:
+    try:
+        data = json.loads(app_path().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {app_path()}: {exc}") from None
+    app = SavedApp(**{k: v for k, v in data.items() if k in SavedApp.__dataclass_fields__})
+    remember(app.client_secret)
+    return app
+
+
+def make_client(base_url: str | None, business: str | None) -> Any:
+    """The SDK client for an API command (see the module docstring for the order)."""
+    from .. import SageAccounting
+
+    token = _env.env(_env.ACCESS_TOKEN)
+    app = load_app()
+    base_url = base_url or _env.env(_env.BASE_URL) or (app.base_url if app else None)
+    if token:
+        return SageAccounting(access_token=token, business_id=business, base_url=base_url)
+    if app is None or not tokens_path().exists():
+        raise NotLoggedIn("not logged in: run `sage-accounting login`, or set SAGE_ACCESS_TOKEN")
+    from .._runtime import FileTokenStore, OAuthSession
+
+    session = OAuthSession(app.oauth_app(), FileTokenStore(tokens_path()))
+    return SageAccounting(session=session, business_id=business, base_url=base_url)
