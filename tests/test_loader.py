@@ -211,3 +211,18 @@ def test_merging_refuses_documents_of_another_server(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text(json.dumps(swagger(host="other.example.com", paths={})))
     with pytest.raises(SpecError, match="host and base path"):
         load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+
+
+def test_copies_with_one_type_but_different_enums_accept_both(tmp_path: Path) -> None:
+    first = swagger()
+    second = swagger(paths={})
+    first["definitions"]["Thing"]["properties"]["kind"] = {"type": "string", "enum": ["a"]}
+    second["definitions"]["Thing"]["properties"]["kind"] = {"type": "string", "enum": ["b", "a"]}
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    loaded = load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+    kind = loaded.document["components"]["schemas"]["Thing"]["properties"]["kind"]
+    assert kind == {"type": "string", "enum": ["a", "b"]}
+    [warning] = loaded.report.warnings
+    assert warning.pointer == "/definitions/Thing/properties/kind"
+    assert "a.json#/definitions/Thing/properties/kind" in warning.message

@@ -11,8 +11,8 @@ uses. The rules, applied to documents in file-name order so the result is determ
 - copies that really differ are merged: the union of their properties; a property present in one
   copy only is kept and optional; a property typed differently is widened to a type that accepts
   both on the wire (integer|number -> number, number|string -> number, read as the lenient
-  Decimal that accepts numeric strings; anything else -> untyped); ``required`` keeps only what
-  every copy requires. Each merged property is a warning naming both pointers. Any other
+  Decimal that accepts numeric strings; one type with other keywords differing keeps the type,
+  enums united; anything else -> untyped); ``required`` keeps only what every copy requires. Each merged property is a warning naming both pointers. Any other
   difference (the definition's own type, say) is an error.
 """
 
@@ -152,7 +152,17 @@ def _merge_property(
     low, high = sorted((str(a.get("type")), str(b.get("type"))))
     widened = WIDENED.get((low, high))
     result = {k: v for k, v in a.items() if k in TEXT_KEYS or k.startswith("x-")}
-    if widened:
+    if low == high and "type" in a and "$ref" not in a and "$ref" not in b:
+        # One type, other keywords differ (enum, format, items): keep the type, accept both.
+        result["type"] = a["type"]
+        if a.get("format") == b.get("format") and "format" in a:
+            result["format"] = a["format"]
+        if "enum" in a and "enum" in b:
+            result["enum"] = list(dict.fromkeys([*a["enum"], *b["enum"]]))
+        if "items" in a and "items" in b:
+            result["items"] = a["items"] if a["items"] == b["items"] else {}
+        outcome = f"kept as {a['type']}, accepting what either copy allows"
+    elif widened:
         result["type"] = widened
         outcome = f"widened to {widened}"
     else:
