@@ -61,3 +61,21 @@ def test_an_overlay_that_is_not_one_is_refused(tmp_path: Path, spec_paths: list[
     with pytest.raises(SpecError) as err:
         load_spec(spec_paths, overlays=[wrong])
     assert err.value.pointer == "/actions/0/target"
+
+
+def test_inspect_lists_each_overlay_action_from_the_spec_directory(
+    tmp_path: Path, raw_documents: dict[str, Any]
+) -> None:
+    from click.testing import CliRunner
+
+    from sage_codegen.cli import main
+
+    spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
+    (spec_dir / "overlays").mkdir()
+    overlay(spec_dir / "overlays" / "10-notes.json", [
+        {"target": "$.definitions.Contact.properties.notes", "update": {"description": "Free text."}},
+    ])  # fmt: skip
+    result = CliRunner().invoke(main, ["inspect", "--spec-dir", str(spec_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"overlay {spec_dir / 'overlays' / '10-notes.json'}#/actions/0: update" in result.output
+    assert "1 node(s)" in result.output

@@ -98,7 +98,11 @@ def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
 
 
 def echo_warnings(api: Api) -> None:
-    """The warnings summary every command that loads the spec prints (on stderr)."""
+    """The overlay actions applied and the warnings summary, printed (on stderr) by every
+    command that loads the locked spec."""
+    for note in api.notes:
+        if note.kind == "overlay":
+            click.echo(f"overlay {note}", err=True)
     report = Report(warnings=list(api.warnings))
     for line in report.summary():
         click.echo(line, err=True)

@@ -222,6 +222,8 @@ class Api:
     spec_files: tuple[tuple[str, str], ...] = field(default=())  # (file name, sha256)
     # Faults read one safe way while loading and building (never in strict mode).
     warnings: tuple[SpecWarning, ...] = field(default=(), compare=False)
+    # Decisions recorded on the way (overlay actions applied, responses decided without schema).
+    notes: tuple[SpecWarning, ...] = field(default=(), compare=False)
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -128,6 +128,7 @@ class _Builder:
             spec_digest=self.spec.digest,
             spec_files=tuple(sorted((Path(s.name).name, s.sha256) for s in self.spec.sources)),
             warnings=tuple(self.report.warnings),
+            notes=tuple(self.report.notes),
         )
 
     # -- errors -----------------------------------------------------------------------------------
