@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SPEC_SOURCE ?= ../shared/spec/current
 export SPEC_SOURCE
 
-.PHONY: install spec generate check-generated lint format test bench diff-spec clean docs docs-check
+.PHONY: install spec spec-lock generate check-generated lint format test bench diff-spec clean docs docs-check
 
 install: $(VENV)/.installed
 
@@ -20,9 +20,15 @@ $(VENV)/.installed: pyproject.toml
 spec: install
 	$(BIN)/sage-codegen spec fetch --source "$(SPEC_SOURCE)"
 
-## generate: spec + render + black-format generated/sage_accounting
+## spec-lock SPEC_SOURCE=DIR: pin the API documents DIR holds (found by content, any names) in
+## spec/spec.lock.json and copy them into spec/; duplicates and other JSON are listed and left out
+spec-lock: install
+	$(BIN)/sage-codegen spec lock --source "$(SPEC_SOURCE)"
+
+## generate: spec + overlays + render + black-format generated/sage_accounting; prints the spec
+## warnings (STRICT=1: any warning is an error)
 generate: spec
-	$(BIN)/sage-codegen generate
+	$(BIN)/sage-codegen generate $(if $(STRICT),--strict)
 
 ## check-generated: fail (with a summary) if the committed package differs from a regeneration
 check-generated: spec

@@ -13,6 +13,7 @@ import bench_async_list  # noqa: E402
 import bench_diff  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_import  # noqa: E402
+import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
 
@@ -23,6 +24,7 @@ if __name__ == "__main__":
         bench_overhead,
         bench_async_list,
         bench_diff,
+        bench_intake,
         bench_generate,
         bench_agents,
     ):

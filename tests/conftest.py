@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from module_fixture import ModuleFolder, build_module_folder
 
 from sage_codegen.ir import Api
 from sage_codegen.ir_build import build_api
@@ -20,8 +21,20 @@ from sage_codegen.spec_lock import read_lock, verify
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_DIR = ROOT / "spec"
 HISTORY_DIR = ROOT.parent / "shared" / "spec" / "history" / "2022-05"
-ACCOUNTS = "accounts.swagger.json"
-USER_ACCOUNTS = "user-accounts.swagger.json"
+
+
+def document_holding(path: str) -> str:
+    """The name of the locked document that defines ``path``: tests find documents by content,
+    whatever names and however many documents Sage publishes."""
+    for doc in read_lock(SPEC_DIR / "spec.lock.json"):
+        data = json.loads((SPEC_DIR / doc.name).read_text(encoding="utf-8"))
+        if path in data.get("paths", {}):
+            return doc.name
+    raise LookupError(f"no locked document defines {path}")
+
+
+ACCOUNTS = document_holding("/contacts")  # the core API (today: accounts.swagger.json)
+USER_ACCOUNTS = document_holding("/businesses")  # /businesses and /user
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +55,16 @@ def api(loaded_spec: LoadedSpec) -> Api:
 @pytest.fixture(scope="session")
 def _raw_documents(spec_paths: list[Path]) -> dict[str, dict[str, Any]]:
     return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in spec_paths}
+
+
+@pytest.fixture(scope="session")
+def module_folder(
+    tmp_path_factory: pytest.TempPathFactory, _raw_documents: dict[str, dict[str, Any]]
+) -> ModuleFolder:
+    """The current spec as Sage publishes it today: module documents, with the ten faults."""
+    return build_module_folder(
+        tmp_path_factory.mktemp("modules"), _raw_documents[ACCOUNTS], _raw_documents[USER_ACCOUNTS]
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from conftest import ACCOUNTS, USER_ACCOUNTS, write_spec_dir
 
 from sage_codegen.cli import main
-from sage_codegen.loader import _pointer_at
+from sage_codegen.ir_build import build_api
+from sage_codegen.loader import _pointer_at, load_spec
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -23,12 +24,12 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
-def run_generate(spec_dir: Path, out: Path) -> tuple[int, str]:
+def run_generate(spec_dir: Path, out: Path, *flags: str) -> tuple[int, str]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "keep.txt").write_text("an earlier generation")
     before = _snapshot(out)
     result = CliRunner().invoke(
-        main, ["generate", "--spec-dir", str(spec_dir), "--out", str(out), "--jobs", "1"]
+        main, ["generate", "--spec-dir", str(spec_dir), "--out", str(out), "--jobs", "1", *flags]
     )
     assert _snapshot(out) == before, "a failed generation must write nothing"
     return result.exit_code, result.output
@@ -54,7 +55,7 @@ def two_operations_one_method(docs: dict[str, Any]) -> None:
 
 
 def conflicting_definition(docs: dict[str, Any]) -> None:
-    docs[USER_ACCOUNTS]["definitions"]["Contact"] = {"type": "object", "properties": {}}
+    docs[USER_ACCOUNTS]["definitions"]["Contact"] = {"type": "string"}  # not mergeable by rule
 
 
 def unknown_access_phrasing(docs: dict[str, Any]) -> None:
@@ -81,14 +82,32 @@ def test_bad_spec_names_file_and_pointer_and_writes_nothing(
     pointer: str,
     words: str,
 ) -> None:
+    """Under --strict every fault is refused; those with no safe reading are refused anyway."""
     mutate(raw_documents)
     spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
-    code, output = run_generate(spec_dir, tmp_path / "out")
+    code, output = run_generate(spec_dir, tmp_path / "out", "--strict")
     assert code == 2
     lines = output.strip().splitlines()
     assert len(lines) == 1, output
     assert lines[0].startswith(f"error: {spec_dir / file}#{pointer}: "), lines[0]
     assert words in lines[0]
+
+
+def test_unknown_access_phrasing_is_a_warning_and_access_unknown(
+    tmp_path: Path, raw_documents: dict[str, Any]
+) -> None:
+    unknown_access_phrasing(raw_documents)
+    spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
+    api = build_api(load_spec(sorted(spec_dir.glob("*.swagger.json"))))
+    [warning] = api.warnings
+    assert (warning.file, warning.pointer) == (
+        str(spec_dir / ACCOUNTS),
+        "/paths/~1contacts/get/description",
+    )
+    assert "blue moon" in warning.message
+    op = next(o for o in api.operations if o.operation_id == "getContacts")
+    assert op.access is not None and not op.access.known
+    assert op.access.describe() == "unknown"
 
 
 def test_malformed_json_names_the_pointer_where_it_broke(

@@ -369,3 +369,47 @@ def test_a_document_that_cannot_be_loaded_exits_2_with_one_line(
 def test_usage_errors() -> None:
     assert run("spec").exit_code == 2
     assert run("--against", "spec").exit_code == 2
+
+
+def test_country_and_edition_filters_keep_what_matters_there(old_api: Api, api: Api) -> None:
+    """Germany left 241 operations: a maintainer whose users are in GB is not told about it."""
+
+    def removed(**filters: str) -> int:
+        diff = compare(old_api, api, **filters)
+        return sum(c.rule == "availability-country-removed" for c in diff.api)
+
+    assert removed() == removed(country="DE") == removed(country="de") == 241
+    assert removed(country="GB") == 0
+    assert 0 < removed(edition="Accounting Start") < 241
+    gb = compare(old_api, api, country="GB")
+    assert ops(gb, "endpoint-added") <= ADDED_IN_2025 and ops(gb, "endpoint-added")
+
+
+def test_breaking_changes_are_listed_in_full_and_groups_name_their_subject(
+    old_api: Api, api: Api
+) -> None:
+    forward = CliRunner().invoke(main, ["diff", str(HISTORY_DIR), "--against", "spec"])
+    lines = forward.output.splitlines()
+    breaking = [line for line in lines if line.startswith("  [availability-country-removed]")]
+    assert len(breaking) == 241 and not any(" x241" in line for line in lines)
+    markdown = CliRunner().invoke(
+        main, ["diff", str(HISTORY_DIR), "--against", "spec", "--format", "markdown"]
+    )
+    assert markdown.output.count("| `availability-country-removed` |") == 241
+    reverse = CliRunner().invoke(main, ["diff", "spec", "--against", str(HISTORY_DIR)])
+    grouped = [
+        line for line in reverse.output.splitlines() if "[availability-country-added] x" in line
+    ]
+    assert grouped and all(": availability: now in DE (" in line for line in grouped), grouped
+
+
+def test_a_spec_directory_stands_for_the_documents_its_lock_names(
+    raw_documents: dict[str, Any], tmp_path: Path
+) -> None:
+    """After a new lock, the previous documents may still lie in spec/: they are not read."""
+    side = write_spec_dir(tmp_path / "spec", raw_documents)
+    stale = dict(raw_documents[ACCOUNTS], host="old.example.com")
+    (side / "accounts-2022.swagger.json").write_text(json.dumps(stale))
+    result = CliRunner().invoke(main, ["diff", "spec", "--against", str(side)])
+    assert result.exit_code == 0, result.output
+    assert "0 breaking, 0 warning, 0 info" in result.output

@@ -181,21 +181,29 @@ def test_an_openapi3_document_loads_like_its_swagger_original(tmp_path: Path, ap
     assert {m.name for m in rebuilt.models} == {m.name for m in api.models}
 
 
-def test_merging_keeps_identical_definitions_and_refuses_conflicting_ones(tmp_path: Path) -> None:
+def test_merging_keeps_identical_definitions_and_merges_conflicting_ones_by_rule(
+    tmp_path: Path,
+) -> None:
     first = swagger()
     second = swagger(paths={"/others": {"get": {"operationId": "getOthers", "responses": {"200": {"description": "ok", "schema": {"$ref": "#/definitions/Thing"}}}}}})  # fmt: skip
     (tmp_path / "a.json").write_text(json.dumps(first))
     (tmp_path / "b.json").write_text(json.dumps(second))
-    merged = load_spec([tmp_path / "a.json", tmp_path / "b.json"]).document
-    assert set(merged["paths"]) == {"/things/{key}", "/things/{key}/file", "/others"}
+    loaded = load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+    assert set(loaded.document["paths"]) == {"/things/{key}", "/things/{key}/file", "/others"}
+    assert loaded.report.warnings == []
 
     second["definitions"]["Thing"]["properties"]["extra"] = {"type": "string"}
     (tmp_path / "b.json").write_text(json.dumps(second))
+    loaded = load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+    assert "extra" in loaded.document["components"]["schemas"]["Thing"]["properties"]
+    [warning] = loaded.report.warnings
+    assert warning.file.endswith("b.json")
+    assert warning.pointer == "/definitions/Thing/properties/extra"
+    assert "a.json#/definitions/Thing" in warning.message
     with pytest.raises(SpecError) as err:
-        load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+        load_spec([tmp_path / "a.json", tmp_path / "b.json"], strict=True)
     assert err.value.file.endswith("b.json")
-    assert err.value.pointer == "/definitions/Thing"
-    assert "a.json" in err.value.message
+    assert err.value.pointer == "/definitions/Thing/properties/extra"
 
 
 def test_merging_refuses_documents_of_another_server(tmp_path: Path) -> None:
@@ -203,3 +211,18 @@ def test_merging_refuses_documents_of_another_server(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text(json.dumps(swagger(host="other.example.com", paths={})))
     with pytest.raises(SpecError, match="host and base path"):
         load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+
+
+def test_copies_with_one_type_but_different_enums_accept_both(tmp_path: Path) -> None:
+    first = swagger()
+    second = swagger(paths={})
+    first["definitions"]["Thing"]["properties"]["kind"] = {"type": "string", "enum": ["a"]}
+    second["definitions"]["Thing"]["properties"]["kind"] = {"type": "string", "enum": ["b", "a"]}
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    loaded = load_spec([tmp_path / "a.json", tmp_path / "b.json"])
+    kind = loaded.document["components"]["schemas"]["Thing"]["properties"]["kind"]
+    assert kind == {"type": "string", "enum": ["a", "b"]}
+    [warning] = loaded.report.warnings
+    assert warning.pointer == "/definitions/Thing/properties/kind"
+    assert "a.json#/definitions/Thing/properties/kind" in warning.message

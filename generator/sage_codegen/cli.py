@@ -1,12 +1,15 @@
 """``sage-codegen``: the maintainer's command line.
 
+    sage-codegen spec lock --source DIR    pin whatever API documents DIR holds (spec.lock.json)
     sage-codegen spec fetch --source DIR   copy the locked documents into spec/, checking sha256
     sage-codegen generate                  spec/ -> generated/sage_accounting (formatted)
     sage-codegen check                     fail with a summary if the committed package is stale
     sage-codegen inspect                   summarise the IR
     sage-codegen diff OLD... --against NEW...   what a new spec changes and breaks
 
-A spec that cannot be used prints one line ``error: file#pointer: message`` and exits 2.
+A spec that cannot be used prints one line ``error: file#pointer: message`` and exits 2. A fault
+with one safe reading is read that way and listed as a warning (``--strict``: exit 2 on the first);
+overlays in ``spec/overlays/`` are applied to the documents before they are validated.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from .diff_report import FORMATS
 from .errors import SpecError
 from .ir import Api
 from .ir_build import build_api
-from .loader import load_spec
+from .loader import LoadedSpec, load_spec
+from .overlays import overlay_files
 from .render import (
     DEFAULT_TEMPLATES,
     MANIFEST,
@@ -34,7 +38,8 @@ from .render import (
     render_package,
     write_package,
 )
-from .spec_lock import LockError, fetch, read_lock, verify
+from .report import Report
+from .spec_lock import LockError, fetch, read_lock, verify, write_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC_DIR = ROOT / "spec"
@@ -71,18 +76,36 @@ templates_option = click.option(
 )
 
 
+strict_option = click.option(
+    "--strict", is_flag=True, help="Every spec warning is an error (exit 2 naming the first)."
+)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
-def load_locked_api(spec_dir: Path) -> Api:
-    """Build the IR from the locked documents in ``spec_dir`` (hashes checked first)."""
+def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
+    """Build the IR from the locked documents in ``spec_dir`` (hashes checked first), with the
+    overlays in ``spec_dir/overlays`` applied."""
     try:
         paths = verify(spec_dir, read_lock(spec_dir / "spec.lock.json"))
-        return build_api(load_spec(paths))
+        loaded = load_spec(paths, strict=strict, overlays=overlay_files(spec_dir / "overlays"))
+        return build_api(loaded)
     except (SpecError, LockError) as exc:
         fail(str(exc))
+
+
+def echo_warnings(api: Api) -> None:
+    """The overlay actions applied and the warnings summary, printed (on stderr) by every
+    command that loads the locked spec."""
+    for note in api.notes:
+        if note.kind == "overlay":
+            click.echo(f"overlay {note}", err=True)
+    report = Report(warnings=list(api.warnings))
+    for line in report.summary():
+        click.echo(line, err=True)
 
 
 @click.group()
@@ -113,14 +136,41 @@ def spec_fetch(source: Path, spec_dir: Path) -> None:
         click.echo(f"spec: {path} verified")
 
 
+@spec.command("lock")
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    required=True,
+    help="A folder of Sage's documents as downloaded (any names, any number of modules).",
+)
+@spec_dir_option
+def spec_lock(source: Path, spec_dir: Path) -> None:
+    """Pin the API documents SOURCE holds in spec.lock.json (found by content, duplicates and
+    other JSON left out, each decision printed), then copy them into the spec directory."""
+    report = Report()
+    try:
+        loaded = load_spec([source], report=report)
+        names = write_lock(spec_dir / "spec.lock.json", [Path(d.name) for d in loaded.sources])
+        fetch(source, spec_dir, read_lock(spec_dir / "spec.lock.json"))
+    except (SpecError, LockError) as exc:
+        fail(str(exc))
+    for line in report.summary():
+        click.echo(line, err=True)
+    click.echo(
+        f"spec: locked {len(names)} documents from {source} in {spec_dir / 'spec.lock.json'}"
+    )
+
+
 @main.command()
 @spec_dir_option
 @templates_option
 @out_option
 @jobs_option
-def generate(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
+@strict_option
+def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Render the SDK package from the locked spec documents."""
-    api = load_locked_api(spec_dir)
+    api = load_locked_api(spec_dir, strict)
+    echo_warnings(api)
     files = render_package(api, templates, jobs=jobs, reuse_from=out)
     stale = write_package(api, files, out)
     click.echo(
@@ -135,9 +185,11 @@ def generate(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
 @templates_option
 @out_option
 @jobs_option
-def check(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
+@strict_option
+def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
-    api = load_locked_api(spec_dir)
+    api = load_locked_api(spec_dir, strict)
+    echo_warnings(api)
     files = render_package(api, templates, jobs=jobs, reuse_from=out)
     committed = set(read_manifest(out)) | set(files)
     added, removed, changed = [], [], []
@@ -192,12 +244,24 @@ def check(spec_dir: Path, templates: Path, out: Path, jobs: int) -> None:
     show_default=True,
     help="Exit 1 when a change at or above this level is found.",
 )
-def diff(paths: tuple[str, ...], output_format: str, fail_on: str) -> None:
+@click.option("--country", help="Only what matters to users in this country (ISO code, e.g. GB).")
+@click.option("--edition", help='Only what matters to users of this edition ("Accounting Plus").')
+@strict_option
+def diff(
+    paths: tuple[str, ...],
+    output_format: str,
+    fail_on: str,
+    country: str | None,
+    edition: str | None,
+    strict: bool,
+) -> None:
     """What NEW changes and breaks compared with OLD: sage-codegen diff OLD... --against NEW...
 
-    Each side is one or more spec documents (Swagger 2.0 or OpenAPI 3.0) or directories of
-    them, loaded and merged exactly as `make generate` does. Exit 0: nothing at or above
-    --fail-on; 1: something is; 2: a document cannot be loaded.
+    Each side is one or more spec documents (Swagger 2.0 or OpenAPI 3.0) or folders of them,
+    loaded and merged as `make generate` does. The diff runs whenever both sides load: what only
+    generation would refuse is left out of the comparison and listed as a spec warning. Exit 0:
+    nothing at or above --fail-on; 1: something is; 2: a side cannot be loaded (or, with
+    --strict, has a warning).
     """
     if paths.count("--against") != 1:
         raise click.UsageError("give OLD documents, then --against, then NEW documents")
@@ -206,22 +270,40 @@ def diff(paths: tuple[str, ...], output_format: str, fail_on: str) -> None:
     if not old_paths or not new_paths:
         raise click.UsageError("both sides need at least one document or directory")
     try:
-        old = build_api(load_spec([Path(p) for p in old_paths]))
-        new = build_api(load_spec([Path(p) for p in new_paths]))
+        old = build_api(load_side(old_paths, strict), tolerant=not strict)
+        new = build_api(load_side(new_paths, strict), tolerant=not strict)
     except SpecError as exc:
         fail(str(exc))
-    changes = compare(old, new)
+    changes = compare(old, new, country, edition)
     click.echo(FORMATS[output_format](changes, old, new), nl=False)
     threshold = None if fail_on == "never" else fail_on
     sys.exit(1 if changes.at_or_above(threshold) else 0)  # type: ignore[arg-type]
 
 
+def load_side(paths: tuple[str, ...], strict: bool) -> LoadedSpec:
+    """One side of a diff: documents or folders. A spec directory (one with spec.lock.json)
+    stands for the documents its lock names, with its overlays: what `make generate` reads, not
+    whatever older documents still lie in it. Their hashes are not checked: a diff compares
+    content, edited or not."""
+    inputs: list[Path] = []
+    overlays: list[Path] = []
+    for given in map(Path, paths):
+        if (given / "spec.lock.json").is_file():
+            inputs.extend(given / doc.name for doc in read_lock(given / "spec.lock.json"))
+            overlays.extend(overlay_files(given / "overlays"))
+        else:
+            inputs.append(given)
+    return load_spec(inputs, strict=strict, overlays=overlays)
+
+
 @main.command()
 @spec_dir_option
 @click.option("--operations", is_flag=True, help="List every operation too.")
-def inspect(spec_dir: Path, operations: bool) -> None:
-    """Summarise the IR: operations per resource, access areas, availability."""
-    api = load_locked_api(spec_dir)
+@strict_option
+def inspect(spec_dir: Path, operations: bool, strict: bool) -> None:
+    """Summarise the IR: operations per resource, access areas, availability, the responses
+    decided without a schema, and the spec warnings."""
+    api = load_locked_api(spec_dir, strict)
     click.echo(f"{api.title}: {api.base_url} (spec {api.spec_digest})")
     click.echo(
         f"{len(api.resources)} resources, {len(api.operations)} operations, {len(api.models)} models "
@@ -234,12 +316,20 @@ def inspect(spec_dir: Path, operations: bool) -> None:
         if operations:
             for op in r.operations:
                 click.echo(f"      {op.method:<6} {op.path:<48} {op.operation_id}")
+    decided = [op for op in api.operations if op.response.decision]
+    click.echo(f"\nresponses without a schema ({len(decided)}):")
+    for op in decided:
+        click.echo(f"  {op.method:<6} {op.path:<48} {op.response.decision}")
     areas: Counter[str] = Counter()
     for op in api.operations:
         for a in op.access.areas if op.access else ():
             areas[a.area] += 1
     no_access = sum(op.access is None for op in api.operations)
-    click.echo(f"\naccess areas (operations naming each; {no_access} with no restriction):")
+    unknown = sum(op.access is not None and not op.access.known for op in api.operations)
+    click.echo(
+        f"\naccess areas (operations naming each; {no_access} with no restriction, "
+        f"{unknown} unknown):"
+    )
     for area, count in sorted(areas.items(), key=lambda kv: (-kv[1], kv[0])):
         click.echo(f"  {area:<24} {count}")
     editions: Counter[str] = Counter()
@@ -253,3 +343,4 @@ def inspect(spec_dir: Path, operations: bool) -> None:
     for edition, count in sorted(editions.items()):
         click.echo(f"  {edition:<24} {count}")
     click.echo("  countries: " + ", ".join(f"{c} {n}" for c, n in sorted(countries.items())))
+    echo_warnings(api)

@@ -13,9 +13,13 @@ Two sections carry facts, in a small fixed grammar (see ``../shared/docs/sage-ap
     Requires the authenticated user to have any of the following roles in the areas `A`, `B`, and `C`: Full Access
     Requires the authenticated user to have any mentioned role in one of the listed areas:
     * Area: `Sales`: Full Access, Read Only
+    Requires the authenticated user to have any of the following roles in the areas:
+    * Area: `Sales`: Full Access, Read Only            (the 2025 phrasing; "* `Sales`: ..." too)
 
 A line inside those sections that matches none of these is an error: a new phrasing must be taught
-here, never silently dropped. Other text is kept as prose.
+here, never silently dropped. ``lenient=True`` (after the error was reported as a warning) reads an
+unknown access section as access "unknown" and an unknown availability section as unstated.
+Other text is kept as prose.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .ir import ROLE_ORDER, AccessRequirement, AreaAccess, Availability, EditionAvailability
+from .ir import (
+    ROLE_ORDER,
+    UNKNOWN_ACCESS,
+    AccessRequirement,
+    AreaAccess,
+    Availability,
+    EditionAvailability,
+)
 
 AVAILABILITY_HEADING = "### Endpoint Availability"
 ACCESS_HEADING = "### Access Control Restrictions"
@@ -38,8 +49,11 @@ _ONE_AREA = re.compile(r"^any of the following roles in the area `(?P<area>[^`]+
 _MANY_AREAS = re.compile(
     r"^any of the following roles in the areas (?P<areas>.+): (?P<roles>[^`]+)$"
 )
-_LISTED = "any mentioned role in one of the listed areas:"
-_AREA_LINE = re.compile(r"^\* Area: `(?P<area>[^`]+)`: (?P<roles>.+)$")
+_LISTED = (
+    "any mentioned role in one of the listed areas:",
+    "any of the following roles in the areas:",
+)
+_AREA_LINE = re.compile(r"^\* (?:Area: )?`(?P<area>[^`]+)`: (?P<roles>.+)$")
 
 
 class DescriptionError(ValueError):
@@ -53,7 +67,7 @@ class ParsedDescription:
     access: AccessRequirement | None
 
 
-def parse_description(text: str) -> ParsedDescription:
+def parse_description(text: str, *, lenient: bool = False) -> ParsedDescription:
     prose: list[str] = []
     availability: Availability | None = None
     access: AccessRequirement | None = None
@@ -74,13 +88,23 @@ def parse_description(text: str) -> ParsedDescription:
             prose.append(line)
     for heading, lines in sections:
         if heading == AVAILABILITY_HEADING:
-            if availability is not None:
+            if availability is not None and not lenient:
                 raise DescriptionError("two Endpoint Availability sections")
-            availability = parse_availability(lines)
+            try:
+                availability = parse_availability(lines)
+            except DescriptionError:
+                if not lenient:
+                    raise
+                availability = None
         else:
-            if access is not None:
+            if access is not None and not lenient:
                 raise DescriptionError("two Access Control Restrictions sections")
-            access = parse_access(lines)
+            try:
+                access = parse_access(lines)
+            except DescriptionError:
+                if not lenient:
+                    raise
+                access = UNKNOWN_ACCESS
     return ParsedDescription("\n".join(prose).strip(), availability, access)
 
 
@@ -142,7 +166,7 @@ def parse_access(lines: list[str]) -> AccessRequirement:
             raise DescriptionError(f"unknown area list in {lines[0]!r}")
         roles = _roles(match["roles"], head)
         areas.extend(AreaAccess(_area(name), roles) for name in names)
-    elif head == _LISTED:
+    elif head in _LISTED:
         for line in rest:
             area_match = _AREA_LINE.match(line)
             if not area_match:

@@ -80,16 +80,22 @@ def _where(op: Operation) -> str:
     return f"{op.method} {op.path}"
 
 
-def compare(old: Api, new: Api) -> SpecDiff:
-    differ = _Differ(old, new)
+def compare(old: Api, new: Api, country: str | None = None, edition: str | None = None) -> SpecDiff:
+    """Compare two IRs. ``country`` (ISO code) and ``edition`` keep only what matters to users
+    there: operations available to them (or of unstated availability), and availability
+    changes that concern them."""
+    differ = _Differ(old, new, country.upper() if country else None, edition)
     differ.run()
     # A request model shared by several bodies is walked once per body: one SDK line is enough.
     return SpecDiff(tuple(differ.api), tuple(dict.fromkeys(differ.sdk)))
 
 
 class _Differ:
-    def __init__(self, old: Api, new: Api) -> None:
+    def __init__(
+        self, old: Api, new: Api, country: str | None = None, edition: str | None = None
+    ) -> None:
         self.old, self.new = old, new
+        self.country, self.edition = country, edition
         self.old_models = {m.name: m for m in old.models}
         self.new_models = {m.name: m for m in new.models}
         self.api: list[Change] = []
@@ -106,14 +112,36 @@ class _Differ:
         old_ops = {(o.method, o.path): o for o in self.old.operations}
         new_ops = {(o.method, o.path): o for o in self.new.operations}
         for key, op in old_ops.items():
-            if key not in new_ops:
+            if key not in new_ops and self.concerns(op):
                 self.operation_removed(op)
         for key, op in new_ops.items():
             if key not in old_ops:
-                self.operation_added(op)
-            else:
+                if self.concerns(op):
+                    self.operation_added(op)
+            elif self.concerns(old_ops[key]) or self.concerns(op):
                 self.operation_changed(old_ops[key], op)
         self.models()
+
+    def wants(self, country: str | None, edition: str | None) -> bool:
+        """Whether a fact about ``country`` in ``edition`` (None: any) passes the filters."""
+        return (self.country is None or country is None or country == self.country) and (
+            self.edition is None or edition is None or edition == self.edition
+        )
+
+    @staticmethod
+    def or_any(countries: set[str]) -> set[str | None]:
+        """An edition listed without countries stands for any country."""
+        return set(countries) if countries else {None}
+
+    def concerns(self, op: Operation) -> bool:
+        """An operation matters under the filters if its availability is unstated or names them."""
+        if op.availability is None or (self.country is None and self.edition is None):
+            return True
+        return any(
+            self.wants(country, e.edition)
+            for e in op.availability.editions
+            for country in e.countries
+        )
 
     # -- resources and operations ---------------------------------------------------------------------
 
@@ -480,6 +508,12 @@ class _Differ:
 
         if old == new:
             return
+        if new is not None and not new.known:
+            note("access-unknown", "warning", "access now unknown (Sage's text could not be read)")
+            return
+        if old is not None and not old.known:
+            note("access-known", "info", f"access now stated: {new.describe() if new else 'none'}")
+            return
         if old is None or new is None:
             if new is not None:
                 note("access-restriction-added", "warning", f"access now needs {new.describe()}")
@@ -515,15 +549,21 @@ class _Differ:
         old_map = {e.edition: set(e.countries) for e in old.editions}
         new_map = {e.edition: set(e.countries) for e in (new.editions if new else ())}
         for edition in sorted(old_map.keys() - new_map.keys()):
-            note("availability-edition-removed", "breaking", f"no longer available in {edition}")
+            if any(self.wants(c, edition) for c in self.or_any(old_map[edition])):
+                note(
+                    "availability-edition-removed", "breaking", f"no longer available in {edition}"
+                )
         for edition in sorted(new_map.keys() - old_map.keys()):
-            note("availability-edition-added", "info", f"now available in {edition}")
+            if any(self.wants(c, edition) for c in self.or_any(new_map[edition])):
+                note("availability-edition-added", "info", f"now available in {edition}")
         lost: dict[str, list[str]] = {}
         for edition in sorted(old_map.keys() & new_map.keys()):
             for country in sorted(old_map[edition] - new_map[edition]):
-                lost.setdefault(country, []).append(edition)
+                if self.wants(country, edition):
+                    lost.setdefault(country, []).append(edition)
             for country in sorted(new_map[edition] - old_map[edition]):
-                note("availability-country-added", "info", f"now in {country} ({edition})")
+                if self.wants(country, edition):
+                    note("availability-country-added", "info", f"now in {country} ({edition})")
         for country, editions in sorted(lost.items()):
             where_lost = ", ".join(editions)
             note(

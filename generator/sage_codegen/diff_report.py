@@ -11,14 +11,19 @@ from collections.abc import Callable
 from .diff import LEVELS, Change, SpecDiff
 from .ir import Api
 
-# In text and Markdown, the same change in many places (Germany leaving 241 operations) is one
-# line with a count; JSON always lists every change.
+# In text and Markdown, the same warning or info in many places (Germany leaving 241 operations)
+# is one line with a count; breaking changes are always listed one by one, and JSON lists every
+# change.
 COLLAPSE_OVER = 5
 
 
 def _template(change: Change) -> str:
-    """The change's text with its location taken out, to group repeats."""
+    """The change's text with its location taken out, to group repeats; the line still names its
+    subject ("availability: no longer in DE (Accounting Plus)")."""
     text = change.text
+    if text.startswith(f"{change.location}: "):
+        subject = change.rule.split("-", 1)[0]
+        text = f"{subject}: {text[len(change.location) + 2 :]}"
     for part in sorted({change.location, *change.location.split(" ", 1)}, key=len, reverse=True):
         if len(part) > 3:
             text = text.replace(part, "…")
@@ -31,7 +36,7 @@ def _grouped(changes: list[Change]) -> list[tuple[Change, list[Change]]]:
         groups[(change.rule, _template(change))].append(change)
     out: list[tuple[Change, list[Change]]] = []
     for members in groups.values():
-        if len(members) > COLLAPSE_OVER:
+        if len(members) > COLLAPSE_OVER and members[0].level != "breaking":
             out.append((members[0], members))
         else:
             out.extend((m, [m]) for m in members)
@@ -42,8 +47,20 @@ def _summary(diff: SpecDiff) -> str:
     return ", ".join(f"{diff.count(level)} {level}" for level in LEVELS)
 
 
+def _spec_warnings(old: Api, new: Api) -> list[tuple[str, list[str]]]:
+    """Each side's spec warnings: faults read one safe way, operations generation would refuse."""
+    return [
+        (side, [f"[{w.kind}] {w}" for w in api.warnings])
+        for side, api in (("old", old), ("new", new))
+        if api.warnings
+    ]
+
+
 def text(diff: SpecDiff, old: Api, new: Api) -> str:
     lines = [f"spec {old.spec_digest} -> {new.spec_digest}: {_summary(diff)}"]
+    for side, warnings in _spec_warnings(old, new):
+        lines.append(f"\nSPEC WARNINGS ({side} spec, {len(warnings)})")
+        lines.extend(f"  {w}" for w in warnings)
     for level in LEVELS:
         for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
             chosen = [c for c in changes if c.level == level]
@@ -69,6 +86,10 @@ def markdown(diff: SpecDiff, old: Api, new: Api) -> str:
         f"{_summary(diff)}.",
         "",
     ]
+    for side, warnings in _spec_warnings(old, new):
+        lines += [f"### Spec warnings: {side} spec ({len(warnings)})", ""]
+        lines += [f"- `{w}`" for w in warnings]
+        lines.append("")
     for level in LEVELS:
         for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
             chosen = [c for c in changes if c.level == level]
@@ -98,6 +119,7 @@ def as_json(diff: SpecDiff, old: Api, new: Api) -> str:
         "old": old.spec_digest,
         "new": new.spec_digest,
         "summary": {level: diff.count(level) for level in LEVELS},
+        "spec_warnings": {side: warnings for side, warnings in _spec_warnings(old, new)},
         "changes": [
             {
                 "view": view,

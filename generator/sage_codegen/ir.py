@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .report import SpecWarning
+
 # -- access control and availability (parsed from operation descriptions) ---------------------------
 
 ROLE_ORDER = ("Full Access", "Restricted Access", "Read Only")
@@ -25,12 +27,21 @@ class AreaAccess:
 
 @dataclass(frozen=True)
 class AccessRequirement:
-    """The user needs one of the listed roles in at least one of the listed areas."""
+    """The user needs one of the listed roles in at least one of the listed areas.
+
+    ``known`` is False when Sage wrote an access section the grammar cannot read: the access is
+    then "unknown" (policies deny it), never "none required"."""
 
     areas: tuple[AreaAccess, ...]
+    known: bool = True
 
     def describe(self) -> str:
+        if not self.known:
+            return "unknown"
         return "; ".join(f"{a.area} ({', '.join(a.roles)})" for a in self.areas)
+
+
+UNKNOWN_ACCESS = AccessRequirement((), known=False)
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,10 @@ class Model:
 
 # -- operations and resources -------------------------------------------------------------------------
 
-ParamLocation = Literal["path", "query"]
+ParamLocation = Literal["path", "query", "header"]
+# The header Sage's newer POSTs (tax returns) take for idempotency: the runtime fills it, like the
+# body's idempotency_id, so it is no argument of the generated method.
+IDEMPOTENCY_HEADER = "x-idempotency-key"
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,8 @@ class Response:
     model: str | None  # item model for lists, None for no body or bytes
     is_list: bool
     is_binary: bool
+    # How the model was chosen when the spec gives no schema (see ir_build._response); "" if it did.
+    decision: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,26 @@ class Operation:
         return tuple(p for p in self.parameters if p.location == "query")
 
     @property
+    def header_parameters(self) -> tuple[Parameter, ...]:
+        """Headers the caller passes (the idempotency key is filled by the runtime)."""
+        return tuple(
+            p
+            for p in self.parameters
+            if p.location == "header" and p.name.lower() != IDEMPOTENCY_HEADER
+        )
+
+    @property
+    def idempotency_header(self) -> str | None:
+        return next(
+            (
+                p.name
+                for p in self.parameters
+                if p.location == "header" and p.name.lower() == IDEMPOTENCY_HEADER
+            ),
+            None,
+        )
+
+    @property
     def supports_changes(self) -> bool:
         """A list that can be polled for upserts and deletions."""
         names = {p.name for p in self.query_parameters}
@@ -184,6 +220,10 @@ class Api:
     models: tuple[Model, ...]
     spec_digest: str
     spec_files: tuple[tuple[str, str], ...] = field(default=())  # (file name, sha256)
+    # Faults read one safe way while loading and building (never in strict mode).
+    warnings: tuple[SpecWarning, ...] = field(default=(), compare=False)
+    # Decisions recorded on the way (overlay actions applied, responses decided without schema).
+    notes: tuple[SpecWarning, ...] = field(default=(), compare=False)
 
     @property
     def operations(self) -> tuple[Operation, ...]:

@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genson import SchemaBuilder
+
 from .descriptions import DescriptionError, ParsedDescription, parse_description
 from .errors import SpecError, escape_pointer_token
 from .ir import (
+    UNKNOWN_ACCESS,
     Api,
     Field,
     Model,
@@ -43,6 +46,7 @@ from .naming import (
     singular,
     snake,
 )
+from .report import Report
 from .swagger2 import HTTP_METHODS, SOURCE_KEY
 
 DATE_QUERY_PARAMS = {"from_date", "to_date"}
@@ -57,8 +61,18 @@ SCHEMA_PREFIX = "#/components/schemas/"
 _SUFFIX_BY_PREFIX = (("post", "Create"), ("put", "Update"), ("patch", "Update"))
 
 
-def build_api(spec: LoadedSpec) -> Api:
-    return _Builder(spec).build()
+# The model a response gets when the spec gives neither a schema nor a definition named like the
+# resource: every field kept as sent.
+OPEN_MODEL = "UntypedRecord"
+
+
+def build_api(spec: LoadedSpec, *, tolerant: bool = False) -> Api:
+    """The IR of a loaded spec. Faults read one safe way go to ``spec.report`` (see report.py).
+
+    ``tolerant`` (for ``diff``): an operation that generation would refuse (two operations for
+    one method, an unsupported parameter) is left out and reported as a warning instead.
+    """
+    return _Builder(spec, tolerant).build()
 
 
 @dataclass
@@ -77,16 +91,21 @@ class _InlineSite:
 
 
 class _Builder:
-    def __init__(self, spec: LoadedSpec) -> None:
+    def __init__(self, spec: LoadedSpec, tolerant: bool = False) -> None:
         self.spec = spec
+        self.report: Report = spec.report
+        self.tolerant = tolerant
+        self.open_model_used = False
         self.doc = spec.document
-        self.schemas: dict[str, dict[str, Any]] = self.doc["components"]["schemas"]
+        # A copy: definitions inferred from examples are added here, never to the loaded document.
+        self.schemas: dict[str, dict[str, Any]] = dict(self.doc["components"]["schemas"])
         self.model_names = {name: pascal(name) for name in self.schemas}
         self.inline_name: dict[str, str] = {}  # pointer of an inline object -> its class name
 
     # -- entry ------------------------------------------------------------------------------------
 
     def build(self) -> Api:
+        self.inferred = self._infer_response_schemas()
         roles = self._definition_roles()
         modules = self._definition_modules()
         sites = self._collect_inline_sites(roles)
@@ -94,9 +113,12 @@ class _Builder:
         models = [
             self._definition_model(name, schema, roles[name], modules[name])
             for name, schema in self.schemas.items()
+            if schema.get("type") != "array"  # a named list is its items' list, not a class
         ]
         models.extend(self._inline_models(sites, modules))
         resources = self._resources()
+        if self.open_model_used:
+            models.append(_open_model())
         servers = self.doc.get("servers") or [{"url": ""}]
         return Api(
             title=str(self.doc.get("info", {}).get("title", "")),
@@ -105,6 +127,8 @@ class _Builder:
             models=tuple(models),
             spec_digest=self.spec.digest,
             spec_files=tuple(sorted((Path(s.name).name, s.sha256) for s in self.spec.sources)),
+            warnings=tuple(self.report.warnings),
+            notes=tuple(self.report.notes),
         )
 
     # -- errors -----------------------------------------------------------------------------------
@@ -376,6 +400,9 @@ class _Builder:
     def _type(self, schema: dict[str, Any], where: str) -> TypeRef:
         ref = schema.get("$ref")
         if isinstance(ref, str):
+            target = self.schemas[ref[len(SCHEMA_PREFIX) :]]
+            if target.get("type") == "array":  # a named list (the UKI documents): its items' list
+                return TypeRef("list", item=self._type(target.get("items") or {}, f"{where}/items"))
             return TypeRef("model", model=self.model_names[ref[len(SCHEMA_PREFIX) :]])
         kind, fmt = schema.get("type"), schema.get("format")
         enum = tuple(str(v) for v in schema.get("enum") or ())
@@ -408,10 +435,16 @@ class _Builder:
         raise self.fail(where, "/type", f"unknown type {kind!r}")
 
     def _parse_description(self, text: str, source: str) -> ParsedDescription:
+        """Sections the grammar cannot read are warnings: their facts are unknown, not absent."""
         try:
             return parse_description(text)
         except DescriptionError as exc:
-            raise self.fail(source, "/description", str(exc)) from None
+            file, _, where = source.partition("#")
+            self.report.warn("description-grammar", file, where + "/description", str(exc))
+        try:
+            return parse_description(text, lenient=True)
+        except DescriptionError:  # pragma: no cover - lenient parsing does not raise
+            return ParsedDescription(text.strip(), None, UNKNOWN_ACCESS)
 
     # -- operations -------------------------------------------------------------------------------
 
@@ -432,20 +465,30 @@ class _Builder:
         for segment, ops in grouped.items():
             name = python_identifier(snake(segment))
             tags = tuple(dict.fromkeys(t for _p, _m, op in ops for t in op.get("tags") or []))
-            operations = [
-                self._operation(path, method, op, name, f"/{segment}") for path, method, op in ops
-            ]
+            operations = []
             by_name: dict[str, Operation] = {}
-            for operation in operations:
-                if operation.py_name in by_name:
-                    other = by_name[operation.py_name]
-                    raise self.fail(
-                        operation.source,
-                        "",
-                        f"{operation.method} {operation.path} and {other.method} {other.path} "
-                        f"both map to client.{name}.{operation.py_name}()",
+            for path, method, op in ops:
+                try:
+                    operation = self._operation(path, method, op, name, f"/{segment}")
+                    if operation.py_name in by_name:
+                        other = by_name[operation.py_name]
+                        raise self.fail(
+                            operation.source,
+                            "",
+                            f"{operation.method} {operation.path} and {other.method} {other.path} "
+                            f"both map to client.{name}.{operation.py_name}()",
+                        )
+                except SpecError as exc:
+                    if not self.tolerant:
+                        raise
+                    self.report.warn(
+                        "would-not-generate", exc.file, exc.pointer, f"left out: {exc.message}"
                     )
+                    continue
                 by_name[operation.py_name] = operation
+                operations.append(operation)
+            if not operations:
+                continue
             class_name = pascal(name)
             if class_name in self.model_names.values():
                 # /business_settings returns the model BusinessSettings: the resource class that
@@ -475,11 +518,9 @@ class _Builder:
         parameters: list[Parameter] = []
         for index, param in enumerate(op.get("parameters") or []):
             where = f"/parameters/{index}"
-            if param["in"] == "header":
-                if param["name"].lower() == "accept":
-                    is_binary = "application/octet-stream" in str(param.get("description", ""))
-                    continue
-                raise self.fail(source, where, f"unsupported header parameter {param['name']!r}")
+            if param["in"] == "header" and param["name"].lower() == "accept":
+                is_binary = "application/octet-stream" in str(param.get("description", ""))
+                continue
             if param["in"] == "cookie":
                 raise self.fail(source, where, "cookie parameters are not supported")
             parameters.append(self._parameter(param, source, where))
@@ -498,7 +539,7 @@ class _Builder:
                     f"parameters {names[p.py_name]!r} and {p.name!r} both map to {p.py_name}",
                 )
             names[p.py_name] = p.name
-        response = self._response(op, source, method, is_binary)
+        response = self._response(op, source, method, path, is_binary)
         body = self._body(op, source)
         if body and body.py_name in names:
             raise self.fail(
@@ -588,7 +629,18 @@ class _Builder:
             required=bool(body.get("required", False)),
         )
 
-    def _response(self, op: dict[str, Any], source: str, method: str, is_binary: bool) -> Response:
+    def _response(
+        self, op: dict[str, Any], source: str, method: str, path: str, is_binary: bool
+    ) -> Response:
+        """What an operation returns: a list, one model, bytes or nothing.
+
+        A list is an inline ``type: array`` or a ``$ref`` to a definition of ``type: array`` (the
+        older UKI documents). Without a schema the path's shape and the method decide: 204 and
+        DELETE return nothing; GET of a collection that also has ``/{key}`` below it is a list;
+        anything else is one record. The model is then the definition named like the resource
+        (GET /journals/{key} -> Journal) when exactly one is, else one inferred from the
+        response's examples (genson), else the open ``UntypedRecord``.
+        """
         responses = op.get("responses") or {}
         success = sorted(code for code in responses if str(code).startswith("2"))
         if not success:
@@ -602,7 +654,12 @@ class _Builder:
         media: dict[str, Any] = next(iter(content.values()), {})
         schema: dict[str, Any] = media.get("schema") or {}
         if not schema:
-            return Response(int(status), None, False, False)
+            if status == "204" or method == "delete":
+                return Response(int(status), None, False, False)
+            return self._response_by_shape(method, path, int(status), source)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and self.schemas[ref[len(SCHEMA_PREFIX) :]].get("type") == "array":
+            schema = self.schemas[ref[len(SCHEMA_PREFIX) :]]  # a named list: a list of its items
         if schema.get("type") == "array":
             item = self._type(schema.get("items") or {}, f"{source}/responses/{status}")
             return Response(int(status), item.model, method == "get", False)
@@ -610,6 +667,109 @@ class _Builder:
         if type_.kind != "model":
             raise self.fail(source, f"/responses/{status}", "a response must be a model or a list")
         return Response(int(status), type_.model, False, False)
+
+    def _named_like_resource(self, path: str) -> list[str]:
+        nouns = [s for s in path.strip("/").split("/") if s and not s.startswith("{")]
+        candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
+        return sorted(c for c in candidates if c in self.model_names.values())
+
+    def _infer_response_schemas(self) -> dict[str, str]:
+        """Definitions inferred (with genson) from the examples of responses that have neither a
+        schema nor a definition named like their resource; operation source -> definition name.
+
+        Added before anything else is built, so their nested objects get names like any other's.
+        """
+        inferred: dict[str, str] = {}
+        for path, method, op in self._operations():
+            responses = op.get("responses") or {}
+            success = sorted(c for c in responses if str(c).startswith("2"))
+            if not success or method == "delete" or success[0] == "204":
+                continue
+            response = responses[success[0]]
+            if response.get("content") or self._named_like_resource(path):
+                continue
+            examples = _example_objects(response)
+            if not examples:
+                continue
+            builder = SchemaBuilder()
+            for example in examples:
+                builder.add_object(example)
+            name = pascal(str(op["operationId"])) + "Response"
+            if name in self.schemas:
+                continue  # the spec's own definition of that name wins; the open model serves
+            source = str(op[SOURCE_KEY])
+            schema = _openapi_schema(builder.to_schema())
+            schema[SOURCE_KEY] = f"{source}/responses/{success[0]}/examples"
+            self.schemas[name] = schema
+            self.model_names[name] = pascal(name)
+            inferred[source] = name
+        return inferred
+
+    def _response_by_shape(self, method: str, path: str, status: int, source: str) -> Response:
+        segments = [s for s in path.strip("/").split("/") if s]
+        is_list = (
+            method == "get"
+            and not segments[-1].startswith("{")
+            and any(p.startswith(path + "/{") for p in self.doc["paths"])
+        )
+        found = self._named_like_resource(path)
+        if len(found) == 1:
+            model, how = found[0], f"the definition named like the resource, {found[0]}"
+        elif source in self.inferred:
+            model = self.model_names[self.inferred[source]]
+            how = "schema inferred from the examples"
+        else:
+            model, how = OPEN_MODEL, "no schema and no definition named like the resource: open"
+            self.open_model_used = True
+        decision = f"{'list of ' if is_list else ''}{model} ({how})"
+        file, _, where = source.partition("#")
+        self.report.note("response-without-schema", file, f"{where}/responses/{status}", decision)
+        return Response(status, model, is_list, False, decision)
+
+
+def _example_objects(response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The JSON objects among a response's examples (items, for a list's examples)."""
+    objects: list[dict[str, Any]] = []
+    for media, example in (response.get("x-examples") or {}).items():
+        if "json" not in media:
+            continue
+        for value in example if isinstance(example, list) else [example]:
+            if isinstance(value, dict):
+                objects.append(value)
+    return objects
+
+
+def _openapi_schema(node: Any) -> Any:
+    """genson's JSON Schema as OpenAPI 3.0 reads it: ``["integer", "null"]`` -> integer,
+    a mix of types -> untyped; ``required`` dropped (response models accept absent fields)."""
+    if isinstance(node, list):
+        return [_openapi_schema(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _openapi_schema(v) for k, v in node.items() if k not in ("$schema", "required")}
+    kind = out.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) == 1:
+            out["type"] = kinds[0]
+        else:
+            out.pop("type")
+    if "anyOf" in out:  # genson's union of object shapes: read untyped
+        out.pop("anyOf")
+    return out
+
+
+def _open_model() -> Model:
+    return Model(
+        name=OPEN_MODEL,
+        role="response",
+        fields=(),
+        description="A record Sage documents only by examples: every field is kept as sent.",
+        availability=None,
+        definition=None,
+        module="untyped_record",
+        pointer="(generator)#" + OPEN_MODEL,
+    )
 
 
 def _is_inline_object(schema: dict[str, Any]) -> bool:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ from openapi_pydantic.v3.v3_0 import OpenAPI
 from pydantic import ValidationError
 
 from .errors import SpecError, pointer
+from .merge import merge
+from .overlays import apply_overlays
+from .report import Report
 from .swagger2 import HTTP_METHODS, SCHEMA_TYPES, SOURCE_KEY, Swagger2Converter
 
 
@@ -32,10 +35,11 @@ class SpecDocument:
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    """The merged OpenAPI 3.0 document and the files it came from."""
+    """The merged OpenAPI 3.0 document, the files it came from and what was decided on the way."""
 
     document: dict[str, Any]
     sources: tuple[SpecDocument, ...]
+    report: Report = field(default_factory=Report, compare=False)
 
     @property
     def digest(self) -> str:
@@ -45,7 +49,11 @@ class LoadedSpec:
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files as given; a directory stands for the ``*.json`` files in it, sorted by name."""
+    """Files as given; a directory stands for every ``*.json`` file in it, sorted by name.
+
+    Which of them are API documents is decided by their content (see :func:`intake`), never by
+    their names.
+    """
     paths: list[Path] = []
     for path in inputs:
         if path.is_dir():
@@ -62,36 +70,139 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
     return paths
 
 
-def load_spec(inputs: Sequence[Path]) -> LoadedSpec:
-    documents = [read_document(path) for path in expand_inputs(inputs)]
-    converted = [to_openapi3(doc) for doc in documents]
-    merged = merge(converted, [doc.name for doc in documents])
+def load_spec(
+    inputs: Sequence[Path],
+    *,
+    strict: bool = False,
+    overlays: Sequence[Path] = (),
+    report: Report | None = None,
+) -> LoadedSpec:
+    """Read, intake, apply overlays, convert, merge and validate: the one way specs are loaded.
+
+    Faults with one safe reading become warnings in the returned report (errors if ``strict``).
+    """
+    report = report if report is not None else Report(strict=strict)
+    documents = intake(expand_inputs(inputs), report)
+    if overlays:
+        documents = apply_overlays(documents, overlays, report)
+    converted = [to_openapi3(doc, report) for doc in documents]
+    merged = merge(converted, [doc.name for doc in documents], report)
     validate(merged)
-    return LoadedSpec(merged, tuple(documents))
+    return LoadedSpec(merged, tuple(documents), report)
 
 
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def read_document(path: Path) -> SpecDocument:
+def intake(paths: Sequence[Path], report: Report) -> list[SpecDocument]:
+    """The API documents among ``paths``, decided by content.
+
+    A file that is JSON but neither Swagger 2.0 nor OpenAPI is skipped; a byte-identical copy of
+    another document is dropped (the shortest name is kept: ``x.json`` over ``x (1).json``). Both
+    are reported as warnings, so ``--strict`` still refuses a folder that holds them.
+    """
+    kept: dict[str, SpecDocument] = {}  # by sha256
+    for path in sorted(paths, key=lambda p: (len(p.name), p.name)):
+        doc = read_document(path, report)
+        if "swagger" not in doc.data and "openapi" not in doc.data:
+            report.warn(
+                "not-an-api-document",
+                doc.name,
+                "",
+                "neither a Swagger 2.0 nor an OpenAPI 3.0 document: skipped",
+            )
+            continue
+        if doc.sha256 in kept:
+            report.warn(
+                "duplicate-document",
+                doc.name,
+                "",
+                f"byte-identical to {kept[doc.sha256].name}: dropped",
+            )
+            continue
+        kept[doc.sha256] = doc
+    if not kept:
+        raise SpecError(", ".join(str(p) for p in paths), "", "no Swagger or OpenAPI document")
+    return sorted(kept.values(), key=lambda d: d.name)
+
+
+def read_document(path: Path, report: Report | None = None) -> SpecDocument:
     name = str(path)
+    report = report if report is not None else Report(strict=True)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(name, "", f"cannot read: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text)
     except UnicodeDecodeError as exc:
         raise SpecError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        where = _pointer_at(text, exc.pos)
-        raise SpecError(
-            name, where, f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
+        data = _read_with_trailing_commas(name, text, exc, report)
     if not isinstance(data, dict):
         raise SpecError(name, "", "a spec document must be a JSON object")
     return SpecDocument(name, hashlib.sha256(raw).hexdigest(), data)
+
+
+def _read_with_trailing_commas(
+    name: str, text: str, error: json.JSONDecodeError, report: Report
+) -> Any:
+    """A trailing comma (``[1, 2,]``) has one safe reading: the comma is dropped and reported.
+
+    Any other malformed JSON is an error at the first fault, as before.
+    """
+    malformed = SpecError(
+        name,
+        _pointer_at(text, error.pos),
+        f"malformed JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+    )
+    trailing = _trailing_commas(text)
+    if not trailing:
+        raise malformed
+    kept = [
+        text[start:end]
+        for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)], strict=True)
+    ]
+    try:
+        data = json.loads("".join(kept))
+    except json.JSONDecodeError:
+        raise malformed from None
+    for pos in trailing:
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        # the comma itself is an error under --strict, exactly as json reports it
+        report.warn(
+            "json-syntax",
+            name,
+            _pointer_at(text, pos),
+            f"malformed JSON: trailing comma (line {line}, column {column}): read without it",
+        )
+    return data
+
+
+def _trailing_commas(text: str) -> list[int]:
+    """Offsets of commas outside strings that end a non-empty object or array (``[1, 2,]``)."""
+    found: list[int] = []
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == ",":
+            rest = text[i + 1 : i + 200].lstrip()
+            before = text[max(0, i - 200) : i].rstrip()
+            # "[1, 2,]" has one reading; "{,}" or "[1,,]" has none: those stay errors
+            if rest[:1] in ("}", "]") and before[-1:] not in ("{", "[", ",", ""):
+                found.append(i)
+    return found
 
 
 def _pointer_at(text: str, pos: int) -> str:
@@ -134,10 +245,10 @@ def _pointer_at(text: str, pos: int) -> str:
 # -- one document to OpenAPI 3.0 ---------------------------------------------------------------------
 
 
-def to_openapi3(doc: SpecDocument) -> dict[str, Any]:
+def to_openapi3(doc: SpecDocument, report: Report | None = None) -> dict[str, Any]:
     data = doc.data
     if data.get("swagger") == "2.0":
-        converted = Swagger2Converter(data, doc.name).convert()
+        converted = Swagger2Converter(data, doc.name, report).convert()
     elif isinstance(data.get("openapi"), str) and data["openapi"].startswith("3.0"):
         converted = _check_openapi3(data, doc.name)
     elif "openapi" in data:
@@ -197,79 +308,6 @@ def _synthesize_operation_ids(doc: dict[str, Any]) -> None:
                 words = [w for s in segments for w in re.split(r"[_\-]", s) if w]
                 op["operationId"] = method + "".join(w[:1].upper() + w[1:] for w in words)
                 op["x-codegen-synthesized-id"] = True
-
-
-# -- merging ---------------------------------------------------------------------------------------
-
-
-def merge(documents: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
-    """Merge several OpenAPI 3.0 documents describing one API (same server) into one."""
-    merged: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": documents[0].get("info") or {},
-        "paths": {},
-        "components": {"schemas": {}},
-    }
-    if "servers" in documents[0]:
-        merged["servers"] = documents[0]["servers"]
-    tags: dict[str, Any] = {}
-    owner_of_schema: dict[str, str] = {}
-    owner_of_path: dict[str, str] = {}
-    owner_of_op_id: dict[str, str] = {}
-    for doc, name in zip(documents, names, strict=True):
-        if doc.get("servers") != merged.get("servers"):
-            raise SpecError(
-                name,
-                "/host",
-                f"server {_server(doc)} differs from {_server(merged)} in {names[0]}: "
-                "documents of one API must share host and base path",
-            )
-        for tag in doc.get("tags") or []:
-            tags.setdefault(tag["name"], tag)
-        for path, item in doc["paths"].items():
-            if path in owner_of_path:
-                raise SpecError(
-                    name, pointer("paths", path), f"path also defined in {owner_of_path[path]}"
-                )
-            owner_of_path[path] = name
-            merged["paths"][path] = item
-            for method, op in item.items():
-                if method not in HTTP_METHODS:
-                    continue
-                op_id = op["operationId"]
-                if op_id in owner_of_op_id:
-                    raise SpecError(
-                        name,
-                        pointer("paths", path, method, "operationId"),
-                        f"duplicate operationId {op_id!r} (first at {owner_of_op_id[op_id]})",
-                    )
-                owner_of_op_id[op_id] = op[SOURCE_KEY]
-        schemas = (doc.get("components") or {}).get("schemas") or {}
-        for schema_name, schema in schemas.items():
-            if schema_name in owner_of_schema:
-                previous = merged["components"]["schemas"][schema_name]
-                if _without_source(previous) != _without_source(schema):
-                    raise SpecError(
-                        name,
-                        schema[SOURCE_KEY].split("#", 1)[1],
-                        f"definition {schema_name!r} is also defined, differently, "
-                        f"in {owner_of_schema[schema_name]}",
-                    )
-                continue
-            owner_of_schema[schema_name] = name
-            merged["components"]["schemas"][schema_name] = schema
-    if tags:
-        merged["tags"] = list(tags.values())
-    return merged
-
-
-def _server(doc: dict[str, Any]) -> str:
-    servers = doc.get("servers") or [{"url": "(none)"}]
-    return str(servers[0]["url"])
-
-
-def _without_source(schema: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in schema.items() if k != SOURCE_KEY}
 
 
 # -- validation ------------------------------------------------------------------------------------

@@ -61,3 +61,19 @@ def fetch(source: Path, dest: Path, documents: list[LockedDocument]) -> list[Pat
         shutil.copyfile(source / doc.name, tmp)
         tmp.replace(dest / doc.name)
     return verify(dest, documents)
+
+
+def write_lock(lock_file: Path, documents: list[Path]) -> list[LockedDocument]:
+    """Pin ``documents`` (all in one folder) by name and sha256, sorted by name."""
+    locked = sorted((LockedDocument(p.name, sha256_of(p)) for p in documents), key=lambda d: d.name)
+    data = {
+        "comment": (
+            "Sage's Accounting v3.1 documents the SDK is generated from. `make spec` copies them "
+            "here from SPEC_SOURCE and checks these hashes; `make spec-lock SPEC_SOURCE=DIR` "
+            "writes this file. Provenance: ../shared/spec/SOURCES.md."
+        ),
+        "documents": [{"name": d.name, "sha256": d.sha256} for d in locked],
+    }
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return locked

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import SpecError, escape_pointer_token, pointer
+from .report import Report
 
 SOURCE_KEY = "x-codegen-source"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
@@ -57,10 +58,13 @@ _PARAM_KEEP_KEYS = (
 class Swagger2Converter:
     """Converts one Swagger 2.0 document. ``file`` names it in errors."""
 
-    def __init__(self, document: dict[str, Any], file: str) -> None:
+    def __init__(self, document: dict[str, Any], file: str, report: Report | None = None) -> None:
         self.doc = document
         self.file = file
         self.definitions: dict[str, Any] = document.get("definitions") or {}
+        self.report = report if report is not None else Report(strict=True)
+        self.unreferenced = set(self.definitions) - _referenced_definitions(document)
+        self.definition: str | None = None  # the definition being converted, if any
 
     def fail(self, json_pointer: str, message: str) -> SpecError:
         return SpecError(self.file, json_pointer, message)
@@ -88,12 +92,14 @@ class Swagger2Converter:
             path: self.convert_path_item(path, item, global_produces, global_consumes)
             for path, item in doc["paths"].items()
         }
-        out["components"] = {
-            "schemas": {
-                name: self.convert_schema(schema, pointer("definitions", name), top_level=True)
-                for name, schema in self.definitions.items()
-            }
-        }
+        schemas = {}
+        for name, schema in self.definitions.items():
+            self.definition = name
+            schemas[name] = self.convert_schema(
+                schema, pointer("definitions", name), top_level=True
+            )
+        self.definition = None
+        out["components"] = {"schemas": schemas}
         return out
 
     def convert_path_item(
@@ -212,6 +218,8 @@ class Swagger2Converter:
         if not isinstance(resp, dict):
             raise self.fail(where, "a response must be an object")
         out: dict[str, Any] = {"description": resp.get("description", "")}
+        if isinstance(resp.get("examples"), dict):
+            out["x-examples"] = resp["examples"]  # kept: a response without schema is read by them
         if "schema" in resp:
             schema = self.convert_schema(resp["schema"], f"{where}/schema")
             out["content"] = {media: {"schema": schema} for media in produces}
@@ -241,7 +249,16 @@ class Swagger2Converter:
                 if value == "file":
                     out["type"], out["format"] = "string", "binary"
                 elif value not in SCHEMA_TYPES:
-                    raise self.fail(f"{where}/type", f"unknown type {value!r}")
+                    if self.definition not in self.unreferenced:
+                        raise self.fail(f"{where}/type", f"unknown type {value!r}")
+                    # Nothing refers to this definition: read the value as untyped, and say so.
+                    self.report.warn(
+                        "unknown-type",
+                        self.file,
+                        f"{where}/type",
+                        f"unknown type {value!r} in unreferenced definition "
+                        f"{self.definition!r}: read as untyped",
+                    )
                 else:
                     out["type"] = value
             elif key == "properties":
@@ -280,3 +297,19 @@ class Swagger2Converter:
         if name not in self.definitions:
             raise self.fail(where, f"dangling $ref: no definition {name!r}")
         return f"#/components/schemas/{name}"
+
+
+def _referenced_definitions(document: dict[str, Any]) -> set[str]:
+    """Definitions named by a ``$ref`` anywhere in the document (paths or other definitions)."""
+    found: set[str] = set()
+    todo: list[Any] = [document.get("paths"), document.get("definitions")]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/definitions/"):
+                found.add(ref[len("#/definitions/") :])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found

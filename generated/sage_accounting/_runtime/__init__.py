@@ -42,7 +42,7 @@ from ._errors import (
     UntrustedURLError,
 )
 from ._limits import RateLimit
-from ._operation import OperationInfo, QueryParam
+from ._operation import OperationInfo, QueryParam, with_headers
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
 from ._resource import AsyncAPIResource, SyncAPIResource
@@ -142,4 +142,5 @@ __all__ = [
     "SyncPager",
     "UnprocessableEntityError",
     "__version__",
+    "with_headers",
 ]

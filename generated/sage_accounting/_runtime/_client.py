@@ -54,7 +54,7 @@ from ._errors import (
     status_error,
 )
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit, business_bucket, in_flight_limit
-from ._operation import OperationInfo
+from ._operation import OperationInfo, idempotency_key
 from ._options import RequestOptions
 from ._redact import redact, remember
 from ._version import __version__
@@ -311,6 +311,14 @@ class _BaseClient:
             except ValueError as exc:  # Decimal("NaN")
                 raise ArgumentValueError(next(iter(body)), str(exc)) from None
             headers["Content-Type"] = "application/json"
+        if op.idempotency_header:  # declared as a header (tax returns): filled like the body's id
+            body_id = (
+                payload[next(iter(payload))].get("idempotency_id") if body is not None else None
+            )
+            key = idempotency_key(options.get("idempotency_id"), body_id)
+            if key:
+                headers[op.idempotency_header] = key
+                has_idempotency_id = True
         for name, value in (options.get("extra_headers") or {}).items():
             _check_header("extra_headers", name, value)
             _set_header(headers, name, value)

@@ -51,6 +51,8 @@ def doing(op: OperationInfo) -> str:
 def grants(op: OperationInfo, areas: dict[str, str]) -> tuple[bool, str]:
     """Whether the levels an agent holds per area allow ``op``, and why, in plain words."""
     needed = requirement(op)
+    if not op.access_known:
+        return False, "the spec's access text for it could not be read; allow it by name to use it"
     if not needed:
         return False, "the spec states no access requirement; allow it by name to use it"
     for area, level in needed.items():
