@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -409,3 +410,17 @@ def test_a_sandbox_bug_answers_500_in_sages_shape_not_a_hang(
     answer = raw(sage_sandbox, "GET", "/contacts")
     assert answer.status_code == 500
     assert answer.json()[0]["$message"] == "Sandbox error: KeyError"
+
+
+def test_the_readme_sandbox_example_passes_as_a_users_suite(tmp_path: Any) -> None:
+    """The README's "Testing with the sandbox" example is what a user pastes: it must pass."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing with the sandbox", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "test_readme_example.py").write_text(example, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    tests = example.count("\ndef test_")
+    assert f"{tests} passed" in out.stdout, out.stdout + out.stderr
