@@ -19,6 +19,18 @@ from sage_codegen.loader import LoadedSpec, load_spec
 from sage_codegen.spec_lock import read_lock, verify
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_sage_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK reads SAGE_* variables when arguments are absent: a developer's own exported
+    token or business must not change what the tests see (tests that need one set it)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("SAGE_")]:
+        monkeypatch.delenv(name)
+
+
 SPEC_DIR = ROOT / "spec"
 HISTORY_DIR = ROOT.parent / "shared" / "spec" / "history" / "2022-05"
 
