@@ -1,0 +1,68 @@
+"""The generator skips black for template output that is already in black's form.
+
+What decides: ``needs_black`` (a code line over the line length) and the templates writing
+black's form, such as ``query_entry`` for a long enum parameter. These tests hold the two against
+black itself; ``make lint`` (black --check on the committed package) and ``make check-generated``
+prove it for the whole package.
+"""
+
+from __future__ import annotations
+
+import black
+import pytest
+
+from sage_codegen.ir import Parameter, TypeRef
+from sage_codegen.render import BLACK_MODE, needs_black, query_entry
+
+
+def formatted(source: str) -> str:
+    return black.format_str(source, mode=BLACK_MODE)
+
+
+def entry_module(param: Parameter) -> str:
+    return (
+        'OPS = {\n    "op": Info(\n        query={\n'
+        + query_entry(param)
+        + "\n        },\n    ),\n}\n"
+    )
+
+
+ENUMS = [
+    ("short", ("a", "b")),
+    ("tax_type_id", ("CA_GST_HST", "CA_PST_BC", "CA_PST_MB", "CA_QST", "CA_PST_SK")),
+    ("visible_in", ("sales", "banking", "expenses", "other_payments", "other_receipts",
+                    "journals", "reporting")),  # fmt: skip
+    ("one", ("only_value_here_and_it_is_long_enough_to_overflow_the_line",)),
+]
+
+
+@pytest.mark.parametrize("required", [False, True])
+@pytest.mark.parametrize(("name", "enum"), ENUMS)
+def test_query_entry_is_what_black_writes(name: str, enum: tuple[str, ...], required: bool) -> None:
+    param = Parameter(
+        name=name,
+        py_name=name,
+        location="query",
+        type=TypeRef("string", enum=enum),
+        required=required,
+        description="",
+    )
+    source = entry_module(param)
+    assert formatted(source) == source
+    assert not needs_black(source)
+
+
+def test_a_long_code_line_goes_through_black() -> None:
+    long_call = "x = f(" + ", ".join(f"argument_{i}" for i in range(12)) + ")\n"
+    assert needs_black(long_call)
+    assert formatted(long_call) != long_call
+
+
+def test_long_lines_black_leaves_alone_are_not_sent() -> None:
+    words = " ".join(["word"] * 30)
+    source = (
+        f'def f() -> None:\n    """{words}\n\n    {words}\n    """\n\n\n'
+        f"X = [{', '.join(['1'] * 60)}]  # fmt: skip\n"
+    )
+    assert not needs_black(source)
+    assert formatted(source) == source
