@@ -12,11 +12,11 @@ import black
 import pytest
 
 from sage_codegen.ir import Parameter, TypeRef
-from sage_codegen.render import BLACK_MODE, needs_black, query_entry
+from sage_codegen.render import black_mode, needs_black, query_entry
 
 
 def formatted(source: str) -> str:
-    return black.format_str(source, mode=BLACK_MODE)
+    return black.format_str(source, mode=black_mode())
 
 
 def entry_module(param: Parameter) -> str:

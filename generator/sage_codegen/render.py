@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -22,18 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import black
 import jinja2
-from black.mode import TargetVersion
-from black.parsing import InvalidInput
 
 from .ir import Api, Model, Parameter, Resource, TypeRef
 from .tool_schemas import render_tool_schemas
 
 MANIFEST = "_manifest.json"
-BLACK_VERSION: str = getattr(black, "__version__", "unknown")
+# black is imported only when a file needs it (most runs format nothing): its version is read
+# from the installed distribution, the same string as black.__version__.
+BLACK_VERSION: str = importlib.metadata.version("black")
 RUNTIME_DIR = "_runtime"
-BLACK_MODE = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
+LINE_LENGTH = 100
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
@@ -282,7 +282,6 @@ def import_order(names: Iterable[str]) -> list[str]:
 
 
 _THIRD_PARTY = {"pydantic", "typing_extensions"}
-LINE_LENGTH = BLACK_MODE.line_length
 
 
 def from_import(module: str, names: Iterable[str], indent: int = 0) -> str:
@@ -456,10 +455,21 @@ def _check_syntax(path: str, source: str) -> None:
         raise RuntimeError(f"generated {path} is not valid Python: {exc}") from None
 
 
+def black_mode() -> Any:
+    """The black settings of the package (black.Mode; black is imported here, when needed)."""
+    import black
+    from black.mode import TargetVersion
+
+    return black.Mode(line_length=LINE_LENGTH, target_versions={TargetVersion.PY311})
+
+
 def _format_one(item: tuple[str, str]) -> tuple[str, str]:
+    import black
+    from black.parsing import InvalidInput
+
     path, source = item
     try:
-        return path, black.format_str(source, mode=BLACK_MODE)
+        return path, black.format_str(source, mode=black_mode())
     except InvalidInput as exc:  # a template bug: show where
         raise RuntimeError(f"generated {path} is not valid Python: {exc}") from None
 
