@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_agents  # noqa: E402
 import bench_async_list  # noqa: E402
+import bench_changes  # noqa: E402
 import bench_diff  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_import  # noqa: E402
@@ -23,6 +24,7 @@ if __name__ == "__main__":
         bench_parse,
         bench_overhead,
         bench_async_list,
+        bench_changes,
         bench_diff,
         bench_intake,
         bench_generate,
