@@ -28,7 +28,7 @@ import urllib.parse
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
 import httpx
 
@@ -219,21 +219,22 @@ class _BaseClient:
 
     # -- light copies -------------------------------------------------------------------------------
 
-    def _copy(self, **changes: Any) -> Any:
+    def _copy(self, **changes: Any) -> Self:
         clone = copy.copy(self)
         clone._config = replace(self._config, **changes)
         clone._resources = {}
         clone._closed, clone._owns_pool = False, False
         return clone
 
-    def with_business(self, business_id: str) -> Any:
+    def with_business(self, business_id: str) -> Self:
         """A client for another business, sharing this one's connection pool and credentials.
         Closing the copy does not close the pool; closing this client closes it for both."""
         return self._copy(business_id=_check_business_id(business_id))
 
     def with_options(
         self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
-    ) -> Any:
+    ) -> Self:
+        """A copy with another default timeout or retry count, sharing the pool."""
         changes: dict[str, Any] = {}
         if timeout is not None:
             changes["timeout"] = (
@@ -243,7 +244,7 @@ class _BaseClient:
             changes["max_retries"] = max_retries
         return self._copy(**changes)
 
-    def for_agent(self, policy: Any, agent: str, **options: Any) -> Any:
+    def for_agent(self, policy: Any, agent: str, **options: Any) -> Self:
         """This client acting as one agent of a policy: every call checked against it before
         any request, and audited. See ``sage_accounting.agents`` (the ``[agents]`` extra)."""
         from ..agents.guard import guard_client
@@ -525,7 +526,7 @@ class SyncClient(_BaseClient):
             if self._pool.owned_instance is not None:
                 self._pool.owned_instance.close()
 
-    def __enter__(self) -> SyncClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -599,7 +600,7 @@ class AsyncClient(_BaseClient):
             if self._pool.owned_instance is not None:
                 await self._pool.owned_instance.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:

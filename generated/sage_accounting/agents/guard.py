@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -28,7 +28,7 @@ from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
 from .policy import AgentPolicy, Policy, load_policy
 
 if TYPE_CHECKING:
-    from .._runtime._client import PreparedRequest
+    from .._runtime._client import PreparedRequest, _BaseClient
 
 MULTI_USER_DENIED = "MultiUserAccessDenied"
 Approver = Callable[[PendingWrite], bool]
@@ -243,8 +243,11 @@ def flush_audit(client: Any) -> None:
         guard.flush()
 
 
+ClientT = TypeVar("ClientT", bound="_BaseClient")
+
+
 def guard_client(
-    client: Any,
+    client: ClientT,
     policy: Policy | str | Path,
     agent: str,
     *,
@@ -252,7 +255,7 @@ def guard_client(
     approvals: ApprovalStore | None = None,
     approver: Approver | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> Any:
+) -> ClientT:
     """A copy of ``client`` acting as ``agent``: what ``client.for_agent`` returns.
 
     ``audit`` is a sink or a SQLite path (default: the policy's ``[audit] path``, else none).
