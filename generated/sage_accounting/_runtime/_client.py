@@ -52,6 +52,7 @@ from ._errors import (
     is_no_active_subscription,
     parse_error_details,
     status_error,
+    validation_problems,
 )
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit, business_bucket, in_flight_limit
 from ._operation import OperationInfo, idempotency_key
@@ -148,6 +149,7 @@ class _BaseClient:
     """Configuration and every step of a call that does no I/O."""
 
     _operations_module: str = "sage_accounting._operations"
+    _pool: _Shared[Any]  # made by the sync or async subclass, shared by every copy
 
     def __init__(
         self,
@@ -364,9 +366,10 @@ class _BaseClient:
 
     def authorized_headers(self, request: PreparedRequest, token: str) -> dict[str, str]:
         """The request's headers with the bearer token: only for a URL within the base URL."""
+        # (No need to remember the token here: a bare one is remembered by __init__, a session's
+        # when its TokenSet is made; this runs on every send.)
         if not self.is_within_base(request.url):
             raise UntrustedURLError(request.url, self._config.base_url)
-        remember(token)  # a refreshed token too: no text the SDK raises or logs may hold it
         return {**request.headers, "Authorization": f"Bearer {token}"}
 
     def _build(
@@ -380,6 +383,15 @@ class _BaseClient:
             content=request.content,
             timeout=request.timeout,
         )
+
+    def _mark_closed(self) -> Any:
+        """Mark this client closed; the httpx client to close with it: the one its pool made,
+        when this client is the original (copies share the pool and never close it)."""
+        self._closed = True
+        if not self._owns_pool:
+            return None
+        self._pool.closed = True
+        return self._pool.owned_instance
 
     def _ensure_open(self) -> None:
         if self._closed:
@@ -469,7 +481,7 @@ class _BaseClient:
         if isinstance(error, APIConnectionError):
             return _retry.backoff_delay(attempt)
         if isinstance(error, APIStatusError) and error.status_code in _retry.RETRY_STATUSES:
-            retry_after = getattr(error, "retry_after", None)
+            retry_after = error.retry_after
             if retry_after is not None:
                 return retry_after if retry_after <= _retry.MAX_RETRY_AFTER else None
             return _retry.backoff_delay(attempt)
@@ -520,11 +532,9 @@ class SyncClient(_BaseClient):
     def close(self) -> None:
         """Close this client. The original also closes the pool it made (copies never do); an
         ``http_client=`` given by the caller is left for the caller to close."""
-        self._closed = True
-        if self._owns_pool:
-            self._pool.closed = True
-            if self._pool.owned_instance is not None:
-                self._pool.owned_instance.close()
+        owned = self._mark_closed()
+        if owned is not None:
+            owned.close()
 
     def __enter__(self) -> Self:
         return self
@@ -594,11 +604,9 @@ class AsyncClient(_BaseClient):
     async def close(self) -> None:
         """Close this client. The original also closes the pool it made (copies never do); an
         ``http_client=`` given by the caller is left for the caller to close."""
-        self._closed = True
-        if self._owns_pool:
-            self._pool.closed = True
-            if self._pool.owned_instance is not None:
-                await self._pool.owned_instance.aclose()
+        owned = self._mark_closed()
+        if owned is not None:
+            await owned.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -775,13 +783,8 @@ def _page_of(url: str) -> str:
 
 
 def _body_error(argument: str, exc: Any) -> RequestValidationError:
-    """A pydantic ValidationError as ours: each field and problem, never the input (it may be
-    anything the caller holds)."""
-    problems = exc.errors(include_url=False, include_input=False, include_context=False)
-    return RequestValidationError(
-        argument,
-        [(".".join(str(part) for part in p["loc"]) or argument, p["msg"]) for p in problems],
-    )
+    """A pydantic ValidationError as ours (never the input: it may be anything the caller holds)."""
+    return RequestValidationError(argument, validation_problems(exc, argument))
 
 
 def response_validation_error(response: httpx.Response, reason: str) -> APIResponseValidationError:

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ._encoding import UTF8_BOM, has_long_number, loads
+from ._errors import validation_problems
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -72,14 +73,21 @@ class MalformedBody(ValueError):
     """The body is not what the operation returns; the message says why."""
 
 
-def _reason(exc: ValidationError) -> str:
-    """The first problems of a validation error, without the input (it may hold anything)."""
-    problems = exc.errors(include_url=False, include_input=False, include_context=False)
-    shown = [
-        f"{'.'.join(str(part) for part in p['loc']) or 'body'}: {p['msg']}" for p in problems[:3]
-    ]
-    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-    return "; ".join(shown) + more
+@contextmanager
+def _malformed() -> Iterator[None]:
+    """Parse failures as ``MalformedBody`` with the reason: the model's first problems (never the
+    input: it may hold anything), or why the bytes are not JSON (nested too deep included)."""
+    try:
+        with _gc_paused():
+            yield
+    except ValidationError as exc:
+        problems = validation_problems(exc, "body")
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise MalformedBody(
+            "; ".join(f"{loc}: {msg}" for loc, msg in problems[:3]) + more
+        ) from None
+    except (ValueError, RecursionError) as exc:  # loads(): not JSON, or nested too deep
+        raise MalformedBody(str(exc) or type(exc).__name__) from None
 
 
 _envelopes: dict[type[Any], type[Envelope[Any]]] = {}
@@ -98,16 +106,11 @@ def parse_model(content: bytes, model: type[T]) -> T:
         raise MalformedBody("empty body where a record was expected")
     if first != b"{":
         raise MalformedBody("not a JSON object")
-    try:
-        with _gc_paused():
-            if has_long_number(content):
-                parsed = model.model_validate(loads(content))
-            else:
-                parsed = model.model_validate_json(content)
-    except ValidationError as exc:
-        raise MalformedBody(_reason(exc)) from None
-    except (ValueError, RecursionError) as exc:  # loads(): not JSON, or nested too deep
-        raise MalformedBody(str(exc) or type(exc).__name__) from None
+    with _malformed():
+        if has_long_number(content):
+            parsed = model.model_validate(loads(content))
+        else:
+            parsed = model.model_validate_json(content)
     if "$items" in (parsed.model_extra or {}):
         raise MalformedBody("a list where one record was expected")
     return parsed
@@ -118,13 +121,8 @@ def parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:
     content, first = _start(content)
     if first not in (b"{", b"["):
         raise MalformedBody("empty body where a list was expected" if not first else "not JSON")
-    try:
-        with _gc_paused():
-            return _parse_envelope(content, item)
-    except ValidationError as exc:
-        raise MalformedBody(_reason(exc)) from None
-    except (ValueError, RecursionError) as exc:
-        raise MalformedBody(str(exc) or type(exc).__name__) from None
+    with _malformed():
+        return _parse_envelope(content, item)
 
 
 def _parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:

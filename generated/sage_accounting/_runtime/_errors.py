@@ -148,6 +148,13 @@ class MissingBusinessHeaderWarning(UserWarning):
     """The warning form of ``MissingBusinessHeaderError`` (the default)."""
 
 
+def validation_problems(exc: Any, whole: str) -> list[tuple[str, str]]:
+    """A pydantic ``ValidationError``'s ``(field, problem)`` pairs, never the input it was given
+    (a request body the caller holds, or a response body); ``whole`` names a problem at the top."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    return [(".".join(str(part) for part in p["loc"]) or whole, p["msg"]) for p in problems]
+
+
 def body_excerpt(content: bytes) -> str:
     """The start of a body for a message: bounded, decoded leniently, secrets removed."""
     text = content[: BODY_EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
