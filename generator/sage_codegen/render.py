@@ -34,7 +34,7 @@ MANIFEST = "_manifest.json"
 BLACK_VERSION: str = importlib.metadata.version("black")
 RUNTIME_DIR = "_runtime"
 LINE_LENGTH = 100
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 # -- Python spellings of IR types --------------------------------------------------------------------
