@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from sage_accounting import RequestValidationError
 from sage_accounting._runtime._encoding import dumps, loads
 from sage_accounting._runtime._pagination import parse_page
 from sage_accounting.models import (
@@ -125,7 +126,7 @@ def test_request_models_enforce_required_fields_before_sending() -> None:
 
 
 def test_request_money_is_never_a_float() -> None:
-    with pytest.raises(ValidationError, match="money is not a float"):
+    with pytest.raises(RequestValidationError, match="money is not a float"):
         ContactCreate(name="x", contact_type_ids=["CUSTOMER"], credit_limit=0.1)  # type: ignore[arg-type]
 
 
@@ -151,7 +152,7 @@ def test_decimal_round_trip_into_a_body_keeps_every_digit() -> None:
 
 
 def test_enum_fields_are_checked_in_requests() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(RequestValidationError, match="credit_terms"):
         ContactCreate(name="x", contact_type_ids=["C"], credit_terms="whenever")  # type: ignore[arg-type]
     ContactCreate(name="x", contact_type_ids=["C"], credit_terms="month_end_invoice")
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import jinja2
 
+from . import typed_dicts
 from .ir import Api, Model, Parameter, Resource, TypeRef
 from .tool_schemas import render_tool_schemas
 
@@ -240,6 +241,8 @@ def _resource_imports(resource: Resource, api: Api) -> list[tuple[str, tuple[str
         for name in (op.response.model, op.body.model if op.body else None):
             if name:
                 imports[module_of[name]].add(name)
+        if op.body:  # the body parameter also takes the model's TypedDict
+            imports[module_of[op.body.model]].add(typed_dicts.params_name(op.body.model))
     return [(m, tuple(import_order(n))) for m, n in sorted(imports.items())]
 
 
@@ -268,6 +271,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
     env.globals.update(uses_kind=_uses_kind, uses_enum=_uses_enum, from_import=from_import)
+    typed_dicts.install(env)
     return env
 
 

@@ -152,7 +152,23 @@ def validation_problems(exc: Any, whole: str) -> list[tuple[str, str]]:
     """A pydantic ``ValidationError``'s ``(field, problem)`` pairs, never the input it was given
     (a request body the caller holds, or a response body); ``whole`` names a problem at the top."""
     problems = exc.errors(include_url=False, include_input=False, include_context=False)
-    return [(".".join(str(part) for part in p["loc"]) or whole, p["msg"]) for p in problems]
+    return [
+        (
+            ".".join(str(part) for part in p["loc"]) or whole,
+            _message(exc, p["type"], p["loc"], p["msg"]),
+        )
+        for p in problems
+    ]
+
+
+def _message(exc: Any, kind: str, loc: tuple[int | str, ...], msg: str) -> str:
+    """pydantic's message, but an unknown key in a request body also names the closest valid one."""
+    if kind not in ("extra_forbidden", "no_such_attribute") or not loc:
+        return msg
+    from ._models import closest_field  # loaded already: a request model raised this
+
+    closest = closest_field(exc.title, loc)
+    return "unknown field" + (f"; did you mean {closest!r}?" if closest else "")
 
 
 def body_excerpt(content: bytes) -> str:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -25,3 +27,13 @@ class BankAccountDetailsUpdate(RequestModel):
 
     iban: str | None = None
     """The iban"""
+
+
+class BankAccountDetailsUpdateParams(TypedDict):
+    """``BankAccountDetailsUpdate`` as a dict: the same fields, by their wire names."""
+
+    account_name: NotRequired[str | None]
+    account_number: NotRequired[str | None]
+    sort_code: NotRequired[str | None]
+    bic: NotRequired[str | None]
+    iban: NotRequired[str | None]

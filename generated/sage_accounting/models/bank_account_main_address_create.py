@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -46,3 +48,20 @@ class BankAccountMainAddressCreate(RequestModel):
 
     is_main_address: bool | None = None
     """Specifies the address as the contact's main address. Only a single address can exist for a contact in Start so this is always true when returned by the API but cannot be seen in the UI"""
+
+
+class BankAccountMainAddressCreateParams(TypedDict):
+    """``BankAccountMainAddressCreate`` as a dict: the same fields, by their wire names."""
+
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    address_type_id: NotRequired[str | None]
+    name: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]
+    is_main_address: NotRequired[bool | None]

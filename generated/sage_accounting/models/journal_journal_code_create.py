@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -32,3 +34,13 @@ class JournalJournalCodeCreate(RequestModel):
     Reserved journal codes cannot be deleted. A journal code is reserved when it has a control name.
     Please note that journal codes can also not be deleted when there is any journal that is using
     the code."""
+
+
+class JournalJournalCodeCreateParams(TypedDict):
+    """``JournalJournalCodeCreate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    code: NotRequired[str | None]
+    journal_code_type_id: NotRequired[str | None]
+    control_name: NotRequired[str | None]
+    reserved: NotRequired[bool | None]

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -48,8 +50,35 @@ class AddressCreate(RequestModel):
     country_group_id: str | None = None
     """The ID of the Country Group."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class AddressCreateParams(TypedDict):
+    """``AddressCreate`` as a dict: the same fields, by their wire names."""
+
+    address_type_id: str
+    name: str
+    is_main_address: bool
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostAddresses(RequestModel):
     """Creates a Address"""
 
     address: AddressCreate
+
+
+class PostAddressesParams(TypedDict):
+    """``PostAddresses`` as a dict: the same fields, by their wire names."""
+
+    address: AddressCreate | AddressCreateParams

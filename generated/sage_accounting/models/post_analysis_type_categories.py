@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -23,8 +25,27 @@ class AnalysisTypeCategoryCreate(RequestModel):
     analysis_type_id: str | None = None
     """The ID of the Analysis Type."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class AnalysisTypeCategoryCreateParams(TypedDict):
+    """``AnalysisTypeCategoryCreate`` as a dict: the same fields, by their wire names."""
+
+    code: NotRequired[str | None]
+    name: NotRequired[str | None]
+    combined_id: NotRequired[str | None]
+    analysis_type_id: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostAnalysisTypeCategories(RequestModel):
     """Creates a Analysis Type Category"""
 
     analysis_type_category: AnalysisTypeCategoryCreate
+
+
+class PostAnalysisTypeCategoriesParams(TypedDict):
+    """``PostAnalysisTypeCategories`` as a dict: the same fields, by their wire names."""
+
+    analysis_type_category: AnalysisTypeCategoryCreate | AnalysisTypeCategoryCreateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -41,8 +43,33 @@ class AttachmentCreate(RequestModel):
     is_public: bool | None = None
     """Flag to determine whether the attachment should be visible to customers"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class AttachmentCreateParams(TypedDict):
+    """``AttachmentCreate`` as a dict: the same fields, by their wire names."""
+
+    file: str
+    file_name: str
+    mime_type: str
+    description: NotRequired[str | None]
+    file_extension: NotRequired[str | None]
+    transaction_id: NotRequired[str | None]
+    file_size: NotRequired[int | None]
+    attachment_context_type_id: NotRequired[str | None]
+    attachment_context_id: NotRequired[str | None]
+    is_public: NotRequired[bool | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostAttachments(RequestModel):
     """Creates a Attachment"""
 
     attachment: AttachmentCreate
+
+
+class PostAttachmentsParams(TypedDict):
+    """``PostAttachments`` as a dict: the same fields, by their wire names."""
+
+    attachment: AttachmentCreate | AttachmentCreateParams

@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
-from .bank_account_main_address_create import BankAccountMainAddressCreate
-from .journal_journal_code_create import JournalJournalCodeCreate
+from .bank_account_main_address_create import (
+    BankAccountMainAddressCreate,
+    BankAccountMainAddressCreateParams,
+)
+from .journal_journal_code_create import JournalJournalCodeCreate, JournalJournalCodeCreateParams
 
 
 class BankAccountBankAccountDetailsCreate(RequestModel):
@@ -27,6 +32,16 @@ class BankAccountBankAccountDetailsCreate(RequestModel):
 
     iban: str | None = None
     """The iban"""
+
+
+class BankAccountBankAccountDetailsCreateParams(TypedDict):
+    """``BankAccountBankAccountDetailsCreate`` as a dict: the same fields, by their wire names."""
+
+    account_name: str
+    account_number: NotRequired[str | None]
+    sort_code: NotRequired[str | None]
+    bic: NotRequired[str | None]
+    iban: NotRequired[str | None]
 
 
 class BankAccountMainContactPersonCreate(RequestModel):
@@ -49,6 +64,17 @@ class BankAccountMainContactPersonCreate(RequestModel):
 
     fax: str | None = None
     """The fax number of the contact"""
+
+
+class BankAccountMainContactPersonCreateParams(TypedDict):
+    """``BankAccountMainContactPersonCreate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
 
 
 class BankAccountCreate(RequestModel):
@@ -89,8 +115,40 @@ class BankAccountCreate(RequestModel):
 
     journal_code: JournalJournalCodeCreate | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BankAccountCreateParams(TypedDict):
+    """``BankAccountCreate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_type_id: str
+    ledger_account_id: NotRequired[str | None]
+    nominal_code: NotRequired[int | None]
+    default_payment_method_id: NotRequired[str | None]
+    gifi_code: NotRequired[int | None]
+    is_active: NotRequired[bool | None]
+    currency_id: NotRequired[str | None]
+    bank_account_details: NotRequired[
+        BankAccountBankAccountDetailsCreate | BankAccountBankAccountDetailsCreateParams | None
+    ]
+    main_address: NotRequired[
+        BankAccountMainAddressCreate | BankAccountMainAddressCreateParams | None
+    ]
+    main_contact_person: NotRequired[
+        BankAccountMainContactPersonCreate | BankAccountMainContactPersonCreateParams | None
+    ]
+    journal_code: NotRequired[JournalJournalCodeCreate | JournalJournalCodeCreateParams | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBankAccounts(RequestModel):
     """Creates a Bank Account"""
 
     bank_account: BankAccountCreate
+
+
+class PostBankAccountsParams(TypedDict):
+    """``PostBankAccounts`` as a dict: the same fields, by their wire names."""
+
+    bank_account: BankAccountCreate | BankAccountCreateParams

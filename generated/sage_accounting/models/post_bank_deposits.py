@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -34,8 +36,30 @@ class BankDepositCreate(RequestModel):
     total_amount: RequestDecimal | None = None
     """Total of cash and cheques in the deposit"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BankDepositCreateParams(TypedDict):
+    """``BankDepositCreate`` as a dict: the same fields, by their wire names."""
+
+    from_bank_account_id: str
+    to_bank_account_id: str
+    date: dt.date | str
+    reference: str
+    cash_amount: Decimal | int | str
+    cheque_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBankDeposits(RequestModel):
     """Creates a Bank Deposit"""
 
     bank_deposit: BankDepositCreate
+
+
+class PostBankDepositsParams(TypedDict):
+    """``PostBankDeposits`` as a dict: the same fields, by their wire names."""
+
+    bank_deposit: BankDepositCreate | BankDepositCreateParams

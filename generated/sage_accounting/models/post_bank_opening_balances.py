@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -28,8 +30,28 @@ class BankOpeningBalanceCreate(RequestModel):
     transaction_type_id: str | None = None
     """The ID of the Transaction Type."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BankOpeningBalanceCreateParams(TypedDict):
+    """``BankOpeningBalanceCreate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_id: str
+    date: dt.date | str
+    debit: Decimal | int | str
+    credit: Decimal | int | str
+    transaction_type_id: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBankOpeningBalances(RequestModel):
     """Creates a Bank Opening Balance"""
 
     bank_opening_balance: BankOpeningBalanceCreate
+
+
+class PostBankOpeningBalancesParams(TypedDict):
+    """``PostBankOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    bank_opening_balance: BankOpeningBalanceCreate | BankOpeningBalanceCreateParams

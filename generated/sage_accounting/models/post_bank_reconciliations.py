@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -46,8 +48,34 @@ class BankReconciliationCreate(RequestModel):
     status_id: str | None = None
     """The ID of the Status."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BankReconciliationCreateParams(TypedDict):
+    """``BankReconciliationCreate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_id: str
+    statement_date: NotRequired[dt.date | str | None]
+    statement_end_balance: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    total_received: NotRequired[Decimal | int | str | None]
+    total_paid: NotRequired[Decimal | int | str | None]
+    starting_balance: NotRequired[Decimal | int | str | None]
+    closing_balance: NotRequired[Decimal | int | str | None]
+    reconciled_balance: NotRequired[Decimal | int | str | None]
+    balance_difference: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBankReconciliations(RequestModel):
     """Creates a Bank Reconciliation"""
 
     bank_reconciliation: BankReconciliationCreate
+
+
+class PostBankReconciliationsParams(TypedDict):
+    """``PostBankReconciliations`` as a dict: the same fields, by their wire names."""
+
+    bank_reconciliation: BankReconciliationCreate | BankReconciliationCreateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -31,8 +33,29 @@ class BankTransferCreate(RequestModel):
     description: str | None = None
     """The description for the bank transfer"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BankTransferCreateParams(TypedDict):
+    """``BankTransferCreate`` as a dict: the same fields, by their wire names."""
+
+    from_bank_account_id: str
+    to_bank_account_id: str
+    date: dt.date | str
+    amount: Decimal | int | str
+    reference: NotRequired[str | None]
+    description: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBankTransfers(RequestModel):
     """Creates a Bank Transfer"""
 
     bank_transfer: BankTransferCreate
+
+
+class PostBankTransfersParams(TypedDict):
+    """``PostBankTransfers`` as a dict: the same fields, by their wire names."""
+
+    bank_transfer: BankTransferCreate | BankTransferCreateParams

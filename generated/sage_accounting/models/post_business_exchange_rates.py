@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -23,8 +26,27 @@ class BusinessExchangeRateCreate(RequestModel):
     base_currency_id: str | None = None
     """The ID of the Base Currency."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class BusinessExchangeRateCreateParams(TypedDict):
+    """``BusinessExchangeRateCreate`` as a dict: the same fields, by their wire names."""
+
+    currency_id: str
+    rate: Decimal | int | str
+    inverse_rate: NotRequired[Decimal | int | str | None]
+    base_currency_id: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostBusinessExchangeRates(RequestModel):
     """Creates a Business Exchange Rate"""
 
     business_exchange_rate: BusinessExchangeRateCreate
+
+
+class PostBusinessExchangeRatesParams(TypedDict):
+    """``PostBusinessExchangeRates`` as a dict: the same fields, by their wire names."""
+
+    business_exchange_rate: BusinessExchangeRateCreate | BusinessExchangeRateCreateParams

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -18,6 +21,13 @@ class ContactAllocationAllocatedArtefactCreate(RequestModel):
 
     amount: RequestDecimal | None = None
     """The allocated amount"""
+
+
+class ContactAllocationAllocatedArtefactCreateParams(TypedDict):
+    """``ContactAllocationAllocatedArtefactCreate`` as a dict: the same fields, by their wire names."""
+
+    artefact_id: NotRequired[str | None]
+    amount: NotRequired[Decimal | int | str | None]
 
 
 class ContactAllocationCreate(RequestModel):
@@ -35,8 +45,29 @@ class ContactAllocationCreate(RequestModel):
     allocated_artefacts: list[ContactAllocationAllocatedArtefactCreate]
     """The payment lines of the payment"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ContactAllocationCreateParams(TypedDict):
+    """``ContactAllocationCreate`` as a dict: the same fields, by their wire names."""
+
+    transaction_type_id: str
+    contact_id: str
+    date: NotRequired[dt.date | str | None]
+    allocated_artefacts: Sequence[
+        ContactAllocationAllocatedArtefactCreate | ContactAllocationAllocatedArtefactCreateParams
+    ]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostContactAllocations(RequestModel):
     """Creates a Contact Allocation"""
 
     contact_allocation: ContactAllocationCreate
+
+
+class PostContactAllocationsParams(TypedDict):
+    """``PostContactAllocations`` as a dict: the same fields, by their wire names."""
+
+    contact_allocation: ContactAllocationCreate | ContactAllocationCreateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -58,8 +60,38 @@ class ContactOpeningBalanceCreate(RequestModel):
     base_currency_total_amount: RequestDecimal | None = None
     """The total amount of the opening balance in base currency"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ContactOpeningBalanceCreateParams(TypedDict):
+    """``ContactOpeningBalanceCreate`` as a dict: the same fields, by their wire names."""
+
+    contact_opening_balance_type_id: str
+    date: dt.date | str
+    contact_id: str
+    reference: str
+    total_amount: Decimal | int | str
+    transaction_type_id: NotRequired[str | None]
+    details: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostContactOpeningBalances(RequestModel):
     """Creates a Contact Opening Balance"""
 
     contact_opening_balance: ContactOpeningBalanceCreate
+
+
+class PostContactOpeningBalancesParams(TypedDict):
+    """``PostContactOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    contact_opening_balance: ContactOpeningBalanceCreate | ContactOpeningBalanceCreateParams

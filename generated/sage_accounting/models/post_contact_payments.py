@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -21,6 +24,14 @@ class ContactPaymentAllocatedArtefactCreate(RequestModel):
 
     discount: RequestDecimal | None = None
     """The allocated discount"""
+
+
+class ContactPaymentAllocatedArtefactCreateParams(TypedDict):
+    """``ContactPaymentAllocatedArtefactCreate`` as a dict: the same fields, by their wire names."""
+
+    artefact_id: NotRequired[str | None]
+    amount: NotRequired[Decimal | int | str | None]
+    discount: NotRequired[Decimal | int | str | None]
 
 
 class PaymentOnAccountCreate(RequestModel):
@@ -73,6 +84,27 @@ class PaymentOnAccountCreate(RequestModel):
 
     status_id: str | None = None
     """The ID of the Status."""
+
+
+class PaymentOnAccountCreateParams(TypedDict):
+    """``PaymentOnAccountCreate`` as a dict: the same fields, by their wire names."""
+
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    outstanding_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_outstanding_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
 
 
 class ContactPaymentCreate(RequestModel):
@@ -130,8 +162,46 @@ class ContactPaymentCreate(RequestModel):
 
     payment_on_account: PaymentOnAccountCreate | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ContactPaymentCreateParams(TypedDict):
+    """``ContactPaymentCreate`` as a dict: the same fields, by their wire names."""
+
+    transaction_type_id: str
+    contact_id: str
+    bank_account_id: str
+    date: dt.date | str
+    total_amount: Decimal | int | str
+    payment_method_id: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_currency_charge: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+    allocated_artefacts: NotRequired[
+        Sequence[
+            ContactPaymentAllocatedArtefactCreate | ContactPaymentAllocatedArtefactCreateParams
+        ]
+        | None
+    ]
+    payment_on_account: NotRequired[PaymentOnAccountCreate | PaymentOnAccountCreateParams | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostContactPayments(RequestModel):
     """Creates a Contact Payment"""
 
     contact_payment: ContactPaymentCreate
+
+
+class PostContactPaymentsParams(TypedDict):
+    """``PostContactPayments`` as a dict: the same fields, by their wire names."""
+
+    contact_payment: ContactPaymentCreate | ContactPaymentCreateParams

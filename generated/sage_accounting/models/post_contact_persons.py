@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -41,8 +44,33 @@ class ContactPersonCreate(RequestModel):
     is_preferred_contact: bool | None = None
     """Indicates whether this contact person is a preferred contact"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ContactPersonCreateParams(TypedDict):
+    """``ContactPersonCreate`` as a dict: the same fields, by their wire names."""
+
+    address_id: str
+    name: str
+    contact_person_type_ids: Sequence[str]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
+    is_main_contact: NotRequired[bool | None]
+    is_preferred_contact: NotRequired[bool | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostContactPersons(RequestModel):
     """Creates a Contact Person"""
 
     contact_person: ContactPersonCreate
+
+
+class PostContactPersonsParams(TypedDict):
+    """``PostContactPersons`` as a dict: the same fields, by their wire names."""
+
+    contact_person: ContactPersonCreate | ContactPersonCreateParams

@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Literal, NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .bank_account_main_address_create import BankAccountMainAddressCreate
+from .bank_account_main_address_create import (
+    BankAccountMainAddressCreate,
+    BankAccountMainAddressCreateParams,
+)
 
 
 class ContactDeliveryAddressCreate(RequestModel):
@@ -51,6 +56,23 @@ class ContactDeliveryAddressCreate(RequestModel):
     """Specifies the address as the contact's main address. Only a single address can exist for a contact in Start so this is always true when returned by the API but cannot be seen in the UI"""
 
 
+class ContactDeliveryAddressCreateParams(TypedDict):
+    """``ContactDeliveryAddressCreate`` as a dict: the same fields, by their wire names."""
+
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    address_type_id: NotRequired[str | None]
+    name: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]
+    is_main_address: NotRequired[bool | None]
+
+
 class ContactMainContactPersonCreate(RequestModel):
     """ContactMainContactPersonCreate (sent to Sage)."""
 
@@ -85,6 +107,21 @@ class ContactMainContactPersonCreate(RequestModel):
     """Indicates whether this contact person is a preferred contact"""
 
 
+class ContactMainContactPersonCreateParams(TypedDict):
+    """``ContactMainContactPersonCreate`` as a dict: the same fields, by their wire names."""
+
+    contact_person_type_ids: NotRequired[Sequence[str] | None]
+    name: NotRequired[str | None]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
+    is_main_contact: NotRequired[bool | None]
+    address_id: NotRequired[str | None]
+    is_preferred_contact: NotRequired[bool | None]
+
+
 class ContactBankAccountDetailsCreate(RequestModel):
     """ContactBankAccountDetailsCreate (sent to Sage)."""
 
@@ -104,6 +141,16 @@ class ContactBankAccountDetailsCreate(RequestModel):
     """The iban"""
 
 
+class ContactBankAccountDetailsCreateParams(TypedDict):
+    """``ContactBankAccountDetailsCreate`` as a dict: the same fields, by their wire names."""
+
+    account_name: NotRequired[str | None]
+    account_number: NotRequired[str | None]
+    sort_code: NotRequired[str | None]
+    bic: NotRequired[str | None]
+    iban: NotRequired[str | None]
+
+
 class TaxTreatmentCreate(RequestModel):
     """TaxTreatmentCreate (sent to Sage)."""
 
@@ -121,6 +168,16 @@ class TaxTreatmentCreate(RequestModel):
 
     is_importer: bool | None = None
     """Indicates a contact where import rules should be appliedOnly used for suppliers and FR, ES, IE and UK businesses"""
+
+
+class TaxTreatmentCreateParams(TypedDict):
+    """``TaxTreatmentCreate`` as a dict: the same fields, by their wire names."""
+
+    home_tax: NotRequired[bool | None]
+    eu_tax_registered: NotRequired[bool | None]
+    eu_not_tax_registered: NotRequired[bool | None]
+    rest_of_world_tax: NotRequired[bool | None]
+    is_importer: NotRequired[bool | None]
 
 
 class ContactCreate(RequestModel):
@@ -232,8 +289,67 @@ class ContactCreate(RequestModel):
 
     tax_treatment: TaxTreatmentCreate | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ContactCreateParams(TypedDict):
+    """``ContactCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    contact_type_ids: Sequence[str]
+    reference: NotRequired[str | None]
+    default_sales_ledger_account_id: NotRequired[str | None]
+    default_sales_tax_rate_id: NotRequired[str | None]
+    default_purchase_ledger_account_id: NotRequired[str | None]
+    tax_number: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    locale: NotRequired[str | None]
+    credit_limit: NotRequired[Decimal | int | str | None]
+    credit_days: NotRequired[int | None]
+    credit_terms: NotRequired[
+        Literal[
+            "month_end_invoice",
+            "date_from_invoice",
+            "immediate_invoice",
+            "month_end_payment",
+            "date_from_payment",
+            "immediate_payment",
+        ]
+        | None
+    ]
+    credit_terms_and_conditions: NotRequired[str | None]
+    product_sales_price_type_id: NotRequired[str | None]
+    source_guid: NotRequired[str | None]
+    currency_id: NotRequired[str | None]
+    aux_reference: NotRequired[str | None]
+    registered_number: NotRequired[str | None]
+    tax_calculation: NotRequired[str | None]
+    auxiliary_account: NotRequired[str | None]
+    destination_vat_blocking: NotRequired[bool | None]
+    main_address: NotRequired[
+        BankAccountMainAddressCreate | BankAccountMainAddressCreateParams | None
+    ]
+    delivery_address: NotRequired[
+        ContactDeliveryAddressCreate | ContactDeliveryAddressCreateParams | None
+    ]
+    main_contact_person: NotRequired[
+        ContactMainContactPersonCreate | ContactMainContactPersonCreateParams | None
+    ]
+    bank_account_details: NotRequired[
+        ContactBankAccountDetailsCreate | ContactBankAccountDetailsCreateParams | None
+    ]
+    tax_treatment: NotRequired[TaxTreatmentCreate | TaxTreatmentCreateParams | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostContacts(RequestModel):
     """Creates a Contact"""
 
     contact: ContactCreate
+
+
+class PostContactsParams(TypedDict):
+    """``PostContacts`` as a dict: the same fields, by their wire names."""
+
+    contact: ContactCreate | ContactCreateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -17,8 +19,27 @@ class HostedArtefactPaymentSettingCreate(RequestModel):
     disable_payment: bool | None = None
     """The flag to disable online payments."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class HostedArtefactPaymentSettingCreateParams(TypedDict):
+    """``HostedArtefactPaymentSettingCreate`` as a dict: the same fields, by their wire names."""
+
+    object_guid: NotRequired[str | None]
+    disable_payment: NotRequired[bool | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostHostedArtefactPaymentSettings(RequestModel):
     """Creates a Hosted Artefact Payment Setting"""
 
     hosted_artefact_payment_setting: HostedArtefactPaymentSettingCreate
+
+
+class PostHostedArtefactPaymentSettingsParams(TypedDict):
+    """``PostHostedArtefactPaymentSettings`` as a dict: the same fields, by their wire names."""
+
+    hosted_artefact_payment_setting: (
+        HostedArtefactPaymentSettingCreate | HostedArtefactPaymentSettingCreateParams
+    )

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -33,8 +35,28 @@ class JournalCodeCreate(RequestModel):
     Please note that journal codes can also not be deleted when there is any journal that is using
     the code."""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class JournalCodeCreateParams(TypedDict):
+    """``JournalCodeCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    code: str
+    journal_code_type_id: str
+    control_name: NotRequired[str | None]
+    reserved: NotRequired[bool | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostJournalCodes(RequestModel):
     """Creates a Journal Code"""
 
     journal_code: JournalCodeCreate
+
+
+class PostJournalCodesParams(TypedDict):
+    """``PostJournalCodes`` as a dict: the same fields, by their wire names."""
+
+    journal_code: JournalCodeCreate | JournalCodeCreateParams

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .journal_journal_code_create import JournalJournalCodeCreate
+from .journal_journal_code_create import JournalJournalCodeCreate, JournalJournalCodeCreateParams
 
 
 class JournalJournalLineCreate(RequestModel):
@@ -33,6 +36,17 @@ class JournalJournalLineCreate(RequestModel):
     """Indicates whether the journal line should affect the tax return"""
 
 
+class JournalJournalLineCreateParams(TypedDict):
+    """``JournalJournalLineCreate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_id: str
+    debit: Decimal | int | str
+    credit: Decimal | int | str
+    details: NotRequired[str | None]
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    include_on_tax_return: NotRequired[bool | None]
+
+
 class JournalCreate(RequestModel):
     """JournalCreate (sent to Sage)."""
 
@@ -53,8 +67,29 @@ class JournalCreate(RequestModel):
     journal_lines: list[JournalJournalLineCreate]
     """The journal lines"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class JournalCreateParams(TypedDict):
+    """``JournalCreate`` as a dict: the same fields, by their wire names."""
+
+    date: dt.date | str
+    reference: str
+    description: NotRequired[str | None]
+    total: NotRequired[Decimal | int | str | None]
+    journal_code: NotRequired[JournalJournalCodeCreate | JournalJournalCodeCreateParams | None]
+    journal_lines: Sequence[JournalJournalLineCreate | JournalJournalLineCreateParams]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostJournals(RequestModel):
     """Creates a Journal"""
 
     journal: JournalCreate
+
+
+class PostJournalsParams(TypedDict):
+    """``PostJournals`` as a dict: the same fields, by their wire names."""
+
+    journal: JournalCreate | JournalCreateParams

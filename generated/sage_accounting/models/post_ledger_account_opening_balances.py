@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -23,8 +26,29 @@ class LedgerAccountOpeningBalanceCreate(RequestModel):
     details: str | None = None
     """A description of the opening balance"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class LedgerAccountOpeningBalanceCreateParams(TypedDict):
+    """``LedgerAccountOpeningBalanceCreate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_id: str
+    debit: Decimal | int | str
+    credit: Decimal | int | str
+    details: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostLedgerAccountOpeningBalances(RequestModel):
     """Creates a Ledger Account Opening Balance"""
 
     ledger_account_opening_balance: LedgerAccountOpeningBalanceCreate
+
+
+class PostLedgerAccountOpeningBalancesParams(TypedDict):
+    """``PostLedgerAccountOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_opening_balance: (
+        LedgerAccountOpeningBalanceCreate | LedgerAccountOpeningBalanceCreateParams
+    )

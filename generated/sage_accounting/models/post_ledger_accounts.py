@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -90,8 +93,45 @@ class LedgerAccountCreate(RequestModel):
 
     _Canada only_"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class LedgerAccountCreateParams(TypedDict):
+    """``LedgerAccountCreate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_type_id: str
+    included_in_chart: bool
+    name: str
+    display_name: str
+    nominal_code: int
+    ledger_account_classification_id: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+    fixed_tax_rate: NotRequired[bool | None]
+    visible_in_banking: NotRequired[bool | None]
+    visible_in_expenses: NotRequired[bool | None]
+    visible_in_journals: NotRequired[bool | None]
+    visible_in_other_payments: NotRequired[bool | None]
+    visible_in_other_receipts: NotRequired[bool | None]
+    visible_in_reporting: NotRequired[bool | None]
+    visible_in_sales: NotRequired[bool | None]
+    control_name: NotRequired[str | None]
+    tax_recoverable: NotRequired[bool | None]
+    recoverable_percentage: NotRequired[Decimal | int | str | None]
+    non_recoverable_ledger_account_id: NotRequired[str | None]
+    cis_materials: NotRequired[bool | None]
+    cis_labour: NotRequired[bool | None]
+    gifi_code: NotRequired[int | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostLedgerAccounts(RequestModel):
     """Creates a Ledger Account"""
 
     ledger_account: LedgerAccountCreate
+
+
+class PostLedgerAccountsParams(TypedDict):
+    """``PostLedgerAccounts`` as a dict: the same fields, by their wire names."""
+
+    ledger_account: LedgerAccountCreate | LedgerAccountCreateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from pydantic import Field
 
@@ -43,6 +45,20 @@ class GbCreate(RequestModel):
     """The value of box 9"""
 
 
+class GbCreateParams(TypedDict):
+    """``GbCreate`` as a dict: the same fields, by their wire names."""
+
+    box_1: NotRequired[Decimal | int | str | None]
+    box_2: NotRequired[Decimal | int | str | None]
+    box_3: NotRequired[Decimal | int | str | None]
+    box_4: NotRequired[Decimal | int | str | None]
+    box_5: NotRequired[Decimal | int | str | None]
+    box_6: NotRequired[Decimal | int | str | None]
+    box_7: NotRequired[Decimal | int | str | None]
+    box_8: NotRequired[Decimal | int | str | None]
+    box_9: NotRequired[Decimal | int | str | None]
+
+
 class IeCreate(RequestModel):
     """IeCreate (sent to Sage)."""
 
@@ -71,6 +87,19 @@ class IeCreate(RequestModel):
     """The value of box ES2"""
 
 
+class IeCreateParams(TypedDict):
+    """``IeCreate`` as a dict: the same fields, by their wire names."""
+
+    box_T1: NotRequired[Decimal | int | str | None]
+    box_T2: NotRequired[Decimal | int | str | None]
+    box_T3: NotRequired[Decimal | int | str | None]
+    box_T4: NotRequired[Decimal | int | str | None]
+    box_E1: NotRequired[Decimal | int | str | None]
+    box_E2: NotRequired[Decimal | int | str | None]
+    box_ES1: NotRequired[Decimal | int | str | None]
+    box_ES2: NotRequired[Decimal | int | str | None]
+
+
 class MigrationTaxReturnCreate(RequestModel):
     """MigrationTaxReturnCreate (sent to Sage)."""
 
@@ -90,8 +119,29 @@ class MigrationTaxReturnCreate(RequestModel):
 
     ie: IeCreate | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class MigrationTaxReturnCreateParams(TypedDict):
+    """``MigrationTaxReturnCreate`` as a dict: the same fields, by their wire names."""
+
+    from_date: dt.date | str
+    to_date: dt.date | str
+    total_amount: Decimal | int | str
+    tax_return_frequency_id: str
+    gb: NotRequired[GbCreate | GbCreateParams | None]
+    ie: NotRequired[IeCreate | IeCreateParams | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostMigrationTaxReturns(RequestModel):
     """Creates a Migration Tax Return"""
 
     migration_tax_return: MigrationTaxReturnCreate
+
+
+class PostMigrationTaxReturnsParams(TypedDict):
+    """``PostMigrationTaxReturns`` as a dict: the same fields, by their wire names."""
+
+    migration_tax_return: MigrationTaxReturnCreate | MigrationTaxReturnCreateParams

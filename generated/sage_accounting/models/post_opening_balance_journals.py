@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -26,6 +29,15 @@ class OpeningBalanceJournalLineCreate(RequestModel):
     """A description of the journal line"""
 
 
+class OpeningBalanceJournalLineCreateParams(TypedDict):
+    """``OpeningBalanceJournalLineCreate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_id: str
+    debit: Decimal | int | str
+    credit: Decimal | int | str
+    details: NotRequired[str | None]
+
+
 class OpeningBalanceJournalCreate(RequestModel):
     """OpeningBalanceJournalCreate (sent to Sage)."""
 
@@ -38,8 +50,26 @@ class OpeningBalanceJournalCreate(RequestModel):
     journal_lines: list[OpeningBalanceJournalLineCreate]
     """The journal lines"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class OpeningBalanceJournalCreateParams(TypedDict):
+    """``OpeningBalanceJournalCreate`` as a dict: the same fields, by their wire names."""
+
+    date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    journal_lines: Sequence[OpeningBalanceJournalLineCreate | OpeningBalanceJournalLineCreateParams]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostOpeningBalanceJournals(RequestModel):
     """Creates a Opening Balance Journal"""
 
     opening_balance_journal: OpeningBalanceJournalCreate
+
+
+class PostOpeningBalanceJournalsParams(TypedDict):
+    """``PostOpeningBalanceJournals`` as a dict: the same fields, by their wire names."""
+
+    opening_balance_journal: OpeningBalanceJournalCreate | OpeningBalanceJournalCreateParams

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -48,6 +51,23 @@ class PaymentLineCreate(RequestModel):
 
     tax_recoverable: bool | None = None
     """Indicates if the other payment is tax recoverable or not"""
+
+
+class PaymentLineCreateParams(TypedDict):
+    """``PaymentLineCreate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_id: str
+    total_amount: Decimal | int | str
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    details: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    is_purchase_for_resale: NotRequired[bool | None]
+    trade_of_asset: NotRequired[bool | None]
+    gst_amount: NotRequired[Decimal | int | str | None]
+    pst_amount: NotRequired[Decimal | int | str | None]
+    tax_recoverable: NotRequired[bool | None]
 
 
 class OtherPaymentCreate(RequestModel):
@@ -109,8 +129,41 @@ class OtherPaymentCreate(RequestModel):
     payment_lines: list[PaymentLineCreate]
     """The payment lines of the payment"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class OtherPaymentCreateParams(TypedDict):
+    """``OtherPaymentCreate`` as a dict: the same fields, by their wire names."""
+
+    transaction_type_id: str
+    date: dt.date | str
+    total_amount: Decimal | int | str
+    base_currency_total_itc_amount: NotRequired[Decimal | int | str | None]
+    total_itc_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_itr_amount: NotRequired[Decimal | int | str | None]
+    total_itr_amount: NotRequired[Decimal | int | str | None]
+    part_recoverable: NotRequired[bool | None]
+    payment_method_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    payment_lines: Sequence[PaymentLineCreate | PaymentLineCreateParams]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostOtherPayments(RequestModel):
     """Creates a Other Payment"""
 
     other_payment: OtherPaymentCreate
+
+
+class PostOtherPaymentsParams(TypedDict):
+    """``PostOtherPayments`` as a dict: the same fields, by their wire names."""
+
+    other_payment: OtherPaymentCreate | OtherPaymentCreateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -17,8 +19,25 @@ class ProductSalesPriceTypeCreate(RequestModel):
     active: bool
     """Indicates whether the price type is displayed in the application"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ProductSalesPriceTypeCreateParams(TypedDict):
+    """``ProductSalesPriceTypeCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    active: bool
+    idempotency_id: NotRequired[str | None]
+
 
 class PostProductSalesPriceTypes(RequestModel):
     """Creates a Product Sales Price Type"""
 
     product_sales_price_type: ProductSalesPriceTypeCreate
+
+
+class PostProductSalesPriceTypesParams(TypedDict):
+    """``PostProductSalesPriceTypes`` as a dict: the same fields, by their wire names."""
+
+    product_sales_price_type: ProductSalesPriceTypeCreate | ProductSalesPriceTypeCreateParams

@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
-from .sales_price_create import SalesPriceCreate
+from .sales_price_create import SalesPriceCreate, SalesPriceCreateParams
 
 
 class ProductCreate(RequestModel):
@@ -53,8 +57,37 @@ class ProductCreate(RequestModel):
 
     sales_prices: list[SalesPriceCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ProductCreateParams(TypedDict):
+    """``ProductCreate`` as a dict: the same fields, by their wire names."""
+
+    description: str
+    sales_ledger_account_id: str
+    purchase_ledger_account_id: str
+    item_code: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    active: NotRequired[bool | None]
+    catalog_item_type_id: NotRequired[str | None]
+    sales_prices: NotRequired[Sequence[SalesPriceCreate | SalesPriceCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostProducts(RequestModel):
     """Creates a Product"""
 
     product: ProductCreate
+
+
+class PostProductsParams(TypedDict):
+    """``PostProducts`` as a dict: the same fields, by their wire names."""
+
+    product: ProductCreate | ProductCreateParams

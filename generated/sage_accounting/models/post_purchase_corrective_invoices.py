@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .tax_analysis_create import TaxAnalysisCreate
+from .tax_analysis_create import TaxAnalysisCreate, TaxAnalysisCreateParams
 
 
 class PurchaseCorrectiveInvoiceLineCreate(RequestModel):
@@ -79,6 +82,33 @@ class PurchaseCorrectiveInvoiceLineCreate(RequestModel):
 
     tax_recoverable: bool | None = None
     """Indicates if the invoice line is tax recoverable or not"""
+
+
+class PurchaseCorrectiveInvoiceLineCreateParams(TypedDict):
+    """``PurchaseCorrectiveInvoiceLineCreate`` as a dict: the same fields, by their wire names."""
+
+    is_purchase_for_resale: NotRequired[bool | None]
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    description: NotRequired[str | None]
+    product_id: NotRequired[str | None]
+    service_id: NotRequired[str | None]
+    ledger_account_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    quantity: NotRequired[Decimal | int | str | None]
+    unit_price: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_unit_price: NotRequired[Decimal | int | str | None]
+    unit_price_includes_tax: NotRequired[bool | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    eu_goods_services_type_id: NotRequired[str | None]
+    gst_amount: NotRequired[Decimal | int | str | None]
+    pst_amount: NotRequired[Decimal | int | str | None]
+    tax_recoverable: NotRequired[bool | None]
 
 
 class PurchaseCorrectiveInvoiceCreate(RequestModel):
@@ -166,8 +196,56 @@ class PurchaseCorrectiveInvoiceCreate(RequestModel):
 
     tax_analysis: list[TaxAnalysisCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class PurchaseCorrectiveInvoiceCreateParams(TypedDict):
+    """``PurchaseCorrectiveInvoiceCreate`` as a dict: the same fields, by their wire names."""
+
+    vat_reverse_charge: NotRequired[bool | None]
+    contact_id: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    due_date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    vendor_reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    original_invoice_id: NotRequired[str | None]
+    original_invoice_number: NotRequired[str | None]
+    original_invoice_date: NotRequired[str | None]
+    invoice_lines: NotRequired[
+        Sequence[PurchaseCorrectiveInvoiceLineCreate | PurchaseCorrectiveInvoiceLineCreateParams]
+        | None
+    ]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisCreate | TaxAnalysisCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostPurchaseCorrectiveInvoices(RequestModel):
     """Creates a Purchase Corrective Invoice"""
 
     purchase_corrective_invoice: PurchaseCorrectiveInvoiceCreate
+
+
+class PostPurchaseCorrectiveInvoicesParams(TypedDict):
+    """``PostPurchaseCorrectiveInvoices`` as a dict: the same fields, by their wire names."""
+
+    purchase_corrective_invoice: (
+        PurchaseCorrectiveInvoiceCreate | PurchaseCorrectiveInvoiceCreateParams
+    )

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .tax_analysis_create import TaxAnalysisCreate
+from .tax_analysis_create import TaxAnalysisCreate, TaxAnalysisCreateParams
 
 
 class PurchaseInvoiceLineCreate(RequestModel):
@@ -79,6 +82,33 @@ class PurchaseInvoiceLineCreate(RequestModel):
 
     tax_recoverable: bool | None = None
     """Indicates if the invoice line is tax recoverable or not"""
+
+
+class PurchaseInvoiceLineCreateParams(TypedDict):
+    """``PurchaseInvoiceLineCreate`` as a dict: the same fields, by their wire names."""
+
+    description: str
+    ledger_account_id: str
+    quantity: Decimal | int | str
+    unit_price: Decimal | int | str
+    is_purchase_for_resale: NotRequired[bool | None]
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    product_id: NotRequired[str | None]
+    service_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_unit_price: NotRequired[Decimal | int | str | None]
+    unit_price_includes_tax: NotRequired[bool | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    eu_goods_services_type_id: NotRequired[str | None]
+    gst_amount: NotRequired[Decimal | int | str | None]
+    pst_amount: NotRequired[Decimal | int | str | None]
+    tax_recoverable: NotRequired[bool | None]
 
 
 class PurchaseInvoiceCreate(RequestModel):
@@ -196,8 +226,60 @@ class PurchaseInvoiceCreate(RequestModel):
 
     tax_analysis: list[TaxAnalysisCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class PurchaseInvoiceCreateParams(TypedDict):
+    """``PurchaseInvoiceCreate`` as a dict: the same fields, by their wire names."""
+
+    contact_id: str
+    date: dt.date | str
+    due_date: dt.date | str
+    vat_reverse_charge: NotRequired[bool | None]
+    postponed_accounting: NotRequired[bool | None]
+    vat_exempt_consignment: NotRequired[bool | None]
+    cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    base_currency_cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_itc_amount: NotRequired[Decimal | int | str | None]
+    total_itc_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_itr_amount: NotRequired[Decimal | int | str | None]
+    total_itr_amount: NotRequired[Decimal | int | str | None]
+    part_recoverable: NotRequired[bool | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    vendor_reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    invoice_lines: Sequence[PurchaseInvoiceLineCreate | PurchaseInvoiceLineCreateParams]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisCreate | TaxAnalysisCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostPurchaseInvoices(RequestModel):
     """Creates a Purchase Invoice"""
 
     purchase_invoice: PurchaseInvoiceCreate
+
+
+class PostPurchaseInvoicesParams(TypedDict):
+    """``PostPurchaseInvoices`` as a dict: the same fields, by their wire names."""
+
+    purchase_invoice: PurchaseInvoiceCreate | PurchaseInvoiceCreateParams

@@ -6,11 +6,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_delivery_address_create import SalesDeliveryAddressCreate
-from .sales_main_address_create import SalesMainAddressCreate
-from .tax_analysis_create import TaxAnalysisCreate
+from .sales_delivery_address_create import (
+    SalesDeliveryAddressCreate,
+    SalesDeliveryAddressCreateParams,
+)
+from .sales_main_address_create import SalesMainAddressCreate, SalesMainAddressCreateParams
+from .tax_analysis_create import TaxAnalysisCreate, TaxAnalysisCreateParams
 
 
 class SalesCreditNoteLineCreate(RequestModel):
@@ -81,6 +87,33 @@ class SalesCreditNoteLineCreate(RequestModel):
 
     eu_sales_description_id: str | None = None
     """The ID of the EU Sales Description."""
+
+
+class SalesCreditNoteLineCreateParams(TypedDict):
+    """``SalesCreditNoteLineCreate`` as a dict: the same fields, by their wire names."""
+
+    description: str
+    ledger_account_id: str
+    unit_price: Decimal | int | str
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    product_id: NotRequired[str | None]
+    service_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_unit_price: NotRequired[Decimal | int | str | None]
+    unit_price_includes_tax: NotRequired[bool | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    eu_goods_services_type_id: NotRequired[str | None]
+    discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_discount_amount: NotRequired[Decimal | int | str | None]
+    discount_percentage: NotRequired[Decimal | int | str | None]
+    eu_sales_description_id: NotRequired[str | None]
 
 
 class SalesCreditNoteCreate(RequestModel):
@@ -218,8 +251,70 @@ class SalesCreditNoteCreate(RequestModel):
 
     tax_analysis: list[TaxAnalysisCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class SalesCreditNoteCreateParams(TypedDict):
+    """``SalesCreditNoteCreate`` as a dict: the same fields, by their wire names."""
+
+    contact_id: str
+    date: dt.date | str
+    vat_reverse_charge: NotRequired[bool | None]
+    destination_consignment: NotRequired[bool | None]
+    cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    base_currency_cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    credit_note_number_prefix: NotRequired[str | None]
+    credit_note_number: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    original_invoice_date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    terms_and_conditions: NotRequired[str | None]
+    shipping_net_amount: NotRequired[Decimal | int | str | None]
+    shipping_tax_rate_id: NotRequired[str | None]
+    shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    shipping_total_amount: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_total_amount: NotRequired[Decimal | int | str | None]
+    total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    sent: NotRequired[bool | None]
+    tax_address_region_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    main_address: NotRequired[SalesMainAddressCreate | SalesMainAddressCreateParams | None]
+    delivery_address: NotRequired[
+        SalesDeliveryAddressCreate | SalesDeliveryAddressCreateParams | None
+    ]
+    credit_note_lines: Sequence[SalesCreditNoteLineCreate | SalesCreditNoteLineCreateParams]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisCreate | TaxAnalysisCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostSalesCreditNotes(RequestModel):
     """Creates a Sales Credit Note"""
 
     sales_credit_note: SalesCreditNoteCreate
+
+
+class PostSalesCreditNotesParams(TypedDict):
+    """``PostSalesCreditNotes`` as a dict: the same fields, by their wire names."""
+
+    sales_credit_note: SalesCreditNoteCreate | SalesCreditNoteCreateParams

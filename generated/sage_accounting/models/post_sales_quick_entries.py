@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 from .purchase_quick_entry_analysis_type_category_create import (
     PurchaseQuickEntryAnalysisTypeCategoryCreate,
+    PurchaseQuickEntryAnalysisTypeCategoryCreateParams,
 )
 
 
@@ -81,8 +85,51 @@ class SalesQuickEntryCreate(RequestModel):
 
     analysis_type_categories: list[PurchaseQuickEntryAnalysisTypeCategoryCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class SalesQuickEntryCreateParams(TypedDict):
+    """``SalesQuickEntryCreate`` as a dict: the same fields, by their wire names."""
+
+    quick_entry_type_id: str
+    date: dt.date | str
+    contact_id: str
+    reference: str
+    ledger_account_id: str
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    details: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    analysis_type_categories: NotRequired[
+        Sequence[
+            PurchaseQuickEntryAnalysisTypeCategoryCreate
+            | PurchaseQuickEntryAnalysisTypeCategoryCreateParams
+        ]
+        | None
+    ]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostSalesQuickEntries(RequestModel):
     """Creates a Sales Quick Entry"""
 
     sales_quick_entry: SalesQuickEntryCreate
+
+
+class PostSalesQuickEntriesParams(TypedDict):
+    """``PostSalesQuickEntries`` as a dict: the same fields, by their wire names."""
+
+    sales_quick_entry: SalesQuickEntryCreate | SalesQuickEntryCreateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -17,8 +19,25 @@ class ServiceRateTypeCreate(RequestModel):
     active: bool
     """Indicates whether the rate type is displayed in the application"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ServiceRateTypeCreateParams(TypedDict):
+    """``ServiceRateTypeCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    active: bool
+    idempotency_id: NotRequired[str | None]
+
 
 class PostServiceRateTypes(RequestModel):
     """Creates a Service Rate Type"""
 
     service_rate_type: ServiceRateTypeCreate
+
+
+class PostServiceRateTypesParams(TypedDict):
+    """``PostServiceRateTypes`` as a dict: the same fields, by their wire names."""
+
+    service_rate_type: ServiceRateTypeCreate | ServiceRateTypeCreateParams

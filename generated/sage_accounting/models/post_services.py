@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -22,6 +26,15 @@ class SalesRateCreate(RequestModel):
 
     service_rate_type_id: str | None = None
     """The ID of the Service Rate Type."""
+
+
+class SalesRateCreateParams(TypedDict):
+    """``SalesRateCreate`` as a dict: the same fields, by their wire names."""
+
+    rate_name: NotRequired[str | None]
+    rate: NotRequired[Decimal | int | str | None]
+    rate_includes_tax: NotRequired[bool | None]
+    service_rate_type_id: NotRequired[str | None]
 
 
 class ServiceCreate(RequestModel):
@@ -68,8 +81,37 @@ class ServiceCreate(RequestModel):
 
     sales_rates: list[SalesRateCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class ServiceCreateParams(TypedDict):
+    """``ServiceCreate`` as a dict: the same fields, by their wire names."""
+
+    description: str
+    sales_ledger_account_id: str
+    item_code: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    purchase_ledger_account_id: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    active: NotRequired[bool | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    oss_service: NotRequired[bool | None]
+    sales_rates: NotRequired[Sequence[SalesRateCreate | SalesRateCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostServices(RequestModel):
     """Creates a Service"""
 
     service: ServiceCreate
+
+
+class PostServicesParams(TypedDict):
+    """``PostServices`` as a dict: the same fields, by their wire names."""
+
+    service: ServiceCreate | ServiceCreateParams

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_price_create import SalesPriceCreate
+from .sales_price_create import SalesPriceCreate, SalesPriceCreateParams
 
 
 class StockItemCreate(RequestModel):
@@ -94,8 +97,50 @@ class StockItemCreate(RequestModel):
 
     sales_prices: list[SalesPriceCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class StockItemCreateParams(TypedDict):
+    """``StockItemCreate`` as a dict: the same fields, by their wire names."""
+
+    item_code: str
+    description: str
+    sales_ledger_account_id: str
+    purchase_ledger_account_id: str
+    notes: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    reorder_level: NotRequired[Decimal | int | str | None]
+    reorder_quantity: NotRequired[Decimal | int | str | None]
+    location: NotRequired[str | None]
+    barcode: NotRequired[str | None]
+    supplier_part_number: NotRequired[str | None]
+    weight: NotRequired[Decimal | int | str | None]
+    measurement_unit: NotRequired[str | None]
+    weight_converted: NotRequired[Decimal | int | str | None]
+    active: NotRequired[bool | None]
+    quantity_in_stock: NotRequired[Decimal | int | str | None]
+    last_cost_price: NotRequired[Decimal | int | str | None]
+    last_cost_price_stock_value: NotRequired[Decimal | int | str | None]
+    average_cost_price: NotRequired[Decimal | int | str | None]
+    average_cost_price_stock_value: NotRequired[Decimal | int | str | None]
+    cost_price_last_updated: NotRequired[dt.date | str | None]
+    sales_prices: NotRequired[Sequence[SalesPriceCreate | SalesPriceCreateParams] | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostStockItems(RequestModel):
     """Creates a Stock Item"""
 
     stock_item: StockItemCreate
+
+
+class PostStockItemsParams(TypedDict):
+    """``PostStockItems`` as a dict: the same fields, by their wire names."""
+
+    stock_item: StockItemCreate | StockItemCreateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -34,8 +36,30 @@ class StockMovementCreate(RequestModel):
     reference: str | None = None
     """The reference of the stock movement"""
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class StockMovementCreateParams(TypedDict):
+    """``StockMovementCreate`` as a dict: the same fields, by their wire names."""
+
+    stock_item_id: str
+    date: dt.date | str
+    quantity: Decimal | int | str
+    cost_price: Decimal | int | str
+    details: str
+    movement_number: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostStockMovements(RequestModel):
     """Creates a Stock Movement"""
 
     stock_movement: StockMovementCreate
+
+
+class PostStockMovementsParams(TypedDict):
+    """``PostStockMovements`` as a dict: the same fields, by their wire names."""
+
+    stock_movement: StockMovementCreate | StockMovementCreateParams

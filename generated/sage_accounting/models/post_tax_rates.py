@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -21,6 +25,14 @@ class ComponentTaxRateCreate(RequestModel):
     """The tax rate percentage"""
 
 
+class ComponentTaxRateCreateParams(TypedDict):
+    """``ComponentTaxRateCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    agency: NotRequired[str | None]
+    percentage: NotRequired[Decimal | int | str | None]
+
+
 class TaxRateCreate(RequestModel):
     """TaxRateCreate (sent to Sage)."""
 
@@ -35,8 +47,29 @@ class TaxRateCreate(RequestModel):
 
     component_tax_rate: list[ComponentTaxRateCreate] | None = None
 
+    idempotency_id: str | None = None
+    """Sage answers a repeated POST with this id once; filled by the client unless given (or ``idempotency_id=False``)."""
+
+
+class TaxRateCreateParams(TypedDict):
+    """``TaxRateCreate`` as a dict: the same fields, by their wire names."""
+
+    name: str
+    agency: NotRequired[str | None]
+    is_visible: NotRequired[bool | None]
+    component_tax_rate: NotRequired[
+        Sequence[ComponentTaxRateCreate | ComponentTaxRateCreateParams] | None
+    ]
+    idempotency_id: NotRequired[str | None]
+
 
 class PostTaxRates(RequestModel):
     """Creates a Tax Rate (US only)"""
 
     tax_rate: TaxRateCreate
+
+
+class PostTaxRatesParams(TypedDict):
+    """``PostTaxRates`` as a dict: the same fields, by their wire names."""
+
+    tax_rate: TaxRateCreate | TaxRateCreateParams

@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -76,3 +80,30 @@ class PurchaseInvoiceLineUpdate(RequestModel):
 
     tax_recoverable: bool | None = None
     """Indicates if the invoice line is tax recoverable or not"""
+
+
+class PurchaseInvoiceLineUpdateParams(TypedDict):
+    """``PurchaseInvoiceLineUpdate`` as a dict: the same fields, by their wire names."""
+
+    is_purchase_for_resale: NotRequired[bool | None]
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    description: NotRequired[str | None]
+    product_id: NotRequired[str | None]
+    service_id: NotRequired[str | None]
+    ledger_account_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    quantity: NotRequired[Decimal | int | str | None]
+    unit_price: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_unit_price: NotRequired[Decimal | int | str | None]
+    unit_price_includes_tax: NotRequired[bool | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    eu_goods_services_type_id: NotRequired[str | None]
+    gst_amount: NotRequired[Decimal | int | str | None]
+    pst_amount: NotRequired[Decimal | int | str | None]
+    tax_recoverable: NotRequired[bool | None]

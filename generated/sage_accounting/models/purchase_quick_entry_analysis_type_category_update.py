@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -13,3 +15,9 @@ class PurchaseQuickEntryAnalysisTypeCategoryUpdate(RequestModel):
 
     analysis_type_id: str | None = None
     """The ID of the Analysis Type."""
+
+
+class PurchaseQuickEntryAnalysisTypeCategoryUpdateParams(TypedDict):
+    """``PurchaseQuickEntryAnalysisTypeCategoryUpdate`` as a dict: the same fields, by their wire names."""
+
+    analysis_type_id: NotRequired[str | None]

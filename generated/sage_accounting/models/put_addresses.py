@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -49,7 +51,30 @@ class AddressUpdate(RequestModel):
     """The ID of the Country Group."""
 
 
+class AddressUpdateParams(TypedDict):
+    """``AddressUpdate`` as a dict: the same fields, by their wire names."""
+
+    address_type_id: NotRequired[str | None]
+    name: NotRequired[str | None]
+    is_main_address: NotRequired[bool | None]
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]
+
+
 class PutAddresses(RequestModel):
     """Updates a Address"""
 
     address: AddressUpdate
+
+
+class PutAddressesParams(TypedDict):
+    """``PutAddresses`` as a dict: the same fields, by their wire names."""
+
+    address: AddressUpdate | AddressUpdateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -24,7 +26,22 @@ class AnalysisTypeCategoryUpdate(RequestModel):
     """The ID of the Analysis Type."""
 
 
+class AnalysisTypeCategoryUpdateParams(TypedDict):
+    """``AnalysisTypeCategoryUpdate`` as a dict: the same fields, by their wire names."""
+
+    code: NotRequired[str | None]
+    name: NotRequired[str | None]
+    combined_id: NotRequired[str | None]
+    analysis_type_id: NotRequired[str | None]
+
+
 class PutAnalysisTypeCategories(RequestModel):
     """Updates a Analysis Type Category"""
 
     analysis_type_category: AnalysisTypeCategoryUpdate
+
+
+class PutAnalysisTypeCategoriesParams(TypedDict):
+    """``PutAnalysisTypeCategories`` as a dict: the same fields, by their wire names."""
+
+    analysis_type_category: AnalysisTypeCategoryUpdate | AnalysisTypeCategoryUpdateParams

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -24,6 +27,15 @@ class AnalysisTypeAnalysisTypeCategoryUpdate(RequestModel):
     """The ID of the Analysis Type."""
 
 
+class AnalysisTypeAnalysisTypeCategoryUpdateParams(TypedDict):
+    """``AnalysisTypeAnalysisTypeCategoryUpdate`` as a dict: the same fields, by their wire names."""
+
+    code: NotRequired[str | None]
+    name: NotRequired[str | None]
+    combined_id: NotRequired[str | None]
+    analysis_type_id: NotRequired[str | None]
+
+
 class AnalysisTypeUpdate(RequestModel):
     """AnalysisTypeUpdate (sent to Sage)."""
 
@@ -39,7 +51,27 @@ class AnalysisTypeUpdate(RequestModel):
     analysis_type_categories: list[AnalysisTypeAnalysisTypeCategoryUpdate] | None = None
 
 
+class AnalysisTypeUpdateParams(TypedDict):
+    """``AnalysisTypeUpdate`` as a dict: the same fields, by their wire names."""
+
+    active_areas: NotRequired[Sequence[str] | None]
+    analysis_type_level: NotRequired[Sequence[str] | None]
+    name: NotRequired[str | None]
+    analysis_type_categories: NotRequired[
+        Sequence[
+            AnalysisTypeAnalysisTypeCategoryUpdate | AnalysisTypeAnalysisTypeCategoryUpdateParams
+        ]
+        | None
+    ]
+
+
 class PutAnalysisTypes(RequestModel):
     """Updates a Analysis Type"""
 
     analysis_type: AnalysisTypeUpdate
+
+
+class PutAnalysisTypesParams(TypedDict):
+    """``PutAnalysisTypes`` as a dict: the same fields, by their wire names."""
+
+    analysis_type: AnalysisTypeUpdate | AnalysisTypeUpdateParams

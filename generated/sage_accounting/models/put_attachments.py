@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -42,7 +44,28 @@ class AttachmentUpdate(RequestModel):
     """Flag to determine whether the attachment should be visible to customers"""
 
 
+class AttachmentUpdateParams(TypedDict):
+    """``AttachmentUpdate`` as a dict: the same fields, by their wire names."""
+
+    file: NotRequired[str | None]
+    file_name: NotRequired[str | None]
+    mime_type: NotRequired[str | None]
+    description: NotRequired[str | None]
+    file_extension: NotRequired[str | None]
+    transaction_id: NotRequired[str | None]
+    file_size: NotRequired[int | None]
+    attachment_context_type_id: NotRequired[str | None]
+    attachment_context_id: NotRequired[str | None]
+    is_public: NotRequired[bool | None]
+
+
 class PutAttachments(RequestModel):
     """Updates a Attachment"""
 
     attachment: AttachmentUpdate
+
+
+class PutAttachmentsParams(TypedDict):
+    """``PutAttachments`` as a dict: the same fields, by their wire names."""
+
+    attachment: AttachmentUpdate | AttachmentUpdateParams

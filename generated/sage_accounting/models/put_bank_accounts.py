@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
-from .bank_account_details_update import BankAccountDetailsUpdate
-from .bank_account_main_address_update import BankAccountMainAddressUpdate
+from .bank_account_details_update import BankAccountDetailsUpdate, BankAccountDetailsUpdateParams
+from .bank_account_main_address_update import (
+    BankAccountMainAddressUpdate,
+    BankAccountMainAddressUpdateParams,
+)
 
 
 class BankAccountMainContactPersonUpdate(RequestModel):
@@ -30,6 +35,17 @@ class BankAccountMainContactPersonUpdate(RequestModel):
 
     fax: str | None = None
     """The fax number of the contact"""
+
+
+class BankAccountMainContactPersonUpdateParams(TypedDict):
+    """``BankAccountMainContactPersonUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
 
 
 class BankAccountJournalCodeUpdate(RequestModel):
@@ -56,6 +72,16 @@ class BankAccountJournalCodeUpdate(RequestModel):
     Reserved journal codes cannot be deleted. A journal code is reserved when it has a control name.
     Please note that journal codes can also not be deleted when there is any journal that is using
     the code."""
+
+
+class BankAccountJournalCodeUpdateParams(TypedDict):
+    """``BankAccountJournalCodeUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    code: NotRequired[str | None]
+    journal_code_type_id: NotRequired[str | None]
+    control_name: NotRequired[str | None]
+    reserved: NotRequired[bool | None]
 
 
 class BankAccountUpdate(RequestModel):
@@ -97,7 +123,37 @@ class BankAccountUpdate(RequestModel):
     journal_code: BankAccountJournalCodeUpdate | None = None
 
 
+class BankAccountUpdateParams(TypedDict):
+    """``BankAccountUpdate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_type_id: NotRequired[str | None]
+    ledger_account_id: NotRequired[str | None]
+    nominal_code: NotRequired[int | None]
+    default_payment_method_id: NotRequired[str | None]
+    gifi_code: NotRequired[int | None]
+    is_active: NotRequired[bool | None]
+    currency_id: NotRequired[str | None]
+    bank_account_details: NotRequired[
+        BankAccountDetailsUpdate | BankAccountDetailsUpdateParams | None
+    ]
+    main_address: NotRequired[
+        BankAccountMainAddressUpdate | BankAccountMainAddressUpdateParams | None
+    ]
+    main_contact_person: NotRequired[
+        BankAccountMainContactPersonUpdate | BankAccountMainContactPersonUpdateParams | None
+    ]
+    journal_code: NotRequired[
+        BankAccountJournalCodeUpdate | BankAccountJournalCodeUpdateParams | None
+    ]
+
+
 class PutBankAccounts(RequestModel):
     """Updates a Bank Account"""
 
     bank_account: BankAccountUpdate
+
+
+class PutBankAccountsParams(TypedDict):
+    """``PutBankAccounts`` as a dict: the same fields, by their wire names."""
+
+    bank_account: BankAccountUpdate | BankAccountUpdateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -29,7 +31,23 @@ class BankOpeningBalanceUpdate(RequestModel):
     """The ID of the Transaction Type."""
 
 
+class BankOpeningBalanceUpdateParams(TypedDict):
+    """``BankOpeningBalanceUpdate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    debit: NotRequired[Decimal | int | str | None]
+    credit: NotRequired[Decimal | int | str | None]
+    transaction_type_id: NotRequired[str | None]
+
+
 class PutBankOpeningBalances(RequestModel):
     """Updates a Bank Opening Balance"""
 
     bank_opening_balance: BankOpeningBalanceUpdate
+
+
+class PutBankOpeningBalancesParams(TypedDict):
+    """``PutBankOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    bank_opening_balance: BankOpeningBalanceUpdate | BankOpeningBalanceUpdateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -47,7 +49,29 @@ class BankReconciliationUpdate(RequestModel):
     """The ID of the Status."""
 
 
+class BankReconciliationUpdateParams(TypedDict):
+    """``BankReconciliationUpdate`` as a dict: the same fields, by their wire names."""
+
+    bank_account_id: NotRequired[str | None]
+    statement_date: NotRequired[dt.date | str | None]
+    statement_end_balance: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    total_received: NotRequired[Decimal | int | str | None]
+    total_paid: NotRequired[Decimal | int | str | None]
+    starting_balance: NotRequired[Decimal | int | str | None]
+    closing_balance: NotRequired[Decimal | int | str | None]
+    reconciled_balance: NotRequired[Decimal | int | str | None]
+    balance_difference: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+
+
 class PutBankReconciliations(RequestModel):
     """Updates a Bank Reconciliation"""
 
     bank_reconciliation: BankReconciliationUpdate
+
+
+class PutBankReconciliationsParams(TypedDict):
+    """``PutBankReconciliations`` as a dict: the same fields, by their wire names."""
+
+    bank_reconciliation: BankReconciliationUpdate | BankReconciliationUpdateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -32,7 +34,24 @@ class BankTransferUpdate(RequestModel):
     """The description for the bank transfer"""
 
 
+class BankTransferUpdateParams(TypedDict):
+    """``BankTransferUpdate`` as a dict: the same fields, by their wire names."""
+
+    from_bank_account_id: NotRequired[str | None]
+    to_bank_account_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    amount: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    description: NotRequired[str | None]
+
+
 class PutBankTransfers(RequestModel):
     """Updates a Bank Transfer"""
 
     bank_transfer: BankTransferUpdate
+
+
+class PutBankTransfersParams(TypedDict):
+    """``PutBankTransfers`` as a dict: the same fields, by their wire names."""
+
+    bank_transfer: BankTransferUpdate | BankTransferUpdateParams

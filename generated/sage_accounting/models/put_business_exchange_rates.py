@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -24,7 +27,22 @@ class BusinessExchangeRateUpdate(RequestModel):
     """The ID of the Base Currency."""
 
 
+class BusinessExchangeRateUpdateParams(TypedDict):
+    """``BusinessExchangeRateUpdate`` as a dict: the same fields, by their wire names."""
+
+    currency_id: NotRequired[str | None]
+    rate: NotRequired[Decimal | int | str | None]
+    inverse_rate: NotRequired[Decimal | int | str | None]
+    base_currency_id: NotRequired[str | None]
+
+
 class PutBusinessExchangeRates(RequestModel):
     """Updates a Business Exchange Rate"""
 
     business_exchange_rate: BusinessExchangeRateUpdate
+
+
+class PutBusinessExchangeRatesParams(TypedDict):
+    """``PutBusinessExchangeRates`` as a dict: the same fields, by their wire names."""
+
+    business_exchange_rate: BusinessExchangeRateUpdate | BusinessExchangeRateUpdateParams

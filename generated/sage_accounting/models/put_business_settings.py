@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -69,6 +72,30 @@ class DefaultLedgerAccountsUpdate(RequestModel):
     """The ID of the Carriage Ledger Account."""
 
 
+class DefaultLedgerAccountsUpdateParams(TypedDict):
+    """``DefaultLedgerAccountsUpdate`` as a dict: the same fields, by their wire names."""
+
+    bank_charges_ledger_account_id: NotRequired[str | None]
+    bank_interest_received_ledger_account_id: NotRequired[str | None]
+    bank_interest_charges_paid_ledger_account_id: NotRequired[str | None]
+    exchange_rate_gains_ledger_account_id: NotRequired[str | None]
+    exchange_rate_losses_ledger_account_id: NotRequired[str | None]
+    sales_ledger_account_id: NotRequired[str | None]
+    sales_discount_ledger_account_id: NotRequired[str | None]
+    purchase_ledger_account_id: NotRequired[str | None]
+    purchase_discount_ledger_account_id: NotRequired[str | None]
+    product_sales_ledger_account_id: NotRequired[str | None]
+    product_purchase_ledger_account_id: NotRequired[str | None]
+    service_sales_ledger_account_id: NotRequired[str | None]
+    service_purchase_ledger_account_id: NotRequired[str | None]
+    stock_purchase_ledger_account_id: NotRequired[str | None]
+    other_receipt_ledger_account_id: NotRequired[str | None]
+    other_payment_ledger_account_id: NotRequired[str | None]
+    customer_receipt_discount_ledger_account_id: NotRequired[str | None]
+    vendor_payment_discount_ledger_account_id: NotRequired[str | None]
+    carriage_ledger_account_id: NotRequired[str | None]
+
+
 class BusinessSettingsUpdate(RequestModel):
     """BusinessSettingsUpdate (sent to Sage)."""
 
@@ -105,7 +132,31 @@ class BusinessSettingsUpdate(RequestModel):
     default_ledger_accounts: DefaultLedgerAccountsUpdate | None = None
 
 
+class BusinessSettingsUpdateParams(TypedDict):
+    """``BusinessSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    siret: NotRequired[str | None]
+    management_centre_member: NotRequired[bool | None]
+    rcs_number: NotRequired[str | None]
+    share_capital: NotRequired[Decimal | int | str | None]
+    business_activity_type_id: NotRequired[str | None]
+    legal_form_type_id: NotRequired[str | None]
+    auxiliary_accounts_visible: NotRequired[bool | None]
+    business_type_id: NotRequired[str | None]
+    country_of_registration_id: NotRequired[str | None]
+    wizard_complete: NotRequired[bool | None]
+    default_ledger_accounts: NotRequired[
+        DefaultLedgerAccountsUpdate | DefaultLedgerAccountsUpdateParams | None
+    ]
+
+
 class PutBusinessSettings(RequestModel):
     """Updates a Business Settings"""
 
     business_settings: BusinessSettingsUpdate
+
+
+class PutBusinessSettingsParams(TypedDict):
+    """``PutBusinessSettings`` as a dict: the same fields, by their wire names."""
+
+    business_settings: BusinessSettingsUpdate | BusinessSettingsUpdateParams

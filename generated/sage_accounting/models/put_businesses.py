@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -39,7 +41,27 @@ class BusinessUpdate(RequestModel):
     """The website of the business"""
 
 
+class BusinessUpdateParams(TypedDict):
+    """``BusinessUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    region: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    website: NotRequired[str | None]
+
+
 class PutBusinesses(RequestModel):
     """Updates a Business"""
 
     business: BusinessUpdate | None = None
+
+
+class PutBusinessesParams(TypedDict):
+    """``PutBusinesses`` as a dict: the same fields, by their wire names."""
+
+    business: NotRequired[BusinessUpdate | BusinessUpdateParams | None]

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -30,7 +32,24 @@ class CisSettingsUpdate(RequestModel):
     """The ID of the Tax Rate."""
 
 
+class CisSettingsUpdateParams(TypedDict):
+    """``CisSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    unique_tax_reference: NotRequired[str | None]
+    contractor: NotRequired[bool | None]
+    subcontractor: NotRequired[bool | None]
+    accounts_office_reference: NotRequired[str | None]
+    paye_reference: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+
+
 class PutCisSettings(RequestModel):
     """Updates a Cis Settings"""
 
     cis_settings: CisSettingsUpdate
+
+
+class PutCisSettingsParams(TypedDict):
+    """``PutCisSettings`` as a dict: the same fields, by their wire names."""
+
+    cis_settings: CisSettingsUpdate | CisSettingsUpdateParams

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -18,6 +21,13 @@ class ContactAllocationAllocatedArtefactUpdate(RequestModel):
 
     amount: RequestDecimal | None = None
     """The allocated amount"""
+
+
+class ContactAllocationAllocatedArtefactUpdateParams(TypedDict):
+    """``ContactAllocationAllocatedArtefactUpdate`` as a dict: the same fields, by their wire names."""
+
+    artefact_id: NotRequired[str | None]
+    amount: NotRequired[Decimal | int | str | None]
 
 
 class ContactAllocationUpdate(RequestModel):
@@ -35,7 +45,28 @@ class ContactAllocationUpdate(RequestModel):
     allocated_artefacts: list[ContactAllocationAllocatedArtefactUpdate] | None = None
 
 
+class ContactAllocationUpdateParams(TypedDict):
+    """``ContactAllocationUpdate`` as a dict: the same fields, by their wire names."""
+
+    transaction_type_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    allocated_artefacts: NotRequired[
+        Sequence[
+            ContactAllocationAllocatedArtefactUpdate
+            | ContactAllocationAllocatedArtefactUpdateParams
+        ]
+        | None
+    ]
+
+
 class PutContactAllocations(RequestModel):
     """Updates a Contact Allocation"""
 
     contact_allocation: ContactAllocationUpdate
+
+
+class PutContactAllocationsParams(TypedDict):
+    """``PutContactAllocations`` as a dict: the same fields, by their wire names."""
+
+    contact_allocation: ContactAllocationUpdate | ContactAllocationUpdateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -59,7 +61,33 @@ class ContactOpeningBalanceUpdate(RequestModel):
     """The total amount of the opening balance in base currency"""
 
 
+class ContactOpeningBalanceUpdateParams(TypedDict):
+    """``ContactOpeningBalanceUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_opening_balance_type_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    contact_id: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    transaction_type_id: NotRequired[str | None]
+    details: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+
+
 class PutContactOpeningBalances(RequestModel):
     """Updates a Contact Opening Balance"""
 
     contact_opening_balance: ContactOpeningBalanceUpdate
+
+
+class PutContactOpeningBalancesParams(TypedDict):
+    """``PutContactOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    contact_opening_balance: ContactOpeningBalanceUpdate | ContactOpeningBalanceUpdateParams

@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -21,6 +24,14 @@ class ContactPaymentAllocatedArtefactUpdate(RequestModel):
 
     discount: RequestDecimal | None = None
     """The allocated discount"""
+
+
+class ContactPaymentAllocatedArtefactUpdateParams(TypedDict):
+    """``ContactPaymentAllocatedArtefactUpdate`` as a dict: the same fields, by their wire names."""
+
+    artefact_id: NotRequired[str | None]
+    amount: NotRequired[Decimal | int | str | None]
+    discount: NotRequired[Decimal | int | str | None]
 
 
 class PaymentOnAccountUpdate(RequestModel):
@@ -73,6 +84,27 @@ class PaymentOnAccountUpdate(RequestModel):
 
     status_id: str | None = None
     """The ID of the Status."""
+
+
+class PaymentOnAccountUpdateParams(TypedDict):
+    """``PaymentOnAccountUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    outstanding_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_outstanding_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
 
 
 class ContactPaymentUpdate(RequestModel):
@@ -131,7 +163,41 @@ class ContactPaymentUpdate(RequestModel):
     payment_on_account: PaymentOnAccountUpdate | None = None
 
 
+class ContactPaymentUpdateParams(TypedDict):
+    """``ContactPaymentUpdate`` as a dict: the same fields, by their wire names."""
+
+    transaction_type_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    payment_method_id: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_currency_charge: NotRequired[Decimal | int | str | None]
+    reference: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+    allocated_artefacts: NotRequired[
+        Sequence[
+            ContactPaymentAllocatedArtefactUpdate | ContactPaymentAllocatedArtefactUpdateParams
+        ]
+        | None
+    ]
+    payment_on_account: NotRequired[PaymentOnAccountUpdate | PaymentOnAccountUpdateParams | None]
+
+
 class PutContactPayments(RequestModel):
     """Updates a Contact Payment"""
 
     contact_payment: ContactPaymentUpdate
+
+
+class PutContactPaymentsParams(TypedDict):
+    """``PutContactPayments`` as a dict: the same fields, by their wire names."""
+
+    contact_payment: ContactPaymentUpdate | ContactPaymentUpdateParams

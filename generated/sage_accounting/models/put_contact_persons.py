@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -42,7 +45,28 @@ class ContactPersonUpdate(RequestModel):
     """Indicates whether this contact person is a preferred contact"""
 
 
+class ContactPersonUpdateParams(TypedDict):
+    """``ContactPersonUpdate`` as a dict: the same fields, by their wire names."""
+
+    address_id: NotRequired[str | None]
+    name: NotRequired[str | None]
+    contact_person_type_ids: NotRequired[Sequence[str] | None]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
+    is_main_contact: NotRequired[bool | None]
+    is_preferred_contact: NotRequired[bool | None]
+
+
 class PutContactPersons(RequestModel):
     """Updates a Contact Person"""
 
     contact_person: ContactPersonUpdate
+
+
+class PutContactPersonsParams(TypedDict):
+    """``PutContactPersons`` as a dict: the same fields, by their wire names."""
+
+    contact_person: ContactPersonUpdate | ContactPersonUpdateParams

@@ -5,11 +5,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Literal, NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .bank_account_details_update import BankAccountDetailsUpdate
-from .bank_account_main_address_update import BankAccountMainAddressUpdate
+from .bank_account_details_update import BankAccountDetailsUpdate, BankAccountDetailsUpdateParams
+from .bank_account_main_address_update import (
+    BankAccountMainAddressUpdate,
+    BankAccountMainAddressUpdateParams,
+)
 
 
 class ContactDeliveryAddressUpdate(RequestModel):
@@ -52,6 +57,23 @@ class ContactDeliveryAddressUpdate(RequestModel):
     """Specifies the address as the contact's main address. Only a single address can exist for a contact in Start so this is always true when returned by the API but cannot be seen in the UI"""
 
 
+class ContactDeliveryAddressUpdateParams(TypedDict):
+    """``ContactDeliveryAddressUpdate`` as a dict: the same fields, by their wire names."""
+
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    bank_account_id: NotRequired[str | None]
+    contact_id: NotRequired[str | None]
+    address_type_id: NotRequired[str | None]
+    name: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]
+    is_main_address: NotRequired[bool | None]
+
+
 class ContactMainContactPersonUpdate(RequestModel):
     """ContactMainContactPersonUpdate (sent to Sage)."""
 
@@ -86,6 +108,21 @@ class ContactMainContactPersonUpdate(RequestModel):
     """Indicates whether this contact person is a preferred contact"""
 
 
+class ContactMainContactPersonUpdateParams(TypedDict):
+    """``ContactMainContactPersonUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_person_type_ids: NotRequired[Sequence[str] | None]
+    name: NotRequired[str | None]
+    job_title: NotRequired[str | None]
+    telephone: NotRequired[str | None]
+    mobile: NotRequired[str | None]
+    email: NotRequired[str | None]
+    fax: NotRequired[str | None]
+    is_main_contact: NotRequired[bool | None]
+    address_id: NotRequired[str | None]
+    is_preferred_contact: NotRequired[bool | None]
+
+
 class TaxTreatmentUpdate(RequestModel):
     """TaxTreatmentUpdate (sent to Sage)."""
 
@@ -103,6 +140,16 @@ class TaxTreatmentUpdate(RequestModel):
 
     is_importer: bool | None = None
     """Indicates a contact where import rules should be appliedOnly used for suppliers and FR, ES, IE and UK businesses"""
+
+
+class TaxTreatmentUpdateParams(TypedDict):
+    """``TaxTreatmentUpdate`` as a dict: the same fields, by their wire names."""
+
+    home_tax: NotRequired[bool | None]
+    eu_tax_registered: NotRequired[bool | None]
+    eu_not_tax_registered: NotRequired[bool | None]
+    rest_of_world_tax: NotRequired[bool | None]
+    is_importer: NotRequired[bool | None]
 
 
 class ContactUpdate(RequestModel):
@@ -215,7 +262,62 @@ class ContactUpdate(RequestModel):
     tax_treatment: TaxTreatmentUpdate | None = None
 
 
+class ContactUpdateParams(TypedDict):
+    """``ContactUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    contact_type_ids: NotRequired[Sequence[str] | None]
+    reference: NotRequired[str | None]
+    default_sales_ledger_account_id: NotRequired[str | None]
+    default_sales_tax_rate_id: NotRequired[str | None]
+    default_purchase_ledger_account_id: NotRequired[str | None]
+    tax_number: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    locale: NotRequired[str | None]
+    credit_limit: NotRequired[Decimal | int | str | None]
+    credit_days: NotRequired[int | None]
+    credit_terms: NotRequired[
+        Literal[
+            "month_end_invoice",
+            "date_from_invoice",
+            "immediate_invoice",
+            "month_end_payment",
+            "date_from_payment",
+            "immediate_payment",
+        ]
+        | None
+    ]
+    credit_terms_and_conditions: NotRequired[str | None]
+    product_sales_price_type_id: NotRequired[str | None]
+    source_guid: NotRequired[str | None]
+    currency_id: NotRequired[str | None]
+    aux_reference: NotRequired[str | None]
+    registered_number: NotRequired[str | None]
+    tax_calculation: NotRequired[str | None]
+    auxiliary_account: NotRequired[str | None]
+    destination_vat_blocking: NotRequired[bool | None]
+    main_address: NotRequired[
+        BankAccountMainAddressUpdate | BankAccountMainAddressUpdateParams | None
+    ]
+    delivery_address: NotRequired[
+        ContactDeliveryAddressUpdate | ContactDeliveryAddressUpdateParams | None
+    ]
+    main_contact_person: NotRequired[
+        ContactMainContactPersonUpdate | ContactMainContactPersonUpdateParams | None
+    ]
+    bank_account_details: NotRequired[
+        BankAccountDetailsUpdate | BankAccountDetailsUpdateParams | None
+    ]
+    tax_treatment: NotRequired[TaxTreatmentUpdate | TaxTreatmentUpdateParams | None]
+
+
 class PutContacts(RequestModel):
     """Updates a Contact"""
 
     contact: ContactUpdate
+
+
+class PutContactsParams(TypedDict):
+    """``PutContacts`` as a dict: the same fields, by their wire names."""
+
+    contact: ContactUpdate | ContactUpdateParams

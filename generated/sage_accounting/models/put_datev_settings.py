@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -24,7 +26,22 @@ class DatevSettingsUpdate(RequestModel):
     """The next unique supplier number"""
 
 
+class DatevSettingsUpdateParams(TypedDict):
+    """``DatevSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    tax_consultant_number: NotRequired[int | None]
+    client_number: NotRequired[int | None]
+    next_customer_number: NotRequired[int | None]
+    next_supplier_number: NotRequired[int | None]
+
+
 class PutDatevSettings(RequestModel):
     """Updates a Datev Settings"""
 
     datev_settings: DatevSettingsUpdate
+
+
+class PutDatevSettingsParams(TypedDict):
+    """``PutDatevSettings`` as a dict: the same fields, by their wire names."""
+
+    datev_settings: DatevSettingsUpdate | DatevSettingsUpdateParams

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -21,6 +24,14 @@ class DefaultMessageUpdate(RequestModel):
     """The message for a given message type and locale"""
 
 
+class DefaultMessageUpdateParams(TypedDict):
+    """``DefaultMessageUpdate`` as a dict: the same fields, by their wire names."""
+
+    message_type: NotRequired[str | None]
+    locale: NotRequired[str | None]
+    message: NotRequired[str | None]
+
+
 class EmailSettingsUpdate(RequestModel):
     """EmailSettingsUpdate (sent to Sage)."""
 
@@ -33,7 +44,23 @@ class EmailSettingsUpdate(RequestModel):
     default_messages: list[DefaultMessageUpdate] | None = None
 
 
+class EmailSettingsUpdateParams(TypedDict):
+    """``EmailSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    pdf_attached: NotRequired[bool | None]
+    send_bcc: NotRequired[bool | None]
+    default_messages: NotRequired[
+        Sequence[DefaultMessageUpdate | DefaultMessageUpdateParams] | None
+    ]
+
+
 class PutEmailSettings(RequestModel):
     """Updates a Email Settings"""
 
     email_settings: EmailSettingsUpdate
+
+
+class PutEmailSettingsParams(TypedDict):
+    """``PutEmailSettings`` as a dict: the same fields, by their wire names."""
+
+    email_settings: EmailSettingsUpdate | EmailSettingsUpdateParams

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -80,7 +82,40 @@ class FinancialSettingsUpdate(RequestModel):
     """Indicates whether to use destination vat or not"""
 
 
+class FinancialSettingsUpdateParams(TypedDict):
+    """``FinancialSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    year_end_date: NotRequired[dt.date | str | None]
+    year_end_lockdown_date: NotRequired[dt.date | str | None]
+    accounting_type: NotRequired[str | None]
+    accounts_start_date: NotRequired[dt.date | str | None]
+    base_currency_id: NotRequired[str | None]
+    multi_currency_enabled: NotRequired[bool | None]
+    use_live_exchange_rates: NotRequired[bool | None]
+    mtd_activation_status: NotRequired[str | None]
+    mtd_connected: NotRequired[bool | None]
+    mtd_authenticated_date: NotRequired[dt.date | str | None]
+    tax_scheme_id: NotRequired[str | None]
+    tax_return_frequency_id: NotRequired[str | None]
+    tax_number: NotRequired[str | None]
+    general_tax_number: NotRequired[str | None]
+    tax_office_id: NotRequired[str | None]
+    default_irpf_rate: NotRequired[Decimal | int | str | None]
+    flat_rate_tax_percentage: NotRequired[Decimal | int | str | None]
+    recoverable_percentage: NotRequired[Decimal | int | str | None]
+    sales_tax_calculation: NotRequired[str | None]
+    purchase_tax_calculation: NotRequired[str | None]
+    postponed_accounting: NotRequired[bool | None]
+    destination_vat: NotRequired[bool | None]
+
+
 class PutFinancialSettings(RequestModel):
     """Updates a Financial Settings"""
 
     financial_settings: FinancialSettingsUpdate
+
+
+class PutFinancialSettingsParams(TypedDict):
+    """``PutFinancialSettings`` as a dict: the same fields, by their wire names."""
+
+    financial_settings: FinancialSettingsUpdate | FinancialSettingsUpdateParams

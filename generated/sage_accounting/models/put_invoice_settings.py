@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Literal, NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -41,6 +42,20 @@ class DocumentHeadingsUpdate(RequestModel):
     """The customisable delivery note document header"""
 
 
+class DocumentHeadingsUpdateParams(TypedDict):
+    """``DocumentHeadingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    sales_invoice: NotRequired[str | None]
+    sales_credit_note: NotRequired[str | None]
+    sales_corrective_invoice: NotRequired[str | None]
+    sales_quote: NotRequired[str | None]
+    sales_estimate: NotRequired[str | None]
+    pro_forma: NotRequired[str | None]
+    remittance_advice: NotRequired[str | None]
+    statement: NotRequired[str | None]
+    delivery_note: NotRequired[str | None]
+
+
 class LineItemTitlesUpdate(RequestModel):
     """LineItemTitlesUpdate (sent to Sage)."""
 
@@ -57,6 +72,15 @@ class LineItemTitlesUpdate(RequestModel):
     """The user defined discount column title"""
 
 
+class LineItemTitlesUpdateParams(TypedDict):
+    """``LineItemTitlesUpdate`` as a dict: the same fields, by their wire names."""
+
+    description: NotRequired[str | None]
+    unit_price: NotRequired[str | None]
+    quantity: NotRequired[str | None]
+    discount: NotRequired[str | None]
+
+
 class FooterDetailsUpdate(RequestModel):
     """FooterDetailsUpdate (sent to Sage)."""
 
@@ -68,6 +92,14 @@ class FooterDetailsUpdate(RequestModel):
 
     column_3: str | None = None
     """The pdf footer details for column 3"""
+
+
+class FooterDetailsUpdateParams(TypedDict):
+    """``FooterDetailsUpdate`` as a dict: the same fields, by their wire names."""
+
+    column_1: NotRequired[str | None]
+    column_2: NotRequired[str | None]
+    column_3: NotRequired[str | None]
 
 
 class PrintContactDetailsUpdate(RequestModel):
@@ -95,6 +127,18 @@ class PrintContactDetailsUpdate(RequestModel):
     """Indicates which contact address is used for the delivery address of the invoice. Valid options are: INVOICE_ADDRESS, CONTACT_DELIVERY_ADDRESS, NONE."""
 
 
+class PrintContactDetailsUpdateParams(TypedDict):
+    """``PrintContactDetailsUpdate`` as a dict: the same fields, by their wire names."""
+
+    business_name: NotRequired[bool | None]
+    website: NotRequired[bool | None]
+    telephone: NotRequired[bool | None]
+    mobile: NotRequired[bool | None]
+    email_address: NotRequired[bool | None]
+    due_date: NotRequired[bool | None]
+    default_delivery_address: NotRequired[str | None]
+
+
 class PrintStatementsUpdate(RequestModel):
     """PrintStatementsUpdate (sent to Sage)."""
 
@@ -103,6 +147,13 @@ class PrintStatementsUpdate(RequestModel):
 
     table_of_balances: bool | None = None
     """Indicates whether table of balances is printed in the contact's statement"""
+
+
+class PrintStatementsUpdateParams(TypedDict):
+    """``PrintStatementsUpdate`` as a dict: the same fields, by their wire names."""
+
+    days_overdue: NotRequired[bool | None]
+    table_of_balances: NotRequired[bool | None]
 
 
 class InvoiceSettingsUpdate(RequestModel):
@@ -249,7 +300,67 @@ class InvoiceSettingsUpdate(RequestModel):
     print_statements: PrintStatementsUpdate | None = None
 
 
+class InvoiceSettingsUpdateParams(TypedDict):
+    """``InvoiceSettingsUpdate`` as a dict: the same fields, by their wire names."""
+
+    next_invoice_number: NotRequired[int | None]
+    next_credit_note_number: NotRequired[int | None]
+    separate_invoice_credit_note_numbering: NotRequired[bool | None]
+    sales_invoice_number_prefix: NotRequired[str | None]
+    sales_credit_note_number_prefix: NotRequired[str | None]
+    invoice_terms_and_conditions: NotRequired[str | None]
+    default_note_on_invoice: NotRequired[str | None]
+    default_note_on_credit_note: NotRequired[str | None]
+    default_note_on_estimate: NotRequired[str | None]
+    default_note_on_quote: NotRequired[str | None]
+    next_quote_number: NotRequired[int | None]
+    quote_number_prefix: NotRequired[str | None]
+    estimate_number_prefix: NotRequired[str | None]
+    quote_default_days_to_expiry: NotRequired[int | None]
+    estimate_default_days_to_expiry: NotRequired[int | None]
+    quote_terms_and_conditions: NotRequired[str | None]
+    estimate_terms_and_conditions: NotRequired[str | None]
+    delivery_note_terms_and_conditions: NotRequired[str | None]
+    delivery_note_show_signature: NotRequired[bool | None]
+    delivery_note_show_picked: NotRequired[bool | None]
+    delivery_note_show_notes: NotRequired[bool | None]
+    delivery_note_show_contact_details: NotRequired[bool | None]
+    quick_entry_prefix: NotRequired[str | None]
+    late_payment_percentage: NotRequired[Decimal | int | str | None]
+    prompt_payment_percentage: NotRequired[Decimal | int | str | None]
+    show_auto_entrepreneur: NotRequired[bool | None]
+    show_insurance: NotRequired[bool | None]
+    insurer_id: NotRequired[str | None]
+    insurance_area: NotRequired[str | None]
+    insurance_type: NotRequired[str | None]
+    insurance_text: NotRequired[str | None]
+    payment_bank_account_id: NotRequired[str | None]
+    sales_corrective_invoice_number_prefix: NotRequired[str | None]
+    next_sales_corrective_invoice_number: NotRequired[int | None]
+    customer_credit_days: NotRequired[int | None]
+    vendor_credit_days: NotRequired[int | None]
+    customer_credit_terms: NotRequired[
+        Literal["month_end_invoice", "date_from_invoice", "immediate_invoice"] | None
+    ]
+    vendor_credit_terms: NotRequired[
+        Literal["month_end_payment", "date_from_payment", "immediate_payment"] | None
+    ]
+    document_headings: NotRequired[DocumentHeadingsUpdate | DocumentHeadingsUpdateParams | None]
+    line_item_titles: NotRequired[LineItemTitlesUpdate | LineItemTitlesUpdateParams | None]
+    footer_details: NotRequired[FooterDetailsUpdate | FooterDetailsUpdateParams | None]
+    print_contact_details: NotRequired[
+        PrintContactDetailsUpdate | PrintContactDetailsUpdateParams | None
+    ]
+    print_statements: NotRequired[PrintStatementsUpdate | PrintStatementsUpdateParams | None]
+
+
 class PutInvoiceSettings(RequestModel):
     """Updates a Invoice Settings"""
 
     invoice_settings: InvoiceSettingsUpdate
+
+
+class PutInvoiceSettingsParams(TypedDict):
+    """``PutInvoiceSettings`` as a dict: the same fields, by their wire names."""
+
+    invoice_settings: InvoiceSettingsUpdate | InvoiceSettingsUpdateParams

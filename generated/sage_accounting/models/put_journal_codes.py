@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -34,7 +36,23 @@ class JournalCodeUpdate(RequestModel):
     the code."""
 
 
+class JournalCodeUpdateParams(TypedDict):
+    """``JournalCodeUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    code: NotRequired[str | None]
+    journal_code_type_id: NotRequired[str | None]
+    control_name: NotRequired[str | None]
+    reserved: NotRequired[bool | None]
+
+
 class PutJournalCodes(RequestModel):
     """Updates a Journal Code"""
 
     journal_code: JournalCodeUpdate
+
+
+class PutJournalCodesParams(TypedDict):
+    """``PutJournalCodes`` as a dict: the same fields, by their wire names."""
+
+    journal_code: JournalCodeUpdate | JournalCodeUpdateParams

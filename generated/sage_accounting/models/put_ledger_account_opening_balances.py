@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -24,7 +27,24 @@ class LedgerAccountOpeningBalanceUpdate(RequestModel):
     """A description of the opening balance"""
 
 
+class LedgerAccountOpeningBalanceUpdateParams(TypedDict):
+    """``LedgerAccountOpeningBalanceUpdate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_id: NotRequired[str | None]
+    debit: NotRequired[Decimal | int | str | None]
+    credit: NotRequired[Decimal | int | str | None]
+    details: NotRequired[str | None]
+
+
 class PutLedgerAccountOpeningBalances(RequestModel):
     """Updates a Ledger Account Opening Balance"""
 
     ledger_account_opening_balance: LedgerAccountOpeningBalanceUpdate
+
+
+class PutLedgerAccountOpeningBalancesParams(TypedDict):
+    """``PutLedgerAccountOpeningBalances`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_opening_balance: (
+        LedgerAccountOpeningBalanceUpdate | LedgerAccountOpeningBalanceUpdateParams
+    )

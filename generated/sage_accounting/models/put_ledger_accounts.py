@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -91,7 +94,40 @@ class LedgerAccountUpdate(RequestModel):
     _Canada only_"""
 
 
+class LedgerAccountUpdateParams(TypedDict):
+    """``LedgerAccountUpdate`` as a dict: the same fields, by their wire names."""
+
+    ledger_account_type_id: NotRequired[str | None]
+    included_in_chart: NotRequired[bool | None]
+    name: NotRequired[str | None]
+    display_name: NotRequired[str | None]
+    nominal_code: NotRequired[int | None]
+    ledger_account_classification_id: NotRequired[str | None]
+    tax_rate_id: NotRequired[str | None]
+    fixed_tax_rate: NotRequired[bool | None]
+    visible_in_banking: NotRequired[bool | None]
+    visible_in_expenses: NotRequired[bool | None]
+    visible_in_journals: NotRequired[bool | None]
+    visible_in_other_payments: NotRequired[bool | None]
+    visible_in_other_receipts: NotRequired[bool | None]
+    visible_in_reporting: NotRequired[bool | None]
+    visible_in_sales: NotRequired[bool | None]
+    control_name: NotRequired[str | None]
+    tax_recoverable: NotRequired[bool | None]
+    recoverable_percentage: NotRequired[Decimal | int | str | None]
+    non_recoverable_ledger_account_id: NotRequired[str | None]
+    cis_materials: NotRequired[bool | None]
+    cis_labour: NotRequired[bool | None]
+    gifi_code: NotRequired[int | None]
+
+
 class PutLedgerAccounts(RequestModel):
     """Updates a Ledger Account"""
 
     ledger_account: LedgerAccountUpdate
+
+
+class PutLedgerAccountsParams(TypedDict):
+    """``PutLedgerAccounts`` as a dict: the same fields, by their wire names."""
+
+    ledger_account: LedgerAccountUpdate | LedgerAccountUpdateParams

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestModel
 
@@ -41,7 +42,27 @@ class MigrationsUpdate(RequestModel):
     """The schema id used for the migration"""
 
 
+class MigrationsUpdateParams(TypedDict):
+    """``MigrationsUpdate`` as a dict: the same fields, by their wire names."""
+
+    status_id: NotRequired[str | None]
+    started_at: NotRequired[dt.datetime | str | None]
+    completed_at: NotRequired[dt.datetime | str | None]
+    source_product: NotRequired[str | None]
+    source_product_version: NotRequired[str | None]
+    source_license: NotRequired[str | None]
+    source_tool: NotRequired[str | None]
+    source_tool_version: NotRequired[str | None]
+    schema_id: NotRequired[str | None]
+
+
 class PutMigrations(RequestModel):
     """Updates a Migrations"""
 
     migrations: MigrationsUpdate
+
+
+class PutMigrationsParams(TypedDict):
+    """``PutMigrations`` as a dict: the same fields, by their wire names."""
+
+    migrations: MigrationsUpdate | MigrationsUpdateParams

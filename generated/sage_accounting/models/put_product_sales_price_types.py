@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -18,7 +20,20 @@ class ProductSalesPriceTypeUpdate(RequestModel):
     """Indicates whether the price type is displayed in the application"""
 
 
+class ProductSalesPriceTypeUpdateParams(TypedDict):
+    """``ProductSalesPriceTypeUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    active: NotRequired[bool | None]
+
+
 class PutProductSalesPriceTypes(RequestModel):
     """Updates a Product Sales Price Type"""
 
     product_sales_price_type: ProductSalesPriceTypeUpdate
+
+
+class PutProductSalesPriceTypesParams(TypedDict):
+    """``PutProductSalesPriceTypes`` as a dict: the same fields, by their wire names."""
+
+    product_sales_price_type: ProductSalesPriceTypeUpdate | ProductSalesPriceTypeUpdateParams

@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
-from .sales_price_update import SalesPriceUpdate
+from .sales_price_update import SalesPriceUpdate, SalesPriceUpdateParams
 
 
 class ProductUpdate(RequestModel):
@@ -54,7 +58,32 @@ class ProductUpdate(RequestModel):
     sales_prices: list[SalesPriceUpdate] | None = None
 
 
+class ProductUpdateParams(TypedDict):
+    """``ProductUpdate`` as a dict: the same fields, by their wire names."""
+
+    description: NotRequired[str | None]
+    sales_ledger_account_id: NotRequired[str | None]
+    purchase_ledger_account_id: NotRequired[str | None]
+    item_code: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    active: NotRequired[bool | None]
+    catalog_item_type_id: NotRequired[str | None]
+    sales_prices: NotRequired[Sequence[SalesPriceUpdate | SalesPriceUpdateParams] | None]
+
+
 class PutProducts(RequestModel):
     """Updates a Product"""
 
     product: ProductUpdate
+
+
+class PutProductsParams(TypedDict):
+    """``PutProducts`` as a dict: the same fields, by their wire names."""
+
+    product: ProductUpdate | ProductUpdateParams

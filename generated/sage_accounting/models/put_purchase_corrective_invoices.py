@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate
-from .tax_analysis_update import TaxAnalysisUpdate
+from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate, PurchaseInvoiceLineUpdateParams
+from .tax_analysis_update import TaxAnalysisUpdate, TaxAnalysisUpdateParams
 
 
 class PurchaseCorrectiveInvoiceUpdate(RequestModel):
@@ -98,7 +101,50 @@ class PurchaseCorrectiveInvoiceUpdate(RequestModel):
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 
 
+class PurchaseCorrectiveInvoiceUpdateParams(TypedDict):
+    """``PurchaseCorrectiveInvoiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    vat_reverse_charge: NotRequired[bool | None]
+    contact_id: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    due_date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    vendor_reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    original_invoice_id: NotRequired[str | None]
+    original_invoice_number: NotRequired[str | None]
+    original_invoice_date: NotRequired[str | None]
+    invoice_lines: NotRequired[
+        Sequence[PurchaseInvoiceLineUpdate | PurchaseInvoiceLineUpdateParams] | None
+    ]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisUpdate | TaxAnalysisUpdateParams] | None]
+
+
 class PutPurchaseCorrectiveInvoices(RequestModel):
     """Updates a Purchase Corrective Invoice"""
 
     purchase_corrective_invoice: PurchaseCorrectiveInvoiceUpdate
+
+
+class PutPurchaseCorrectiveInvoicesParams(TypedDict):
+    """``PutPurchaseCorrectiveInvoices`` as a dict: the same fields, by their wire names."""
+
+    purchase_corrective_invoice: (
+        PurchaseCorrectiveInvoiceUpdate | PurchaseCorrectiveInvoiceUpdateParams
+    )

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate
-from .tax_analysis_update import TaxAnalysisUpdate
+from .purchase_invoice_line_update import PurchaseInvoiceLineUpdate, PurchaseInvoiceLineUpdateParams
+from .tax_analysis_update import TaxAnalysisUpdate, TaxAnalysisUpdateParams
 
 
 class PurchaseInvoiceUpdate(RequestModel):
@@ -127,7 +130,57 @@ class PurchaseInvoiceUpdate(RequestModel):
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 
 
+class PurchaseInvoiceUpdateParams(TypedDict):
+    """``PurchaseInvoiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    due_date: NotRequired[dt.date | str | None]
+    vat_reverse_charge: NotRequired[bool | None]
+    postponed_accounting: NotRequired[bool | None]
+    vat_exempt_consignment: NotRequired[bool | None]
+    cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    base_currency_cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_itc_amount: NotRequired[Decimal | int | str | None]
+    total_itc_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_itr_amount: NotRequired[Decimal | int | str | None]
+    total_itr_amount: NotRequired[Decimal | int | str | None]
+    part_recoverable: NotRequired[bool | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    vendor_reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    invoice_lines: NotRequired[
+        Sequence[PurchaseInvoiceLineUpdate | PurchaseInvoiceLineUpdateParams] | None
+    ]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisUpdate | TaxAnalysisUpdateParams] | None]
+
+
 class PutPurchaseInvoices(RequestModel):
     """Updates a Purchase Invoice"""
 
     purchase_invoice: PurchaseInvoiceUpdate
+
+
+class PutPurchaseInvoicesParams(TypedDict):
+    """``PutPurchaseInvoices`` as a dict: the same fields, by their wire names."""
+
+    purchase_invoice: PurchaseInvoiceUpdate | PurchaseInvoiceUpdateParams

@@ -6,10 +6,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 from .purchase_quick_entry_analysis_type_category_update import (
     PurchaseQuickEntryAnalysisTypeCategoryUpdate,
+    PurchaseQuickEntryAnalysisTypeCategoryUpdateParams,
 )
 
 
@@ -91,7 +95,49 @@ class PurchaseQuickEntryUpdate(RequestModel):
     analysis_type_categories: list[PurchaseQuickEntryAnalysisTypeCategoryUpdate] | None = None
 
 
+class PurchaseQuickEntryUpdateParams(TypedDict):
+    """``PurchaseQuickEntryUpdate`` as a dict: the same fields, by their wire names."""
+
+    quick_entry_type_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    contact_id: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    ledger_account_id: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    details: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    gst_amount: NotRequired[Decimal | int | str | None]
+    pst_amount: NotRequired[Decimal | int | str | None]
+    tax_recoverable: NotRequired[bool | None]
+    analysis_type_categories: NotRequired[
+        Sequence[
+            PurchaseQuickEntryAnalysisTypeCategoryUpdate
+            | PurchaseQuickEntryAnalysisTypeCategoryUpdateParams
+        ]
+        | None
+    ]
+
+
 class PutPurchaseQuickEntries(RequestModel):
     """Updates a Purchase Quick Entry"""
 
     purchase_quick_entry: PurchaseQuickEntryUpdate
+
+
+class PutPurchaseQuickEntriesParams(TypedDict):
+    """``PutPurchaseQuickEntries`` as a dict: the same fields, by their wire names."""
+
+    purchase_quick_entry: PurchaseQuickEntryUpdate | PurchaseQuickEntryUpdateParams

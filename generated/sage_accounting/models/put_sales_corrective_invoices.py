@@ -6,12 +6,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_delivery_address_update import SalesDeliveryAddressUpdate
-from .sales_invoice_line_update import SalesInvoiceLineUpdate
-from .sales_main_address_update import SalesMainAddressUpdate
-from .tax_analysis_update import TaxAnalysisUpdate
+from .sales_delivery_address_update import (
+    SalesDeliveryAddressUpdate,
+    SalesDeliveryAddressUpdateParams,
+)
+from .sales_invoice_line_update import SalesInvoiceLineUpdate, SalesInvoiceLineUpdateParams
+from .sales_main_address_update import SalesMainAddressUpdate, SalesMainAddressUpdateParams
+from .tax_analysis_update import TaxAnalysisUpdate, TaxAnalysisUpdateParams
 
 
 class SalesCorrectiveInvoiceUpdate(RequestModel):
@@ -149,7 +155,67 @@ class SalesCorrectiveInvoiceUpdate(RequestModel):
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 
 
+class SalesCorrectiveInvoiceUpdateParams(TypedDict):
+    """``SalesCorrectiveInvoiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    vat_reverse_charge: NotRequired[bool | None]
+    destination_consignment: NotRequired[bool | None]
+    contact_id: NotRequired[str | None]
+    invoice_number_prefix: NotRequired[str | None]
+    invoice_number: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    due_date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    terms_and_conditions: NotRequired[str | None]
+    shipping_net_amount: NotRequired[Decimal | int | str | None]
+    shipping_tax_rate_id: NotRequired[str | None]
+    shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    shipping_total_amount: NotRequired[Decimal | int | str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_total_amount: NotRequired[Decimal | int | str | None]
+    total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    sent: NotRequired[bool | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    corrective_reason_code_id: NotRequired[str | None]
+    original_invoice_id: NotRequired[str | None]
+    original_invoice_number: NotRequired[str | None]
+    original_invoice_date: NotRequired[str | None]
+    details: NotRequired[str | None]
+    main_address: NotRequired[SalesMainAddressUpdate | SalesMainAddressUpdateParams | None]
+    delivery_address: NotRequired[
+        SalesDeliveryAddressUpdate | SalesDeliveryAddressUpdateParams | None
+    ]
+    invoice_lines: NotRequired[
+        Sequence[SalesInvoiceLineUpdate | SalesInvoiceLineUpdateParams] | None
+    ]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisUpdate | TaxAnalysisUpdateParams] | None]
+
+
 class PutSalesCorrectiveInvoices(RequestModel):
     """Updates a Sales Corrective Invoice"""
 
     sales_corrective_invoice: SalesCorrectiveInvoiceUpdate
+
+
+class PutSalesCorrectiveInvoicesParams(TypedDict):
+    """``PutSalesCorrectiveInvoices`` as a dict: the same fields, by their wire names."""
+
+    sales_corrective_invoice: SalesCorrectiveInvoiceUpdate | SalesCorrectiveInvoiceUpdateParams

@@ -6,12 +6,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_delivery_address_update import SalesDeliveryAddressUpdate
-from .sales_invoice_line_update import SalesInvoiceLineUpdate
-from .sales_main_address_update import SalesMainAddressUpdate
-from .tax_analysis_update import TaxAnalysisUpdate
+from .sales_delivery_address_update import (
+    SalesDeliveryAddressUpdate,
+    SalesDeliveryAddressUpdateParams,
+)
+from .sales_invoice_line_update import SalesInvoiceLineUpdate, SalesInvoiceLineUpdateParams
+from .sales_main_address_update import SalesMainAddressUpdate, SalesMainAddressUpdateParams
+from .tax_analysis_update import TaxAnalysisUpdate, TaxAnalysisUpdateParams
 
 
 class RecurringInvoiceUpdate(RequestModel):
@@ -31,6 +37,16 @@ class RecurringInvoiceUpdate(RequestModel):
 
     recurrence_status_identifier: str | None = None
     """The status of the recurrence"""
+
+
+class RecurringInvoiceUpdateParams(TypedDict):
+    """``RecurringInvoiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    frequency: NotRequired[int | None]
+    on_week_day: NotRequired[int | None]
+    on_day_number: NotRequired[int | None]
+    recurrence_type: NotRequired[str | None]
+    recurrence_status_identifier: NotRequired[str | None]
 
 
 class SalesInvoiceUpdate(RequestModel):
@@ -176,7 +192,70 @@ class SalesInvoiceUpdate(RequestModel):
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 
 
+class SalesInvoiceUpdateParams(TypedDict):
+    """``SalesInvoiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    vat_reverse_charge: NotRequired[bool | None]
+    destination_consignment: NotRequired[bool | None]
+    cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    base_currency_cis_applicable_amount: NotRequired[Decimal | int | str | None]
+    total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    base_currency_total_after_cis_deduction: NotRequired[Decimal | int | str | None]
+    invoice_number_prefix: NotRequired[str | None]
+    invoice_number: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    due_date: NotRequired[dt.date | str | None]
+    reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    terms_and_conditions: NotRequired[str | None]
+    shipping_net_amount: NotRequired[Decimal | int | str | None]
+    shipping_tax_rate_id: NotRequired[str | None]
+    shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    shipping_total_amount: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_total_amount: NotRequired[Decimal | int | str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    sent: NotRequired[bool | None]
+    original_quote_estimate_id: NotRequired[str | None]
+    tax_address_region_id: NotRequired[str | None]
+    delivery_performance_date: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    recurring_invoice: NotRequired[RecurringInvoiceUpdate | RecurringInvoiceUpdateParams | None]
+    main_address: NotRequired[SalesMainAddressUpdate | SalesMainAddressUpdateParams | None]
+    delivery_address: NotRequired[
+        SalesDeliveryAddressUpdate | SalesDeliveryAddressUpdateParams | None
+    ]
+    invoice_lines: NotRequired[
+        Sequence[SalesInvoiceLineUpdate | SalesInvoiceLineUpdateParams] | None
+    ]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisUpdate | TaxAnalysisUpdateParams] | None]
+
+
 class PutSalesInvoices(RequestModel):
     """Updates a Sales Invoice"""
 
     sales_invoice: SalesInvoiceUpdate
+
+
+class PutSalesInvoicesParams(TypedDict):
+    """``PutSalesInvoices`` as a dict: the same fields, by their wire names."""
+
+    sales_invoice: SalesInvoiceUpdate | SalesInvoiceUpdateParams

@@ -6,11 +6,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_delivery_address_update import SalesDeliveryAddressUpdate
-from .sales_main_address_update import SalesMainAddressUpdate
-from .tax_analysis_update import TaxAnalysisUpdate
+from .sales_delivery_address_update import (
+    SalesDeliveryAddressUpdate,
+    SalesDeliveryAddressUpdateParams,
+)
+from .sales_main_address_update import SalesMainAddressUpdate, SalesMainAddressUpdateParams
+from .tax_analysis_update import TaxAnalysisUpdate, TaxAnalysisUpdateParams
 
 
 class QuoteLineUpdate(RequestModel):
@@ -81,6 +87,33 @@ class QuoteLineUpdate(RequestModel):
 
     eu_sales_description_id: str | None = None
     """The ID of the EU Sales Description."""
+
+
+class QuoteLineUpdateParams(TypedDict):
+    """``QuoteLineUpdate`` as a dict: the same fields, by their wire names."""
+
+    description: NotRequired[str | None]
+    ledger_account_id: NotRequired[str | None]
+    quantity: NotRequired[Decimal | int | str | None]
+    unit_price: NotRequired[Decimal | int | str | None]
+    analysis_type_categories: NotRequired[Sequence[str] | None]
+    product_id: NotRequired[str | None]
+    service_id: NotRequired[str | None]
+    trade_of_asset: NotRequired[bool | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_rate_id: NotRequired[str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    base_currency_unit_price: NotRequired[Decimal | int | str | None]
+    unit_price_includes_tax: NotRequired[bool | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    eu_goods_services_type_id: NotRequired[str | None]
+    discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_discount_amount: NotRequired[Decimal | int | str | None]
+    discount_percentage: NotRequired[Decimal | int | str | None]
+    eu_sales_description_id: NotRequired[str | None]
 
 
 class SalesQuoteUpdate(RequestModel):
@@ -209,7 +242,62 @@ class SalesQuoteUpdate(RequestModel):
     tax_analysis: list[TaxAnalysisUpdate] | None = None
 
 
+class SalesQuoteUpdateParams(TypedDict):
+    """``SalesQuoteUpdate`` as a dict: the same fields, by their wire names."""
+
+    contact_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    expiry_date: NotRequired[dt.date | str | None]
+    vat_reverse_charge: NotRequired[bool | None]
+    destination_consignment: NotRequired[bool | None]
+    quote_number_prefix: NotRequired[str | None]
+    quote_number: NotRequired[str | None]
+    contact_name: NotRequired[str | None]
+    contact_reference: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    terms_and_conditions: NotRequired[str | None]
+    shipping_net_amount: NotRequired[Decimal | int | str | None]
+    shipping_tax_rate_id: NotRequired[str | None]
+    shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    shipping_total_amount: NotRequired[Decimal | int | str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    currency_id: NotRequired[str | None]
+    exchange_rate: NotRequired[Decimal | int | str | None]
+    inverse_exchange_rate: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_shipping_total_amount: NotRequired[Decimal | int | str | None]
+    total_quantity: NotRequired[Decimal | int | str | None]
+    total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_discount_amount: NotRequired[Decimal | int | str | None]
+    base_currency_net_amount: NotRequired[Decimal | int | str | None]
+    base_currency_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_total_amount: NotRequired[Decimal | int | str | None]
+    status_id: NotRequired[str | None]
+    sent: NotRequired[bool | None]
+    tax_address_region_id: NotRequired[str | None]
+    withholding_tax_rate: NotRequired[Decimal | int | str | None]
+    withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    base_currency_withholding_tax_amount: NotRequired[Decimal | int | str | None]
+    invoice_id: NotRequired[str | None]
+    main_address: NotRequired[SalesMainAddressUpdate | SalesMainAddressUpdateParams | None]
+    delivery_address: NotRequired[
+        SalesDeliveryAddressUpdate | SalesDeliveryAddressUpdateParams | None
+    ]
+    quote_lines: NotRequired[Sequence[QuoteLineUpdate | QuoteLineUpdateParams] | None]
+    tax_analysis: NotRequired[Sequence[TaxAnalysisUpdate | TaxAnalysisUpdateParams] | None]
+
+
 class PutSalesQuotes(RequestModel):
     """Updates a Sales Quote"""
 
     sales_quote: SalesQuoteUpdate
+
+
+class PutSalesQuotesParams(TypedDict):
+    """``PutSalesQuotes`` as a dict: the same fields, by their wire names."""
+
+    sales_quote: SalesQuoteUpdate | SalesQuoteUpdateParams

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -18,7 +20,20 @@ class ServiceRateTypeUpdate(RequestModel):
     """Indicates whether the rate type is displayed in the application"""
 
 
+class ServiceRateTypeUpdateParams(TypedDict):
+    """``ServiceRateTypeUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    active: NotRequired[bool | None]
+
+
 class PutServiceRateTypes(RequestModel):
     """Updates a Service Rate Type"""
 
     service_rate_type: ServiceRateTypeUpdate
+
+
+class PutServiceRateTypesParams(TypedDict):
+    """``PutServiceRateTypes`` as a dict: the same fields, by their wire names."""
+
+    service_rate_type: ServiceRateTypeUpdate | ServiceRateTypeUpdateParams

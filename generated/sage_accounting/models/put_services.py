@@ -5,6 +5,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -22,6 +26,15 @@ class SalesRateUpdate(RequestModel):
 
     service_rate_type_id: str | None = None
     """The ID of the Service Rate Type."""
+
+
+class SalesRateUpdateParams(TypedDict):
+    """``SalesRateUpdate`` as a dict: the same fields, by their wire names."""
+
+    rate_name: NotRequired[str | None]
+    rate: NotRequired[Decimal | int | str | None]
+    rate_includes_tax: NotRequired[bool | None]
+    service_rate_type_id: NotRequired[str | None]
 
 
 class ServiceUpdate(RequestModel):
@@ -69,7 +82,32 @@ class ServiceUpdate(RequestModel):
     sales_rates: list[SalesRateUpdate] | None = None
 
 
+class ServiceUpdateParams(TypedDict):
+    """``ServiceUpdate`` as a dict: the same fields, by their wire names."""
+
+    description: NotRequired[str | None]
+    sales_ledger_account_id: NotRequired[str | None]
+    item_code: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    purchase_ledger_account_id: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    active: NotRequired[bool | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    oss_service: NotRequired[bool | None]
+    sales_rates: NotRequired[Sequence[SalesRateUpdate | SalesRateUpdateParams] | None]
+
+
 class PutServices(RequestModel):
     """Updates a Service"""
 
     service: ServiceUpdate
+
+
+class PutServicesParams(TypedDict):
+    """``PutServices`` as a dict: the same fields, by their wire names."""
+
+    service: ServiceUpdate | ServiceUpdateParams

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
-from .sales_price_update import SalesPriceUpdate
+from .sales_price_update import SalesPriceUpdate, SalesPriceUpdateParams
 
 
 class StockItemUpdate(RequestModel):
@@ -95,7 +98,45 @@ class StockItemUpdate(RequestModel):
     sales_prices: list[SalesPriceUpdate] | None = None
 
 
+class StockItemUpdateParams(TypedDict):
+    """``StockItemUpdate`` as a dict: the same fields, by their wire names."""
+
+    item_code: NotRequired[str | None]
+    description: NotRequired[str | None]
+    sales_ledger_account_id: NotRequired[str | None]
+    purchase_ledger_account_id: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    sales_tax_rate_id: NotRequired[str | None]
+    usual_supplier_id: NotRequired[str | None]
+    purchase_tax_rate_id: NotRequired[str | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    source_guid: NotRequired[str | None]
+    purchase_description: NotRequired[str | None]
+    reorder_level: NotRequired[Decimal | int | str | None]
+    reorder_quantity: NotRequired[Decimal | int | str | None]
+    location: NotRequired[str | None]
+    barcode: NotRequired[str | None]
+    supplier_part_number: NotRequired[str | None]
+    weight: NotRequired[Decimal | int | str | None]
+    measurement_unit: NotRequired[str | None]
+    weight_converted: NotRequired[Decimal | int | str | None]
+    active: NotRequired[bool | None]
+    quantity_in_stock: NotRequired[Decimal | int | str | None]
+    last_cost_price: NotRequired[Decimal | int | str | None]
+    last_cost_price_stock_value: NotRequired[Decimal | int | str | None]
+    average_cost_price: NotRequired[Decimal | int | str | None]
+    average_cost_price_stock_value: NotRequired[Decimal | int | str | None]
+    cost_price_last_updated: NotRequired[dt.date | str | None]
+    sales_prices: NotRequired[Sequence[SalesPriceUpdate | SalesPriceUpdateParams] | None]
+
+
 class PutStockItems(RequestModel):
     """Updates a Stock Item"""
 
     stock_item: StockItemUpdate
+
+
+class PutStockItemsParams(TypedDict):
+    """``PutStockItems`` as a dict: the same fields, by their wire names."""
+
+    stock_item: StockItemUpdate | StockItemUpdateParams

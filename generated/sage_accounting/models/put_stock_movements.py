@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -35,7 +37,25 @@ class StockMovementUpdate(RequestModel):
     """The reference of the stock movement"""
 
 
+class StockMovementUpdateParams(TypedDict):
+    """``StockMovementUpdate`` as a dict: the same fields, by their wire names."""
+
+    stock_item_id: NotRequired[str | None]
+    date: NotRequired[dt.date | str | None]
+    quantity: NotRequired[Decimal | int | str | None]
+    cost_price: NotRequired[Decimal | int | str | None]
+    details: NotRequired[str | None]
+    movement_number: NotRequired[str | None]
+    reference: NotRequired[str | None]
+
+
 class PutStockMovements(RequestModel):
     """Updates a Stock Movement"""
 
     stock_movement: StockMovementUpdate
+
+
+class PutStockMovementsParams(TypedDict):
+    """``PutStockMovements`` as a dict: the same fields, by their wire names."""
+
+    stock_movement: StockMovementUpdate | StockMovementUpdateParams

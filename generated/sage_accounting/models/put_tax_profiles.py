@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -16,6 +18,13 @@ class AddressRegionUpdate(RequestModel):
 
     code: str | None = None
     """The code of the address region"""
+
+
+class AddressRegionUpdateParams(TypedDict):
+    """``AddressRegionUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    code: NotRequired[str | None]
 
 
 class TaxProfileUpdate(RequestModel):
@@ -39,7 +48,24 @@ class TaxProfileUpdate(RequestModel):
     address_region: AddressRegionUpdate | None = None
 
 
+class TaxProfileUpdateParams(TypedDict):
+    """``TaxProfileUpdate`` as a dict: the same fields, by their wire names."""
+
+    tax_type_id: NotRequired[str | None]
+    tax_number: NotRequired[str | None]
+    tax_number_suffix: NotRequired[str | None]
+    collect_tax: NotRequired[bool | None]
+    tax_return_frequency_id: NotRequired[str | None]
+    address_region: NotRequired[AddressRegionUpdate | AddressRegionUpdateParams | None]
+
+
 class PutTaxProfiles(RequestModel):
     """Updates a Tax Profile"""
 
     tax_profile: TaxProfileUpdate
+
+
+class PutTaxProfilesParams(TypedDict):
+    """``PutTaxProfiles`` as a dict: the same fields, by their wire names."""
+
+    tax_profile: TaxProfileUpdate | TaxProfileUpdateParams

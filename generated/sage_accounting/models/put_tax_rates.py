@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import NotRequired, TypedDict
 
 from .._runtime import RequestDecimal, RequestModel
 
@@ -29,7 +31,23 @@ class TaxRateUpdate(RequestModel):
     """Indicates whether the tax rate is visible in the application"""
 
 
+class TaxRateUpdateParams(TypedDict):
+    """``TaxRateUpdate`` as a dict: the same fields, by their wire names."""
+
+    name: NotRequired[str | None]
+    from_date: NotRequired[dt.datetime | str | None]
+    agency: NotRequired[str | None]
+    percentage: NotRequired[Decimal | int | str | None]
+    is_visible: NotRequired[bool | None]
+
+
 class PutTaxRates(RequestModel):
     """Updates a Tax Rate (US only)"""
 
     tax_rate: TaxRateUpdate
+
+
+class PutTaxRatesParams(TypedDict):
+    """``PutTaxRates`` as a dict: the same fields, by their wire names."""
+
+    tax_rate: TaxRateUpdate | TaxRateUpdateParams

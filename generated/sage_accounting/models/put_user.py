@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict
 
 from .._runtime import RequestModel
 
@@ -29,7 +29,25 @@ class UserUpdate(RequestModel):
     """The locale of the user"""
 
 
+class UserUpdateParams(TypedDict):
+    """``UserUpdate`` as a dict: the same fields, by their wire names."""
+
+    first_name: NotRequired[str | None]
+    last_name: NotRequired[str | None]
+    initials: NotRequired[str | None]
+    locale: NotRequired[
+        Literal["en-GB", "en-IE", "en-US", "es-US", "en-CA", "fr-CA", "fr-FR", "de-DE", "es-ES"]
+        | None
+    ]
+
+
 class PutUser(RequestModel):
     """Updates the User"""
 
     user: UserUpdate | None = None
+
+
+class PutUserParams(TypedDict):
+    """``PutUser`` as a dict: the same fields, by their wire names."""
+
+    user: NotRequired[UserUpdate | UserUpdateParams | None]

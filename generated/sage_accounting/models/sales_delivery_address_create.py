@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestModel
 
 
@@ -34,3 +36,16 @@ class SalesDeliveryAddressCreate(RequestModel):
 
     country_group_id: str | None = None
     """The ID of the Country Group."""
+
+
+class SalesDeliveryAddressCreateParams(TypedDict):
+    """``SalesDeliveryAddressCreate`` as a dict: the same fields, by their wire names."""
+
+    address_line_1: NotRequired[str | None]
+    address_line_2: NotRequired[str | None]
+    city: NotRequired[str | None]
+    postal_code: NotRequired[str | None]
+    country_id: NotRequired[str | None]
+    address_type_id: NotRequired[str | None]
+    region: NotRequired[str | None]
+    country_group_id: NotRequired[str | None]

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -22,3 +25,12 @@ class SalesPriceCreate(RequestModel):
 
     product_sales_price_type_id: str | None = None
     """The ID of the Product Sales Price Type."""
+
+
+class SalesPriceCreateParams(TypedDict):
+    """``SalesPriceCreate`` as a dict: the same fields, by their wire names."""
+
+    price_name: NotRequired[str | None]
+    price: NotRequired[Decimal | int | str | None]
+    price_includes_tax: NotRequired[bool | None]
+    product_sales_price_type_id: NotRequired[str | None]

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
 from .._runtime import RequestDecimal, RequestModel
 
 
@@ -28,3 +31,14 @@ class TaxAnalysisCreate(RequestModel):
 
     service_amount: RequestDecimal | None = None
     """The total amount for the tax rate relating to services"""
+
+
+class TaxAnalysisCreateParams(TypedDict):
+    """``TaxAnalysisCreate`` as a dict: the same fields, by their wire names."""
+
+    tax_rate_id: NotRequired[str | None]
+    net_amount: NotRequired[Decimal | int | str | None]
+    tax_amount: NotRequired[Decimal | int | str | None]
+    total_amount: NotRequired[Decimal | int | str | None]
+    goods_amount: NotRequired[Decimal | int | str | None]
+    service_amount: NotRequired[Decimal | int | str | None]

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.address import Address
-    from ..models.post_addresses import AddressCreate
-    from ..models.put_addresses import AddressUpdate
+    from ..models.post_addresses import AddressCreate, AddressCreateParams
+    from ..models.put_addresses import AddressUpdate, AddressUpdateParams
 
 __all__ = ["Addresses", "AsyncAddresses"]
 
@@ -111,7 +111,7 @@ class Addresses(SyncAPIResource):
     def create(
         self,
         *,
-        address: AddressCreate | Mapping[str, Any],
+        address: AddressCreate | AddressCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Address:
         """Creates a Address.
@@ -169,7 +169,7 @@ class Addresses(SyncAPIResource):
         self,
         key: str,
         *,
-        address: AddressUpdate | Mapping[str, Any],
+        address: AddressUpdate | AddressUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Address:
         """Updates a Address.
@@ -296,7 +296,7 @@ class AsyncAddresses(AsyncAPIResource):
     async def create(
         self,
         *,
-        address: AddressCreate | Mapping[str, Any],
+        address: AddressCreate | AddressCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Address:
         """Creates a Address.
@@ -354,7 +354,7 @@ class AsyncAddresses(AsyncAPIResource):
         self,
         key: str,
         *,
-        address: AddressUpdate | Mapping[str, Any],
+        address: AddressUpdate | AddressUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Address:
         """Updates a Address.

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -23,8 +23,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.analysis_type_category import AnalysisTypeCategory
-    from ..models.post_analysis_type_categories import AnalysisTypeCategoryCreate
-    from ..models.put_analysis_type_categories import AnalysisTypeCategoryUpdate
+    from ..models.post_analysis_type_categories import (
+        AnalysisTypeCategoryCreate,
+        AnalysisTypeCategoryCreateParams,
+    )
+    from ..models.put_analysis_type_categories import (
+        AnalysisTypeCategoryUpdate,
+        AnalysisTypeCategoryUpdateParams,
+    )
 
 __all__ = ["AnalysisTypeCategories", "AsyncAnalysisTypeCategories"]
 
@@ -73,7 +79,7 @@ class AnalysisTypeCategories(SyncAPIResource):
     def create(
         self,
         *,
-        analysis_type_category: AnalysisTypeCategoryCreate | Mapping[str, Any],
+        analysis_type_category: AnalysisTypeCategoryCreate | AnalysisTypeCategoryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisTypeCategory:
         """Creates a Analysis Type Category.
@@ -128,7 +134,7 @@ class AnalysisTypeCategories(SyncAPIResource):
         self,
         key: str,
         *,
-        analysis_type_category: AnalysisTypeCategoryUpdate | Mapping[str, Any],
+        analysis_type_category: AnalysisTypeCategoryUpdate | AnalysisTypeCategoryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisTypeCategory:
         """Updates a Analysis Type Category.
@@ -219,7 +225,7 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
     async def create(
         self,
         *,
-        analysis_type_category: AnalysisTypeCategoryCreate | Mapping[str, Any],
+        analysis_type_category: AnalysisTypeCategoryCreate | AnalysisTypeCategoryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisTypeCategory:
         """Creates a Analysis Type Category.
@@ -274,7 +280,7 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         self,
         key: str,
         *,
-        analysis_type_category: AnalysisTypeCategoryUpdate | Mapping[str, Any],
+        analysis_type_category: AnalysisTypeCategoryUpdate | AnalysisTypeCategoryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisTypeCategory:
         """Updates a Analysis Type Category.

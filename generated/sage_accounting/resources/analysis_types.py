@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.analysis_type import AnalysisType
-    from ..models.put_analysis_types import AnalysisTypeUpdate
+    from ..models.put_analysis_types import AnalysisTypeUpdate, AnalysisTypeUpdateParams
 
 __all__ = ["AnalysisTypes", "AsyncAnalysisTypes"]
 
@@ -101,7 +101,7 @@ class AnalysisTypes(SyncAPIResource):
         self,
         key: str,
         *,
-        analysis_type: AnalysisTypeUpdate | Mapping[str, Any],
+        analysis_type: AnalysisTypeUpdate | AnalysisTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisType:
         """Updates a Analysis Type.
@@ -199,7 +199,7 @@ class AsyncAnalysisTypes(AsyncAPIResource):
         self,
         key: str,
         *,
-        analysis_type: AnalysisTypeUpdate | Mapping[str, Any],
+        analysis_type: AnalysisTypeUpdate | AnalysisTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> AnalysisType:
         """Updates a Analysis Type.

@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.attachment import Attachment
-    from ..models.post_attachments import AttachmentCreate
-    from ..models.put_attachments import AttachmentUpdate
+    from ..models.post_attachments import AttachmentCreate, AttachmentCreateParams
+    from ..models.put_attachments import AttachmentUpdate, AttachmentUpdateParams
 
 __all__ = ["Attachments", "AsyncAttachments"]
 
@@ -118,7 +118,7 @@ class Attachments(SyncAPIResource):
     def create(
         self,
         *,
-        attachment: AttachmentCreate | Mapping[str, Any],
+        attachment: AttachmentCreate | AttachmentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Attachment:
         """Creates a Attachment.
@@ -173,7 +173,7 @@ class Attachments(SyncAPIResource):
         self,
         key: str,
         *,
-        attachment: AttachmentUpdate | Mapping[str, Any],
+        attachment: AttachmentUpdate | AttachmentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Attachment:
         """Updates a Attachment.
@@ -328,7 +328,7 @@ class AsyncAttachments(AsyncAPIResource):
     async def create(
         self,
         *,
-        attachment: AttachmentCreate | Mapping[str, Any],
+        attachment: AttachmentCreate | AttachmentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Attachment:
         """Creates a Attachment.
@@ -383,7 +383,7 @@ class AsyncAttachments(AsyncAPIResource):
         self,
         key: str,
         *,
-        attachment: AttachmentUpdate | Mapping[str, Any],
+        attachment: AttachmentUpdate | AttachmentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Attachment:
         """Updates a Attachment.

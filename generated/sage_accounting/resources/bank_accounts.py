@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_account import BankAccount
     from ..models.base import Base
-    from ..models.post_bank_accounts import BankAccountCreate
-    from ..models.put_bank_accounts import BankAccountUpdate
+    from ..models.post_bank_accounts import BankAccountCreate, BankAccountCreateParams
+    from ..models.put_bank_accounts import BankAccountUpdate, BankAccountUpdateParams
 
 __all__ = ["BankAccounts", "AsyncBankAccounts"]
 
@@ -119,7 +119,7 @@ class BankAccounts(SyncAPIResource):
     def create(
         self,
         *,
-        bank_account: BankAccountCreate | Mapping[str, Any],
+        bank_account: BankAccountCreate | BankAccountCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankAccount:
         """Creates a Bank Account.
@@ -177,7 +177,7 @@ class BankAccounts(SyncAPIResource):
         self,
         key: str,
         *,
-        bank_account: BankAccountUpdate | Mapping[str, Any],
+        bank_account: BankAccountUpdate | BankAccountUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankAccount:
         """Updates a Bank Account.
@@ -333,7 +333,7 @@ class AsyncBankAccounts(AsyncAPIResource):
     async def create(
         self,
         *,
-        bank_account: BankAccountCreate | Mapping[str, Any],
+        bank_account: BankAccountCreate | BankAccountCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankAccount:
         """Creates a Bank Account.
@@ -391,7 +391,7 @@ class AsyncBankAccounts(AsyncAPIResource):
         self,
         key: str,
         *,
-        bank_account: BankAccountUpdate | Mapping[str, Any],
+        bank_account: BankAccountUpdate | BankAccountUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankAccount:
         """Updates a Bank Account.

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_deposit import BankDeposit
-    from ..models.post_bank_deposits import BankDepositCreate
+    from ..models.post_bank_deposits import BankDepositCreate, BankDepositCreateParams
 
 __all__ = ["BankDeposits", "AsyncBankDeposits"]
 
@@ -112,7 +112,7 @@ class BankDeposits(SyncAPIResource):
     def create(
         self,
         *,
-        bank_deposit: BankDepositCreate | Mapping[str, Any],
+        bank_deposit: BankDepositCreate | BankDepositCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankDeposit:
         """Creates a Bank Deposit.
@@ -272,7 +272,7 @@ class AsyncBankDeposits(AsyncAPIResource):
     async def create(
         self,
         *,
-        bank_deposit: BankDepositCreate | Mapping[str, Any],
+        bank_deposit: BankDepositCreate | BankDepositCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankDeposit:
         """Creates a Bank Deposit.

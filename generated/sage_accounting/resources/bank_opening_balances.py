@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -23,8 +23,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.bank_opening_balance import BankOpeningBalance
-    from ..models.post_bank_opening_balances import BankOpeningBalanceCreate
-    from ..models.put_bank_opening_balances import BankOpeningBalanceUpdate
+    from ..models.post_bank_opening_balances import (
+        BankOpeningBalanceCreate,
+        BankOpeningBalanceCreateParams,
+    )
+    from ..models.put_bank_opening_balances import (
+        BankOpeningBalanceUpdate,
+        BankOpeningBalanceUpdateParams,
+    )
 
 __all__ = ["BankOpeningBalances", "AsyncBankOpeningBalances"]
 
@@ -73,7 +79,7 @@ class BankOpeningBalances(SyncAPIResource):
     def create(
         self,
         *,
-        bank_opening_balance: BankOpeningBalanceCreate | Mapping[str, Any],
+        bank_opening_balance: BankOpeningBalanceCreate | BankOpeningBalanceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankOpeningBalance:
         """Creates a Bank Opening Balance.
@@ -128,7 +134,7 @@ class BankOpeningBalances(SyncAPIResource):
         self,
         key: str,
         *,
-        bank_opening_balance: BankOpeningBalanceUpdate | Mapping[str, Any],
+        bank_opening_balance: BankOpeningBalanceUpdate | BankOpeningBalanceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankOpeningBalance:
         """Updates a Bank Opening Balance.
@@ -219,7 +225,7 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
     async def create(
         self,
         *,
-        bank_opening_balance: BankOpeningBalanceCreate | Mapping[str, Any],
+        bank_opening_balance: BankOpeningBalanceCreate | BankOpeningBalanceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankOpeningBalance:
         """Creates a Bank Opening Balance.
@@ -274,7 +280,7 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         self,
         key: str,
         *,
-        bank_opening_balance: BankOpeningBalanceUpdate | Mapping[str, Any],
+        bank_opening_balance: BankOpeningBalanceUpdate | BankOpeningBalanceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankOpeningBalance:
         """Updates a Bank Opening Balance.

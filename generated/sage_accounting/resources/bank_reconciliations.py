@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.bank_reconciliation import BankReconciliation
-    from ..models.post_bank_reconciliations import BankReconciliationCreate
-    from ..models.put_bank_reconciliations import BankReconciliationUpdate
+    from ..models.post_bank_reconciliations import (
+        BankReconciliationCreate,
+        BankReconciliationCreateParams,
+    )
+    from ..models.put_bank_reconciliations import (
+        BankReconciliationUpdate,
+        BankReconciliationUpdateParams,
+    )
 
 __all__ = ["BankReconciliations", "AsyncBankReconciliations"]
 
@@ -72,7 +78,7 @@ class BankReconciliations(SyncAPIResource):
     def create(
         self,
         *,
-        bank_reconciliation: BankReconciliationCreate | Mapping[str, Any],
+        bank_reconciliation: BankReconciliationCreate | BankReconciliationCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankReconciliation:
         """Creates a Bank Reconciliation.
@@ -127,7 +133,7 @@ class BankReconciliations(SyncAPIResource):
         self,
         key: str,
         *,
-        bank_reconciliation: BankReconciliationUpdate | Mapping[str, Any],
+        bank_reconciliation: BankReconciliationUpdate | BankReconciliationUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankReconciliation:
         """Updates a Bank Reconciliation.
@@ -196,7 +202,7 @@ class AsyncBankReconciliations(AsyncAPIResource):
     async def create(
         self,
         *,
-        bank_reconciliation: BankReconciliationCreate | Mapping[str, Any],
+        bank_reconciliation: BankReconciliationCreate | BankReconciliationCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankReconciliation:
         """Creates a Bank Reconciliation.
@@ -251,7 +257,7 @@ class AsyncBankReconciliations(AsyncAPIResource):
         self,
         key: str,
         *,
-        bank_reconciliation: BankReconciliationUpdate | Mapping[str, Any],
+        bank_reconciliation: BankReconciliationUpdate | BankReconciliationUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankReconciliation:
         """Updates a Bank Reconciliation.

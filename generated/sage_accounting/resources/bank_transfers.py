@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_transfer import BankTransfer
-    from ..models.post_bank_transfers import BankTransferCreate
-    from ..models.put_bank_transfers import BankTransferUpdate
+    from ..models.post_bank_transfers import BankTransferCreate, BankTransferCreateParams
+    from ..models.put_bank_transfers import BankTransferUpdate, BankTransferUpdateParams
 
 __all__ = ["BankTransfers", "AsyncBankTransfers"]
 
@@ -114,7 +114,7 @@ class BankTransfers(SyncAPIResource):
     def create(
         self,
         *,
-        bank_transfer: BankTransferCreate | Mapping[str, Any],
+        bank_transfer: BankTransferCreate | BankTransferCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankTransfer:
         """Creates a Bank Transfer.
@@ -172,7 +172,7 @@ class BankTransfers(SyncAPIResource):
         self,
         key: str,
         *,
-        bank_transfer: BankTransferUpdate | Mapping[str, Any],
+        bank_transfer: BankTransferUpdate | BankTransferUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankTransfer:
         """Updates a Bank Transfer.
@@ -302,7 +302,7 @@ class AsyncBankTransfers(AsyncAPIResource):
     async def create(
         self,
         *,
-        bank_transfer: BankTransferCreate | Mapping[str, Any],
+        bank_transfer: BankTransferCreate | BankTransferCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BankTransfer:
         """Creates a Bank Transfer.
@@ -360,7 +360,7 @@ class AsyncBankTransfers(AsyncAPIResource):
         self,
         key: str,
         *,
-        bank_transfer: BankTransferUpdate | Mapping[str, Any],
+        bank_transfer: BankTransferUpdate | BankTransferUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BankTransfer:
         """Updates a Bank Transfer.

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.business_exchange_rate import BusinessExchangeRate
-    from ..models.post_business_exchange_rates import BusinessExchangeRateCreate
-    from ..models.put_business_exchange_rates import BusinessExchangeRateUpdate
+    from ..models.post_business_exchange_rates import (
+        BusinessExchangeRateCreate,
+        BusinessExchangeRateCreateParams,
+    )
+    from ..models.put_business_exchange_rates import (
+        BusinessExchangeRateUpdate,
+        BusinessExchangeRateUpdateParams,
+    )
 
 __all__ = ["BusinessExchangeRates", "AsyncBusinessExchangeRates"]
 
@@ -66,7 +72,7 @@ class BusinessExchangeRates(SyncAPIResource):
     def create(
         self,
         *,
-        business_exchange_rate: BusinessExchangeRateCreate | Mapping[str, Any],
+        business_exchange_rate: BusinessExchangeRateCreate | BusinessExchangeRateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessExchangeRate:
         """Creates a Business Exchange Rate.
@@ -121,7 +127,7 @@ class BusinessExchangeRates(SyncAPIResource):
         self,
         key: str,
         *,
-        business_exchange_rate: BusinessExchangeRateUpdate | Mapping[str, Any],
+        business_exchange_rate: BusinessExchangeRateUpdate | BusinessExchangeRateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessExchangeRate:
         """Updates a Business Exchange Rate.
@@ -206,7 +212,7 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
     async def create(
         self,
         *,
-        business_exchange_rate: BusinessExchangeRateCreate | Mapping[str, Any],
+        business_exchange_rate: BusinessExchangeRateCreate | BusinessExchangeRateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessExchangeRate:
         """Creates a Business Exchange Rate.
@@ -261,7 +267,7 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         self,
         key: str,
         *,
-        business_exchange_rate: BusinessExchangeRateUpdate | Mapping[str, Any],
+        business_exchange_rate: BusinessExchangeRateUpdate | BusinessExchangeRateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessExchangeRate:
         """Updates a Business Exchange Rate.

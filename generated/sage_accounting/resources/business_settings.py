@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.business_settings import BusinessSettings
-    from ..models.put_business_settings import BusinessSettingsUpdate
+    from ..models.put_business_settings import BusinessSettingsUpdate, BusinessSettingsUpdateParams
 
 __all__ = ["BusinessSettingsResource", "AsyncBusinessSettingsResource"]
 
@@ -48,7 +47,7 @@ class BusinessSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        business_settings: BusinessSettingsUpdate | Mapping[str, Any],
+        business_settings: BusinessSettingsUpdate | BusinessSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessSettings:
         """Updates a Business Settings.
@@ -95,7 +94,7 @@ class AsyncBusinessSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        business_settings: BusinessSettingsUpdate | Mapping[str, Any],
+        business_settings: BusinessSettingsUpdate | BusinessSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> BusinessSettings:
         """Updates a Business Settings.

@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -20,7 +19,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.business import Business
-    from ..models.put_businesses import BusinessUpdate
+    from ..models.put_businesses import BusinessUpdate, BusinessUpdateParams
 
 __all__ = ["Businesses", "AsyncBusinesses"]
 
@@ -69,7 +68,7 @@ class Businesses(SyncAPIResource):
         self,
         key: str,
         *,
-        business: BusinessUpdate | Mapping[str, Any],
+        business: BusinessUpdate | BusinessUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Business:
         """Updates a Business.
@@ -136,7 +135,7 @@ class AsyncBusinesses(AsyncAPIResource):
         self,
         key: str,
         *,
-        business: BusinessUpdate | Mapping[str, Any],
+        business: BusinessUpdate | BusinessUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Business:
         """Updates a Business.

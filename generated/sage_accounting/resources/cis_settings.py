@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.cis_settings import CisSettings
-    from ..models.put_cis_settings import CisSettingsUpdate
+    from ..models.put_cis_settings import CisSettingsUpdate, CisSettingsUpdateParams
 
 __all__ = ["CisSettingsResource", "AsyncCisSettingsResource"]
 
@@ -48,7 +47,7 @@ class CisSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        cis_settings: CisSettingsUpdate | Mapping[str, Any],
+        cis_settings: CisSettingsUpdate | CisSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> CisSettings:
         """Updates a Cis Settings.
@@ -95,7 +94,7 @@ class AsyncCisSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        cis_settings: CisSettingsUpdate | Mapping[str, Any],
+        cis_settings: CisSettingsUpdate | CisSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> CisSettings:
         """Updates a Cis Settings.

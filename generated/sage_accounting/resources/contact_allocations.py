@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_allocation import ContactAllocation
-    from ..models.post_contact_allocations import ContactAllocationCreate
-    from ..models.put_contact_allocations import ContactAllocationUpdate
+    from ..models.post_contact_allocations import (
+        ContactAllocationCreate,
+        ContactAllocationCreateParams,
+    )
+    from ..models.put_contact_allocations import (
+        ContactAllocationUpdate,
+        ContactAllocationUpdateParams,
+    )
 
 __all__ = ["ContactAllocations", "AsyncContactAllocations"]
 
@@ -114,7 +120,7 @@ class ContactAllocations(SyncAPIResource):
     def create(
         self,
         *,
-        contact_allocation: ContactAllocationCreate | Mapping[str, Any],
+        contact_allocation: ContactAllocationCreate | ContactAllocationCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactAllocation:
         """Creates a Contact Allocation.
@@ -169,7 +175,7 @@ class ContactAllocations(SyncAPIResource):
         self,
         key: str,
         *,
-        contact_allocation: ContactAllocationUpdate | Mapping[str, Any],
+        contact_allocation: ContactAllocationUpdate | ContactAllocationUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactAllocation:
         """Updates a Contact Allocation.
@@ -299,7 +305,7 @@ class AsyncContactAllocations(AsyncAPIResource):
     async def create(
         self,
         *,
-        contact_allocation: ContactAllocationCreate | Mapping[str, Any],
+        contact_allocation: ContactAllocationCreate | ContactAllocationCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactAllocation:
         """Creates a Contact Allocation.
@@ -354,7 +360,7 @@ class AsyncContactAllocations(AsyncAPIResource):
         self,
         key: str,
         *,
-        contact_allocation: ContactAllocationUpdate | Mapping[str, Any],
+        contact_allocation: ContactAllocationUpdate | ContactAllocationUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactAllocation:
         """Updates a Contact Allocation.

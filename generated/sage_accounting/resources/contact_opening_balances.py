@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_opening_balance import ContactOpeningBalance
-    from ..models.post_contact_opening_balances import ContactOpeningBalanceCreate
-    from ..models.put_contact_opening_balances import ContactOpeningBalanceUpdate
+    from ..models.post_contact_opening_balances import (
+        ContactOpeningBalanceCreate,
+        ContactOpeningBalanceCreateParams,
+    )
+    from ..models.put_contact_opening_balances import (
+        ContactOpeningBalanceUpdate,
+        ContactOpeningBalanceUpdateParams,
+    )
 
 __all__ = ["ContactOpeningBalances", "AsyncContactOpeningBalances"]
 
@@ -111,7 +117,7 @@ class ContactOpeningBalances(SyncAPIResource):
     def create(
         self,
         *,
-        contact_opening_balance: ContactOpeningBalanceCreate | Mapping[str, Any],
+        contact_opening_balance: ContactOpeningBalanceCreate | ContactOpeningBalanceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactOpeningBalance:
         """Creates a Contact Opening Balance.
@@ -166,7 +172,7 @@ class ContactOpeningBalances(SyncAPIResource):
         self,
         key: str,
         *,
-        contact_opening_balance: ContactOpeningBalanceUpdate | Mapping[str, Any],
+        contact_opening_balance: ContactOpeningBalanceUpdate | ContactOpeningBalanceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactOpeningBalance:
         """Updates a Contact Opening Balance.
@@ -293,7 +299,7 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
     async def create(
         self,
         *,
-        contact_opening_balance: ContactOpeningBalanceCreate | Mapping[str, Any],
+        contact_opening_balance: ContactOpeningBalanceCreate | ContactOpeningBalanceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactOpeningBalance:
         """Creates a Contact Opening Balance.
@@ -348,7 +354,7 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         self,
         key: str,
         *,
-        contact_opening_balance: ContactOpeningBalanceUpdate | Mapping[str, Any],
+        contact_opening_balance: ContactOpeningBalanceUpdate | ContactOpeningBalanceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactOpeningBalance:
         """Updates a Contact Opening Balance.

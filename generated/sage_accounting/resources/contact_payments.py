@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_payment import ContactPayment
-    from ..models.post_contact_payments import ContactPaymentCreate
-    from ..models.put_contact_payments import ContactPaymentUpdate
+    from ..models.post_contact_payments import ContactPaymentCreate, ContactPaymentCreateParams
+    from ..models.put_contact_payments import ContactPaymentUpdate, ContactPaymentUpdateParams
 
 __all__ = ["ContactPayments", "AsyncContactPayments"]
 
@@ -123,7 +123,7 @@ class ContactPayments(SyncAPIResource):
     def create(
         self,
         *,
-        contact_payment: ContactPaymentCreate | Mapping[str, Any],
+        contact_payment: ContactPaymentCreate | ContactPaymentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPayment:
         """Creates a Contact Payment.
@@ -178,7 +178,7 @@ class ContactPayments(SyncAPIResource):
         self,
         key: str,
         *,
-        contact_payment: ContactPaymentUpdate | Mapping[str, Any],
+        contact_payment: ContactPaymentUpdate | ContactPaymentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPayment:
         """Updates a Contact Payment.
@@ -317,7 +317,7 @@ class AsyncContactPayments(AsyncAPIResource):
     async def create(
         self,
         *,
-        contact_payment: ContactPaymentCreate | Mapping[str, Any],
+        contact_payment: ContactPaymentCreate | ContactPaymentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPayment:
         """Creates a Contact Payment.
@@ -372,7 +372,7 @@ class AsyncContactPayments(AsyncAPIResource):
         self,
         key: str,
         *,
-        contact_payment: ContactPaymentUpdate | Mapping[str, Any],
+        contact_payment: ContactPaymentUpdate | ContactPaymentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPayment:
         """Updates a Contact Payment.

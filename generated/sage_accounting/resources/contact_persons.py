@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_person import ContactPerson
-    from ..models.post_contact_persons import ContactPersonCreate
-    from ..models.put_contact_persons import ContactPersonUpdate
+    from ..models.post_contact_persons import ContactPersonCreate, ContactPersonCreateParams
+    from ..models.put_contact_persons import ContactPersonUpdate, ContactPersonUpdateParams
 
 __all__ = ["ContactPersons", "AsyncContactPersons"]
 
@@ -111,7 +111,7 @@ class ContactPersons(SyncAPIResource):
     def create(
         self,
         *,
-        contact_person: ContactPersonCreate | Mapping[str, Any],
+        contact_person: ContactPersonCreate | ContactPersonCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPerson:
         """Creates a Contact Person.
@@ -169,7 +169,7 @@ class ContactPersons(SyncAPIResource):
         self,
         key: str,
         *,
-        contact_person: ContactPersonUpdate | Mapping[str, Any],
+        contact_person: ContactPersonUpdate | ContactPersonUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPerson:
         """Updates a Contact Person.
@@ -296,7 +296,7 @@ class AsyncContactPersons(AsyncAPIResource):
     async def create(
         self,
         *,
-        contact_person: ContactPersonCreate | Mapping[str, Any],
+        contact_person: ContactPersonCreate | ContactPersonCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPerson:
         """Creates a Contact Person.
@@ -354,7 +354,7 @@ class AsyncContactPersons(AsyncAPIResource):
         self,
         key: str,
         *,
-        contact_person: ContactPersonUpdate | Mapping[str, Any],
+        contact_person: ContactPersonUpdate | ContactPersonUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ContactPerson:
         """Updates a Contact Person.

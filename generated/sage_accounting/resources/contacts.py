@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact import Contact
-    from ..models.post_contacts import ContactCreate
-    from ..models.put_contacts import ContactUpdate
+    from ..models.post_contacts import ContactCreate, ContactCreateParams
+    from ..models.put_contacts import ContactUpdate, ContactUpdateParams
 
 __all__ = ["Contacts", "AsyncContacts"]
 
@@ -132,7 +132,7 @@ class Contacts(SyncAPIResource):
     def create(
         self,
         *,
-        contact: ContactCreate | Mapping[str, Any],
+        contact: ContactCreate | ContactCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Contact:
         """Creates a Contact.
@@ -199,7 +199,7 @@ class Contacts(SyncAPIResource):
         self,
         key: str,
         *,
-        contact: ContactUpdate | Mapping[str, Any],
+        contact: ContactUpdate | ContactUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Contact:
         """Updates a Contact.
@@ -347,7 +347,7 @@ class AsyncContacts(AsyncAPIResource):
     async def create(
         self,
         *,
-        contact: ContactCreate | Mapping[str, Any],
+        contact: ContactCreate | ContactCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Contact:
         """Creates a Contact.
@@ -414,7 +414,7 @@ class AsyncContacts(AsyncAPIResource):
         self,
         key: str,
         *,
-        contact: ContactUpdate | Mapping[str, Any],
+        contact: ContactUpdate | ContactUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Contact:
         """Updates a Contact.

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.datev_settings import DatevSettings
-    from ..models.put_datev_settings import DatevSettingsUpdate
+    from ..models.put_datev_settings import DatevSettingsUpdate, DatevSettingsUpdateParams
 
 __all__ = ["DatevSettingsResource", "AsyncDatevSettingsResource"]
 
@@ -48,7 +47,7 @@ class DatevSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        datev_settings: DatevSettingsUpdate | Mapping[str, Any],
+        datev_settings: DatevSettingsUpdate | DatevSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> DatevSettings:
         """Updates a Datev Settings.
@@ -95,7 +94,7 @@ class AsyncDatevSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        datev_settings: DatevSettingsUpdate | Mapping[str, Any],
+        datev_settings: DatevSettingsUpdate | DatevSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> DatevSettings:
         """Updates a Datev Settings.

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.email_settings import EmailSettings
-    from ..models.put_email_settings import EmailSettingsUpdate
+    from ..models.put_email_settings import EmailSettingsUpdate, EmailSettingsUpdateParams
 
 __all__ = ["EmailSettingsResource", "AsyncEmailSettingsResource"]
 
@@ -48,7 +47,7 @@ class EmailSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        email_settings: EmailSettingsUpdate | Mapping[str, Any],
+        email_settings: EmailSettingsUpdate | EmailSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> EmailSettings:
         """Updates a Email Settings.
@@ -95,7 +94,7 @@ class AsyncEmailSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        email_settings: EmailSettingsUpdate | Mapping[str, Any],
+        email_settings: EmailSettingsUpdate | EmailSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> EmailSettings:
         """Updates a Email Settings.

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,10 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.financial_settings import FinancialSettings
-    from ..models.put_financial_settings import FinancialSettingsUpdate
+    from ..models.put_financial_settings import (
+        FinancialSettingsUpdate,
+        FinancialSettingsUpdateParams,
+    )
 
 __all__ = ["FinancialSettingsResource", "AsyncFinancialSettingsResource"]
 
@@ -48,7 +50,7 @@ class FinancialSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        financial_settings: FinancialSettingsUpdate | Mapping[str, Any],
+        financial_settings: FinancialSettingsUpdate | FinancialSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> FinancialSettings:
         """Updates a Financial Settings.
@@ -95,7 +97,7 @@ class AsyncFinancialSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        financial_settings: FinancialSettingsUpdate | Mapping[str, Any],
+        financial_settings: FinancialSettingsUpdate | FinancialSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> FinancialSettings:
         """Updates a Financial Settings.

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.hosted_artefact_payment_setting import HostedArtefactPaymentSetting
-    from ..models.post_hosted_artefact_payment_settings import HostedArtefactPaymentSettingCreate
+    from ..models.post_hosted_artefact_payment_settings import (
+        HostedArtefactPaymentSettingCreate,
+        HostedArtefactPaymentSettingCreateParams,
+    )
 
 __all__ = ["HostedArtefactPaymentSettings", "AsyncHostedArtefactPaymentSettings"]
 
@@ -67,7 +70,9 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
     def create(
         self,
         *,
-        hosted_artefact_payment_setting: HostedArtefactPaymentSettingCreate | Mapping[str, Any],
+        hosted_artefact_payment_setting: (
+            HostedArtefactPaymentSettingCreate | HostedArtefactPaymentSettingCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> HostedArtefactPaymentSetting:
         """Creates a Hosted Artefact Payment Setting.
@@ -182,7 +187,9 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
     async def create(
         self,
         *,
-        hosted_artefact_payment_setting: HostedArtefactPaymentSettingCreate | Mapping[str, Any],
+        hosted_artefact_payment_setting: (
+            HostedArtefactPaymentSettingCreate | HostedArtefactPaymentSettingCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> HostedArtefactPaymentSetting:
         """Creates a Hosted Artefact Payment Setting.

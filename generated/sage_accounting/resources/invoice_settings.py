@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.invoice_settings import InvoiceSettings
-    from ..models.put_invoice_settings import InvoiceSettingsUpdate
+    from ..models.put_invoice_settings import InvoiceSettingsUpdate, InvoiceSettingsUpdateParams
 
 __all__ = ["InvoiceSettingsResource", "AsyncInvoiceSettingsResource"]
 
@@ -48,7 +47,7 @@ class InvoiceSettingsResource(SyncAPIResource):
     def update(
         self,
         *,
-        invoice_settings: InvoiceSettingsUpdate | Mapping[str, Any],
+        invoice_settings: InvoiceSettingsUpdate | InvoiceSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> InvoiceSettings:
         """Updates a Invoice Settings.
@@ -95,7 +94,7 @@ class AsyncInvoiceSettingsResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        invoice_settings: InvoiceSettingsUpdate | Mapping[str, Any],
+        invoice_settings: InvoiceSettingsUpdate | InvoiceSettingsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> InvoiceSettings:
         """Updates a Invoice Settings.

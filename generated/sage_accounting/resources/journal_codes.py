@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.journal_code import JournalCode
-    from ..models.post_journal_codes import JournalCodeCreate
-    from ..models.put_journal_codes import JournalCodeUpdate
+    from ..models.post_journal_codes import JournalCodeCreate, JournalCodeCreateParams
+    from ..models.put_journal_codes import JournalCodeUpdate, JournalCodeUpdateParams
 
 __all__ = ["JournalCodes", "AsyncJournalCodes"]
 
@@ -70,7 +70,7 @@ class JournalCodes(SyncAPIResource):
     def create(
         self,
         *,
-        journal_code: JournalCodeCreate | Mapping[str, Any],
+        journal_code: JournalCodeCreate | JournalCodeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> JournalCode:
         """Creates a Journal Code.
@@ -125,7 +125,7 @@ class JournalCodes(SyncAPIResource):
         self,
         key: str,
         *,
-        journal_code: JournalCodeUpdate | Mapping[str, Any],
+        journal_code: JournalCodeUpdate | JournalCodeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> JournalCode:
         """Updates a Journal Code.
@@ -213,7 +213,7 @@ class AsyncJournalCodes(AsyncAPIResource):
     async def create(
         self,
         *,
-        journal_code: JournalCodeCreate | Mapping[str, Any],
+        journal_code: JournalCodeCreate | JournalCodeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> JournalCode:
         """Creates a Journal Code.
@@ -268,7 +268,7 @@ class AsyncJournalCodes(AsyncAPIResource):
         self,
         key: str,
         *,
-        journal_code: JournalCodeUpdate | Mapping[str, Any],
+        journal_code: JournalCodeUpdate | JournalCodeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> JournalCode:
         """Updates a Journal Code.

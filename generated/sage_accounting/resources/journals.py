@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.journal import Journal
-    from ..models.post_journals import JournalCreate
+    from ..models.post_journals import JournalCreate, JournalCreateParams
 
 __all__ = ["Journals", "AsyncJournals"]
 
@@ -104,7 +104,7 @@ class Journals(SyncAPIResource):
     def create(
         self,
         *,
-        journal: JournalCreate | Mapping[str, Any],
+        journal: JournalCreate | JournalCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Journal:
         """Creates a Journal.
@@ -279,7 +279,7 @@ class AsyncJournals(AsyncAPIResource):
     async def create(
         self,
         *,
-        journal: JournalCreate | Mapping[str, Any],
+        journal: JournalCreate | JournalCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Journal:
         """Creates a Journal.

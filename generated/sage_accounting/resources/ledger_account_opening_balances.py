@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -23,8 +23,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.ledger_account_opening_balance import LedgerAccountOpeningBalance
-    from ..models.post_ledger_account_opening_balances import LedgerAccountOpeningBalanceCreate
-    from ..models.put_ledger_account_opening_balances import LedgerAccountOpeningBalanceUpdate
+    from ..models.post_ledger_account_opening_balances import (
+        LedgerAccountOpeningBalanceCreate,
+        LedgerAccountOpeningBalanceCreateParams,
+    )
+    from ..models.put_ledger_account_opening_balances import (
+        LedgerAccountOpeningBalanceUpdate,
+        LedgerAccountOpeningBalanceUpdateParams,
+    )
 
 __all__ = ["LedgerAccountOpeningBalances", "AsyncLedgerAccountOpeningBalances"]
 
@@ -70,7 +76,9 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
     def create(
         self,
         *,
-        ledger_account_opening_balance: LedgerAccountOpeningBalanceCreate | Mapping[str, Any],
+        ledger_account_opening_balance: (
+            LedgerAccountOpeningBalanceCreate | LedgerAccountOpeningBalanceCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> LedgerAccountOpeningBalance:
         """Creates a Ledger Account Opening Balance.
@@ -125,7 +133,9 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         self,
         key: str,
         *,
-        ledger_account_opening_balance: LedgerAccountOpeningBalanceUpdate | Mapping[str, Any],
+        ledger_account_opening_balance: (
+            LedgerAccountOpeningBalanceUpdate | LedgerAccountOpeningBalanceUpdateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> LedgerAccountOpeningBalance:
         """Updates a Ledger Account Opening Balance.
@@ -213,7 +223,9 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
     async def create(
         self,
         *,
-        ledger_account_opening_balance: LedgerAccountOpeningBalanceCreate | Mapping[str, Any],
+        ledger_account_opening_balance: (
+            LedgerAccountOpeningBalanceCreate | LedgerAccountOpeningBalanceCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> LedgerAccountOpeningBalance:
         """Creates a Ledger Account Opening Balance.
@@ -268,7 +280,9 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         self,
         key: str,
         *,
-        ledger_account_opening_balance: LedgerAccountOpeningBalanceUpdate | Mapping[str, Any],
+        ledger_account_opening_balance: (
+            LedgerAccountOpeningBalanceUpdate | LedgerAccountOpeningBalanceUpdateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> LedgerAccountOpeningBalance:
         """Updates a Ledger Account Opening Balance.

@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.ledger_account import LedgerAccount
-    from ..models.post_ledger_accounts import LedgerAccountCreate
-    from ..models.put_ledger_accounts import LedgerAccountUpdate
+    from ..models.post_ledger_accounts import LedgerAccountCreate, LedgerAccountCreateParams
+    from ..models.put_ledger_accounts import LedgerAccountUpdate, LedgerAccountUpdateParams
 
 __all__ = ["LedgerAccounts", "AsyncLedgerAccounts"]
 
@@ -130,7 +130,7 @@ class LedgerAccounts(SyncAPIResource):
     def create(
         self,
         *,
-        ledger_account: LedgerAccountCreate | Mapping[str, Any],
+        ledger_account: LedgerAccountCreate | LedgerAccountCreateParams,
         **options: Unpack[RequestOptions],
     ) -> LedgerAccount:
         """Creates a Ledger Account.
@@ -200,7 +200,7 @@ class LedgerAccounts(SyncAPIResource):
         self,
         key: str,
         *,
-        ledger_account: LedgerAccountUpdate | Mapping[str, Any],
+        ledger_account: LedgerAccountUpdate | LedgerAccountUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> LedgerAccount:
         """Updates a Ledger Account.
@@ -327,7 +327,7 @@ class AsyncLedgerAccounts(AsyncAPIResource):
     async def create(
         self,
         *,
-        ledger_account: LedgerAccountCreate | Mapping[str, Any],
+        ledger_account: LedgerAccountCreate | LedgerAccountCreateParams,
         **options: Unpack[RequestOptions],
     ) -> LedgerAccount:
         """Creates a Ledger Account.
@@ -397,7 +397,7 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         self,
         key: str,
         *,
-        ledger_account: LedgerAccountUpdate | Mapping[str, Any],
+        ledger_account: LedgerAccountUpdate | LedgerAccountUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> LedgerAccount:
         """Updates a Ledger Account.

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.migration_tax_return import MigrationTaxReturn
-    from ..models.post_migration_tax_returns import MigrationTaxReturnCreate
+    from ..models.post_migration_tax_returns import (
+        MigrationTaxReturnCreate,
+        MigrationTaxReturnCreateParams,
+    )
 
 __all__ = ["MigrationTaxReturns", "AsyncMigrationTaxReturns"]
 
@@ -63,7 +66,7 @@ class MigrationTaxReturns(SyncAPIResource):
     def create(
         self,
         *,
-        migration_tax_return: MigrationTaxReturnCreate | Mapping[str, Any],
+        migration_tax_return: MigrationTaxReturnCreate | MigrationTaxReturnCreateParams,
         **options: Unpack[RequestOptions],
     ) -> MigrationTaxReturn:
         """Creates a Migration Tax Return.
@@ -153,7 +156,7 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
     async def create(
         self,
         *,
-        migration_tax_return: MigrationTaxReturnCreate | Mapping[str, Any],
+        migration_tax_return: MigrationTaxReturnCreate | MigrationTaxReturnCreateParams,
         **options: Unpack[RequestOptions],
     ) -> MigrationTaxReturn:
         """Creates a Migration Tax Return.

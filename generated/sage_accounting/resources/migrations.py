@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -19,7 +18,7 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.migration import Migration
-    from ..models.put_migrations import MigrationsUpdate
+    from ..models.put_migrations import MigrationsUpdate, MigrationsUpdateParams
 
 __all__ = ["Migrations", "AsyncMigrations"]
 
@@ -48,7 +47,7 @@ class Migrations(SyncAPIResource):
     def update(
         self,
         *,
-        migrations: MigrationsUpdate | Mapping[str, Any],
+        migrations: MigrationsUpdate | MigrationsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Migration:
         """Updates a Migrations.
@@ -95,7 +94,7 @@ class AsyncMigrations(AsyncAPIResource):
     async def update(
         self,
         *,
-        migrations: MigrationsUpdate | Mapping[str, Any],
+        migrations: MigrationsUpdate | MigrationsUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Migration:
         """Updates a Migrations.

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from ..models.opening_balance_journal import OpeningBalanceJournal
-    from ..models.post_opening_balance_journals import OpeningBalanceJournalCreate
+    from ..models.post_opening_balance_journals import (
+        OpeningBalanceJournalCreate,
+        OpeningBalanceJournalCreateParams,
+    )
 
 __all__ = ["OpeningBalanceJournals", "AsyncOpeningBalanceJournals"]
 
@@ -64,7 +67,7 @@ class OpeningBalanceJournals(SyncAPIResource):
     def create(
         self,
         *,
-        opening_balance_journal: OpeningBalanceJournalCreate | Mapping[str, Any],
+        opening_balance_journal: OpeningBalanceJournalCreate | OpeningBalanceJournalCreateParams,
         **options: Unpack[RequestOptions],
     ) -> OpeningBalanceJournal:
         """Creates a Opening Balance Journal.
@@ -176,7 +179,7 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
     async def create(
         self,
         *,
-        opening_balance_journal: OpeningBalanceJournalCreate | Mapping[str, Any],
+        opening_balance_journal: OpeningBalanceJournalCreate | OpeningBalanceJournalCreateParams,
         **options: Unpack[RequestOptions],
     ) -> OpeningBalanceJournal:
         """Creates a Opening Balance Journal.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.other_payment import OtherPayment
-    from ..models.post_other_payments import OtherPaymentCreate
-    from ..models.put_other_payments import OtherPaymentUpdate
+    from ..models.post_other_payments import OtherPaymentCreate, OtherPaymentCreateParams
+    from ..models.put_other_payments import OtherPaymentUpdate, OtherPaymentUpdateParams
 
 __all__ = ["OtherPayments", "AsyncOtherPayments"]
 
@@ -126,7 +126,7 @@ class OtherPayments(SyncAPIResource):
     def create(
         self,
         *,
-        other_payment: OtherPaymentCreate | Mapping[str, Any],
+        other_payment: OtherPaymentCreate | OtherPaymentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> OtherPayment:
         """Creates a Other Payment.
@@ -187,7 +187,7 @@ class OtherPayments(SyncAPIResource):
         self,
         key: str,
         *,
-        other_payment: OtherPaymentUpdate | Mapping[str, Any],
+        other_payment: OtherPaymentUpdate | OtherPaymentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> OtherPayment:
         """Updates a Other Payment.
@@ -329,7 +329,7 @@ class AsyncOtherPayments(AsyncAPIResource):
     async def create(
         self,
         *,
-        other_payment: OtherPaymentCreate | Mapping[str, Any],
+        other_payment: OtherPaymentCreate | OtherPaymentCreateParams,
         **options: Unpack[RequestOptions],
     ) -> OtherPayment:
         """Creates a Other Payment.
@@ -390,7 +390,7 @@ class AsyncOtherPayments(AsyncAPIResource):
         self,
         key: str,
         *,
-        other_payment: OtherPaymentUpdate | Mapping[str, Any],
+        other_payment: OtherPaymentUpdate | OtherPaymentUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> OtherPayment:
         """Updates a Other Payment.

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -21,9 +21,15 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_product_sales_price_types import ProductSalesPriceTypeCreate
+    from ..models.post_product_sales_price_types import (
+        ProductSalesPriceTypeCreate,
+        ProductSalesPriceTypeCreateParams,
+    )
     from ..models.product_sales_price_type import ProductSalesPriceType
-    from ..models.put_product_sales_price_types import ProductSalesPriceTypeUpdate
+    from ..models.put_product_sales_price_types import (
+        ProductSalesPriceTypeUpdate,
+        ProductSalesPriceTypeUpdateParams,
+    )
 
 __all__ = ["ProductSalesPriceTypes", "AsyncProductSalesPriceTypes"]
 
@@ -69,7 +75,7 @@ class ProductSalesPriceTypes(SyncAPIResource):
     def create(
         self,
         *,
-        product_sales_price_type: ProductSalesPriceTypeCreate | Mapping[str, Any],
+        product_sales_price_type: ProductSalesPriceTypeCreate | ProductSalesPriceTypeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ProductSalesPriceType:
         """Creates a Product Sales Price Type.
@@ -124,7 +130,7 @@ class ProductSalesPriceTypes(SyncAPIResource):
         self,
         key: str,
         *,
-        product_sales_price_type: ProductSalesPriceTypeUpdate | Mapping[str, Any],
+        product_sales_price_type: ProductSalesPriceTypeUpdate | ProductSalesPriceTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ProductSalesPriceType:
         """Updates a Product Sales Price Type.
@@ -212,7 +218,7 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
     async def create(
         self,
         *,
-        product_sales_price_type: ProductSalesPriceTypeCreate | Mapping[str, Any],
+        product_sales_price_type: ProductSalesPriceTypeCreate | ProductSalesPriceTypeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ProductSalesPriceType:
         """Creates a Product Sales Price Type.
@@ -267,7 +273,7 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         self,
         key: str,
         *,
-        product_sales_price_type: ProductSalesPriceTypeUpdate | Mapping[str, Any],
+        product_sales_price_type: ProductSalesPriceTypeUpdate | ProductSalesPriceTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ProductSalesPriceType:
         """Updates a Product Sales Price Type.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_products import ProductCreate
+    from ..models.post_products import ProductCreate, ProductCreateParams
     from ..models.product import Product
-    from ..models.put_products import ProductUpdate
+    from ..models.put_products import ProductUpdate, ProductUpdateParams
 
 __all__ = ["Products", "AsyncProducts"]
 
@@ -111,7 +111,7 @@ class Products(SyncAPIResource):
     def create(
         self,
         *,
-        product: ProductCreate | Mapping[str, Any],
+        product: ProductCreate | ProductCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Product:
         """Creates a Product.
@@ -166,7 +166,7 @@ class Products(SyncAPIResource):
         self,
         key: str,
         *,
-        product: ProductUpdate | Mapping[str, Any],
+        product: ProductUpdate | ProductUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Product:
         """Updates a Product.
@@ -293,7 +293,7 @@ class AsyncProducts(AsyncAPIResource):
     async def create(
         self,
         *,
-        product: ProductCreate | Mapping[str, Any],
+        product: ProductCreate | ProductCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Product:
         """Creates a Product.
@@ -348,7 +348,7 @@ class AsyncProducts(AsyncAPIResource):
         self,
         key: str,
         *,
-        product: ProductUpdate | Mapping[str, Any],
+        product: ProductUpdate | ProductUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Product:
         """Updates a Product.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,9 +24,15 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_purchase_corrective_invoices import PurchaseCorrectiveInvoiceCreate
+    from ..models.post_purchase_corrective_invoices import (
+        PurchaseCorrectiveInvoiceCreate,
+        PurchaseCorrectiveInvoiceCreateParams,
+    )
     from ..models.purchase_corrective_invoice import PurchaseCorrectiveInvoice
-    from ..models.put_purchase_corrective_invoices import PurchaseCorrectiveInvoiceUpdate
+    from ..models.put_purchase_corrective_invoices import (
+        PurchaseCorrectiveInvoiceUpdate,
+        PurchaseCorrectiveInvoiceUpdateParams,
+    )
 
 __all__ = ["PurchaseCorrectiveInvoices", "AsyncPurchaseCorrectiveInvoices"]
 
@@ -129,7 +135,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
     def create(
         self,
         *,
-        purchase_corrective_invoice: PurchaseCorrectiveInvoiceCreate | Mapping[str, Any],
+        purchase_corrective_invoice: (
+            PurchaseCorrectiveInvoiceCreate | PurchaseCorrectiveInvoiceCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> PurchaseCorrectiveInvoice:
         """Creates a Purchase Corrective Invoice.
@@ -193,7 +201,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         self,
         key: str,
         *,
-        purchase_corrective_invoice: PurchaseCorrectiveInvoiceUpdate | Mapping[str, Any],
+        purchase_corrective_invoice: (
+            PurchaseCorrectiveInvoiceUpdate | PurchaseCorrectiveInvoiceUpdateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> PurchaseCorrectiveInvoice:
         """Updates a Purchase Corrective Invoice.
@@ -338,7 +348,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
     async def create(
         self,
         *,
-        purchase_corrective_invoice: PurchaseCorrectiveInvoiceCreate | Mapping[str, Any],
+        purchase_corrective_invoice: (
+            PurchaseCorrectiveInvoiceCreate | PurchaseCorrectiveInvoiceCreateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> PurchaseCorrectiveInvoice:
         """Creates a Purchase Corrective Invoice.
@@ -402,7 +414,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         self,
         key: str,
         *,
-        purchase_corrective_invoice: PurchaseCorrectiveInvoiceUpdate | Mapping[str, Any],
+        purchase_corrective_invoice: (
+            PurchaseCorrectiveInvoiceUpdate | PurchaseCorrectiveInvoiceUpdateParams
+        ),
         **options: Unpack[RequestOptions],
     ) -> PurchaseCorrectiveInvoice:
         """Updates a Purchase Corrective Invoice.

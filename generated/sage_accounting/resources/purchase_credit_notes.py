@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,9 +25,15 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_purchase_credit_notes import PurchaseCreditNoteCreate
+    from ..models.post_purchase_credit_notes import (
+        PurchaseCreditNoteCreate,
+        PurchaseCreditNoteCreateParams,
+    )
     from ..models.purchase_credit_note import PurchaseCreditNote
-    from ..models.put_purchase_credit_notes import PurchaseCreditNoteUpdate
+    from ..models.put_purchase_credit_notes import (
+        PurchaseCreditNoteUpdate,
+        PurchaseCreditNoteUpdateParams,
+    )
 
 __all__ = ["PurchaseCreditNotes", "AsyncPurchaseCreditNotes"]
 
@@ -130,7 +136,7 @@ class PurchaseCreditNotes(SyncAPIResource):
     def create(
         self,
         *,
-        purchase_credit_note: PurchaseCreditNoteCreate | Mapping[str, Any],
+        purchase_credit_note: PurchaseCreditNoteCreate | PurchaseCreditNoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseCreditNote:
         """Creates a Purchase Credit Note.
@@ -194,7 +200,7 @@ class PurchaseCreditNotes(SyncAPIResource):
         self,
         key: str,
         *,
-        purchase_credit_note: PurchaseCreditNoteUpdate | Mapping[str, Any],
+        purchase_credit_note: PurchaseCreditNoteUpdate | PurchaseCreditNoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseCreditNote:
         """Updates a Purchase Credit Note.
@@ -362,7 +368,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
     async def create(
         self,
         *,
-        purchase_credit_note: PurchaseCreditNoteCreate | Mapping[str, Any],
+        purchase_credit_note: PurchaseCreditNoteCreate | PurchaseCreditNoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseCreditNote:
         """Creates a Purchase Credit Note.
@@ -426,7 +432,7 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         self,
         key: str,
         *,
-        purchase_credit_note: PurchaseCreditNoteUpdate | Mapping[str, Any],
+        purchase_credit_note: PurchaseCreditNoteUpdate | PurchaseCreditNoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseCreditNote:
         """Updates a Purchase Credit Note.

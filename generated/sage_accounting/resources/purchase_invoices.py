@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,9 +25,9 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_purchase_invoices import PurchaseInvoiceCreate
+    from ..models.post_purchase_invoices import PurchaseInvoiceCreate, PurchaseInvoiceCreateParams
     from ..models.purchase_invoice import PurchaseInvoice
-    from ..models.put_purchase_invoices import PurchaseInvoiceUpdate
+    from ..models.put_purchase_invoices import PurchaseInvoiceUpdate, PurchaseInvoiceUpdateParams
 
 __all__ = ["PurchaseInvoices", "AsyncPurchaseInvoices"]
 
@@ -130,7 +130,7 @@ class PurchaseInvoices(SyncAPIResource):
     def create(
         self,
         *,
-        purchase_invoice: PurchaseInvoiceCreate | Mapping[str, Any],
+        purchase_invoice: PurchaseInvoiceCreate | PurchaseInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseInvoice:
         """Creates a Purchase Invoice.
@@ -197,7 +197,7 @@ class PurchaseInvoices(SyncAPIResource):
         self,
         key: str,
         *,
-        purchase_invoice: PurchaseInvoiceUpdate | Mapping[str, Any],
+        purchase_invoice: PurchaseInvoiceUpdate | PurchaseInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseInvoice:
         """Updates a Purchase Invoice.
@@ -365,7 +365,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
     async def create(
         self,
         *,
-        purchase_invoice: PurchaseInvoiceCreate | Mapping[str, Any],
+        purchase_invoice: PurchaseInvoiceCreate | PurchaseInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseInvoice:
         """Creates a Purchase Invoice.
@@ -432,7 +432,7 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         self,
         key: str,
         *,
-        purchase_invoice: PurchaseInvoiceUpdate | Mapping[str, Any],
+        purchase_invoice: PurchaseInvoiceUpdate | PurchaseInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseInvoice:
         """Updates a Purchase Invoice.

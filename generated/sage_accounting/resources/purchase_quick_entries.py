@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,9 +24,15 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_purchase_quick_entries import PurchaseQuickEntryCreate
+    from ..models.post_purchase_quick_entries import (
+        PurchaseQuickEntryCreate,
+        PurchaseQuickEntryCreateParams,
+    )
     from ..models.purchase_quick_entry import PurchaseQuickEntry
-    from ..models.put_purchase_quick_entries import PurchaseQuickEntryUpdate
+    from ..models.put_purchase_quick_entries import (
+        PurchaseQuickEntryUpdate,
+        PurchaseQuickEntryUpdateParams,
+    )
 
 __all__ = ["PurchaseQuickEntries", "AsyncPurchaseQuickEntries"]
 
@@ -129,7 +135,7 @@ class PurchaseQuickEntries(SyncAPIResource):
     def create(
         self,
         *,
-        purchase_quick_entry: PurchaseQuickEntryCreate | Mapping[str, Any],
+        purchase_quick_entry: PurchaseQuickEntryCreate | PurchaseQuickEntryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseQuickEntry:
         """Creates a Purchase Quick Entry.
@@ -193,7 +199,7 @@ class PurchaseQuickEntries(SyncAPIResource):
         self,
         key: str,
         *,
-        purchase_quick_entry: PurchaseQuickEntryUpdate | Mapping[str, Any],
+        purchase_quick_entry: PurchaseQuickEntryUpdate | PurchaseQuickEntryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseQuickEntry:
         """Updates a Purchase Quick Entry.
@@ -338,7 +344,7 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
     async def create(
         self,
         *,
-        purchase_quick_entry: PurchaseQuickEntryCreate | Mapping[str, Any],
+        purchase_quick_entry: PurchaseQuickEntryCreate | PurchaseQuickEntryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseQuickEntry:
         """Creates a Purchase Quick Entry.
@@ -402,7 +408,7 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         self,
         key: str,
         *,
-        purchase_quick_entry: PurchaseQuickEntryUpdate | Mapping[str, Any],
+        purchase_quick_entry: PurchaseQuickEntryUpdate | PurchaseQuickEntryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> PurchaseQuickEntry:
         """Updates a Purchase Quick Entry.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,8 +24,14 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_sales_corrective_invoices import SalesCorrectiveInvoiceCreate
-    from ..models.put_sales_corrective_invoices import SalesCorrectiveInvoiceUpdate
+    from ..models.post_sales_corrective_invoices import (
+        SalesCorrectiveInvoiceCreate,
+        SalesCorrectiveInvoiceCreateParams,
+    )
+    from ..models.put_sales_corrective_invoices import (
+        SalesCorrectiveInvoiceUpdate,
+        SalesCorrectiveInvoiceUpdateParams,
+    )
     from ..models.sales_corrective_invoice import SalesCorrectiveInvoice
 
 __all__ = ["SalesCorrectiveInvoices", "AsyncSalesCorrectiveInvoices"]
@@ -129,7 +135,7 @@ class SalesCorrectiveInvoices(SyncAPIResource):
     def create(
         self,
         *,
-        sales_corrective_invoice: SalesCorrectiveInvoiceCreate | Mapping[str, Any],
+        sales_corrective_invoice: SalesCorrectiveInvoiceCreate | SalesCorrectiveInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCorrectiveInvoice:
         """Creates a Sales Corrective Invoice.
@@ -196,7 +202,7 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_corrective_invoice: SalesCorrectiveInvoiceUpdate | Mapping[str, Any],
+        sales_corrective_invoice: SalesCorrectiveInvoiceUpdate | SalesCorrectiveInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCorrectiveInvoice:
         """Updates a Sales Corrective Invoice.
@@ -348,7 +354,7 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_corrective_invoice: SalesCorrectiveInvoiceCreate | Mapping[str, Any],
+        sales_corrective_invoice: SalesCorrectiveInvoiceCreate | SalesCorrectiveInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCorrectiveInvoice:
         """Creates a Sales Corrective Invoice.
@@ -415,7 +421,7 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_corrective_invoice: SalesCorrectiveInvoiceUpdate | Mapping[str, Any],
+        sales_corrective_invoice: SalesCorrectiveInvoiceUpdate | SalesCorrectiveInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCorrectiveInvoice:
         """Updates a Sales Corrective Invoice.

@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_sales_credit_notes import SalesCreditNoteCreate
-    from ..models.put_sales_credit_notes import SalesCreditNoteUpdate
+    from ..models.post_sales_credit_notes import SalesCreditNoteCreate, SalesCreditNoteCreateParams
+    from ..models.put_sales_credit_notes import SalesCreditNoteUpdate, SalesCreditNoteUpdateParams
     from ..models.sales_credit_note import SalesCreditNote
 
 __all__ = ["SalesCreditNotes", "AsyncSalesCreditNotes"]
@@ -130,7 +130,7 @@ class SalesCreditNotes(SyncAPIResource):
     def create(
         self,
         *,
-        sales_credit_note: SalesCreditNoteCreate | Mapping[str, Any],
+        sales_credit_note: SalesCreditNoteCreate | SalesCreditNoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCreditNote:
         """Creates a Sales Credit Note.
@@ -197,7 +197,7 @@ class SalesCreditNotes(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_credit_note: SalesCreditNoteUpdate | Mapping[str, Any],
+        sales_credit_note: SalesCreditNoteUpdate | SalesCreditNoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCreditNote:
         """Updates a Sales Credit Note.
@@ -372,7 +372,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_credit_note: SalesCreditNoteCreate | Mapping[str, Any],
+        sales_credit_note: SalesCreditNoteCreate | SalesCreditNoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCreditNote:
         """Creates a Sales Credit Note.
@@ -439,7 +439,7 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_credit_note: SalesCreditNoteUpdate | Mapping[str, Any],
+        sales_credit_note: SalesCreditNoteUpdate | SalesCreditNoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesCreditNote:
         """Updates a Sales Credit Note.

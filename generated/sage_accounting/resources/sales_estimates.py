@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_sales_estimates import SalesEstimateCreate
-    from ..models.put_sales_estimates import SalesEstimateUpdate
+    from ..models.post_sales_estimates import SalesEstimateCreate, SalesEstimateCreateParams
+    from ..models.put_sales_estimates import SalesEstimateUpdate, SalesEstimateUpdateParams
     from ..models.sales_estimate import SalesEstimate
 
 __all__ = ["SalesEstimates", "AsyncSalesEstimates"]
@@ -88,7 +88,7 @@ class SalesEstimates(SyncAPIResource):
     def create(
         self,
         *,
-        sales_estimate: SalesEstimateCreate | Mapping[str, Any],
+        sales_estimate: SalesEstimateCreate | SalesEstimateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesEstimate:
         """Creates a Sales Estimate.
@@ -146,7 +146,7 @@ class SalesEstimates(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_estimate: SalesEstimateUpdate | Mapping[str, Any],
+        sales_estimate: SalesEstimateUpdate | SalesEstimateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesEstimate:
         """Updates a Sales Estimate.
@@ -252,7 +252,7 @@ class AsyncSalesEstimates(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_estimate: SalesEstimateCreate | Mapping[str, Any],
+        sales_estimate: SalesEstimateCreate | SalesEstimateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesEstimate:
         """Creates a Sales Estimate.
@@ -310,7 +310,7 @@ class AsyncSalesEstimates(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_estimate: SalesEstimateUpdate | Mapping[str, Any],
+        sales_estimate: SalesEstimateUpdate | SalesEstimateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesEstimate:
         """Updates a Sales Estimate.

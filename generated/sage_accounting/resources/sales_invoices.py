@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_sales_invoices import SalesInvoiceCreate
-    from ..models.put_sales_invoices import SalesInvoiceUpdate
+    from ..models.post_sales_invoices import SalesInvoiceCreate, SalesInvoiceCreateParams
+    from ..models.put_sales_invoices import SalesInvoiceUpdate, SalesInvoiceUpdateParams
     from ..models.sales_invoice import SalesInvoice
 
 __all__ = ["SalesInvoices", "AsyncSalesInvoices"]
@@ -130,7 +130,7 @@ class SalesInvoices(SyncAPIResource):
     def create(
         self,
         *,
-        sales_invoice: SalesInvoiceCreate | Mapping[str, Any],
+        sales_invoice: SalesInvoiceCreate | SalesInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesInvoice:
         """Creates a Sales Invoice.
@@ -203,7 +203,7 @@ class SalesInvoices(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_invoice: SalesInvoiceUpdate | Mapping[str, Any],
+        sales_invoice: SalesInvoiceUpdate | SalesInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesInvoice:
         """Updates a Sales Invoice.
@@ -378,7 +378,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_invoice: SalesInvoiceCreate | Mapping[str, Any],
+        sales_invoice: SalesInvoiceCreate | SalesInvoiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesInvoice:
         """Creates a Sales Invoice.
@@ -451,7 +451,7 @@ class AsyncSalesInvoices(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_invoice: SalesInvoiceUpdate | Mapping[str, Any],
+        sales_invoice: SalesInvoiceUpdate | SalesInvoiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesInvoice:
         """Updates a Sales Invoice.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_sales_quick_entries import SalesQuickEntryCreate
-    from ..models.put_sales_quick_entries import SalesQuickEntryUpdate
+    from ..models.post_sales_quick_entries import SalesQuickEntryCreate, SalesQuickEntryCreateParams
+    from ..models.put_sales_quick_entries import SalesQuickEntryUpdate, SalesQuickEntryUpdateParams
     from ..models.quick_entry import QuickEntry
 
 __all__ = ["SalesQuickEntries", "AsyncSalesQuickEntries"]
@@ -129,7 +129,7 @@ class SalesQuickEntries(SyncAPIResource):
     def create(
         self,
         *,
-        sales_quick_entry: SalesQuickEntryCreate | Mapping[str, Any],
+        sales_quick_entry: SalesQuickEntryCreate | SalesQuickEntryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> QuickEntry:
         """Creates a Sales Quick Entry.
@@ -193,7 +193,7 @@ class SalesQuickEntries(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_quick_entry: SalesQuickEntryUpdate | Mapping[str, Any],
+        sales_quick_entry: SalesQuickEntryUpdate | SalesQuickEntryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> QuickEntry:
         """Updates a Sales Quick Entry.
@@ -338,7 +338,7 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_quick_entry: SalesQuickEntryCreate | Mapping[str, Any],
+        sales_quick_entry: SalesQuickEntryCreate | SalesQuickEntryCreateParams,
         **options: Unpack[RequestOptions],
     ) -> QuickEntry:
         """Creates a Sales Quick Entry.
@@ -402,7 +402,7 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_quick_entry: SalesQuickEntryUpdate | Mapping[str, Any],
+        sales_quick_entry: SalesQuickEntryUpdate | SalesQuickEntryUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> QuickEntry:
         """Updates a Sales Quick Entry.

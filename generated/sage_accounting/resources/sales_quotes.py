@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_sales_quotes import SalesQuoteCreate
-    from ..models.put_sales_quotes import SalesQuoteUpdate
+    from ..models.post_sales_quotes import SalesQuoteCreate, SalesQuoteCreateParams
+    from ..models.put_sales_quotes import SalesQuoteUpdate, SalesQuoteUpdateParams
     from ..models.sales_quote import SalesQuote
 
 __all__ = ["SalesQuotes", "AsyncSalesQuotes"]
@@ -91,7 +91,7 @@ class SalesQuotes(SyncAPIResource):
     def create(
         self,
         *,
-        sales_quote: SalesQuoteCreate | Mapping[str, Any],
+        sales_quote: SalesQuoteCreate | SalesQuoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesQuote:
         """Creates a Sales Quote.
@@ -149,7 +149,7 @@ class SalesQuotes(SyncAPIResource):
         self,
         key: str,
         *,
-        sales_quote: SalesQuoteUpdate | Mapping[str, Any],
+        sales_quote: SalesQuoteUpdate | SalesQuoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesQuote:
         """Updates a Sales Quote.
@@ -258,7 +258,7 @@ class AsyncSalesQuotes(AsyncAPIResource):
     async def create(
         self,
         *,
-        sales_quote: SalesQuoteCreate | Mapping[str, Any],
+        sales_quote: SalesQuoteCreate | SalesQuoteCreateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesQuote:
         """Creates a Sales Quote.
@@ -316,7 +316,7 @@ class AsyncSalesQuotes(AsyncAPIResource):
         self,
         key: str,
         *,
-        sales_quote: SalesQuoteUpdate | Mapping[str, Any],
+        sales_quote: SalesQuoteUpdate | SalesQuoteUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> SalesQuote:
         """Updates a Sales Quote.

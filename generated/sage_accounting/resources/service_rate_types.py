@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_service_rate_types import ServiceRateTypeCreate
-    from ..models.put_service_rate_types import ServiceRateTypeUpdate
+    from ..models.post_service_rate_types import ServiceRateTypeCreate, ServiceRateTypeCreateParams
+    from ..models.put_service_rate_types import ServiceRateTypeUpdate, ServiceRateTypeUpdateParams
     from ..models.service_rate_type import ServiceRateType
 
 __all__ = ["ServiceRateTypes", "AsyncServiceRateTypes"]
@@ -73,7 +73,7 @@ class ServiceRateTypes(SyncAPIResource):
     def create(
         self,
         *,
-        service_rate_type: ServiceRateTypeCreate | Mapping[str, Any],
+        service_rate_type: ServiceRateTypeCreate | ServiceRateTypeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ServiceRateType:
         """Creates a Service Rate Type.
@@ -128,7 +128,7 @@ class ServiceRateTypes(SyncAPIResource):
         self,
         key: str,
         *,
-        service_rate_type: ServiceRateTypeUpdate | Mapping[str, Any],
+        service_rate_type: ServiceRateTypeUpdate | ServiceRateTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ServiceRateType:
         """Updates a Service Rate Type.
@@ -219,7 +219,7 @@ class AsyncServiceRateTypes(AsyncAPIResource):
     async def create(
         self,
         *,
-        service_rate_type: ServiceRateTypeCreate | Mapping[str, Any],
+        service_rate_type: ServiceRateTypeCreate | ServiceRateTypeCreateParams,
         **options: Unpack[RequestOptions],
     ) -> ServiceRateType:
         """Creates a Service Rate Type.
@@ -274,7 +274,7 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         self,
         key: str,
         *,
-        service_rate_type: ServiceRateTypeUpdate | Mapping[str, Any],
+        service_rate_type: ServiceRateTypeUpdate | ServiceRateTypeUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> ServiceRateType:
         """Updates a Service Rate Type.

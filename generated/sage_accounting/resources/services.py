@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_services import ServiceCreate
-    from ..models.put_services import ServiceUpdate
+    from ..models.post_services import ServiceCreate, ServiceCreateParams
+    from ..models.put_services import ServiceUpdate, ServiceUpdateParams
     from ..models.service import Service
 
 __all__ = ["Services", "AsyncServices"]
@@ -111,7 +111,7 @@ class Services(SyncAPIResource):
     def create(
         self,
         *,
-        service: ServiceCreate | Mapping[str, Any],
+        service: ServiceCreate | ServiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Service:
         """Creates a Service.
@@ -166,7 +166,7 @@ class Services(SyncAPIResource):
         self,
         key: str,
         *,
-        service: ServiceUpdate | Mapping[str, Any],
+        service: ServiceUpdate | ServiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Service:
         """Updates a Service.
@@ -293,7 +293,7 @@ class AsyncServices(AsyncAPIResource):
     async def create(
         self,
         *,
-        service: ServiceCreate | Mapping[str, Any],
+        service: ServiceCreate | ServiceCreateParams,
         **options: Unpack[RequestOptions],
     ) -> Service:
         """Creates a Service.
@@ -348,7 +348,7 @@ class AsyncServices(AsyncAPIResource):
         self,
         key: str,
         *,
-        service: ServiceUpdate | Mapping[str, Any],
+        service: ServiceUpdate | ServiceUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> Service:
         """Updates a Service.

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
     from typing_extensions import Unpack
 
     from .._runtime import AsyncChangeFeed, ChangeFeed
-    from ..models.post_stock_items import StockItemCreate
-    from ..models.put_stock_items import StockItemUpdate
+    from ..models.post_stock_items import StockItemCreate, StockItemCreateParams
+    from ..models.put_stock_items import StockItemUpdate, StockItemUpdateParams
     from ..models.stock_item import StockItem
 
 __all__ = ["StockItems", "AsyncStockItems"]
@@ -117,7 +117,7 @@ class StockItems(SyncAPIResource):
     def create(
         self,
         *,
-        stock_item: StockItemCreate | Mapping[str, Any],
+        stock_item: StockItemCreate | StockItemCreateParams,
         **options: Unpack[RequestOptions],
     ) -> StockItem:
         """Creates a Stock Item.
@@ -172,7 +172,7 @@ class StockItems(SyncAPIResource):
         self,
         key: str,
         *,
-        stock_item: StockItemUpdate | Mapping[str, Any],
+        stock_item: StockItemUpdate | StockItemUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> StockItem:
         """Updates a Stock Item.
@@ -305,7 +305,7 @@ class AsyncStockItems(AsyncAPIResource):
     async def create(
         self,
         *,
-        stock_item: StockItemCreate | Mapping[str, Any],
+        stock_item: StockItemCreate | StockItemCreateParams,
         **options: Unpack[RequestOptions],
     ) -> StockItem:
         """Creates a Stock Item.
@@ -360,7 +360,7 @@ class AsyncStockItems(AsyncAPIResource):
         self,
         key: str,
         *,
-        stock_item: StockItemUpdate | Mapping[str, Any],
+        stock_item: StockItemUpdate | StockItemUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> StockItem:
         """Updates a Stock Item.

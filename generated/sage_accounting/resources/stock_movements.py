@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_stock_movements import StockMovementCreate
-    from ..models.put_stock_movements import StockMovementUpdate
+    from ..models.post_stock_movements import StockMovementCreate, StockMovementCreateParams
+    from ..models.put_stock_movements import StockMovementUpdate, StockMovementUpdateParams
     from ..models.stock_movement import StockMovement
 
 __all__ = ["StockMovements", "AsyncStockMovements"]
@@ -79,7 +79,7 @@ class StockMovements(SyncAPIResource):
     def create(
         self,
         *,
-        stock_movement: StockMovementCreate | Mapping[str, Any],
+        stock_movement: StockMovementCreate | StockMovementCreateParams,
         **options: Unpack[RequestOptions],
     ) -> StockMovement:
         """Creates a Stock Movement.
@@ -134,7 +134,7 @@ class StockMovements(SyncAPIResource):
         self,
         key: str,
         *,
-        stock_movement: StockMovementUpdate | Mapping[str, Any],
+        stock_movement: StockMovementUpdate | StockMovementUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> StockMovement:
         """Updates a Stock Movement.
@@ -231,7 +231,7 @@ class AsyncStockMovements(AsyncAPIResource):
     async def create(
         self,
         *,
-        stock_movement: StockMovementCreate | Mapping[str, Any],
+        stock_movement: StockMovementCreate | StockMovementCreateParams,
         **options: Unpack[RequestOptions],
     ) -> StockMovement:
         """Creates a Stock Movement.
@@ -286,7 +286,7 @@ class AsyncStockMovements(AsyncAPIResource):
         self,
         key: str,
         *,
-        stock_movement: StockMovementUpdate | Mapping[str, Any],
+        stock_movement: StockMovementUpdate | StockMovementUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> StockMovement:
         """Updates a Stock Movement.

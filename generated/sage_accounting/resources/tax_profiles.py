@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -20,7 +20,7 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.put_tax_profiles import TaxProfileUpdate
+    from ..models.put_tax_profiles import TaxProfileUpdate, TaxProfileUpdateParams
     from ..models.tax_profile import TaxProfile
 
 __all__ = ["TaxProfiles", "AsyncTaxProfiles"]
@@ -97,7 +97,7 @@ class TaxProfiles(SyncAPIResource):
         self,
         key: str,
         *,
-        tax_profile: TaxProfileUpdate | Mapping[str, Any],
+        tax_profile: TaxProfileUpdate | TaxProfileUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxProfile:
         """Updates a Tax Profile.
@@ -193,7 +193,7 @@ class AsyncTaxProfiles(AsyncAPIResource):
         self,
         key: str,
         *,
-        tax_profile: TaxProfileUpdate | Mapping[str, Any],
+        tax_profile: TaxProfileUpdate | TaxProfileUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxProfile:
         """Updates a Tax Profile.

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
@@ -22,8 +22,8 @@ from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIReso
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.post_tax_rates import TaxRateCreate
-    from ..models.put_tax_rates import TaxRateUpdate
+    from ..models.post_tax_rates import TaxRateCreate, TaxRateCreateParams
+    from ..models.put_tax_rates import TaxRateUpdate, TaxRateUpdateParams
     from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxRates", "AsyncTaxRates"]
@@ -88,7 +88,7 @@ class TaxRates(SyncAPIResource):
     def create(
         self,
         *,
-        tax_rate: TaxRateCreate | Mapping[str, Any],
+        tax_rate: TaxRateCreate | TaxRateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxRate:
         """Creates a Tax Rate (US only).
@@ -144,7 +144,7 @@ class TaxRates(SyncAPIResource):
         self,
         key: str,
         *,
-        tax_rate: TaxRateUpdate | Mapping[str, Any],
+        tax_rate: TaxRateUpdate | TaxRateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxRate:
         """Updates a Tax Rate (US only).
@@ -246,7 +246,7 @@ class AsyncTaxRates(AsyncAPIResource):
     async def create(
         self,
         *,
-        tax_rate: TaxRateCreate | Mapping[str, Any],
+        tax_rate: TaxRateCreate | TaxRateCreateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxRate:
         """Creates a Tax Rate (US only).
@@ -302,7 +302,7 @@ class AsyncTaxRates(AsyncAPIResource):
         self,
         key: str,
         *,
-        tax_rate: TaxRateUpdate | Mapping[str, Any],
+        tax_rate: TaxRateUpdate | TaxRateUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> TaxRate:
         """Updates a Tax Rate (US only).

@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import models
 from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
@@ -18,7 +17,7 @@ from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
     from typing_extensions import Unpack
 
-    from ..models.put_user import UserUpdate
+    from ..models.put_user import UserUpdate, UserUpdateParams
     from ..models.user import User
 
 __all__ = ["UserResource", "AsyncUserResource"]
@@ -46,7 +45,7 @@ class UserResource(SyncAPIResource):
     def update(
         self,
         *,
-        user: UserUpdate | Mapping[str, Any],
+        user: UserUpdate | UserUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> User:
         """Updates the User.
@@ -89,7 +88,7 @@ class AsyncUserResource(AsyncAPIResource):
     async def update(
         self,
         *,
-        user: UserUpdate | Mapping[str, Any],
+        user: UserUpdate | UserUpdateParams,
         **options: Unpack[RequestOptions],
     ) -> User:
         """Updates the User.

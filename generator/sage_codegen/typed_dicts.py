@@ -1,0 +1,196 @@
+"""Request bodies typed for the caller: a ``TypedDict`` beside every request model.
+
+``client.contacts.create(contact={...})`` takes ``ContactCreate | ContactCreateParams``; the
+``...Params`` TypedDict spells the same fields by their wire names, so a type checker refuses a
+misspelt key or a float amount in a dict literal, as openai-python and stripe do. Optional fields
+are ``NotRequired``; values are what a caller may pass (the model validates them at run time):
+money ``Decimal | int | str`` (never float), dates and datetimes also as ISO strings, enums as
+``Literal``, nested bodies as the model or its TypedDict, lists as ``Sequence``.
+
+The model templates call in here (``install`` registers the functions); nothing in the IR changes.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jinja2
+
+from .ir import Api, Model, TypeRef
+
+SUFFIX = "Params"
+# The runtime fills ``idempotency_id`` inside every POST body (a retried POST then never creates a
+# record twice); a caller may choose it. Sage reads it, the spec does not declare it, and request
+# models refuse undeclared keys: so the POST body models declare it.
+IDEMPOTENCY_FIELD = "idempotency_id"
+IDEMPOTENCY_DOC = (
+    "Sage answers a repeated POST with this id once; filled by the client unless given "
+    "(or ``idempotency_id=False``)."
+)
+
+
+class _ModuleLike(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def models(self) -> tuple[Model, ...]: ...
+
+
+def params_name(model: str) -> str:
+    """The TypedDict of a request model: ``ContactCreate`` -> ``ContactCreateParams``."""
+    return model + SUFFIX
+
+
+def idempotent_bodies(api: Api) -> frozenset[str]:
+    """Request models sent as the object of a POST body (they carry ``idempotency_id``)."""
+    return frozenset(
+        op.body.model
+        for op in api.operations
+        if op.body and op.method == "POST"
+        # a spec that one day declares it needs nothing added
+        and not any(f.name == IDEMPOTENCY_FIELD for f in _model(api, op.body.model).fields)
+    )
+
+
+def _model(api: Api, name: str) -> Model:
+    return next(m for m in api.models if m.name == name)
+
+
+def value_annotation(t: TypeRef) -> str:
+    """What a caller may pass for a field of this type in a dict body."""
+    if t.kind == "string":
+        if t.enum:
+            return "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
+        return "str"
+    if t.kind == "list":
+        assert t.item is not None
+        return f"Sequence[{value_annotation(t.item)}]"
+    if t.kind == "model":
+        assert t.model is not None
+        return f"{t.model} | {params_name(t.model)}"
+    return {
+        "decimal": "Decimal | int | str",
+        "date": "dt.date | str",
+        "datetime": "dt.datetime | str",
+        "integer": "int",
+        "boolean": "bool",
+        "binary": "bytes",
+        "any": "Any",
+        "dict": "Mapping[str, Any]",
+    }[t.kind]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # the wire name: what Sage reads
+    annotation: str  # without NotRequired
+    required: bool
+    description: str = ""
+
+    @property
+    def declared(self) -> str:
+        if self.required:
+            return self.annotation
+        return f"NotRequired[{self.annotation} | None]"
+
+
+def keys_of(model: Model, idempotent: bool) -> tuple[Key, ...]:
+    keys = [Key(f.name, value_annotation(f.type), f.required, f.description) for f in model.fields]
+    if idempotent:
+        keys.append(Key(IDEMPOTENCY_FIELD, "str", False, IDEMPOTENCY_DOC))
+    return tuple(keys)
+
+
+def _is_attribute(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def typed_dict_source(model: Model, idempotent: bool = False) -> str:
+    """The TypedDict of a request model as Python source (class syntax; the functional form when
+    a key is no Python identifier, e.g. ``"line-items"`` or ``import``)."""
+    name = params_name(model.name)
+    doc = f"``{model.name}`` as a dict: the same fields, by their wire names."
+    keys = keys_of(model, idempotent)
+    if all(_is_attribute(k.name) for k in keys):
+        lines = [f"class {name}(TypedDict):", f'    """{doc}"""', ""]
+        lines += [f"    {key.name}: {key.declared}" for key in keys]
+        return "\n".join(lines)
+    # Evaluated at import: the referenced classes are defined above or imported (the module
+    # places referenced models first).
+    entries = "".join(f"        {json.dumps(k.name)}: {k.declared},\n" for k in keys)
+    return (
+        f'{name} = TypedDict(\n    "{name}",\n    {{\n{entries}    }},\n)\n'
+        f'{name}.__doc__ = "{doc}"'
+    )
+
+
+def _refs(t: TypeRef) -> set[str]:
+    if t.kind == "model" and t.model:
+        return {t.model}
+    if t.kind == "list" and t.item:
+        return _refs(t.item)
+    return set()
+
+
+def typed_dict_imports(module: _ModuleLike, api: Api) -> dict[str, list[str]]:
+    """Imports the TypedDicts of a model module need, ``{module: names}`` (merged by the template
+    into the models' own)."""
+    requests = [m for m in module.models if m.role == "request"]
+    if not requests:
+        return {}
+    module_of = {m.name: m.module for m in api.models}
+    idempotent = idempotent_bodies(api)
+    imports: dict[str, set[str]] = defaultdict(set)
+    imports["typing"].add("TypedDict")
+    for model in requests:
+        for key in keys_of(model, model.name in idempotent):
+            words = set(key.declared.replace("[", " ").replace("]", " ").replace(",", " ").split())
+            for word, source in (
+                ("NotRequired", "typing"),
+                ("Literal", "typing"),
+                ("Any", "typing"),
+                ("Sequence", "collections.abc"),
+                ("Mapping", "collections.abc"),
+                ("Decimal", "decimal"),
+            ):
+                if word in words:
+                    imports[source].add(word)
+            if "dt.date" in words or "dt.datetime" in words:
+                imports.setdefault("datetime as dt", set())  # a plain import
+        for f in model.fields:
+            for ref in _refs(f.type):
+                if module_of[ref] != module.name:
+                    imports["." + module_of[ref]].update({ref, params_name(ref)})
+    return {name: sorted(names) for name, names in imports.items()}
+
+
+def exported_names(module: _ModuleLike) -> list[str]:
+    """What ``sage_accounting.models`` exports from a model module: its models and TypedDicts."""
+    names = [m.name for m in module.models]
+    names += [params_name(m.name) for m in module.models if m.role == "request"]
+    return sorted(names)
+
+
+def all_exported_names(modules: Iterable[_ModuleLike]) -> list[str]:
+    return sorted(name for module in modules for name in exported_names(module))
+
+
+def install(env: jinja2.Environment) -> None:
+    """Make these functions available to the templates."""
+    globals_: dict[str, Any] = {
+        "typed_dict_source": typed_dict_source,
+        "typed_dict_imports": typed_dict_imports,
+        "idempotent_bodies": idempotent_bodies,
+        "exported_names": exported_names,
+        "all_exported_names": all_exported_names,
+        "IDEMPOTENCY_FIELD": IDEMPOTENCY_FIELD,
+        "IDEMPOTENCY_DOC": IDEMPOTENCY_DOC,
+    }
+    env.globals.update(globals_)
+    env.filters.update(params_name=params_name)
