@@ -25,8 +25,11 @@ from typing import Any
 
 import jinja2
 
+from sage_accounting._runtime._operation import QueryKind
+
 from . import typed_dicts
 from .ir import Api, Model, Parameter, Resource, TypeRef
+from .naming import snake
 from .tool_schemas import render_tool_schemas
 
 MANIFEST = "_manifest.json"
@@ -87,13 +90,41 @@ def param_annotation(p: Parameter) -> str:
     return base if p.required else f"{base} | None"
 
 
+def query_kind(p: Parameter) -> QueryKind:
+    """The runtime's encoding of a query parameter: the IR's kind must be one it knows."""
+    try:
+        return QueryKind(p.type.kind)
+    except ValueError:
+        raise ValueError(
+            f"query parameter {p.name!r}: kind {p.type.kind!r} is not one of the runtime's"
+            f" QueryKind ({', '.join(QueryKind)})"
+        ) from None
+
+
 def query_param(p: Parameter) -> str:
     """The runtime's QueryParam for a parameter, as Python source (shared constants when plain)."""
+    kind = query_kind(p)
     if p.type.enum or p.required:
         enum = f", enum={pytuple(p.type.enum)}" if p.type.enum else ""
         required = ", required=True" if p.required else ""
-        return f'QueryParam("{p.type.kind}"{enum}{required})'
-    return p.type.kind.upper()
+        return f"QueryParam(QueryKind.{kind.name}{enum}{required})"
+    return kind.name
+
+
+def query_constants(resource: Resource) -> list[str]:
+    """The shared QueryParam constants (``INTEGER``, ...) a resource module's operations use."""
+    names = {
+        query_kind(p).name
+        for op in resource.operations
+        for p in op.query_parameters
+        if not (p.type.enum or p.required)
+    }
+    return sorted(names)
+
+
+def operation_constant(operation_id: str) -> str:
+    """The module constant holding an operation's facts: "getContactsKey" -> GET_CONTACTS_KEY."""
+    return snake(operation_id).upper()
 
 
 def query_entry(p: Parameter, indent: int = 12) -> str:
@@ -104,7 +135,7 @@ def query_entry(p: Parameter, indent: int = 12) -> str:
     value = query_param(p)
     if len(head) + len(value) + 1 <= LINE_LENGTH or not value.startswith("QueryParam("):
         return f"{head}{value},"
-    args = [f'"{p.type.kind}"']
+    args = [f"QueryKind.{query_kind(p).name}"]
     if p.type.enum:
         args.append(f"enum={pytuple(p.type.enum)}")
     if p.required:
@@ -262,6 +293,7 @@ def _environment(templates: Path) -> jinja2.Environment:
         param_annotation=param_annotation,
         query_param=query_param,
         query_entry=query_entry,
+        operation_constant=operation_constant,
         pytuple=pytuple,
         path_dict=path_dict,
         import_order=import_order,
@@ -270,7 +302,12 @@ def _environment(templates: Path) -> jinja2.Environment:
         pyrepr=repr,
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
-    env.globals.update(uses_kind=_uses_kind, uses_enum=_uses_enum, from_import=from_import)
+    env.globals.update(
+        uses_kind=_uses_kind,
+        uses_enum=_uses_enum,
+        from_import=from_import,
+        query_constants=query_constants,
+    )
     typed_dicts.install(env)
     return env
 
@@ -357,7 +394,6 @@ def render_package(
 
     put("__init__.py", "package_init.py.jinja")
     put("_client.py", "client.py.jinja")
-    put("_operations.py", "operations.py.jinja")
     modules = _model_modules(api)
     put(
         "models/__init__.py",
