@@ -50,19 +50,13 @@ class RequestModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            from ._errors import RequestValidationError, validation_problems
-
-            name = type(self).__name__
-            raise RequestValidationError(name, validation_problems(exc, name)) from None
+            raise _argument_error(type(self), exc) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
             super().__setattr__(name, value)
         except ValidationError as exc:
-            from ._errors import RequestValidationError, validation_problems
-
-            owner = type(self).__name__
-            raise RequestValidationError(owner, validation_problems(exc, owner)) from None
+            raise _argument_error(type(self), exc) from None
 
     # Validation builds nested models without calling this __init__ (as for BaseModel's own, the
     # flag pydantic's RootModel sets too): only a caller's constructor call is translated.
@@ -71,6 +65,13 @@ class RequestModel(BaseModel):
     def to_body(self) -> dict[str, Any]:
         """The fields the caller set, by wire name, as Python values (Decimal kept exact)."""
         return self.model_dump(mode="python", exclude_unset=True, by_alias=True)
+
+
+def _argument_error(model: type[RequestModel], exc: ValidationError) -> Exception:
+    """A constructor's or an assignment's pydantic error as the SDK's, named after the model."""
+    from ._errors import RequestValidationError, validation_problems
+
+    return RequestValidationError(model.__name__, validation_problems(exc, model.__name__))
 
 
 def closest_field(model: str, loc: tuple[int | str, ...]) -> str | None:
