@@ -25,19 +25,13 @@ import click
 
 from .diff import compare
 from .diff_report import FORMATS
-from .errors import SpecError
+from .errors import GeneratorError, SpecError
 from .ir import Api
 from .ir_build import build_api
 from .loader import LoadedSpec, load_spec
 from .overlays import overlay_files
-from .render import (
-    DEFAULT_TEMPLATES,
-    MANIFEST,
-    manifest_for,
-    read_manifest,
-    render_package,
-    write_package,
-)
+from .package_io import MANIFEST, Plan, apply_plan, plan_package
+from .render import DEFAULT_TEMPLATES, render_package
 from .report import Report
 from .spec_lock import LockError, fetch, read_lock, verify, write_lock
 
@@ -169,14 +163,12 @@ def spec_lock(source: Path, spec_dir: Path) -> None:
 @strict_option
 def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Render the SDK package from the locked spec documents."""
-    api = load_locked_api(spec_dir, strict)
-    echo_warnings(api)
-    files = render_package(api, templates, jobs=jobs, reuse_from=out)
-    stale = write_package(api, files, out)
+    api, plan = plan_generation(spec_dir, templates, out, jobs, strict)
+    apply_plan(plan, out)
     click.echo(
-        f"generated {len(files)} files ({len(api.operations)} operations, "
+        f"generated {len(plan.files)} files ({len(api.operations)} operations, "
         f"{len(api.resources)} resources, {len(api.models)} models) into {out}"
-        + (f"; removed {len(stale)} stale" if stale else "")
+        + (f"; removed {len(plan.stale)} stale" if plan.stale else "")
     )
 
 
@@ -188,36 +180,23 @@ def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
 @strict_option
 def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
-    api = load_locked_api(spec_dir, strict)
-    echo_warnings(api)
-    files = render_package(api, templates, jobs=jobs, reuse_from=out)
-    committed = set(read_manifest(out)) | set(files)
-    added, removed, changed = [], [], []
-    for path in sorted(committed):
-        target = out / path
-        if path not in files:
-            if target.exists():
-                removed.append(path)
-        elif not target.is_file():
-            added.append(path)
-        elif target.read_text(encoding="utf-8") != files[path].text:
-            changed.append(path)
-    manifest = out / MANIFEST
-    if not manifest.is_file() or manifest.read_text(encoding="utf-8") != manifest_for(api, files):
-        changed.append(MANIFEST)
-    if not (added or removed or changed):
-        click.echo(f"generated package is up to date ({len(files)} files)")
+    _api, plan = plan_generation(spec_dir, templates, out, jobs, strict)
+    if plan.up_to_date:
+        click.echo(f"generated package is up to date ({len(plan.files)} files)")
         return
     click.echo("generated package is stale: run `make generate` and commit the result", err=True)
-    for label, paths in (("missing", added), ("stale, to delete", removed), ("differs", changed)):
+    differs = plan.differs + ((MANIFEST,) if plan.manifest_differs else ())
+    for label, paths in (
+        ("missing", plan.missing),
+        ("stale, to delete", plan.stale),
+        ("differs", differs),
+    ):
         for path in paths:
             click.echo(f"  {label}: {out / path}", err=True)
-    for path in changed[:3]:
-        if path == MANIFEST:
-            continue
+    for path in plan.differs[:3]:
         diff = difflib.unified_diff(
             (out / path).read_text(encoding="utf-8").splitlines(),
-            files[path].text.splitlines(),
+            plan.files[path].text.splitlines(),
             f"committed/{path}",
             f"regenerated/{path}",
             lineterm="",
@@ -226,6 +205,19 @@ def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -
         for line in list(diff)[:20]:
             click.echo(f"    {line}", err=True)
     sys.exit(1)
+
+
+def plan_generation(
+    spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
+) -> tuple[Api, Plan]:
+    """The one path of ``generate`` and ``check``: load, render, compare with ``out``."""
+    api = load_locked_api(spec_dir, strict)
+    echo_warnings(api)
+    files = render_package(api, templates, jobs=jobs, reuse_from=out)
+    try:
+        return api, plan_package(api, files, out)
+    except GeneratorError as exc:
+        fail(str(exc))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .ir import AccessRequirement, Api, Availability, Field, Model, Operation, Parameter, TypeRef
-from .render import param_annotation
+from .spelling import param_annotation
 
 Level = Literal["breaking", "warning", "info"]
 LEVELS: tuple[Level, ...] = ("breaking", "warning", "info")
