@@ -12,6 +12,7 @@ from conftest import ROOT, SPEC_DIR
 
 from sage_codegen.cli import main
 from sage_codegen.errors import GeneratorError
+from sage_codegen.inputs import DEFAULT_TEMPLATES, input_digest, stamp_path
 from sage_codegen.ir import Api
 from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha256, write_package
 
@@ -159,3 +160,42 @@ def test_a_manifest_entry_in_a_hand_written_folder_is_refused_not_deleted(
         assert result.exit_code == 2, result.output
         assert "refusing to delete testing/_server.py (the old manifest lists it)" in result.output
     assert (out / "testing" / "_server.py").read_text() == "hand-written\n"
+
+
+def test_an_up_to_date_generate_stops_early_but_never_trusts_the_digest_alone(
+    fresh: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pkg" / "sage_accounting"
+    shutil.copytree(fresh, out)
+    assert "inputs unchanged" not in generate(out)  # no stamp yet: rendered, then stamped
+    assert stamp_path(out).is_file()
+    before = tree(out)
+    assert "inputs unchanged" in generate(out)
+    assert tree(out) == before
+    # A file edited by hand: the stamp still matches the inputs, the file does not.
+    path = out / "resources" / "contacts.py"
+    path.write_text(path.read_text().replace("def list(", "def list_all("))
+    output = generate(out)
+    assert "inputs unchanged" not in output and "generated 313 files" in output
+    assert tree(out) == before
+    # The manifest edited by hand: the same.
+    (out / MANIFEST).write_text((out / MANIFEST).read_text().replace('"black"', '"black" '))
+    assert "inputs unchanged" not in generate(out)
+    assert tree(out) == before
+
+
+def test_the_input_digest_covers_spec_documents_and_templates(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES, templates)
+    spec = tmp_path / "spec"
+    shutil.copytree(SPEC_DIR, spec, ignore=shutil.ignore_patterns("overlays"))
+    first = input_digest(spec, templates)
+    assert input_digest(spec, templates) == first
+    header = templates / "_header.py.jinja"
+    header.write_text(header.read_text() + "# one more line\n")
+    assert input_digest(spec, templates) != first
+    shutil.copytree(DEFAULT_TEMPLATES, templates, dirs_exist_ok=True)
+    assert input_digest(spec, templates) == first
+    [document] = [p for p in spec.glob("*.json") if p.name != "spec.lock.json"][:1]
+    document.write_bytes(document.read_bytes() + b" ")
+    assert input_digest(spec, templates) != first

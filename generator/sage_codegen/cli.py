@@ -19,21 +19,23 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .diff import compare
 from .diff_report import FORMATS
 from .errors import GeneratorError, SpecError
-from .ir import Api
-from .ir_build import build_api
-from .loader import LoadedSpec, load_spec
-from .overlays import overlay_files
+from .inputs import DEFAULT_TEMPLATES, input_digest, stamp_for, up_to_date, write_stamp
 from .package_io import MANIFEST, Plan, apply_plan, plan_package
-from .render import DEFAULT_TEMPLATES, render_package
 from .report import Report
 from .spec_lock import LockError, fetch, read_lock, verify, write_lock
+
+if TYPE_CHECKING:
+    from .ir import Api
+    from .loader import LoadedSpec
+
+# The loader (openapi-pydantic), the IR builder, Jinja and black are imported by the commands that
+# use them: an up-to-date `generate` stops before needing any (see inputs.py).
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC_DIR = ROOT / "spec"
@@ -83,6 +85,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
     """Build the IR from the locked documents in ``spec_dir`` (hashes checked first), with the
     overlays in ``spec_dir/overlays`` applied."""
+    from .ir_build import build_api
+    from .loader import load_spec
+    from .overlays import overlay_files
+
     try:
         paths = verify(spec_dir, read_lock(spec_dir / "spec.lock.json"))
         loaded = load_spec(paths, strict=strict, overlays=overlay_files(spec_dir / "overlays"))
@@ -91,14 +97,15 @@ def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
         fail(str(exc))
 
 
+def warning_lines(api: Api) -> list[str]:
+    """The overlay actions applied and the warnings summary."""
+    overlays = [f"overlay {note}" for note in api.notes if note.kind == "overlay"]
+    return overlays + Report(warnings=list(api.warnings)).summary()
+
+
 def echo_warnings(api: Api) -> None:
-    """The overlay actions applied and the warnings summary, printed (on stderr) by every
-    command that loads the locked spec."""
-    for note in api.notes:
-        if note.kind == "overlay":
-            click.echo(f"overlay {note}", err=True)
-    report = Report(warnings=list(api.warnings))
-    for line in report.summary():
+    """``warning_lines``, printed (on stderr) by every command that loads the locked spec."""
+    for line in warning_lines(api):
         click.echo(line, err=True)
 
 
@@ -141,6 +148,8 @@ def spec_fetch(source: Path, spec_dir: Path) -> None:
 def spec_lock(source: Path, spec_dir: Path) -> None:
     """Pin the API documents SOURCE holds in spec.lock.json (found by content, duplicates and
     other JSON left out, each decision printed), then copy them into the spec directory."""
+    from .loader import load_spec
+
     report = Report()
     try:
         loaded = load_spec([source], report=report)
@@ -163,8 +172,17 @@ def spec_lock(source: Path, spec_dir: Path) -> None:
 @strict_option
 def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Render the SDK package from the locked spec documents."""
+    inputs = _digest_or_empty(spec_dir, templates)
+    stamp = up_to_date(out, inputs)
+    if stamp is not None and not (strict and stamp.spec_warnings):
+        for line in stamp.messages:
+            click.echo(line, err=True)
+        click.echo(f"generated package is up to date (inputs unchanged): {out}")
+        return
     api, plan = plan_generation(spec_dir, templates, out, jobs, strict)
     apply_plan(plan, out)
+    if inputs:
+        write_stamp(out, stamp_for(inputs, plan.manifest, len(api.warnings), warning_lines(api)))
     click.echo(
         f"generated {len(plan.files)} files ({len(api.operations)} operations, "
         f"{len(api.resources)} resources, {len(api.models)} models) into {out}"
@@ -211,13 +229,23 @@ def plan_generation(
     spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
 ) -> tuple[Api, Plan]:
     """The one path of ``generate`` and ``check``: load, render, compare with ``out``."""
+    from .render import render_package
+
     api = load_locked_api(spec_dir, strict)
     echo_warnings(api)
-    files = render_package(api, templates, jobs=jobs, reuse_from=out)
     try:
+        files = render_package(api, templates, jobs=jobs, reuse_from=out)
         return api, plan_package(api, files, out)
     except GeneratorError as exc:
         fail(str(exc))
+
+
+def _digest_or_empty(spec_dir: Path, templates: Path) -> str:
+    """The inputs' digest; "" when an input cannot be read (the full path then says why)."""
+    try:
+        return input_digest(spec_dir, templates)
+    except (OSError, ValueError, LockError):
+        return ""
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -261,6 +289,9 @@ def diff(
     old_paths, new_paths = paths[:split], paths[split + 1 :]
     if not old_paths or not new_paths:
         raise click.UsageError("both sides need at least one document or directory")
+    from .diff import compare
+    from .ir_build import build_api
+
     try:
         old = build_api(load_side(old_paths, strict), tolerant=not strict)
         new = build_api(load_side(new_paths, strict), tolerant=not strict)
@@ -277,6 +308,9 @@ def load_side(paths: tuple[str, ...], strict: bool) -> LoadedSpec:
     stands for the documents its lock names, with its overlays: what `make generate` reads, not
     whatever older documents still lie in it. Their hashes are not checked: a diff compares
     content, edited or not."""
+    from .loader import load_spec
+    from .overlays import overlay_files
+
     inputs: list[Path] = []
     overlays: list[Path] = []
     for given in map(Path, paths):

@@ -67,6 +67,25 @@ def read_manifest(package_dir: Path) -> list[str]:
     return sorted(files) if isinstance(files, dict) else []
 
 
+def intact(package_dir: Path) -> str | None:
+    """The manifest's text if every file it lists is on disk with its recorded sha256."""
+    try:
+        manifest = (package_dir / MANIFEST).read_text(encoding="utf-8")
+        files = json.loads(manifest).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(files, dict):
+        return None
+    for path, entry in files.items():
+        try:
+            text = (package_dir / path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not isinstance(entry, dict) or sha256(text) != entry.get("sha256"):
+            return None
+    return manifest
+
+
 def reusable_files(package_dir: Path) -> dict[tuple[str, str], str]:
     """(path, rendered sha) -> formatted text, for files the last generation left intact (and
     formatted with this black): a render equal to the last one needs no black again."""
@@ -138,14 +157,14 @@ def apply_plan(plan: Plan, package_dir: Path) -> None:
     manifest (last: an interrupted run is redone, not trusted)."""
     package_dir.mkdir(parents=True, exist_ok=True)
     for path in plan.missing + plan.differs:
-        _write_atomic(package_dir / path, plan.files[path].text)
+        write_atomic(package_dir / path, plan.files[path].text)
     for path in plan.stale:
         (package_dir / path).unlink(missing_ok=True)
     if plan.manifest_differs:
-        _write_atomic(package_dir / MANIFEST, plan.manifest)
+        write_atomic(package_dir / MANIFEST, plan.manifest)
 
 
-def _write_atomic(target: Path, text: str) -> None:
+def write_atomic(target: Path, text: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:

@@ -15,6 +15,7 @@ import jinja2
 
 from .formatting import check_syntax, format_all, needs_black
 from .imports import Imports, from_import, import_block, import_order
+from .inputs import DEFAULT_TEMPLATES
 from .ir import Api, Resource
 from .layout import ModelModule, model_modules, module_of_models, referenced_models
 from .package_io import RenderedFile, reusable_files, sha256
@@ -29,8 +30,6 @@ from .spelling import (
     query_param,
 )
 from .tool_schemas import render_tool_schemas
-
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
