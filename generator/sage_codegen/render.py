@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -17,7 +18,14 @@ from .formatting import check_syntax, format_all, needs_black
 from .imports import Imports, from_import, import_block, import_order
 from .inputs import DEFAULT_TEMPLATES
 from .ir import Api, Resource
-from .layout import ModelModule, model_modules, module_of_models, referenced_models
+from .layout import (
+    LaidOutResource,
+    ModelModule,
+    laid_out,
+    model_modules,
+    module_of_models,
+    referenced_models,
+)
 from .package_io import RenderedFile, reusable_files, sha256
 from .spelling import (
     docstring,
@@ -127,10 +135,10 @@ def resource_imports(resource: Resource, module_of: dict[str, str]) -> Imports:
     return imports
 
 
-def client_imports(api: Api) -> Imports:
+def client_imports(resources: Sequence[LaidOutResource]) -> Imports:
     imports = Imports().add("__future__", "annotations").add("typing", "TYPE_CHECKING")
     imports.add("._runtime", "AsyncClient", "SyncClient")
-    for r in api.resources:
+    for r in resources:
         imports.add(
             ".resources." + r.name, r.class_name, "Async" + r.class_name, type_checking=True
         )
@@ -149,6 +157,8 @@ def operations_imports() -> Imports:
 def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, str]:
     """Every generated Python module's template output (before black), keyed by relative path."""
     env = environment(templates)
+    api = laid_out(api)
+    resources = [r for r in api.resources if isinstance(r, LaidOutResource)]
     header = env.get_template("_header.py.jinja").render(api=api).rstrip("\n")
     raw: dict[str, str] = {}
 
@@ -158,7 +168,7 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
 
     module_of = module_of_models(api)
     put("__init__.py", "package_init.py.jinja")
-    put("_client.py", "client.py.jinja", imports=client_imports(api))
+    put("_client.py", "client.py.jinja", imports=client_imports(resources))
     put("_operations.py", "operations.py.jinja", imports=operations_imports())
     modules = model_modules(api)
     put(
