@@ -455,13 +455,7 @@ class _Differ:
                     f.pointer,
                     f"{path}: request property `{name}` removed",
                 )
-                self.sdk_change(
-                    "sdk-field-removed",
-                    "breaking",
-                    f"model {old.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{old.name}`: field `{f.py_name}` removed",
-                )
+                self.sdk_field_removed(old.name, f)
         for name, f in new_fields.items():
             if name not in old_fields:
                 level: Level = "breaking" if f.required else "info"
@@ -510,13 +504,7 @@ class _Differ:
                     n.pointer,
                     f"{path}: request property `{name}` type {describe_type(o.type)} -> {describe_type(n.type)}",
                 )
-                self.sdk_change(
-                    "sdk-field-type-changed",
-                    "breaking",
-                    f"model {new.name}.{n.py_name}",
-                    n.pointer,
-                    f"model `{new.name}`: field `{n.py_name}` is now {describe_type(n.type)} (was {describe_type(o.type)})",
-                )
+                self.sdk_field_type_changed(new.name, o, n)
             self.enum(
                 o.type.enum,
                 n.type.enum,
@@ -532,6 +520,17 @@ class _Differ:
                 self.request_model(
                     self.old_models[old_inner], self.new_models[new_inner], location, seen
                 )
+
+    def sdk_field_removed(self, model: str, field: Field) -> None:
+        where = f"model {model}.{field.py_name}"
+        text = f"model `{model}`: field `{field.py_name}` removed"
+        self.sdk_change("sdk-field-removed", "breaking", where, field.pointer, text)
+
+    def sdk_field_type_changed(self, model: str, old: Field, new: Field) -> None:
+        was, now = describe_type(old.type), describe_type(new.type)
+        where = f"model {model}.{new.py_name}"
+        text = f"model `{model}`: field `{new.py_name}` is now {now} (was {was})"
+        self.sdk_change("sdk-field-type-changed", "breaking", where, new.pointer, text)
 
     def field_types_match(self, old: Field, new: Field) -> bool:
         """Same wire type; two inline request objects count as the same type whatever their
@@ -623,13 +622,7 @@ class _Differ:
                     f.pointer,
                     f"{old.name}: response property `{fname}` removed",
                 )
-                self.sdk_change(
-                    "sdk-field-removed",
-                    "breaking",
-                    f"model {old.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{old.name}`: field `{f.py_name}` removed",
-                )
+                self.sdk_field_removed(old.name, f)
         for fname, f in new_fields.items():
             if fname not in old_fields:
                 self.api_change(
@@ -657,13 +650,7 @@ class _Differ:
                     n.pointer,
                     f"{new.name}: response property `{fname}` type {describe_type(o.type)} -> {describe_type(n.type)}",
                 )
-                self.sdk_change(
-                    "sdk-field-type-changed",
-                    "breaking",
-                    f"model {new.name}.{n.py_name}",
-                    n.pointer,
-                    f"model `{new.name}`: field `{n.py_name}` is now {describe_type(n.type)} (was {describe_type(o.type)})",
-                )
+                self.sdk_field_type_changed(new.name, o, n)
             self.enum(
                 o.type.enum,
                 n.type.enum,
