@@ -145,6 +145,31 @@ def client_imports(resources: Sequence[LaidOutResource]) -> Imports:
     return imports
 
 
+# What ``import sage_accounting`` takes from the runtime at once, and what only on first use (OAuth
+# and the token stores stay unloaded until asked for).
+RUNTIME_EXPORTS = tuple("""
+    APIConnectionError APIResponse APIResponseValidationError APIStatusError APITimeoutError
+    ArgumentTypeError ArgumentValueError AsyncPager AuthenticationError BadRequestError
+    BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
+    MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
+    NotFoundError OAuthError Page PermissionDeniedError RateLimit RateLimitError
+    ReauthorizationRequired RedirectError RequestOptions RequestValidationError
+    SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
+    UntrustedURLError __version__
+    """.split())
+RUNTIME_ON_USE = tuple("""
+    AsyncChangeFeed AuthorizationRequest Change ChangeFeed FileTokenStore MemoryTokenStore
+    OAuthApp OAuthSession TokenSet TokenStore TokenStoreError
+    """.split())
+
+
+def package_init_imports() -> Imports:
+    imports = Imports().add("typing", "TYPE_CHECKING", "Any")
+    imports.add("._client", "AsyncSageAccounting", "SageAccounting")
+    imports.add("._runtime", *RUNTIME_EXPORTS)
+    return imports.add("._runtime", *RUNTIME_ON_USE, type_checking=True)
+
+
 def operations_imports() -> Imports:
     return (
         Imports().add("__future__", "annotations").add("._runtime", "OperationInfo", "QueryParam")
@@ -167,7 +192,12 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
         raw[path] = f"{header}\n{body.lstrip()}"
 
     module_of = module_of_models(api)
-    put("__init__.py", "package_init.py.jinja")
+    put(
+        "__init__.py",
+        "package_init.py.jinja",
+        imports=package_init_imports(),
+        runtime_on_use=sorted(RUNTIME_ON_USE),
+    )
     put("_client.py", "client.py.jinja", imports=client_imports(resources))
     put("_operations.py", "operations.py.jinja", imports=operations_imports())
     modules = model_modules(api)
