@@ -157,12 +157,10 @@ def test_money_in_a_tool_schema_is_a_decimal_string() -> None:
 
 
 def test_an_operation_whose_access_text_did_not_parse_is_denied_and_says_why() -> None:
-    from sage_accounting._runtime import OperationInfo
+    from sage_accounting._runtime import Operation
     from sage_accounting.agents.levels import grants
 
-    unknown = OperationInfo(
-        "GET", "/things", {}, access_known=False, resource="things", name="list"
-    )
+    unknown = Operation("GET", "/things", {}, access_known=False, resource="things", name="list")
     allowed, reason = grants(unknown, {area: "full" for area in ("Sales", "Contacts")})
     assert not allowed
     assert "could not be read" in reason

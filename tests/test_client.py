@@ -372,7 +372,7 @@ async def test_async_client_lists_creates_and_raises(make_async_client: Callable
     client, rec = make_async_client(handler)
     async with client:
         pager = client.contacts.list(items_per_page=2)
-        assert await pager.total() == 3
+        assert await pager.total == 3
         assert [c.id async for c in pager] == ["a0", "a1", "b0"]
         created = await client.contacts.create(contact={"name": "x", "contact_type_ids": ["C"]})
         assert created.id == "new"

@@ -19,7 +19,9 @@ from pydantic import BaseModel
 
 import sage_accounting.models as models
 from sage_accounting import AsyncSageAccounting, SageAccounting
-from sage_accounting._operations import OPERATIONS
+from sage_accounting._runtime import all_operations
+
+OPERATIONS = all_operations()
 
 METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -180,7 +182,9 @@ def test_each_operation_names_the_method_users_call() -> None:
     """The operations table says where each operation lives (the sandbox and agent policies
     rely on it): ``client.<resource>.<name>`` exists, and list operations return lists."""
     from sage_accounting import SageAccounting
-    from sage_accounting._operations import OPERATIONS
+    from sage_accounting._runtime import all_operations
+
+    OPERATIONS = all_operations()
 
     client = SageAccounting(access_token="t")
     for operation_id, op in OPERATIONS.items():

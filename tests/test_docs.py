@@ -14,7 +14,9 @@ from types import ModuleType
 import pytest
 from module_files import load_file
 
-from sage_accounting._operations import OPERATIONS
+from sage_accounting._runtime import all_operations
+
+OPERATIONS = all_operations()
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "docs" / "scripts"
 

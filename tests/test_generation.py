@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def test_an_up_to_date_generate_stops_early_but_never_trusts_the_digest_alone(
     path = out / "resources" / "contacts.py"
     path.write_text(path.read_text().replace("def list(", "def list_all("))
     output = generate(out)
-    assert "inputs unchanged" not in output and "generated 313 files" in output
+    assert "inputs unchanged" not in output and re.search(r"generated \d+ files", output)
     assert tree(out) == before
     # The manifest edited by hand: the same.
     (out / MANIFEST).write_text((out / MANIFEST).read_text().replace('"black"', '"black" '))

@@ -143,7 +143,7 @@ def test_lock_then_generate_the_folder_exits_0_with_the_warnings_summary(
     )
     assert result.exit_code == 0, result.output
     assert "spec warnings: " in result.output and "json-syntax" in result.output
-    table = (out / "_operations.py").read_text()
+    table = "".join(path.read_text() for path in sorted((out / "resources").glob("*.py")))
     assert 'idempotency_header="X-Idempotency-Key"' in table
     assert "access_known=False" in table
     strict = runner.invoke(

@@ -13,7 +13,7 @@ import pytest
 
 from sage_codegen.formatting import black_mode, needs_black
 from sage_codegen.ir import Parameter, TypeRef
-from sage_codegen.spelling import query_entry
+from sage_codegen.runtime_contract import query_entry
 
 
 def formatted(source: str) -> str:

@@ -117,7 +117,7 @@ async def test_async_listing_across_pages(fake_sage: Any, aclient: AsyncSageAcco
     fake_sage.seed("contacts", 450)
     async with aclient:
         pager = aclient.contacts.list()
-        assert await pager.total() == 450
+        assert await pager.total == 450
         ids = [c.id async for c in pager]
     assert len(ids) == len(set(ids)) == 450
     assert fake_sage.count("GET /contacts") == 3

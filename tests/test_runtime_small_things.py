@@ -180,12 +180,17 @@ def test_streaming_an_error_raises_the_typed_error_before_the_block(
             pytest.fail("the block must not run")
 
 
-def test_streaming_a_json_method_is_refused_before_any_request(
+def test_only_methods_answering_a_file_can_be_streamed(
     make_client: Callable[..., Any],
 ) -> None:
+    """Streaming is offered where there is a file to stream: the type checker and the IDE see
+    it, and nothing else is there to call by mistake."""
     client, recorder = make_client(file_handler)
-    with pytest.raises(TypeError, match="does not answer with a file"):
-        client.contacts.with_streaming_response.get("c1")
+    assert callable(client.attachments.with_streaming_response.get_file)
+    with pytest.raises(AttributeError):
+        client.attachments.with_streaming_response.get  # noqa: B018 (answers JSON)
+    with pytest.raises(AttributeError):
+        client.contacts.with_streaming_response  # noqa: B018 (no file to stream)
     assert recorder.requests == []
 
 

@@ -16,9 +16,10 @@ import pytest
 from pydantic import BaseModel
 
 from sage_accounting import SageAccounting
-from sage_accounting._operations import OPERATIONS
-from sage_accounting._runtime import OperationInfo
+from sage_accounting._runtime import Operation, all_operations
 from sage_accounting.testing import SageSandbox
+
+OPERATIONS = all_operations()
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def client(sandbox: SageSandbox) -> Iterator[SageAccounting]:
         yield client
 
 
-def body_model(info: OperationInfo) -> type[BaseModel] | None:
+def body_model(info: Operation) -> type[BaseModel] | None:
     """The request model the SDK validates a body with (``models.post_x`` / ``models.put_x``)."""
     module = import_module(f"sage_accounting.models.{info.method.lower()}_{info.resource}")
     for value in vars(module).values():
@@ -72,7 +73,7 @@ def filled(model: type[BaseModel]) -> dict[str, Any]:
     return {name: sample(f.annotation) for name, f in model.model_fields.items() if f.is_required()}
 
 
-def record_for(sandbox: SageSandbox, info: OperationInfo) -> str:
+def record_for(sandbox: SageSandbox, info: Operation) -> str:
     """A record for a keyed operation to act on, put straight into the lead business."""
     if info.resource == "businesses":
         return sandbox.lead_business
@@ -86,7 +87,7 @@ def record_for(sandbox: SageSandbox, info: OperationInfo) -> str:
     return sandbox.seed(info.resource, 1, **fields)[0]
 
 
-def call(sandbox: SageSandbox, client: SageAccounting, info: OperationInfo) -> tuple[str, Any]:
+def call(sandbox: SageSandbox, client: SageAccounting, info: Operation) -> tuple[str, Any]:
     """(the key it acted on, or "", what the SDK method returned)."""
     method = getattr(getattr(client, info.resource), info.name)
     key = record_for(sandbox, info) if "{key}" in info.path else ""

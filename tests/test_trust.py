@@ -30,6 +30,7 @@ from sage_accounting import (
     UntrustedURLError,
 )
 from sage_accounting._runtime import _client as client_module
+from sage_accounting.resources import contacts
 
 TOKEN = "trust-test-token-0123456789"
 
@@ -101,7 +102,7 @@ def test_send_never_attaches_the_token_outside_the_base_url(
     make_client: Callable[..., Any],
 ) -> None:
     client, rec = make_client(lambda r: ok({}), access_token=TOKEN)
-    prepared = client.prepare("getContactsKey", path_params={"key": "c1"})
+    prepared = client.prepare(contacts.GET_CONTACTS_KEY, path={"key": "c1"})
     with pytest.raises(UntrustedURLError):
         client.send(prepared.with_url("https://evil.example/v3.1/contacts/c1"))
     assert rec.requests == []

@@ -76,7 +76,9 @@ def parse(text: str) -> ParsedPage:
 
 def expected_methods() -> list[str]:
     """The methods client.sales_invoices must show: from the operations table, not a hand list."""
-    from sage_accounting._operations import OPERATIONS
+    from sage_accounting._runtime import all_operations
+
+    OPERATIONS = all_operations()
 
     names = [info.name for info in OPERATIONS.values() if info.resource == "sales_invoices"]
     return [*names, "changes"]

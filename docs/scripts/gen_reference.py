@@ -6,7 +6,7 @@ they can never drift from it, and nothing generated has to be committed or check
 output depends only on the package, so the build is deterministic.
 
 Each page has a table (method, HTTP call, access, availability) read from
-``sage_accounting._operations.OPERATIONS``, then mkdocstrings renders the resource class from its
+``sage_accounting._runtime.all_operations()``, then mkdocstrings renders the resource class from its
 docstrings. Table links use autorefs identifiers, so a method the table names but the class lacks
 fails the ``--strict`` build.
 """
@@ -28,7 +28,7 @@ class Resource:
     sync_class: str
     async_class: str
     title: str
-    operations: list[Any] = field(default_factory=list)  # OperationInfo, in spec order
+    operations: list[Any] = field(default_factory=list)  # Operation, in spec order
     has_changes: bool = False
 
     @property
@@ -38,7 +38,9 @@ class Resource:
 
 def resources() -> list[Resource]:
     """Every resource of the package, sorted by title."""
-    from sage_accounting._operations import OPERATIONS
+    from sage_accounting._runtime import all_operations
+
+    OPERATIONS = all_operations()
 
     found: dict[str, Resource] = {}
     for info in OPERATIONS.values():

@@ -151,8 +151,6 @@ class SageAccounting(SyncClient):
     connections; every method also takes the per-call options of ``RequestOptions``.
     """
 
-    _operations_module = "sage_accounting._operations"
-
     @property
     def coa_accounts(self) -> CoaAccounts:
         """Coa Accounts: list, get."""
@@ -769,8 +767,6 @@ class AsyncSageAccounting(AsyncClient):
     ``client.with_business(id)`` gives a client for another business sharing this one's
     connections; every method also takes the per-call options of ``RequestOptions``.
     """
-
-    _operations_module = "sage_accounting._operations"
 
     @property
     def coa_accounts(self) -> AsyncCoaAccounts:

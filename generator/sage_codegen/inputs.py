@@ -1,7 +1,7 @@
 """The digest of everything a generation reads, so an up-to-date ``generate`` can stop early.
 
 A generation is a function of the locked spec documents, the overlays, the generator's own
-source and templates, and the versions of the tools that shape the output (Python, black,
+source and templates, the runtime's contract module, and the versions of the tools that shape the output (Python, black,
 Jinja, the spec parsers). ``generate`` records their sha256 in a stamp beside the package
 (``generated/.sage_accounting.stamp.json``, never committed: the versions are this machine's),
 with the sha256 of the manifest it wrote. The next ``generate`` stops early only when the digest
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import platform
 from collections.abc import Sequence
@@ -39,6 +40,15 @@ def _version(distribution: str) -> str:
         return "absent"
 
 
+def runtime_contract_file() -> list[Path]:
+    """The runtime module whose names the generator spells (QueryKind: see runtime_contract.py),
+    found without importing the SDK."""
+    spec = importlib.util.find_spec("sage_accounting")
+    if spec is None or spec.origin is None:
+        return []
+    return [Path(spec.origin).parent / "_runtime" / "_operation.py"]
+
+
 def input_files(spec_dir: Path, templates: Path) -> list[Path]:
     """Every file a generation reads, in a fixed order."""
     lock = spec_dir / "spec.lock.json"
@@ -47,7 +57,7 @@ def input_files(spec_dir: Path, templates: Path) -> list[Path]:
     overlays = sorted(overlays_dir.glob("*.json")) if overlays_dir.is_dir() else []
     generator = sorted(GENERATOR_DIR.glob("*.py"))
     template_files = sorted(p for p in templates.rglob("*") if p.is_file())
-    return [lock, *documents, *overlays, *generator, *template_files]
+    return [lock, *documents, *overlays, *generator, *template_files, *runtime_contract_file()]
 
 
 def input_digest(spec_dir: Path, templates: Path) -> str:

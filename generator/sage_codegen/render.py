@@ -27,16 +27,8 @@ from .layout import (
     referenced_models,
 )
 from .package_io import RenderedFile, reusable_files, sha256
-from .spelling import (
-    docstring,
-    field_annotation,
-    one_line,
-    param_annotation,
-    path_dict,
-    pytuple,
-    query_entry,
-    query_param,
-)
+from .runtime_contract import operation_constant, query_constants, query_entry, query_param
+from .spelling import docstring, field_annotation, one_line, param_annotation, path_dict, pytuple
 from .tool_schemas import render_tool_schemas
 
 
@@ -57,6 +49,7 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
         param_annotation=param_annotation,
         query_param=query_param,
         query_entry=query_entry,
+        operation_constant=operation_constant,
         pytuple=pytuple,
         path_dict=path_dict,
         import_order=import_order,
@@ -65,7 +58,7 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
         pyrepr=repr,
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
-    env.globals.update(from_import=from_import)
+    env.globals.update(from_import=from_import, query_constants=query_constants)
     return env
 
 
@@ -111,27 +104,37 @@ def resource_imports(resource: Resource, module_of: dict[str, str]) -> Imports:
     kinds = {p.type.kind for op in ops for p in op.parameters}
     bodies = any(op.body for op in ops)
     lists = any(op.response.is_list for op in ops)
+    singles = any(not op.response.is_list for op in ops)
+    files = any(op.response.is_binary for op in ops)
     feeds = any(op.supports_changes for op in ops)
     enums = any(p.type.enum for op in ops for p in op.parameters)
     headers = any(op.header_parameters for op in ops)
+    # Query parameters spelt QueryParam(QueryKind.X, ...) rather than a shared constant.
+    custom_kinds = enums or any(p.required for op in ops for p in op.query_parameters)
     imports = Imports().add("__future__", "annotations")
     imports.add_if(feeds or bool(kinds & {"date", "datetime"}), "datetime as dt")
     imports.add_if(bodies, "collections.abc", "Mapping")
     imports.add_if(feeds or "list" in kinds, "collections.abc", "Sequence")
     imports.add_if("decimal" in kinds, "decimal", "Decimal")
-    imports.add("typing", "TYPE_CHECKING").add_if(bodies, "typing", "Any")
+    imports.add("typing", "Unpack").add_if(bodies, "typing", "Any")
     imports.add_if(enums, "typing", "Literal")
-    imports.add(".._runtime", "AsyncAPIResource", "RequestOptions", "SyncAPIResource")
-    imports.add_if(lists, ".._runtime", "AsyncPager", "SyncPager")
-    imports.add_if(headers, ".._runtime", "with_headers")
-    imports.add("typing_extensions", "Unpack", type_checking=True)
+    runtime = ".._runtime"
+    imports.add(runtime, "AsyncAPIResource", "Operation", "RequestOptions", "SyncAPIResource")
+    imports.add_if(lists, runtime, "AsyncPager", "SyncPager", "to_raw_page", "async_to_raw_page")
+    imports.add_if(singles, runtime, "to_raw_response", "async_to_raw_response")
+    imports.add_if(files, runtime, "to_streamed", "async_to_streamed")
+    imports.add_if(custom_kinds, runtime, "QueryKind", "QueryParam")
+    imports.add_if(headers, runtime, "with_headers")
+    shared_kinds = query_constants(resource)
+    imports.add_if(bool(shared_kinds), runtime + "._operation", *shared_kinds)
     if feeds:
-        imports.add(".._runtime", "AsyncChangeFeed", "ChangeFeed", type_checking=True)
+        imports.add(runtime, "AsyncChangeFeed", "ChangeFeed", type_checking=True)
     for op in ops:
         for name in (op.response.model, op.body.model if op.body else None):
             if name:
                 imports.add("..", "models")
                 imports.add("..models." + module_of[name], name, type_checking=True)
+    imports.add_if(imports.has_type_checking, "typing", "TYPE_CHECKING")
     return imports
 
 
@@ -170,12 +173,6 @@ def package_init_imports() -> Imports:
     return imports.add("._runtime", *RUNTIME_ON_USE, type_checking=True)
 
 
-def operations_imports() -> Imports:
-    return (
-        Imports().add("__future__", "annotations").add("._runtime", "OperationInfo", "QueryParam")
-    )
-
-
 # -- rendering -------------------------------------------------------------------------------------
 
 
@@ -199,7 +196,6 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
         runtime_on_use=sorted(RUNTIME_ON_USE),
     )
     put("_client.py", "client.py.jinja", imports=client_imports(resources))
-    put("_operations.py", "operations.py.jinja", imports=operations_imports())
     modules = model_modules(api)
     put(
         "models/__init__.py",

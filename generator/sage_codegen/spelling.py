@@ -64,45 +64,6 @@ def param_annotation(p: Parameter) -> str:
     return base if p.required else f"{base} | None"
 
 
-def query_param(p: Parameter) -> str:
-    """The runtime's QueryParam for a parameter, as Python source (shared constants when plain)."""
-    if p.type.enum or p.required:
-        enum = f", enum={pytuple(p.type.enum)}" if p.type.enum else ""
-        required = ", required=True" if p.required else ""
-        return f'QueryParam("{p.type.kind}"{enum}{required})'
-    return p.type.kind.upper()
-
-
-def query_entry(p: Parameter, indent: int = 12) -> str:
-    """``"name": QueryParam(...),`` as black writes it at ``indent``: one line when it fits, else
-    the call's arguments split the way black splits them (so black need not read the file)."""
-    pad = " " * indent
-    head = f"{pad}{json.dumps(p.name)}: "
-    value = query_param(p)
-    if len(head) + len(value) + 1 <= LINE_LENGTH or not value.startswith("QueryParam("):
-        return f"{head}{value},"
-    args = [f'"{p.type.kind}"']
-    if p.type.enum:
-        args.append(f"enum={pytuple(p.type.enum)}")
-    if p.required:
-        args.append("required=True")
-    inner = " " * (indent + 4)
-    joined = ", ".join(args)
-    if len(inner) + len(joined) <= LINE_LENGTH:
-        return f"{head}QueryParam(\n{inner}{joined}\n{pad}),"
-    lines = []
-    for arg in args:
-        if len(inner) + len(arg) + 1 > LINE_LENGTH and arg.startswith("enum=("):
-            items = "".join(
-                f"{inner}    {json.dumps(v, ensure_ascii=False)},\n" for v in p.type.enum
-            )
-            lines.append(f"{inner}enum=(\n{items}{inner}),")
-        else:
-            lines.append(f"{inner}{arg},")
-    body = "\n".join(lines)
-    return f"{head}QueryParam(\n{body}\n{pad}),"
-
-
 def path_dict(params: Iterable[Parameter]) -> str:
     """``{"key": key}``: the path parameters of a call, as black writes a short dict."""
     return "{" + ", ".join(f"{json.dumps(p.name)}: {p.py_name}" for p in params) + "}"

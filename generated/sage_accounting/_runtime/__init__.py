@@ -42,11 +42,25 @@ from ._errors import (
     UntrustedURLError,
 )
 from ._limits import RateLimit
-from ._operation import OperationInfo, QueryParam, with_headers
+from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
+from ._prepare import PreparedRequest
 from ._resource import AsyncAPIResource, SyncAPIResource
-from ._response import APIResponse
+from ._response import (
+    APIResponse,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from ._streaming import (
+    AsyncFileOpening,
+    AsyncFileStream,
+    FileStream,
+    async_to_streamed,
+    to_streamed,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -126,7 +140,19 @@ __all__ = [
     "LenientDate",
     "LenientDateTime",
     "NotFoundError",
-    "OperationInfo",
+    "Operation",
+    "QueryKind",
+    "PreparedRequest",
+    "all_operations",
+    "AsyncFileOpening",
+    "AsyncFileStream",
+    "FileStream",
+    "async_to_raw_page",
+    "async_to_raw_response",
+    "async_to_streamed",
+    "to_raw_page",
+    "to_raw_response",
+    "to_streamed",
     "Page",
     "PermissionDeniedError",
     "QueryParam",

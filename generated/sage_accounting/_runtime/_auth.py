@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -41,9 +42,9 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 import httpx
 
@@ -244,40 +245,20 @@ class OAuthApp:
         raise OAuthError(redact(f"token request ({what}) failed: {detail}"))
 
     def _post(self, url: str, form: Mapping[str, str]) -> httpx.Response:
-        http = self._http or httpx.Client(timeout=self.timeout)
-        try:
-            return http.post(
-                url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            raise APITimeoutError(
-                "token endpoint timed out", method="POST", path=_path(url), business_id=None
-            ) from None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                type(exc).__name__, method="POST", path=_path(url), business_id=None
-            ) from None
-        finally:
-            if self._http is None:
-                http.close()
+        # The caller's httpx client is left open for the caller; one made here is closed.
+        owned = httpx.Client(timeout=self.timeout) if self._http is None else None
+        http = owned or self._http
+        assert http is not None
+        with owned or contextlib.nullcontext(), _token_endpoint_errors(url):
+            return http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
 
     async def _apost(self, url: str, form: Mapping[str, str]) -> httpx.Response:
-        http = self._async_http or httpx.AsyncClient(timeout=self.timeout)
-        try:
-            return await http.post(
-                url, data=form, headers={"Accept": "application/json"}, timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            raise APITimeoutError(
-                "token endpoint timed out", method="POST", path=_path(url), business_id=None
-            ) from None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                type(exc).__name__, method="POST", path=_path(url), business_id=None
-            ) from None
-        finally:
-            if self._async_http is None:
-                await http.aclose()
+        owned = httpx.AsyncClient(timeout=self.timeout) if self._async_http is None else None
+        http = owned or self._async_http
+        assert http is not None
+        async with owned or contextlib.nullcontext():
+            with _token_endpoint_errors(url):
+                return await http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
 
     def exchange_code(
         self,
@@ -294,17 +275,14 @@ class OAuthApp:
         )
         return self._tokens(self._post(self.token_url, form), "authorization code")
 
-    async def aexchange_code(
-        self,
-        *,
-        expected_state: str,
-        code_verifier: str,
-        callback_url: str | None = None,
-        code: str | None = None,
-        returned_state: str | None = None,
-    ) -> TokenSet:
+    async def aexchange_code(self, **arguments: Unpack[CodeExchange]) -> TokenSet:
+        """``exchange_code``, awaited (the same keyword arguments)."""
         form = self._exchange_form(
-            expected_state, code_verifier, callback_url, code, returned_state
+            arguments["expected_state"],
+            arguments["code_verifier"],
+            arguments.get("callback_url"),
+            arguments.get("code"),
+            arguments.get("returned_state"),
         )
         return self._tokens(await self._apost(self.token_url, form), "authorization code")
 
@@ -584,6 +562,34 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except (ValueError, RecursionError):
         return None
+
+
+_ACCEPT_JSON = {"Accept": "application/json"}
+
+
+class CodeExchange(TypedDict):
+    """``exchange_code``'s keyword arguments (for ``aexchange_code``)."""
+
+    expected_state: str
+    code_verifier: str
+    callback_url: NotRequired[str | None]
+    code: NotRequired[str | None]
+    returned_state: NotRequired[str | None]
+
+
+@contextlib.contextmanager
+def _token_endpoint_errors(url: str) -> Iterator[None]:
+    """httpx's transport errors at the token endpoint as ours (their text may quote the URL)."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise APITimeoutError(
+            "token endpoint timed out", method="POST", path=_path(url), business_id=None
+        ) from None
+    except httpx.TransportError as exc:
+        raise APIConnectionError(
+            type(exc).__name__, method="POST", path=_path(url), business_id=None
+        ) from None
 
 
 def _path(url: str) -> str:

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._errors import ArgumentValueError
+from ._pagination import AsyncPager, Page, SyncPager
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ._options import RequestOptions
-    from ._pagination import AsyncPager, Page, SyncPager
-    from ._resource import AsyncAPIResource, SyncAPIResource
-
 T = TypeVar("T", bound="BaseModel")
+PagerT = TypeVar("PagerT")
 
 
 @dataclass(frozen=True)
@@ -50,26 +50,31 @@ def _server_time(page: Page[Any]) -> dt.datetime | None:
         return None
 
 
-class _Feed(Generic[T]):
+class _Feed(Generic[T, PagerT]):
+    """The feed's state and decisions; the sync and async feeds only iterate.
+
+    ``pagers`` makes the list's pager for a query (the client's ``paginate`` with the
+    operation, item model and per-call options bound): the feed knows nothing of resources."""
+
     def __init__(
         self,
-        operation_id: str,
-        item: type[T],
+        pagers: Callable[[dict[str, Any]], PagerT],
         since: dt.datetime | None,
         query: Mapping[str, Any],
         overlap: float,
-        options: RequestOptions,
     ) -> None:
         if since is not None and (since.tzinfo is None or since.utcoffset() is None):
-            raise ValueError("since must be a timezone-aware datetime (or None for everything)")
-        self._operation_id = operation_id
-        self._item = item
+            raise ArgumentValueError(
+                "since", "must be a timezone-aware datetime (or None for everything)"
+            )
+        self._pagers = pagers
         self._since = since
         self._query = dict(query)
         self._overlap = dt.timedelta(seconds=overlap)
-        self._options = options
         self._cursor: dt.datetime | None = None
         self._started = False
+        self._local_start: dt.datetime | None = None
+        self._server_start: dt.datetime | None = None
         # ``$total`` of the upserts' first page, once fetched: for progress bars.
         self.upserts_total: int | None = None
 
@@ -80,68 +85,51 @@ class _Feed(Generic[T]):
             raise RuntimeError("iterate the feed to its end before reading its cursor")
         return self._cursor
 
-    def _begin(self) -> dt.datetime:
+    def _upserts(self) -> PagerT:
+        """The pager of records created or updated since ``since``; the poll starts here."""
         if self._started:
             raise RuntimeError("a change feed is iterated once; start a new one with its cursor")
         self._started = True
-        return dt.datetime.now(dt.UTC)
+        self._local_start = dt.datetime.now(dt.UTC)
+        return self._pagers({**self._query, "updated_or_created_since": self._since})
 
-    def _upserts_query(self) -> dict[str, Any]:
-        return {**self._query, "updated_or_created_since": self._since}
+    def _upserted(self, page: Page[T]) -> list[Change[T]]:
+        self._server_start = self._server_start or _server_time(page)
+        if self.upserts_total is None:
+            self.upserts_total = page.total
+        return [Change("upsert", record) for record in page.items]
 
-    def _deletions_query(self) -> dict[str, Any]:
-        return {**self._query, "deleted_since": self._since}
+    def _deletions(self) -> PagerT | None:
+        """The pager of records deleted since ``since`` (None on a first sync: nothing to
+        delete from an empty copy)."""
+        if self._since is None:
+            return None
+        return self._pagers({**self._query, "deleted_since": self._since})
 
-    def _finish(self, local_start: dt.datetime, server_start: dt.datetime | None) -> None:
-        start = min(local_start, server_start) if server_start else local_start
+    def _finish(self) -> None:
+        assert self._local_start is not None
+        start = self._local_start
+        if self._server_start is not None:
+            start = min(start, self._server_start)
         self._cursor = start.replace(microsecond=0) - self._overlap
 
 
-class ChangeFeed(_Feed[T]):
-    def __init__(self, resource: SyncAPIResource, *args: Any) -> None:
-        super().__init__(*args)
-        self._resource = resource
-
-    def _pager(self, query: dict[str, Any]) -> SyncPager[T]:
-        return self._resource._list(
-            self._operation_id, item=self._item, query=query, options=self._options
-        )
-
+class ChangeFeed(_Feed[T, SyncPager[T]]):
     def __iter__(self) -> Iterator[Change[T]]:
-        local_start = self._begin()
-        server_start = None
-        for page in self._pager(self._upserts_query()).pages():
-            server_start = server_start or _server_time(page)
-            if self.upserts_total is None:
-                self.upserts_total = page.total
-            for record in page.items:
-                yield Change("upsert", record)
-        if self._since is not None:
-            for record in self._pager(self._deletions_query()):
-                yield Change("delete", record)
-        self._finish(local_start, server_start)
+        for page in self._upserts().pages():
+            yield from self._upserted(page)
+        for record in self._deletions() or ():
+            yield Change("delete", record)
+        self._finish()
 
 
-class AsyncChangeFeed(_Feed[T]):
-    def __init__(self, resource: AsyncAPIResource, *args: Any) -> None:
-        super().__init__(*args)
-        self._resource = resource
-
-    def _pager(self, query: dict[str, Any]) -> AsyncPager[T]:
-        return self._resource._list(
-            self._operation_id, item=self._item, query=query, options=self._options
-        )
-
+class AsyncChangeFeed(_Feed[T, AsyncPager[T]]):
     async def __aiter__(self) -> AsyncIterator[Change[T]]:
-        local_start = self._begin()
-        server_start = None
-        async for page in self._pager(self._upserts_query()).pages():
-            server_start = server_start or _server_time(page)
-            if self.upserts_total is None:
-                self.upserts_total = page.total
-            for record in page.items:
-                yield Change("upsert", record)
-        if self._since is not None:
-            async for record in self._pager(self._deletions_query()):
+        async for page in self._upserts().pages():
+            for change in self._upserted(page):
+                yield change
+        deletions = self._deletions()
+        if deletions is not None:
+            async for record in deletions:
                 yield Change("delete", record)
-        self._finish(local_start, server_start)
+        self._finish()

@@ -18,18 +18,20 @@ request; the token never goes to another host, whatever a page says.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._client import is_within, response_validation_error
 from ._errors import UntrustedURLError
+from ._prepare import is_within
+from ._response import APIResponse, response_validation_error
 
 if TYPE_CHECKING:
     import httpx
     from pydantic import BaseModel
 
-    from ._client import AsyncClient, PreparedRequest, SyncClient
+    from ._client import AsyncClient, SyncClient
+    from ._prepare import PreparedRequest
 
 T = TypeVar("T", bound="BaseModel")
 
@@ -43,13 +45,25 @@ class Page(Generic[T]):
     next: str | None
     back: str | None
     date: str | None = None  # the response's Date header: Sage's clock, for change cursors
+    # The response the page came in (None for a page built from bytes alone).
+    http_response: httpx.Response | None = field(default=None, repr=False, compare=False)
 
     def signature(self) -> tuple[Any, ...]:
         ids = tuple(getattr(item, "id", None) for item in self.items)
         return (self.page, ids)
 
+    def raw(self) -> APIResponse[Page[T]]:
+        """This page with its response: what ``with_raw_response.list()`` answers."""
+        assert self.http_response is not None, "a page parsed from bytes has no response"
+        return APIResponse(self.http_response, self)
 
-def parse_page(content: bytes, item: type[T], date: str | None = None) -> Page[T]:
+
+def parse_page(
+    content: bytes,
+    item: type[T],
+    date: str | None = None,
+    http_response: httpx.Response | None = None,
+) -> Page[T]:
     from ._envelope import parse_envelope  # pydantic is loaded with the first page, not at import
 
     envelope = parse_envelope(content, item)
@@ -61,6 +75,7 @@ def parse_page(content: bytes, item: type[T], date: str | None = None) -> Page[T
         next=envelope.next or None,
         back=envelope.back or None,
         date=date,
+        http_response=http_response,
     )
 
 
@@ -69,7 +84,7 @@ def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
     from ._envelope import MalformedBody
 
     try:
-        return parse_page(response.content, item, response.headers.get("date"))
+        return parse_page(response.content, item, response.headers.get("date"), response)
     except MalformedBody as exc:
         raise response_validation_error(response, str(exc)) from None
 
@@ -98,10 +113,35 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
     return page_url(current_url, (page.page or int(current.get("page", "1"))) + 1)
 
 
-class SyncPager(Generic[T]):
-    """Iterate to get every item across pages; ``.pages()`` for whole pages; ``.total``."""
+class PageWalk:
+    """The pager's decisions, with no I/O: whether a page is new, and where the next one is."""
 
-    def __init__(self, client: SyncClient, request: PreparedRequest, item: type[T]) -> None:
+    def __init__(self, base_url: str, first_url: str) -> None:
+        self._base_url = base_url
+        self._url: str | None = first_url
+        self._seen_items = 0
+        self._previous: tuple[Any, ...] | None = None
+
+    def is_new(self, page: Page[Any]) -> bool:
+        """False for a page that repeats the previous one (Sage answers a page past the end with
+        the last page again): the walk ends there."""
+        signature = page.signature()
+        if signature == self._previous:
+            return False
+        self._previous = signature
+        self._seen_items += len(page.items)
+        return True
+
+    def next(self, page: Page[Any]) -> str | None:
+        assert self._url is not None
+        self._url = next_url(self._base_url, self._url, page, self._seen_items)
+        return self._url
+
+
+class _Pager(Generic[T]):
+    """What both pagers hold: the first request, the item model, the first page once fetched."""
+
+    def __init__(self, client: SyncClient | AsyncClient, request: PreparedRequest, item: type[T]):
         self._client = client
         self._request = request
         self._item = item
@@ -109,12 +149,20 @@ class SyncPager(Generic[T]):
         self.last_response: httpx.Response | None = None
 
     def __repr__(self) -> str:
-        return f"SyncPager({self._request.method} {self._request.path})"
+        return f"{type(self).__name__}({self._request.method} {self._request.path})"
 
-    def _fetch(self, url: str) -> Page[T]:
-        response = self._client.send(self._request.with_url(url))
+    def _page_of(self, response: httpx.Response) -> Page[T]:
         self.last_response = response
         return parse_response_page(response, self._item)
+
+    def _walk(self) -> PageWalk:
+        return PageWalk(self._client.base_url, self._request.url)
+
+
+class SyncPager(_Pager[T]):
+    """Iterate to get every item across pages; ``.pages()`` for whole pages; ``.total``."""
+
+    _client: SyncClient
 
     def first_page(self) -> Page[T]:
         if self._first is None:
@@ -126,47 +174,32 @@ class SyncPager(Generic[T]):
         """``$total`` from the first page (fetched if need be)."""
         return self.first_page().total
 
+    def _fetch(self, url: str) -> Page[T]:
+        return self._page_of(self._client.send(self._request.with_url(url)))
+
     def pages(self) -> Iterator[Page[T]]:
-        url: str | None = self._request.url
-        page = self.first_page()
-        seen_items = 0
-        previous: tuple[Any, ...] | None = None
-        while True:
-            signature = page.signature()
-            if signature == previous:
-                return
-            previous = signature
-            seen_items += len(page.items)
+        walk = self._walk()
+        page: Page[T] | None = self.first_page()
+        while page is not None and walk.is_new(page):
             yield page
-            assert url is not None
-            url = next_url(self._client.base_url, url, page, seen_items)
-            if url is None:
-                return
-            page = self._fetch(url)
+            url = walk.next(page)
+            page = self._fetch(url) if url else None
 
     def __iter__(self) -> Iterator[T]:
         for page in self.pages():
             yield from page.items
 
 
-class AsyncPager(Generic[T]):
-    """``async for`` every item across pages; ``.pages()``; ``await .total()``.
+class AsyncPager(_Pager[T]):
+    """``async for`` every item across pages; ``.pages()``; ``await pager.total``.
 
     ``.concurrent(n)`` fetches up to ``n`` pages at once once the first page has told how many
     there are (``$total``, ``$itemsPerPage``), still yielding items in order and holding at most
     ``n`` pages: for long lists where Sage's latency, not the work, is what takes the time.
     """
 
-    def __init__(self, client: AsyncClient, request: PreparedRequest, item: type[T]) -> None:
-        self._client = client
-        self._request = request
-        self._item = item
-        self._first: Page[T] | None = None
-        self._concurrency = 1
-        self.last_response: httpx.Response | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncPager({self._request.method} {self._request.path})"
+    _client: AsyncClient
+    _concurrency = 1
 
     def concurrent(self, pages: int) -> AsyncPager[T]:
         if pages < 1:
@@ -174,18 +207,21 @@ class AsyncPager(Generic[T]):
         self._concurrency = pages
         return self
 
-    async def _fetch(self, url: str) -> Page[T]:
-        response = await self._client.send(self._request.with_url(url))
-        self.last_response = response
-        return parse_response_page(response, self._item)
-
     async def first_page(self) -> Page[T]:
         if self._first is None:
             self._first = await self._fetch(self._request.url)
         return self._first
 
-    async def total(self) -> int | None:
+    @property
+    def total(self) -> Awaitable[int | None]:
+        """``$total`` from the first page (fetched if need be): ``await pager.total``."""
+        return self._total()
+
+    async def _total(self) -> int | None:
         return (await self.first_page()).total
+
+    async def _fetch(self, url: str) -> Page[T]:
+        return self._page_of(await self._client.send(self._request.with_url(url)))
 
     def _remaining_urls(self, first: Page[T]) -> list[str] | None:
         """Every further page's URL, when the first page says how many there are."""
@@ -200,32 +236,22 @@ class AsyncPager(Generic[T]):
     async def pages(self) -> AsyncIterator[Page[T]]:
         first = await self.first_page()
         urls = self._remaining_urls(first)
-        source = self._sequential(first) if urls is None else self._windowed(first, urls)
-        previous: tuple[Any, ...] | None = None
-        async for page in source:
-            signature = page.signature()
-            if signature == previous:  # a page past the end repeats the last one
-                return
-            previous = signature
+        if urls is not None:
+            async for windowed in self._windowed(first, urls):
+                yield windowed
+            return
+        walk = self._walk()
+        page: Page[T] | None = first
+        while page is not None and walk.is_new(page):
             yield page
-
-    async def _sequential(self, page: Page[T]) -> AsyncIterator[Page[T]]:
-        url: str | None = self._request.url
-        seen_items = 0
-        while True:
-            seen_items += len(page.items)
-            yield page
-            assert url is not None
-            url = next_url(self._client.base_url, url, page, seen_items)
-            if url is None:
-                return
-            page = await self._fetch(url)
+            url = walk.next(page)
+            page = await self._fetch(url) if url else None
 
     async def _windowed(self, first: Page[T], urls: list[str]) -> AsyncIterator[Page[T]]:
         import asyncio
         from collections import deque
 
-        yield first
+        walk = self._walk()
         pending: deque[asyncio.Task[Page[T]]] = deque()
         queued = iter(urls)
         try:
@@ -233,14 +259,17 @@ class AsyncPager(Generic[T]):
                 pending.append(asyncio.ensure_future(self._fetch(url)))
                 if len(pending) >= self._concurrency:
                     break
-            while pending:
+            page = first
+            while walk.is_new(page):
+                yield page
+                if not pending:
+                    return
                 page = await pending.popleft()
-                next_url_ = next(queued, None)
-                if next_url_ is not None:
-                    pending.append(asyncio.ensure_future(self._fetch(next_url_)))
+                url_ = next(queued, None)
+                if url_ is not None:
+                    pending.append(asyncio.ensure_future(self._fetch(url_)))
                 if not page.items:
                     return
-                yield page
         finally:
             for task in pending:
                 task.cancel()

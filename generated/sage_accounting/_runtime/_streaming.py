@@ -9,9 +9,9 @@
         await file.write_to(directory)           # a directory: the file keeps Sage's name
 
 The generated method is the same one that returns ``bytes``: called through
-``with_streaming_response`` (a context variable, as ``with_raw_response`` does), the resource's
-``_bytes`` helper returns an unopened stream instead of sending. The request is sent when the
-``with`` block is entered, with retries and error mapping as for any call (an error answer's
+``with_streaming_response`` (a generated class whose methods are wrapped by ``to_streamed``),
+the client prepares the request and leaves it unsent in the wrapper's ``Capture`` (see
+``_response``) instead of sending it. The request is sent when the ``with`` block is entered, with retries and error mapping as for any call (an error answer's
 small body is read to build the error); the body is read only as the caller iterates, and the
 connection is released when the block ends.
 """
@@ -19,22 +19,22 @@ connection is released when the block ends.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import email.message
-import inspect
+import functools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, ParamSpec
 
-from ._client import request_id_of
+from ._response import capturing, request_id_of
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._client import AsyncClient, PreparedRequest, SyncClient
+    from ._client import AsyncClient, SyncClient
+    from ._prepare import PreparedRequest
 
-STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar("sage_streaming", default=False)
+P = ParamSpec("P")
 CHUNK_SIZE = 64 * 1024
 
 
@@ -66,7 +66,12 @@ def _replacing(target: Path) -> Iterator[BinaryIO]:
 
 
 class _FileInfo:
-    _response: httpx.Response | None
+    """What both streams offer once entered: the response's file name, type and length."""
+
+    def __init__(self, client: SyncClient | AsyncClient, request: PreparedRequest) -> None:
+        self._client = client
+        self._request = request
+        self._response: httpx.Response | None = None
 
     def _opened(self) -> httpx.Response:
         if self._response is None:
@@ -111,10 +116,7 @@ class _FileInfo:
 class FileStream(_FileInfo):
     """A binary answer, read in chunks. Enter it to send the request."""
 
-    def __init__(self, client: SyncClient, request: PreparedRequest) -> None:
-        self._client = client
-        self._request = request
-        self._response = None
+    _client: SyncClient
 
     def __enter__(self) -> FileStream:
         self._response = self._client.send(self._request)
@@ -138,10 +140,9 @@ class FileStream(_FileInfo):
 
 
 class AsyncFileStream(_FileInfo):
-    def __init__(self, client: AsyncClient, request: PreparedRequest) -> None:
-        self._client = client
-        self._request = request
-        self._response = None
+    """A binary answer, read in chunks. Enter it (``async with``) to send the request."""
+
+    _client: AsyncClient
 
     async def __aenter__(self) -> AsyncFileStream:
         self._response = await self._client.send(self._request)
@@ -162,23 +163,19 @@ class AsyncFileStream(_FileInfo):
         return target
 
 
-class _AsyncOpening:
-    """``async with resource.with_streaming_response.get_file(key)``: the generated method is a
-    coroutine returning the unopened stream; entering awaits it, then opens the stream."""
+class AsyncFileOpening:
+    """``async with resource.with_streaming_response.get_file(key) as file``: entering runs the
+    generated coroutine (which prepares the request without sending it), then opens the stream."""
 
-    def __init__(self, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._call = (method, args, kwargs)
+    def __init__(self, start: Callable[[], Awaitable[bytes]]) -> None:
+        self._start = start
         self._stream: AsyncFileStream | None = None
 
     async def __aenter__(self) -> AsyncFileStream:
-        method, args, kwargs = self._call
-        token = STREAMING.set(True)
-        try:
-            stream = await method(*args, **kwargs)
-        finally:
-            STREAMING.reset(token)
-        assert isinstance(stream, AsyncFileStream)  # a method answering bytes (checked before)
-        self._stream = await stream.__aenter__()
+        with capturing(hold=True) as capture:
+            await self._start()
+        assert isinstance(capture.stream, AsyncFileStream), "not a method answering a file"
+        self._stream = await capture.stream.__aenter__()
         return self._stream
 
     async def __aexit__(self, *exc: object) -> None:
@@ -186,31 +183,22 @@ class _AsyncOpening:
             await self._stream.__aexit__(*exc)
 
 
-class StreamingResponses:
-    """The methods of a resource; those answering with a file return a stream to enter."""
+def to_streamed(method: Callable[P, bytes]) -> Callable[P, FileStream]:
+    """A method answering a file, answering an unopened ``FileStream`` instead."""
 
-    def __init__(self, resource: Any) -> None:
-        self._resource = resource
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> FileStream:
+        with capturing(hold=True) as capture:
+            method(*args, **kwargs)
+        assert isinstance(capture.stream, FileStream), "not a method answering a file"
+        return capture.stream
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._resource, name)
-        # Checked before any call: a method answering JSON would otherwise be sent, then refused.
-        if getattr(method, "__annotations__", {}).get("return") not in ("bytes", bytes):
-            raise TypeError(f"{name}() does not answer with a file: nothing to stream")
-        if inspect.iscoroutinefunction(method):
+    return call
 
-            def open_async(*args: Any, **kwargs: Any) -> _AsyncOpening:
-                return _AsyncOpening(method, args, kwargs)
 
-            return open_async
+def async_to_streamed(method: Callable[P, Awaitable[bytes]]) -> Callable[P, AsyncFileOpening]:
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> AsyncFileOpening:
+        return AsyncFileOpening(functools.partial(method, *args, **kwargs))
 
-        def open_sync(*args: Any, **kwargs: Any) -> FileStream:
-            token = STREAMING.set(True)
-            try:
-                stream = method(*args, **kwargs)
-            finally:
-                STREAMING.reset(token)
-            assert isinstance(stream, FileStream)  # a method answering bytes (checked before)
-            return stream
-
-        return open_sync
+    return call

@@ -28,7 +28,8 @@ from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
 from .policy import AgentPolicy, Policy, load_policy
 
 if TYPE_CHECKING:
-    from .._runtime._client import PreparedRequest, _BaseClient
+    from .._runtime._client import _BaseClient
+    from .._runtime._prepare import PreparedRequest
 
 MULTI_USER_DENIED = "MultiUserAccessDenied"
 Approver = Callable[[PendingWrite], bool]
@@ -243,7 +244,7 @@ def flush_audit(client: Any) -> None:
         guard.flush()
 
 
-ClientT = TypeVar("ClientT", bound="_BaseClient")
+ClientT = TypeVar("ClientT", bound="_BaseClient[Any]")
 
 
 def guard_client(

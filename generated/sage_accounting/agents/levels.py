@@ -7,7 +7,7 @@ do, ``write`` adds those Restricted Access may do, ``full`` adds those that need
 
 from __future__ import annotations
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 
 LEVELS = ("off", "read", "write", "full")
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -27,7 +27,7 @@ def required_level(roles: tuple[str, ...]) -> str:
     return "full"
 
 
-def requirement(op: OperationInfo) -> dict[str, str]:
+def requirement(op: Operation) -> dict[str, str]:
     """Area -> level needed there (any one area suffices); empty: the spec states none."""
     needed: dict[str, str] = {}
     for area, roles in op.access:
@@ -37,7 +37,7 @@ def requirement(op: OperationInfo) -> dict[str, str]:
     return needed
 
 
-def doing(op: OperationInfo) -> str:
+def doing(op: Operation) -> str:
     """What the operation does, as a gerund for reasons: "deleting", "releasing"."""
     words = {"list": "listing", "get": "reading", "create": "creating", "update": "updating",
              "delete": "deleting"}  # fmt: skip
@@ -48,7 +48,7 @@ def doing(op: OperationInfo) -> str:
     return stem + "ing"
 
 
-def grants(op: OperationInfo, areas: dict[str, str]) -> tuple[bool, str]:
+def grants(op: Operation, areas: dict[str, str]) -> tuple[bool, str]:
     """Whether the levels an agent holds per area allow ``op``, and why, in plain words."""
     needed = requirement(op)
     if not op.access_known:

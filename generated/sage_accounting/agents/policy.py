@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 from . import levels
 from .errors import PolicyError
 
@@ -38,10 +38,10 @@ AGENT_KEYS = ("name", "businesses", "areas", "allow", "deny", "budget", "approva
 TOP_KEYS = ("businesses", "agents", "audit", "sage")
 
 
-def operations() -> dict[str, OperationInfo]:
-    from .._operations import OPERATIONS
+def operations() -> dict[str, Operation]:
+    from .._runtime import all_operations
 
-    return OPERATIONS
+    return all_operations()
 
 
 def hash_key(key: str) -> str:
@@ -78,7 +78,7 @@ class AgentPolicy:
             decision = self._table[operation_id] = self._decide(operations()[operation_id])
         return decision
 
-    def _decide(self, op: OperationInfo) -> Decision:
+    def _decide(self, op: Operation) -> Decision:
         method = f"{op.resource}.{op.name}"
         for name in (method, op.resource):
             if name in self.deny:
@@ -91,7 +91,7 @@ class AgentPolicy:
     def permitted(self) -> list[str]:
         return [op_id for op_id in operations() if self.decide(op_id).allowed]
 
-    def needs_approval(self, op: OperationInfo) -> str | None:
+    def needs_approval(self, op: Operation) -> str | None:
         """Why a write of this operation waits for a person (None: it does not)."""
         if op.method == "GET":
             return None

@@ -12,7 +12,7 @@ import base64
 import json
 from typing import Any
 
-from .._runtime import OperationInfo, SageError
+from .._runtime import Operation, SageError
 from .errors import AccessDenied, ApprovalRequired
 from .policy import AgentPolicy, operations
 from .tools import CALL, PAGE_SIZE, SEARCH, schemas, search, tool_name
@@ -86,9 +86,7 @@ class Runner:
         if op.kind == "list":
             query.setdefault("items_per_page", PAGE_SIZE)
             query["items_per_page"] = min(int(query["items_per_page"]), 100)
-        request = self.client.prepare(
-            op_id, path_params=path_params, query=query, body=body, options=options
-        )
+        request = self.client.prepare(op, path=path_params, query=query, body=body, options=options)
         response = await self.client.send(request)
         data = json.loads(response.content) if response.content else None
         if op.kind == "list" and isinstance(data, dict):
@@ -101,7 +99,7 @@ class Runner:
         return {"status": response.status_code, "result": data}
 
 
-def _split(op: OperationInfo, arguments: dict[str, Any]) -> tuple[
+def _split(op: Operation, arguments: dict[str, Any]) -> tuple[
     dict[str, str], dict[str, Any], dict[str, Any] | None, dict[str, Any]
 ]:  # fmt: skip
     path_params: dict[str, str] = {}
@@ -114,7 +112,7 @@ def _split(op: OperationInfo, arguments: dict[str, Any]) -> tuple[
         elif name in op.query:
             query[name] = value
         elif name == op.body_key:
-            body = {name: value}
+            body = value
         elif name == "business_id":
             options["business_id"] = str(value)
         elif name == "idempotency_id" and value:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 from .._runtime._encoding import loads
 
 PAST = {"list": "listed", "get": "read", "create": "created", "update": "updated",
@@ -24,7 +24,7 @@ def singular(resource: str) -> str:
     return words[:-1] if words.endswith("s") else words
 
 
-def action(op: OperationInfo, done: bool) -> str:
+def action(op: Operation, done: bool) -> str:
     """ "created sales invoice" (done) or "create sales invoice"."""
     table = PAST if done else PRESENT
     noun = op.resource.replace("_", " ") if op.kind == "list" else singular(op.resource)
@@ -73,7 +73,7 @@ def describe_record(content: bytes | None) -> str:
     return text
 
 
-def summary(agent: str, op: OperationInfo, *, done: bool, target: str | None,
+def summary(agent: str, op: Operation, *, done: bool, target: str | None,
             detail: str, business: str, decision: str) -> str:  # fmt: skip
     what = action(op, done)
     if not done:

@@ -255,8 +255,8 @@ def make_list(resource: str) -> click.Command:
     def command(business: str | None, fmt: str, limit: int | None, **values: Any) -> None:
         query = _filters(values)
         query["items_per_page"] = min(limit, 200) if limit else None  # None: the SDK's 200
-        api = getattr(client_for(business), resource)
-        pager = checked(lambda: api._list(operation_id, item=model_of(op), query=query, options={}))
+        client = client_for(business)
+        pager = checked(lambda: client.paginate(op, model_of(op), query=query, options={}))
         records = itertools.islice(pager, limit) if limit else pager
         preferred = [a for a in str(query.get("attributes") or "").split(",") if a != "all"]
         print_records(records, fmt, preferred)
@@ -275,17 +275,13 @@ def make_get(resource: str) -> click.Command:
     @format_option
     def command(business: str | None, fmt: str, **values: Any) -> None:
         key = values.pop("key", None)
-        api = getattr(client_for(business), resource)
-        item = checked(
-            lambda: api._client.prepare(
-                operation_id,
-                path_params={"key": key} if keyed else None,
-                query=_filters(values),
-                options={},
+        client = client_for(business)
+        request = checked(
+            lambda: client.prepare(
+                op, path={"key": key} if keyed else None, query=_filters(values), options={}
             )
         )
-        response = api._client.send(item)
-        print_one(api._client.parse(response, model_of(op)), fmt)
+        print_one(client._parsed(client.send(request), model_of(op)), fmt)
 
     command.__doc__ = f"Get one of {resource} ({op.method} {op.path})."
     built = click.command(name=resource.replace("_", "-"))(command)
@@ -334,7 +330,7 @@ def make_export(resource: str) -> click.Command:
             since_time = checked(lambda: _parse_since(since))
         query["items_per_page"] = None
         api = getattr(client_for(business), resource)
-        checked(lambda: api._client.prepare(operation_id, query=query, options={}))  # no request
+        checked(lambda: api._client.prepare(op, query=query, options={}))  # no request
         summary = _export.run(
             api, operation_id, op, model_of(op), target, query, since_time, business, progress
         )

@@ -25,14 +25,14 @@ from typing import IO, Any
 
 import click
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 from ._errors import EXIT_USAGE, CommandError
 from ._output import cell, columns_of, json_line, record
 
 FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
 
 
-def has_feed(op: OperationInfo) -> bool:
+def has_feed(op: Operation) -> bool:
     return all(name in op.query for name in FEED_PARAMETERS)
 
 
@@ -137,7 +137,7 @@ def _csv_header(path: Path) -> list[str] | None:
 def run(
     resource_api: Any,
     operation_id: str,
-    op: OperationInfo,
+    op: Operation,
     item: type[Any],
     target: Path,
     query: dict[str, Any],
@@ -166,13 +166,13 @@ def run(
         with open(out_path, "a" if incremental else "w", newline="", encoding="utf-8") as out:
             writer = _Writer(out, fmt, preferred, header)
             if feed_available:
-                feed = resource_api._changes(
-                    operation_id, item=item, since=since, query=query, overlap=60.0, options={}
+                feed = resource_api._client.changes(
+                    op, item, since=since, query=query, overlap=60.0, options={}
                 )
                 source: Iterator[tuple[str, Any]] = ((c.kind, c.record) for c in feed)
                 total: Callable[[], int | None] = lambda: feed.upserts_total  # noqa: E731
             else:
-                pager = resource_api._list(operation_id, item=item, query=query, options={})
+                pager = resource_api._client.paginate(op, item, query=query, options={})
                 source = (("upsert", r) for r in pager)
                 total = lambda: pager.first_page().total  # noqa: E731
             first = next(source, None)  # fetches the first page: $total sizes the bar

@@ -1,7 +1,7 @@
 """Resources and their filters, read from the generated operations table (never a hand list).
 
 ``list RESOURCE``, ``get RESOURCE ID`` and ``export RESOURCE`` are groups whose subcommands are
-built on demand from ``sage_accounting._operations``: one per resource that has such an
+built on demand from the resource modules' operations (``all_operations``): one per resource that has such an
 operation, with one option per query parameter the spec declares (``--contact-type-id``,
 ``--updated-or-created-since``, ...), typed by the parameter's kind and enum.
 """
@@ -14,19 +14,19 @@ from typing import Any
 
 import click
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 
 # Query parameters the command line drives itself rather than exposing as filters.
 PAGING = frozenset({"page", "items_per_page"})
 
 
-def operations() -> dict[str, OperationInfo]:
-    from .._operations import OPERATIONS
+def operations() -> dict[str, Operation]:
+    from .._runtime import all_operations
 
-    return OPERATIONS
+    return all_operations()
 
 
-def find(resource: str, kind: str) -> tuple[str, OperationInfo] | None:
+def find(resource: str, kind: str) -> tuple[str, Operation] | None:
     """The operation of ``kind`` ("list", "get") on ``resource``: the one without a path
     parameter for a list, the one keyed by ``{key}`` for a get (else the singleton get)."""
     found = [(oid, op) for oid, op in operations().items() if op.resource == resource]
@@ -65,7 +65,7 @@ _KIND_HELP = {
 }
 
 
-def filter_options(op: OperationInfo, skip: Iterable[str] = ()) -> list[click.Option]:
+def filter_options(op: Operation, skip: Iterable[str] = ()) -> list[click.Option]:
     """One option per query parameter of ``op`` (but paging and ``skip``); each option's dest is
     the wire name, so the values go to the request as they are."""
     options = []

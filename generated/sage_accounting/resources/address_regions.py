@@ -10,21 +10,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.address_region import AddressRegion
 
 __all__ = ["AddressRegions", "AsyncAddressRegions"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ADDRESS_REGIONS = Operation(
+    "getAddressRegions",
+    "GET",
+    "/address_regions",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "country_id": STRING,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="address_regions",
+    name="list",
+    kind="list",
+    model="AddressRegion",
+)
+
+GET_ADDRESS_REGIONS_KEY = Operation(
+    "getAddressRegionsKey",
+    "GET",
+    "/address_regions/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="address_regions",
+    name="get",
+    kind="get",
+    model="AddressRegion",
+)
+
+OPERATIONS = (
+    GET_ADDRESS_REGIONS,
+    GET_ADDRESS_REGIONS_KEY,
+)
+
 
 class AddressRegions(SyncAPIResource):
     """Address Regions: reach it as ``client.address_regions``."""
+
+    @property
+    def with_raw_response(self) -> AddressRegionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AddressRegionsWithRawResponse(self)
 
     def list(
         self,
@@ -47,9 +112,9 @@ class AddressRegions(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the States (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             country_id: Use this to filter by country id
         """
-        return self._list(
-            "getAddressRegions",
-            item=models.AddressRegion,
+        return self._client.paginate(
+            GET_ADDRESS_REGIONS,
+            models.AddressRegion,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -76,10 +141,10 @@ class AddressRegions(SyncAPIResource):
             key: The Address Region Key.
             attributes: Specify the attributes that you want to expose for the State (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAddressRegionsKey",
-            cast_to=models.AddressRegion,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ADDRESS_REGIONS_KEY,
+            models.AddressRegion,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -89,6 +154,12 @@ class AddressRegions(SyncAPIResource):
 
 class AsyncAddressRegions(AsyncAPIResource):
     """Address Regions (async): reach it as ``client.address_regions``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAddressRegionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAddressRegionsWithRawResponse(self)
 
     def list(
         self,
@@ -111,9 +182,9 @@ class AsyncAddressRegions(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the States (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             country_id: Use this to filter by country id
         """
-        return self._list(
-            "getAddressRegions",
-            item=models.AddressRegion,
+        return self._client.paginate(
+            GET_ADDRESS_REGIONS,
+            models.AddressRegion,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -140,12 +211,28 @@ class AsyncAddressRegions(AsyncAPIResource):
             key: The Address Region Key.
             attributes: Specify the attributes that you want to expose for the State (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAddressRegionsKey",
-            cast_to=models.AddressRegion,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ADDRESS_REGIONS_KEY,
+            models.AddressRegion,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class AddressRegionsWithRawResponse:
+    """``client.address_regions.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AddressRegions) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncAddressRegionsWithRawResponse:
+    """``client.address_regions.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAddressRegions) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

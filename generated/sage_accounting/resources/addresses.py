@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.address import Address
     from ..models.post_addresses import AddressCreate
@@ -30,9 +40,131 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["Addresses", "AsyncAddresses"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ADDRESSES = Operation(
+    "getAddresses",
+    "GET",
+    "/addresses",
+    query={
+        "contact_id": STRING,
+        "bank_account_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="addresses",
+    name="list",
+    kind="list",
+    model="Address",
+)
+
+POST_ADDRESSES = Operation(
+    "postAddresses",
+    "POST",
+    "/addresses",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="addresses",
+    name="create",
+    kind="create",
+    body_key="address",
+    model="Address",
+)
+
+GET_ADDRESSES_KEY = Operation(
+    "getAddressesKey",
+    "GET",
+    "/addresses/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="addresses",
+    name="get",
+    kind="get",
+    model="Address",
+)
+
+PUT_ADDRESSES_KEY = Operation(
+    "putAddressesKey",
+    "PUT",
+    "/addresses/{key}",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="addresses",
+    name="update",
+    kind="update",
+    body_key="address",
+    model="Address",
+)
+
+DELETE_ADDRESSES_KEY = Operation(
+    "deleteAddressesKey",
+    "DELETE",
+    "/addresses/{key}",
+    access=(("Contacts", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="addresses",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_ADDRESSES,
+    POST_ADDRESSES,
+    GET_ADDRESSES_KEY,
+    PUT_ADDRESSES_KEY,
+    DELETE_ADDRESSES_KEY,
+)
+
 
 class Addresses(SyncAPIResource):
     """Addresses: reach it as ``client.addresses``."""
+
+    @property
+    def with_raw_response(self) -> AddressesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AddressesWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +195,9 @@ class Addresses(SyncAPIResource):
             page: Go to specific page of Addresses
             attributes: Specify the attributes that you want to expose for the Addresses (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAddresses",
-            item=models.Address,
+        return self._client.paginate(
+            GET_ADDRESSES,
+            models.Address,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -99,9 +231,9 @@ class Addresses(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getAddresses",
-            item=models.Address,
+        return self._client.changes(
+            GET_ADDRESSES,
+            models.Address,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -125,10 +257,10 @@ class Addresses(SyncAPIResource):
         Args:
             address: the fields to send: a ``AddressCreate`` or a dict of them.
         """
-        return self._request(
-            "postAddresses",
-            cast_to=models.Address,
-            body={"address": address},
+        return self._client.call(
+            POST_ADDRESSES,
+            models.Address,
+            body=address,
             body_model=models.AddressCreate,
             options=options,
         )
@@ -154,10 +286,10 @@ class Addresses(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Address (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Address (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAddressesKey",
-            cast_to=models.Address,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ADDRESSES_KEY,
+            models.Address,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -184,12 +316,12 @@ class Addresses(SyncAPIResource):
             key: The Address Key.
             address: the fields to send: a ``AddressUpdate`` or a dict of them.
         """
-        return self._request(
-            "putAddressesKey",
-            cast_to=models.Address,
-            body={"address": address},
+        return self._client.call(
+            PUT_ADDRESSES_KEY,
+            models.Address,
+            body=address,
             body_model=models.AddressUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -209,15 +341,21 @@ class Addresses(SyncAPIResource):
         Args:
             key: The Address Key.
         """
-        return self._request_empty(
-            "deleteAddressesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_ADDRESSES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncAddresses(AsyncAPIResource):
     """Addresses (async): reach it as ``client.addresses``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAddressesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAddressesWithRawResponse(self)
 
     def list(
         self,
@@ -248,9 +386,9 @@ class AsyncAddresses(AsyncAPIResource):
             page: Go to specific page of Addresses
             attributes: Specify the attributes that you want to expose for the Addresses (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAddresses",
-            item=models.Address,
+        return self._client.paginate(
+            GET_ADDRESSES,
+            models.Address,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -284,9 +422,9 @@ class AsyncAddresses(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getAddresses",
-            item=models.Address,
+        return self._client.changes(
+            GET_ADDRESSES,
+            models.Address,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -310,10 +448,10 @@ class AsyncAddresses(AsyncAPIResource):
         Args:
             address: the fields to send: a ``AddressCreate`` or a dict of them.
         """
-        return await self._request(
-            "postAddresses",
-            cast_to=models.Address,
-            body={"address": address},
+        return await self._client.call(
+            POST_ADDRESSES,
+            models.Address,
+            body=address,
             body_model=models.AddressCreate,
             options=options,
         )
@@ -339,10 +477,10 @@ class AsyncAddresses(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Address (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Address (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAddressesKey",
-            cast_to=models.Address,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ADDRESSES_KEY,
+            models.Address,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -369,12 +507,12 @@ class AsyncAddresses(AsyncAPIResource):
             key: The Address Key.
             address: the fields to send: a ``AddressUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putAddressesKey",
-            cast_to=models.Address,
-            body={"address": address},
+        return await self._client.call(
+            PUT_ADDRESSES_KEY,
+            models.Address,
+            body=address,
             body_model=models.AddressUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -394,8 +532,30 @@ class AsyncAddresses(AsyncAPIResource):
         Args:
             key: The Address Key.
         """
-        return await self._request_empty(
-            "deleteAddressesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_ADDRESSES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class AddressesWithRawResponse:
+    """``client.addresses.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Addresses) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncAddressesWithRawResponse:
+    """``client.addresses.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAddresses) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

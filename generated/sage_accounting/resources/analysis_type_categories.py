@@ -14,23 +14,140 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    QueryKind,
+    QueryParam,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.analysis_type_category import AnalysisTypeCategory
     from ..models.post_analysis_type_categories import AnalysisTypeCategoryCreate
     from ..models.put_analysis_type_categories import AnalysisTypeCategoryUpdate
 
 __all__ = ["AnalysisTypeCategories", "AsyncAnalysisTypeCategories"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ANALYSIS_TYPE_CATEGORIES = Operation(
+    "getAnalysisTypeCategories",
+    "GET",
+    "/analysis_type_categories",
+    query={
+        "updated_or_created_since": DATETIME,
+        "analysis_type_level": QueryParam(QueryKind.STRING, enum=("TRANSACTION", "GROUP")),
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_type_categories",
+    name="list",
+    kind="list",
+    model="AnalysisTypeCategory",
+)
+
+POST_ANALYSIS_TYPE_CATEGORIES = Operation(
+    "postAnalysisTypeCategories",
+    "POST",
+    "/analysis_type_categories",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_type_categories",
+    name="create",
+    kind="create",
+    body_key="analysis_type_category",
+    model="AnalysisTypeCategory",
+)
+
+GET_ANALYSIS_TYPE_CATEGORIES_KEY = Operation(
+    "getAnalysisTypeCategoriesKey",
+    "GET",
+    "/analysis_type_categories/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_type_categories",
+    name="get",
+    kind="get",
+    model="AnalysisTypeCategory",
+)
+
+PUT_ANALYSIS_TYPE_CATEGORIES_KEY = Operation(
+    "putAnalysisTypeCategoriesKey",
+    "PUT",
+    "/analysis_type_categories/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_type_categories",
+    name="update",
+    kind="update",
+    body_key="analysis_type_category",
+    model="AnalysisTypeCategory",
+)
+
+DELETE_ANALYSIS_TYPE_CATEGORIES_KEY = Operation(
+    "deleteAnalysisTypeCategoriesKey",
+    "DELETE",
+    "/analysis_type_categories/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_type_categories",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_ANALYSIS_TYPE_CATEGORIES,
+    POST_ANALYSIS_TYPE_CATEGORIES,
+    GET_ANALYSIS_TYPE_CATEGORIES_KEY,
+    PUT_ANALYSIS_TYPE_CATEGORIES_KEY,
+    DELETE_ANALYSIS_TYPE_CATEGORIES_KEY,
+)
+
 
 class AnalysisTypeCategories(SyncAPIResource):
     """Analysis Type Categories: reach it as ``client.analysis_type_categories``."""
+
+    @property
+    def with_raw_response(self) -> AnalysisTypeCategoriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AnalysisTypeCategoriesWithRawResponse(self)
 
     def list(
         self,
@@ -57,9 +174,9 @@ class AnalysisTypeCategories(SyncAPIResource):
             page: Go to specific page of Analysis Type Categories
             attributes: Specify the attributes that you want to expose for the Analysis Type Categories (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAnalysisTypeCategories",
-            item=models.AnalysisTypeCategory,
+        return self._client.paginate(
+            GET_ANALYSIS_TYPE_CATEGORIES,
+            models.AnalysisTypeCategory,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -87,10 +204,10 @@ class AnalysisTypeCategories(SyncAPIResource):
         Args:
             analysis_type_category: the fields to send: a ``AnalysisTypeCategoryCreate`` or a dict of them.
         """
-        return self._request(
-            "postAnalysisTypeCategories",
-            cast_to=models.AnalysisTypeCategory,
-            body={"analysis_type_category": analysis_type_category},
+        return self._client.call(
+            POST_ANALYSIS_TYPE_CATEGORIES,
+            models.AnalysisTypeCategory,
+            body=analysis_type_category,
             body_model=models.AnalysisTypeCategoryCreate,
             options=options,
         )
@@ -114,10 +231,10 @@ class AnalysisTypeCategories(SyncAPIResource):
             key: The Analysis Type Category Key.
             attributes: Specify the attributes that you want to expose for the Analysis Type Category (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAnalysisTypeCategoriesKey",
-            cast_to=models.AnalysisTypeCategory,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ANALYSIS_TYPE_CATEGORIES_KEY,
+            models.AnalysisTypeCategory,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -143,12 +260,12 @@ class AnalysisTypeCategories(SyncAPIResource):
             key: The Analysis Type Category Key.
             analysis_type_category: the fields to send: a ``AnalysisTypeCategoryUpdate`` or a dict of them.
         """
-        return self._request(
-            "putAnalysisTypeCategoriesKey",
-            cast_to=models.AnalysisTypeCategory,
-            body={"analysis_type_category": analysis_type_category},
+        return self._client.call(
+            PUT_ANALYSIS_TYPE_CATEGORIES_KEY,
+            models.AnalysisTypeCategory,
+            body=analysis_type_category,
             body_model=models.AnalysisTypeCategoryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -168,15 +285,21 @@ class AnalysisTypeCategories(SyncAPIResource):
         Args:
             key: The Analysis Type Category Key.
         """
-        return self._request_empty(
-            "deleteAnalysisTypeCategoriesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_ANALYSIS_TYPE_CATEGORIES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncAnalysisTypeCategories(AsyncAPIResource):
     """Analysis Type Categories (async): reach it as ``client.analysis_type_categories``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAnalysisTypeCategoriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAnalysisTypeCategoriesWithRawResponse(self)
 
     def list(
         self,
@@ -203,9 +326,9 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
             page: Go to specific page of Analysis Type Categories
             attributes: Specify the attributes that you want to expose for the Analysis Type Categories (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAnalysisTypeCategories",
-            item=models.AnalysisTypeCategory,
+        return self._client.paginate(
+            GET_ANALYSIS_TYPE_CATEGORIES,
+            models.AnalysisTypeCategory,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -233,10 +356,10 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         Args:
             analysis_type_category: the fields to send: a ``AnalysisTypeCategoryCreate`` or a dict of them.
         """
-        return await self._request(
-            "postAnalysisTypeCategories",
-            cast_to=models.AnalysisTypeCategory,
-            body={"analysis_type_category": analysis_type_category},
+        return await self._client.call(
+            POST_ANALYSIS_TYPE_CATEGORIES,
+            models.AnalysisTypeCategory,
+            body=analysis_type_category,
             body_model=models.AnalysisTypeCategoryCreate,
             options=options,
         )
@@ -260,10 +383,10 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
             key: The Analysis Type Category Key.
             attributes: Specify the attributes that you want to expose for the Analysis Type Category (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAnalysisTypeCategoriesKey",
-            cast_to=models.AnalysisTypeCategory,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ANALYSIS_TYPE_CATEGORIES_KEY,
+            models.AnalysisTypeCategory,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -289,12 +412,12 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
             key: The Analysis Type Category Key.
             analysis_type_category: the fields to send: a ``AnalysisTypeCategoryUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putAnalysisTypeCategoriesKey",
-            cast_to=models.AnalysisTypeCategory,
-            body={"analysis_type_category": analysis_type_category},
+        return await self._client.call(
+            PUT_ANALYSIS_TYPE_CATEGORIES_KEY,
+            models.AnalysisTypeCategory,
+            body=analysis_type_category,
             body_model=models.AnalysisTypeCategoryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -314,8 +437,30 @@ class AsyncAnalysisTypeCategories(AsyncAPIResource):
         Args:
             key: The Analysis Type Category Key.
         """
-        return await self._request_empty(
-            "deleteAnalysisTypeCategoriesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_ANALYSIS_TYPE_CATEGORIES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class AnalysisTypeCategoriesWithRawResponse:
+    """``client.analysis_type_categories.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AnalysisTypeCategories) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncAnalysisTypeCategoriesWithRawResponse:
+    """``client.analysis_type_categories.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAnalysisTypeCategories) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

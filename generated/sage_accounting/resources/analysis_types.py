@@ -12,22 +12,106 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    QueryKind,
+    QueryParam,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.analysis_type import AnalysisType
     from ..models.put_analysis_types import AnalysisTypeUpdate
 
 __all__ = ["AnalysisTypes", "AsyncAnalysisTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ANALYSIS_TYPES = Operation(
+    "getAnalysisTypes",
+    "GET",
+    "/analysis_types",
+    query={
+        "updated_or_created_since": DATETIME,
+        "analysis_type_level": QueryParam(QueryKind.STRING, enum=("TRANSACTION", "GROUP")),
+        "search": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_types",
+    name="list",
+    kind="list",
+    model="AnalysisType",
+)
+
+GET_ANALYSIS_TYPES_KEY = Operation(
+    "getAnalysisTypesKey",
+    "GET",
+    "/analysis_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_types",
+    name="get",
+    kind="get",
+    model="AnalysisType",
+)
+
+PUT_ANALYSIS_TYPES_KEY = Operation(
+    "putAnalysisTypesKey",
+    "PUT",
+    "/analysis_types/{key}",
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="analysis_types",
+    name="update",
+    kind="update",
+    body_key="analysis_type",
+    model="AnalysisType",
+)
+
+OPERATIONS = (
+    GET_ANALYSIS_TYPES,
+    GET_ANALYSIS_TYPES_KEY,
+    PUT_ANALYSIS_TYPES_KEY,
+)
+
 
 class AnalysisTypes(SyncAPIResource):
     """Analysis Types: reach it as ``client.analysis_types``."""
+
+    @property
+    def with_raw_response(self) -> AnalysisTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AnalysisTypesWithRawResponse(self)
 
     def list(
         self,
@@ -56,9 +140,9 @@ class AnalysisTypes(SyncAPIResource):
             page: Go to specific page of Analysis Types
             attributes: Specify the attributes that you want to expose for the Analysis Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAnalysisTypes",
-            item=models.AnalysisType,
+        return self._client.paginate(
+            GET_ANALYSIS_TYPES,
+            models.AnalysisType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -87,10 +171,10 @@ class AnalysisTypes(SyncAPIResource):
             key: The Analysis Type Key.
             attributes: Specify the attributes that you want to expose for the Analysis Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAnalysisTypesKey",
-            cast_to=models.AnalysisType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ANALYSIS_TYPES_KEY,
+            models.AnalysisType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -114,18 +198,24 @@ class AnalysisTypes(SyncAPIResource):
             key: The Analysis Type Key.
             analysis_type: the fields to send: a ``AnalysisTypeUpdate`` or a dict of them.
         """
-        return self._request(
-            "putAnalysisTypesKey",
-            cast_to=models.AnalysisType,
-            body={"analysis_type": analysis_type},
+        return self._client.call(
+            PUT_ANALYSIS_TYPES_KEY,
+            models.AnalysisType,
+            body=analysis_type,
             body_model=models.AnalysisTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncAnalysisTypes(AsyncAPIResource):
     """Analysis Types (async): reach it as ``client.analysis_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAnalysisTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAnalysisTypesWithRawResponse(self)
 
     def list(
         self,
@@ -154,9 +244,9 @@ class AsyncAnalysisTypes(AsyncAPIResource):
             page: Go to specific page of Analysis Types
             attributes: Specify the attributes that you want to expose for the Analysis Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAnalysisTypes",
-            item=models.AnalysisType,
+        return self._client.paginate(
+            GET_ANALYSIS_TYPES,
+            models.AnalysisType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "analysis_type_level": analysis_type_level,
@@ -185,10 +275,10 @@ class AsyncAnalysisTypes(AsyncAPIResource):
             key: The Analysis Type Key.
             attributes: Specify the attributes that you want to expose for the Analysis Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAnalysisTypesKey",
-            cast_to=models.AnalysisType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ANALYSIS_TYPES_KEY,
+            models.AnalysisType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -212,11 +302,29 @@ class AsyncAnalysisTypes(AsyncAPIResource):
             key: The Analysis Type Key.
             analysis_type: the fields to send: a ``AnalysisTypeUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putAnalysisTypesKey",
-            cast_to=models.AnalysisType,
-            body={"analysis_type": analysis_type},
+        return await self._client.call(
+            PUT_ANALYSIS_TYPES_KEY,
+            models.AnalysisType,
+            body=analysis_type,
             body_model=models.AnalysisTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
+
+
+class AnalysisTypesWithRawResponse:
+    """``client.analysis_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AnalysisTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncAnalysisTypesWithRawResponse:
+    """``client.analysis_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAnalysisTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

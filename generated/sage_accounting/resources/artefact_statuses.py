@@ -10,21 +10,93 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["ArtefactStatuses", "AsyncArtefactStatuses"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ARTEFACT_STATUSES = Operation(
+    "getArtefactStatuses",
+    "GET",
+    "/artefact_statuses",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="artefact_statuses",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_ARTEFACT_STATUSES_KEY = Operation(
+    "getArtefactStatusesKey",
+    "GET",
+    "/artefact_statuses/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="artefact_statuses",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_ARTEFACT_STATUSES,
+    GET_ARTEFACT_STATUSES_KEY,
+)
+
 
 class ArtefactStatuses(SyncAPIResource):
     """Artefact Statuses: reach it as ``client.artefact_statuses``."""
+
+    @property
+    def with_raw_response(self) -> ArtefactStatusesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ArtefactStatusesWithRawResponse(self)
 
     def list(
         self,
@@ -47,9 +119,9 @@ class ArtefactStatuses(SyncAPIResource):
             page: Go to specific page of Artefact Statuses
             attributes: Specify the attributes that you want to expose for the Artefact Statuses (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getArtefactStatuses",
-            item=models.Base,
+        return self._client.paginate(
+            GET_ARTEFACT_STATUSES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -77,10 +149,10 @@ class ArtefactStatuses(SyncAPIResource):
             key: The Artefact Status Key.
             attributes: Specify the attributes that you want to expose for the Artefact Status (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getArtefactStatusesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ARTEFACT_STATUSES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -90,6 +162,12 @@ class ArtefactStatuses(SyncAPIResource):
 
 class AsyncArtefactStatuses(AsyncAPIResource):
     """Artefact Statuses (async): reach it as ``client.artefact_statuses``."""
+
+    @property
+    def with_raw_response(self) -> AsyncArtefactStatusesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncArtefactStatusesWithRawResponse(self)
 
     def list(
         self,
@@ -112,9 +190,9 @@ class AsyncArtefactStatuses(AsyncAPIResource):
             page: Go to specific page of Artefact Statuses
             attributes: Specify the attributes that you want to expose for the Artefact Statuses (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getArtefactStatuses",
-            item=models.Base,
+        return self._client.paginate(
+            GET_ARTEFACT_STATUSES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -142,12 +220,28 @@ class AsyncArtefactStatuses(AsyncAPIResource):
             key: The Artefact Status Key.
             attributes: Specify the attributes that you want to expose for the Artefact Status (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getArtefactStatusesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ARTEFACT_STATUSES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class ArtefactStatusesWithRawResponse:
+    """``client.artefact_statuses.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ArtefactStatuses) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncArtefactStatusesWithRawResponse:
+    """``client.artefact_statuses.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncArtefactStatuses) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["AttachmentContextTypes", "AsyncAttachmentContextTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ATTACHMENT_CONTEXT_TYPES = Operation(
+    "getAttachmentContextTypes",
+    "GET",
+    "/attachment_context_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachment_context_types",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_ATTACHMENT_CONTEXT_TYPES_KEY = Operation(
+    "getAttachmentContextTypesKey",
+    "GET",
+    "/attachment_context_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachment_context_types",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_ATTACHMENT_CONTEXT_TYPES,
+    GET_ATTACHMENT_CONTEXT_TYPES_KEY,
+)
+
 
 class AttachmentContextTypes(SyncAPIResource):
     """Attachment Context Types: reach it as ``client.attachment_context_types``."""
+
+    @property
+    def with_raw_response(self) -> AttachmentContextTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AttachmentContextTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class AttachmentContextTypes(SyncAPIResource):
             page: Go to specific page of Attachment Context Types
             attributes: Specify the attributes that you want to expose for the Attachment Context Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAttachmentContextTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_ATTACHMENT_CONTEXT_TYPES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class AttachmentContextTypes(SyncAPIResource):
             key: The Attachment Context Type Key.
             attributes: Specify the attributes that you want to expose for the Attachment Context Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAttachmentContextTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ATTACHMENT_CONTEXT_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class AttachmentContextTypes(SyncAPIResource):
 
 class AsyncAttachmentContextTypes(AsyncAPIResource):
     """Attachment Context Types (async): reach it as ``client.attachment_context_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAttachmentContextTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAttachmentContextTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncAttachmentContextTypes(AsyncAPIResource):
             page: Go to specific page of Attachment Context Types
             attributes: Specify the attributes that you want to expose for the Attachment Context Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAttachmentContextTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_ATTACHMENT_CONTEXT_TYPES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncAttachmentContextTypes(AsyncAPIResource):
             key: The Attachment Context Type Key.
             attributes: Specify the attributes that you want to expose for the Attachment Context Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAttachmentContextTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ATTACHMENT_CONTEXT_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class AttachmentContextTypesWithRawResponse:
+    """``client.attachment_context_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AttachmentContextTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncAttachmentContextTypesWithRawResponse:
+    """``client.attachment_context_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAttachmentContextTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -16,14 +16,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    async_to_streamed,
+    to_raw_page,
+    to_raw_response,
+    to_streamed,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.attachment import Attachment
     from ..models.post_attachments import AttachmentCreate
@@ -31,9 +43,162 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["Attachments", "AsyncAttachments"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_ATTACHMENTS = Operation(
+    "getAttachments",
+    "GET",
+    "/attachments",
+    query={
+        "attachment_context_id": STRING,
+        "attachment_context_type_id": STRING,
+        "legacy_attachment_context_type": STRING,
+        "legacy_attachment_context_id": INTEGER,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="list",
+    kind="list",
+    model="Attachment",
+)
+
+POST_ATTACHMENTS = Operation(
+    "postAttachments",
+    "POST",
+    "/attachments",
+    access=(
+        ("Sales", ("Full Access", "Restricted Access")),
+        ("Purchases", ("Full Access", "Restricted Access")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="create",
+    kind="create",
+    body_key="attachment",
+    model="Attachment",
+)
+
+GET_ATTACHMENTS_KEY = Operation(
+    "getAttachmentsKey",
+    "GET",
+    "/attachments/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="get",
+    kind="get",
+    model="Attachment",
+)
+
+PUT_ATTACHMENTS_KEY = Operation(
+    "putAttachmentsKey",
+    "PUT",
+    "/attachments/{key}",
+    access=(
+        ("Sales", ("Full Access", "Restricted Access")),
+        ("Purchases", ("Full Access", "Restricted Access")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="update",
+    kind="update",
+    body_key="attachment",
+    model="Attachment",
+)
+
+DELETE_ATTACHMENTS_KEY = Operation(
+    "deleteAttachmentsKey",
+    "DELETE",
+    "/attachments/{key}",
+    access=(
+        ("Sales", ("Full Access", "Restricted Access")),
+        ("Purchases", ("Full Access", "Restricted Access")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="delete",
+    kind="delete",
+)
+
+GET_ATTACHMENTS_KEY_FILE = Operation(
+    "getAttachmentsKeyFile",
+    "GET",
+    "/attachments/{key}/file",
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="attachments",
+    name="get_file",
+    kind="action",
+)
+
+OPERATIONS = (
+    GET_ATTACHMENTS,
+    POST_ATTACHMENTS,
+    GET_ATTACHMENTS_KEY,
+    PUT_ATTACHMENTS_KEY,
+    DELETE_ATTACHMENTS_KEY,
+    GET_ATTACHMENTS_KEY_FILE,
+)
+
 
 class Attachments(SyncAPIResource):
     """Attachments: reach it as ``client.attachments``."""
+
+    @property
+    def with_raw_response(self) -> AttachmentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AttachmentsWithRawResponse(self)
+
+    @property
+    def with_streaming_response(self) -> AttachmentsWithStreamingResponse:
+        """The methods answering a file, each answering a stream to enter instead."""
+        return AttachmentsWithStreamingResponse(self)
 
     def list(
         self,
@@ -68,9 +233,9 @@ class Attachments(SyncAPIResource):
             page: Go to specific page of Attachments
             attributes: Specify the attributes that you want to expose for the Attachments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAttachments",
-            item=models.Attachment,
+        return self._client.paginate(
+            GET_ATTACHMENTS,
+            models.Attachment,
             query={
                 "attachment_context_id": attachment_context_id,
                 "attachment_context_type_id": attachment_context_type_id,
@@ -106,9 +271,9 @@ class Attachments(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getAttachments",
-            item=models.Attachment,
+        return self._client.changes(
+            GET_ATTACHMENTS,
+            models.Attachment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -132,10 +297,10 @@ class Attachments(SyncAPIResource):
         Args:
             attachment: the fields to send: a ``AttachmentCreate`` or a dict of them.
         """
-        return self._request(
-            "postAttachments",
-            cast_to=models.Attachment,
-            body={"attachment": attachment},
+        return self._client.call(
+            POST_ATTACHMENTS,
+            models.Attachment,
+            body=attachment,
             body_model=models.AttachmentCreate,
             options=options,
         )
@@ -159,10 +324,10 @@ class Attachments(SyncAPIResource):
             key: The Attachment Key.
             attributes: Specify the attributes that you want to expose for the Attachment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getAttachmentsKey",
-            cast_to=models.Attachment,
-            path_params={"key": key},
+        return self._client.call(
+            GET_ATTACHMENTS_KEY,
+            models.Attachment,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -188,12 +353,12 @@ class Attachments(SyncAPIResource):
             key: The Attachment Key.
             attachment: the fields to send: a ``AttachmentUpdate`` or a dict of them.
         """
-        return self._request(
-            "putAttachmentsKey",
-            cast_to=models.Attachment,
-            body={"attachment": attachment},
+        return self._client.call(
+            PUT_ATTACHMENTS_KEY,
+            models.Attachment,
+            body=attachment,
             body_model=models.AttachmentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -213,9 +378,9 @@ class Attachments(SyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        return self._request_empty(
-            "deleteAttachmentsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_ATTACHMENTS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -235,15 +400,26 @@ class Attachments(SyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        return self._bytes(
-            "getAttachmentsKeyFile",
-            path_params={"key": key},
+        return self._client.call_bytes(
+            GET_ATTACHMENTS_KEY_FILE,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncAttachments(AsyncAPIResource):
     """Attachments (async): reach it as ``client.attachments``."""
+
+    @property
+    def with_raw_response(self) -> AsyncAttachmentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncAttachmentsWithRawResponse(self)
+
+    @property
+    def with_streaming_response(self) -> AsyncAttachmentsWithStreamingResponse:
+        """The methods answering a file, each answering a stream to enter instead."""
+        return AsyncAttachmentsWithStreamingResponse(self)
 
     def list(
         self,
@@ -278,9 +454,9 @@ class AsyncAttachments(AsyncAPIResource):
             page: Go to specific page of Attachments
             attributes: Specify the attributes that you want to expose for the Attachments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getAttachments",
-            item=models.Attachment,
+        return self._client.paginate(
+            GET_ATTACHMENTS,
+            models.Attachment,
             query={
                 "attachment_context_id": attachment_context_id,
                 "attachment_context_type_id": attachment_context_type_id,
@@ -316,9 +492,9 @@ class AsyncAttachments(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getAttachments",
-            item=models.Attachment,
+        return self._client.changes(
+            GET_ATTACHMENTS,
+            models.Attachment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -342,10 +518,10 @@ class AsyncAttachments(AsyncAPIResource):
         Args:
             attachment: the fields to send: a ``AttachmentCreate`` or a dict of them.
         """
-        return await self._request(
-            "postAttachments",
-            cast_to=models.Attachment,
-            body={"attachment": attachment},
+        return await self._client.call(
+            POST_ATTACHMENTS,
+            models.Attachment,
+            body=attachment,
             body_model=models.AttachmentCreate,
             options=options,
         )
@@ -369,10 +545,10 @@ class AsyncAttachments(AsyncAPIResource):
             key: The Attachment Key.
             attributes: Specify the attributes that you want to expose for the Attachment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getAttachmentsKey",
-            cast_to=models.Attachment,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_ATTACHMENTS_KEY,
+            models.Attachment,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -398,12 +574,12 @@ class AsyncAttachments(AsyncAPIResource):
             key: The Attachment Key.
             attachment: the fields to send: a ``AttachmentUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putAttachmentsKey",
-            cast_to=models.Attachment,
-            body={"attachment": attachment},
+        return await self._client.call(
+            PUT_ATTACHMENTS_KEY,
+            models.Attachment,
+            body=attachment,
             body_model=models.AttachmentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -423,9 +599,9 @@ class AsyncAttachments(AsyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        return await self._request_empty(
-            "deleteAttachmentsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_ATTACHMENTS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -445,8 +621,46 @@ class AsyncAttachments(AsyncAPIResource):
         Args:
             key: The Attachment Key.
         """
-        return await self._bytes(
-            "getAttachmentsKeyFile",
-            path_params={"key": key},
+        return await self._client.call_bytes(
+            GET_ATTACHMENTS_KEY_FILE,
+            path={"key": key},
             options=options,
         )
+
+
+class AttachmentsWithRawResponse:
+    """``client.attachments.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Attachments) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.get_file = to_raw_response(resource.get_file)
+
+
+class AttachmentsWithStreamingResponse:
+    """``client.attachments.with_streaming_response``: the file is read as it is iterated."""
+
+    def __init__(self, resource: Attachments) -> None:
+        self.get_file = to_streamed(resource.get_file)
+
+
+class AsyncAttachmentsWithRawResponse:
+    """``client.attachments.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncAttachments) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.get_file = async_to_raw_response(resource.get_file)
+
+
+class AsyncAttachmentsWithStreamingResponse:
+    """``client.attachments.with_streaming_response`` (async): the file is read as it is iterated."""
+
+    def __init__(self, resource: AsyncAttachments) -> None:
+        self.get_file = async_to_streamed(resource.get_file)

@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_account import BankAccount
     from ..models.base import Base
@@ -32,9 +42,141 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["BankAccounts", "AsyncBankAccounts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BANK_ACCOUNTS = Operation(
+    "getBankAccounts",
+    "GET",
+    "/bank_accounts",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "nested_attributes": LIST,
+        "exclude_stripe": BOOLEAN,
+        "filter_inactive_bank_accounts": BOOLEAN,
+        "appName": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="list",
+    kind="list",
+    model="BankAccount",
+)
+
+POST_BANK_ACCOUNTS = Operation(
+    "postBankAccounts",
+    "POST",
+    "/bank_accounts",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="create",
+    kind="create",
+    body_key="bank_account",
+    model="BankAccount",
+)
+
+GET_BANK_ACCOUNTS_KEY = Operation(
+    "getBankAccountsKey",
+    "GET",
+    "/bank_accounts/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="get",
+    kind="get",
+    model="BankAccount",
+)
+
+PUT_BANK_ACCOUNTS_KEY = Operation(
+    "putBankAccountsKey",
+    "PUT",
+    "/bank_accounts/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="update",
+    kind="update",
+    body_key="bank_account",
+    model="BankAccount",
+)
+
+DELETE_BANK_ACCOUNTS_KEY = Operation(
+    "deleteBankAccountsKey",
+    "DELETE",
+    "/bank_accounts/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="delete",
+    kind="delete",
+)
+
+GET_BANK_ACCOUNTS_KEY_BANK_FEED = Operation(
+    "getBankAccountsKeyBankFeed",
+    "GET",
+    "/bank_accounts/{key}/bank_feed",
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_accounts",
+    name="bank_feed",
+    kind="action",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_BANK_ACCOUNTS,
+    POST_BANK_ACCOUNTS,
+    GET_BANK_ACCOUNTS_KEY,
+    PUT_BANK_ACCOUNTS_KEY,
+    DELETE_BANK_ACCOUNTS_KEY,
+    GET_BANK_ACCOUNTS_KEY_BANK_FEED,
+)
+
 
 class BankAccounts(SyncAPIResource):
     """Bank Accounts: reach it as ``client.bank_accounts``."""
+
+    @property
+    def with_raw_response(self) -> BankAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BankAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -69,9 +211,9 @@ class BankAccounts(SyncAPIResource):
             page: Go to specific page of Bank Accounts
             attributes: Specify the attributes that you want to expose for the Bank Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankAccounts",
-            item=models.BankAccount,
+        return self._client.paginate(
+            GET_BANK_ACCOUNTS,
+            models.BankAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -107,9 +249,9 @@ class BankAccounts(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankAccounts",
-            item=models.BankAccount,
+        return self._client.changes(
+            GET_BANK_ACCOUNTS,
+            models.BankAccount,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -133,10 +275,10 @@ class BankAccounts(SyncAPIResource):
         Args:
             bank_account: the fields to send: a ``BankAccountCreate`` or a dict of them.
         """
-        return self._request(
-            "postBankAccounts",
-            cast_to=models.BankAccount,
-            body={"bank_account": bank_account},
+        return self._client.call(
+            POST_BANK_ACCOUNTS,
+            models.BankAccount,
+            body=bank_account,
             body_model=models.BankAccountCreate,
             options=options,
         )
@@ -162,10 +304,10 @@ class BankAccounts(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Bank Account (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Bank Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBankAccountsKey",
-            cast_to=models.BankAccount,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_ACCOUNTS_KEY,
+            models.BankAccount,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -192,12 +334,12 @@ class BankAccounts(SyncAPIResource):
             key: The Bank Account Key.
             bank_account: the fields to send: a ``BankAccountUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBankAccountsKey",
-            cast_to=models.BankAccount,
-            body={"bank_account": bank_account},
+        return self._client.call(
+            PUT_BANK_ACCOUNTS_KEY,
+            models.BankAccount,
+            body=bank_account,
             body_model=models.BankAccountUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -217,9 +359,9 @@ class BankAccounts(SyncAPIResource):
         Args:
             key: The Bank Account Key.
         """
-        return self._request_empty(
-            "deleteBankAccountsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_BANK_ACCOUNTS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -239,16 +381,22 @@ class BankAccounts(SyncAPIResource):
         Args:
             key: The Bank Account GUID.
         """
-        return self._request(
-            "getBankAccountsKeyBankFeed",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_ACCOUNTS_KEY_BANK_FEED,
+            models.Base,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBankAccounts(AsyncAPIResource):
     """Bank Accounts (async): reach it as ``client.bank_accounts``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBankAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBankAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -283,9 +431,9 @@ class AsyncBankAccounts(AsyncAPIResource):
             page: Go to specific page of Bank Accounts
             attributes: Specify the attributes that you want to expose for the Bank Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankAccounts",
-            item=models.BankAccount,
+        return self._client.paginate(
+            GET_BANK_ACCOUNTS,
+            models.BankAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -321,9 +469,9 @@ class AsyncBankAccounts(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankAccounts",
-            item=models.BankAccount,
+        return self._client.changes(
+            GET_BANK_ACCOUNTS,
+            models.BankAccount,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -347,10 +495,10 @@ class AsyncBankAccounts(AsyncAPIResource):
         Args:
             bank_account: the fields to send: a ``BankAccountCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBankAccounts",
-            cast_to=models.BankAccount,
-            body={"bank_account": bank_account},
+        return await self._client.call(
+            POST_BANK_ACCOUNTS,
+            models.BankAccount,
+            body=bank_account,
             body_model=models.BankAccountCreate,
             options=options,
         )
@@ -376,10 +524,10 @@ class AsyncBankAccounts(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Bank Account (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Bank Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBankAccountsKey",
-            cast_to=models.BankAccount,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_ACCOUNTS_KEY,
+            models.BankAccount,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -406,12 +554,12 @@ class AsyncBankAccounts(AsyncAPIResource):
             key: The Bank Account Key.
             bank_account: the fields to send: a ``BankAccountUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBankAccountsKey",
-            cast_to=models.BankAccount,
-            body={"bank_account": bank_account},
+        return await self._client.call(
+            PUT_BANK_ACCOUNTS_KEY,
+            models.BankAccount,
+            body=bank_account,
             body_model=models.BankAccountUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -431,9 +579,9 @@ class AsyncBankAccounts(AsyncAPIResource):
         Args:
             key: The Bank Account Key.
         """
-        return await self._request_empty(
-            "deleteBankAccountsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_BANK_ACCOUNTS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -453,9 +601,33 @@ class AsyncBankAccounts(AsyncAPIResource):
         Args:
             key: The Bank Account GUID.
         """
-        return await self._request(
-            "getBankAccountsKeyBankFeed",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_ACCOUNTS_KEY_BANK_FEED,
+            models.Base,
+            path={"key": key},
             options=options,
         )
+
+
+class BankAccountsWithRawResponse:
+    """``client.bank_accounts.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BankAccounts) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.bank_feed = to_raw_response(resource.bank_feed)
+
+
+class AsyncBankAccountsWithRawResponse:
+    """``client.bank_accounts.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBankAccounts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.bank_feed = async_to_raw_response(resource.bank_feed)

@@ -14,23 +14,129 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_deposit import BankDeposit
     from ..models.post_bank_deposits import BankDepositCreate
 
 __all__ = ["BankDeposits", "AsyncBankDeposits"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BANK_DEPOSITS = Operation(
+    "getBankDeposits",
+    "GET",
+    "/bank_deposits",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "from_date": DATE,
+        "to_date": DATE,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_deposits",
+    name="list",
+    kind="list",
+    model="BankDeposit",
+)
+
+POST_BANK_DEPOSITS = Operation(
+    "postBankDeposits",
+    "POST",
+    "/bank_deposits",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_deposits",
+    name="create",
+    kind="create",
+    body_key="bank_deposit",
+    model="BankDeposit",
+)
+
+GET_BANK_DEPOSITS_KEY = Operation(
+    "getBankDepositsKey",
+    "GET",
+    "/bank_deposits/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_deposits",
+    name="get",
+    kind="get",
+    model="BankDeposit",
+)
+
+DELETE_BANK_DEPOSITS_KEY = Operation(
+    "deleteBankDepositsKey",
+    "DELETE",
+    "/bank_deposits/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_deposits",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_BANK_DEPOSITS,
+    POST_BANK_DEPOSITS,
+    GET_BANK_DEPOSITS_KEY,
+    DELETE_BANK_DEPOSITS_KEY,
+)
+
 
 class BankDeposits(SyncAPIResource):
     """Bank Deposits: reach it as ``client.bank_deposits``."""
+
+    @property
+    def with_raw_response(self) -> BankDepositsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BankDepositsWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +169,9 @@ class BankDeposits(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Deposits (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getBankDeposits",
-            item=models.BankDeposit,
+        return self._client.paginate(
+            GET_BANK_DEPOSITS,
+            models.BankDeposit,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -100,9 +206,9 @@ class BankDeposits(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankDeposits",
-            item=models.BankDeposit,
+        return self._client.changes(
+            GET_BANK_DEPOSITS,
+            models.BankDeposit,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -126,10 +232,10 @@ class BankDeposits(SyncAPIResource):
         Args:
             bank_deposit: the fields to send: a ``BankDepositCreate`` or a dict of them.
         """
-        return self._request(
-            "postBankDeposits",
-            cast_to=models.BankDeposit,
-            body={"bank_deposit": bank_deposit},
+        return self._client.call(
+            POST_BANK_DEPOSITS,
+            models.BankDeposit,
+            body=bank_deposit,
             body_model=models.BankDepositCreate,
             options=options,
         )
@@ -155,10 +261,10 @@ class BankDeposits(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Deposit (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Deposit (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBankDepositsKey",
-            cast_to=models.BankDeposit,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_DEPOSITS_KEY,
+            models.BankDeposit,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -182,15 +288,21 @@ class BankDeposits(SyncAPIResource):
         Args:
             key: The Bank Deposit Key.
         """
-        return self._request_empty(
-            "deleteBankDepositsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_BANK_DEPOSITS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBankDeposits(AsyncAPIResource):
     """Bank Deposits (async): reach it as ``client.bank_deposits``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBankDepositsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBankDepositsWithRawResponse(self)
 
     def list(
         self,
@@ -223,9 +335,9 @@ class AsyncBankDeposits(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Deposits (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getBankDeposits",
-            item=models.BankDeposit,
+        return self._client.paginate(
+            GET_BANK_DEPOSITS,
+            models.BankDeposit,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -260,9 +372,9 @@ class AsyncBankDeposits(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankDeposits",
-            item=models.BankDeposit,
+        return self._client.changes(
+            GET_BANK_DEPOSITS,
+            models.BankDeposit,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -286,10 +398,10 @@ class AsyncBankDeposits(AsyncAPIResource):
         Args:
             bank_deposit: the fields to send: a ``BankDepositCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBankDeposits",
-            cast_to=models.BankDeposit,
-            body={"bank_deposit": bank_deposit},
+        return await self._client.call(
+            POST_BANK_DEPOSITS,
+            models.BankDeposit,
+            body=bank_deposit,
             body_model=models.BankDepositCreate,
             options=options,
         )
@@ -315,10 +427,10 @@ class AsyncBankDeposits(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Deposit (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Deposit (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBankDepositsKey",
-            cast_to=models.BankDeposit,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_DEPOSITS_KEY,
+            models.BankDeposit,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -342,8 +454,28 @@ class AsyncBankDeposits(AsyncAPIResource):
         Args:
             key: The Bank Deposit Key.
         """
-        return await self._request_empty(
-            "deleteBankDepositsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_BANK_DEPOSITS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class BankDepositsWithRawResponse:
+    """``client.bank_deposits.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BankDeposits) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncBankDepositsWithRawResponse:
+    """``client.bank_deposits.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBankDeposits) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.delete = async_to_raw_response(resource.delete)

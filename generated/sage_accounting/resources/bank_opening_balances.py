@@ -14,23 +14,158 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.bank_opening_balance import BankOpeningBalance
     from ..models.post_bank_opening_balances import BankOpeningBalanceCreate
     from ..models.put_bank_opening_balances import BankOpeningBalanceUpdate
 
 __all__ = ["BankOpeningBalances", "AsyncBankOpeningBalances"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BANK_OPENING_BALANCES = Operation(
+    "getBankOpeningBalances",
+    "GET",
+    "/bank_opening_balances",
+    query={
+        "updated_or_created_since": DATETIME,
+        "bank_account_id": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_opening_balances",
+    name="list",
+    kind="list",
+    model="BankOpeningBalance",
+)
+
+POST_BANK_OPENING_BALANCES = Operation(
+    "postBankOpeningBalances",
+    "POST",
+    "/bank_opening_balances",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_opening_balances",
+    name="create",
+    kind="create",
+    body_key="bank_opening_balance",
+    model="BankOpeningBalance",
+)
+
+GET_BANK_OPENING_BALANCES_KEY = Operation(
+    "getBankOpeningBalancesKey",
+    "GET",
+    "/bank_opening_balances/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_opening_balances",
+    name="get",
+    kind="get",
+    model="BankOpeningBalance",
+)
+
+PUT_BANK_OPENING_BALANCES_KEY = Operation(
+    "putBankOpeningBalancesKey",
+    "PUT",
+    "/bank_opening_balances/{key}",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_opening_balances",
+    name="update",
+    kind="update",
+    body_key="bank_opening_balance",
+    model="BankOpeningBalance",
+)
+
+DELETE_BANK_OPENING_BALANCES_KEY = Operation(
+    "deleteBankOpeningBalancesKey",
+    "DELETE",
+    "/bank_opening_balances/{key}",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_opening_balances",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_BANK_OPENING_BALANCES,
+    POST_BANK_OPENING_BALANCES,
+    GET_BANK_OPENING_BALANCES_KEY,
+    PUT_BANK_OPENING_BALANCES_KEY,
+    DELETE_BANK_OPENING_BALANCES_KEY,
+)
+
 
 class BankOpeningBalances(SyncAPIResource):
     """Bank Opening Balances: reach it as ``client.bank_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> BankOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BankOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -57,9 +192,9 @@ class BankOpeningBalances(SyncAPIResource):
             page: Go to specific page of Bank Opening Balances
             attributes: Specify the attributes that you want to expose for the Bank Opening Balances (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankOpeningBalances",
-            item=models.BankOpeningBalance,
+        return self._client.paginate(
+            GET_BANK_OPENING_BALANCES,
+            models.BankOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -87,10 +222,10 @@ class BankOpeningBalances(SyncAPIResource):
         Args:
             bank_opening_balance: the fields to send: a ``BankOpeningBalanceCreate`` or a dict of them.
         """
-        return self._request(
-            "postBankOpeningBalances",
-            cast_to=models.BankOpeningBalance,
-            body={"bank_opening_balance": bank_opening_balance},
+        return self._client.call(
+            POST_BANK_OPENING_BALANCES,
+            models.BankOpeningBalance,
+            body=bank_opening_balance,
             body_model=models.BankOpeningBalanceCreate,
             options=options,
         )
@@ -114,10 +249,10 @@ class BankOpeningBalances(SyncAPIResource):
             key: The Bank Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Bank Opening Balance (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBankOpeningBalancesKey",
-            cast_to=models.BankOpeningBalance,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_OPENING_BALANCES_KEY,
+            models.BankOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -143,12 +278,12 @@ class BankOpeningBalances(SyncAPIResource):
             key: The Bank Opening Balance Key.
             bank_opening_balance: the fields to send: a ``BankOpeningBalanceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBankOpeningBalancesKey",
-            cast_to=models.BankOpeningBalance,
-            body={"bank_opening_balance": bank_opening_balance},
+        return self._client.call(
+            PUT_BANK_OPENING_BALANCES_KEY,
+            models.BankOpeningBalance,
+            body=bank_opening_balance,
             body_model=models.BankOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -168,15 +303,21 @@ class BankOpeningBalances(SyncAPIResource):
         Args:
             key: The Bank Opening Balance Key.
         """
-        return self._request_empty(
-            "deleteBankOpeningBalancesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_BANK_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBankOpeningBalances(AsyncAPIResource):
     """Bank Opening Balances (async): reach it as ``client.bank_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBankOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBankOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -203,9 +344,9 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
             page: Go to specific page of Bank Opening Balances
             attributes: Specify the attributes that you want to expose for the Bank Opening Balances (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankOpeningBalances",
-            item=models.BankOpeningBalance,
+        return self._client.paginate(
+            GET_BANK_OPENING_BALANCES,
+            models.BankOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -233,10 +374,10 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         Args:
             bank_opening_balance: the fields to send: a ``BankOpeningBalanceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBankOpeningBalances",
-            cast_to=models.BankOpeningBalance,
-            body={"bank_opening_balance": bank_opening_balance},
+        return await self._client.call(
+            POST_BANK_OPENING_BALANCES,
+            models.BankOpeningBalance,
+            body=bank_opening_balance,
             body_model=models.BankOpeningBalanceCreate,
             options=options,
         )
@@ -260,10 +401,10 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
             key: The Bank Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Bank Opening Balance (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBankOpeningBalancesKey",
-            cast_to=models.BankOpeningBalance,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_OPENING_BALANCES_KEY,
+            models.BankOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -289,12 +430,12 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
             key: The Bank Opening Balance Key.
             bank_opening_balance: the fields to send: a ``BankOpeningBalanceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBankOpeningBalancesKey",
-            cast_to=models.BankOpeningBalance,
-            body={"bank_opening_balance": bank_opening_balance},
+        return await self._client.call(
+            PUT_BANK_OPENING_BALANCES_KEY,
+            models.BankOpeningBalance,
+            body=bank_opening_balance,
             body_model=models.BankOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -314,8 +455,30 @@ class AsyncBankOpeningBalances(AsyncAPIResource):
         Args:
             key: The Bank Opening Balance Key.
         """
-        return await self._request_empty(
-            "deleteBankOpeningBalancesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_BANK_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class BankOpeningBalancesWithRawResponse:
+    """``client.bank_opening_balances.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BankOpeningBalances) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncBankOpeningBalancesWithRawResponse:
+    """``client.bank_opening_balances.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBankOpeningBalances) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -13,23 +13,127 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.bank_reconciliation import BankReconciliation
     from ..models.post_bank_reconciliations import BankReconciliationCreate
     from ..models.put_bank_reconciliations import BankReconciliationUpdate
 
 __all__ = ["BankReconciliations", "AsyncBankReconciliations"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BANK_RECONCILIATIONS = Operation(
+    "getBankReconciliations",
+    "GET",
+    "/bank_reconciliations",
+    query={
+        "updated_or_created_since": DATETIME,
+        "bank_account_id": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_reconciliations",
+    name="list",
+    kind="list",
+    model="BankReconciliation",
+)
+
+POST_BANK_RECONCILIATIONS = Operation(
+    "postBankReconciliations",
+    "POST",
+    "/bank_reconciliations",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_reconciliations",
+    name="create",
+    kind="create",
+    body_key="bank_reconciliation",
+    model="BankReconciliation",
+)
+
+GET_BANK_RECONCILIATIONS_KEY = Operation(
+    "getBankReconciliationsKey",
+    "GET",
+    "/bank_reconciliations/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_reconciliations",
+    name="get",
+    kind="get",
+    model="BankReconciliation",
+)
+
+PUT_BANK_RECONCILIATIONS_KEY = Operation(
+    "putBankReconciliationsKey",
+    "PUT",
+    "/bank_reconciliations/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_reconciliations",
+    name="update",
+    kind="update",
+    body_key="bank_reconciliation",
+    model="BankReconciliation",
+)
+
+OPERATIONS = (
+    GET_BANK_RECONCILIATIONS,
+    POST_BANK_RECONCILIATIONS,
+    GET_BANK_RECONCILIATIONS_KEY,
+    PUT_BANK_RECONCILIATIONS_KEY,
+)
+
 
 class BankReconciliations(SyncAPIResource):
     """Bank Reconciliations: reach it as ``client.bank_reconciliations``."""
+
+    @property
+    def with_raw_response(self) -> BankReconciliationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BankReconciliationsWithRawResponse(self)
 
     def list(
         self,
@@ -56,9 +160,9 @@ class BankReconciliations(SyncAPIResource):
             page: Go to specific page of Bank Reconciliations
             attributes: Specify the attributes that you want to expose for the Bank Reconciliations (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankReconciliations",
-            item=models.BankReconciliation,
+        return self._client.paginate(
+            GET_BANK_RECONCILIATIONS,
+            models.BankReconciliation,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -86,10 +190,10 @@ class BankReconciliations(SyncAPIResource):
         Args:
             bank_reconciliation: the fields to send: a ``BankReconciliationCreate`` or a dict of them.
         """
-        return self._request(
-            "postBankReconciliations",
-            cast_to=models.BankReconciliation,
-            body={"bank_reconciliation": bank_reconciliation},
+        return self._client.call(
+            POST_BANK_RECONCILIATIONS,
+            models.BankReconciliation,
+            body=bank_reconciliation,
             body_model=models.BankReconciliationCreate,
             options=options,
         )
@@ -113,10 +217,10 @@ class BankReconciliations(SyncAPIResource):
             key: The Bank Reconciliation Key.
             attributes: Specify the attributes that you want to expose for the Bank Reconciliation (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBankReconciliationsKey",
-            cast_to=models.BankReconciliation,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_RECONCILIATIONS_KEY,
+            models.BankReconciliation,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -142,18 +246,24 @@ class BankReconciliations(SyncAPIResource):
             key: The Bank Reconciliation Key.
             bank_reconciliation: the fields to send: a ``BankReconciliationUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBankReconciliationsKey",
-            cast_to=models.BankReconciliation,
-            body={"bank_reconciliation": bank_reconciliation},
+        return self._client.call(
+            PUT_BANK_RECONCILIATIONS_KEY,
+            models.BankReconciliation,
+            body=bank_reconciliation,
             body_model=models.BankReconciliationUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBankReconciliations(AsyncAPIResource):
     """Bank Reconciliations (async): reach it as ``client.bank_reconciliations``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBankReconciliationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBankReconciliationsWithRawResponse(self)
 
     def list(
         self,
@@ -180,9 +290,9 @@ class AsyncBankReconciliations(AsyncAPIResource):
             page: Go to specific page of Bank Reconciliations
             attributes: Specify the attributes that you want to expose for the Bank Reconciliations (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBankReconciliations",
-            item=models.BankReconciliation,
+        return self._client.paginate(
+            GET_BANK_RECONCILIATIONS,
+            models.BankReconciliation,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "bank_account_id": bank_account_id,
@@ -210,10 +320,10 @@ class AsyncBankReconciliations(AsyncAPIResource):
         Args:
             bank_reconciliation: the fields to send: a ``BankReconciliationCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBankReconciliations",
-            cast_to=models.BankReconciliation,
-            body={"bank_reconciliation": bank_reconciliation},
+        return await self._client.call(
+            POST_BANK_RECONCILIATIONS,
+            models.BankReconciliation,
+            body=bank_reconciliation,
             body_model=models.BankReconciliationCreate,
             options=options,
         )
@@ -237,10 +347,10 @@ class AsyncBankReconciliations(AsyncAPIResource):
             key: The Bank Reconciliation Key.
             attributes: Specify the attributes that you want to expose for the Bank Reconciliation (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBankReconciliationsKey",
-            cast_to=models.BankReconciliation,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_RECONCILIATIONS_KEY,
+            models.BankReconciliation,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -266,11 +376,31 @@ class AsyncBankReconciliations(AsyncAPIResource):
             key: The Bank Reconciliation Key.
             bank_reconciliation: the fields to send: a ``BankReconciliationUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBankReconciliationsKey",
-            cast_to=models.BankReconciliation,
-            body={"bank_reconciliation": bank_reconciliation},
+        return await self._client.call(
+            PUT_BANK_RECONCILIATIONS_KEY,
+            models.BankReconciliation,
+            body=bank_reconciliation,
             body_model=models.BankReconciliationUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
+
+
+class BankReconciliationsWithRawResponse:
+    """``client.bank_reconciliations.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BankReconciliations) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncBankReconciliationsWithRawResponse:
+    """``client.bank_reconciliations.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBankReconciliations) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

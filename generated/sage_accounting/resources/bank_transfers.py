@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.bank_transfer import BankTransfer
     from ..models.post_bank_transfers import BankTransferCreate
@@ -30,9 +40,123 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["BankTransfers", "AsyncBankTransfers"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BANK_TRANSFERS = Operation(
+    "getBankTransfers",
+    "GET",
+    "/bank_transfers",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "from_date": DATE,
+        "to_date": DATE,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_transfers",
+    name="list",
+    kind="list",
+    model="BankTransfer",
+)
+
+POST_BANK_TRANSFERS = Operation(
+    "postBankTransfers",
+    "POST",
+    "/bank_transfers",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_transfers",
+    name="create",
+    kind="create",
+    body_key="bank_transfer",
+    model="BankTransfer",
+)
+
+GET_BANK_TRANSFERS_KEY = Operation(
+    "getBankTransfersKey",
+    "GET",
+    "/bank_transfers/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_transfers",
+    name="get",
+    kind="get",
+    model="BankTransfer",
+)
+
+PUT_BANK_TRANSFERS_KEY = Operation(
+    "putBankTransfersKey",
+    "PUT",
+    "/bank_transfers/{key}",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_transfers",
+    name="update",
+    kind="update",
+    body_key="bank_transfer",
+    model="BankTransfer",
+)
+
+DELETE_BANK_TRANSFERS_KEY = Operation(
+    "deleteBankTransfersKey",
+    "DELETE",
+    "/bank_transfers/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="bank_transfers",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_BANK_TRANSFERS,
+    POST_BANK_TRANSFERS,
+    GET_BANK_TRANSFERS_KEY,
+    PUT_BANK_TRANSFERS_KEY,
+    DELETE_BANK_TRANSFERS_KEY,
+)
+
 
 class BankTransfers(SyncAPIResource):
     """Bank Transfers: reach it as ``client.bank_transfers``."""
+
+    @property
+    def with_raw_response(self) -> BankTransfersWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BankTransfersWithRawResponse(self)
 
     def list(
         self,
@@ -65,9 +189,9 @@ class BankTransfers(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Bank Transfers (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getBankTransfers",
-            item=models.BankTransfer,
+        return self._client.paginate(
+            GET_BANK_TRANSFERS,
+            models.BankTransfer,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -102,9 +226,9 @@ class BankTransfers(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankTransfers",
-            item=models.BankTransfer,
+        return self._client.changes(
+            GET_BANK_TRANSFERS,
+            models.BankTransfer,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -128,10 +252,10 @@ class BankTransfers(SyncAPIResource):
         Args:
             bank_transfer: the fields to send: a ``BankTransferCreate`` or a dict of them.
         """
-        return self._request(
-            "postBankTransfers",
-            cast_to=models.BankTransfer,
-            body={"bank_transfer": bank_transfer},
+        return self._client.call(
+            POST_BANK_TRANSFERS,
+            models.BankTransfer,
+            body=bank_transfer,
             body_model=models.BankTransferCreate,
             options=options,
         )
@@ -157,10 +281,10 @@ class BankTransfers(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Bank Transfer (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Bank Transfer (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBankTransfersKey",
-            cast_to=models.BankTransfer,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BANK_TRANSFERS_KEY,
+            models.BankTransfer,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -187,12 +311,12 @@ class BankTransfers(SyncAPIResource):
             key: The Bank Transfer Key.
             bank_transfer: the fields to send: a ``BankTransferUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBankTransfersKey",
-            cast_to=models.BankTransfer,
-            body={"bank_transfer": bank_transfer},
+        return self._client.call(
+            PUT_BANK_TRANSFERS_KEY,
+            models.BankTransfer,
+            body=bank_transfer,
             body_model=models.BankTransferUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -212,15 +336,21 @@ class BankTransfers(SyncAPIResource):
         Args:
             key: The Bank Transfer Key.
         """
-        return self._request_empty(
-            "deleteBankTransfersKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_BANK_TRANSFERS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBankTransfers(AsyncAPIResource):
     """Bank Transfers (async): reach it as ``client.bank_transfers``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBankTransfersWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBankTransfersWithRawResponse(self)
 
     def list(
         self,
@@ -253,9 +383,9 @@ class AsyncBankTransfers(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Bank Transfers (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getBankTransfers",
-            item=models.BankTransfer,
+        return self._client.paginate(
+            GET_BANK_TRANSFERS,
+            models.BankTransfer,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -290,9 +420,9 @@ class AsyncBankTransfers(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getBankTransfers",
-            item=models.BankTransfer,
+        return self._client.changes(
+            GET_BANK_TRANSFERS,
+            models.BankTransfer,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -316,10 +446,10 @@ class AsyncBankTransfers(AsyncAPIResource):
         Args:
             bank_transfer: the fields to send: a ``BankTransferCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBankTransfers",
-            cast_to=models.BankTransfer,
-            body={"bank_transfer": bank_transfer},
+        return await self._client.call(
+            POST_BANK_TRANSFERS,
+            models.BankTransfer,
+            body=bank_transfer,
             body_model=models.BankTransferCreate,
             options=options,
         )
@@ -345,10 +475,10 @@ class AsyncBankTransfers(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Bank Transfer (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Bank Transfer (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBankTransfersKey",
-            cast_to=models.BankTransfer,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BANK_TRANSFERS_KEY,
+            models.BankTransfer,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -375,12 +505,12 @@ class AsyncBankTransfers(AsyncAPIResource):
             key: The Bank Transfer Key.
             bank_transfer: the fields to send: a ``BankTransferUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBankTransfersKey",
-            cast_to=models.BankTransfer,
-            body={"bank_transfer": bank_transfer},
+        return await self._client.call(
+            PUT_BANK_TRANSFERS_KEY,
+            models.BankTransfer,
+            body=bank_transfer,
             body_model=models.BankTransferUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -400,8 +530,30 @@ class AsyncBankTransfers(AsyncAPIResource):
         Args:
             key: The Bank Transfer Key.
         """
-        return await self._request_empty(
-            "deleteBankTransfersKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_BANK_TRANSFERS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class BankTransfersWithRawResponse:
+    """``client.bank_transfers.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BankTransfers) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncBankTransfersWithRawResponse:
+    """``client.bank_transfers.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBankTransfers) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

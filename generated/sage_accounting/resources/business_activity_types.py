@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.business_activity_type import BusinessActivityType
 
 __all__ = ["BusinessActivityTypes", "AsyncBusinessActivityTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BUSINESS_ACTIVITY_TYPES = Operation(
+    "getBusinessActivityTypes",
+    "GET",
+    "/business_activity_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="business_activity_types",
+    name="list",
+    kind="list",
+    model="BusinessActivityType",
+)
+
+GET_BUSINESS_ACTIVITY_TYPES_KEY = Operation(
+    "getBusinessActivityTypesKey",
+    "GET",
+    "/business_activity_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="business_activity_types",
+    name="get",
+    kind="get",
+    model="BusinessActivityType",
+)
+
+OPERATIONS = (
+    GET_BUSINESS_ACTIVITY_TYPES,
+    GET_BUSINESS_ACTIVITY_TYPES_KEY,
+)
+
 
 class BusinessActivityTypes(SyncAPIResource):
     """Business Activity Types: reach it as ``client.business_activity_types``."""
+
+    @property
+    def with_raw_response(self) -> BusinessActivityTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BusinessActivityTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class BusinessActivityTypes(SyncAPIResource):
             page: Go to specific page of Business Classifications
             attributes: Specify the attributes that you want to expose for the Business Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessActivityTypes",
-            item=models.BusinessActivityType,
+        return self._client.paginate(
+            GET_BUSINESS_ACTIVITY_TYPES,
+            models.BusinessActivityType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class BusinessActivityTypes(SyncAPIResource):
             key: The Business Activity Type Key.
             attributes: Specify the attributes that you want to expose for the Business Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBusinessActivityTypesKey",
-            cast_to=models.BusinessActivityType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BUSINESS_ACTIVITY_TYPES_KEY,
+            models.BusinessActivityType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class BusinessActivityTypes(SyncAPIResource):
 
 class AsyncBusinessActivityTypes(AsyncAPIResource):
     """Business Activity Types (async): reach it as ``client.business_activity_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBusinessActivityTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBusinessActivityTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncBusinessActivityTypes(AsyncAPIResource):
             page: Go to specific page of Business Classifications
             attributes: Specify the attributes that you want to expose for the Business Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessActivityTypes",
-            item=models.BusinessActivityType,
+        return self._client.paginate(
+            GET_BUSINESS_ACTIVITY_TYPES,
+            models.BusinessActivityType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncBusinessActivityTypes(AsyncAPIResource):
             key: The Business Activity Type Key.
             attributes: Specify the attributes that you want to expose for the Business Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBusinessActivityTypesKey",
-            cast_to=models.BusinessActivityType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BUSINESS_ACTIVITY_TYPES_KEY,
+            models.BusinessActivityType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class BusinessActivityTypesWithRawResponse:
+    """``client.business_activity_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BusinessActivityTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncBusinessActivityTypesWithRawResponse:
+    """``client.business_activity_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBusinessActivityTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -13,23 +13,141 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.business_exchange_rate import BusinessExchangeRate
     from ..models.post_business_exchange_rates import BusinessExchangeRateCreate
     from ..models.put_business_exchange_rates import BusinessExchangeRateUpdate
 
 __all__ = ["BusinessExchangeRates", "AsyncBusinessExchangeRates"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BUSINESS_EXCHANGE_RATES = Operation(
+    "getBusinessExchangeRates",
+    "GET",
+    "/business_exchange_rates",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_exchange_rates",
+    name="list",
+    kind="list",
+    model="BusinessExchangeRate",
+)
+
+POST_BUSINESS_EXCHANGE_RATES = Operation(
+    "postBusinessExchangeRates",
+    "POST",
+    "/business_exchange_rates",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_exchange_rates",
+    name="create",
+    kind="create",
+    body_key="business_exchange_rate",
+    model="BusinessExchangeRate",
+)
+
+GET_BUSINESS_EXCHANGE_RATES_KEY = Operation(
+    "getBusinessExchangeRatesKey",
+    "GET",
+    "/business_exchange_rates/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_exchange_rates",
+    name="get",
+    kind="get",
+    model="BusinessExchangeRate",
+)
+
+PUT_BUSINESS_EXCHANGE_RATES_KEY = Operation(
+    "putBusinessExchangeRatesKey",
+    "PUT",
+    "/business_exchange_rates/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_exchange_rates",
+    name="update",
+    kind="update",
+    body_key="business_exchange_rate",
+    model="BusinessExchangeRate",
+)
+
+DELETE_BUSINESS_EXCHANGE_RATES_KEY = Operation(
+    "deleteBusinessExchangeRatesKey",
+    "DELETE",
+    "/business_exchange_rates/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_exchange_rates",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_BUSINESS_EXCHANGE_RATES,
+    POST_BUSINESS_EXCHANGE_RATES,
+    GET_BUSINESS_EXCHANGE_RATES_KEY,
+    PUT_BUSINESS_EXCHANGE_RATES_KEY,
+    DELETE_BUSINESS_EXCHANGE_RATES_KEY,
+)
+
 
 class BusinessExchangeRates(SyncAPIResource):
     """Business Exchange Rates: reach it as ``client.business_exchange_rates``."""
+
+    @property
+    def with_raw_response(self) -> BusinessExchangeRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BusinessExchangeRatesWithRawResponse(self)
 
     def list(
         self,
@@ -52,9 +170,9 @@ class BusinessExchangeRates(SyncAPIResource):
             page: Go to specific page of Business Exchange Rates
             attributes: Specify the attributes that you want to expose for the Business Exchange Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessExchangeRates",
-            item=models.BusinessExchangeRate,
+        return self._client.paginate(
+            GET_BUSINESS_EXCHANGE_RATES,
+            models.BusinessExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -80,10 +198,10 @@ class BusinessExchangeRates(SyncAPIResource):
         Args:
             business_exchange_rate: the fields to send: a ``BusinessExchangeRateCreate`` or a dict of them.
         """
-        return self._request(
-            "postBusinessExchangeRates",
-            cast_to=models.BusinessExchangeRate,
-            body={"business_exchange_rate": business_exchange_rate},
+        return self._client.call(
+            POST_BUSINESS_EXCHANGE_RATES,
+            models.BusinessExchangeRate,
+            body=business_exchange_rate,
             body_model=models.BusinessExchangeRateCreate,
             options=options,
         )
@@ -107,10 +225,10 @@ class BusinessExchangeRates(SyncAPIResource):
             key: The Business Exchange Rate Key.
             attributes: Specify the attributes that you want to expose for the Business Exchange Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBusinessExchangeRatesKey",
-            cast_to=models.BusinessExchangeRate,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BUSINESS_EXCHANGE_RATES_KEY,
+            models.BusinessExchangeRate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -136,12 +254,12 @@ class BusinessExchangeRates(SyncAPIResource):
             key: The Business Exchange Rate Key.
             business_exchange_rate: the fields to send: a ``BusinessExchangeRateUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBusinessExchangeRatesKey",
-            cast_to=models.BusinessExchangeRate,
-            body={"business_exchange_rate": business_exchange_rate},
+        return self._client.call(
+            PUT_BUSINESS_EXCHANGE_RATES_KEY,
+            models.BusinessExchangeRate,
+            body=business_exchange_rate,
             body_model=models.BusinessExchangeRateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -161,15 +279,21 @@ class BusinessExchangeRates(SyncAPIResource):
         Args:
             key: The Business Exchange Rate Key.
         """
-        return self._request_empty(
-            "deleteBusinessExchangeRatesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_BUSINESS_EXCHANGE_RATES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBusinessExchangeRates(AsyncAPIResource):
     """Business Exchange Rates (async): reach it as ``client.business_exchange_rates``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBusinessExchangeRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBusinessExchangeRatesWithRawResponse(self)
 
     def list(
         self,
@@ -192,9 +316,9 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
             page: Go to specific page of Business Exchange Rates
             attributes: Specify the attributes that you want to expose for the Business Exchange Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessExchangeRates",
-            item=models.BusinessExchangeRate,
+        return self._client.paginate(
+            GET_BUSINESS_EXCHANGE_RATES,
+            models.BusinessExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -220,10 +344,10 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         Args:
             business_exchange_rate: the fields to send: a ``BusinessExchangeRateCreate`` or a dict of them.
         """
-        return await self._request(
-            "postBusinessExchangeRates",
-            cast_to=models.BusinessExchangeRate,
-            body={"business_exchange_rate": business_exchange_rate},
+        return await self._client.call(
+            POST_BUSINESS_EXCHANGE_RATES,
+            models.BusinessExchangeRate,
+            body=business_exchange_rate,
             body_model=models.BusinessExchangeRateCreate,
             options=options,
         )
@@ -247,10 +371,10 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
             key: The Business Exchange Rate Key.
             attributes: Specify the attributes that you want to expose for the Business Exchange Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBusinessExchangeRatesKey",
-            cast_to=models.BusinessExchangeRate,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BUSINESS_EXCHANGE_RATES_KEY,
+            models.BusinessExchangeRate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -276,12 +400,12 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
             key: The Business Exchange Rate Key.
             business_exchange_rate: the fields to send: a ``BusinessExchangeRateUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBusinessExchangeRatesKey",
-            cast_to=models.BusinessExchangeRate,
-            body={"business_exchange_rate": business_exchange_rate},
+        return await self._client.call(
+            PUT_BUSINESS_EXCHANGE_RATES_KEY,
+            models.BusinessExchangeRate,
+            body=business_exchange_rate,
             body_model=models.BusinessExchangeRateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -301,8 +425,30 @@ class AsyncBusinessExchangeRates(AsyncAPIResource):
         Args:
             key: The Business Exchange Rate Key.
         """
-        return await self._request_empty(
-            "deleteBusinessExchangeRatesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_BUSINESS_EXCHANGE_RATES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class BusinessExchangeRatesWithRawResponse:
+    """``client.business_exchange_rates.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BusinessExchangeRates) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncBusinessExchangeRatesWithRawResponse:
+    """``client.business_exchange_rates.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBusinessExchangeRates) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

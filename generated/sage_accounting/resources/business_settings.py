@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.business_settings import BusinessSettings
     from ..models.put_business_settings import BusinessSettingsUpdate
 
 __all__ = ["BusinessSettingsResource", "AsyncBusinessSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BUSINESS_SETTINGS = Operation(
+    "getBusinessSettings",
+    "GET",
+    "/business_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_settings",
+    name="get",
+    kind="get",
+    model="BusinessSettings",
+)
+
+PUT_BUSINESS_SETTINGS = Operation(
+    "putBusinessSettings",
+    "PUT",
+    "/business_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_settings",
+    name="update",
+    kind="update",
+    body_key="business_settings",
+    model="BusinessSettings",
+)
+
+OPERATIONS = (
+    GET_BUSINESS_SETTINGS,
+    PUT_BUSINESS_SETTINGS,
+)
+
 
 class BusinessSettingsResource(SyncAPIResource):
     """Business Settings: reach it as ``client.business_settings``."""
+
+    @property
+    def with_raw_response(self) -> BusinessSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BusinessSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class BusinessSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return self._request(
-            "getBusinessSettings",
-            cast_to=models.BusinessSettings,
+        return self._client.call(
+            GET_BUSINESS_SETTINGS,
+            models.BusinessSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class BusinessSettingsResource(SyncAPIResource):
         Args:
             business_settings: the fields to send: a ``BusinessSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBusinessSettings",
-            cast_to=models.BusinessSettings,
-            body={"business_settings": business_settings},
+        return self._client.call(
+            PUT_BUSINESS_SETTINGS,
+            models.BusinessSettings,
+            body=business_settings,
             body_model=models.BusinessSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class BusinessSettingsResource(SyncAPIResource):
 
 class AsyncBusinessSettingsResource(AsyncAPIResource):
     """Business Settings (async): reach it as ``client.business_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBusinessSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBusinessSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncBusinessSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return await self._request(
-            "getBusinessSettings",
-            cast_to=models.BusinessSettings,
+        return await self._client.call(
+            GET_BUSINESS_SETTINGS,
+            models.BusinessSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncBusinessSettingsResource(AsyncAPIResource):
         Args:
             business_settings: the fields to send: a ``BusinessSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBusinessSettings",
-            cast_to=models.BusinessSettings,
-            body={"business_settings": business_settings},
+        return await self._client.call(
+            PUT_BUSINESS_SETTINGS,
+            models.BusinessSettings,
+            body=business_settings,
             body_model=models.BusinessSettingsUpdate,
             options=options,
         )
+
+
+class BusinessSettingsResourceWithRawResponse:
+    """``client.business_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BusinessSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncBusinessSettingsResourceWithRawResponse:
+    """``client.business_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBusinessSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

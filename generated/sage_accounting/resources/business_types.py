@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.business_type import BusinessType
 
 __all__ = ["BusinessTypes", "AsyncBusinessTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BUSINESS_TYPES = Operation(
+    "getBusinessTypes",
+    "GET",
+    "/business_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_types",
+    name="list",
+    kind="list",
+    model="BusinessType",
+)
+
+GET_BUSINESS_TYPES_KEY = Operation(
+    "getBusinessTypesKey",
+    "GET",
+    "/business_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="business_types",
+    name="get",
+    kind="get",
+    model="BusinessType",
+)
+
+OPERATIONS = (
+    GET_BUSINESS_TYPES,
+    GET_BUSINESS_TYPES_KEY,
+)
+
 
 class BusinessTypes(SyncAPIResource):
     """Business Types: reach it as ``client.business_types``."""
+
+    @property
+    def with_raw_response(self) -> BusinessTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BusinessTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class BusinessTypes(SyncAPIResource):
             page: Go to specific page of For Business Types
             attributes: Specify the attributes that you want to expose for the For Business Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessTypes",
-            item=models.BusinessType,
+        return self._client.paginate(
+            GET_BUSINESS_TYPES,
+            models.BusinessType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class BusinessTypes(SyncAPIResource):
             key: The Business Type Key.
             attributes: Specify the attributes that you want to expose for the For Business Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getBusinessTypesKey",
-            cast_to=models.BusinessType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BUSINESS_TYPES_KEY,
+            models.BusinessType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class BusinessTypes(SyncAPIResource):
 
 class AsyncBusinessTypes(AsyncAPIResource):
     """Business Types (async): reach it as ``client.business_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBusinessTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBusinessTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncBusinessTypes(AsyncAPIResource):
             page: Go to specific page of For Business Types
             attributes: Specify the attributes that you want to expose for the For Business Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getBusinessTypes",
-            item=models.BusinessType,
+        return self._client.paginate(
+            GET_BUSINESS_TYPES,
+            models.BusinessType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncBusinessTypes(AsyncAPIResource):
             key: The Business Type Key.
             attributes: Specify the attributes that you want to expose for the For Business Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getBusinessTypesKey",
-            cast_to=models.BusinessType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BUSINESS_TYPES_KEY,
+            models.BusinessType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class BusinessTypesWithRawResponse:
+    """``client.business_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: BusinessTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncBusinessTypesWithRawResponse:
+    """``client.business_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBusinessTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

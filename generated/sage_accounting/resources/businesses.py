@@ -11,22 +11,79 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.business import Business
     from ..models.put_businesses import BusinessUpdate
 
 __all__ = ["Businesses", "AsyncBusinesses"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_BUSINESSES = Operation(
+    "getBusinesses",
+    "GET",
+    "/businesses",
+    resource="businesses",
+    name="list",
+    kind="list",
+    model="Business",
+)
+
+GET_BUSINESSES_KEY = Operation(
+    "getBusinessesKey",
+    "GET",
+    "/businesses/{key}",
+    resource="businesses",
+    name="get",
+    kind="get",
+    model="Business",
+)
+
+PUT_BUSINESSES_KEY = Operation(
+    "putBusinessesKey",
+    "PUT",
+    "/businesses/{key}",
+    resource="businesses",
+    name="update",
+    kind="update",
+    body_key="business",
+    model="Business",
+)
+
+OPERATIONS = (
+    GET_BUSINESSES,
+    GET_BUSINESSES_KEY,
+    PUT_BUSINESSES_KEY,
+)
+
 
 class Businesses(SyncAPIResource):
     """Businesses: reach it as ``client.businesses``."""
+
+    @property
+    def with_raw_response(self) -> BusinessesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return BusinessesWithRawResponse(self)
 
     def list(
         self,
@@ -38,9 +95,9 @@ class Businesses(SyncAPIResource):
 
         Returns all Businesses
         """
-        return self._list(
-            "getBusinesses",
-            item=models.Business,
+        return self._client.paginate(
+            GET_BUSINESSES,
+            models.Business,
             options=options,
         )
 
@@ -58,10 +115,10 @@ class Businesses(SyncAPIResource):
         Args:
             key: The ID of the business. Use `lead` to get your lead business.
         """
-        return self._request(
-            "getBusinessesKey",
-            cast_to=models.Business,
-            path_params={"key": key},
+        return self._client.call(
+            GET_BUSINESSES_KEY,
+            models.Business,
+            path={"key": key},
             options=options,
         )
 
@@ -82,18 +139,24 @@ class Businesses(SyncAPIResource):
             key: The key of the record.
             business: the fields to send: a ``BusinessUpdate`` or a dict of them.
         """
-        return self._request(
-            "putBusinessesKey",
-            cast_to=models.Business,
-            body={"business": business},
+        return self._client.call(
+            PUT_BUSINESSES_KEY,
+            models.Business,
+            body=business,
             body_model=models.BusinessUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncBusinesses(AsyncAPIResource):
     """Businesses (async): reach it as ``client.businesses``."""
+
+    @property
+    def with_raw_response(self) -> AsyncBusinessesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncBusinessesWithRawResponse(self)
 
     def list(
         self,
@@ -105,9 +168,9 @@ class AsyncBusinesses(AsyncAPIResource):
 
         Returns all Businesses
         """
-        return self._list(
-            "getBusinesses",
-            item=models.Business,
+        return self._client.paginate(
+            GET_BUSINESSES,
+            models.Business,
             options=options,
         )
 
@@ -125,10 +188,10 @@ class AsyncBusinesses(AsyncAPIResource):
         Args:
             key: The ID of the business. Use `lead` to get your lead business.
         """
-        return await self._request(
-            "getBusinessesKey",
-            cast_to=models.Business,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_BUSINESSES_KEY,
+            models.Business,
+            path={"key": key},
             options=options,
         )
 
@@ -149,11 +212,29 @@ class AsyncBusinesses(AsyncAPIResource):
             key: The key of the record.
             business: the fields to send: a ``BusinessUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putBusinessesKey",
-            cast_to=models.Business,
-            body={"business": business},
+        return await self._client.call(
+            PUT_BUSINESSES_KEY,
+            models.Business,
+            body=business,
             body_model=models.BusinessUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
+
+
+class BusinessesWithRawResponse:
+    """``client.businesses.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Businesses) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncBusinessesWithRawResponse:
+    """``client.businesses.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncBusinesses) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

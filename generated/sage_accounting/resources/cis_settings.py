@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.cis_settings import CisSettings
     from ..models.put_cis_settings import CisSettingsUpdate
 
 __all__ = ["CisSettingsResource", "AsyncCisSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CIS_SETTINGS = Operation(
+    "getCisSettings",
+    "GET",
+    "/cis_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("GB",)),
+        ("Accounting Standard", ("GB",)),
+        ("Accounting Start", ("GB",)),
+    ),
+    resource="cis_settings",
+    name="get",
+    kind="get",
+    model="CisSettings",
+)
+
+PUT_CIS_SETTINGS = Operation(
+    "putCisSettings",
+    "PUT",
+    "/cis_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("GB",)),
+        ("Accounting Standard", ("GB",)),
+        ("Accounting Start", ("GB",)),
+    ),
+    resource="cis_settings",
+    name="update",
+    kind="update",
+    body_key="cis_settings",
+    model="CisSettings",
+)
+
+OPERATIONS = (
+    GET_CIS_SETTINGS,
+    PUT_CIS_SETTINGS,
+)
+
 
 class CisSettingsResource(SyncAPIResource):
     """Cis Settings: reach it as ``client.cis_settings``."""
+
+    @property
+    def with_raw_response(self) -> CisSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CisSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class CisSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (GB); Accounting Standard (GB); Accounting Start (GB).
         """
-        return self._request(
-            "getCisSettings",
-            cast_to=models.CisSettings,
+        return self._client.call(
+            GET_CIS_SETTINGS,
+            models.CisSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class CisSettingsResource(SyncAPIResource):
         Args:
             cis_settings: the fields to send: a ``CisSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putCisSettings",
-            cast_to=models.CisSettings,
-            body={"cis_settings": cis_settings},
+        return self._client.call(
+            PUT_CIS_SETTINGS,
+            models.CisSettings,
+            body=cis_settings,
             body_model=models.CisSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class CisSettingsResource(SyncAPIResource):
 
 class AsyncCisSettingsResource(AsyncAPIResource):
     """Cis Settings (async): reach it as ``client.cis_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCisSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCisSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncCisSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (GB); Accounting Standard (GB); Accounting Start (GB).
         """
-        return await self._request(
-            "getCisSettings",
-            cast_to=models.CisSettings,
+        return await self._client.call(
+            GET_CIS_SETTINGS,
+            models.CisSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncCisSettingsResource(AsyncAPIResource):
         Args:
             cis_settings: the fields to send: a ``CisSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putCisSettings",
-            cast_to=models.CisSettings,
-            body={"cis_settings": cis_settings},
+        return await self._client.call(
+            PUT_CIS_SETTINGS,
+            models.CisSettings,
+            body=cis_settings,
             body_model=models.CisSettingsUpdate,
             options=options,
         )
+
+
+class CisSettingsResourceWithRawResponse:
+    """``client.cis_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CisSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncCisSettingsResourceWithRawResponse:
+    """``client.cis_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCisSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

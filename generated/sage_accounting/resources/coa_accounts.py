@@ -11,21 +11,87 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.coa_account import CoaAccount
 
 __all__ = ["CoaAccounts", "AsyncCoaAccounts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_COA_ACCOUNTS = Operation(
+    "getCoaAccounts",
+    "GET",
+    "/coa_accounts",
+    query={
+        "coa_template_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="coa_accounts",
+    name="list",
+    kind="list",
+    model="CoaAccount",
+)
+
+GET_COA_ACCOUNTS_KEY = Operation(
+    "getCoaAccountsKey",
+    "GET",
+    "/coa_accounts/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="coa_accounts",
+    name="get",
+    kind="get",
+    model="CoaAccount",
+)
+
+OPERATIONS = (
+    GET_COA_ACCOUNTS,
+    GET_COA_ACCOUNTS_KEY,
+)
+
 
 class CoaAccounts(SyncAPIResource):
     """Coa Accounts: reach it as ``client.coa_accounts``."""
+
+    @property
+    def with_raw_response(self) -> CoaAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CoaAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -50,9 +116,9 @@ class CoaAccounts(SyncAPIResource):
             page: Go to specific page of Coa Accounts
             attributes: Specify the attributes that you want to expose for the Coa Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCoaAccounts",
-            item=models.CoaAccount,
+        return self._client.paginate(
+            GET_COA_ACCOUNTS,
+            models.CoaAccount,
             query={
                 "coa_template_id": coa_template_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -80,10 +146,10 @@ class CoaAccounts(SyncAPIResource):
             key: The Coa Account Key.
             attributes: Specify the attributes that you want to expose for the Coa Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCoaAccountsKey",
-            cast_to=models.CoaAccount,
-            path_params={"key": key},
+        return self._client.call(
+            GET_COA_ACCOUNTS_KEY,
+            models.CoaAccount,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -93,6 +159,12 @@ class CoaAccounts(SyncAPIResource):
 
 class AsyncCoaAccounts(AsyncAPIResource):
     """Coa Accounts (async): reach it as ``client.coa_accounts``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCoaAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCoaAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -117,9 +189,9 @@ class AsyncCoaAccounts(AsyncAPIResource):
             page: Go to specific page of Coa Accounts
             attributes: Specify the attributes that you want to expose for the Coa Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCoaAccounts",
-            item=models.CoaAccount,
+        return self._client.paginate(
+            GET_COA_ACCOUNTS,
+            models.CoaAccount,
             query={
                 "coa_template_id": coa_template_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -147,12 +219,28 @@ class AsyncCoaAccounts(AsyncAPIResource):
             key: The Coa Account Key.
             attributes: Specify the attributes that you want to expose for the Coa Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCoaAccountsKey",
-            cast_to=models.CoaAccount,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_COA_ACCOUNTS_KEY,
+            models.CoaAccount,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CoaAccountsWithRawResponse:
+    """``client.coa_accounts.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CoaAccounts) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCoaAccountsWithRawResponse:
+    """``client.coa_accounts.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCoaAccounts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

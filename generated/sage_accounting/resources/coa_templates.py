@@ -10,21 +10,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.coa_template import CoaTemplate
 
 __all__ = ["CoaTemplates", "AsyncCoaTemplates"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_COA_TEMPLATES = Operation(
+    "getCoaTemplates",
+    "GET",
+    "/coa_templates",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "country_id": STRING,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="coa_templates",
+    name="list",
+    kind="list",
+    model="CoaTemplate",
+)
+
+GET_COA_TEMPLATES_KEY = Operation(
+    "getCoaTemplatesKey",
+    "GET",
+    "/coa_templates/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="coa_templates",
+    name="get",
+    kind="get",
+    model="CoaTemplate",
+)
+
+OPERATIONS = (
+    GET_COA_TEMPLATES,
+    GET_COA_TEMPLATES_KEY,
+)
+
 
 class CoaTemplates(SyncAPIResource):
     """Coa Templates: reach it as ``client.coa_templates``."""
+
+    @property
+    def with_raw_response(self) -> CoaTemplatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CoaTemplatesWithRawResponse(self)
 
     def list(
         self,
@@ -47,9 +112,9 @@ class CoaTemplates(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Coa Templates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             country_id: Use this to filter by country id
         """
-        return self._list(
-            "getCoaTemplates",
-            item=models.CoaTemplate,
+        return self._client.paginate(
+            GET_COA_TEMPLATES,
+            models.CoaTemplate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -76,10 +141,10 @@ class CoaTemplates(SyncAPIResource):
             key: The Coa Template Key.
             attributes: Specify the attributes that you want to expose for the Coa Template (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCoaTemplatesKey",
-            cast_to=models.CoaTemplate,
-            path_params={"key": key},
+        return self._client.call(
+            GET_COA_TEMPLATES_KEY,
+            models.CoaTemplate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -89,6 +154,12 @@ class CoaTemplates(SyncAPIResource):
 
 class AsyncCoaTemplates(AsyncAPIResource):
     """Coa Templates (async): reach it as ``client.coa_templates``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCoaTemplatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCoaTemplatesWithRawResponse(self)
 
     def list(
         self,
@@ -111,9 +182,9 @@ class AsyncCoaTemplates(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Coa Templates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             country_id: Use this to filter by country id
         """
-        return self._list(
-            "getCoaTemplates",
-            item=models.CoaTemplate,
+        return self._client.paginate(
+            GET_COA_TEMPLATES,
+            models.CoaTemplate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -140,12 +211,28 @@ class AsyncCoaTemplates(AsyncAPIResource):
             key: The Coa Template Key.
             attributes: Specify the attributes that you want to expose for the Coa Template (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCoaTemplatesKey",
-            cast_to=models.CoaTemplate,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_COA_TEMPLATES_KEY,
+            models.CoaTemplate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CoaTemplatesWithRawResponse:
+    """``client.coa_templates.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CoaTemplates) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCoaTemplatesWithRawResponse:
+    """``client.coa_templates.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCoaTemplates) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_allocation import ContactAllocation
     from ..models.post_contact_allocations import ContactAllocationCreate
@@ -30,9 +40,139 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["ContactAllocations", "AsyncContactAllocations"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_ALLOCATIONS = Operation(
+    "getContactAllocations",
+    "GET",
+    "/contact_allocations",
+    query={
+        "contact_id": STRING,
+        "transaction_type_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_allocations",
+    name="list",
+    kind="list",
+    model="ContactAllocation",
+)
+
+POST_CONTACT_ALLOCATIONS = Operation(
+    "postContactAllocations",
+    "POST",
+    "/contact_allocations",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_allocations",
+    name="create",
+    kind="create",
+    body_key="contact_allocation",
+    model="ContactAllocation",
+)
+
+GET_CONTACT_ALLOCATIONS_KEY = Operation(
+    "getContactAllocationsKey",
+    "GET",
+    "/contact_allocations/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_allocations",
+    name="get",
+    kind="get",
+    model="ContactAllocation",
+)
+
+PUT_CONTACT_ALLOCATIONS_KEY = Operation(
+    "putContactAllocationsKey",
+    "PUT",
+    "/contact_allocations/{key}",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_allocations",
+    name="update",
+    kind="update",
+    body_key="contact_allocation",
+    model="ContactAllocation",
+)
+
+DELETE_CONTACT_ALLOCATIONS_KEY = Operation(
+    "deleteContactAllocationsKey",
+    "DELETE",
+    "/contact_allocations/{key}",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_allocations",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_CONTACT_ALLOCATIONS,
+    POST_CONTACT_ALLOCATIONS,
+    GET_CONTACT_ALLOCATIONS_KEY,
+    PUT_CONTACT_ALLOCATIONS_KEY,
+    DELETE_CONTACT_ALLOCATIONS_KEY,
+)
+
 
 class ContactAllocations(SyncAPIResource):
     """Contact Allocations: reach it as ``client.contact_allocations``."""
+
+    @property
+    def with_raw_response(self) -> ContactAllocationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactAllocationsWithRawResponse(self)
 
     def list(
         self,
@@ -65,9 +205,9 @@ class ContactAllocations(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Allocations (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getContactAllocations",
-            item=models.ContactAllocation,
+        return self._client.paginate(
+            GET_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
             query={
                 "contact_id": contact_id,
                 "transaction_type_id": transaction_type_id,
@@ -102,9 +242,9 @@ class ContactAllocations(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactAllocations",
-            item=models.ContactAllocation,
+        return self._client.changes(
+            GET_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -128,10 +268,10 @@ class ContactAllocations(SyncAPIResource):
         Args:
             contact_allocation: the fields to send: a ``ContactAllocationCreate`` or a dict of them.
         """
-        return self._request(
-            "postContactAllocations",
-            cast_to=models.ContactAllocation,
-            body={"contact_allocation": contact_allocation},
+        return self._client.call(
+            POST_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
+            body=contact_allocation,
             body_model=models.ContactAllocationCreate,
             options=options,
         )
@@ -155,10 +295,10 @@ class ContactAllocations(SyncAPIResource):
             key: The Contact Allocation Key.
             attributes: Specify the attributes that you want to expose for the Allocation (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactAllocationsKey",
-            cast_to=models.ContactAllocation,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_ALLOCATIONS_KEY,
+            models.ContactAllocation,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -184,12 +324,12 @@ class ContactAllocations(SyncAPIResource):
             key: The Contact Allocation Key.
             contact_allocation: the fields to send: a ``ContactAllocationUpdate`` or a dict of them.
         """
-        return self._request(
-            "putContactAllocationsKey",
-            cast_to=models.ContactAllocation,
-            body={"contact_allocation": contact_allocation},
+        return self._client.call(
+            PUT_CONTACT_ALLOCATIONS_KEY,
+            models.ContactAllocation,
+            body=contact_allocation,
             body_model=models.ContactAllocationUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -209,15 +349,21 @@ class ContactAllocations(SyncAPIResource):
         Args:
             key: The Contact Allocation Key.
         """
-        return self._request_empty(
-            "deleteContactAllocationsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_CONTACT_ALLOCATIONS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncContactAllocations(AsyncAPIResource):
     """Contact Allocations (async): reach it as ``client.contact_allocations``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactAllocationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactAllocationsWithRawResponse(self)
 
     def list(
         self,
@@ -250,9 +396,9 @@ class AsyncContactAllocations(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Allocations (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getContactAllocations",
-            item=models.ContactAllocation,
+        return self._client.paginate(
+            GET_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
             query={
                 "contact_id": contact_id,
                 "transaction_type_id": transaction_type_id,
@@ -287,9 +433,9 @@ class AsyncContactAllocations(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactAllocations",
-            item=models.ContactAllocation,
+        return self._client.changes(
+            GET_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -313,10 +459,10 @@ class AsyncContactAllocations(AsyncAPIResource):
         Args:
             contact_allocation: the fields to send: a ``ContactAllocationCreate`` or a dict of them.
         """
-        return await self._request(
-            "postContactAllocations",
-            cast_to=models.ContactAllocation,
-            body={"contact_allocation": contact_allocation},
+        return await self._client.call(
+            POST_CONTACT_ALLOCATIONS,
+            models.ContactAllocation,
+            body=contact_allocation,
             body_model=models.ContactAllocationCreate,
             options=options,
         )
@@ -340,10 +486,10 @@ class AsyncContactAllocations(AsyncAPIResource):
             key: The Contact Allocation Key.
             attributes: Specify the attributes that you want to expose for the Allocation (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactAllocationsKey",
-            cast_to=models.ContactAllocation,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_ALLOCATIONS_KEY,
+            models.ContactAllocation,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -369,12 +515,12 @@ class AsyncContactAllocations(AsyncAPIResource):
             key: The Contact Allocation Key.
             contact_allocation: the fields to send: a ``ContactAllocationUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putContactAllocationsKey",
-            cast_to=models.ContactAllocation,
-            body={"contact_allocation": contact_allocation},
+        return await self._client.call(
+            PUT_CONTACT_ALLOCATIONS_KEY,
+            models.ContactAllocation,
+            body=contact_allocation,
             body_model=models.ContactAllocationUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -394,8 +540,30 @@ class AsyncContactAllocations(AsyncAPIResource):
         Args:
             key: The Contact Allocation Key.
         """
-        return await self._request_empty(
-            "deleteContactAllocationsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_CONTACT_ALLOCATIONS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ContactAllocationsWithRawResponse:
+    """``client.contact_allocations.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactAllocations) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncContactAllocationsWithRawResponse:
+    """``client.contact_allocations.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactAllocations) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

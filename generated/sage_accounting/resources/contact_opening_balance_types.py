@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["ContactOpeningBalanceTypes", "AsyncContactOpeningBalanceTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_OPENING_BALANCE_TYPES = Operation(
+    "getContactOpeningBalanceTypes",
+    "GET",
+    "/contact_opening_balance_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_opening_balance_types",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_CONTACT_OPENING_BALANCE_TYPES_KEY = Operation(
+    "getContactOpeningBalanceTypesKey",
+    "GET",
+    "/contact_opening_balance_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_opening_balance_types",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_CONTACT_OPENING_BALANCE_TYPES,
+    GET_CONTACT_OPENING_BALANCE_TYPES_KEY,
+)
+
 
 class ContactOpeningBalanceTypes(SyncAPIResource):
     """Contact Opening Balance Types: reach it as ``client.contact_opening_balance_types``."""
+
+    @property
+    def with_raw_response(self) -> ContactOpeningBalanceTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactOpeningBalanceTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class ContactOpeningBalanceTypes(SyncAPIResource):
             page: Go to specific page of Batch Entry Types
             attributes: Specify the attributes that you want to expose for the Batch Entry Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactOpeningBalanceTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_CONTACT_OPENING_BALANCE_TYPES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class ContactOpeningBalanceTypes(SyncAPIResource):
             key: The Contact Opening Balance Type Key.
             attributes: Specify the attributes that you want to expose for the Batch Entry Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactOpeningBalanceTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_OPENING_BALANCE_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class ContactOpeningBalanceTypes(SyncAPIResource):
 
 class AsyncContactOpeningBalanceTypes(AsyncAPIResource):
     """Contact Opening Balance Types (async): reach it as ``client.contact_opening_balance_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactOpeningBalanceTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactOpeningBalanceTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncContactOpeningBalanceTypes(AsyncAPIResource):
             page: Go to specific page of Batch Entry Types
             attributes: Specify the attributes that you want to expose for the Batch Entry Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactOpeningBalanceTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_CONTACT_OPENING_BALANCE_TYPES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncContactOpeningBalanceTypes(AsyncAPIResource):
             key: The Contact Opening Balance Type Key.
             attributes: Specify the attributes that you want to expose for the Batch Entry Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactOpeningBalanceTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_OPENING_BALANCE_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class ContactOpeningBalanceTypesWithRawResponse:
+    """``client.contact_opening_balance_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactOpeningBalanceTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncContactOpeningBalanceTypesWithRawResponse:
+    """``client.contact_opening_balance_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactOpeningBalanceTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

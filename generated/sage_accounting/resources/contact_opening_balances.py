@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_opening_balance import ContactOpeningBalance
     from ..models.post_contact_opening_balances import ContactOpeningBalanceCreate
@@ -30,9 +40,138 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["ContactOpeningBalances", "AsyncContactOpeningBalances"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_OPENING_BALANCES = Operation(
+    "getContactOpeningBalances",
+    "GET",
+    "/contact_opening_balances",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "contact_type_id": STRING,
+        "contact_id": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Settings", ("Full Access", "Read Only")),
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_opening_balances",
+    name="list",
+    kind="list",
+    model="ContactOpeningBalance",
+)
+
+POST_CONTACT_OPENING_BALANCES = Operation(
+    "postContactOpeningBalances",
+    "POST",
+    "/contact_opening_balances",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_opening_balances",
+    name="create",
+    kind="create",
+    body_key="contact_opening_balance",
+    model="ContactOpeningBalance",
+)
+
+GET_CONTACT_OPENING_BALANCES_KEY = Operation(
+    "getContactOpeningBalancesKey",
+    "GET",
+    "/contact_opening_balances/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Settings", ("Full Access", "Read Only")),
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_opening_balances",
+    name="get",
+    kind="get",
+    model="ContactOpeningBalance",
+)
+
+PUT_CONTACT_OPENING_BALANCES_KEY = Operation(
+    "putContactOpeningBalancesKey",
+    "PUT",
+    "/contact_opening_balances/{key}",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_opening_balances",
+    name="update",
+    kind="update",
+    body_key="contact_opening_balance",
+    model="ContactOpeningBalance",
+)
+
+DELETE_CONTACT_OPENING_BALANCES_KEY = Operation(
+    "deleteContactOpeningBalancesKey",
+    "DELETE",
+    "/contact_opening_balances/{key}",
+    access=(
+        ("Settings", ("Full Access",)),
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="contact_opening_balances",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_CONTACT_OPENING_BALANCES,
+    POST_CONTACT_OPENING_BALANCES,
+    GET_CONTACT_OPENING_BALANCES_KEY,
+    PUT_CONTACT_OPENING_BALANCES_KEY,
+    DELETE_CONTACT_OPENING_BALANCES_KEY,
+)
+
 
 class ContactOpeningBalances(SyncAPIResource):
     """Contact Opening Balances: reach it as ``client.contact_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> ContactOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +202,9 @@ class ContactOpeningBalances(SyncAPIResource):
             page: Go to specific page of Batch Entries
             attributes: Specify the attributes that you want to expose for the Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactOpeningBalances",
-            item=models.ContactOpeningBalance,
+        return self._client.paginate(
+            GET_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -99,9 +238,9 @@ class ContactOpeningBalances(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactOpeningBalances",
-            item=models.ContactOpeningBalance,
+        return self._client.changes(
+            GET_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -125,10 +264,10 @@ class ContactOpeningBalances(SyncAPIResource):
         Args:
             contact_opening_balance: the fields to send: a ``ContactOpeningBalanceCreate`` or a dict of them.
         """
-        return self._request(
-            "postContactOpeningBalances",
-            cast_to=models.ContactOpeningBalance,
-            body={"contact_opening_balance": contact_opening_balance},
+        return self._client.call(
+            POST_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
+            body=contact_opening_balance,
             body_model=models.ContactOpeningBalanceCreate,
             options=options,
         )
@@ -152,10 +291,10 @@ class ContactOpeningBalances(SyncAPIResource):
             key: The Contact Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactOpeningBalancesKey",
-            cast_to=models.ContactOpeningBalance,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_OPENING_BALANCES_KEY,
+            models.ContactOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -181,12 +320,12 @@ class ContactOpeningBalances(SyncAPIResource):
             key: The Contact Opening Balance Key.
             contact_opening_balance: the fields to send: a ``ContactOpeningBalanceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putContactOpeningBalancesKey",
-            cast_to=models.ContactOpeningBalance,
-            body={"contact_opening_balance": contact_opening_balance},
+        return self._client.call(
+            PUT_CONTACT_OPENING_BALANCES_KEY,
+            models.ContactOpeningBalance,
+            body=contact_opening_balance,
             body_model=models.ContactOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -206,15 +345,21 @@ class ContactOpeningBalances(SyncAPIResource):
         Args:
             key: The Contact Opening Balance Key.
         """
-        return self._request_empty(
-            "deleteContactOpeningBalancesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_CONTACT_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncContactOpeningBalances(AsyncAPIResource):
     """Contact Opening Balances (async): reach it as ``client.contact_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -245,9 +390,9 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
             page: Go to specific page of Batch Entries
             attributes: Specify the attributes that you want to expose for the Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactOpeningBalances",
-            item=models.ContactOpeningBalance,
+        return self._client.paginate(
+            GET_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -281,9 +426,9 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactOpeningBalances",
-            item=models.ContactOpeningBalance,
+        return self._client.changes(
+            GET_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -307,10 +452,10 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         Args:
             contact_opening_balance: the fields to send: a ``ContactOpeningBalanceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postContactOpeningBalances",
-            cast_to=models.ContactOpeningBalance,
-            body={"contact_opening_balance": contact_opening_balance},
+        return await self._client.call(
+            POST_CONTACT_OPENING_BALANCES,
+            models.ContactOpeningBalance,
+            body=contact_opening_balance,
             body_model=models.ContactOpeningBalanceCreate,
             options=options,
         )
@@ -334,10 +479,10 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
             key: The Contact Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactOpeningBalancesKey",
-            cast_to=models.ContactOpeningBalance,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_OPENING_BALANCES_KEY,
+            models.ContactOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -363,12 +508,12 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
             key: The Contact Opening Balance Key.
             contact_opening_balance: the fields to send: a ``ContactOpeningBalanceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putContactOpeningBalancesKey",
-            cast_to=models.ContactOpeningBalance,
-            body={"contact_opening_balance": contact_opening_balance},
+        return await self._client.call(
+            PUT_CONTACT_OPENING_BALANCES_KEY,
+            models.ContactOpeningBalance,
+            body=contact_opening_balance,
             body_model=models.ContactOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -388,8 +533,30 @@ class AsyncContactOpeningBalances(AsyncAPIResource):
         Args:
             key: The Contact Opening Balance Key.
         """
-        return await self._request_empty(
-            "deleteContactOpeningBalancesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_CONTACT_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ContactOpeningBalancesWithRawResponse:
+    """``client.contact_opening_balances.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactOpeningBalances) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncContactOpeningBalancesWithRawResponse:
+    """``client.contact_opening_balances.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactOpeningBalances) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_payment import ContactPayment
     from ..models.post_contact_payments import ContactPaymentCreate
@@ -30,9 +40,125 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["ContactPayments", "AsyncContactPayments"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_PAYMENTS = Operation(
+    "getContactPayments",
+    "GET",
+    "/contact_payments",
+    query={
+        "contact_id": STRING,
+        "bank_account_id": STRING,
+        "transaction_type_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "from_date": DATE,
+        "to_date": DATE,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_payments",
+    name="list",
+    kind="list",
+    model="ContactPayment",
+)
+
+POST_CONTACT_PAYMENTS = Operation(
+    "postContactPayments",
+    "POST",
+    "/contact_payments",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_payments",
+    name="create",
+    kind="create",
+    body_key="contact_payment",
+    model="ContactPayment",
+)
+
+GET_CONTACT_PAYMENTS_KEY = Operation(
+    "getContactPaymentsKey",
+    "GET",
+    "/contact_payments/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_payments",
+    name="get",
+    kind="get",
+    model="ContactPayment",
+)
+
+PUT_CONTACT_PAYMENTS_KEY = Operation(
+    "putContactPaymentsKey",
+    "PUT",
+    "/contact_payments/{key}",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_payments",
+    name="update",
+    kind="update",
+    body_key="contact_payment",
+    model="ContactPayment",
+)
+
+DELETE_CONTACT_PAYMENTS_KEY = Operation(
+    "deleteContactPaymentsKey",
+    "DELETE",
+    "/contact_payments/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_payments",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_CONTACT_PAYMENTS,
+    POST_CONTACT_PAYMENTS,
+    GET_CONTACT_PAYMENTS_KEY,
+    PUT_CONTACT_PAYMENTS_KEY,
+    DELETE_CONTACT_PAYMENTS_KEY,
+)
+
 
 class ContactPayments(SyncAPIResource):
     """Contact Payments: reach it as ``client.contact_payments``."""
+
+    @property
+    def with_raw_response(self) -> ContactPaymentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactPaymentsWithRawResponse(self)
 
     def list(
         self,
@@ -71,9 +197,9 @@ class ContactPayments(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Artefact Payments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getContactPayments",
-            item=models.ContactPayment,
+        return self._client.paginate(
+            GET_CONTACT_PAYMENTS,
+            models.ContactPayment,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -111,9 +237,9 @@ class ContactPayments(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactPayments",
-            item=models.ContactPayment,
+        return self._client.changes(
+            GET_CONTACT_PAYMENTS,
+            models.ContactPayment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -137,10 +263,10 @@ class ContactPayments(SyncAPIResource):
         Args:
             contact_payment: the fields to send: a ``ContactPaymentCreate`` or a dict of them.
         """
-        return self._request(
-            "postContactPayments",
-            cast_to=models.ContactPayment,
-            body={"contact_payment": contact_payment},
+        return self._client.call(
+            POST_CONTACT_PAYMENTS,
+            models.ContactPayment,
+            body=contact_payment,
             body_model=models.ContactPaymentCreate,
             options=options,
         )
@@ -164,10 +290,10 @@ class ContactPayments(SyncAPIResource):
             key: The Contact Payment Key.
             attributes: Specify the attributes that you want to expose for the Artefact Payment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactPaymentsKey",
-            cast_to=models.ContactPayment,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_PAYMENTS_KEY,
+            models.ContactPayment,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -193,12 +319,12 @@ class ContactPayments(SyncAPIResource):
             key: The Contact Payment Key.
             contact_payment: the fields to send: a ``ContactPaymentUpdate`` or a dict of them.
         """
-        return self._request(
-            "putContactPaymentsKey",
-            cast_to=models.ContactPayment,
-            body={"contact_payment": contact_payment},
+        return self._client.call(
+            PUT_CONTACT_PAYMENTS_KEY,
+            models.ContactPayment,
+            body=contact_payment,
             body_model=models.ContactPaymentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -218,15 +344,21 @@ class ContactPayments(SyncAPIResource):
         Args:
             key: The Contact Payment Key.
         """
-        return self._request_empty(
-            "deleteContactPaymentsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_CONTACT_PAYMENTS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncContactPayments(AsyncAPIResource):
     """Contact Payments (async): reach it as ``client.contact_payments``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactPaymentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactPaymentsWithRawResponse(self)
 
     def list(
         self,
@@ -265,9 +397,9 @@ class AsyncContactPayments(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Artefact Payments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getContactPayments",
-            item=models.ContactPayment,
+        return self._client.paginate(
+            GET_CONTACT_PAYMENTS,
+            models.ContactPayment,
             query={
                 "contact_id": contact_id,
                 "bank_account_id": bank_account_id,
@@ -305,9 +437,9 @@ class AsyncContactPayments(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactPayments",
-            item=models.ContactPayment,
+        return self._client.changes(
+            GET_CONTACT_PAYMENTS,
+            models.ContactPayment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -331,10 +463,10 @@ class AsyncContactPayments(AsyncAPIResource):
         Args:
             contact_payment: the fields to send: a ``ContactPaymentCreate`` or a dict of them.
         """
-        return await self._request(
-            "postContactPayments",
-            cast_to=models.ContactPayment,
-            body={"contact_payment": contact_payment},
+        return await self._client.call(
+            POST_CONTACT_PAYMENTS,
+            models.ContactPayment,
+            body=contact_payment,
             body_model=models.ContactPaymentCreate,
             options=options,
         )
@@ -358,10 +490,10 @@ class AsyncContactPayments(AsyncAPIResource):
             key: The Contact Payment Key.
             attributes: Specify the attributes that you want to expose for the Artefact Payment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactPaymentsKey",
-            cast_to=models.ContactPayment,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_PAYMENTS_KEY,
+            models.ContactPayment,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -387,12 +519,12 @@ class AsyncContactPayments(AsyncAPIResource):
             key: The Contact Payment Key.
             contact_payment: the fields to send: a ``ContactPaymentUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putContactPaymentsKey",
-            cast_to=models.ContactPayment,
-            body={"contact_payment": contact_payment},
+        return await self._client.call(
+            PUT_CONTACT_PAYMENTS_KEY,
+            models.ContactPayment,
+            body=contact_payment,
             body_model=models.ContactPaymentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -412,8 +544,30 @@ class AsyncContactPayments(AsyncAPIResource):
         Args:
             key: The Contact Payment Key.
         """
-        return await self._request_empty(
-            "deleteContactPaymentsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_CONTACT_PAYMENTS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ContactPaymentsWithRawResponse:
+    """``client.contact_payments.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactPayments) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncContactPaymentsWithRawResponse:
+    """``client.contact_payments.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactPayments) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.contact_person_type import ContactPersonType
 
 __all__ = ["ContactPersonTypes", "AsyncContactPersonTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_PERSON_TYPES = Operation(
+    "getContactPersonTypes",
+    "GET",
+    "/contact_person_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_person_types",
+    name="list",
+    kind="list",
+    model="ContactPersonType",
+)
+
+GET_CONTACT_PERSON_TYPES_KEY = Operation(
+    "getContactPersonTypesKey",
+    "GET",
+    "/contact_person_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_person_types",
+    name="get",
+    kind="get",
+    model="ContactPersonType",
+)
+
+OPERATIONS = (
+    GET_CONTACT_PERSON_TYPES,
+    GET_CONTACT_PERSON_TYPES_KEY,
+)
+
 
 class ContactPersonTypes(SyncAPIResource):
     """Contact Person Types: reach it as ``client.contact_person_types``."""
+
+    @property
+    def with_raw_response(self) -> ContactPersonTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactPersonTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class ContactPersonTypes(SyncAPIResource):
             page: Go to specific page of Contact Types
             attributes: Specify the attributes that you want to expose for the Contact Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactPersonTypes",
-            item=models.ContactPersonType,
+        return self._client.paginate(
+            GET_CONTACT_PERSON_TYPES,
+            models.ContactPersonType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class ContactPersonTypes(SyncAPIResource):
             key: The Contact Person Type Key.
             attributes: Specify the attributes that you want to expose for the Contact Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactPersonTypesKey",
-            cast_to=models.ContactPersonType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_PERSON_TYPES_KEY,
+            models.ContactPersonType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class ContactPersonTypes(SyncAPIResource):
 
 class AsyncContactPersonTypes(AsyncAPIResource):
     """Contact Person Types (async): reach it as ``client.contact_person_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactPersonTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactPersonTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncContactPersonTypes(AsyncAPIResource):
             page: Go to specific page of Contact Types
             attributes: Specify the attributes that you want to expose for the Contact Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactPersonTypes",
-            item=models.ContactPersonType,
+        return self._client.paginate(
+            GET_CONTACT_PERSON_TYPES,
+            models.ContactPersonType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncContactPersonTypes(AsyncAPIResource):
             key: The Contact Person Type Key.
             attributes: Specify the attributes that you want to expose for the Contact Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactPersonTypesKey",
-            cast_to=models.ContactPersonType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_PERSON_TYPES_KEY,
+            models.ContactPersonType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class ContactPersonTypesWithRawResponse:
+    """``client.contact_person_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactPersonTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncContactPersonTypesWithRawResponse:
+    """``client.contact_person_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactPersonTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact_person import ContactPerson
     from ..models.post_contact_persons import ContactPersonCreate
@@ -30,9 +40,131 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["ContactPersons", "AsyncContactPersons"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACT_PERSONS = Operation(
+    "getContactPersons",
+    "GET",
+    "/contact_persons",
+    query={
+        "address_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "contact_id": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_persons",
+    name="list",
+    kind="list",
+    model="ContactPerson",
+)
+
+POST_CONTACT_PERSONS = Operation(
+    "postContactPersons",
+    "POST",
+    "/contact_persons",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_persons",
+    name="create",
+    kind="create",
+    body_key="contact_person",
+    model="ContactPerson",
+)
+
+GET_CONTACT_PERSONS_KEY = Operation(
+    "getContactPersonsKey",
+    "GET",
+    "/contact_persons/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_persons",
+    name="get",
+    kind="get",
+    model="ContactPerson",
+)
+
+PUT_CONTACT_PERSONS_KEY = Operation(
+    "putContactPersonsKey",
+    "PUT",
+    "/contact_persons/{key}",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_persons",
+    name="update",
+    kind="update",
+    body_key="contact_person",
+    model="ContactPerson",
+)
+
+DELETE_CONTACT_PERSONS_KEY = Operation(
+    "deleteContactPersonsKey",
+    "DELETE",
+    "/contact_persons/{key}",
+    access=(("Contacts", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contact_persons",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_CONTACT_PERSONS,
+    POST_CONTACT_PERSONS,
+    GET_CONTACT_PERSONS_KEY,
+    PUT_CONTACT_PERSONS_KEY,
+    DELETE_CONTACT_PERSONS_KEY,
+)
+
 
 class ContactPersons(SyncAPIResource):
     """Contact People: reach it as ``client.contact_persons``."""
+
+    @property
+    def with_raw_response(self) -> ContactPersonsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactPersonsWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +195,9 @@ class ContactPersons(SyncAPIResource):
             page: Go to specific page of Address Contacts
             attributes: Specify the attributes that you want to expose for the Address Contacts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactPersons",
-            item=models.ContactPerson,
+        return self._client.paginate(
+            GET_CONTACT_PERSONS,
+            models.ContactPerson,
             query={
                 "address_id": address_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -99,9 +231,9 @@ class ContactPersons(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactPersons",
-            item=models.ContactPerson,
+        return self._client.changes(
+            GET_CONTACT_PERSONS,
+            models.ContactPerson,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -125,10 +257,10 @@ class ContactPersons(SyncAPIResource):
         Args:
             contact_person: the fields to send: a ``ContactPersonCreate`` or a dict of them.
         """
-        return self._request(
-            "postContactPersons",
-            cast_to=models.ContactPerson,
-            body={"contact_person": contact_person},
+        return self._client.call(
+            POST_CONTACT_PERSONS,
+            models.ContactPerson,
+            body=contact_person,
             body_model=models.ContactPersonCreate,
             options=options,
         )
@@ -154,10 +286,10 @@ class ContactPersons(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Address Contact (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Address Contact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactPersonsKey",
-            cast_to=models.ContactPerson,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACT_PERSONS_KEY,
+            models.ContactPerson,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -184,12 +316,12 @@ class ContactPersons(SyncAPIResource):
             key: The Contact Person Key.
             contact_person: the fields to send: a ``ContactPersonUpdate`` or a dict of them.
         """
-        return self._request(
-            "putContactPersonsKey",
-            cast_to=models.ContactPerson,
-            body={"contact_person": contact_person},
+        return self._client.call(
+            PUT_CONTACT_PERSONS_KEY,
+            models.ContactPerson,
+            body=contact_person,
             body_model=models.ContactPersonUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -209,15 +341,21 @@ class ContactPersons(SyncAPIResource):
         Args:
             key: The Contact Person Key.
         """
-        return self._request_empty(
-            "deleteContactPersonsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_CONTACT_PERSONS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncContactPersons(AsyncAPIResource):
     """Contact People (async): reach it as ``client.contact_persons``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactPersonsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactPersonsWithRawResponse(self)
 
     def list(
         self,
@@ -248,9 +386,9 @@ class AsyncContactPersons(AsyncAPIResource):
             page: Go to specific page of Address Contacts
             attributes: Specify the attributes that you want to expose for the Address Contacts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContactPersons",
-            item=models.ContactPerson,
+        return self._client.paginate(
+            GET_CONTACT_PERSONS,
+            models.ContactPerson,
             query={
                 "address_id": address_id,
                 "updated_or_created_since": updated_or_created_since,
@@ -284,9 +422,9 @@ class AsyncContactPersons(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContactPersons",
-            item=models.ContactPerson,
+        return self._client.changes(
+            GET_CONTACT_PERSONS,
+            models.ContactPerson,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -310,10 +448,10 @@ class AsyncContactPersons(AsyncAPIResource):
         Args:
             contact_person: the fields to send: a ``ContactPersonCreate`` or a dict of them.
         """
-        return await self._request(
-            "postContactPersons",
-            cast_to=models.ContactPerson,
-            body={"contact_person": contact_person},
+        return await self._client.call(
+            POST_CONTACT_PERSONS,
+            models.ContactPerson,
+            body=contact_person,
             body_model=models.ContactPersonCreate,
             options=options,
         )
@@ -339,10 +477,10 @@ class AsyncContactPersons(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Address Contact (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Address Contact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactPersonsKey",
-            cast_to=models.ContactPerson,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACT_PERSONS_KEY,
+            models.ContactPerson,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -369,12 +507,12 @@ class AsyncContactPersons(AsyncAPIResource):
             key: The Contact Person Key.
             contact_person: the fields to send: a ``ContactPersonUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putContactPersonsKey",
-            cast_to=models.ContactPerson,
-            body={"contact_person": contact_person},
+        return await self._client.call(
+            PUT_CONTACT_PERSONS_KEY,
+            models.ContactPerson,
+            body=contact_person,
             body_model=models.ContactPersonUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -394,8 +532,30 @@ class AsyncContactPersons(AsyncAPIResource):
         Args:
             key: The Contact Person Key.
         """
-        return await self._request_empty(
-            "deleteContactPersonsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_CONTACT_PERSONS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ContactPersonsWithRawResponse:
+    """``client.contact_persons.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ContactPersons) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncContactPersonsWithRawResponse:
+    """``client.contact_persons.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContactPersons) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.contact import Contact
     from ..models.post_contacts import ContactCreate
@@ -30,9 +40,141 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["Contacts", "AsyncContacts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CONTACTS = Operation(
+    "getContacts",
+    "GET",
+    "/contacts",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "contact_type_id": STRING,
+        "exclude_system": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_balance": BOOLEAN,
+        "context_date": DATE,
+        "search": STRING,
+        "email": STRING,
+        "show_unfinished_recurring_invoices_status": BOOLEAN,
+        "filter_inactive_contacts": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contacts",
+    name="list",
+    kind="list",
+    model="Contact",
+)
+
+POST_CONTACTS = Operation(
+    "postContacts",
+    "POST",
+    "/contacts",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contacts",
+    name="create",
+    kind="create",
+    body_key="contact",
+    model="Contact",
+)
+
+GET_CONTACTS_KEY = Operation(
+    "getContactsKey",
+    "GET",
+    "/contacts/{key}",
+    query={
+        "nested_attributes": LIST,
+        "show_balance": BOOLEAN,
+        "context_date": DATE,
+        "show_unfinished_recurring_invoices_status": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contacts",
+    name="get",
+    kind="get",
+    model="Contact",
+)
+
+PUT_CONTACTS_KEY = Operation(
+    "putContactsKey",
+    "PUT",
+    "/contacts/{key}",
+    access=(("Contacts", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contacts",
+    name="update",
+    kind="update",
+    body_key="contact",
+    model="Contact",
+)
+
+DELETE_CONTACTS_KEY = Operation(
+    "deleteContactsKey",
+    "DELETE",
+    "/contacts/{key}",
+    access=(("Contacts", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="contacts",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_CONTACTS,
+    POST_CONTACTS,
+    GET_CONTACTS_KEY,
+    PUT_CONTACTS_KEY,
+    DELETE_CONTACTS_KEY,
+)
+
 
 class Contacts(SyncAPIResource):
     """Contacts: reach it as ``client.contacts``."""
+
+    @property
+    def with_raw_response(self) -> ContactsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ContactsWithRawResponse(self)
 
     def list(
         self,
@@ -77,9 +219,9 @@ class Contacts(SyncAPIResource):
             page: Go to specific page of Contacts
             attributes: Specify the attributes that you want to expose for the Contacts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContacts",
-            item=models.Contact,
+        return self._client.paginate(
+            GET_CONTACTS,
+            models.Contact,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -120,9 +262,9 @@ class Contacts(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContacts",
-            item=models.Contact,
+        return self._client.changes(
+            GET_CONTACTS,
+            models.Contact,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -146,10 +288,10 @@ class Contacts(SyncAPIResource):
         Args:
             contact: the fields to send: a ``ContactCreate`` or a dict of them.
         """
-        return self._request(
-            "postContacts",
-            cast_to=models.Contact,
-            body={"contact": contact},
+        return self._client.call(
+            POST_CONTACTS,
+            models.Contact,
+            body=contact,
             body_model=models.ContactCreate,
             options=options,
         )
@@ -181,10 +323,10 @@ class Contacts(SyncAPIResource):
             show_unfinished_recurring_invoices_status: show_unfinished_recurring_invoices_status
             attributes: Specify the attributes that you want to expose for the Contact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getContactsKey",
-            cast_to=models.Contact,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CONTACTS_KEY,
+            models.Contact,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_balance": show_balance,
@@ -214,12 +356,12 @@ class Contacts(SyncAPIResource):
             key: The Contact Key.
             contact: the fields to send: a ``ContactUpdate`` or a dict of them.
         """
-        return self._request(
-            "putContactsKey",
-            cast_to=models.Contact,
-            body={"contact": contact},
+        return self._client.call(
+            PUT_CONTACTS_KEY,
+            models.Contact,
+            body=contact,
             body_model=models.ContactUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -239,15 +381,21 @@ class Contacts(SyncAPIResource):
         Args:
             key: The Contact Key.
         """
-        return self._request_empty(
-            "deleteContactsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_CONTACTS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncContacts(AsyncAPIResource):
     """Contacts (async): reach it as ``client.contacts``."""
+
+    @property
+    def with_raw_response(self) -> AsyncContactsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncContactsWithRawResponse(self)
 
     def list(
         self,
@@ -292,9 +440,9 @@ class AsyncContacts(AsyncAPIResource):
             page: Go to specific page of Contacts
             attributes: Specify the attributes that you want to expose for the Contacts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getContacts",
-            item=models.Contact,
+        return self._client.paginate(
+            GET_CONTACTS,
+            models.Contact,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -335,9 +483,9 @@ class AsyncContacts(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getContacts",
-            item=models.Contact,
+        return self._client.changes(
+            GET_CONTACTS,
+            models.Contact,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -361,10 +509,10 @@ class AsyncContacts(AsyncAPIResource):
         Args:
             contact: the fields to send: a ``ContactCreate`` or a dict of them.
         """
-        return await self._request(
-            "postContacts",
-            cast_to=models.Contact,
-            body={"contact": contact},
+        return await self._client.call(
+            POST_CONTACTS,
+            models.Contact,
+            body=contact,
             body_model=models.ContactCreate,
             options=options,
         )
@@ -396,10 +544,10 @@ class AsyncContacts(AsyncAPIResource):
             show_unfinished_recurring_invoices_status: show_unfinished_recurring_invoices_status
             attributes: Specify the attributes that you want to expose for the Contact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getContactsKey",
-            cast_to=models.Contact,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CONTACTS_KEY,
+            models.Contact,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_balance": show_balance,
@@ -429,12 +577,12 @@ class AsyncContacts(AsyncAPIResource):
             key: The Contact Key.
             contact: the fields to send: a ``ContactUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putContactsKey",
-            cast_to=models.Contact,
-            body={"contact": contact},
+        return await self._client.call(
+            PUT_CONTACTS_KEY,
+            models.Contact,
+            body=contact,
             body_model=models.ContactUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -454,8 +602,30 @@ class AsyncContacts(AsyncAPIResource):
         Args:
             key: The Contact Key.
         """
-        return await self._request_empty(
-            "deleteContactsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_CONTACTS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ContactsWithRawResponse:
+    """``client.contacts.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Contacts) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncContactsWithRawResponse:
+    """``client.contacts.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncContacts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["CorrectiveReasonCodes", "AsyncCorrectiveReasonCodes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_CORRECTIVE_REASON_CODES = Operation(
+    "getCorrectiveReasonCodes",
+    "GET",
+    "/corrective_reason_codes",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="corrective_reason_codes",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_CORRECTIVE_REASON_CODES_KEY = Operation(
+    "getCorrectiveReasonCodesKey",
+    "GET",
+    "/corrective_reason_codes/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="corrective_reason_codes",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_CORRECTIVE_REASON_CODES,
+    GET_CORRECTIVE_REASON_CODES_KEY,
+)
+
 
 class CorrectiveReasonCodes(SyncAPIResource):
     """Corrective Reason Codes: reach it as ``client.corrective_reason_codes``."""
+
+    @property
+    def with_raw_response(self) -> CorrectiveReasonCodesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CorrectiveReasonCodesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class CorrectiveReasonCodes(SyncAPIResource):
             page: Go to specific page of Corrective Reason Codes
             attributes: Specify the attributes that you want to expose for the Corrective Reason Codes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCorrectiveReasonCodes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_CORRECTIVE_REASON_CODES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class CorrectiveReasonCodes(SyncAPIResource):
             key: The Corrective Reason Code Key.
             attributes: Specify the attributes that you want to expose for the Corrective Reason Code (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCorrectiveReasonCodesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_CORRECTIVE_REASON_CODES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class CorrectiveReasonCodes(SyncAPIResource):
 
 class AsyncCorrectiveReasonCodes(AsyncAPIResource):
     """Corrective Reason Codes (async): reach it as ``client.corrective_reason_codes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCorrectiveReasonCodesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCorrectiveReasonCodesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncCorrectiveReasonCodes(AsyncAPIResource):
             page: Go to specific page of Corrective Reason Codes
             attributes: Specify the attributes that you want to expose for the Corrective Reason Codes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCorrectiveReasonCodes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_CORRECTIVE_REASON_CODES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncCorrectiveReasonCodes(AsyncAPIResource):
             key: The Corrective Reason Code Key.
             attributes: Specify the attributes that you want to expose for the Corrective Reason Code (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCorrectiveReasonCodesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_CORRECTIVE_REASON_CODES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CorrectiveReasonCodesWithRawResponse:
+    """``client.corrective_reason_codes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CorrectiveReasonCodes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCorrectiveReasonCodesWithRawResponse:
+    """``client.corrective_reason_codes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCorrectiveReasonCodes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

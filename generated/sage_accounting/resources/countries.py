@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["Countries", "AsyncCountries"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_COUNTRIES = Operation(
+    "getCountries",
+    "GET",
+    "/countries",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="countries",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_COUNTRIES_KEY = Operation(
+    "getCountriesKey",
+    "GET",
+    "/countries/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="countries",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_COUNTRIES,
+    GET_COUNTRIES_KEY,
+)
+
 
 class Countries(SyncAPIResource):
     """Countries: reach it as ``client.countries``."""
+
+    @property
+    def with_raw_response(self) -> CountriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CountriesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class Countries(SyncAPIResource):
             page: Go to specific page of Countries
             attributes: Specify the attributes that you want to expose for the Countries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountries",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRIES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class Countries(SyncAPIResource):
             key: The Country Key.
             attributes: Specify the attributes that you want to expose for the Country (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCountriesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_COUNTRIES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class Countries(SyncAPIResource):
 
 class AsyncCountries(AsyncAPIResource):
     """Countries (async): reach it as ``client.countries``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCountriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCountriesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncCountries(AsyncAPIResource):
             page: Go to specific page of Countries
             attributes: Specify the attributes that you want to expose for the Countries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountries",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRIES,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncCountries(AsyncAPIResource):
             key: The Country Key.
             attributes: Specify the attributes that you want to expose for the Country (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCountriesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_COUNTRIES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CountriesWithRawResponse:
+    """``client.countries.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Countries) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCountriesWithRawResponse:
+    """``client.countries.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCountries) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["CountriesOfRegistration", "AsyncCountriesOfRegistration"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_COUNTRIES_OF_REGISTRATION = Operation(
+    "getCountriesOfRegistration",
+    "GET",
+    "/countries_of_registration",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="countries_of_registration",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_COUNTRIES_OF_REGISTRATION_KEY = Operation(
+    "getCountriesOfRegistrationKey",
+    "GET",
+    "/countries_of_registration/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="countries_of_registration",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_COUNTRIES_OF_REGISTRATION,
+    GET_COUNTRIES_OF_REGISTRATION_KEY,
+)
+
 
 class CountriesOfRegistration(SyncAPIResource):
     """Country Of Registrations: reach it as ``client.countries_of_registration``."""
+
+    @property
+    def with_raw_response(self) -> CountriesOfRegistrationWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CountriesOfRegistrationWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class CountriesOfRegistration(SyncAPIResource):
             page: Go to specific page of Registered Countries
             attributes: Specify the attributes that you want to expose for the Registered Countries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountriesOfRegistration",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRIES_OF_REGISTRATION,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class CountriesOfRegistration(SyncAPIResource):
             key: The Country Of Registration Key.
             attributes: Specify the attributes that you want to expose for the Registered Country (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCountriesOfRegistrationKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_COUNTRIES_OF_REGISTRATION_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class CountriesOfRegistration(SyncAPIResource):
 
 class AsyncCountriesOfRegistration(AsyncAPIResource):
     """Country Of Registrations (async): reach it as ``client.countries_of_registration``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCountriesOfRegistrationWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCountriesOfRegistrationWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncCountriesOfRegistration(AsyncAPIResource):
             page: Go to specific page of Registered Countries
             attributes: Specify the attributes that you want to expose for the Registered Countries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountriesOfRegistration",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRIES_OF_REGISTRATION,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncCountriesOfRegistration(AsyncAPIResource):
             key: The Country Of Registration Key.
             attributes: Specify the attributes that you want to expose for the Registered Country (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCountriesOfRegistrationKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_COUNTRIES_OF_REGISTRATION_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CountriesOfRegistrationWithRawResponse:
+    """``client.countries_of_registration.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CountriesOfRegistration) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCountriesOfRegistrationWithRawResponse:
+    """``client.countries_of_registration.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCountriesOfRegistration) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

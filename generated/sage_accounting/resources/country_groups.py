@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["CountryGroups", "AsyncCountryGroups"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_COUNTRY_GROUPS = Operation(
+    "getCountryGroups",
+    "GET",
+    "/country_groups",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="country_groups",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_COUNTRY_GROUPS_KEY = Operation(
+    "getCountryGroupsKey",
+    "GET",
+    "/country_groups/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="country_groups",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_COUNTRY_GROUPS,
+    GET_COUNTRY_GROUPS_KEY,
+)
+
 
 class CountryGroups(SyncAPIResource):
     """Country Groups: reach it as ``client.country_groups``."""
+
+    @property
+    def with_raw_response(self) -> CountryGroupsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return CountryGroupsWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class CountryGroups(SyncAPIResource):
             page: Go to specific page of Country Groups
             attributes: Specify the attributes that you want to expose for the Country Groups (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountryGroups",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRY_GROUPS,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class CountryGroups(SyncAPIResource):
             key: The Country Group Key.
             attributes: Specify the attributes that you want to expose for the Country Group (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getCountryGroupsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_COUNTRY_GROUPS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class CountryGroups(SyncAPIResource):
 
 class AsyncCountryGroups(AsyncAPIResource):
     """Country Groups (async): reach it as ``client.country_groups``."""
+
+    @property
+    def with_raw_response(self) -> AsyncCountryGroupsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncCountryGroupsWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncCountryGroups(AsyncAPIResource):
             page: Go to specific page of Country Groups
             attributes: Specify the attributes that you want to expose for the Country Groups (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getCountryGroups",
-            item=models.Base,
+        return self._client.paginate(
+            GET_COUNTRY_GROUPS,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncCountryGroups(AsyncAPIResource):
             key: The Country Group Key.
             attributes: Specify the attributes that you want to expose for the Country Group (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getCountryGroupsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_COUNTRY_GROUPS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class CountryGroupsWithRawResponse:
+    """``client.country_groups.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: CountryGroups) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncCountryGroupsWithRawResponse:
+    """``client.country_groups.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncCountryGroups) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.datev_settings import DatevSettings
     from ..models.put_datev_settings import DatevSettingsUpdate
 
 __all__ = ["DatevSettingsResource", "AsyncDatevSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_DATEV_SETTINGS = Operation(
+    "getDatevSettings",
+    "GET",
+    "/datev_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("DE",)),
+        ("Accounting Standard", ("DE",)),
+        ("Accounting Start", ("DE",)),
+    ),
+    resource="datev_settings",
+    name="get",
+    kind="get",
+    model="DatevSettings",
+)
+
+PUT_DATEV_SETTINGS = Operation(
+    "putDatevSettings",
+    "PUT",
+    "/datev_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("DE",)),
+        ("Accounting Standard", ("DE",)),
+        ("Accounting Start", ("DE",)),
+    ),
+    resource="datev_settings",
+    name="update",
+    kind="update",
+    body_key="datev_settings",
+    model="DatevSettings",
+)
+
+OPERATIONS = (
+    GET_DATEV_SETTINGS,
+    PUT_DATEV_SETTINGS,
+)
+
 
 class DatevSettingsResource(SyncAPIResource):
     """Datev Settings: reach it as ``client.datev_settings``."""
+
+    @property
+    def with_raw_response(self) -> DatevSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return DatevSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class DatevSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (DE); Accounting Standard (DE); Accounting Start (DE).
         """
-        return self._request(
-            "getDatevSettings",
-            cast_to=models.DatevSettings,
+        return self._client.call(
+            GET_DATEV_SETTINGS,
+            models.DatevSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class DatevSettingsResource(SyncAPIResource):
         Args:
             datev_settings: the fields to send: a ``DatevSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putDatevSettings",
-            cast_to=models.DatevSettings,
-            body={"datev_settings": datev_settings},
+        return self._client.call(
+            PUT_DATEV_SETTINGS,
+            models.DatevSettings,
+            body=datev_settings,
             body_model=models.DatevSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class DatevSettingsResource(SyncAPIResource):
 
 class AsyncDatevSettingsResource(AsyncAPIResource):
     """Datev Settings (async): reach it as ``client.datev_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncDatevSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncDatevSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncDatevSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (DE); Accounting Standard (DE); Accounting Start (DE).
         """
-        return await self._request(
-            "getDatevSettings",
-            cast_to=models.DatevSettings,
+        return await self._client.call(
+            GET_DATEV_SETTINGS,
+            models.DatevSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncDatevSettingsResource(AsyncAPIResource):
         Args:
             datev_settings: the fields to send: a ``DatevSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putDatevSettings",
-            cast_to=models.DatevSettings,
-            body={"datev_settings": datev_settings},
+        return await self._client.call(
+            PUT_DATEV_SETTINGS,
+            models.DatevSettings,
+            body=datev_settings,
             body_model=models.DatevSettingsUpdate,
             options=options,
         )
+
+
+class DatevSettingsResourceWithRawResponse:
+    """``client.datev_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: DatevSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncDatevSettingsResourceWithRawResponse:
+    """``client.datev_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncDatevSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.email_settings import EmailSettings
     from ..models.put_email_settings import EmailSettingsUpdate
 
 __all__ = ["EmailSettingsResource", "AsyncEmailSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_EMAIL_SETTINGS = Operation(
+    "getEmailSettings",
+    "GET",
+    "/email_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="email_settings",
+    name="get",
+    kind="get",
+    model="EmailSettings",
+)
+
+PUT_EMAIL_SETTINGS = Operation(
+    "putEmailSettings",
+    "PUT",
+    "/email_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="email_settings",
+    name="update",
+    kind="update",
+    body_key="email_settings",
+    model="EmailSettings",
+)
+
+OPERATIONS = (
+    GET_EMAIL_SETTINGS,
+    PUT_EMAIL_SETTINGS,
+)
+
 
 class EmailSettingsResource(SyncAPIResource):
     """Email Settings: reach it as ``client.email_settings``."""
+
+    @property
+    def with_raw_response(self) -> EmailSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return EmailSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class EmailSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return self._request(
-            "getEmailSettings",
-            cast_to=models.EmailSettings,
+        return self._client.call(
+            GET_EMAIL_SETTINGS,
+            models.EmailSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class EmailSettingsResource(SyncAPIResource):
         Args:
             email_settings: the fields to send: a ``EmailSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putEmailSettings",
-            cast_to=models.EmailSettings,
-            body={"email_settings": email_settings},
+        return self._client.call(
+            PUT_EMAIL_SETTINGS,
+            models.EmailSettings,
+            body=email_settings,
             body_model=models.EmailSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class EmailSettingsResource(SyncAPIResource):
 
 class AsyncEmailSettingsResource(AsyncAPIResource):
     """Email Settings (async): reach it as ``client.email_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncEmailSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncEmailSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncEmailSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return await self._request(
-            "getEmailSettings",
-            cast_to=models.EmailSettings,
+        return await self._client.call(
+            GET_EMAIL_SETTINGS,
+            models.EmailSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncEmailSettingsResource(AsyncAPIResource):
         Args:
             email_settings: the fields to send: a ``EmailSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putEmailSettings",
-            cast_to=models.EmailSettings,
-            body={"email_settings": email_settings},
+        return await self._client.call(
+            PUT_EMAIL_SETTINGS,
+            models.EmailSettings,
+            body=email_settings,
             body_model=models.EmailSettingsUpdate,
             options=options,
         )
+
+
+class EmailSettingsResourceWithRawResponse:
+    """``client.email_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: EmailSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncEmailSettingsResourceWithRawResponse:
+    """``client.email_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncEmailSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

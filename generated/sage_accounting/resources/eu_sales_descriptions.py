@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.eu_sales_description import EuSalesDescription
 
 __all__ = ["EuSalesDescriptions", "AsyncEuSalesDescriptions"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_EU_SALES_DESCRIPTIONS = Operation(
+    "getEuSalesDescriptions",
+    "GET",
+    "/eu_sales_descriptions",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="eu_sales_descriptions",
+    name="list",
+    kind="list",
+    model="EuSalesDescription",
+)
+
+GET_EU_SALES_DESCRIPTIONS_KEY = Operation(
+    "getEuSalesDescriptionsKey",
+    "GET",
+    "/eu_sales_descriptions/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="eu_sales_descriptions",
+    name="get",
+    kind="get",
+    model="EuSalesDescription",
+)
+
+OPERATIONS = (
+    GET_EU_SALES_DESCRIPTIONS,
+    GET_EU_SALES_DESCRIPTIONS_KEY,
+)
+
 
 class EuSalesDescriptions(SyncAPIResource):
     """EU Sales Descriptions: reach it as ``client.eu_sales_descriptions``."""
+
+    @property
+    def with_raw_response(self) -> EuSalesDescriptionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return EuSalesDescriptionsWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class EuSalesDescriptions(SyncAPIResource):
             page: Go to specific page of Ec Sales Descriptions
             attributes: Specify the attributes that you want to expose for the Ec Sales Descriptions (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getEuSalesDescriptions",
-            item=models.EuSalesDescription,
+        return self._client.paginate(
+            GET_EU_SALES_DESCRIPTIONS,
+            models.EuSalesDescription,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class EuSalesDescriptions(SyncAPIResource):
             key: The EU Sales Description Key.
             attributes: Specify the attributes that you want to expose for the Ec Sales Description (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getEuSalesDescriptionsKey",
-            cast_to=models.EuSalesDescription,
-            path_params={"key": key},
+        return self._client.call(
+            GET_EU_SALES_DESCRIPTIONS_KEY,
+            models.EuSalesDescription,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class EuSalesDescriptions(SyncAPIResource):
 
 class AsyncEuSalesDescriptions(AsyncAPIResource):
     """EU Sales Descriptions (async): reach it as ``client.eu_sales_descriptions``."""
+
+    @property
+    def with_raw_response(self) -> AsyncEuSalesDescriptionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncEuSalesDescriptionsWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncEuSalesDescriptions(AsyncAPIResource):
             page: Go to specific page of Ec Sales Descriptions
             attributes: Specify the attributes that you want to expose for the Ec Sales Descriptions (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getEuSalesDescriptions",
-            item=models.EuSalesDescription,
+        return self._client.paginate(
+            GET_EU_SALES_DESCRIPTIONS,
+            models.EuSalesDescription,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncEuSalesDescriptions(AsyncAPIResource):
             key: The EU Sales Description Key.
             attributes: Specify the attributes that you want to expose for the Ec Sales Description (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getEuSalesDescriptionsKey",
-            cast_to=models.EuSalesDescription,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_EU_SALES_DESCRIPTIONS_KEY,
+            models.EuSalesDescription,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class EuSalesDescriptionsWithRawResponse:
+    """``client.eu_sales_descriptions.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: EuSalesDescriptions) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncEuSalesDescriptionsWithRawResponse:
+    """``client.eu_sales_descriptions.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncEuSalesDescriptions) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

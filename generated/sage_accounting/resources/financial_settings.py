@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.financial_settings import FinancialSettings
     from ..models.put_financial_settings import FinancialSettingsUpdate
 
 __all__ = ["FinancialSettingsResource", "AsyncFinancialSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_FINANCIAL_SETTINGS = Operation(
+    "getFinancialSettings",
+    "GET",
+    "/financial_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="financial_settings",
+    name="get",
+    kind="get",
+    model="FinancialSettings",
+)
+
+PUT_FINANCIAL_SETTINGS = Operation(
+    "putFinancialSettings",
+    "PUT",
+    "/financial_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="financial_settings",
+    name="update",
+    kind="update",
+    body_key="financial_settings",
+    model="FinancialSettings",
+)
+
+OPERATIONS = (
+    GET_FINANCIAL_SETTINGS,
+    PUT_FINANCIAL_SETTINGS,
+)
+
 
 class FinancialSettingsResource(SyncAPIResource):
     """Financial Settings: reach it as ``client.financial_settings``."""
+
+    @property
+    def with_raw_response(self) -> FinancialSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return FinancialSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class FinancialSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return self._request(
-            "getFinancialSettings",
-            cast_to=models.FinancialSettings,
+        return self._client.call(
+            GET_FINANCIAL_SETTINGS,
+            models.FinancialSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class FinancialSettingsResource(SyncAPIResource):
         Args:
             financial_settings: the fields to send: a ``FinancialSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putFinancialSettings",
-            cast_to=models.FinancialSettings,
-            body={"financial_settings": financial_settings},
+        return self._client.call(
+            PUT_FINANCIAL_SETTINGS,
+            models.FinancialSettings,
+            body=financial_settings,
             body_model=models.FinancialSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class FinancialSettingsResource(SyncAPIResource):
 
 class AsyncFinancialSettingsResource(AsyncAPIResource):
     """Financial Settings (async): reach it as ``client.financial_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncFinancialSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncFinancialSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncFinancialSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return await self._request(
-            "getFinancialSettings",
-            cast_to=models.FinancialSettings,
+        return await self._client.call(
+            GET_FINANCIAL_SETTINGS,
+            models.FinancialSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncFinancialSettingsResource(AsyncAPIResource):
         Args:
             financial_settings: the fields to send: a ``FinancialSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putFinancialSettings",
-            cast_to=models.FinancialSettings,
-            body={"financial_settings": financial_settings},
+        return await self._client.call(
+            PUT_FINANCIAL_SETTINGS,
+            models.FinancialSettings,
+            body=financial_settings,
             body_model=models.FinancialSettingsUpdate,
             options=options,
         )
+
+
+class FinancialSettingsResourceWithRawResponse:
+    """``client.financial_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: FinancialSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncFinancialSettingsResourceWithRawResponse:
+    """``client.financial_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncFinancialSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

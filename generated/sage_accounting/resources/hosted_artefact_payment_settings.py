@@ -12,22 +12,123 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.hosted_artefact_payment_setting import HostedArtefactPaymentSetting
     from ..models.post_hosted_artefact_payment_settings import HostedArtefactPaymentSettingCreate
 
 __all__ = ["HostedArtefactPaymentSettings", "AsyncHostedArtefactPaymentSettings"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS = Operation(
+    "getHostedArtefactPaymentSettings",
+    "GET",
+    "/hosted_artefact_payment_settings",
+    query={
+        "object_guid": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="hosted_artefact_payment_settings",
+    name="list",
+    kind="list",
+    model="HostedArtefactPaymentSetting",
+)
+
+POST_HOSTED_ARTEFACT_PAYMENT_SETTINGS = Operation(
+    "postHostedArtefactPaymentSettings",
+    "POST",
+    "/hosted_artefact_payment_settings",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="hosted_artefact_payment_settings",
+    name="create",
+    kind="create",
+    body_key="hosted_artefact_payment_setting",
+    model="HostedArtefactPaymentSetting",
+)
+
+GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY = Operation(
+    "getHostedArtefactPaymentSettingsKey",
+    "GET",
+    "/hosted_artefact_payment_settings/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="hosted_artefact_payment_settings",
+    name="get",
+    kind="get",
+    model="HostedArtefactPaymentSetting",
+)
+
+DELETE_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY = Operation(
+    "deleteHostedArtefactPaymentSettingsKey",
+    "DELETE",
+    "/hosted_artefact_payment_settings/{key}",
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="hosted_artefact_payment_settings",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+    POST_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+    GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+    DELETE_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+)
+
 
 class HostedArtefactPaymentSettings(SyncAPIResource):
     """Hosted Artefact Payment Settings: reach it as ``client.hosted_artefact_payment_settings``."""
+
+    @property
+    def with_raw_response(self) -> HostedArtefactPaymentSettingsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return HostedArtefactPaymentSettingsWithRawResponse(self)
 
     def list(
         self,
@@ -52,9 +153,9 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
             page: Go to specific page of Hosted Artefact Payment Settings
             attributes: Specify the attributes that you want to expose for the Hosted Artefact Payment Settings (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getHostedArtefactPaymentSettings",
-            item=models.HostedArtefactPaymentSetting,
+        return self._client.paginate(
+            GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+            models.HostedArtefactPaymentSetting,
             query={
                 "object_guid": object_guid,
                 "items_per_page": items_per_page,
@@ -81,10 +182,10 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         Args:
             hosted_artefact_payment_setting: the fields to send: a ``HostedArtefactPaymentSettingCreate`` or a dict of them.
         """
-        return self._request(
-            "postHostedArtefactPaymentSettings",
-            cast_to=models.HostedArtefactPaymentSetting,
-            body={"hosted_artefact_payment_setting": hosted_artefact_payment_setting},
+        return self._client.call(
+            POST_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+            models.HostedArtefactPaymentSetting,
+            body=hosted_artefact_payment_setting,
             body_model=models.HostedArtefactPaymentSettingCreate,
             options=options,
         )
@@ -108,10 +209,10 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
             key: The Hosted Artefact Payment Setting Key.
             attributes: Specify the attributes that you want to expose for the Hosted Artefact Payment Setting (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getHostedArtefactPaymentSettingsKey",
-            cast_to=models.HostedArtefactPaymentSetting,
-            path_params={"key": key},
+        return self._client.call(
+            GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+            models.HostedArtefactPaymentSetting,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -134,15 +235,21 @@ class HostedArtefactPaymentSettings(SyncAPIResource):
         Args:
             key: The Hosted Artefact Payment Setting Key.
         """
-        return self._request_empty(
-            "deleteHostedArtefactPaymentSettingsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
     """Hosted Artefact Payment Settings (async): reach it as ``client.hosted_artefact_payment_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncHostedArtefactPaymentSettingsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncHostedArtefactPaymentSettingsWithRawResponse(self)
 
     def list(
         self,
@@ -167,9 +274,9 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
             page: Go to specific page of Hosted Artefact Payment Settings
             attributes: Specify the attributes that you want to expose for the Hosted Artefact Payment Settings (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getHostedArtefactPaymentSettings",
-            item=models.HostedArtefactPaymentSetting,
+        return self._client.paginate(
+            GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+            models.HostedArtefactPaymentSetting,
             query={
                 "object_guid": object_guid,
                 "items_per_page": items_per_page,
@@ -196,10 +303,10 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         Args:
             hosted_artefact_payment_setting: the fields to send: a ``HostedArtefactPaymentSettingCreate`` or a dict of them.
         """
-        return await self._request(
-            "postHostedArtefactPaymentSettings",
-            cast_to=models.HostedArtefactPaymentSetting,
-            body={"hosted_artefact_payment_setting": hosted_artefact_payment_setting},
+        return await self._client.call(
+            POST_HOSTED_ARTEFACT_PAYMENT_SETTINGS,
+            models.HostedArtefactPaymentSetting,
+            body=hosted_artefact_payment_setting,
             body_model=models.HostedArtefactPaymentSettingCreate,
             options=options,
         )
@@ -223,10 +330,10 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
             key: The Hosted Artefact Payment Setting Key.
             attributes: Specify the attributes that you want to expose for the Hosted Artefact Payment Setting (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getHostedArtefactPaymentSettingsKey",
-            cast_to=models.HostedArtefactPaymentSetting,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+            models.HostedArtefactPaymentSetting,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -249,8 +356,28 @@ class AsyncHostedArtefactPaymentSettings(AsyncAPIResource):
         Args:
             key: The Hosted Artefact Payment Setting Key.
         """
-        return await self._request_empty(
-            "deleteHostedArtefactPaymentSettingsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_HOSTED_ARTEFACT_PAYMENT_SETTINGS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class HostedArtefactPaymentSettingsWithRawResponse:
+    """``client.hosted_artefact_payment_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: HostedArtefactPaymentSettings) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncHostedArtefactPaymentSettingsWithRawResponse:
+    """``client.hosted_artefact_payment_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncHostedArtefactPaymentSettings) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.delete = async_to_raw_response(resource.delete)

@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.invoice_settings import InvoiceSettings
     from ..models.put_invoice_settings import InvoiceSettingsUpdate
 
 __all__ = ["InvoiceSettingsResource", "AsyncInvoiceSettingsResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_INVOICE_SETTINGS = Operation(
+    "getInvoiceSettings",
+    "GET",
+    "/invoice_settings",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="invoice_settings",
+    name="get",
+    kind="get",
+    model="InvoiceSettings",
+)
+
+PUT_INVOICE_SETTINGS = Operation(
+    "putInvoiceSettings",
+    "PUT",
+    "/invoice_settings",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="invoice_settings",
+    name="update",
+    kind="update",
+    body_key="invoice_settings",
+    model="InvoiceSettings",
+)
+
+OPERATIONS = (
+    GET_INVOICE_SETTINGS,
+    PUT_INVOICE_SETTINGS,
+)
+
 
 class InvoiceSettingsResource(SyncAPIResource):
     """Invoice Settings: reach it as ``client.invoice_settings``."""
+
+    @property
+    def with_raw_response(self) -> InvoiceSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return InvoiceSettingsResourceWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class InvoiceSettingsResource(SyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return self._request(
-            "getInvoiceSettings",
-            cast_to=models.InvoiceSettings,
+        return self._client.call(
+            GET_INVOICE_SETTINGS,
+            models.InvoiceSettings,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class InvoiceSettingsResource(SyncAPIResource):
         Args:
             invoice_settings: the fields to send: a ``InvoiceSettingsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putInvoiceSettings",
-            cast_to=models.InvoiceSettings,
-            body={"invoice_settings": invoice_settings},
+        return self._client.call(
+            PUT_INVOICE_SETTINGS,
+            models.InvoiceSettings,
+            body=invoice_settings,
             body_model=models.InvoiceSettingsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class InvoiceSettingsResource(SyncAPIResource):
 
 class AsyncInvoiceSettingsResource(AsyncAPIResource):
     """Invoice Settings (async): reach it as ``client.invoice_settings``."""
+
+    @property
+    def with_raw_response(self) -> AsyncInvoiceSettingsResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncInvoiceSettingsResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncInvoiceSettingsResource(AsyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return await self._request(
-            "getInvoiceSettings",
-            cast_to=models.InvoiceSettings,
+        return await self._client.call(
+            GET_INVOICE_SETTINGS,
+            models.InvoiceSettings,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncInvoiceSettingsResource(AsyncAPIResource):
         Args:
             invoice_settings: the fields to send: a ``InvoiceSettingsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putInvoiceSettings",
-            cast_to=models.InvoiceSettings,
-            body={"invoice_settings": invoice_settings},
+        return await self._client.call(
+            PUT_INVOICE_SETTINGS,
+            models.InvoiceSettings,
+            body=invoice_settings,
             body_model=models.InvoiceSettingsUpdate,
             options=options,
         )
+
+
+class InvoiceSettingsResourceWithRawResponse:
+    """``client.invoice_settings.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: InvoiceSettingsResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncInvoiceSettingsResourceWithRawResponse:
+    """``client.invoice_settings.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncInvoiceSettingsResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.journal_code_type import JournalCodeType
 
 __all__ = ["JournalCodeTypes", "AsyncJournalCodeTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_JOURNAL_CODE_TYPES = Operation(
+    "getJournalCodeTypes",
+    "GET",
+    "/journal_code_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journal_code_types",
+    name="list",
+    kind="list",
+    model="JournalCodeType",
+)
+
+GET_JOURNAL_CODE_TYPES_KEY = Operation(
+    "getJournalCodeTypesKey",
+    "GET",
+    "/journal_code_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journal_code_types",
+    name="get",
+    kind="get",
+    model="JournalCodeType",
+)
+
+OPERATIONS = (
+    GET_JOURNAL_CODE_TYPES,
+    GET_JOURNAL_CODE_TYPES_KEY,
+)
+
 
 class JournalCodeTypes(SyncAPIResource):
     """Journal Code Types: reach it as ``client.journal_code_types``."""
+
+    @property
+    def with_raw_response(self) -> JournalCodeTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return JournalCodeTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class JournalCodeTypes(SyncAPIResource):
             page: Go to specific page of Country Journal Types
             attributes: Specify the attributes that you want to expose for the Country Journal Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournalCodeTypes",
-            item=models.JournalCodeType,
+        return self._client.paginate(
+            GET_JOURNAL_CODE_TYPES,
+            models.JournalCodeType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class JournalCodeTypes(SyncAPIResource):
             key: The Journal Code Type Key.
             attributes: Specify the attributes that you want to expose for the Country Journal Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getJournalCodeTypesKey",
-            cast_to=models.JournalCodeType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_JOURNAL_CODE_TYPES_KEY,
+            models.JournalCodeType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class JournalCodeTypes(SyncAPIResource):
 
 class AsyncJournalCodeTypes(AsyncAPIResource):
     """Journal Code Types (async): reach it as ``client.journal_code_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncJournalCodeTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncJournalCodeTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncJournalCodeTypes(AsyncAPIResource):
             page: Go to specific page of Country Journal Types
             attributes: Specify the attributes that you want to expose for the Country Journal Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournalCodeTypes",
-            item=models.JournalCodeType,
+        return self._client.paginate(
+            GET_JOURNAL_CODE_TYPES,
+            models.JournalCodeType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncJournalCodeTypes(AsyncAPIResource):
             key: The Journal Code Type Key.
             attributes: Specify the attributes that you want to expose for the Country Journal Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getJournalCodeTypesKey",
-            cast_to=models.JournalCodeType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_JOURNAL_CODE_TYPES_KEY,
+            models.JournalCodeType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class JournalCodeTypesWithRawResponse:
+    """``client.journal_code_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: JournalCodeTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncJournalCodeTypesWithRawResponse:
+    """``client.journal_code_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncJournalCodeTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -14,23 +14,148 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.journal_code import JournalCode
     from ..models.post_journal_codes import JournalCodeCreate
     from ..models.put_journal_codes import JournalCodeUpdate
 
 __all__ = ["JournalCodes", "AsyncJournalCodes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_JOURNAL_CODES = Operation(
+    "getJournalCodes",
+    "GET",
+    "/journal_codes",
+    query={
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="journal_codes",
+    name="list",
+    kind="list",
+    model="JournalCode",
+)
+
+POST_JOURNAL_CODES = Operation(
+    "postJournalCodes",
+    "POST",
+    "/journal_codes",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="journal_codes",
+    name="create",
+    kind="create",
+    body_key="journal_code",
+    model="JournalCode",
+)
+
+GET_JOURNAL_CODES_KEY = Operation(
+    "getJournalCodesKey",
+    "GET",
+    "/journal_codes/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="journal_codes",
+    name="get",
+    kind="get",
+    model="JournalCode",
+)
+
+PUT_JOURNAL_CODES_KEY = Operation(
+    "putJournalCodesKey",
+    "PUT",
+    "/journal_codes/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="journal_codes",
+    name="update",
+    kind="update",
+    body_key="journal_code",
+    model="JournalCode",
+)
+
+DELETE_JOURNAL_CODES_KEY = Operation(
+    "deleteJournalCodesKey",
+    "DELETE",
+    "/journal_codes/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="journal_codes",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_JOURNAL_CODES,
+    POST_JOURNAL_CODES,
+    GET_JOURNAL_CODES_KEY,
+    PUT_JOURNAL_CODES_KEY,
+    DELETE_JOURNAL_CODES_KEY,
+)
+
 
 class JournalCodes(SyncAPIResource):
     """Journal Codes: reach it as ``client.journal_codes``."""
+
+    @property
+    def with_raw_response(self) -> JournalCodesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return JournalCodesWithRawResponse(self)
 
     def list(
         self,
@@ -55,9 +180,9 @@ class JournalCodes(SyncAPIResource):
             page: Go to specific page of Journal Codes
             attributes: Specify the attributes that you want to expose for the Journal Codes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournalCodes",
-            item=models.JournalCode,
+        return self._client.paginate(
+            GET_JOURNAL_CODES,
+            models.JournalCode,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -84,10 +209,10 @@ class JournalCodes(SyncAPIResource):
         Args:
             journal_code: the fields to send: a ``JournalCodeCreate`` or a dict of them.
         """
-        return self._request(
-            "postJournalCodes",
-            cast_to=models.JournalCode,
-            body={"journal_code": journal_code},
+        return self._client.call(
+            POST_JOURNAL_CODES,
+            models.JournalCode,
+            body=journal_code,
             body_model=models.JournalCodeCreate,
             options=options,
         )
@@ -111,10 +236,10 @@ class JournalCodes(SyncAPIResource):
             key: The Journal Code Key.
             attributes: Specify the attributes that you want to expose for the Journal Code (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getJournalCodesKey",
-            cast_to=models.JournalCode,
-            path_params={"key": key},
+        return self._client.call(
+            GET_JOURNAL_CODES_KEY,
+            models.JournalCode,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -140,12 +265,12 @@ class JournalCodes(SyncAPIResource):
             key: The Journal Code Key.
             journal_code: the fields to send: a ``JournalCodeUpdate`` or a dict of them.
         """
-        return self._request(
-            "putJournalCodesKey",
-            cast_to=models.JournalCode,
-            body={"journal_code": journal_code},
+        return self._client.call(
+            PUT_JOURNAL_CODES_KEY,
+            models.JournalCode,
+            body=journal_code,
             body_model=models.JournalCodeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -165,15 +290,21 @@ class JournalCodes(SyncAPIResource):
         Args:
             key: The Journal Code Key.
         """
-        return self._request_empty(
-            "deleteJournalCodesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_JOURNAL_CODES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncJournalCodes(AsyncAPIResource):
     """Journal Codes (async): reach it as ``client.journal_codes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncJournalCodesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncJournalCodesWithRawResponse(self)
 
     def list(
         self,
@@ -198,9 +329,9 @@ class AsyncJournalCodes(AsyncAPIResource):
             page: Go to specific page of Journal Codes
             attributes: Specify the attributes that you want to expose for the Journal Codes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournalCodes",
-            item=models.JournalCode,
+        return self._client.paginate(
+            GET_JOURNAL_CODES,
+            models.JournalCode,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -227,10 +358,10 @@ class AsyncJournalCodes(AsyncAPIResource):
         Args:
             journal_code: the fields to send: a ``JournalCodeCreate`` or a dict of them.
         """
-        return await self._request(
-            "postJournalCodes",
-            cast_to=models.JournalCode,
-            body={"journal_code": journal_code},
+        return await self._client.call(
+            POST_JOURNAL_CODES,
+            models.JournalCode,
+            body=journal_code,
             body_model=models.JournalCodeCreate,
             options=options,
         )
@@ -254,10 +385,10 @@ class AsyncJournalCodes(AsyncAPIResource):
             key: The Journal Code Key.
             attributes: Specify the attributes that you want to expose for the Journal Code (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getJournalCodesKey",
-            cast_to=models.JournalCode,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_JOURNAL_CODES_KEY,
+            models.JournalCode,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -283,12 +414,12 @@ class AsyncJournalCodes(AsyncAPIResource):
             key: The Journal Code Key.
             journal_code: the fields to send: a ``JournalCodeUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putJournalCodesKey",
-            cast_to=models.JournalCode,
-            body={"journal_code": journal_code},
+        return await self._client.call(
+            PUT_JOURNAL_CODES_KEY,
+            models.JournalCode,
+            body=journal_code,
             body_model=models.JournalCodeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -308,8 +439,30 @@ class AsyncJournalCodes(AsyncAPIResource):
         Args:
             key: The Journal Code Key.
         """
-        return await self._request_empty(
-            "deleteJournalCodesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_JOURNAL_CODES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class JournalCodesWithRawResponse:
+    """``client.journal_codes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: JournalCodes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncJournalCodesWithRawResponse:
+    """``client.journal_codes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncJournalCodes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,23 +15,139 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.journal import Journal
     from ..models.post_journals import JournalCreate
 
 __all__ = ["Journals", "AsyncJournals"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_JOURNALS = Operation(
+    "getJournals",
+    "GET",
+    "/journals",
+    query={
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journals",
+    name="list",
+    kind="list",
+    model="Journal",
+)
+
+POST_JOURNALS = Operation(
+    "postJournals",
+    "POST",
+    "/journals",
+    access=(("Journals", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journals",
+    name="create",
+    kind="create",
+    body_key="journal",
+    model="Journal",
+)
+
+GET_JOURNALS_KEY = Operation(
+    "getJournalsKey",
+    "GET",
+    "/journals/{key}",
+    query={
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journals",
+    name="get",
+    kind="get",
+    model="Journal",
+)
+
+DELETE_JOURNALS_KEY = Operation(
+    "deleteJournalsKey",
+    "DELETE",
+    "/journals/{key}",
+    access=(("Journals", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="journals",
+    name="delete",
+    kind="delete",
+)
+
+POST_JOURNALS_KEY_REISSUE = Operation(
+    "postJournalsKeyReissue",
+    "POST",
+    "/journals/{key}/reissue",
+    access=(("Journals", ("Full Access",)),),
+    resource="journals",
+    name="reissue",
+    kind="action",
+    model="Journal",
+)
+
+OPERATIONS = (
+    GET_JOURNALS,
+    POST_JOURNALS,
+    GET_JOURNALS_KEY,
+    DELETE_JOURNALS_KEY,
+    POST_JOURNALS_KEY_REISSUE,
+)
+
 
 class Journals(SyncAPIResource):
     """Journals: reach it as ``client.journals``."""
+
+    @property
+    def with_raw_response(self) -> JournalsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return JournalsWithRawResponse(self)
 
     def list(
         self,
@@ -58,9 +174,9 @@ class Journals(SyncAPIResource):
             page: Go to specific page of Journals
             attributes: Specify the attributes that you want to expose for the Journals (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournals",
-            item=models.Journal,
+        return self._client.paginate(
+            GET_JOURNALS,
+            models.Journal,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -92,9 +208,9 @@ class Journals(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getJournals",
-            item=models.Journal,
+        return self._client.changes(
+            GET_JOURNALS,
+            models.Journal,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -118,10 +234,10 @@ class Journals(SyncAPIResource):
         Args:
             journal: the fields to send: a ``JournalCreate`` or a dict of them.
         """
-        return self._request(
-            "postJournals",
-            cast_to=models.Journal,
-            body={"journal": journal},
+        return self._client.call(
+            POST_JOURNALS,
+            models.Journal,
+            body=journal,
             body_model=models.JournalCreate,
             options=options,
         )
@@ -149,10 +265,10 @@ class Journals(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Journal (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getJournalsKey",
-            cast_to=models.Journal,
-            path_params={"key": key},
+        return self._client.call(
+            GET_JOURNALS_KEY,
+            models.Journal,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_analysis_types": show_analysis_types,
@@ -177,9 +293,9 @@ class Journals(SyncAPIResource):
         Args:
             key: The Journal Key.
         """
-        return self._request_empty(
-            "deleteJournalsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_JOURNALS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -197,16 +313,22 @@ class Journals(SyncAPIResource):
         Args:
             key: The Journal GUID.
         """
-        return self._request(
-            "postJournalsKeyReissue",
-            cast_to=models.Journal,
-            path_params={"key": key},
+        return self._client.call(
+            POST_JOURNALS_KEY_REISSUE,
+            models.Journal,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncJournals(AsyncAPIResource):
     """Journals (async): reach it as ``client.journals``."""
+
+    @property
+    def with_raw_response(self) -> AsyncJournalsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncJournalsWithRawResponse(self)
 
     def list(
         self,
@@ -233,9 +355,9 @@ class AsyncJournals(AsyncAPIResource):
             page: Go to specific page of Journals
             attributes: Specify the attributes that you want to expose for the Journals (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getJournals",
-            item=models.Journal,
+        return self._client.paginate(
+            GET_JOURNALS,
+            models.Journal,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "deleted_since": deleted_since,
@@ -267,9 +389,9 @@ class AsyncJournals(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getJournals",
-            item=models.Journal,
+        return self._client.changes(
+            GET_JOURNALS,
+            models.Journal,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -293,10 +415,10 @@ class AsyncJournals(AsyncAPIResource):
         Args:
             journal: the fields to send: a ``JournalCreate`` or a dict of them.
         """
-        return await self._request(
-            "postJournals",
-            cast_to=models.Journal,
-            body={"journal": journal},
+        return await self._client.call(
+            POST_JOURNALS,
+            models.Journal,
+            body=journal,
             body_model=models.JournalCreate,
             options=options,
         )
@@ -324,10 +446,10 @@ class AsyncJournals(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Journal (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getJournalsKey",
-            cast_to=models.Journal,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_JOURNALS_KEY,
+            models.Journal,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_analysis_types": show_analysis_types,
@@ -352,9 +474,9 @@ class AsyncJournals(AsyncAPIResource):
         Args:
             key: The Journal Key.
         """
-        return await self._request_empty(
-            "deleteJournalsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_JOURNALS_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -372,9 +494,31 @@ class AsyncJournals(AsyncAPIResource):
         Args:
             key: The Journal GUID.
         """
-        return await self._request(
-            "postJournalsKeyReissue",
-            cast_to=models.Journal,
-            path_params={"key": key},
+        return await self._client.call(
+            POST_JOURNALS_KEY_REISSUE,
+            models.Journal,
+            path={"key": key},
             options=options,
         )
+
+
+class JournalsWithRawResponse:
+    """``client.journals.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Journals) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.delete = to_raw_response(resource.delete)
+        self.reissue = to_raw_response(resource.reissue)
+
+
+class AsyncJournalsWithRawResponse:
+    """``client.journals.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncJournals) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.delete = async_to_raw_response(resource.delete)
+        self.reissue = async_to_raw_response(resource.reissue)

@@ -10,21 +10,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["LedgerAccountClassifications", "AsyncLedgerAccountClassifications"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LEDGER_ACCOUNT_CLASSIFICATIONS = Operation(
+    "getLedgerAccountClassifications",
+    "GET",
+    "/ledger_account_classifications",
+    query={
+        "ledger_account_type_id": STRING,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_classifications",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_LEDGER_ACCOUNT_CLASSIFICATIONS_KEY = Operation(
+    "getLedgerAccountClassificationsKey",
+    "GET",
+    "/ledger_account_classifications/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_classifications",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_LEDGER_ACCOUNT_CLASSIFICATIONS,
+    GET_LEDGER_ACCOUNT_CLASSIFICATIONS_KEY,
+)
+
 
 class LedgerAccountClassifications(SyncAPIResource):
     """Ledger Account Classifications: reach it as ``client.ledger_account_classifications``."""
+
+    @property
+    def with_raw_response(self) -> LedgerAccountClassificationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LedgerAccountClassificationsWithRawResponse(self)
 
     def list(
         self,
@@ -47,9 +112,9 @@ class LedgerAccountClassifications(SyncAPIResource):
             page: Go to specific page of Ledger Account Classifications
             attributes: Specify the attributes that you want to expose for the Ledger Account Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLedgerAccountClassifications",
-            item=models.Base,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNT_CLASSIFICATIONS,
+            models.Base,
             query={
                 "ledger_account_type_id": ledger_account_type_id,
                 "items_per_page": items_per_page,
@@ -76,10 +141,10 @@ class LedgerAccountClassifications(SyncAPIResource):
             key: The Ledger Account Classification Key.
             attributes: Specify the attributes that you want to expose for the Ledger Account Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLedgerAccountClassificationsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LEDGER_ACCOUNT_CLASSIFICATIONS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -89,6 +154,12 @@ class LedgerAccountClassifications(SyncAPIResource):
 
 class AsyncLedgerAccountClassifications(AsyncAPIResource):
     """Ledger Account Classifications (async): reach it as ``client.ledger_account_classifications``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLedgerAccountClassificationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLedgerAccountClassificationsWithRawResponse(self)
 
     def list(
         self,
@@ -111,9 +182,9 @@ class AsyncLedgerAccountClassifications(AsyncAPIResource):
             page: Go to specific page of Ledger Account Classifications
             attributes: Specify the attributes that you want to expose for the Ledger Account Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLedgerAccountClassifications",
-            item=models.Base,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNT_CLASSIFICATIONS,
+            models.Base,
             query={
                 "ledger_account_type_id": ledger_account_type_id,
                 "items_per_page": items_per_page,
@@ -140,12 +211,28 @@ class AsyncLedgerAccountClassifications(AsyncAPIResource):
             key: The Ledger Account Classification Key.
             attributes: Specify the attributes that you want to expose for the Ledger Account Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLedgerAccountClassificationsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LEDGER_ACCOUNT_CLASSIFICATIONS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class LedgerAccountClassificationsWithRawResponse:
+    """``client.ledger_account_classifications.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LedgerAccountClassifications) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncLedgerAccountClassificationsWithRawResponse:
+    """``client.ledger_account_classifications.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLedgerAccountClassifications) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -14,23 +14,192 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.ledger_account_opening_balance import LedgerAccountOpeningBalance
     from ..models.post_ledger_account_opening_balances import LedgerAccountOpeningBalanceCreate
     from ..models.put_ledger_account_opening_balances import LedgerAccountOpeningBalanceUpdate
 
 __all__ = ["LedgerAccountOpeningBalances", "AsyncLedgerAccountOpeningBalances"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LEDGER_ACCOUNT_OPENING_BALANCES = Operation(
+    "getLedgerAccountOpeningBalances",
+    "GET",
+    "/ledger_account_opening_balances",
+    query={
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+        ("Contacts", ("Full Access", "Read Only")),
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+        ("Statutory Reporting", ("Full Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Read Only")),
+        ("Reporting", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_opening_balances",
+    name="list",
+    kind="list",
+    model="LedgerAccountOpeningBalance",
+)
+
+POST_LEDGER_ACCOUNT_OPENING_BALANCES = Operation(
+    "postLedgerAccountOpeningBalances",
+    "POST",
+    "/ledger_account_opening_balances",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+        ("Journals", ("Full Access",)),
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+        ("Statutory Reporting", ("Full Access",)),
+        ("Products & Services", ("Full Access",)),
+        ("Reporting", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_opening_balances",
+    name="create",
+    kind="create",
+    body_key="ledger_account_opening_balance",
+    model="LedgerAccountOpeningBalance",
+)
+
+GET_LEDGER_ACCOUNT_OPENING_BALANCES_KEY = Operation(
+    "getLedgerAccountOpeningBalancesKey",
+    "GET",
+    "/ledger_account_opening_balances/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+        ("Contacts", ("Full Access", "Read Only")),
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+        ("Statutory Reporting", ("Full Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Read Only")),
+        ("Reporting", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_opening_balances",
+    name="get",
+    kind="get",
+    model="LedgerAccountOpeningBalance",
+)
+
+PUT_LEDGER_ACCOUNT_OPENING_BALANCES_KEY = Operation(
+    "putLedgerAccountOpeningBalancesKey",
+    "PUT",
+    "/ledger_account_opening_balances/{key}",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+        ("Journals", ("Full Access",)),
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+        ("Statutory Reporting", ("Full Access",)),
+        ("Products & Services", ("Full Access",)),
+        ("Reporting", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_opening_balances",
+    name="update",
+    kind="update",
+    body_key="ledger_account_opening_balance",
+    model="LedgerAccountOpeningBalance",
+)
+
+DELETE_LEDGER_ACCOUNT_OPENING_BALANCES_KEY = Operation(
+    "deleteLedgerAccountOpeningBalancesKey",
+    "DELETE",
+    "/ledger_account_opening_balances/{key}",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+        ("Journals", ("Full Access",)),
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+        ("Statutory Reporting", ("Full Access",)),
+        ("Products & Services", ("Full Access",)),
+        ("Reporting", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_account_opening_balances",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_LEDGER_ACCOUNT_OPENING_BALANCES,
+    POST_LEDGER_ACCOUNT_OPENING_BALANCES,
+    GET_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+    PUT_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+    DELETE_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+)
+
 
 class LedgerAccountOpeningBalances(SyncAPIResource):
     """Ledger Account Opening Balances: reach it as ``client.ledger_account_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> LedgerAccountOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LedgerAccountOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -55,9 +224,9 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
             page: Go to specific page of Journal Opening Balance Lines
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance Lines (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLedgerAccountOpeningBalances",
-            item=models.LedgerAccountOpeningBalance,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNT_OPENING_BALANCES,
+            models.LedgerAccountOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -84,10 +253,10 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         Args:
             ledger_account_opening_balance: the fields to send: a ``LedgerAccountOpeningBalanceCreate`` or a dict of them.
         """
-        return self._request(
-            "postLedgerAccountOpeningBalances",
-            cast_to=models.LedgerAccountOpeningBalance,
-            body={"ledger_account_opening_balance": ledger_account_opening_balance},
+        return self._client.call(
+            POST_LEDGER_ACCOUNT_OPENING_BALANCES,
+            models.LedgerAccountOpeningBalance,
+            body=ledger_account_opening_balance,
             body_model=models.LedgerAccountOpeningBalanceCreate,
             options=options,
         )
@@ -111,10 +280,10 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
             key: The Ledger Account Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance Line (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLedgerAccountOpeningBalancesKey",
-            cast_to=models.LedgerAccountOpeningBalance,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            models.LedgerAccountOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -140,12 +309,12 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
             key: The Ledger Account Opening Balance Key.
             ledger_account_opening_balance: the fields to send: a ``LedgerAccountOpeningBalanceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putLedgerAccountOpeningBalancesKey",
-            cast_to=models.LedgerAccountOpeningBalance,
-            body={"ledger_account_opening_balance": ledger_account_opening_balance},
+        return self._client.call(
+            PUT_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            models.LedgerAccountOpeningBalance,
+            body=ledger_account_opening_balance,
             body_model=models.LedgerAccountOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -165,15 +334,21 @@ class LedgerAccountOpeningBalances(SyncAPIResource):
         Args:
             key: The Ledger Account Opening Balance Key.
         """
-        return self._request_empty(
-            "deleteLedgerAccountOpeningBalancesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
     """Ledger Account Opening Balances (async): reach it as ``client.ledger_account_opening_balances``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLedgerAccountOpeningBalancesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLedgerAccountOpeningBalancesWithRawResponse(self)
 
     def list(
         self,
@@ -198,9 +373,9 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
             page: Go to specific page of Journal Opening Balance Lines
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance Lines (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLedgerAccountOpeningBalances",
-            item=models.LedgerAccountOpeningBalance,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNT_OPENING_BALANCES,
+            models.LedgerAccountOpeningBalance,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -227,10 +402,10 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         Args:
             ledger_account_opening_balance: the fields to send: a ``LedgerAccountOpeningBalanceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postLedgerAccountOpeningBalances",
-            cast_to=models.LedgerAccountOpeningBalance,
-            body={"ledger_account_opening_balance": ledger_account_opening_balance},
+        return await self._client.call(
+            POST_LEDGER_ACCOUNT_OPENING_BALANCES,
+            models.LedgerAccountOpeningBalance,
+            body=ledger_account_opening_balance,
             body_model=models.LedgerAccountOpeningBalanceCreate,
             options=options,
         )
@@ -254,10 +429,10 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
             key: The Ledger Account Opening Balance Key.
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance Line (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLedgerAccountOpeningBalancesKey",
-            cast_to=models.LedgerAccountOpeningBalance,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            models.LedgerAccountOpeningBalance,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -283,12 +458,12 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
             key: The Ledger Account Opening Balance Key.
             ledger_account_opening_balance: the fields to send: a ``LedgerAccountOpeningBalanceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putLedgerAccountOpeningBalancesKey",
-            cast_to=models.LedgerAccountOpeningBalance,
-            body={"ledger_account_opening_balance": ledger_account_opening_balance},
+        return await self._client.call(
+            PUT_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            models.LedgerAccountOpeningBalance,
+            body=ledger_account_opening_balance,
             body_model=models.LedgerAccountOpeningBalanceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -308,8 +483,30 @@ class AsyncLedgerAccountOpeningBalances(AsyncAPIResource):
         Args:
             key: The Ledger Account Opening Balance Key.
         """
-        return await self._request_empty(
-            "deleteLedgerAccountOpeningBalancesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_LEDGER_ACCOUNT_OPENING_BALANCES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class LedgerAccountOpeningBalancesWithRawResponse:
+    """``client.ledger_account_opening_balances.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LedgerAccountOpeningBalances) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncLedgerAccountOpeningBalancesWithRawResponse:
+    """``client.ledger_account_opening_balances.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLedgerAccountOpeningBalances) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -13,23 +13,184 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    QueryKind,
+    QueryParam,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.ledger_account import LedgerAccount
     from ..models.post_ledger_accounts import LedgerAccountCreate
     from ..models.put_ledger_accounts import LedgerAccountUpdate
 
 __all__ = ["LedgerAccounts", "AsyncLedgerAccounts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LEDGER_ACCOUNTS = Operation(
+    "getLedgerAccounts",
+    "GET",
+    "/ledger_accounts",
+    query={
+        "updated_or_created_since": DATETIME,
+        "visible_in": QueryParam(
+            QueryKind.STRING,
+            enum=(
+                "sales",
+                "banking",
+                "expenses",
+                "other_payments",
+                "other_receipts",
+                "journals",
+                "reporting",
+            ),
+        ),
+        "not_visible_in": QueryParam(
+            QueryKind.STRING,
+            enum=(
+                "sales",
+                "banking",
+                "expenses",
+                "other_payments",
+                "other_receipts",
+                "journals",
+                "reporting",
+            ),
+        ),
+        "show_included_in_chart": BOOLEAN,
+        "show_control_accounts": BOOLEAN,
+        "ledger_account_classification_id": STRING,
+        "show_balance_details": BOOLEAN,
+        "exclude_deleted_entries": BOOLEAN,
+        "from_date": DATE,
+        "to_date": DATE,
+        "search": STRING,
+        "sort_order_from_user_setting": BOOLEAN,
+        "filter_inactive_bank_accounts": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "ledger_account_type_id": STRING,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+        ("Journals", ("Full Access", "Restricted Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_accounts",
+    name="list",
+    kind="list",
+    model="LedgerAccount",
+)
+
+POST_LEDGER_ACCOUNTS = Operation(
+    "postLedgerAccounts",
+    "POST",
+    "/ledger_accounts",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_accounts",
+    name="create",
+    kind="create",
+    body_key="ledger_account",
+    model="LedgerAccount",
+)
+
+GET_LEDGER_ACCOUNTS_KEY = Operation(
+    "getLedgerAccountsKey",
+    "GET",
+    "/ledger_accounts/{key}",
+    query={
+        "nested_attributes": LIST,
+        "show_balance_details": BOOLEAN,
+        "exclude_deleted_entries": BOOLEAN,
+        "from_date": DATE,
+        "to_date": DATE,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Contacts", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+        ("Journals", ("Full Access", "Restricted Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_accounts",
+    name="get",
+    kind="get",
+    model="LedgerAccount",
+)
+
+PUT_LEDGER_ACCOUNTS_KEY = Operation(
+    "putLedgerAccountsKey",
+    "PUT",
+    "/ledger_accounts/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_accounts",
+    name="update",
+    kind="update",
+    body_key="ledger_account",
+    model="LedgerAccount",
+)
+
+OPERATIONS = (
+    GET_LEDGER_ACCOUNTS,
+    POST_LEDGER_ACCOUNTS,
+    GET_LEDGER_ACCOUNTS_KEY,
+    PUT_LEDGER_ACCOUNTS_KEY,
+)
+
 
 class LedgerAccounts(SyncAPIResource):
     """Ledger Accounts: reach it as ``client.ledger_accounts``."""
+
+    @property
+    def with_raw_response(self) -> LedgerAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LedgerAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -102,9 +263,9 @@ class LedgerAccounts(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Ledger Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             ledger_account_type_id: Use this to filter by ledger account type id
         """
-        return self._list(
-            "getLedgerAccounts",
-            item=models.LedgerAccount,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNTS,
+            models.LedgerAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "visible_in": visible_in,
@@ -144,10 +305,10 @@ class LedgerAccounts(SyncAPIResource):
         Args:
             ledger_account: the fields to send: a ``LedgerAccountCreate`` or a dict of them.
         """
-        return self._request(
-            "postLedgerAccounts",
-            cast_to=models.LedgerAccount,
-            body={"ledger_account": ledger_account},
+        return self._client.call(
+            POST_LEDGER_ACCOUNTS,
+            models.LedgerAccount,
+            body=ledger_account,
             body_model=models.LedgerAccountCreate,
             options=options,
         )
@@ -181,10 +342,10 @@ class LedgerAccounts(SyncAPIResource):
             to_date: Calculate balances to this date.
             attributes: Specify the attributes that you want to expose for the Ledger Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLedgerAccountsKey",
-            cast_to=models.LedgerAccount,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LEDGER_ACCOUNTS_KEY,
+            models.LedgerAccount,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_balance_details": show_balance_details,
@@ -215,18 +376,24 @@ class LedgerAccounts(SyncAPIResource):
             key: The Ledger Account Key.
             ledger_account: the fields to send: a ``LedgerAccountUpdate`` or a dict of them.
         """
-        return self._request(
-            "putLedgerAccountsKey",
-            cast_to=models.LedgerAccount,
-            body={"ledger_account": ledger_account},
+        return self._client.call(
+            PUT_LEDGER_ACCOUNTS_KEY,
+            models.LedgerAccount,
+            body=ledger_account,
             body_model=models.LedgerAccountUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncLedgerAccounts(AsyncAPIResource):
     """Ledger Accounts (async): reach it as ``client.ledger_accounts``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLedgerAccountsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLedgerAccountsWithRawResponse(self)
 
     def list(
         self,
@@ -299,9 +466,9 @@ class AsyncLedgerAccounts(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Ledger Accounts (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             ledger_account_type_id: Use this to filter by ledger account type id
         """
-        return self._list(
-            "getLedgerAccounts",
-            item=models.LedgerAccount,
+        return self._client.paginate(
+            GET_LEDGER_ACCOUNTS,
+            models.LedgerAccount,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "visible_in": visible_in,
@@ -341,10 +508,10 @@ class AsyncLedgerAccounts(AsyncAPIResource):
         Args:
             ledger_account: the fields to send: a ``LedgerAccountCreate`` or a dict of them.
         """
-        return await self._request(
-            "postLedgerAccounts",
-            cast_to=models.LedgerAccount,
-            body={"ledger_account": ledger_account},
+        return await self._client.call(
+            POST_LEDGER_ACCOUNTS,
+            models.LedgerAccount,
+            body=ledger_account,
             body_model=models.LedgerAccountCreate,
             options=options,
         )
@@ -378,10 +545,10 @@ class AsyncLedgerAccounts(AsyncAPIResource):
             to_date: Calculate balances to this date.
             attributes: Specify the attributes that you want to expose for the Ledger Account (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLedgerAccountsKey",
-            cast_to=models.LedgerAccount,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LEDGER_ACCOUNTS_KEY,
+            models.LedgerAccount,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_balance_details": show_balance_details,
@@ -412,11 +579,31 @@ class AsyncLedgerAccounts(AsyncAPIResource):
             key: The Ledger Account Key.
             ledger_account: the fields to send: a ``LedgerAccountUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putLedgerAccountsKey",
-            cast_to=models.LedgerAccount,
-            body={"ledger_account": ledger_account},
+        return await self._client.call(
+            PUT_LEDGER_ACCOUNTS_KEY,
+            models.LedgerAccount,
+            body=ledger_account,
             body_model=models.LedgerAccountUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
+
+
+class LedgerAccountsWithRawResponse:
+    """``client.ledger_accounts.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LedgerAccounts) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncLedgerAccountsWithRawResponse:
+    """``client.ledger_accounts.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLedgerAccounts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

@@ -11,21 +11,95 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.ledger_entry import LedgerEntry
 
 __all__ = ["LedgerEntries", "AsyncLedgerEntries"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LEDGER_ENTRIES = Operation(
+    "getLedgerEntries",
+    "GET",
+    "/ledger_entries",
+    query={
+        "from_date": DATE,
+        "to_date": DATE,
+        "transaction_id": STRING,
+        "transaction_type_id": STRING,
+        "journal_code_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "ledger_account_id": STRING,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_entries",
+    name="list",
+    kind="list",
+    model="LedgerEntry",
+)
+
+GET_LEDGER_ENTRIES_KEY = Operation(
+    "getLedgerEntriesKey",
+    "GET",
+    "/ledger_entries/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="ledger_entries",
+    name="get",
+    kind="get",
+    model="LedgerEntry",
+)
+
+OPERATIONS = (
+    GET_LEDGER_ENTRIES,
+    GET_LEDGER_ENTRIES_KEY,
+)
+
 
 class LedgerEntries(SyncAPIResource):
     """Ledger Entries: reach it as ``client.ledger_entries``."""
+
+    @property
+    def with_raw_response(self) -> LedgerEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LedgerEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -62,9 +136,9 @@ class LedgerEntries(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Ledger Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             ledger_account_id: Use this to filter by ledger account id
         """
-        return self._list(
-            "getLedgerEntries",
-            item=models.LedgerEntry,
+        return self._client.paginate(
+            GET_LEDGER_ENTRIES,
+            models.LedgerEntry,
             query={
                 "from_date": from_date,
                 "to_date": to_date,
@@ -101,10 +175,10 @@ class LedgerEntries(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Ledger Entry (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Ledger Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLedgerEntriesKey",
-            cast_to=models.LedgerEntry,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LEDGER_ENTRIES_KEY,
+            models.LedgerEntry,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -115,6 +189,12 @@ class LedgerEntries(SyncAPIResource):
 
 class AsyncLedgerEntries(AsyncAPIResource):
     """Ledger Entries (async): reach it as ``client.ledger_entries``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLedgerEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLedgerEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -151,9 +231,9 @@ class AsyncLedgerEntries(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Ledger Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             ledger_account_id: Use this to filter by ledger account id
         """
-        return self._list(
-            "getLedgerEntries",
-            item=models.LedgerEntry,
+        return self._client.paginate(
+            GET_LEDGER_ENTRIES,
+            models.LedgerEntry,
             query={
                 "from_date": from_date,
                 "to_date": to_date,
@@ -190,13 +270,29 @@ class AsyncLedgerEntries(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Ledger Entry (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Ledger Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLedgerEntriesKey",
-            cast_to=models.LedgerEntry,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LEDGER_ENTRIES_KEY,
+            models.LedgerEntry,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class LedgerEntriesWithRawResponse:
+    """``client.ledger_entries.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LedgerEntries) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncLedgerEntriesWithRawResponse:
+    """``client.ledger_entries.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLedgerEntries) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.legal_form_type import LegalFormType
 
 __all__ = ["LegalFormTypes", "AsyncLegalFormTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LEGAL_FORM_TYPES = Operation(
+    "getLegalFormTypes",
+    "GET",
+    "/legal_form_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="legal_form_types",
+    name="list",
+    kind="list",
+    model="LegalFormType",
+)
+
+GET_LEGAL_FORM_TYPES_KEY = Operation(
+    "getLegalFormTypesKey",
+    "GET",
+    "/legal_form_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("FR",)),
+        ("Accounting Standard", ("FR",)),
+        ("Accounting Start", ("FR",)),
+    ),
+    resource="legal_form_types",
+    name="get",
+    kind="get",
+    model="LegalFormType",
+)
+
+OPERATIONS = (
+    GET_LEGAL_FORM_TYPES,
+    GET_LEGAL_FORM_TYPES_KEY,
+)
+
 
 class LegalFormTypes(SyncAPIResource):
     """Legal Form Types: reach it as ``client.legal_form_types``."""
+
+    @property
+    def with_raw_response(self) -> LegalFormTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LegalFormTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class LegalFormTypes(SyncAPIResource):
             page: Go to specific page of Business Classifications
             attributes: Specify the attributes that you want to expose for the Business Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLegalFormTypes",
-            item=models.LegalFormType,
+        return self._client.paginate(
+            GET_LEGAL_FORM_TYPES,
+            models.LegalFormType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class LegalFormTypes(SyncAPIResource):
             key: The Legal Form Type Key.
             attributes: Specify the attributes that you want to expose for the Business Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLegalFormTypesKey",
-            cast_to=models.LegalFormType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LEGAL_FORM_TYPES_KEY,
+            models.LegalFormType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class LegalFormTypes(SyncAPIResource):
 
 class AsyncLegalFormTypes(AsyncAPIResource):
     """Legal Form Types (async): reach it as ``client.legal_form_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLegalFormTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLegalFormTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncLegalFormTypes(AsyncAPIResource):
             page: Go to specific page of Business Classifications
             attributes: Specify the attributes that you want to expose for the Business Classifications (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLegalFormTypes",
-            item=models.LegalFormType,
+        return self._client.paginate(
+            GET_LEGAL_FORM_TYPES,
+            models.LegalFormType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncLegalFormTypes(AsyncAPIResource):
             key: The Legal Form Type Key.
             attributes: Specify the attributes that you want to expose for the Business Classification (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLegalFormTypesKey",
-            cast_to=models.LegalFormType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LEGAL_FORM_TYPES_KEY,
+            models.LegalFormType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class LegalFormTypesWithRawResponse:
+    """``client.legal_form_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LegalFormTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncLegalFormTypesWithRawResponse:
+    """``client.legal_form_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLegalFormTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

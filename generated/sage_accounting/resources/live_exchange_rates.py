@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.live_exchange_rate import LiveExchangeRate
 
 __all__ = ["LiveExchangeRates", "AsyncLiveExchangeRates"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_LIVE_EXCHANGE_RATES = Operation(
+    "getLiveExchangeRates",
+    "GET",
+    "/live_exchange_rates",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="live_exchange_rates",
+    name="list",
+    kind="list",
+    model="LiveExchangeRate",
+)
+
+GET_LIVE_EXCHANGE_RATES_KEY = Operation(
+    "getLiveExchangeRatesKey",
+    "GET",
+    "/live_exchange_rates/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="live_exchange_rates",
+    name="get",
+    kind="get",
+    model="LiveExchangeRate",
+)
+
+OPERATIONS = (
+    GET_LIVE_EXCHANGE_RATES,
+    GET_LIVE_EXCHANGE_RATES_KEY,
+)
+
 
 class LiveExchangeRates(SyncAPIResource):
     """Live Exchange Rates: reach it as ``client.live_exchange_rates``."""
+
+    @property
+    def with_raw_response(self) -> LiveExchangeRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return LiveExchangeRatesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class LiveExchangeRates(SyncAPIResource):
             page: Go to specific page of Currencies
             attributes: Specify the attributes that you want to expose for the Currencies (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLiveExchangeRates",
-            item=models.LiveExchangeRate,
+        return self._client.paginate(
+            GET_LIVE_EXCHANGE_RATES,
+            models.LiveExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class LiveExchangeRates(SyncAPIResource):
             key: The Live Exchange Rate Key.
             attributes: Specify the attributes that you want to expose for the Currency (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getLiveExchangeRatesKey",
-            cast_to=models.LiveExchangeRate,
-            path_params={"key": key},
+        return self._client.call(
+            GET_LIVE_EXCHANGE_RATES_KEY,
+            models.LiveExchangeRate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class LiveExchangeRates(SyncAPIResource):
 
 class AsyncLiveExchangeRates(AsyncAPIResource):
     """Live Exchange Rates (async): reach it as ``client.live_exchange_rates``."""
+
+    @property
+    def with_raw_response(self) -> AsyncLiveExchangeRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncLiveExchangeRatesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncLiveExchangeRates(AsyncAPIResource):
             page: Go to specific page of Currencies
             attributes: Specify the attributes that you want to expose for the Currencies (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getLiveExchangeRates",
-            item=models.LiveExchangeRate,
+        return self._client.paginate(
+            GET_LIVE_EXCHANGE_RATES,
+            models.LiveExchangeRate,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncLiveExchangeRates(AsyncAPIResource):
             key: The Live Exchange Rate Key.
             attributes: Specify the attributes that you want to expose for the Currency (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getLiveExchangeRatesKey",
-            cast_to=models.LiveExchangeRate,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_LIVE_EXCHANGE_RATES_KEY,
+            models.LiveExchangeRate,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class LiveExchangeRatesWithRawResponse:
+    """``client.live_exchange_rates.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: LiveExchangeRates) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncLiveExchangeRatesWithRawResponse:
+    """``client.live_exchange_rates.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncLiveExchangeRates) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -11,22 +11,106 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.migration_tax_return import MigrationTaxReturn
     from ..models.post_migration_tax_returns import MigrationTaxReturnCreate
 
 __all__ = ["MigrationTaxReturns", "AsyncMigrationTaxReturns"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_MIGRATION_TAX_RETURNS = Operation(
+    "getMigrationTaxReturns",
+    "GET",
+    "/migration_tax_returns",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Statutory Reporting", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("GB", "IE")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("GB", "IE")),
+    ),
+    resource="migration_tax_returns",
+    name="list",
+    kind="list",
+    model="MigrationTaxReturn",
+)
+
+POST_MIGRATION_TAX_RETURNS = Operation(
+    "postMigrationTaxReturns",
+    "POST",
+    "/migration_tax_returns",
+    access=(("Statutory Reporting", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("GB", "IE")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("GB", "IE")),
+    ),
+    resource="migration_tax_returns",
+    name="create",
+    kind="create",
+    body_key="migration_tax_return",
+    model="MigrationTaxReturn",
+)
+
+GET_MIGRATION_TAX_RETURNS_KEY = Operation(
+    "getMigrationTaxReturnsKey",
+    "GET",
+    "/migration_tax_returns/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Statutory Reporting", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("GB", "IE")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("GB", "IE")),
+    ),
+    resource="migration_tax_returns",
+    name="get",
+    kind="get",
+    model="MigrationTaxReturn",
+)
+
+OPERATIONS = (
+    GET_MIGRATION_TAX_RETURNS,
+    POST_MIGRATION_TAX_RETURNS,
+    GET_MIGRATION_TAX_RETURNS_KEY,
+)
+
 
 class MigrationTaxReturns(SyncAPIResource):
     """Migration Tax Returns: reach it as ``client.migration_tax_returns``."""
+
+    @property
+    def with_raw_response(self) -> MigrationTaxReturnsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return MigrationTaxReturnsWithRawResponse(self)
 
     def list(
         self,
@@ -49,9 +133,9 @@ class MigrationTaxReturns(SyncAPIResource):
             page: Go to specific page of Migration Tax Returns
             attributes: Specify the attributes that you want to expose for the Migration Tax Returns (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getMigrationTaxReturns",
-            item=models.MigrationTaxReturn,
+        return self._client.paginate(
+            GET_MIGRATION_TAX_RETURNS,
+            models.MigrationTaxReturn,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -77,10 +161,10 @@ class MigrationTaxReturns(SyncAPIResource):
         Args:
             migration_tax_return: the fields to send: a ``MigrationTaxReturnCreate`` or a dict of them.
         """
-        return self._request(
-            "postMigrationTaxReturns",
-            cast_to=models.MigrationTaxReturn,
-            body={"migration_tax_return": migration_tax_return},
+        return self._client.call(
+            POST_MIGRATION_TAX_RETURNS,
+            models.MigrationTaxReturn,
+            body=migration_tax_return,
             body_model=models.MigrationTaxReturnCreate,
             options=options,
         )
@@ -104,10 +188,10 @@ class MigrationTaxReturns(SyncAPIResource):
             key: The Migration Tax Return Key.
             attributes: Specify the attributes that you want to expose for the Migration Tax Return (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getMigrationTaxReturnsKey",
-            cast_to=models.MigrationTaxReturn,
-            path_params={"key": key},
+        return self._client.call(
+            GET_MIGRATION_TAX_RETURNS_KEY,
+            models.MigrationTaxReturn,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -117,6 +201,12 @@ class MigrationTaxReturns(SyncAPIResource):
 
 class AsyncMigrationTaxReturns(AsyncAPIResource):
     """Migration Tax Returns (async): reach it as ``client.migration_tax_returns``."""
+
+    @property
+    def with_raw_response(self) -> AsyncMigrationTaxReturnsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncMigrationTaxReturnsWithRawResponse(self)
 
     def list(
         self,
@@ -139,9 +229,9 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
             page: Go to specific page of Migration Tax Returns
             attributes: Specify the attributes that you want to expose for the Migration Tax Returns (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getMigrationTaxReturns",
-            item=models.MigrationTaxReturn,
+        return self._client.paginate(
+            GET_MIGRATION_TAX_RETURNS,
+            models.MigrationTaxReturn,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -167,10 +257,10 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
         Args:
             migration_tax_return: the fields to send: a ``MigrationTaxReturnCreate`` or a dict of them.
         """
-        return await self._request(
-            "postMigrationTaxReturns",
-            cast_to=models.MigrationTaxReturn,
-            body={"migration_tax_return": migration_tax_return},
+        return await self._client.call(
+            POST_MIGRATION_TAX_RETURNS,
+            models.MigrationTaxReturn,
+            body=migration_tax_return,
             body_model=models.MigrationTaxReturnCreate,
             options=options,
         )
@@ -194,12 +284,30 @@ class AsyncMigrationTaxReturns(AsyncAPIResource):
             key: The Migration Tax Return Key.
             attributes: Specify the attributes that you want to expose for the Migration Tax Return (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getMigrationTaxReturnsKey",
-            cast_to=models.MigrationTaxReturn,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_MIGRATION_TAX_RETURNS_KEY,
+            models.MigrationTaxReturn,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class MigrationTaxReturnsWithRawResponse:
+    """``client.migration_tax_returns.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: MigrationTaxReturns) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncMigrationTaxReturnsWithRawResponse:
+    """``client.migration_tax_returns.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncMigrationTaxReturns) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)

@@ -10,22 +10,76 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.migration import Migration
     from ..models.put_migrations import MigrationsUpdate
 
 __all__ = ["Migrations", "AsyncMigrations"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_MIGRATIONS = Operation(
+    "getMigrations",
+    "GET",
+    "/migrations",
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="migrations",
+    name="get",
+    kind="get",
+    model="Migration",
+)
+
+PUT_MIGRATIONS = Operation(
+    "putMigrations",
+    "PUT",
+    "/migrations",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="migrations",
+    name="update",
+    kind="update",
+    body_key="migrations",
+    model="Migration",
+)
+
+OPERATIONS = (
+    GET_MIGRATIONS,
+    PUT_MIGRATIONS,
+)
+
 
 class Migrations(SyncAPIResource):
     """Migrations: reach it as ``client.migrations``."""
+
+    @property
+    def with_raw_response(self) -> MigrationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return MigrationsWithRawResponse(self)
 
     def get(
         self,
@@ -39,9 +93,9 @@ class Migrations(SyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return self._request(
-            "getMigrations",
-            cast_to=models.Migration,
+        return self._client.call(
+            GET_MIGRATIONS,
+            models.Migration,
             options=options,
         )
 
@@ -62,10 +116,10 @@ class Migrations(SyncAPIResource):
         Args:
             migrations: the fields to send: a ``MigrationsUpdate`` or a dict of them.
         """
-        return self._request(
-            "putMigrations",
-            cast_to=models.Migration,
-            body={"migrations": migrations},
+        return self._client.call(
+            PUT_MIGRATIONS,
+            models.Migration,
+            body=migrations,
             body_model=models.MigrationsUpdate,
             options=options,
         )
@@ -73,6 +127,12 @@ class Migrations(SyncAPIResource):
 
 class AsyncMigrations(AsyncAPIResource):
     """Migrations (async): reach it as ``client.migrations``."""
+
+    @property
+    def with_raw_response(self) -> AsyncMigrationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncMigrationsWithRawResponse(self)
 
     async def get(
         self,
@@ -86,9 +146,9 @@ class AsyncMigrations(AsyncAPIResource):
 
         Availability: Accounting Plus (CA, ES, FR, GB, IE, US); Accounting Standard (GB, IE); Accounting Start (CA, ES, FR, GB, IE, US).
         """
-        return await self._request(
-            "getMigrations",
-            cast_to=models.Migration,
+        return await self._client.call(
+            GET_MIGRATIONS,
+            models.Migration,
             options=options,
         )
 
@@ -109,10 +169,26 @@ class AsyncMigrations(AsyncAPIResource):
         Args:
             migrations: the fields to send: a ``MigrationsUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putMigrations",
-            cast_to=models.Migration,
-            body={"migrations": migrations},
+        return await self._client.call(
+            PUT_MIGRATIONS,
+            models.Migration,
+            body=migrations,
             body_model=models.MigrationsUpdate,
             options=options,
         )
+
+
+class MigrationsWithRawResponse:
+    """``client.migrations.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Migrations) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncMigrationsWithRawResponse:
+    """``client.migrations.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncMigrations) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

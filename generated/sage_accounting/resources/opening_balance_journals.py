@@ -12,22 +12,162 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.opening_balance_journal import OpeningBalanceJournal
     from ..models.post_opening_balance_journals import OpeningBalanceJournalCreate
 
 __all__ = ["OpeningBalanceJournals", "AsyncOpeningBalanceJournals"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_OPENING_BALANCE_JOURNALS = Operation(
+    "getOpeningBalanceJournals",
+    "GET",
+    "/opening_balance_journals",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+        ("Contacts", ("Full Access", "Read Only")),
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+        ("Statutory Reporting", ("Full Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Read Only")),
+        ("Reporting", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="opening_balance_journals",
+    name="list",
+    kind="list",
+    model="OpeningBalanceJournal",
+)
+
+POST_OPENING_BALANCE_JOURNALS = Operation(
+    "postOpeningBalanceJournals",
+    "POST",
+    "/opening_balance_journals",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+        ("Journals", ("Full Access",)),
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+        ("Statutory Reporting", ("Full Access",)),
+        ("Products & Services", ("Full Access",)),
+        ("Reporting", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="opening_balance_journals",
+    name="create",
+    kind="create",
+    body_key="opening_balance_journal",
+    model="OpeningBalanceJournal",
+)
+
+GET_OPENING_BALANCE_JOURNALS_KEY = Operation(
+    "getOpeningBalanceJournalsKey",
+    "GET",
+    "/opening_balance_journals/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Read Only")),
+        ("Purchases", ("Full Access", "Read Only")),
+        ("Contacts", ("Full Access", "Read Only")),
+        ("Journals", ("Full Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+        ("Bank", ("Full Access", "Read Only")),
+        ("Statutory Reporting", ("Full Access", "Read Only")),
+        ("Products & Services", ("Full Access", "Read Only")),
+        ("Reporting", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="opening_balance_journals",
+    name="get",
+    kind="get",
+    model="OpeningBalanceJournal",
+)
+
+DELETE_OPENING_BALANCE_JOURNALS_KEY = Operation(
+    "deleteOpeningBalanceJournalsKey",
+    "DELETE",
+    "/opening_balance_journals/{key}",
+    access=(
+        ("Sales", ("Full Access",)),
+        ("Purchases", ("Full Access",)),
+        ("Contacts", ("Full Access",)),
+        ("Journals", ("Full Access",)),
+        ("Settings", ("Full Access",)),
+        ("Bank", ("Full Access",)),
+        ("Statutory Reporting", ("Full Access",)),
+        ("Products & Services", ("Full Access",)),
+        ("Reporting", ("Full Access",)),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="opening_balance_journals",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_OPENING_BALANCE_JOURNALS,
+    POST_OPENING_BALANCE_JOURNALS,
+    GET_OPENING_BALANCE_JOURNALS_KEY,
+    DELETE_OPENING_BALANCE_JOURNALS_KEY,
+)
+
 
 class OpeningBalanceJournals(SyncAPIResource):
     """Opening Balance Journals: reach it as ``client.opening_balance_journals``."""
+
+    @property
+    def with_raw_response(self) -> OpeningBalanceJournalsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return OpeningBalanceJournalsWithRawResponse(self)
 
     def list(
         self,
@@ -50,9 +190,9 @@ class OpeningBalanceJournals(SyncAPIResource):
             page: Go to specific page of Journal Opening Balances
             attributes: Specify the attributes that you want to expose for the Journal Opening Balances (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getOpeningBalanceJournals",
-            item=models.OpeningBalanceJournal,
+        return self._client.paginate(
+            GET_OPENING_BALANCE_JOURNALS,
+            models.OpeningBalanceJournal,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -78,10 +218,10 @@ class OpeningBalanceJournals(SyncAPIResource):
         Args:
             opening_balance_journal: the fields to send: a ``OpeningBalanceJournalCreate`` or a dict of them.
         """
-        return self._request(
-            "postOpeningBalanceJournals",
-            cast_to=models.OpeningBalanceJournal,
-            body={"opening_balance_journal": opening_balance_journal},
+        return self._client.call(
+            POST_OPENING_BALANCE_JOURNALS,
+            models.OpeningBalanceJournal,
+            body=opening_balance_journal,
             body_model=models.OpeningBalanceJournalCreate,
             options=options,
         )
@@ -105,10 +245,10 @@ class OpeningBalanceJournals(SyncAPIResource):
             key: The Opening Balance Journal Key.
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getOpeningBalanceJournalsKey",
-            cast_to=models.OpeningBalanceJournal,
-            path_params={"key": key},
+        return self._client.call(
+            GET_OPENING_BALANCE_JOURNALS_KEY,
+            models.OpeningBalanceJournal,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -131,15 +271,21 @@ class OpeningBalanceJournals(SyncAPIResource):
         Args:
             key: The Opening Balance Journal Key.
         """
-        return self._request_empty(
-            "deleteOpeningBalanceJournalsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_OPENING_BALANCE_JOURNALS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncOpeningBalanceJournals(AsyncAPIResource):
     """Opening Balance Journals (async): reach it as ``client.opening_balance_journals``."""
+
+    @property
+    def with_raw_response(self) -> AsyncOpeningBalanceJournalsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncOpeningBalanceJournalsWithRawResponse(self)
 
     def list(
         self,
@@ -162,9 +308,9 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
             page: Go to specific page of Journal Opening Balances
             attributes: Specify the attributes that you want to expose for the Journal Opening Balances (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getOpeningBalanceJournals",
-            item=models.OpeningBalanceJournal,
+        return self._client.paginate(
+            GET_OPENING_BALANCE_JOURNALS,
+            models.OpeningBalanceJournal,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -190,10 +336,10 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         Args:
             opening_balance_journal: the fields to send: a ``OpeningBalanceJournalCreate`` or a dict of them.
         """
-        return await self._request(
-            "postOpeningBalanceJournals",
-            cast_to=models.OpeningBalanceJournal,
-            body={"opening_balance_journal": opening_balance_journal},
+        return await self._client.call(
+            POST_OPENING_BALANCE_JOURNALS,
+            models.OpeningBalanceJournal,
+            body=opening_balance_journal,
             body_model=models.OpeningBalanceJournalCreate,
             options=options,
         )
@@ -217,10 +363,10 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
             key: The Opening Balance Journal Key.
             attributes: Specify the attributes that you want to expose for the Journal Opening Balance (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getOpeningBalanceJournalsKey",
-            cast_to=models.OpeningBalanceJournal,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_OPENING_BALANCE_JOURNALS_KEY,
+            models.OpeningBalanceJournal,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -243,8 +389,28 @@ class AsyncOpeningBalanceJournals(AsyncAPIResource):
         Args:
             key: The Opening Balance Journal Key.
         """
-        return await self._request_empty(
-            "deleteOpeningBalanceJournalsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_OPENING_BALANCE_JOURNALS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class OpeningBalanceJournalsWithRawResponse:
+    """``client.opening_balance_journals.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: OpeningBalanceJournals) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncOpeningBalanceJournalsWithRawResponse:
+    """``client.opening_balance_journals.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncOpeningBalanceJournals) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.other_payment import OtherPayment
     from ..models.post_other_payments import OtherPaymentCreate
@@ -30,9 +40,128 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["OtherPayments", "AsyncOtherPayments"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_OTHER_PAYMENTS = Operation(
+    "getOtherPayments",
+    "GET",
+    "/other_payments",
+    query={
+        "bank_account_id": STRING,
+        "contact_id": STRING,
+        "deleted_since": DATETIME,
+        "from_date": DATE,
+        "has_attachments": BOOLEAN,
+        "to_date": DATE,
+        "transaction_type_id": STRING,
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="other_payments",
+    name="list",
+    kind="list",
+    model="OtherPayment",
+)
+
+POST_OTHER_PAYMENTS = Operation(
+    "postOtherPayments",
+    "POST",
+    "/other_payments",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="other_payments",
+    name="create",
+    kind="create",
+    body_key="other_payment",
+    model="OtherPayment",
+)
+
+GET_OTHER_PAYMENTS_KEY = Operation(
+    "getOtherPaymentsKey",
+    "GET",
+    "/other_payments/{key}",
+    query={
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Bank", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="other_payments",
+    name="get",
+    kind="get",
+    model="OtherPayment",
+)
+
+PUT_OTHER_PAYMENTS_KEY = Operation(
+    "putOtherPaymentsKey",
+    "PUT",
+    "/other_payments/{key}",
+    access=(("Bank", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="other_payments",
+    name="update",
+    kind="update",
+    body_key="other_payment",
+    model="OtherPayment",
+)
+
+DELETE_OTHER_PAYMENTS_KEY = Operation(
+    "deleteOtherPaymentsKey",
+    "DELETE",
+    "/other_payments/{key}",
+    access=(("Bank", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="other_payments",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_OTHER_PAYMENTS,
+    POST_OTHER_PAYMENTS,
+    GET_OTHER_PAYMENTS_KEY,
+    PUT_OTHER_PAYMENTS_KEY,
+    DELETE_OTHER_PAYMENTS_KEY,
+)
+
 
 class OtherPayments(SyncAPIResource):
     """Other Payments: reach it as ``client.other_payments``."""
+
+    @property
+    def with_raw_response(self) -> OtherPaymentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return OtherPaymentsWithRawResponse(self)
 
     def list(
         self,
@@ -73,9 +202,9 @@ class OtherPayments(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Payments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getOtherPayments",
-            item=models.OtherPayment,
+        return self._client.paginate(
+            GET_OTHER_PAYMENTS,
+            models.OtherPayment,
             query={
                 "bank_account_id": bank_account_id,
                 "contact_id": contact_id,
@@ -114,9 +243,9 @@ class OtherPayments(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getOtherPayments",
-            item=models.OtherPayment,
+        return self._client.changes(
+            GET_OTHER_PAYMENTS,
+            models.OtherPayment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -140,10 +269,10 @@ class OtherPayments(SyncAPIResource):
         Args:
             other_payment: the fields to send: a ``OtherPaymentCreate`` or a dict of them.
         """
-        return self._request(
-            "postOtherPayments",
-            cast_to=models.OtherPayment,
-            body={"other_payment": other_payment},
+        return self._client.call(
+            POST_OTHER_PAYMENTS,
+            models.OtherPayment,
+            body=other_payment,
             body_model=models.OtherPaymentCreate,
             options=options,
         )
@@ -171,10 +300,10 @@ class OtherPayments(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Payment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getOtherPaymentsKey",
-            cast_to=models.OtherPayment,
-            path_params={"key": key},
+        return self._client.call(
+            GET_OTHER_PAYMENTS_KEY,
+            models.OtherPayment,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_analysis_types": show_analysis_types,
@@ -202,12 +331,12 @@ class OtherPayments(SyncAPIResource):
             key: The Other Payment Key.
             other_payment: the fields to send: a ``OtherPaymentUpdate`` or a dict of them.
         """
-        return self._request(
-            "putOtherPaymentsKey",
-            cast_to=models.OtherPayment,
-            body={"other_payment": other_payment},
+        return self._client.call(
+            PUT_OTHER_PAYMENTS_KEY,
+            models.OtherPayment,
+            body=other_payment,
             body_model=models.OtherPaymentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -227,15 +356,21 @@ class OtherPayments(SyncAPIResource):
         Args:
             key: The Other Payment Key.
         """
-        return self._request_empty(
-            "deleteOtherPaymentsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_OTHER_PAYMENTS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncOtherPayments(AsyncAPIResource):
     """Other Payments (async): reach it as ``client.other_payments``."""
+
+    @property
+    def with_raw_response(self) -> AsyncOtherPaymentsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncOtherPaymentsWithRawResponse(self)
 
     def list(
         self,
@@ -276,9 +411,9 @@ class AsyncOtherPayments(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Payments (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getOtherPayments",
-            item=models.OtherPayment,
+        return self._client.paginate(
+            GET_OTHER_PAYMENTS,
+            models.OtherPayment,
             query={
                 "bank_account_id": bank_account_id,
                 "contact_id": contact_id,
@@ -317,9 +452,9 @@ class AsyncOtherPayments(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getOtherPayments",
-            item=models.OtherPayment,
+        return self._client.changes(
+            GET_OTHER_PAYMENTS,
+            models.OtherPayment,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -343,10 +478,10 @@ class AsyncOtherPayments(AsyncAPIResource):
         Args:
             other_payment: the fields to send: a ``OtherPaymentCreate`` or a dict of them.
         """
-        return await self._request(
-            "postOtherPayments",
-            cast_to=models.OtherPayment,
-            body={"other_payment": other_payment},
+        return await self._client.call(
+            POST_OTHER_PAYMENTS,
+            models.OtherPayment,
+            body=other_payment,
             body_model=models.OtherPaymentCreate,
             options=options,
         )
@@ -374,10 +509,10 @@ class AsyncOtherPayments(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Payment (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getOtherPaymentsKey",
-            cast_to=models.OtherPayment,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_OTHER_PAYMENTS_KEY,
+            models.OtherPayment,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "show_analysis_types": show_analysis_types,
@@ -405,12 +540,12 @@ class AsyncOtherPayments(AsyncAPIResource):
             key: The Other Payment Key.
             other_payment: the fields to send: a ``OtherPaymentUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putOtherPaymentsKey",
-            cast_to=models.OtherPayment,
-            body={"other_payment": other_payment},
+        return await self._client.call(
+            PUT_OTHER_PAYMENTS_KEY,
+            models.OtherPayment,
+            body=other_payment,
             body_model=models.OtherPaymentUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -430,8 +565,30 @@ class AsyncOtherPayments(AsyncAPIResource):
         Args:
             key: The Other Payment Key.
         """
-        return await self._request_empty(
-            "deleteOtherPaymentsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_OTHER_PAYMENTS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class OtherPaymentsWithRawResponse:
+    """``client.other_payments.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: OtherPayments) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncOtherPaymentsWithRawResponse:
+    """``client.other_payments.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncOtherPayments) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

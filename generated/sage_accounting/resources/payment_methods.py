@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["PaymentMethods", "AsyncPaymentMethods"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PAYMENT_METHODS = Operation(
+    "getPaymentMethods",
+    "GET",
+    "/payment_methods",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="payment_methods",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_PAYMENT_METHODS_KEY = Operation(
+    "getPaymentMethodsKey",
+    "GET",
+    "/payment_methods/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="payment_methods",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_PAYMENT_METHODS,
+    GET_PAYMENT_METHODS_KEY,
+)
+
 
 class PaymentMethods(SyncAPIResource):
     """Payment Methods: reach it as ``client.payment_methods``."""
+
+    @property
+    def with_raw_response(self) -> PaymentMethodsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return PaymentMethodsWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class PaymentMethods(SyncAPIResource):
             page: Go to specific page of Payment Types
             attributes: Specify the attributes that you want to expose for the Payment Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getPaymentMethods",
-            item=models.Base,
+        return self._client.paginate(
+            GET_PAYMENT_METHODS,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class PaymentMethods(SyncAPIResource):
             key: The Payment Method Key.
             attributes: Specify the attributes that you want to expose for the Payment Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getPaymentMethodsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PAYMENT_METHODS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class PaymentMethods(SyncAPIResource):
 
 class AsyncPaymentMethods(AsyncAPIResource):
     """Payment Methods (async): reach it as ``client.payment_methods``."""
+
+    @property
+    def with_raw_response(self) -> AsyncPaymentMethodsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncPaymentMethodsWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncPaymentMethods(AsyncAPIResource):
             page: Go to specific page of Payment Types
             attributes: Specify the attributes that you want to expose for the Payment Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getPaymentMethods",
-            item=models.Base,
+        return self._client.paginate(
+            GET_PAYMENT_METHODS,
+            models.Base,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncPaymentMethods(AsyncAPIResource):
             key: The Payment Method Key.
             attributes: Specify the attributes that you want to expose for the Payment Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getPaymentMethodsKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PAYMENT_METHODS_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class PaymentMethodsWithRawResponse:
+    """``client.payment_methods.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: PaymentMethods) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncPaymentMethodsWithRawResponse:
+    """``client.payment_methods.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncPaymentMethods) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -13,23 +13,147 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_product_sales_price_types import ProductSalesPriceTypeCreate
     from ..models.product_sales_price_type import ProductSalesPriceType
     from ..models.put_product_sales_price_types import ProductSalesPriceTypeUpdate
 
 __all__ = ["ProductSalesPriceTypes", "AsyncProductSalesPriceTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PRODUCT_SALES_PRICE_TYPES = Operation(
+    "getProductSalesPriceTypes",
+    "GET",
+    "/product_sales_price_types",
+    query={
+        "active": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="product_sales_price_types",
+    name="list",
+    kind="list",
+    model="ProductSalesPriceType",
+)
+
+POST_PRODUCT_SALES_PRICE_TYPES = Operation(
+    "postProductSalesPriceTypes",
+    "POST",
+    "/product_sales_price_types",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="product_sales_price_types",
+    name="create",
+    kind="create",
+    body_key="product_sales_price_type",
+    model="ProductSalesPriceType",
+)
+
+GET_PRODUCT_SALES_PRICE_TYPES_KEY = Operation(
+    "getProductSalesPriceTypesKey",
+    "GET",
+    "/product_sales_price_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="product_sales_price_types",
+    name="get",
+    kind="get",
+    model="ProductSalesPriceType",
+)
+
+PUT_PRODUCT_SALES_PRICE_TYPES_KEY = Operation(
+    "putProductSalesPriceTypesKey",
+    "PUT",
+    "/product_sales_price_types/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="product_sales_price_types",
+    name="update",
+    kind="update",
+    body_key="product_sales_price_type",
+    model="ProductSalesPriceType",
+)
+
+DELETE_PRODUCT_SALES_PRICE_TYPES_KEY = Operation(
+    "deleteProductSalesPriceTypesKey",
+    "DELETE",
+    "/product_sales_price_types/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="product_sales_price_types",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_PRODUCT_SALES_PRICE_TYPES,
+    POST_PRODUCT_SALES_PRICE_TYPES,
+    GET_PRODUCT_SALES_PRICE_TYPES_KEY,
+    PUT_PRODUCT_SALES_PRICE_TYPES_KEY,
+    DELETE_PRODUCT_SALES_PRICE_TYPES_KEY,
+)
+
 
 class ProductSalesPriceTypes(SyncAPIResource):
     """Product Sales Price Types: reach it as ``client.product_sales_price_types``."""
+
+    @property
+    def with_raw_response(self) -> ProductSalesPriceTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ProductSalesPriceTypesWithRawResponse(self)
 
     def list(
         self,
@@ -54,9 +178,9 @@ class ProductSalesPriceTypes(SyncAPIResource):
             page: Go to specific page of Product Prices
             attributes: Specify the attributes that you want to expose for the Product Prices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getProductSalesPriceTypes",
-            item=models.ProductSalesPriceType,
+        return self._client.paginate(
+            GET_PRODUCT_SALES_PRICE_TYPES,
+            models.ProductSalesPriceType,
             query={
                 "active": active,
                 "items_per_page": items_per_page,
@@ -83,10 +207,10 @@ class ProductSalesPriceTypes(SyncAPIResource):
         Args:
             product_sales_price_type: the fields to send: a ``ProductSalesPriceTypeCreate`` or a dict of them.
         """
-        return self._request(
-            "postProductSalesPriceTypes",
-            cast_to=models.ProductSalesPriceType,
-            body={"product_sales_price_type": product_sales_price_type},
+        return self._client.call(
+            POST_PRODUCT_SALES_PRICE_TYPES,
+            models.ProductSalesPriceType,
+            body=product_sales_price_type,
             body_model=models.ProductSalesPriceTypeCreate,
             options=options,
         )
@@ -110,10 +234,10 @@ class ProductSalesPriceTypes(SyncAPIResource):
             key: The Product Sales Price Type Key.
             attributes: Specify the attributes that you want to expose for the Product Price (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getProductSalesPriceTypesKey",
-            cast_to=models.ProductSalesPriceType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PRODUCT_SALES_PRICE_TYPES_KEY,
+            models.ProductSalesPriceType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -139,12 +263,12 @@ class ProductSalesPriceTypes(SyncAPIResource):
             key: The Product Sales Price Type Key.
             product_sales_price_type: the fields to send: a ``ProductSalesPriceTypeUpdate`` or a dict of them.
         """
-        return self._request(
-            "putProductSalesPriceTypesKey",
-            cast_to=models.ProductSalesPriceType,
-            body={"product_sales_price_type": product_sales_price_type},
+        return self._client.call(
+            PUT_PRODUCT_SALES_PRICE_TYPES_KEY,
+            models.ProductSalesPriceType,
+            body=product_sales_price_type,
             body_model=models.ProductSalesPriceTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -164,15 +288,21 @@ class ProductSalesPriceTypes(SyncAPIResource):
         Args:
             key: The Product Sales Price Type Key.
         """
-        return self._request_empty(
-            "deleteProductSalesPriceTypesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PRODUCT_SALES_PRICE_TYPES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncProductSalesPriceTypes(AsyncAPIResource):
     """Product Sales Price Types (async): reach it as ``client.product_sales_price_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncProductSalesPriceTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncProductSalesPriceTypesWithRawResponse(self)
 
     def list(
         self,
@@ -197,9 +327,9 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
             page: Go to specific page of Product Prices
             attributes: Specify the attributes that you want to expose for the Product Prices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getProductSalesPriceTypes",
-            item=models.ProductSalesPriceType,
+        return self._client.paginate(
+            GET_PRODUCT_SALES_PRICE_TYPES,
+            models.ProductSalesPriceType,
             query={
                 "active": active,
                 "items_per_page": items_per_page,
@@ -226,10 +356,10 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         Args:
             product_sales_price_type: the fields to send: a ``ProductSalesPriceTypeCreate`` or a dict of them.
         """
-        return await self._request(
-            "postProductSalesPriceTypes",
-            cast_to=models.ProductSalesPriceType,
-            body={"product_sales_price_type": product_sales_price_type},
+        return await self._client.call(
+            POST_PRODUCT_SALES_PRICE_TYPES,
+            models.ProductSalesPriceType,
+            body=product_sales_price_type,
             body_model=models.ProductSalesPriceTypeCreate,
             options=options,
         )
@@ -253,10 +383,10 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
             key: The Product Sales Price Type Key.
             attributes: Specify the attributes that you want to expose for the Product Price (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getProductSalesPriceTypesKey",
-            cast_to=models.ProductSalesPriceType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PRODUCT_SALES_PRICE_TYPES_KEY,
+            models.ProductSalesPriceType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -282,12 +412,12 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
             key: The Product Sales Price Type Key.
             product_sales_price_type: the fields to send: a ``ProductSalesPriceTypeUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putProductSalesPriceTypesKey",
-            cast_to=models.ProductSalesPriceType,
-            body={"product_sales_price_type": product_sales_price_type},
+        return await self._client.call(
+            PUT_PRODUCT_SALES_PRICE_TYPES_KEY,
+            models.ProductSalesPriceType,
+            body=product_sales_price_type,
             body_model=models.ProductSalesPriceTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -307,8 +437,30 @@ class AsyncProductSalesPriceTypes(AsyncAPIResource):
         Args:
             key: The Product Sales Price Type Key.
         """
-        return await self._request_empty(
-            "deleteProductSalesPriceTypesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PRODUCT_SALES_PRICE_TYPES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ProductSalesPriceTypesWithRawResponse:
+    """``client.product_sales_price_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ProductSalesPriceTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncProductSalesPriceTypesWithRawResponse:
+    """``client.product_sales_price_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncProductSalesPriceTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

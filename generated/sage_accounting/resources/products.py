@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_products import ProductCreate
     from ..models.product import Product
@@ -30,9 +40,126 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["Products", "AsyncProducts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PRODUCTS = Operation(
+    "getProducts",
+    "GET",
+    "/products",
+    query={
+        "search": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "active": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="products",
+    name="list",
+    kind="list",
+    model="Product",
+)
+
+POST_PRODUCTS = Operation(
+    "postProducts",
+    "POST",
+    "/products",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="products",
+    name="create",
+    kind="create",
+    body_key="product",
+    model="Product",
+)
+
+GET_PRODUCTS_KEY = Operation(
+    "getProductsKey",
+    "GET",
+    "/products/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="products",
+    name="get",
+    kind="get",
+    model="Product",
+)
+
+PUT_PRODUCTS_KEY = Operation(
+    "putProductsKey",
+    "PUT",
+    "/products/{key}",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="products",
+    name="update",
+    kind="update",
+    body_key="product",
+    model="Product",
+)
+
+DELETE_PRODUCTS_KEY = Operation(
+    "deleteProductsKey",
+    "DELETE",
+    "/products/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="products",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_PRODUCTS,
+    POST_PRODUCTS,
+    GET_PRODUCTS_KEY,
+    PUT_PRODUCTS_KEY,
+    DELETE_PRODUCTS_KEY,
+)
+
 
 class Products(SyncAPIResource):
     """Products: reach it as ``client.products``."""
+
+    @property
+    def with_raw_response(self) -> ProductsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ProductsWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +190,9 @@ class Products(SyncAPIResource):
             page: Go to specific page of Products
             attributes: Specify the attributes that you want to expose for the Products (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getProducts",
-            item=models.Product,
+        return self._client.paginate(
+            GET_PRODUCTS,
+            models.Product,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -99,9 +226,9 @@ class Products(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getProducts",
-            item=models.Product,
+        return self._client.changes(
+            GET_PRODUCTS,
+            models.Product,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -125,10 +252,10 @@ class Products(SyncAPIResource):
         Args:
             product: the fields to send: a ``ProductCreate`` or a dict of them.
         """
-        return self._request(
-            "postProducts",
-            cast_to=models.Product,
-            body={"product": product},
+        return self._client.call(
+            POST_PRODUCTS,
+            models.Product,
+            body=product,
             body_model=models.ProductCreate,
             options=options,
         )
@@ -152,10 +279,10 @@ class Products(SyncAPIResource):
             key: The Product Key.
             attributes: Specify the attributes that you want to expose for the Product (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getProductsKey",
-            cast_to=models.Product,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PRODUCTS_KEY,
+            models.Product,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -181,12 +308,12 @@ class Products(SyncAPIResource):
             key: The Product Key.
             product: the fields to send: a ``ProductUpdate`` or a dict of them.
         """
-        return self._request(
-            "putProductsKey",
-            cast_to=models.Product,
-            body={"product": product},
+        return self._client.call(
+            PUT_PRODUCTS_KEY,
+            models.Product,
+            body=product,
             body_model=models.ProductUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -206,15 +333,21 @@ class Products(SyncAPIResource):
         Args:
             key: The Product Key.
         """
-        return self._request_empty(
-            "deleteProductsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PRODUCTS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncProducts(AsyncAPIResource):
     """Products (async): reach it as ``client.products``."""
+
+    @property
+    def with_raw_response(self) -> AsyncProductsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncProductsWithRawResponse(self)
 
     def list(
         self,
@@ -245,9 +378,9 @@ class AsyncProducts(AsyncAPIResource):
             page: Go to specific page of Products
             attributes: Specify the attributes that you want to expose for the Products (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getProducts",
-            item=models.Product,
+        return self._client.paginate(
+            GET_PRODUCTS,
+            models.Product,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -281,9 +414,9 @@ class AsyncProducts(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getProducts",
-            item=models.Product,
+        return self._client.changes(
+            GET_PRODUCTS,
+            models.Product,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -307,10 +440,10 @@ class AsyncProducts(AsyncAPIResource):
         Args:
             product: the fields to send: a ``ProductCreate`` or a dict of them.
         """
-        return await self._request(
-            "postProducts",
-            cast_to=models.Product,
-            body={"product": product},
+        return await self._client.call(
+            POST_PRODUCTS,
+            models.Product,
+            body=product,
             body_model=models.ProductCreate,
             options=options,
         )
@@ -334,10 +467,10 @@ class AsyncProducts(AsyncAPIResource):
             key: The Product Key.
             attributes: Specify the attributes that you want to expose for the Product (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getProductsKey",
-            cast_to=models.Product,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PRODUCTS_KEY,
+            models.Product,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -363,12 +496,12 @@ class AsyncProducts(AsyncAPIResource):
             key: The Product Key.
             product: the fields to send: a ``ProductUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putProductsKey",
-            cast_to=models.Product,
-            body={"product": product},
+        return await self._client.call(
+            PUT_PRODUCTS_KEY,
+            models.Product,
+            body=product,
             body_model=models.ProductUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -388,8 +521,30 @@ class AsyncProducts(AsyncAPIResource):
         Args:
             key: The Product Key.
         """
-        return await self._request_empty(
-            "deleteProductsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PRODUCTS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ProductsWithRawResponse:
+    """``client.products.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Products) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncProductsWithRawResponse:
+    """``client.products.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncProducts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_purchase_corrective_invoices import PurchaseCorrectiveInvoiceCreate
     from ..models.purchase_corrective_invoice import PurchaseCorrectiveInvoice
@@ -30,9 +40,110 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["PurchaseCorrectiveInvoices", "AsyncPurchaseCorrectiveInvoices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PURCHASE_CORRECTIVE_INVOICES = Operation(
+    "getPurchaseCorrectiveInvoices",
+    "GET",
+    "/purchase_corrective_invoices",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(("Accounting Plus", ("ES",)),),
+    resource="purchase_corrective_invoices",
+    name="list",
+    kind="list",
+    model="PurchaseCorrectiveInvoice",
+)
+
+POST_PURCHASE_CORRECTIVE_INVOICES = Operation(
+    "postPurchaseCorrectiveInvoices",
+    "POST",
+    "/purchase_corrective_invoices",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("ES",)),),
+    resource="purchase_corrective_invoices",
+    name="create",
+    kind="create",
+    body_key="purchase_corrective_invoice",
+    model="PurchaseCorrectiveInvoice",
+)
+
+GET_PURCHASE_CORRECTIVE_INVOICES_KEY = Operation(
+    "getPurchaseCorrectiveInvoicesKey",
+    "GET",
+    "/purchase_corrective_invoices/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(("Accounting Plus", ("ES",)),),
+    resource="purchase_corrective_invoices",
+    name="get",
+    kind="get",
+    model="PurchaseCorrectiveInvoice",
+)
+
+PUT_PURCHASE_CORRECTIVE_INVOICES_KEY = Operation(
+    "putPurchaseCorrectiveInvoicesKey",
+    "PUT",
+    "/purchase_corrective_invoices/{key}",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("ES",)),),
+    resource="purchase_corrective_invoices",
+    name="update",
+    kind="update",
+    body_key="purchase_corrective_invoice",
+    model="PurchaseCorrectiveInvoice",
+)
+
+DELETE_PURCHASE_CORRECTIVE_INVOICES_KEY = Operation(
+    "deletePurchaseCorrectiveInvoicesKey",
+    "DELETE",
+    "/purchase_corrective_invoices/{key}",
+    access=(("Purchases", ("Full Access",)),),
+    availability=(("Accounting Plus", ("ES",)),),
+    resource="purchase_corrective_invoices",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_PURCHASE_CORRECTIVE_INVOICES,
+    POST_PURCHASE_CORRECTIVE_INVOICES,
+    GET_PURCHASE_CORRECTIVE_INVOICES_KEY,
+    PUT_PURCHASE_CORRECTIVE_INVOICES_KEY,
+    DELETE_PURCHASE_CORRECTIVE_INVOICES_KEY,
+)
+
 
 class PurchaseCorrectiveInvoices(SyncAPIResource):
     """Purchase Corrective Invoices: reach it as ``client.purchase_corrective_invoices``."""
+
+    @property
+    def with_raw_response(self) -> PurchaseCorrectiveInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return PurchaseCorrectiveInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -75,9 +186,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Corrective Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseCorrectiveInvoices",
-            item=models.PurchaseCorrectiveInvoice,
+        return self._client.paginate(
+            GET_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -117,9 +228,9 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseCorrectiveInvoices",
-            item=models.PurchaseCorrectiveInvoice,
+        return self._client.changes(
+            GET_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -143,10 +254,10 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         Args:
             purchase_corrective_invoice: the fields to send: a ``PurchaseCorrectiveInvoiceCreate`` or a dict of them.
         """
-        return self._request(
-            "postPurchaseCorrectiveInvoices",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            body={"purchase_corrective_invoice": purchase_corrective_invoice},
+        return self._client.call(
+            POST_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
+            body=purchase_corrective_invoice,
             body_model=models.PurchaseCorrectiveInvoiceCreate,
             options=options,
         )
@@ -176,10 +287,10 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Corrective Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getPurchaseCorrectiveInvoicesKey",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            models.PurchaseCorrectiveInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -208,12 +319,12 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
             key: The Purchase Corrective Invoice Key.
             purchase_corrective_invoice: the fields to send: a ``PurchaseCorrectiveInvoiceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putPurchaseCorrectiveInvoicesKey",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            body={"purchase_corrective_invoice": purchase_corrective_invoice},
+        return self._client.call(
+            PUT_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            models.PurchaseCorrectiveInvoice,
+            body=purchase_corrective_invoice,
             body_model=models.PurchaseCorrectiveInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -233,15 +344,21 @@ class PurchaseCorrectiveInvoices(SyncAPIResource):
         Args:
             key: The Purchase Corrective Invoice Key.
         """
-        return self._request_empty(
-            "deletePurchaseCorrectiveInvoicesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
     """Purchase Corrective Invoices (async): reach it as ``client.purchase_corrective_invoices``."""
+
+    @property
+    def with_raw_response(self) -> AsyncPurchaseCorrectiveInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncPurchaseCorrectiveInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -284,9 +401,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Corrective Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseCorrectiveInvoices",
-            item=models.PurchaseCorrectiveInvoice,
+        return self._client.paginate(
+            GET_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -326,9 +443,9 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseCorrectiveInvoices",
-            item=models.PurchaseCorrectiveInvoice,
+        return self._client.changes(
+            GET_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -352,10 +469,10 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         Args:
             purchase_corrective_invoice: the fields to send: a ``PurchaseCorrectiveInvoiceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postPurchaseCorrectiveInvoices",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            body={"purchase_corrective_invoice": purchase_corrective_invoice},
+        return await self._client.call(
+            POST_PURCHASE_CORRECTIVE_INVOICES,
+            models.PurchaseCorrectiveInvoice,
+            body=purchase_corrective_invoice,
             body_model=models.PurchaseCorrectiveInvoiceCreate,
             options=options,
         )
@@ -385,10 +502,10 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Corrective Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getPurchaseCorrectiveInvoicesKey",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            models.PurchaseCorrectiveInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -417,12 +534,12 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
             key: The Purchase Corrective Invoice Key.
             purchase_corrective_invoice: the fields to send: a ``PurchaseCorrectiveInvoiceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putPurchaseCorrectiveInvoicesKey",
-            cast_to=models.PurchaseCorrectiveInvoice,
-            body={"purchase_corrective_invoice": purchase_corrective_invoice},
+        return await self._client.call(
+            PUT_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            models.PurchaseCorrectiveInvoice,
+            body=purchase_corrective_invoice,
             body_model=models.PurchaseCorrectiveInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -442,8 +559,30 @@ class AsyncPurchaseCorrectiveInvoices(AsyncAPIResource):
         Args:
             key: The Purchase Corrective Invoice Key.
         """
-        return await self._request_empty(
-            "deletePurchaseCorrectiveInvoicesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PURCHASE_CORRECTIVE_INVOICES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class PurchaseCorrectiveInvoicesWithRawResponse:
+    """``client.purchase_corrective_invoices.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: PurchaseCorrectiveInvoices) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncPurchaseCorrectiveInvoicesWithRawResponse:
+    """``client.purchase_corrective_invoices.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncPurchaseCorrectiveInvoices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

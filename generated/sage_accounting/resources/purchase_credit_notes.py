@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_purchase_credit_notes import PurchaseCreditNoteCreate
     from ..models.purchase_credit_note import PurchaseCreditNote
@@ -31,9 +41,131 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["PurchaseCreditNotes", "AsyncPurchaseCreditNotes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PURCHASE_CREDIT_NOTES = Operation(
+    "getPurchaseCreditNotes",
+    "GET",
+    "/purchase_credit_notes",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_credit_notes",
+    name="list",
+    kind="list",
+    model="PurchaseCreditNote",
+)
+
+POST_PURCHASE_CREDIT_NOTES = Operation(
+    "postPurchaseCreditNotes",
+    "POST",
+    "/purchase_credit_notes",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="purchase_credit_notes",
+    name="create",
+    kind="create",
+    body_key="purchase_credit_note",
+    model="PurchaseCreditNote",
+)
+
+GET_PURCHASE_CREDIT_NOTES_KEY = Operation(
+    "getPurchaseCreditNotesKey",
+    "GET",
+    "/purchase_credit_notes/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_credit_notes",
+    name="get",
+    kind="get",
+    model="PurchaseCreditNote",
+)
+
+PUT_PURCHASE_CREDIT_NOTES_KEY = Operation(
+    "putPurchaseCreditNotesKey",
+    "PUT",
+    "/purchase_credit_notes/{key}",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="purchase_credit_notes",
+    name="update",
+    kind="update",
+    body_key="purchase_credit_note",
+    model="PurchaseCreditNote",
+)
+
+DELETE_PURCHASE_CREDIT_NOTES_KEY = Operation(
+    "deletePurchaseCreditNotesKey",
+    "DELETE",
+    "/purchase_credit_notes/{key}",
+    access=(("Purchases", ("Full Access",)),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="purchase_credit_notes",
+    name="delete",
+    kind="delete",
+)
+
+POST_PURCHASE_CREDIT_NOTES_KEY_RELEASE = Operation(
+    "postPurchaseCreditNotesKeyRelease",
+    "POST",
+    "/purchase_credit_notes/{key}/release",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="purchase_credit_notes",
+    name="release",
+    kind="action",
+    model="PurchaseCreditNote",
+)
+
+OPERATIONS = (
+    GET_PURCHASE_CREDIT_NOTES,
+    POST_PURCHASE_CREDIT_NOTES,
+    GET_PURCHASE_CREDIT_NOTES_KEY,
+    PUT_PURCHASE_CREDIT_NOTES_KEY,
+    DELETE_PURCHASE_CREDIT_NOTES_KEY,
+    POST_PURCHASE_CREDIT_NOTES_KEY_RELEASE,
+)
+
 
 class PurchaseCreditNotes(SyncAPIResource):
     """Purchase Credit Notes: reach it as ``client.purchase_credit_notes``."""
+
+    @property
+    def with_raw_response(self) -> PurchaseCreditNotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return PurchaseCreditNotesWithRawResponse(self)
 
     def list(
         self,
@@ -76,9 +208,9 @@ class PurchaseCreditNotes(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Credit Notes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseCreditNotes",
-            item=models.PurchaseCreditNote,
+        return self._client.paginate(
+            GET_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -118,9 +250,9 @@ class PurchaseCreditNotes(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseCreditNotes",
-            item=models.PurchaseCreditNote,
+        return self._client.changes(
+            GET_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -144,10 +276,10 @@ class PurchaseCreditNotes(SyncAPIResource):
         Args:
             purchase_credit_note: the fields to send: a ``PurchaseCreditNoteCreate`` or a dict of them.
         """
-        return self._request(
-            "postPurchaseCreditNotes",
-            cast_to=models.PurchaseCreditNote,
-            body={"purchase_credit_note": purchase_credit_note},
+        return self._client.call(
+            POST_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
+            body=purchase_credit_note,
             body_model=models.PurchaseCreditNoteCreate,
             options=options,
         )
@@ -177,10 +309,10 @@ class PurchaseCreditNotes(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Credit Note (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getPurchaseCreditNotesKey",
-            cast_to=models.PurchaseCreditNote,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PURCHASE_CREDIT_NOTES_KEY,
+            models.PurchaseCreditNote,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -209,12 +341,12 @@ class PurchaseCreditNotes(SyncAPIResource):
             key: The Purchase Credit Note Key.
             purchase_credit_note: the fields to send: a ``PurchaseCreditNoteUpdate`` or a dict of them.
         """
-        return self._request(
-            "putPurchaseCreditNotesKey",
-            cast_to=models.PurchaseCreditNote,
-            body={"purchase_credit_note": purchase_credit_note},
+        return self._client.call(
+            PUT_PURCHASE_CREDIT_NOTES_KEY,
+            models.PurchaseCreditNote,
+            body=purchase_credit_note,
             body_model=models.PurchaseCreditNoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -234,9 +366,9 @@ class PurchaseCreditNotes(SyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        return self._request_empty(
-            "deletePurchaseCreditNotesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PURCHASE_CREDIT_NOTES_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -256,16 +388,22 @@ class PurchaseCreditNotes(SyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        return self._request(
-            "postPurchaseCreditNotesKeyRelease",
-            cast_to=models.PurchaseCreditNote,
-            path_params={"key": key},
+        return self._client.call(
+            POST_PURCHASE_CREDIT_NOTES_KEY_RELEASE,
+            models.PurchaseCreditNote,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncPurchaseCreditNotes(AsyncAPIResource):
     """Purchase Credit Notes (async): reach it as ``client.purchase_credit_notes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncPurchaseCreditNotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncPurchaseCreditNotesWithRawResponse(self)
 
     def list(
         self,
@@ -308,9 +446,9 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Credit Notes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseCreditNotes",
-            item=models.PurchaseCreditNote,
+        return self._client.paginate(
+            GET_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -350,9 +488,9 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseCreditNotes",
-            item=models.PurchaseCreditNote,
+        return self._client.changes(
+            GET_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -376,10 +514,10 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         Args:
             purchase_credit_note: the fields to send: a ``PurchaseCreditNoteCreate`` or a dict of them.
         """
-        return await self._request(
-            "postPurchaseCreditNotes",
-            cast_to=models.PurchaseCreditNote,
-            body={"purchase_credit_note": purchase_credit_note},
+        return await self._client.call(
+            POST_PURCHASE_CREDIT_NOTES,
+            models.PurchaseCreditNote,
+            body=purchase_credit_note,
             body_model=models.PurchaseCreditNoteCreate,
             options=options,
         )
@@ -409,10 +547,10 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Credit Note (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getPurchaseCreditNotesKey",
-            cast_to=models.PurchaseCreditNote,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PURCHASE_CREDIT_NOTES_KEY,
+            models.PurchaseCreditNote,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -441,12 +579,12 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
             key: The Purchase Credit Note Key.
             purchase_credit_note: the fields to send: a ``PurchaseCreditNoteUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putPurchaseCreditNotesKey",
-            cast_to=models.PurchaseCreditNote,
-            body={"purchase_credit_note": purchase_credit_note},
+        return await self._client.call(
+            PUT_PURCHASE_CREDIT_NOTES_KEY,
+            models.PurchaseCreditNote,
+            body=purchase_credit_note,
             body_model=models.PurchaseCreditNoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -466,9 +604,9 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        return await self._request_empty(
-            "deletePurchaseCreditNotesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PURCHASE_CREDIT_NOTES_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -488,9 +626,33 @@ class AsyncPurchaseCreditNotes(AsyncAPIResource):
         Args:
             key: The Purchase Credit Note Key.
         """
-        return await self._request(
-            "postPurchaseCreditNotesKeyRelease",
-            cast_to=models.PurchaseCreditNote,
-            path_params={"key": key},
+        return await self._client.call(
+            POST_PURCHASE_CREDIT_NOTES_KEY_RELEASE,
+            models.PurchaseCreditNote,
+            path={"key": key},
             options=options,
         )
+
+
+class PurchaseCreditNotesWithRawResponse:
+    """``client.purchase_credit_notes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: PurchaseCreditNotes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.release = to_raw_response(resource.release)
+
+
+class AsyncPurchaseCreditNotesWithRawResponse:
+    """``client.purchase_credit_notes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncPurchaseCreditNotes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.release = async_to_raw_response(resource.release)

@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_purchase_invoices import PurchaseInvoiceCreate
     from ..models.purchase_invoice import PurchaseInvoice
@@ -31,9 +41,144 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["PurchaseInvoices", "AsyncPurchaseInvoices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PURCHASE_INVOICES = Operation(
+    "getPurchaseInvoices",
+    "GET",
+    "/purchase_invoices",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_invoices",
+    name="list",
+    kind="list",
+    model="PurchaseInvoice",
+)
+
+POST_PURCHASE_INVOICES = Operation(
+    "postPurchaseInvoices",
+    "POST",
+    "/purchase_invoices",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_invoices",
+    name="create",
+    kind="create",
+    body_key="purchase_invoice",
+    model="PurchaseInvoice",
+)
+
+GET_PURCHASE_INVOICES_KEY = Operation(
+    "getPurchaseInvoicesKey",
+    "GET",
+    "/purchase_invoices/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "show_corrections": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_invoices",
+    name="get",
+    kind="get",
+    model="PurchaseInvoice",
+)
+
+PUT_PURCHASE_INVOICES_KEY = Operation(
+    "putPurchaseInvoicesKey",
+    "PUT",
+    "/purchase_invoices/{key}",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_invoices",
+    name="update",
+    kind="update",
+    body_key="purchase_invoice",
+    model="PurchaseInvoice",
+)
+
+DELETE_PURCHASE_INVOICES_KEY = Operation(
+    "deletePurchaseInvoicesKey",
+    "DELETE",
+    "/purchase_invoices/{key}",
+    access=(("Purchases", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_invoices",
+    name="delete",
+    kind="delete",
+)
+
+POST_PURCHASE_INVOICES_KEY_RELEASE = Operation(
+    "postPurchaseInvoicesKeyRelease",
+    "POST",
+    "/purchase_invoices/{key}/release",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_invoices",
+    name="release",
+    kind="action",
+    model="PurchaseInvoice",
+)
+
+OPERATIONS = (
+    GET_PURCHASE_INVOICES,
+    POST_PURCHASE_INVOICES,
+    GET_PURCHASE_INVOICES_KEY,
+    PUT_PURCHASE_INVOICES_KEY,
+    DELETE_PURCHASE_INVOICES_KEY,
+    POST_PURCHASE_INVOICES_KEY_RELEASE,
+)
+
 
 class PurchaseInvoices(SyncAPIResource):
     """Purchase Invoices: reach it as ``client.purchase_invoices``."""
+
+    @property
+    def with_raw_response(self) -> PurchaseInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return PurchaseInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -76,9 +221,9 @@ class PurchaseInvoices(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseInvoices",
-            item=models.PurchaseInvoice,
+        return self._client.paginate(
+            GET_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -118,9 +263,9 @@ class PurchaseInvoices(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseInvoices",
-            item=models.PurchaseInvoice,
+        return self._client.changes(
+            GET_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -144,10 +289,10 @@ class PurchaseInvoices(SyncAPIResource):
         Args:
             purchase_invoice: the fields to send: a ``PurchaseInvoiceCreate`` or a dict of them.
         """
-        return self._request(
-            "postPurchaseInvoices",
-            cast_to=models.PurchaseInvoice,
-            body={"purchase_invoice": purchase_invoice},
+        return self._client.call(
+            POST_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
+            body=purchase_invoice,
             body_model=models.PurchaseInvoiceCreate,
             options=options,
         )
@@ -179,10 +324,10 @@ class PurchaseInvoices(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getPurchaseInvoicesKey",
-            cast_to=models.PurchaseInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PURCHASE_INVOICES_KEY,
+            models.PurchaseInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "show_corrections": show_corrections,
@@ -212,12 +357,12 @@ class PurchaseInvoices(SyncAPIResource):
             key: The Purchase Invoice Key.
             purchase_invoice: the fields to send: a ``PurchaseInvoiceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putPurchaseInvoicesKey",
-            cast_to=models.PurchaseInvoice,
-            body={"purchase_invoice": purchase_invoice},
+        return self._client.call(
+            PUT_PURCHASE_INVOICES_KEY,
+            models.PurchaseInvoice,
+            body=purchase_invoice,
             body_model=models.PurchaseInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -237,9 +382,9 @@ class PurchaseInvoices(SyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        return self._request_empty(
-            "deletePurchaseInvoicesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PURCHASE_INVOICES_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -259,16 +404,22 @@ class PurchaseInvoices(SyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        return self._request(
-            "postPurchaseInvoicesKeyRelease",
-            cast_to=models.PurchaseInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            POST_PURCHASE_INVOICES_KEY_RELEASE,
+            models.PurchaseInvoice,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncPurchaseInvoices(AsyncAPIResource):
     """Purchase Invoices (async): reach it as ``client.purchase_invoices``."""
+
+    @property
+    def with_raw_response(self) -> AsyncPurchaseInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncPurchaseInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -311,9 +462,9 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseInvoices",
-            item=models.PurchaseInvoice,
+        return self._client.paginate(
+            GET_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -353,9 +504,9 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseInvoices",
-            item=models.PurchaseInvoice,
+        return self._client.changes(
+            GET_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -379,10 +530,10 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         Args:
             purchase_invoice: the fields to send: a ``PurchaseInvoiceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postPurchaseInvoices",
-            cast_to=models.PurchaseInvoice,
-            body={"purchase_invoice": purchase_invoice},
+        return await self._client.call(
+            POST_PURCHASE_INVOICES,
+            models.PurchaseInvoice,
+            body=purchase_invoice,
             body_model=models.PurchaseInvoiceCreate,
             options=options,
         )
@@ -414,10 +565,10 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getPurchaseInvoicesKey",
-            cast_to=models.PurchaseInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PURCHASE_INVOICES_KEY,
+            models.PurchaseInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "show_corrections": show_corrections,
@@ -447,12 +598,12 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
             key: The Purchase Invoice Key.
             purchase_invoice: the fields to send: a ``PurchaseInvoiceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putPurchaseInvoicesKey",
-            cast_to=models.PurchaseInvoice,
-            body={"purchase_invoice": purchase_invoice},
+        return await self._client.call(
+            PUT_PURCHASE_INVOICES_KEY,
+            models.PurchaseInvoice,
+            body=purchase_invoice,
             body_model=models.PurchaseInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -472,9 +623,9 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        return await self._request_empty(
-            "deletePurchaseInvoicesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PURCHASE_INVOICES_KEY,
+            path={"key": key},
             options=options,
         )
 
@@ -494,9 +645,33 @@ class AsyncPurchaseInvoices(AsyncAPIResource):
         Args:
             key: The Purchase Invoice Key.
         """
-        return await self._request(
-            "postPurchaseInvoicesKeyRelease",
-            cast_to=models.PurchaseInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            POST_PURCHASE_INVOICES_KEY_RELEASE,
+            models.PurchaseInvoice,
+            path={"key": key},
             options=options,
         )
+
+
+class PurchaseInvoicesWithRawResponse:
+    """``client.purchase_invoices.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: PurchaseInvoices) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.release = to_raw_response(resource.release)
+
+
+class AsyncPurchaseInvoicesWithRawResponse:
+    """``client.purchase_invoices.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncPurchaseInvoices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.release = async_to_raw_response(resource.release)

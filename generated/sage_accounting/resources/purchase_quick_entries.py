@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_purchase_quick_entries import PurchaseQuickEntryCreate
     from ..models.purchase_quick_entry import PurchaseQuickEntry
@@ -30,9 +40,127 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["PurchaseQuickEntries", "AsyncPurchaseQuickEntries"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_PURCHASE_QUICK_ENTRIES = Operation(
+    "getPurchaseQuickEntries",
+    "GET",
+    "/purchase_quick_entries",
+    query={
+        "contact_id": STRING,
+        "search": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "show_payments_allocations": BOOLEAN,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_quick_entries",
+    name="list",
+    kind="list",
+    model="PurchaseQuickEntry",
+)
+
+POST_PURCHASE_QUICK_ENTRIES = Operation(
+    "postPurchaseQuickEntries",
+    "POST",
+    "/purchase_quick_entries",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_quick_entries",
+    name="create",
+    kind="create",
+    body_key="purchase_quick_entry",
+    model="PurchaseQuickEntry",
+)
+
+GET_PURCHASE_QUICK_ENTRIES_KEY = Operation(
+    "getPurchaseQuickEntriesKey",
+    "GET",
+    "/purchase_quick_entries/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Purchases", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="purchase_quick_entries",
+    name="get",
+    kind="get",
+    model="PurchaseQuickEntry",
+)
+
+PUT_PURCHASE_QUICK_ENTRIES_KEY = Operation(
+    "putPurchaseQuickEntriesKey",
+    "PUT",
+    "/purchase_quick_entries/{key}",
+    access=(("Purchases", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_quick_entries",
+    name="update",
+    kind="update",
+    body_key="purchase_quick_entry",
+    model="PurchaseQuickEntry",
+)
+
+DELETE_PURCHASE_QUICK_ENTRIES_KEY = Operation(
+    "deletePurchaseQuickEntriesKey",
+    "DELETE",
+    "/purchase_quick_entries/{key}",
+    access=(("Purchases", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="purchase_quick_entries",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_PURCHASE_QUICK_ENTRIES,
+    POST_PURCHASE_QUICK_ENTRIES,
+    GET_PURCHASE_QUICK_ENTRIES_KEY,
+    PUT_PURCHASE_QUICK_ENTRIES_KEY,
+    DELETE_PURCHASE_QUICK_ENTRIES_KEY,
+)
+
 
 class PurchaseQuickEntries(SyncAPIResource):
     """Purchase Quick Entries: reach it as ``client.purchase_quick_entries``."""
+
+    @property
+    def with_raw_response(self) -> PurchaseQuickEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return PurchaseQuickEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -75,9 +203,9 @@ class PurchaseQuickEntries(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseQuickEntries",
-            item=models.PurchaseQuickEntry,
+        return self._client.paginate(
+            GET_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -117,9 +245,9 @@ class PurchaseQuickEntries(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseQuickEntries",
-            item=models.PurchaseQuickEntry,
+        return self._client.changes(
+            GET_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -143,10 +271,10 @@ class PurchaseQuickEntries(SyncAPIResource):
         Args:
             purchase_quick_entry: the fields to send: a ``PurchaseQuickEntryCreate`` or a dict of them.
         """
-        return self._request(
-            "postPurchaseQuickEntries",
-            cast_to=models.PurchaseQuickEntry,
-            body={"purchase_quick_entry": purchase_quick_entry},
+        return self._client.call(
+            POST_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
+            body=purchase_quick_entry,
             body_model=models.PurchaseQuickEntryCreate,
             options=options,
         )
@@ -176,10 +304,10 @@ class PurchaseQuickEntries(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getPurchaseQuickEntriesKey",
-            cast_to=models.PurchaseQuickEntry,
-            path_params={"key": key},
+        return self._client.call(
+            GET_PURCHASE_QUICK_ENTRIES_KEY,
+            models.PurchaseQuickEntry,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -208,12 +336,12 @@ class PurchaseQuickEntries(SyncAPIResource):
             key: The Purchase Quick Entry Key.
             purchase_quick_entry: the fields to send: a ``PurchaseQuickEntryUpdate`` or a dict of them.
         """
-        return self._request(
-            "putPurchaseQuickEntriesKey",
-            cast_to=models.PurchaseQuickEntry,
-            body={"purchase_quick_entry": purchase_quick_entry},
+        return self._client.call(
+            PUT_PURCHASE_QUICK_ENTRIES_KEY,
+            models.PurchaseQuickEntry,
+            body=purchase_quick_entry,
             body_model=models.PurchaseQuickEntryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -233,15 +361,21 @@ class PurchaseQuickEntries(SyncAPIResource):
         Args:
             key: The Purchase Quick Entry Key.
         """
-        return self._request_empty(
-            "deletePurchaseQuickEntriesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_PURCHASE_QUICK_ENTRIES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncPurchaseQuickEntries(AsyncAPIResource):
     """Purchase Quick Entries (async): reach it as ``client.purchase_quick_entries``."""
+
+    @property
+    def with_raw_response(self) -> AsyncPurchaseQuickEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncPurchaseQuickEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -284,9 +418,9 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Purchase Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getPurchaseQuickEntries",
-            item=models.PurchaseQuickEntry,
+        return self._client.paginate(
+            GET_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -326,9 +460,9 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getPurchaseQuickEntries",
-            item=models.PurchaseQuickEntry,
+        return self._client.changes(
+            GET_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -352,10 +486,10 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         Args:
             purchase_quick_entry: the fields to send: a ``PurchaseQuickEntryCreate`` or a dict of them.
         """
-        return await self._request(
-            "postPurchaseQuickEntries",
-            cast_to=models.PurchaseQuickEntry,
-            body={"purchase_quick_entry": purchase_quick_entry},
+        return await self._client.call(
+            POST_PURCHASE_QUICK_ENTRIES,
+            models.PurchaseQuickEntry,
+            body=purchase_quick_entry,
             body_model=models.PurchaseQuickEntryCreate,
             options=options,
         )
@@ -385,10 +519,10 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Purchase Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getPurchaseQuickEntriesKey",
-            cast_to=models.PurchaseQuickEntry,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_PURCHASE_QUICK_ENTRIES_KEY,
+            models.PurchaseQuickEntry,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -417,12 +551,12 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
             key: The Purchase Quick Entry Key.
             purchase_quick_entry: the fields to send: a ``PurchaseQuickEntryUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putPurchaseQuickEntriesKey",
-            cast_to=models.PurchaseQuickEntry,
-            body={"purchase_quick_entry": purchase_quick_entry},
+        return await self._client.call(
+            PUT_PURCHASE_QUICK_ENTRIES_KEY,
+            models.PurchaseQuickEntry,
+            body=purchase_quick_entry,
             body_model=models.PurchaseQuickEntryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -442,8 +576,30 @@ class AsyncPurchaseQuickEntries(AsyncAPIResource):
         Args:
             key: The Purchase Quick Entry Key.
         """
-        return await self._request_empty(
-            "deletePurchaseQuickEntriesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_PURCHASE_QUICK_ENTRIES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class PurchaseQuickEntriesWithRawResponse:
+    """``client.purchase_quick_entries.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: PurchaseQuickEntries) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncPurchaseQuickEntriesWithRawResponse:
+    """``client.purchase_quick_entries.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncPurchaseQuickEntries) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_sales_corrective_invoices import SalesCorrectiveInvoiceCreate
     from ..models.put_sales_corrective_invoices import SalesCorrectiveInvoiceUpdate
@@ -30,9 +40,135 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["SalesCorrectiveInvoices", "AsyncSalesCorrectiveInvoices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_CORRECTIVE_INVOICES = Operation(
+    "getSalesCorrectiveInvoices",
+    "GET",
+    "/sales_corrective_invoices",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="sales_corrective_invoices",
+    name="list",
+    kind="list",
+    model="SalesCorrectiveInvoice",
+)
+
+POST_SALES_CORRECTIVE_INVOICES = Operation(
+    "postSalesCorrectiveInvoices",
+    "POST",
+    "/sales_corrective_invoices",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="sales_corrective_invoices",
+    name="create",
+    kind="create",
+    body_key="sales_corrective_invoice",
+    model="SalesCorrectiveInvoice",
+)
+
+GET_SALES_CORRECTIVE_INVOICES_KEY = Operation(
+    "getSalesCorrectiveInvoicesKey",
+    "GET",
+    "/sales_corrective_invoices/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "mark_as_sent": BOOLEAN,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="sales_corrective_invoices",
+    name="get",
+    kind="get",
+    model="SalesCorrectiveInvoice",
+)
+
+PUT_SALES_CORRECTIVE_INVOICES_KEY = Operation(
+    "putSalesCorrectiveInvoicesKey",
+    "PUT",
+    "/sales_corrective_invoices/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="sales_corrective_invoices",
+    name="update",
+    kind="update",
+    body_key="sales_corrective_invoice",
+    model="SalesCorrectiveInvoice",
+)
+
+DELETE_SALES_CORRECTIVE_INVOICES_KEY = Operation(
+    "deleteSalesCorrectiveInvoicesKey",
+    "DELETE",
+    "/sales_corrective_invoices/{key}",
+    query={
+        "void_reason": STRING,
+    },
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("ES",)),
+        ("Accounting Standard", ("ES",)),
+        ("Accounting Start", ("ES",)),
+    ),
+    resource="sales_corrective_invoices",
+    name="delete",
+    kind="delete",
+    model="SalesCorrectiveInvoice",
+)
+
+OPERATIONS = (
+    GET_SALES_CORRECTIVE_INVOICES,
+    POST_SALES_CORRECTIVE_INVOICES,
+    GET_SALES_CORRECTIVE_INVOICES_KEY,
+    PUT_SALES_CORRECTIVE_INVOICES_KEY,
+    DELETE_SALES_CORRECTIVE_INVOICES_KEY,
+)
+
 
 class SalesCorrectiveInvoices(SyncAPIResource):
     """Sales Corrective Invoices: reach it as ``client.sales_corrective_invoices``."""
+
+    @property
+    def with_raw_response(self) -> SalesCorrectiveInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesCorrectiveInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -75,9 +211,9 @@ class SalesCorrectiveInvoices(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Corrective Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesCorrectiveInvoices",
-            item=models.SalesCorrectiveInvoice,
+        return self._client.paginate(
+            GET_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -117,9 +253,9 @@ class SalesCorrectiveInvoices(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesCorrectiveInvoices",
-            item=models.SalesCorrectiveInvoice,
+        return self._client.changes(
+            GET_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -143,10 +279,10 @@ class SalesCorrectiveInvoices(SyncAPIResource):
         Args:
             sales_corrective_invoice: the fields to send: a ``SalesCorrectiveInvoiceCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesCorrectiveInvoices",
-            cast_to=models.SalesCorrectiveInvoice,
-            body={"sales_corrective_invoice": sales_corrective_invoice},
+        return self._client.call(
+            POST_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
+            body=sales_corrective_invoice,
             body_model=models.SalesCorrectiveInvoiceCreate,
             options=options,
         )
@@ -178,10 +314,10 @@ class SalesCorrectiveInvoices(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Corrective Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -211,12 +347,12 @@ class SalesCorrectiveInvoices(SyncAPIResource):
             key: The Sales Corrective Invoice Key.
             sales_corrective_invoice: the fields to send: a ``SalesCorrectiveInvoiceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            body={"sales_corrective_invoice": sales_corrective_invoice},
+        return self._client.call(
+            PUT_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            body=sales_corrective_invoice,
             body_model=models.SalesCorrectiveInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -239,10 +375,10 @@ class SalesCorrectiveInvoices(SyncAPIResource):
             key: The Sales Corrective Invoice Key.
             void_reason: The reason the Sales Corrective Invoice is being voided (required unless status is DRAFT).
         """
-        return self._request(
-            "deleteSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            DELETE_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
@@ -252,6 +388,12 @@ class SalesCorrectiveInvoices(SyncAPIResource):
 
 class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
     """Sales Corrective Invoices (async): reach it as ``client.sales_corrective_invoices``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesCorrectiveInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesCorrectiveInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -294,9 +436,9 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Corrective Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesCorrectiveInvoices",
-            item=models.SalesCorrectiveInvoice,
+        return self._client.paginate(
+            GET_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -336,9 +478,9 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesCorrectiveInvoices",
-            item=models.SalesCorrectiveInvoice,
+        return self._client.changes(
+            GET_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -362,10 +504,10 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
         Args:
             sales_corrective_invoice: the fields to send: a ``SalesCorrectiveInvoiceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesCorrectiveInvoices",
-            cast_to=models.SalesCorrectiveInvoice,
-            body={"sales_corrective_invoice": sales_corrective_invoice},
+        return await self._client.call(
+            POST_SALES_CORRECTIVE_INVOICES,
+            models.SalesCorrectiveInvoice,
+            body=sales_corrective_invoice,
             body_model=models.SalesCorrectiveInvoiceCreate,
             options=options,
         )
@@ -397,10 +539,10 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Corrective Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -430,12 +572,12 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
             key: The Sales Corrective Invoice Key.
             sales_corrective_invoice: the fields to send: a ``SalesCorrectiveInvoiceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            body={"sales_corrective_invoice": sales_corrective_invoice},
+        return await self._client.call(
+            PUT_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            body=sales_corrective_invoice,
             body_model=models.SalesCorrectiveInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -458,12 +600,34 @@ class AsyncSalesCorrectiveInvoices(AsyncAPIResource):
             key: The Sales Corrective Invoice Key.
             void_reason: The reason the Sales Corrective Invoice is being voided (required unless status is DRAFT).
         """
-        return await self._request(
-            "deleteSalesCorrectiveInvoicesKey",
-            cast_to=models.SalesCorrectiveInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            DELETE_SALES_CORRECTIVE_INVOICES_KEY,
+            models.SalesCorrectiveInvoice,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
             options=options,
         )
+
+
+class SalesCorrectiveInvoicesWithRawResponse:
+    """``client.sales_corrective_invoices.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesCorrectiveInvoices) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncSalesCorrectiveInvoicesWithRawResponse:
+    """``client.sales_corrective_invoices.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesCorrectiveInvoices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

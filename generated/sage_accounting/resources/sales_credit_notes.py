@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_sales_credit_notes import SalesCreditNoteCreate
     from ..models.put_sales_credit_notes import SalesCreditNoteUpdate
@@ -31,9 +41,142 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["SalesCreditNotes", "AsyncSalesCreditNotes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_CREDIT_NOTES = Operation(
+    "getSalesCreditNotes",
+    "GET",
+    "/sales_credit_notes",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_credit_notes",
+    name="list",
+    kind="list",
+    model="SalesCreditNote",
+)
+
+POST_SALES_CREDIT_NOTES = Operation(
+    "postSalesCreditNotes",
+    "POST",
+    "/sales_credit_notes",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_credit_notes",
+    name="create",
+    kind="create",
+    body_key="sales_credit_note",
+    model="SalesCreditNote",
+)
+
+GET_SALES_CREDIT_NOTES_KEY = Operation(
+    "getSalesCreditNotesKey",
+    "GET",
+    "/sales_credit_notes/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "mark_as_sent": BOOLEAN,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_credit_notes",
+    name="get",
+    kind="get",
+    model="SalesCreditNote",
+)
+
+PUT_SALES_CREDIT_NOTES_KEY = Operation(
+    "putSalesCreditNotesKey",
+    "PUT",
+    "/sales_credit_notes/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="sales_credit_notes",
+    name="update",
+    kind="update",
+    body_key="sales_credit_note",
+    model="SalesCreditNote",
+)
+
+DELETE_SALES_CREDIT_NOTES_KEY = Operation(
+    "deleteSalesCreditNotesKey",
+    "DELETE",
+    "/sales_credit_notes/{key}",
+    query={
+        "void_reason": STRING,
+    },
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_credit_notes",
+    name="delete",
+    kind="delete",
+    model="SalesCreditNote",
+)
+
+POST_SALES_CREDIT_NOTES_KEY_RELEASE = Operation(
+    "postSalesCreditNotesKeyRelease",
+    "POST",
+    "/sales_credit_notes/{key}/release",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="sales_credit_notes",
+    name="release",
+    kind="action",
+    model="SalesCreditNote",
+)
+
+OPERATIONS = (
+    GET_SALES_CREDIT_NOTES,
+    POST_SALES_CREDIT_NOTES,
+    GET_SALES_CREDIT_NOTES_KEY,
+    PUT_SALES_CREDIT_NOTES_KEY,
+    DELETE_SALES_CREDIT_NOTES_KEY,
+    POST_SALES_CREDIT_NOTES_KEY_RELEASE,
+)
+
 
 class SalesCreditNotes(SyncAPIResource):
     """Sales Credit Notes: reach it as ``client.sales_credit_notes``."""
+
+    @property
+    def with_raw_response(self) -> SalesCreditNotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesCreditNotesWithRawResponse(self)
 
     def list(
         self,
@@ -76,9 +219,9 @@ class SalesCreditNotes(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Credit Notes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesCreditNotes",
-            item=models.SalesCreditNote,
+        return self._client.paginate(
+            GET_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -118,9 +261,9 @@ class SalesCreditNotes(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesCreditNotes",
-            item=models.SalesCreditNote,
+        return self._client.changes(
+            GET_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -144,10 +287,10 @@ class SalesCreditNotes(SyncAPIResource):
         Args:
             sales_credit_note: the fields to send: a ``SalesCreditNoteCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesCreditNotes",
-            cast_to=models.SalesCreditNote,
-            body={"sales_credit_note": sales_credit_note},
+        return self._client.call(
+            POST_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
+            body=sales_credit_note,
             body_model=models.SalesCreditNoteCreate,
             options=options,
         )
@@ -179,10 +322,10 @@ class SalesCreditNotes(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Credit Note (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -212,12 +355,12 @@ class SalesCreditNotes(SyncAPIResource):
             key: The Sales Credit Note Key.
             sales_credit_note: the fields to send: a ``SalesCreditNoteUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            body={"sales_credit_note": sales_credit_note},
+        return self._client.call(
+            PUT_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            body=sales_credit_note,
             body_model=models.SalesCreditNoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -240,10 +383,10 @@ class SalesCreditNotes(SyncAPIResource):
             key: The Sales Credit Note Key.
             void_reason: The reason the Sales Credit Note is being voided (required unless status is DRAFT).
         """
-        return self._request(
-            "deleteSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return self._client.call(
+            DELETE_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
@@ -266,16 +409,22 @@ class SalesCreditNotes(SyncAPIResource):
         Args:
             key: The Sales Credit Note Key.
         """
-        return self._request(
-            "postSalesCreditNotesKeyRelease",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return self._client.call(
+            POST_SALES_CREDIT_NOTES_KEY_RELEASE,
+            models.SalesCreditNote,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncSalesCreditNotes(AsyncAPIResource):
     """Sales Credit Notes (async): reach it as ``client.sales_credit_notes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesCreditNotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesCreditNotesWithRawResponse(self)
 
     def list(
         self,
@@ -318,9 +467,9 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Credit Notes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesCreditNotes",
-            item=models.SalesCreditNote,
+        return self._client.paginate(
+            GET_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -360,9 +509,9 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesCreditNotes",
-            item=models.SalesCreditNote,
+        return self._client.changes(
+            GET_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -386,10 +535,10 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         Args:
             sales_credit_note: the fields to send: a ``SalesCreditNoteCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesCreditNotes",
-            cast_to=models.SalesCreditNote,
-            body={"sales_credit_note": sales_credit_note},
+        return await self._client.call(
+            POST_SALES_CREDIT_NOTES,
+            models.SalesCreditNote,
+            body=sales_credit_note,
             body_model=models.SalesCreditNoteCreate,
             options=options,
         )
@@ -421,10 +570,10 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Credit Note (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -454,12 +603,12 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
             key: The Sales Credit Note Key.
             sales_credit_note: the fields to send: a ``SalesCreditNoteUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            body={"sales_credit_note": sales_credit_note},
+        return await self._client.call(
+            PUT_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            body=sales_credit_note,
             body_model=models.SalesCreditNoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -482,10 +631,10 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
             key: The Sales Credit Note Key.
             void_reason: The reason the Sales Credit Note is being voided (required unless status is DRAFT).
         """
-        return await self._request(
-            "deleteSalesCreditNotesKey",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return await self._client.call(
+            DELETE_SALES_CREDIT_NOTES_KEY,
+            models.SalesCreditNote,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
@@ -508,9 +657,33 @@ class AsyncSalesCreditNotes(AsyncAPIResource):
         Args:
             key: The Sales Credit Note Key.
         """
-        return await self._request(
-            "postSalesCreditNotesKeyRelease",
-            cast_to=models.SalesCreditNote,
-            path_params={"key": key},
+        return await self._client.call(
+            POST_SALES_CREDIT_NOTES_KEY_RELEASE,
+            models.SalesCreditNote,
+            path={"key": key},
             options=options,
         )
+
+
+class SalesCreditNotesWithRawResponse:
+    """``client.sales_credit_notes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesCreditNotes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.release = to_raw_response(resource.release)
+
+
+class AsyncSalesCreditNotesWithRawResponse:
+    """``client.sales_credit_notes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesCreditNotes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.release = async_to_raw_response(resource.release)

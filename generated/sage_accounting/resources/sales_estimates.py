@@ -14,23 +14,137 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_sales_estimates import SalesEstimateCreate
     from ..models.put_sales_estimates import SalesEstimateUpdate
     from ..models.sales_estimate import SalesEstimate
 
 __all__ = ["SalesEstimates", "AsyncSalesEstimates"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_ESTIMATES = Operation(
+    "getSalesEstimates",
+    "GET",
+    "/sales_estimates",
+    query={
+        "contact_id": STRING,
+        "search": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_estimates",
+    name="list",
+    kind="list",
+    model="SalesEstimate",
+)
+
+POST_SALES_ESTIMATES = Operation(
+    "postSalesEstimates",
+    "POST",
+    "/sales_estimates",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="sales_estimates",
+    name="create",
+    kind="create",
+    body_key="sales_estimate",
+    model="SalesEstimate",
+)
+
+GET_SALES_ESTIMATES_KEY = Operation(
+    "getSalesEstimatesKey",
+    "GET",
+    "/sales_estimates/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_estimates",
+    name="get",
+    kind="get",
+    model="SalesEstimate",
+)
+
+PUT_SALES_ESTIMATES_KEY = Operation(
+    "putSalesEstimatesKey",
+    "PUT",
+    "/sales_estimates/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="sales_estimates",
+    name="update",
+    kind="update",
+    body_key="sales_estimate",
+    model="SalesEstimate",
+)
+
+DELETE_SALES_ESTIMATES_KEY = Operation(
+    "deleteSalesEstimatesKey",
+    "DELETE",
+    "/sales_estimates/{key}",
+    access=(("Sales", ("Full Access",)),),
+    availability=(("Accounting Plus", ("CA", "FR", "GB", "IE", "US")),),
+    resource="sales_estimates",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_SALES_ESTIMATES,
+    POST_SALES_ESTIMATES,
+    GET_SALES_ESTIMATES_KEY,
+    PUT_SALES_ESTIMATES_KEY,
+    DELETE_SALES_ESTIMATES_KEY,
+)
+
 
 class SalesEstimates(SyncAPIResource):
     """Sales Estimates: reach it as ``client.sales_estimates``."""
+
+    @property
+    def with_raw_response(self) -> SalesEstimatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesEstimatesWithRawResponse(self)
 
     def list(
         self,
@@ -67,9 +181,9 @@ class SalesEstimates(SyncAPIResource):
             page: Go to specific page of Sales Estimates
             attributes: Specify the attributes that you want to expose for the Sales Estimates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getSalesEstimates",
-            item=models.SalesEstimate,
+        return self._client.paginate(
+            GET_SALES_ESTIMATES,
+            models.SalesEstimate,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -102,10 +216,10 @@ class SalesEstimates(SyncAPIResource):
         Args:
             sales_estimate: the fields to send: a ``SalesEstimateCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesEstimates",
-            cast_to=models.SalesEstimate,
-            body={"sales_estimate": sales_estimate},
+        return self._client.call(
+            POST_SALES_ESTIMATES,
+            models.SalesEstimate,
+            body=sales_estimate,
             body_model=models.SalesEstimateCreate,
             options=options,
         )
@@ -131,10 +245,10 @@ class SalesEstimates(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Sales Estimate (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Sales Estimate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesEstimatesKey",
-            cast_to=models.SalesEstimate,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_ESTIMATES_KEY,
+            models.SalesEstimate,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -161,12 +275,12 @@ class SalesEstimates(SyncAPIResource):
             key: The Sales Estimate Key.
             sales_estimate: the fields to send: a ``SalesEstimateUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesEstimatesKey",
-            cast_to=models.SalesEstimate,
-            body={"sales_estimate": sales_estimate},
+        return self._client.call(
+            PUT_SALES_ESTIMATES_KEY,
+            models.SalesEstimate,
+            body=sales_estimate,
             body_model=models.SalesEstimateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -186,15 +300,21 @@ class SalesEstimates(SyncAPIResource):
         Args:
             key: The Sales Estimate Key.
         """
-        return self._request_empty(
-            "deleteSalesEstimatesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_SALES_ESTIMATES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncSalesEstimates(AsyncAPIResource):
     """Sales Estimates (async): reach it as ``client.sales_estimates``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesEstimatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesEstimatesWithRawResponse(self)
 
     def list(
         self,
@@ -231,9 +351,9 @@ class AsyncSalesEstimates(AsyncAPIResource):
             page: Go to specific page of Sales Estimates
             attributes: Specify the attributes that you want to expose for the Sales Estimates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getSalesEstimates",
-            item=models.SalesEstimate,
+        return self._client.paginate(
+            GET_SALES_ESTIMATES,
+            models.SalesEstimate,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -266,10 +386,10 @@ class AsyncSalesEstimates(AsyncAPIResource):
         Args:
             sales_estimate: the fields to send: a ``SalesEstimateCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesEstimates",
-            cast_to=models.SalesEstimate,
-            body={"sales_estimate": sales_estimate},
+        return await self._client.call(
+            POST_SALES_ESTIMATES,
+            models.SalesEstimate,
+            body=sales_estimate,
             body_model=models.SalesEstimateCreate,
             options=options,
         )
@@ -295,10 +415,10 @@ class AsyncSalesEstimates(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Sales Estimate (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Sales Estimate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesEstimatesKey",
-            cast_to=models.SalesEstimate,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_ESTIMATES_KEY,
+            models.SalesEstimate,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -325,12 +445,12 @@ class AsyncSalesEstimates(AsyncAPIResource):
             key: The Sales Estimate Key.
             sales_estimate: the fields to send: a ``SalesEstimateUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesEstimatesKey",
-            cast_to=models.SalesEstimate,
-            body={"sales_estimate": sales_estimate},
+        return await self._client.call(
+            PUT_SALES_ESTIMATES_KEY,
+            models.SalesEstimate,
+            body=sales_estimate,
             body_model=models.SalesEstimateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -350,8 +470,30 @@ class AsyncSalesEstimates(AsyncAPIResource):
         Args:
             key: The Sales Estimate Key.
         """
-        return await self._request_empty(
-            "deleteSalesEstimatesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_SALES_ESTIMATES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class SalesEstimatesWithRawResponse:
+    """``client.sales_estimates.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesEstimates) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncSalesEstimatesWithRawResponse:
+    """``client.sales_estimates.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesEstimates) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -16,14 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_sales_invoices import SalesInvoiceCreate
     from ..models.put_sales_invoices import SalesInvoiceUpdate
@@ -31,9 +41,154 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["SalesInvoices", "AsyncSalesInvoices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_INVOICES = Operation(
+    "getSalesInvoices",
+    "GET",
+    "/sales_invoices",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "search": STRING,
+        "contact_id": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="list",
+    kind="list",
+    model="SalesInvoice",
+)
+
+POST_SALES_INVOICES = Operation(
+    "postSalesInvoices",
+    "POST",
+    "/sales_invoices",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="create",
+    kind="create",
+    body_key="sales_invoice",
+    model="SalesInvoice",
+)
+
+GET_SALES_INVOICES_KEY = Operation(
+    "getSalesInvoicesKey",
+    "GET",
+    "/sales_invoices/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "show_corrections": BOOLEAN,
+        "nested_attributes": LIST,
+        "mark_as_sent": BOOLEAN,
+        "show_recurring_invoice": BOOLEAN,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="get",
+    kind="get",
+    model="SalesInvoice",
+)
+
+PUT_SALES_INVOICES_KEY = Operation(
+    "putSalesInvoicesKey",
+    "PUT",
+    "/sales_invoices/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="update",
+    kind="update",
+    body_key="sales_invoice",
+    model="SalesInvoice",
+)
+
+DELETE_SALES_INVOICES_KEY = Operation(
+    "deleteSalesInvoicesKey",
+    "DELETE",
+    "/sales_invoices/{key}",
+    query={
+        "void_reason": STRING,
+    },
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="delete",
+    kind="delete",
+    model="SalesInvoice",
+)
+
+POST_SALES_INVOICES_KEY_RELEASE = Operation(
+    "postSalesInvoicesKeyRelease",
+    "POST",
+    "/sales_invoices/{key}/release",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_invoices",
+    name="release",
+    kind="action",
+    model="SalesInvoice",
+)
+
+OPERATIONS = (
+    GET_SALES_INVOICES,
+    POST_SALES_INVOICES,
+    GET_SALES_INVOICES_KEY,
+    PUT_SALES_INVOICES_KEY,
+    DELETE_SALES_INVOICES_KEY,
+    POST_SALES_INVOICES_KEY_RELEASE,
+)
+
 
 class SalesInvoices(SyncAPIResource):
     """Sales Invoices: reach it as ``client.sales_invoices``."""
+
+    @property
+    def with_raw_response(self) -> SalesInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -76,9 +231,9 @@ class SalesInvoices(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesInvoices",
-            item=models.SalesInvoice,
+        return self._client.paginate(
+            GET_SALES_INVOICES,
+            models.SalesInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -118,9 +273,9 @@ class SalesInvoices(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesInvoices",
-            item=models.SalesInvoice,
+        return self._client.changes(
+            GET_SALES_INVOICES,
+            models.SalesInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -144,10 +299,10 @@ class SalesInvoices(SyncAPIResource):
         Args:
             sales_invoice: the fields to send: a ``SalesInvoiceCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesInvoices",
-            cast_to=models.SalesInvoice,
-            body={"sales_invoice": sales_invoice},
+        return self._client.call(
+            POST_SALES_INVOICES,
+            models.SalesInvoice,
+            body=sales_invoice,
             body_model=models.SalesInvoiceCreate,
             options=options,
         )
@@ -183,10 +338,10 @@ class SalesInvoices(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "show_corrections": show_corrections,
@@ -218,12 +373,12 @@ class SalesInvoices(SyncAPIResource):
             key: The Sales Invoice Key.
             sales_invoice: the fields to send: a ``SalesInvoiceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            body={"sales_invoice": sales_invoice},
+        return self._client.call(
+            PUT_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            body=sales_invoice,
             body_model=models.SalesInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -246,10 +401,10 @@ class SalesInvoices(SyncAPIResource):
             key: The Sales Invoice Key.
             void_reason: The reason the Sales Invoice is being voided (required unless status is DRAFT).
         """
-        return self._request(
-            "deleteSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            DELETE_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
@@ -272,16 +427,22 @@ class SalesInvoices(SyncAPIResource):
         Args:
             key: The Sales Invoice Key.
         """
-        return self._request(
-            "postSalesInvoicesKeyRelease",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return self._client.call(
+            POST_SALES_INVOICES_KEY_RELEASE,
+            models.SalesInvoice,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncSalesInvoices(AsyncAPIResource):
     """Sales Invoices (async): reach it as ``client.sales_invoices``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesInvoicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -324,9 +485,9 @@ class AsyncSalesInvoices(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Invoices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, due_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesInvoices",
-            item=models.SalesInvoice,
+        return self._client.paginate(
+            GET_SALES_INVOICES,
+            models.SalesInvoice,
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "search": search,
@@ -366,9 +527,9 @@ class AsyncSalesInvoices(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesInvoices",
-            item=models.SalesInvoice,
+        return self._client.changes(
+            GET_SALES_INVOICES,
+            models.SalesInvoice,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -392,10 +553,10 @@ class AsyncSalesInvoices(AsyncAPIResource):
         Args:
             sales_invoice: the fields to send: a ``SalesInvoiceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesInvoices",
-            cast_to=models.SalesInvoice,
-            body={"sales_invoice": sales_invoice},
+        return await self._client.call(
+            POST_SALES_INVOICES,
+            models.SalesInvoice,
+            body=sales_invoice,
             body_model=models.SalesInvoiceCreate,
             options=options,
         )
@@ -431,10 +592,10 @@ class AsyncSalesInvoices(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Invoice (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "show_corrections": show_corrections,
@@ -466,12 +627,12 @@ class AsyncSalesInvoices(AsyncAPIResource):
             key: The Sales Invoice Key.
             sales_invoice: the fields to send: a ``SalesInvoiceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            body={"sales_invoice": sales_invoice},
+        return await self._client.call(
+            PUT_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            body=sales_invoice,
             body_model=models.SalesInvoiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -494,10 +655,10 @@ class AsyncSalesInvoices(AsyncAPIResource):
             key: The Sales Invoice Key.
             void_reason: The reason the Sales Invoice is being voided (required unless status is DRAFT).
         """
-        return await self._request(
-            "deleteSalesInvoicesKey",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            DELETE_SALES_INVOICES_KEY,
+            models.SalesInvoice,
+            path={"key": key},
             query={
                 "void_reason": void_reason,
             },
@@ -520,9 +681,33 @@ class AsyncSalesInvoices(AsyncAPIResource):
         Args:
             key: The Sales Invoice Key.
         """
-        return await self._request(
-            "postSalesInvoicesKeyRelease",
-            cast_to=models.SalesInvoice,
-            path_params={"key": key},
+        return await self._client.call(
+            POST_SALES_INVOICES_KEY_RELEASE,
+            models.SalesInvoice,
+            path={"key": key},
             options=options,
         )
+
+
+class SalesInvoicesWithRawResponse:
+    """``client.sales_invoices.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesInvoices) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+        self.release = to_raw_response(resource.release)
+
+
+class AsyncSalesInvoicesWithRawResponse:
+    """``client.sales_invoices.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesInvoices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)
+        self.release = async_to_raw_response(resource.release)

@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_sales_quick_entries import SalesQuickEntryCreate
     from ..models.put_sales_quick_entries import SalesQuickEntryUpdate
@@ -30,9 +40,127 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["SalesQuickEntries", "AsyncSalesQuickEntries"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_QUICK_ENTRIES = Operation(
+    "getSalesQuickEntries",
+    "GET",
+    "/sales_quick_entries",
+    query={
+        "contact_id": STRING,
+        "search": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "show_payments_allocations": BOOLEAN,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_quick_entries",
+    name="list",
+    kind="list",
+    model="QuickEntry",
+)
+
+POST_SALES_QUICK_ENTRIES = Operation(
+    "postSalesQuickEntries",
+    "POST",
+    "/sales_quick_entries",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quick_entries",
+    name="create",
+    kind="create",
+    body_key="sales_quick_entry",
+    model="QuickEntry",
+)
+
+GET_SALES_QUICK_ENTRIES_KEY = Operation(
+    "getSalesQuickEntriesKey",
+    "GET",
+    "/sales_quick_entries/{key}",
+    query={
+        "show_payments_allocations": BOOLEAN,
+        "nested_attributes": LIST,
+        "show_analysis_types": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_quick_entries",
+    name="get",
+    kind="get",
+    model="QuickEntry",
+)
+
+PUT_SALES_QUICK_ENTRIES_KEY = Operation(
+    "putSalesQuickEntriesKey",
+    "PUT",
+    "/sales_quick_entries/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quick_entries",
+    name="update",
+    kind="update",
+    body_key="sales_quick_entry",
+    model="QuickEntry",
+)
+
+DELETE_SALES_QUICK_ENTRIES_KEY = Operation(
+    "deleteSalesQuickEntriesKey",
+    "DELETE",
+    "/sales_quick_entries/{key}",
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quick_entries",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_SALES_QUICK_ENTRIES,
+    POST_SALES_QUICK_ENTRIES,
+    GET_SALES_QUICK_ENTRIES_KEY,
+    PUT_SALES_QUICK_ENTRIES_KEY,
+    DELETE_SALES_QUICK_ENTRIES_KEY,
+)
+
 
 class SalesQuickEntries(SyncAPIResource):
     """Sales Quick Entries: reach it as ``client.sales_quick_entries``."""
+
+    @property
+    def with_raw_response(self) -> SalesQuickEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesQuickEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -75,9 +203,9 @@ class SalesQuickEntries(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesQuickEntries",
-            item=models.QuickEntry,
+        return self._client.paginate(
+            GET_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -117,9 +245,9 @@ class SalesQuickEntries(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesQuickEntries",
-            item=models.QuickEntry,
+        return self._client.changes(
+            GET_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -143,10 +271,10 @@ class SalesQuickEntries(SyncAPIResource):
         Args:
             sales_quick_entry: the fields to send: a ``SalesQuickEntryCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesQuickEntries",
-            cast_to=models.QuickEntry,
-            body={"sales_quick_entry": sales_quick_entry},
+        return self._client.call(
+            POST_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
+            body=sales_quick_entry,
             body_model=models.SalesQuickEntryCreate,
             options=options,
         )
@@ -176,10 +304,10 @@ class SalesQuickEntries(SyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesQuickEntriesKey",
-            cast_to=models.QuickEntry,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_QUICK_ENTRIES_KEY,
+            models.QuickEntry,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -208,12 +336,12 @@ class SalesQuickEntries(SyncAPIResource):
             key: The Sales Quick Entry Key.
             sales_quick_entry: the fields to send: a ``SalesQuickEntryUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesQuickEntriesKey",
-            cast_to=models.QuickEntry,
-            body={"sales_quick_entry": sales_quick_entry},
+        return self._client.call(
+            PUT_SALES_QUICK_ENTRIES_KEY,
+            models.QuickEntry,
+            body=sales_quick_entry,
             body_model=models.SalesQuickEntryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -233,15 +361,21 @@ class SalesQuickEntries(SyncAPIResource):
         Args:
             key: The Sales Quick Entry Key.
         """
-        return self._request_empty(
-            "deleteSalesQuickEntriesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_SALES_QUICK_ENTRIES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncSalesQuickEntries(AsyncAPIResource):
     """Sales Quick Entries (async): reach it as ``client.sales_quick_entries``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesQuickEntriesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesQuickEntriesWithRawResponse(self)
 
     def list(
         self,
@@ -284,9 +418,9 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Batch Entries (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesQuickEntries",
-            item=models.QuickEntry,
+        return self._client.paginate(
+            GET_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -326,9 +460,9 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getSalesQuickEntries",
-            item=models.QuickEntry,
+        return self._client.changes(
+            GET_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -352,10 +486,10 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         Args:
             sales_quick_entry: the fields to send: a ``SalesQuickEntryCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesQuickEntries",
-            cast_to=models.QuickEntry,
-            body={"sales_quick_entry": sales_quick_entry},
+        return await self._client.call(
+            POST_SALES_QUICK_ENTRIES,
+            models.QuickEntry,
+            body=sales_quick_entry,
             body_model=models.SalesQuickEntryCreate,
             options=options,
         )
@@ -385,10 +519,10 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
             show_analysis_types: Use this to show the line item analysis types
             attributes: Specify the attributes that you want to expose for the Sales Batch Entry (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesQuickEntriesKey",
-            cast_to=models.QuickEntry,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_QUICK_ENTRIES_KEY,
+            models.QuickEntry,
+            path={"key": key},
             query={
                 "show_payments_allocations": show_payments_allocations,
                 "nested_attributes": nested_attributes,
@@ -417,12 +551,12 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
             key: The Sales Quick Entry Key.
             sales_quick_entry: the fields to send: a ``SalesQuickEntryUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesQuickEntriesKey",
-            cast_to=models.QuickEntry,
-            body={"sales_quick_entry": sales_quick_entry},
+        return await self._client.call(
+            PUT_SALES_QUICK_ENTRIES_KEY,
+            models.QuickEntry,
+            body=sales_quick_entry,
             body_model=models.SalesQuickEntryUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -442,8 +576,30 @@ class AsyncSalesQuickEntries(AsyncAPIResource):
         Args:
             key: The Sales Quick Entry Key.
         """
-        return await self._request_empty(
-            "deleteSalesQuickEntriesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_SALES_QUICK_ENTRIES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class SalesQuickEntriesWithRawResponse:
+    """``client.sales_quick_entries.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesQuickEntries) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncSalesQuickEntriesWithRawResponse:
+    """``client.sales_quick_entries.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesQuickEntries) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

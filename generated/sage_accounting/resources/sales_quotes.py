@@ -14,23 +14,147 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_sales_quotes import SalesQuoteCreate
     from ..models.put_sales_quotes import SalesQuoteUpdate
     from ..models.sales_quote import SalesQuote
 
 __all__ = ["SalesQuotes", "AsyncSalesQuotes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SALES_QUOTES = Operation(
+    "getSalesQuotes",
+    "GET",
+    "/sales_quotes",
+    query={
+        "contact_id": STRING,
+        "search": STRING,
+        "status_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_or_created_since": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "sort": STRING,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_quotes",
+    name="list",
+    kind="list",
+    model="SalesQuote",
+)
+
+POST_SALES_QUOTES = Operation(
+    "postSalesQuotes",
+    "POST",
+    "/sales_quotes",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quotes",
+    name="create",
+    kind="create",
+    body_key="sales_quote",
+    model="SalesQuote",
+)
+
+GET_SALES_QUOTES_KEY = Operation(
+    "getSalesQuotesKey",
+    "GET",
+    "/sales_quotes/{key}",
+    query={
+        "nested_attributes": LIST,
+        "attributes": LIST,
+    },
+    access=(("Sales", ("Full Access", "Restricted Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="sales_quotes",
+    name="get",
+    kind="get",
+    model="SalesQuote",
+)
+
+PUT_SALES_QUOTES_KEY = Operation(
+    "putSalesQuotesKey",
+    "PUT",
+    "/sales_quotes/{key}",
+    access=(("Sales", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quotes",
+    name="update",
+    kind="update",
+    body_key="sales_quote",
+    model="SalesQuote",
+)
+
+DELETE_SALES_QUOTES_KEY = Operation(
+    "deleteSalesQuotesKey",
+    "DELETE",
+    "/sales_quotes/{key}",
+    access=(("Sales", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="sales_quotes",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_SALES_QUOTES,
+    POST_SALES_QUOTES,
+    GET_SALES_QUOTES_KEY,
+    PUT_SALES_QUOTES_KEY,
+    DELETE_SALES_QUOTES_KEY,
+)
+
 
 class SalesQuotes(SyncAPIResource):
     """Sales Quotes: reach it as ``client.sales_quotes``."""
+
+    @property
+    def with_raw_response(self) -> SalesQuotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return SalesQuotesWithRawResponse(self)
 
     def list(
         self,
@@ -69,9 +193,9 @@ class SalesQuotes(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Quotes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, expiry_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesQuotes",
-            item=models.SalesQuote,
+        return self._client.paginate(
+            GET_SALES_QUOTES,
+            models.SalesQuote,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -105,10 +229,10 @@ class SalesQuotes(SyncAPIResource):
         Args:
             sales_quote: the fields to send: a ``SalesQuoteCreate`` or a dict of them.
         """
-        return self._request(
-            "postSalesQuotes",
-            cast_to=models.SalesQuote,
-            body={"sales_quote": sales_quote},
+        return self._client.call(
+            POST_SALES_QUOTES,
+            models.SalesQuote,
+            body=sales_quote,
             body_model=models.SalesQuoteCreate,
             options=options,
         )
@@ -134,10 +258,10 @@ class SalesQuotes(SyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Sales Quote (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Sales Quote (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getSalesQuotesKey",
-            cast_to=models.SalesQuote,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SALES_QUOTES_KEY,
+            models.SalesQuote,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -164,12 +288,12 @@ class SalesQuotes(SyncAPIResource):
             key: The Sales Quote Key.
             sales_quote: the fields to send: a ``SalesQuoteUpdate`` or a dict of them.
         """
-        return self._request(
-            "putSalesQuotesKey",
-            cast_to=models.SalesQuote,
-            body={"sales_quote": sales_quote},
+        return self._client.call(
+            PUT_SALES_QUOTES_KEY,
+            models.SalesQuote,
+            body=sales_quote,
             body_model=models.SalesQuoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -189,15 +313,21 @@ class SalesQuotes(SyncAPIResource):
         Args:
             key: The Sales Quote Key.
         """
-        return self._request_empty(
-            "deleteSalesQuotesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_SALES_QUOTES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncSalesQuotes(AsyncAPIResource):
     """Sales Quotes (async): reach it as ``client.sales_quotes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncSalesQuotesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncSalesQuotesWithRawResponse(self)
 
     def list(
         self,
@@ -236,9 +366,9 @@ class AsyncSalesQuotes(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Sales Quotes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             sort: Order by a given attribute (required) and direction (optional; `asc` or `desc`; defaults to `asc`). Available attributes are: created_at, updated_at, date, expiry_date Example: `sort=created_at` or `sort=created_at:desc`
         """
-        return self._list(
-            "getSalesQuotes",
-            item=models.SalesQuote,
+        return self._client.paginate(
+            GET_SALES_QUOTES,
+            models.SalesQuote,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -272,10 +402,10 @@ class AsyncSalesQuotes(AsyncAPIResource):
         Args:
             sales_quote: the fields to send: a ``SalesQuoteCreate`` or a dict of them.
         """
-        return await self._request(
-            "postSalesQuotes",
-            cast_to=models.SalesQuote,
-            body={"sales_quote": sales_quote},
+        return await self._client.call(
+            POST_SALES_QUOTES,
+            models.SalesQuote,
+            body=sales_quote,
             body_model=models.SalesQuoteCreate,
             options=options,
         )
@@ -301,10 +431,10 @@ class AsyncSalesQuotes(AsyncAPIResource):
             nested_attributes: Specify the attributes that you want to expose for nested entities of the Sales Quote (expose all nested attributes with 'all'). These are in addition to the base attributes (name, path)
             attributes: Specify the attributes that you want to expose for the Sales Quote (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getSalesQuotesKey",
-            cast_to=models.SalesQuote,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SALES_QUOTES_KEY,
+            models.SalesQuote,
+            path={"key": key},
             query={
                 "nested_attributes": nested_attributes,
                 "attributes": attributes,
@@ -331,12 +461,12 @@ class AsyncSalesQuotes(AsyncAPIResource):
             key: The Sales Quote Key.
             sales_quote: the fields to send: a ``SalesQuoteUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putSalesQuotesKey",
-            cast_to=models.SalesQuote,
-            body={"sales_quote": sales_quote},
+        return await self._client.call(
+            PUT_SALES_QUOTES_KEY,
+            models.SalesQuote,
+            body=sales_quote,
             body_model=models.SalesQuoteUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -356,8 +486,30 @@ class AsyncSalesQuotes(AsyncAPIResource):
         Args:
             key: The Sales Quote Key.
         """
-        return await self._request_empty(
-            "deleteSalesQuotesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_SALES_QUOTES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class SalesQuotesWithRawResponse:
+    """``client.sales_quotes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: SalesQuotes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncSalesQuotesWithRawResponse:
+    """``client.sales_quotes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncSalesQuotes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

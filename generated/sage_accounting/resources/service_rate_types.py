@@ -14,23 +14,148 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_service_rate_types import ServiceRateTypeCreate
     from ..models.put_service_rate_types import ServiceRateTypeUpdate
     from ..models.service_rate_type import ServiceRateType
 
 __all__ = ["ServiceRateTypes", "AsyncServiceRateTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SERVICE_RATE_TYPES = Operation(
+    "getServiceRateTypes",
+    "GET",
+    "/service_rate_types",
+    query={
+        "updated_or_created_since": DATETIME,
+        "active": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="service_rate_types",
+    name="list",
+    kind="list",
+    model="ServiceRateType",
+)
+
+POST_SERVICE_RATE_TYPES = Operation(
+    "postServiceRateTypes",
+    "POST",
+    "/service_rate_types",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="service_rate_types",
+    name="create",
+    kind="create",
+    body_key="service_rate_type",
+    model="ServiceRateType",
+)
+
+GET_SERVICE_RATE_TYPES_KEY = Operation(
+    "getServiceRateTypesKey",
+    "GET",
+    "/service_rate_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="service_rate_types",
+    name="get",
+    kind="get",
+    model="ServiceRateType",
+)
+
+PUT_SERVICE_RATE_TYPES_KEY = Operation(
+    "putServiceRateTypesKey",
+    "PUT",
+    "/service_rate_types/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="service_rate_types",
+    name="update",
+    kind="update",
+    body_key="service_rate_type",
+    model="ServiceRateType",
+)
+
+DELETE_SERVICE_RATE_TYPES_KEY = Operation(
+    "deleteServiceRateTypesKey",
+    "DELETE",
+    "/service_rate_types/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="service_rate_types",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_SERVICE_RATE_TYPES,
+    POST_SERVICE_RATE_TYPES,
+    GET_SERVICE_RATE_TYPES_KEY,
+    PUT_SERVICE_RATE_TYPES_KEY,
+    DELETE_SERVICE_RATE_TYPES_KEY,
+)
+
 
 class ServiceRateTypes(SyncAPIResource):
     """Service Rate Types: reach it as ``client.service_rate_types``."""
+
+    @property
+    def with_raw_response(self) -> ServiceRateTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ServiceRateTypesWithRawResponse(self)
 
     def list(
         self,
@@ -57,9 +182,9 @@ class ServiceRateTypes(SyncAPIResource):
             page: Go to specific page of Service Rates
             attributes: Specify the attributes that you want to expose for the Service Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getServiceRateTypes",
-            item=models.ServiceRateType,
+        return self._client.paginate(
+            GET_SERVICE_RATE_TYPES,
+            models.ServiceRateType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "active": active,
@@ -87,10 +212,10 @@ class ServiceRateTypes(SyncAPIResource):
         Args:
             service_rate_type: the fields to send: a ``ServiceRateTypeCreate`` or a dict of them.
         """
-        return self._request(
-            "postServiceRateTypes",
-            cast_to=models.ServiceRateType,
-            body={"service_rate_type": service_rate_type},
+        return self._client.call(
+            POST_SERVICE_RATE_TYPES,
+            models.ServiceRateType,
+            body=service_rate_type,
             body_model=models.ServiceRateTypeCreate,
             options=options,
         )
@@ -114,10 +239,10 @@ class ServiceRateTypes(SyncAPIResource):
             key: The Service Rate Type Key.
             attributes: Specify the attributes that you want to expose for the Service Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getServiceRateTypesKey",
-            cast_to=models.ServiceRateType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SERVICE_RATE_TYPES_KEY,
+            models.ServiceRateType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -143,12 +268,12 @@ class ServiceRateTypes(SyncAPIResource):
             key: The Service Rate Type Key.
             service_rate_type: the fields to send: a ``ServiceRateTypeUpdate`` or a dict of them.
         """
-        return self._request(
-            "putServiceRateTypesKey",
-            cast_to=models.ServiceRateType,
-            body={"service_rate_type": service_rate_type},
+        return self._client.call(
+            PUT_SERVICE_RATE_TYPES_KEY,
+            models.ServiceRateType,
+            body=service_rate_type,
             body_model=models.ServiceRateTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -168,15 +293,21 @@ class ServiceRateTypes(SyncAPIResource):
         Args:
             key: The Service Rate Type Key.
         """
-        return self._request_empty(
-            "deleteServiceRateTypesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_SERVICE_RATE_TYPES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncServiceRateTypes(AsyncAPIResource):
     """Service Rate Types (async): reach it as ``client.service_rate_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncServiceRateTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncServiceRateTypesWithRawResponse(self)
 
     def list(
         self,
@@ -203,9 +334,9 @@ class AsyncServiceRateTypes(AsyncAPIResource):
             page: Go to specific page of Service Rates
             attributes: Specify the attributes that you want to expose for the Service Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getServiceRateTypes",
-            item=models.ServiceRateType,
+        return self._client.paginate(
+            GET_SERVICE_RATE_TYPES,
+            models.ServiceRateType,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "active": active,
@@ -233,10 +364,10 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         Args:
             service_rate_type: the fields to send: a ``ServiceRateTypeCreate`` or a dict of them.
         """
-        return await self._request(
-            "postServiceRateTypes",
-            cast_to=models.ServiceRateType,
-            body={"service_rate_type": service_rate_type},
+        return await self._client.call(
+            POST_SERVICE_RATE_TYPES,
+            models.ServiceRateType,
+            body=service_rate_type,
             body_model=models.ServiceRateTypeCreate,
             options=options,
         )
@@ -260,10 +391,10 @@ class AsyncServiceRateTypes(AsyncAPIResource):
             key: The Service Rate Type Key.
             attributes: Specify the attributes that you want to expose for the Service Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getServiceRateTypesKey",
-            cast_to=models.ServiceRateType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SERVICE_RATE_TYPES_KEY,
+            models.ServiceRateType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -289,12 +420,12 @@ class AsyncServiceRateTypes(AsyncAPIResource):
             key: The Service Rate Type Key.
             service_rate_type: the fields to send: a ``ServiceRateTypeUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putServiceRateTypesKey",
-            cast_to=models.ServiceRateType,
-            body={"service_rate_type": service_rate_type},
+        return await self._client.call(
+            PUT_SERVICE_RATE_TYPES_KEY,
+            models.ServiceRateType,
+            body=service_rate_type,
             body_model=models.ServiceRateTypeUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -314,8 +445,30 @@ class AsyncServiceRateTypes(AsyncAPIResource):
         Args:
             key: The Service Rate Type Key.
         """
-        return await self._request_empty(
-            "deleteServiceRateTypesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_SERVICE_RATE_TYPES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ServiceRateTypesWithRawResponse:
+    """``client.service_rate_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: ServiceRateTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncServiceRateTypesWithRawResponse:
+    """``client.service_rate_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncServiceRateTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

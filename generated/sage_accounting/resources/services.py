@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_services import ServiceCreate
     from ..models.put_services import ServiceUpdate
@@ -30,9 +40,126 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["Services", "AsyncServices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_SERVICES = Operation(
+    "getServices",
+    "GET",
+    "/services",
+    query={
+        "search": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "active": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="services",
+    name="list",
+    kind="list",
+    model="Service",
+)
+
+POST_SERVICES = Operation(
+    "postServices",
+    "POST",
+    "/services",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="services",
+    name="create",
+    kind="create",
+    body_key="service",
+    model="Service",
+)
+
+GET_SERVICES_KEY = Operation(
+    "getServicesKey",
+    "GET",
+    "/services/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="services",
+    name="get",
+    kind="get",
+    model="Service",
+)
+
+PUT_SERVICES_KEY = Operation(
+    "putServicesKey",
+    "PUT",
+    "/services/{key}",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="services",
+    name="update",
+    kind="update",
+    body_key="service",
+    model="Service",
+)
+
+DELETE_SERVICES_KEY = Operation(
+    "deleteServicesKey",
+    "DELETE",
+    "/services/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+    ),
+    resource="services",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_SERVICES,
+    POST_SERVICES,
+    GET_SERVICES_KEY,
+    PUT_SERVICES_KEY,
+    DELETE_SERVICES_KEY,
+)
+
 
 class Services(SyncAPIResource):
     """Services: reach it as ``client.services``."""
+
+    @property
+    def with_raw_response(self) -> ServicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return ServicesWithRawResponse(self)
 
     def list(
         self,
@@ -63,9 +190,9 @@ class Services(SyncAPIResource):
             page: Go to specific page of Services
             attributes: Specify the attributes that you want to expose for the Services (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getServices",
-            item=models.Service,
+        return self._client.paginate(
+            GET_SERVICES,
+            models.Service,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -99,9 +226,9 @@ class Services(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getServices",
-            item=models.Service,
+        return self._client.changes(
+            GET_SERVICES,
+            models.Service,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -125,10 +252,10 @@ class Services(SyncAPIResource):
         Args:
             service: the fields to send: a ``ServiceCreate`` or a dict of them.
         """
-        return self._request(
-            "postServices",
-            cast_to=models.Service,
-            body={"service": service},
+        return self._client.call(
+            POST_SERVICES,
+            models.Service,
+            body=service,
             body_model=models.ServiceCreate,
             options=options,
         )
@@ -152,10 +279,10 @@ class Services(SyncAPIResource):
             key: The Service Key.
             attributes: Specify the attributes that you want to expose for the Service (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getServicesKey",
-            cast_to=models.Service,
-            path_params={"key": key},
+        return self._client.call(
+            GET_SERVICES_KEY,
+            models.Service,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -181,12 +308,12 @@ class Services(SyncAPIResource):
             key: The Service Key.
             service: the fields to send: a ``ServiceUpdate`` or a dict of them.
         """
-        return self._request(
-            "putServicesKey",
-            cast_to=models.Service,
-            body={"service": service},
+        return self._client.call(
+            PUT_SERVICES_KEY,
+            models.Service,
+            body=service,
             body_model=models.ServiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -206,15 +333,21 @@ class Services(SyncAPIResource):
         Args:
             key: The Service Key.
         """
-        return self._request_empty(
-            "deleteServicesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_SERVICES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncServices(AsyncAPIResource):
     """Services (async): reach it as ``client.services``."""
+
+    @property
+    def with_raw_response(self) -> AsyncServicesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncServicesWithRawResponse(self)
 
     def list(
         self,
@@ -245,9 +378,9 @@ class AsyncServices(AsyncAPIResource):
             page: Go to specific page of Services
             attributes: Specify the attributes that you want to expose for the Services (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getServices",
-            item=models.Service,
+        return self._client.paginate(
+            GET_SERVICES,
+            models.Service,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -281,9 +414,9 @@ class AsyncServices(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getServices",
-            item=models.Service,
+        return self._client.changes(
+            GET_SERVICES,
+            models.Service,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -307,10 +440,10 @@ class AsyncServices(AsyncAPIResource):
         Args:
             service: the fields to send: a ``ServiceCreate`` or a dict of them.
         """
-        return await self._request(
-            "postServices",
-            cast_to=models.Service,
-            body={"service": service},
+        return await self._client.call(
+            POST_SERVICES,
+            models.Service,
+            body=service,
             body_model=models.ServiceCreate,
             options=options,
         )
@@ -334,10 +467,10 @@ class AsyncServices(AsyncAPIResource):
             key: The Service Key.
             attributes: Specify the attributes that you want to expose for the Service (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getServicesKey",
-            cast_to=models.Service,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_SERVICES_KEY,
+            models.Service,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -363,12 +496,12 @@ class AsyncServices(AsyncAPIResource):
             key: The Service Key.
             service: the fields to send: a ``ServiceUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putServicesKey",
-            cast_to=models.Service,
-            body={"service": service},
+        return await self._client.call(
+            PUT_SERVICES_KEY,
+            models.Service,
+            body=service,
             body_model=models.ServiceUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -388,8 +521,30 @@ class AsyncServices(AsyncAPIResource):
         Args:
             key: The Service Key.
         """
-        return await self._request_empty(
-            "deleteServicesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_SERVICES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class ServicesWithRawResponse:
+    """``client.services.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Services) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncServicesWithRawResponse:
+    """``client.services.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncServices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

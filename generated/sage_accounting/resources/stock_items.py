@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from .._runtime import AsyncChangeFeed, ChangeFeed
     from ..models.post_stock_items import StockItemCreate
     from ..models.put_stock_items import StockItemUpdate
@@ -30,9 +40,111 @@ if TYPE_CHECKING:  # models are imported when a method first needs them, not wit
 
 __all__ = ["StockItems", "AsyncStockItems"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_STOCK_ITEMS = Operation(
+    "getStockItems",
+    "GET",
+    "/stock_items",
+    query={
+        "search": STRING,
+        "updated_or_created_since": DATETIME,
+        "deleted_since": DATETIME,
+        "active": BOOLEAN,
+        "out_of_stock": BOOLEAN,
+        "below_reorder_level": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_items",
+    name="list",
+    kind="list",
+    model="StockItem",
+)
+
+POST_STOCK_ITEMS = Operation(
+    "postStockItems",
+    "POST",
+    "/stock_items",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_items",
+    name="create",
+    kind="create",
+    body_key="stock_item",
+    model="StockItem",
+)
+
+GET_STOCK_ITEMS_KEY = Operation(
+    "getStockItemsKey",
+    "GET",
+    "/stock_items/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_items",
+    name="get",
+    kind="get",
+    model="StockItem",
+)
+
+PUT_STOCK_ITEMS_KEY = Operation(
+    "putStockItemsKey",
+    "PUT",
+    "/stock_items/{key}",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_items",
+    name="update",
+    kind="update",
+    body_key="stock_item",
+    model="StockItem",
+)
+
+DELETE_STOCK_ITEMS_KEY = Operation(
+    "deleteStockItemsKey",
+    "DELETE",
+    "/stock_items/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_items",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_STOCK_ITEMS,
+    POST_STOCK_ITEMS,
+    GET_STOCK_ITEMS_KEY,
+    PUT_STOCK_ITEMS_KEY,
+    DELETE_STOCK_ITEMS_KEY,
+)
+
 
 class StockItems(SyncAPIResource):
     """Stock Items: reach it as ``client.stock_items``."""
+
+    @property
+    def with_raw_response(self) -> StockItemsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return StockItemsWithRawResponse(self)
 
     def list(
         self,
@@ -67,9 +179,9 @@ class StockItems(SyncAPIResource):
             page: Go to specific page of Stock Items
             attributes: Specify the attributes that you want to expose for the Stock Items (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getStockItems",
-            item=models.StockItem,
+        return self._client.paginate(
+            GET_STOCK_ITEMS,
+            models.StockItem,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -105,9 +217,9 @@ class StockItems(SyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getStockItems",
-            item=models.StockItem,
+        return self._client.changes(
+            GET_STOCK_ITEMS,
+            models.StockItem,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -131,10 +243,10 @@ class StockItems(SyncAPIResource):
         Args:
             stock_item: the fields to send: a ``StockItemCreate`` or a dict of them.
         """
-        return self._request(
-            "postStockItems",
-            cast_to=models.StockItem,
-            body={"stock_item": stock_item},
+        return self._client.call(
+            POST_STOCK_ITEMS,
+            models.StockItem,
+            body=stock_item,
             body_model=models.StockItemCreate,
             options=options,
         )
@@ -158,10 +270,10 @@ class StockItems(SyncAPIResource):
             key: The Stock Item Key.
             attributes: Specify the attributes that you want to expose for the Stock Item (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getStockItemsKey",
-            cast_to=models.StockItem,
-            path_params={"key": key},
+        return self._client.call(
+            GET_STOCK_ITEMS_KEY,
+            models.StockItem,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -187,12 +299,12 @@ class StockItems(SyncAPIResource):
             key: The Stock Item Key.
             stock_item: the fields to send: a ``StockItemUpdate`` or a dict of them.
         """
-        return self._request(
-            "putStockItemsKey",
-            cast_to=models.StockItem,
-            body={"stock_item": stock_item},
+        return self._client.call(
+            PUT_STOCK_ITEMS_KEY,
+            models.StockItem,
+            body=stock_item,
             body_model=models.StockItemUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -212,15 +324,21 @@ class StockItems(SyncAPIResource):
         Args:
             key: The Stock Item Key.
         """
-        return self._request_empty(
-            "deleteStockItemsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_STOCK_ITEMS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncStockItems(AsyncAPIResource):
     """Stock Items (async): reach it as ``client.stock_items``."""
+
+    @property
+    def with_raw_response(self) -> AsyncStockItemsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncStockItemsWithRawResponse(self)
 
     def list(
         self,
@@ -255,9 +373,9 @@ class AsyncStockItems(AsyncAPIResource):
             page: Go to specific page of Stock Items
             attributes: Specify the attributes that you want to expose for the Stock Items (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getStockItems",
-            item=models.StockItem,
+        return self._client.paginate(
+            GET_STOCK_ITEMS,
+            models.StockItem,
             query={
                 "search": search,
                 "updated_or_created_since": updated_or_created_since,
@@ -293,9 +411,9 @@ class AsyncStockItems(AsyncAPIResource):
             items_per_page: records a request (default 200, Sage's maximum: the fewest requests).
             overlap: seconds the cursor is moved back, for clock skew.
         """
-        return self._changes(
-            "getStockItems",
-            item=models.StockItem,
+        return self._client.changes(
+            GET_STOCK_ITEMS,
+            models.StockItem,
             since=since,
             query={"attributes": attributes, "items_per_page": items_per_page},
             overlap=overlap,
@@ -319,10 +437,10 @@ class AsyncStockItems(AsyncAPIResource):
         Args:
             stock_item: the fields to send: a ``StockItemCreate`` or a dict of them.
         """
-        return await self._request(
-            "postStockItems",
-            cast_to=models.StockItem,
-            body={"stock_item": stock_item},
+        return await self._client.call(
+            POST_STOCK_ITEMS,
+            models.StockItem,
+            body=stock_item,
             body_model=models.StockItemCreate,
             options=options,
         )
@@ -346,10 +464,10 @@ class AsyncStockItems(AsyncAPIResource):
             key: The Stock Item Key.
             attributes: Specify the attributes that you want to expose for the Stock Item (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getStockItemsKey",
-            cast_to=models.StockItem,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_STOCK_ITEMS_KEY,
+            models.StockItem,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -375,12 +493,12 @@ class AsyncStockItems(AsyncAPIResource):
             key: The Stock Item Key.
             stock_item: the fields to send: a ``StockItemUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putStockItemsKey",
-            cast_to=models.StockItem,
-            body={"stock_item": stock_item},
+        return await self._client.call(
+            PUT_STOCK_ITEMS_KEY,
+            models.StockItem,
+            body=stock_item,
             body_model=models.StockItemUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -400,8 +518,30 @@ class AsyncStockItems(AsyncAPIResource):
         Args:
             key: The Stock Item Key.
         """
-        return await self._request_empty(
-            "deleteStockItemsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_STOCK_ITEMS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class StockItemsWithRawResponse:
+    """``client.stock_items.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: StockItems) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncStockItemsWithRawResponse:
+    """``client.stock_items.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncStockItems) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

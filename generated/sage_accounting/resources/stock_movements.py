@@ -14,23 +14,133 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATE, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_stock_movements import StockMovementCreate
     from ..models.put_stock_movements import StockMovementUpdate
     from ..models.stock_movement import StockMovement
 
 __all__ = ["StockMovements", "AsyncStockMovements"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_STOCK_MOVEMENTS = Operation(
+    "getStockMovements",
+    "GET",
+    "/stock_movements",
+    query={
+        "search": STRING,
+        "stock_item_id": STRING,
+        "from_date": DATE,
+        "to_date": DATE,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_movements",
+    name="list",
+    kind="list",
+    model="StockMovement",
+)
+
+POST_STOCK_MOVEMENTS = Operation(
+    "postStockMovements",
+    "POST",
+    "/stock_movements",
+    access=(("Products & Services", ("Full Access", "Restricted Access")),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_movements",
+    name="create",
+    kind="create",
+    body_key="stock_movement",
+    model="StockMovement",
+)
+
+GET_STOCK_MOVEMENTS_KEY = Operation(
+    "getStockMovementsKey",
+    "GET",
+    "/stock_movements/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Products & Services", ("Full Access", "Restricted Access", "Read Only")),
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_movements",
+    name="get",
+    kind="get",
+    model="StockMovement",
+)
+
+PUT_STOCK_MOVEMENTS_KEY = Operation(
+    "putStockMovementsKey",
+    "PUT",
+    "/stock_movements/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_movements",
+    name="update",
+    kind="update",
+    body_key="stock_movement",
+    model="StockMovement",
+)
+
+DELETE_STOCK_MOVEMENTS_KEY = Operation(
+    "deleteStockMovementsKey",
+    "DELETE",
+    "/stock_movements/{key}",
+    access=(("Products & Services", ("Full Access",)),),
+    availability=(("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),),
+    resource="stock_movements",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_STOCK_MOVEMENTS,
+    POST_STOCK_MOVEMENTS,
+    GET_STOCK_MOVEMENTS_KEY,
+    PUT_STOCK_MOVEMENTS_KEY,
+    DELETE_STOCK_MOVEMENTS_KEY,
+)
+
 
 class StockMovements(SyncAPIResource):
     """Stock Movements: reach it as ``client.stock_movements``."""
+
+    @property
+    def with_raw_response(self) -> StockMovementsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return StockMovementsWithRawResponse(self)
 
     def list(
         self,
@@ -61,9 +171,9 @@ class StockMovements(SyncAPIResource):
             page: Go to specific page of Stock Movements
             attributes: Specify the attributes that you want to expose for the Stock Movements (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getStockMovements",
-            item=models.StockMovement,
+        return self._client.paginate(
+            GET_STOCK_MOVEMENTS,
+            models.StockMovement,
             query={
                 "search": search,
                 "stock_item_id": stock_item_id,
@@ -93,10 +203,10 @@ class StockMovements(SyncAPIResource):
         Args:
             stock_movement: the fields to send: a ``StockMovementCreate`` or a dict of them.
         """
-        return self._request(
-            "postStockMovements",
-            cast_to=models.StockMovement,
-            body={"stock_movement": stock_movement},
+        return self._client.call(
+            POST_STOCK_MOVEMENTS,
+            models.StockMovement,
+            body=stock_movement,
             body_model=models.StockMovementCreate,
             options=options,
         )
@@ -120,10 +230,10 @@ class StockMovements(SyncAPIResource):
             key: The Stock Movement Key.
             attributes: Specify the attributes that you want to expose for the Stock Movement (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getStockMovementsKey",
-            cast_to=models.StockMovement,
-            path_params={"key": key},
+        return self._client.call(
+            GET_STOCK_MOVEMENTS_KEY,
+            models.StockMovement,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -149,12 +259,12 @@ class StockMovements(SyncAPIResource):
             key: The Stock Movement Key.
             stock_movement: the fields to send: a ``StockMovementUpdate`` or a dict of them.
         """
-        return self._request(
-            "putStockMovementsKey",
-            cast_to=models.StockMovement,
-            body={"stock_movement": stock_movement},
+        return self._client.call(
+            PUT_STOCK_MOVEMENTS_KEY,
+            models.StockMovement,
+            body=stock_movement,
             body_model=models.StockMovementUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -174,15 +284,21 @@ class StockMovements(SyncAPIResource):
         Args:
             key: The Stock Movement Key.
         """
-        return self._request_empty(
-            "deleteStockMovementsKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_STOCK_MOVEMENTS_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncStockMovements(AsyncAPIResource):
     """Stock Movements (async): reach it as ``client.stock_movements``."""
+
+    @property
+    def with_raw_response(self) -> AsyncStockMovementsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncStockMovementsWithRawResponse(self)
 
     def list(
         self,
@@ -213,9 +329,9 @@ class AsyncStockMovements(AsyncAPIResource):
             page: Go to specific page of Stock Movements
             attributes: Specify the attributes that you want to expose for the Stock Movements (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getStockMovements",
-            item=models.StockMovement,
+        return self._client.paginate(
+            GET_STOCK_MOVEMENTS,
+            models.StockMovement,
             query={
                 "search": search,
                 "stock_item_id": stock_item_id,
@@ -245,10 +361,10 @@ class AsyncStockMovements(AsyncAPIResource):
         Args:
             stock_movement: the fields to send: a ``StockMovementCreate`` or a dict of them.
         """
-        return await self._request(
-            "postStockMovements",
-            cast_to=models.StockMovement,
-            body={"stock_movement": stock_movement},
+        return await self._client.call(
+            POST_STOCK_MOVEMENTS,
+            models.StockMovement,
+            body=stock_movement,
             body_model=models.StockMovementCreate,
             options=options,
         )
@@ -272,10 +388,10 @@ class AsyncStockMovements(AsyncAPIResource):
             key: The Stock Movement Key.
             attributes: Specify the attributes that you want to expose for the Stock Movement (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getStockMovementsKey",
-            cast_to=models.StockMovement,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_STOCK_MOVEMENTS_KEY,
+            models.StockMovement,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -301,12 +417,12 @@ class AsyncStockMovements(AsyncAPIResource):
             key: The Stock Movement Key.
             stock_movement: the fields to send: a ``StockMovementUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putStockMovementsKey",
-            cast_to=models.StockMovement,
-            body={"stock_movement": stock_movement},
+        return await self._client.call(
+            PUT_STOCK_MOVEMENTS_KEY,
+            models.StockMovement,
+            body=stock_movement,
             body_model=models.StockMovementUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -326,8 +442,30 @@ class AsyncStockMovements(AsyncAPIResource):
         Args:
             key: The Stock Movement Key.
         """
-        return await self._request_empty(
-            "deleteStockMovementsKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_STOCK_MOVEMENTS_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class StockMovementsWithRawResponse:
+    """``client.stock_movements.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: StockMovements) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncStockMovementsWithRawResponse:
+    """``client.stock_movements.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncStockMovements) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

@@ -11,21 +11,79 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    QueryKind,
+    QueryParam,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    to_raw_page,
+)
+from .._runtime._operation import BOOLEAN, DATE, DECIMAL, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxDeterminations", "AsyncTaxDeterminations"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_DETERMINATIONS = Operation(
+    "getTaxDeterminations",
+    "GET",
+    "/tax_determinations",
+    query={
+        "usage": QueryParam(QueryKind.STRING, enum=("sales", "purchases"), required=True),
+        "artefact_id": STRING,
+        "artefact_line_amount": DECIMAL,
+        "artefact_line_description": STRING,
+        "artefact_line_goods_services_type": QueryParam(
+            QueryKind.STRING, enum=("GOODS", "SERVICES")
+        ),
+        "artefact_line_id": STRING,
+        "artefact_line_tax_included": STRING,
+        "contact_id": STRING,
+        "date": DATE,
+        "include_destination_vat": BOOLEAN,
+        "include_line_determination": BOOLEAN,
+        "retailer_rates": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("ES", "FR", "GB", "IE")),
+        ("Accounting Standard", ("ES", "FR", "GB", "IE")),
+        ("Accounting Start", ("ES", "FR", "GB", "IE")),
+    ),
+    resource="tax_determinations",
+    name="list",
+    kind="list",
+    model="TaxRate",
+)
+
+OPERATIONS = (GET_TAX_DETERMINATIONS,)
+
 
 class TaxDeterminations(SyncAPIResource):
     """Tax Determinations: reach it as ``client.tax_determinations``."""
+
+    @property
+    def with_raw_response(self) -> TaxDeterminationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxDeterminationsWithRawResponse(self)
 
     def list(
         self,
@@ -72,9 +130,9 @@ class TaxDeterminations(SyncAPIResource):
             page: Go to specific page of Tax Rates
             attributes: Specify the attributes that you want to expose for the Tax Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxDeterminations",
-            item=models.TaxRate,
+        return self._client.paginate(
+            GET_TAX_DETERMINATIONS,
+            models.TaxRate,
             query={
                 "usage": usage,
                 "artefact_id": artefact_id,
@@ -98,6 +156,12 @@ class TaxDeterminations(SyncAPIResource):
 
 class AsyncTaxDeterminations(AsyncAPIResource):
     """Tax Determinations (async): reach it as ``client.tax_determinations``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxDeterminationsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxDeterminationsWithRawResponse(self)
 
     def list(
         self,
@@ -144,9 +208,9 @@ class AsyncTaxDeterminations(AsyncAPIResource):
             page: Go to specific page of Tax Rates
             attributes: Specify the attributes that you want to expose for the Tax Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxDeterminations",
-            item=models.TaxRate,
+        return self._client.paginate(
+            GET_TAX_DETERMINATIONS,
+            models.TaxRate,
             query={
                 "usage": usage,
                 "artefact_id": artefact_id,
@@ -166,3 +230,17 @@ class AsyncTaxDeterminations(AsyncAPIResource):
             },
             options=options,
         )
+
+
+class TaxDeterminationsWithRawResponse:
+    """``client.tax_determinations.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxDeterminations) -> None:
+        self.list = to_raw_page(resource.list)
+
+
+class AsyncTaxDeterminationsWithRawResponse:
+    """``client.tax_determinations.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxDeterminations) -> None:
+        self.list = async_to_raw_page(resource.list)

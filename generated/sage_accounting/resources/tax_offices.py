@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.tax_office import TaxOffice
 
 __all__ = ["TaxOffices", "AsyncTaxOffices"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_OFFICES = Operation(
+    "getTaxOffices",
+    "GET",
+    "/tax_offices",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("DE",)),
+        ("Accounting Standard", ("DE",)),
+        ("Accounting Start", ("DE",)),
+    ),
+    resource="tax_offices",
+    name="list",
+    kind="list",
+    model="TaxOffice",
+)
+
+GET_TAX_OFFICES_KEY = Operation(
+    "getTaxOfficesKey",
+    "GET",
+    "/tax_offices/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("DE",)),
+        ("Accounting Standard", ("DE",)),
+        ("Accounting Start", ("DE",)),
+    ),
+    resource="tax_offices",
+    name="get",
+    kind="get",
+    model="TaxOffice",
+)
+
+OPERATIONS = (
+    GET_TAX_OFFICES,
+    GET_TAX_OFFICES_KEY,
+)
+
 
 class TaxOffices(SyncAPIResource):
     """Tax Offices: reach it as ``client.tax_offices``."""
+
+    @property
+    def with_raw_response(self) -> TaxOfficesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxOfficesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class TaxOffices(SyncAPIResource):
             page: Go to specific page of Tax Offices
             attributes: Specify the attributes that you want to expose for the Tax Offices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxOffices",
-            item=models.TaxOffice,
+        return self._client.paginate(
+            GET_TAX_OFFICES,
+            models.TaxOffice,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class TaxOffices(SyncAPIResource):
             key: The Tax Office Key.
             attributes: Specify the attributes that you want to expose for the Tax Office (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxOfficesKey",
-            cast_to=models.TaxOffice,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_OFFICES_KEY,
+            models.TaxOffice,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class TaxOffices(SyncAPIResource):
 
 class AsyncTaxOffices(AsyncAPIResource):
     """Tax Offices (async): reach it as ``client.tax_offices``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxOfficesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxOfficesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncTaxOffices(AsyncAPIResource):
             page: Go to specific page of Tax Offices
             attributes: Specify the attributes that you want to expose for the Tax Offices (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxOffices",
-            item=models.TaxOffice,
+        return self._client.paginate(
+            GET_TAX_OFFICES,
+            models.TaxOffice,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncTaxOffices(AsyncAPIResource):
             key: The Tax Office Key.
             attributes: Specify the attributes that you want to expose for the Tax Office (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxOfficesKey",
-            cast_to=models.TaxOffice,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_OFFICES_KEY,
+            models.TaxOffice,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TaxOfficesWithRawResponse:
+    """``client.tax_offices.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxOffices) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTaxOfficesWithRawResponse:
+    """``client.tax_offices.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxOffices) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -12,22 +12,107 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import DATETIME, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.put_tax_profiles import TaxProfileUpdate
     from ..models.tax_profile import TaxProfile
 
 __all__ = ["TaxProfiles", "AsyncTaxProfiles"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_PROFILES = Operation(
+    "getTaxProfiles",
+    "GET",
+    "/tax_profiles",
+    query={
+        "updated_or_created_since": DATETIME,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_profiles",
+    name="list",
+    kind="list",
+    model="TaxProfile",
+)
+
+GET_TAX_PROFILES_KEY = Operation(
+    "getTaxProfilesKey",
+    "GET",
+    "/tax_profiles/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(("Settings", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_profiles",
+    name="get",
+    kind="get",
+    model="TaxProfile",
+)
+
+PUT_TAX_PROFILES_KEY = Operation(
+    "putTaxProfilesKey",
+    "PUT",
+    "/tax_profiles/{key}",
+    access=(("Settings", ("Full Access",)),),
+    availability=(
+        ("Accounting Plus", ("CA",)),
+        ("Accounting Standard", ("CA",)),
+        ("Accounting Start", ("CA",)),
+    ),
+    resource="tax_profiles",
+    name="update",
+    kind="update",
+    body_key="tax_profile",
+    model="TaxProfile",
+)
+
+OPERATIONS = (
+    GET_TAX_PROFILES,
+    GET_TAX_PROFILES_KEY,
+    PUT_TAX_PROFILES_KEY,
+)
+
 
 class TaxProfiles(SyncAPIResource):
     """Tax Profiles: reach it as ``client.tax_profiles``."""
+
+    @property
+    def with_raw_response(self) -> TaxProfilesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxProfilesWithRawResponse(self)
 
     def list(
         self,
@@ -52,9 +137,9 @@ class TaxProfiles(SyncAPIResource):
             page: Go to specific page of Tax Profiles
             attributes: Specify the attributes that you want to expose for the Tax Profiles (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxProfiles",
-            item=models.TaxProfile,
+        return self._client.paginate(
+            GET_TAX_PROFILES,
+            models.TaxProfile,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -83,10 +168,10 @@ class TaxProfiles(SyncAPIResource):
             key: The Tax Profile Key.
             attributes: Specify the attributes that you want to expose for the Tax Profile (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxProfilesKey",
-            cast_to=models.TaxProfile,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_PROFILES_KEY,
+            models.TaxProfile,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -112,18 +197,24 @@ class TaxProfiles(SyncAPIResource):
             key: The Tax Profile Key.
             tax_profile: the fields to send: a ``TaxProfileUpdate`` or a dict of them.
         """
-        return self._request(
-            "putTaxProfilesKey",
-            cast_to=models.TaxProfile,
-            body={"tax_profile": tax_profile},
+        return self._client.call(
+            PUT_TAX_PROFILES_KEY,
+            models.TaxProfile,
+            body=tax_profile,
             body_model=models.TaxProfileUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncTaxProfiles(AsyncAPIResource):
     """Tax Profiles (async): reach it as ``client.tax_profiles``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxProfilesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxProfilesWithRawResponse(self)
 
     def list(
         self,
@@ -148,9 +239,9 @@ class AsyncTaxProfiles(AsyncAPIResource):
             page: Go to specific page of Tax Profiles
             attributes: Specify the attributes that you want to expose for the Tax Profiles (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxProfiles",
-            item=models.TaxProfile,
+        return self._client.paginate(
+            GET_TAX_PROFILES,
+            models.TaxProfile,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "items_per_page": items_per_page,
@@ -179,10 +270,10 @@ class AsyncTaxProfiles(AsyncAPIResource):
             key: The Tax Profile Key.
             attributes: Specify the attributes that you want to expose for the Tax Profile (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxProfilesKey",
-            cast_to=models.TaxProfile,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_PROFILES_KEY,
+            models.TaxProfile,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -208,11 +299,29 @@ class AsyncTaxProfiles(AsyncAPIResource):
             key: The Tax Profile Key.
             tax_profile: the fields to send: a ``TaxProfileUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putTaxProfilesKey",
-            cast_to=models.TaxProfile,
-            body={"tax_profile": tax_profile},
+        return await self._client.call(
+            PUT_TAX_PROFILES_KEY,
+            models.TaxProfile,
+            body=tax_profile,
             body_model=models.TaxProfileUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
+
+
+class TaxProfilesWithRawResponse:
+    """``client.tax_profiles.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxProfiles) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncTaxProfilesWithRawResponse:
+    """``client.tax_profiles.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxProfiles) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

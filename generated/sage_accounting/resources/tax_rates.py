@@ -14,23 +14,144 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.post_tax_rates import TaxRateCreate
     from ..models.put_tax_rates import TaxRateUpdate
     from ..models.tax_rate import TaxRate
 
 __all__ = ["TaxRates", "AsyncTaxRates"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_RATES = Operation(
+    "getTaxRates",
+    "GET",
+    "/tax_rates",
+    query={
+        "updated_or_created_since": DATETIME,
+        "usage": STRING,
+        "address_region_id": STRING,
+        "date": DATE,
+        "include_historical_data": BOOLEAN,
+        "include_destination_vat_rates": BOOLEAN,
+        "cis_only": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_rates",
+    name="list",
+    kind="list",
+    model="TaxRate",
+)
+
+POST_TAX_RATES = Operation(
+    "postTaxRates",
+    "POST",
+    "/tax_rates",
+    access=(("Settings", ("Full Access",)),),
+    resource="tax_rates",
+    name="create",
+    kind="create",
+    body_key="tax_rate",
+    model="TaxRate",
+)
+
+GET_TAX_RATES_KEY = Operation(
+    "getTaxRatesKey",
+    "GET",
+    "/tax_rates/{key}",
+    query={
+        "date": DATE,
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+        ("Bank", ("Full Access", "Restricted Access", "Read Only")),
+        ("Settings", ("Full Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_rates",
+    name="get",
+    kind="get",
+    model="TaxRate",
+)
+
+PUT_TAX_RATES_KEY = Operation(
+    "putTaxRatesKey",
+    "PUT",
+    "/tax_rates/{key}",
+    access=(("Settings", ("Full Access",)),),
+    resource="tax_rates",
+    name="update",
+    kind="update",
+    body_key="tax_rate",
+    model="TaxRate",
+)
+
+DELETE_TAX_RATES_KEY = Operation(
+    "deleteTaxRatesKey",
+    "DELETE",
+    "/tax_rates/{key}",
+    access=(("Settings", ("Full Access",)),),
+    resource="tax_rates",
+    name="delete",
+    kind="delete",
+)
+
+OPERATIONS = (
+    GET_TAX_RATES,
+    POST_TAX_RATES,
+    GET_TAX_RATES_KEY,
+    PUT_TAX_RATES_KEY,
+    DELETE_TAX_RATES_KEY,
+)
+
 
 class TaxRates(SyncAPIResource):
     """Tax Rates: reach it as ``client.tax_rates``."""
+
+    @property
+    def with_raw_response(self) -> TaxRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxRatesWithRawResponse(self)
 
     def list(
         self,
@@ -67,9 +188,9 @@ class TaxRates(SyncAPIResource):
             page: Go to specific page of Tax Rates
             attributes: Specify the attributes that you want to expose for the Tax Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxRates",
-            item=models.TaxRate,
+        return self._client.paginate(
+            GET_TAX_RATES,
+            models.TaxRate,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "usage": usage,
@@ -100,10 +221,10 @@ class TaxRates(SyncAPIResource):
         Args:
             tax_rate: the fields to send: a ``TaxRateCreate`` or a dict of them.
         """
-        return self._request(
-            "postTaxRates",
-            cast_to=models.TaxRate,
-            body={"tax_rate": tax_rate},
+        return self._client.call(
+            POST_TAX_RATES,
+            models.TaxRate,
+            body=tax_rate,
             body_model=models.TaxRateCreate,
             options=options,
         )
@@ -129,10 +250,10 @@ class TaxRates(SyncAPIResource):
             date: Use this to show the tax rate percentage on the given date
             attributes: Specify the attributes that you want to expose for the Tax Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxRatesKey",
-            cast_to=models.TaxRate,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_RATES_KEY,
+            models.TaxRate,
+            path={"key": key},
             query={
                 "date": date,
                 "attributes": attributes,
@@ -157,12 +278,12 @@ class TaxRates(SyncAPIResource):
             key: The Tax Rate key.
             tax_rate: the fields to send: a ``TaxRateUpdate`` or a dict of them.
         """
-        return self._request(
-            "putTaxRatesKey",
-            cast_to=models.TaxRate,
-            body={"tax_rate": tax_rate},
+        return self._client.call(
+            PUT_TAX_RATES_KEY,
+            models.TaxRate,
+            body=tax_rate,
             body_model=models.TaxRateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -180,15 +301,21 @@ class TaxRates(SyncAPIResource):
         Args:
             key: The Tax Rate key.
         """
-        return self._request_empty(
-            "deleteTaxRatesKey",
-            path_params={"key": key},
+        return self._client.call_empty(
+            DELETE_TAX_RATES_KEY,
+            path={"key": key},
             options=options,
         )
 
 
 class AsyncTaxRates(AsyncAPIResource):
     """Tax Rates (async): reach it as ``client.tax_rates``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxRatesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxRatesWithRawResponse(self)
 
     def list(
         self,
@@ -225,9 +352,9 @@ class AsyncTaxRates(AsyncAPIResource):
             page: Go to specific page of Tax Rates
             attributes: Specify the attributes that you want to expose for the Tax Rates (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxRates",
-            item=models.TaxRate,
+        return self._client.paginate(
+            GET_TAX_RATES,
+            models.TaxRate,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "usage": usage,
@@ -258,10 +385,10 @@ class AsyncTaxRates(AsyncAPIResource):
         Args:
             tax_rate: the fields to send: a ``TaxRateCreate`` or a dict of them.
         """
-        return await self._request(
-            "postTaxRates",
-            cast_to=models.TaxRate,
-            body={"tax_rate": tax_rate},
+        return await self._client.call(
+            POST_TAX_RATES,
+            models.TaxRate,
+            body=tax_rate,
             body_model=models.TaxRateCreate,
             options=options,
         )
@@ -287,10 +414,10 @@ class AsyncTaxRates(AsyncAPIResource):
             date: Use this to show the tax rate percentage on the given date
             attributes: Specify the attributes that you want to expose for the Tax Rate (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxRatesKey",
-            cast_to=models.TaxRate,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_RATES_KEY,
+            models.TaxRate,
+            path={"key": key},
             query={
                 "date": date,
                 "attributes": attributes,
@@ -315,12 +442,12 @@ class AsyncTaxRates(AsyncAPIResource):
             key: The Tax Rate key.
             tax_rate: the fields to send: a ``TaxRateUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putTaxRatesKey",
-            cast_to=models.TaxRate,
-            body={"tax_rate": tax_rate},
+        return await self._client.call(
+            PUT_TAX_RATES_KEY,
+            models.TaxRate,
+            body=tax_rate,
             body_model=models.TaxRateUpdate,
-            path_params={"key": key},
+            path={"key": key},
             options=options,
         )
 
@@ -338,8 +465,30 @@ class AsyncTaxRates(AsyncAPIResource):
         Args:
             key: The Tax Rate key.
         """
-        return await self._request_empty(
-            "deleteTaxRatesKey",
-            path_params={"key": key},
+        return await self._client.call_empty(
+            DELETE_TAX_RATES_KEY,
+            path={"key": key},
             options=options,
         )
+
+
+class TaxRatesWithRawResponse:
+    """``client.tax_rates.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxRates) -> None:
+        self.list = to_raw_page(resource.list)
+        self.create = to_raw_response(resource.create)
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+        self.delete = to_raw_response(resource.delete)
+
+
+class AsyncTaxRatesWithRawResponse:
+    """``client.tax_rates.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxRates) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.create = async_to_raw_response(resource.create)
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)
+        self.delete = async_to_raw_response(resource.delete)

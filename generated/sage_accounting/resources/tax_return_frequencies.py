@@ -10,21 +10,90 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    QueryKind,
+    QueryParam,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["TaxReturnFrequencies", "AsyncTaxReturnFrequencies"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_RETURN_FREQUENCIES = Operation(
+    "getTaxReturnFrequencies",
+    "GET",
+    "/tax_return_frequencies",
+    query={
+        "tax_type_id": QueryParam(
+            QueryKind.STRING, enum=("CA_GST_HST", "CA_PST_BC", "CA_PST_MB", "CA_QST", "CA_PST_SK")
+        ),
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE")),
+        ("Accounting Standard", ("CA", "ES", "FR", "GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE")),
+    ),
+    resource="tax_return_frequencies",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_TAX_RETURN_FREQUENCIES_KEY = Operation(
+    "getTaxReturnFrequenciesKey",
+    "GET",
+    "/tax_return_frequencies/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE")),
+        ("Accounting Standard", ("CA", "ES", "FR", "GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE")),
+    ),
+    resource="tax_return_frequencies",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_TAX_RETURN_FREQUENCIES,
+    GET_TAX_RETURN_FREQUENCIES_KEY,
+)
+
 
 class TaxReturnFrequencies(SyncAPIResource):
     """Tax Return Frequencies: reach it as ``client.tax_return_frequencies``."""
+
+    @property
+    def with_raw_response(self) -> TaxReturnFrequenciesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxReturnFrequenciesWithRawResponse(self)
 
     def list(
         self,
@@ -49,9 +118,9 @@ class TaxReturnFrequencies(SyncAPIResource):
             page: Go to specific page of Tax Submission Frequency Types
             attributes: Specify the attributes that you want to expose for the Tax Submission Frequency Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxReturnFrequencies",
-            item=models.Base,
+        return self._client.paginate(
+            GET_TAX_RETURN_FREQUENCIES,
+            models.Base,
             query={
                 "tax_type_id": tax_type_id,
                 "items_per_page": items_per_page,
@@ -78,10 +147,10 @@ class TaxReturnFrequencies(SyncAPIResource):
             key: The Tax Return Frequency Key.
             attributes: Specify the attributes that you want to expose for the Tax Submission Frequency Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxReturnFrequenciesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_RETURN_FREQUENCIES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -91,6 +160,12 @@ class TaxReturnFrequencies(SyncAPIResource):
 
 class AsyncTaxReturnFrequencies(AsyncAPIResource):
     """Tax Return Frequencies (async): reach it as ``client.tax_return_frequencies``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxReturnFrequenciesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxReturnFrequenciesWithRawResponse(self)
 
     def list(
         self,
@@ -115,9 +190,9 @@ class AsyncTaxReturnFrequencies(AsyncAPIResource):
             page: Go to specific page of Tax Submission Frequency Types
             attributes: Specify the attributes that you want to expose for the Tax Submission Frequency Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxReturnFrequencies",
-            item=models.Base,
+        return self._client.paginate(
+            GET_TAX_RETURN_FREQUENCIES,
+            models.Base,
             query={
                 "tax_type_id": tax_type_id,
                 "items_per_page": items_per_page,
@@ -144,12 +219,28 @@ class AsyncTaxReturnFrequencies(AsyncAPIResource):
             key: The Tax Return Frequency Key.
             attributes: Specify the attributes that you want to expose for the Tax Submission Frequency Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxReturnFrequenciesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_RETURN_FREQUENCIES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TaxReturnFrequenciesWithRawResponse:
+    """``client.tax_return_frequencies.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxReturnFrequencies) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTaxReturnFrequenciesWithRawResponse:
+    """``client.tax_return_frequencies.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxReturnFrequencies) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

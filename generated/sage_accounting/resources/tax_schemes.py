@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.tax_scheme import TaxScheme
 
 __all__ = ["TaxSchemes", "AsyncTaxSchemes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_SCHEMES = Operation(
+    "getTaxSchemes",
+    "GET",
+    "/tax_schemes",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("ES", "FR", "GB", "IE")),
+        ("Accounting Standard", ("ES", "FR", "GB", "IE")),
+        ("Accounting Start", ("ES", "FR", "GB", "IE")),
+    ),
+    resource="tax_schemes",
+    name="list",
+    kind="list",
+    model="TaxScheme",
+)
+
+GET_TAX_SCHEMES_KEY = Operation(
+    "getTaxSchemesKey",
+    "GET",
+    "/tax_schemes/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("ES", "FR", "GB", "IE")),
+        ("Accounting Standard", ("ES", "FR", "GB", "IE")),
+        ("Accounting Start", ("ES", "FR", "GB", "IE")),
+    ),
+    resource="tax_schemes",
+    name="get",
+    kind="get",
+    model="TaxScheme",
+)
+
+OPERATIONS = (
+    GET_TAX_SCHEMES,
+    GET_TAX_SCHEMES_KEY,
+)
+
 
 class TaxSchemes(SyncAPIResource):
     """Tax Schemes: reach it as ``client.tax_schemes``."""
+
+    @property
+    def with_raw_response(self) -> TaxSchemesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxSchemesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class TaxSchemes(SyncAPIResource):
             page: Go to specific page of Tax Schemes
             attributes: Specify the attributes that you want to expose for the Tax Schemes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxSchemes",
-            item=models.TaxScheme,
+        return self._client.paginate(
+            GET_TAX_SCHEMES,
+            models.TaxScheme,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class TaxSchemes(SyncAPIResource):
             key: The Tax Scheme Key.
             attributes: Specify the attributes that you want to expose for the Tax Scheme (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxSchemesKey",
-            cast_to=models.TaxScheme,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_SCHEMES_KEY,
+            models.TaxScheme,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class TaxSchemes(SyncAPIResource):
 
 class AsyncTaxSchemes(AsyncAPIResource):
     """Tax Schemes (async): reach it as ``client.tax_schemes``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxSchemesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxSchemesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncTaxSchemes(AsyncAPIResource):
             page: Go to specific page of Tax Schemes
             attributes: Specify the attributes that you want to expose for the Tax Schemes (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxSchemes",
-            item=models.TaxScheme,
+        return self._client.paginate(
+            GET_TAX_SCHEMES,
+            models.TaxScheme,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncTaxSchemes(AsyncAPIResource):
             key: The Tax Scheme Key.
             attributes: Specify the attributes that you want to expose for the Tax Scheme (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxSchemesKey",
-            cast_to=models.TaxScheme,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_SCHEMES_KEY,
+            models.TaxScheme,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TaxSchemesWithRawResponse:
+    """``client.tax_schemes.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxSchemes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTaxSchemesWithRawResponse:
+    """``client.tax_schemes.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxSchemes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

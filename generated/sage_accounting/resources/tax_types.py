@@ -10,21 +10,85 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.tax_type import TaxType
 
 __all__ = ["TaxTypes", "AsyncTaxTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TAX_TYPES = Operation(
+    "getTaxTypes",
+    "GET",
+    "/tax_types",
+    query={
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_types",
+    name="list",
+    kind="list",
+    model="TaxType",
+)
+
+GET_TAX_TYPES_KEY = Operation(
+    "getTaxTypesKey",
+    "GET",
+    "/tax_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="tax_types",
+    name="get",
+    kind="get",
+    model="TaxType",
+)
+
+OPERATIONS = (
+    GET_TAX_TYPES,
+    GET_TAX_TYPES_KEY,
+)
+
 
 class TaxTypes(SyncAPIResource):
     """Tax Types: reach it as ``client.tax_types``."""
+
+    @property
+    def with_raw_response(self) -> TaxTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TaxTypesWithRawResponse(self)
 
     def list(
         self,
@@ -45,9 +109,9 @@ class TaxTypes(SyncAPIResource):
             page: Go to specific page of Tax Types
             attributes: Specify the attributes that you want to expose for the Tax Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxTypes",
-            item=models.TaxType,
+        return self._client.paginate(
+            GET_TAX_TYPES,
+            models.TaxType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -73,10 +137,10 @@ class TaxTypes(SyncAPIResource):
             key: The Tax Type Key.
             attributes: Specify the attributes that you want to expose for the Tax Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTaxTypesKey",
-            cast_to=models.TaxType,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TAX_TYPES_KEY,
+            models.TaxType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -86,6 +150,12 @@ class TaxTypes(SyncAPIResource):
 
 class AsyncTaxTypes(AsyncAPIResource):
     """Tax Types (async): reach it as ``client.tax_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTaxTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTaxTypesWithRawResponse(self)
 
     def list(
         self,
@@ -106,9 +176,9 @@ class AsyncTaxTypes(AsyncAPIResource):
             page: Go to specific page of Tax Types
             attributes: Specify the attributes that you want to expose for the Tax Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTaxTypes",
-            item=models.TaxType,
+        return self._client.paginate(
+            GET_TAX_TYPES,
+            models.TaxType,
             query={
                 "items_per_page": items_per_page,
                 "page": page,
@@ -134,12 +204,28 @@ class AsyncTaxTypes(AsyncAPIResource):
             key: The Tax Type Key.
             attributes: Specify the attributes that you want to expose for the Tax Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTaxTypesKey",
-            cast_to=models.TaxType,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TAX_TYPES_KEY,
+            models.TaxType,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TaxTypesWithRawResponse:
+    """``client.tax_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TaxTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTaxTypesWithRawResponse:
+    """``client.tax_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTaxTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,21 +10,86 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, INTEGER, LIST
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.base import Base
 
 __all__ = ["TransactionTypes", "AsyncTransactionTypes"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TRANSACTION_TYPES = Operation(
+    "getTransactionTypes",
+    "GET",
+    "/transaction_types",
+    query={
+        "valid_for_business": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="transaction_types",
+    name="list",
+    kind="list",
+    model="Base",
+)
+
+GET_TRANSACTION_TYPES_KEY = Operation(
+    "getTransactionTypesKey",
+    "GET",
+    "/transaction_types/{key}",
+    query={
+        "attributes": LIST,
+    },
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="transaction_types",
+    name="get",
+    kind="get",
+    model="Base",
+)
+
+OPERATIONS = (
+    GET_TRANSACTION_TYPES,
+    GET_TRANSACTION_TYPES_KEY,
+)
+
 
 class TransactionTypes(SyncAPIResource):
     """Transaction Types: reach it as ``client.transaction_types``."""
+
+    @property
+    def with_raw_response(self) -> TransactionTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TransactionTypesWithRawResponse(self)
 
     def list(
         self,
@@ -47,9 +112,9 @@ class TransactionTypes(SyncAPIResource):
             page: Go to specific page of Transaction Types
             attributes: Specify the attributes that you want to expose for the Transaction Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTransactionTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_TRANSACTION_TYPES,
+            models.Base,
             query={
                 "valid_for_business": valid_for_business,
                 "items_per_page": items_per_page,
@@ -76,10 +141,10 @@ class TransactionTypes(SyncAPIResource):
             key: The Transaction Type Key.
             attributes: Specify the attributes that you want to expose for the Transaction Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTransactionTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TRANSACTION_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -89,6 +154,12 @@ class TransactionTypes(SyncAPIResource):
 
 class AsyncTransactionTypes(AsyncAPIResource):
     """Transaction Types (async): reach it as ``client.transaction_types``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTransactionTypesWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTransactionTypesWithRawResponse(self)
 
     def list(
         self,
@@ -111,9 +182,9 @@ class AsyncTransactionTypes(AsyncAPIResource):
             page: Go to specific page of Transaction Types
             attributes: Specify the attributes that you want to expose for the Transaction Types (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._list(
-            "getTransactionTypes",
-            item=models.Base,
+        return self._client.paginate(
+            GET_TRANSACTION_TYPES,
+            models.Base,
             query={
                 "valid_for_business": valid_for_business,
                 "items_per_page": items_per_page,
@@ -140,12 +211,28 @@ class AsyncTransactionTypes(AsyncAPIResource):
             key: The Transaction Type Key.
             attributes: Specify the attributes that you want to expose for the Transaction Type (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTransactionTypesKey",
-            cast_to=models.Base,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TRANSACTION_TYPES_KEY,
+            models.Base,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TransactionTypesWithRawResponse:
+    """``client.transaction_types.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: TransactionTypes) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTransactionTypesWithRawResponse:
+    """``client.transaction_types.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTransactionTypes) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

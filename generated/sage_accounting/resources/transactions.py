@@ -11,21 +11,95 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import BOOLEAN, DATE, DATETIME, INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.transaction import Transaction
 
 __all__ = ["Transactions", "AsyncTransactions"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_TRANSACTIONS = Operation(
+    "getTransactions",
+    "GET",
+    "/transactions",
+    query={
+        "updated_or_created_since": DATETIME,
+        "from_date": DATE,
+        "to_date": DATE,
+        "updated_from_date": DATETIME,
+        "updated_to_date": DATETIME,
+        "has_attachments": BOOLEAN,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+        "attributes": LIST,
+        "transaction_type_id": STRING,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="transactions",
+    name="list",
+    kind="list",
+    model="Transaction",
+)
+
+GET_TRANSACTIONS_KEY = Operation(
+    "getTransactionsKey",
+    "GET",
+    "/transactions/{key}",
+    query={
+        "expand_origin": BOOLEAN,
+        "attributes": LIST,
+    },
+    access=(("Journals", ("Full Access", "Read Only")),),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="transactions",
+    name="get",
+    kind="get",
+    model="Transaction",
+)
+
+OPERATIONS = (
+    GET_TRANSACTIONS,
+    GET_TRANSACTIONS_KEY,
+)
+
 
 class Transactions(SyncAPIResource):
     """Transactions: reach it as ``client.transactions``."""
+
+    @property
+    def with_raw_response(self) -> TransactionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return TransactionsWithRawResponse(self)
 
     def list(
         self,
@@ -62,9 +136,9 @@ class Transactions(SyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Transactions (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             transaction_type_id: Use this to filter by transaction type id
         """
-        return self._list(
-            "getTransactions",
-            item=models.Transaction,
+        return self._client.paginate(
+            GET_TRANSACTIONS,
+            models.Transaction,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "from_date": from_date,
@@ -101,10 +175,10 @@ class Transactions(SyncAPIResource):
             expand_origin: expand_origin
             attributes: Specify the attributes that you want to expose for the Transaction (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getTransactionsKey",
-            cast_to=models.Transaction,
-            path_params={"key": key},
+        return self._client.call(
+            GET_TRANSACTIONS_KEY,
+            models.Transaction,
+            path={"key": key},
             query={
                 "expand_origin": expand_origin,
                 "attributes": attributes,
@@ -115,6 +189,12 @@ class Transactions(SyncAPIResource):
 
 class AsyncTransactions(AsyncAPIResource):
     """Transactions (async): reach it as ``client.transactions``."""
+
+    @property
+    def with_raw_response(self) -> AsyncTransactionsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncTransactionsWithRawResponse(self)
 
     def list(
         self,
@@ -151,9 +231,9 @@ class AsyncTransactions(AsyncAPIResource):
             attributes: Specify the attributes that you want to expose for the Transactions (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
             transaction_type_id: Use this to filter by transaction type id
         """
-        return self._list(
-            "getTransactions",
-            item=models.Transaction,
+        return self._client.paginate(
+            GET_TRANSACTIONS,
+            models.Transaction,
             query={
                 "updated_or_created_since": updated_or_created_since,
                 "from_date": from_date,
@@ -190,13 +270,29 @@ class AsyncTransactions(AsyncAPIResource):
             expand_origin: expand_origin
             attributes: Specify the attributes that you want to expose for the Transaction (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getTransactionsKey",
-            cast_to=models.Transaction,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_TRANSACTIONS_KEY,
+            models.Transaction,
+            path={"key": key},
             query={
                 "expand_origin": expand_origin,
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class TransactionsWithRawResponse:
+    """``client.transactions.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: Transactions) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncTransactionsWithRawResponse:
+    """``client.transactions.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncTransactions) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

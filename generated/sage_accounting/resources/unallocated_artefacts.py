@@ -10,21 +10,95 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, AsyncPager, RequestOptions, SyncAPIResource, SyncPager
+from .._runtime import (
+    AsyncAPIResource,
+    AsyncPager,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    SyncPager,
+    async_to_raw_page,
+    async_to_raw_response,
+    to_raw_page,
+    to_raw_response,
+)
+from .._runtime._operation import INTEGER, LIST, STRING
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.unallocated_artefact import UnallocatedArtefact
 
 __all__ = ["UnallocatedArtefacts", "AsyncUnallocatedArtefacts"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_UNALLOCATED_ARTEFACTS = Operation(
+    "getUnallocatedArtefacts",
+    "GET",
+    "/unallocated_artefacts",
+    query={
+        "contact_id": STRING,
+        "search": STRING,
+        "attributes": LIST,
+        "items_per_page": INTEGER,
+        "page": INTEGER,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="unallocated_artefacts",
+    name="list",
+    kind="list",
+    model="UnallocatedArtefact",
+)
+
+GET_UNALLOCATED_ARTEFACTS_KEY = Operation(
+    "getUnallocatedArtefactsKey",
+    "GET",
+    "/unallocated_artefacts/{key}",
+    query={
+        "attributes": LIST,
+    },
+    access=(
+        ("Sales", ("Full Access", "Restricted Access", "Read Only")),
+        ("Purchases", ("Full Access", "Restricted Access", "Read Only")),
+    ),
+    availability=(
+        ("Accounting Plus", ("CA", "ES", "FR", "GB", "IE", "US")),
+        ("Accounting Standard", ("GB", "IE")),
+        ("Accounting Start", ("CA", "ES", "FR", "GB", "IE", "US")),
+    ),
+    resource="unallocated_artefacts",
+    name="get",
+    kind="get",
+    model="UnallocatedArtefact",
+)
+
+OPERATIONS = (
+    GET_UNALLOCATED_ARTEFACTS,
+    GET_UNALLOCATED_ARTEFACTS_KEY,
+)
+
 
 class UnallocatedArtefacts(SyncAPIResource):
     """Unallocated Artefacts: reach it as ``client.unallocated_artefacts``."""
+
+    @property
+    def with_raw_response(self) -> UnallocatedArtefactsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return UnallocatedArtefactsWithRawResponse(self)
 
     def list(
         self,
@@ -51,9 +125,9 @@ class UnallocatedArtefacts(SyncAPIResource):
             items_per_page: Returns the given number of Base Artefacts per request.
             page: Go to specific page of Base Artefacts
         """
-        return self._list(
-            "getUnallocatedArtefacts",
-            item=models.UnallocatedArtefact,
+        return self._client.paginate(
+            GET_UNALLOCATED_ARTEFACTS,
+            models.UnallocatedArtefact,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -83,10 +157,10 @@ class UnallocatedArtefacts(SyncAPIResource):
             key: The Unallocated Artefact Key.
             attributes: Specify the attributes that you want to expose for the Base Artefact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return self._request(
-            "getUnallocatedArtefactsKey",
-            cast_to=models.UnallocatedArtefact,
-            path_params={"key": key},
+        return self._client.call(
+            GET_UNALLOCATED_ARTEFACTS_KEY,
+            models.UnallocatedArtefact,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
@@ -96,6 +170,12 @@ class UnallocatedArtefacts(SyncAPIResource):
 
 class AsyncUnallocatedArtefacts(AsyncAPIResource):
     """Unallocated Artefacts (async): reach it as ``client.unallocated_artefacts``."""
+
+    @property
+    def with_raw_response(self) -> AsyncUnallocatedArtefactsWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncUnallocatedArtefactsWithRawResponse(self)
 
     def list(
         self,
@@ -122,9 +202,9 @@ class AsyncUnallocatedArtefacts(AsyncAPIResource):
             items_per_page: Returns the given number of Base Artefacts per request.
             page: Go to specific page of Base Artefacts
         """
-        return self._list(
-            "getUnallocatedArtefacts",
-            item=models.UnallocatedArtefact,
+        return self._client.paginate(
+            GET_UNALLOCATED_ARTEFACTS,
+            models.UnallocatedArtefact,
             query={
                 "contact_id": contact_id,
                 "search": search,
@@ -154,12 +234,28 @@ class AsyncUnallocatedArtefacts(AsyncAPIResource):
             key: The Unallocated Artefact Key.
             attributes: Specify the attributes that you want to expose for the Base Artefact (expose all attributes with 'all'). These are in addition to the base attributes (name, path)
         """
-        return await self._request(
-            "getUnallocatedArtefactsKey",
-            cast_to=models.UnallocatedArtefact,
-            path_params={"key": key},
+        return await self._client.call(
+            GET_UNALLOCATED_ARTEFACTS_KEY,
+            models.UnallocatedArtefact,
+            path={"key": key},
             query={
                 "attributes": attributes,
             },
             options=options,
         )
+
+
+class UnallocatedArtefactsWithRawResponse:
+    """``client.unallocated_artefacts.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: UnallocatedArtefacts) -> None:
+        self.list = to_raw_page(resource.list)
+        self.get = to_raw_response(resource.get)
+
+
+class AsyncUnallocatedArtefactsWithRawResponse:
+    """``client.unallocated_artefacts.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncUnallocatedArtefacts) -> None:
+        self.list = async_to_raw_page(resource.list)
+        self.get = async_to_raw_response(resource.get)

@@ -10,22 +10,64 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .. import models
-from .._runtime import AsyncAPIResource, RequestOptions, SyncAPIResource
+from .._runtime import (
+    AsyncAPIResource,
+    Operation,
+    RequestOptions,
+    SyncAPIResource,
+    async_to_raw_response,
+    to_raw_response,
+)
 
 if TYPE_CHECKING:  # models are imported when a method first needs them, not with the resource
-    from typing_extensions import Unpack
-
     from ..models.put_user import UserUpdate
     from ..models.user import User
 
 __all__ = ["UserResource", "AsyncUserResource"]
 
+# What Sage offers here, one Operation per method: its method and path, how each query parameter
+# is encoded, which roles of which areas may call it (access) and in which editions (availability).
+# Each method passes its Operation to the client; the sandbox, agent policies and the command line
+# read them all through ``OPERATIONS``.
+
+GET_USER = Operation(
+    "getUser",
+    "GET",
+    "/user",
+    resource="user",
+    name="get",
+    kind="get",
+    model="User",
+)
+
+PUT_USER = Operation(
+    "putUser",
+    "PUT",
+    "/user",
+    resource="user",
+    name="update",
+    kind="update",
+    body_key="user",
+    model="User",
+)
+
+OPERATIONS = (
+    GET_USER,
+    PUT_USER,
+)
+
 
 class UserResource(SyncAPIResource):
     """User: reach it as ``client.user``."""
+
+    @property
+    def with_raw_response(self) -> UserResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return UserResourceWithRawResponse(self)
 
     def get(
         self,
@@ -37,9 +79,9 @@ class UserResource(SyncAPIResource):
 
         Returns the User
         """
-        return self._request(
-            "getUser",
-            cast_to=models.User,
+        return self._client.call(
+            GET_USER,
+            models.User,
             options=options,
         )
 
@@ -58,10 +100,10 @@ class UserResource(SyncAPIResource):
         Args:
             user: the fields to send: a ``UserUpdate`` or a dict of them.
         """
-        return self._request(
-            "putUser",
-            cast_to=models.User,
-            body={"user": user},
+        return self._client.call(
+            PUT_USER,
+            models.User,
+            body=user,
             body_model=models.UserUpdate,
             options=options,
         )
@@ -69,6 +111,12 @@ class UserResource(SyncAPIResource):
 
 class AsyncUserResource(AsyncAPIResource):
     """User (async): reach it as ``client.user``."""
+
+    @property
+    def with_raw_response(self) -> AsyncUserResourceWithRawResponse:
+        """The same methods, each answering an ``APIResponse`` (status, headers, request id and
+        the parsed value; a list answers its first page)."""
+        return AsyncUserResourceWithRawResponse(self)
 
     async def get(
         self,
@@ -80,9 +128,9 @@ class AsyncUserResource(AsyncAPIResource):
 
         Returns the User
         """
-        return await self._request(
-            "getUser",
-            cast_to=models.User,
+        return await self._client.call(
+            GET_USER,
+            models.User,
             options=options,
         )
 
@@ -101,10 +149,26 @@ class AsyncUserResource(AsyncAPIResource):
         Args:
             user: the fields to send: a ``UserUpdate`` or a dict of them.
         """
-        return await self._request(
-            "putUser",
-            cast_to=models.User,
-            body={"user": user},
+        return await self._client.call(
+            PUT_USER,
+            models.User,
+            body=user,
             body_model=models.UserUpdate,
             options=options,
         )
+
+
+class UserResourceWithRawResponse:
+    """``client.user.with_raw_response``: each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: UserResource) -> None:
+        self.get = to_raw_response(resource.get)
+        self.update = to_raw_response(resource.update)
+
+
+class AsyncUserResourceWithRawResponse:
+    """``client.user.with_raw_response`` (async): each method answers an ``APIResponse``."""
+
+    def __init__(self, resource: AsyncUserResource) -> None:
+        self.get = async_to_raw_response(resource.get)
+        self.update = async_to_raw_response(resource.update)

@@ -22,7 +22,7 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
-from .._runtime import OperationInfo
+from .._runtime import Operation
 from . import _records
 from ._records import GLOBAL
 from ._routes import Match
@@ -72,7 +72,7 @@ def _body(raw: bytes, body_key: str | None) -> dict[str, Any] | Reply:
     return inner
 
 
-def _bad_query(info: OperationInfo, query: dict[str, str]) -> Reply | None:
+def _bad_query(info: Operation, query: dict[str, str]) -> Reply | None:
     """A query value its parameter's kind (from the operations table) cannot read, as a 422."""
     for name, value in query.items():
         param = info.query.get(name)

@@ -11,14 +11,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .._operations import OPERATIONS
-from .._runtime import OperationInfo
+from .._runtime import Operation, all_operations
 
 
 @dataclass(frozen=True)
 class Route:
     operation_id: str
-    info: OperationInfo
+    info: Operation
     pattern: re.Pattern[str]
 
 
@@ -37,7 +36,7 @@ def routes() -> tuple[Route, ...]:
             info,
             re.compile("^" + re.sub(r"\\\{[^/]+\\\}", "([^/]+)", re.escape(info.path)) + "$"),
         )
-        for op_id, info in OPERATIONS.items()
+        for op_id, info in all_operations().items()
     ]
     return tuple(sorted(built, key=lambda r: (r.info.path.count("{"), r.info.path)))
 
@@ -65,7 +64,7 @@ def match(method: str, path: str) -> Match | None | str:
     return "method" if path_known else None
 
 
-def denied(info: OperationInfo, roles: dict[str, str]) -> str | None:
+def denied(info: Operation, roles: dict[str, str]) -> str | None:
     """Why the user's roles do not grant ``info`` (Sage's wording), or None when they do.
 
     Any one allowed role in any one listed area grants it; an area the user has no role set for

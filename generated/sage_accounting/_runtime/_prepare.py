@@ -1,0 +1,285 @@
+"""Preparing a call: the arguments checked and encoded into one ``PreparedRequest``, before any
+HTTP call, so that a wrong argument fails with a ``SageArgumentError`` naming it and nothing is
+sent. The request is then sent, and re-sent on retry, as it is.
+
+Also the one rule of where a URL may take the token (``is_within``): the client checks every
+send against it, and pagers check ``$next`` with it before following.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+
+import httpx
+
+from . import _retry
+from ._encoding import dumps, encode_query_value
+from ._errors import ArgumentTypeError, ArgumentValueError, RequestValidationError
+from ._errors import validation_problems as _validation_problems
+from ._operation import Operation, idempotency_key
+from ._options import RequestOptions
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._models import RequestModel
+
+USER_AGENT = f"sage-accounting-python/{__version__}"
+# Sage's ids are 32 hex characters and its keys short codes: a longer one is a mistake, and a
+# megabyte of it would only fail later, as an InvalidURL, deep inside httpx.
+MAX_ID_LENGTH = 1024
+AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
+MissingBusinessHeader = Literal["warn", "error", "ignore"]
+_OPTION_NAMES = frozenset(RequestOptions.__annotations__)
+
+
+class CallParts(TypedDict, total=False):
+    """A call's arguments, as generated methods pass them to the client's verbs."""
+
+    path: Mapping[str, str] | None  # path parameters by name ("key")
+    query: Mapping[str, Any] | None  # query parameters by wire name; None values are left out
+    body: Any  # the request body (a model or a mapping), wrapped under the operation's body_key
+    body_model: type[RequestModel] | None  # the model that checks a mapping body
+    options: RequestOptions  # the caller's per-call options
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    business_id: str | None
+    timeout: httpx.Timeout
+    max_retries: int
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    missing_business_header: MissingBusinessHeader = "warn"
+
+
+@dataclass
+class PreparedRequest:
+    """One call, checked and encoded; sent (and re-sent on retry) as is."""
+
+    operation: Operation  # its facts: for the 403 message, agents' policies, the business check
+    path: str  # the filled-in path, for messages
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    business_id: str | None
+    timeout: httpx.Timeout
+    max_retries: int
+    retry_allowed: bool
+    stream: bool = False  # the body is read by the caller, in chunks (see _streaming)
+
+    @property
+    def operation_id(self) -> str:
+        return self.operation.id
+
+    @property
+    def method(self) -> str:
+        return self.operation.method
+
+    def with_url(self, url: str) -> PreparedRequest:
+        return replace(self, url=url)
+
+
+def prepare(
+    config: ClientConfig,
+    op: Operation,
+    *,
+    accept: str = "application/json",
+    **parts: Unpack[CallParts],
+) -> PreparedRequest:
+    """``op`` called with these arguments, as a request for ``config``'s base URL and business."""
+    options = parts.get("options") or {}
+    body, body_model = parts.get("body"), parts.get("body_model")
+    unknown = set(options) - _OPTION_NAMES
+    if unknown:
+        # Generated methods take per-call options as **kwargs: a misspelt argument lands here.
+        name = sorted(unknown)[0]
+        raise ArgumentTypeError(name, f"unexpected keyword argument {name!r}")
+    filled_path = fill_path(op.path, parts.get("path") or {})
+    params = encode_query(op, parts.get("query") or {})
+    params.update({str(k): str(v) for k, v in (options.get("extra_query") or {}).items()})
+    # None (or absent) means the client's business; "" is refused, never "no header".
+    business_id = options.get("business_id")
+    if business_id is None:
+        business_id = config.business_id
+    else:
+        check_business_id(business_id)
+    headers = {"Accept": accept, "User-Agent": USER_AGENT}
+    for name, value in config.default_headers.items():
+        set_header(headers, name, value)
+    if business_id:
+        headers["X-Business"] = business_id
+    content = None
+    payload: dict[str, Any] = {}
+    has_idempotency_id = False
+    if op.body_key is not None and body is None and body_model is not None:
+        raise ArgumentTypeError(op.body_key, "is required")
+    if op.body_key is not None and body is not None:
+        payload, has_idempotency_id = _encode_body(
+            op, body, body_model, options.get("idempotency_id")
+        )
+        content = _dumps(op.body_key, payload)
+        headers["Content-Type"] = "application/json"
+    if op.idempotency_header:  # declared as a header (tax returns): filled like the body's id
+        body_id = payload[op.body_key].get("idempotency_id") if op.body_key else None
+        key = idempotency_key(options.get("idempotency_id"), body_id)
+        if key:
+            headers[op.idempotency_header] = key
+            has_idempotency_id = True
+    for name, value in (options.get("extra_headers") or {}).items():
+        check_header("extra_headers", name, value)
+        set_header(headers, name, value)
+    url = config.base_url + filled_path
+    if params:
+        url += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    timeout = options.get("timeout", config.timeout)
+    return PreparedRequest(
+        operation=op,
+        path=filled_path,
+        url=url,
+        headers=headers,
+        content=content,
+        # extra_headers may name the business too: the one sent is the one checked
+        business_id=headers.get("X-Business"),
+        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+        max_retries=options.get("max_retries", config.max_retries),
+        retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
+    )
+
+
+def with_page_size(op: Operation, query: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A list's query asking for Sage's largest page unless the caller chose a size: every
+    pager (change feeds included) pays one request per 200 records, not per 20 (Sage's default)."""
+    query = dict(query or {})
+    if query.get("items_per_page") is None and "items_per_page" in op.query:
+        query["items_per_page"] = AUTO_PAGE_SIZE
+    return query
+
+
+def encode_query(op: Operation, query: Mapping[str, Any]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in query.items():
+        spec = op.query.get(name)
+        if spec is None:
+            raise ArgumentTypeError(name, f"unknown query parameter {name!r}")
+        if value is None:
+            if spec.required:
+                raise ArgumentTypeError(name, "is required")
+            continue
+        params[name] = encode_query_value(name, spec.kind, spec.enum, value)
+    return params
+
+
+def fill_path(template: str, values: Mapping[str, str]) -> str:
+    """The path with each id percent-encoded as one segment.
+
+    Ids that would name another resource are refused, not encoded: "" (GET /contacts/{key}
+    would become GET /contacts/) and "." or ".." (dot segments are removed by httpx, proxies and
+    servers, so ``delete("..")`` would reach /v3.1; percent-encoding them as %2E does not help,
+    as RFC 3986 lets any hop decode and normalise it)."""
+    path = template
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise ArgumentTypeError(name, f"must be a str, not {type(value).__name__}")
+        if value in ("", ".", ".."):
+            raise ArgumentValueError(name, f"{value!r} is not an id")
+        if len(value) > MAX_ID_LENGTH:
+            raise ArgumentValueError(
+                name, f"is {len(value)} characters long; ids are at most {MAX_ID_LENGTH}"
+            )
+        path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+    return path
+
+
+def check_header(argument: str, name: object, value: object) -> None:
+    """A header httpx can send as given: ASCII text without CR/LF (no header injection)."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise ArgumentTypeError(argument, f"header names and values must be str: {name!r}")
+    for what, text in (("name", name), ("value", value)):
+        if not text.isascii() or any(ch in text for ch in "\r\n\0"):
+            raise ArgumentValueError(
+                argument, f"header {name!r}: the {what} must be ASCII without CR, LF or NUL"
+            )
+
+
+def check_business_id(business_id: object) -> str:
+    if not isinstance(business_id, str):
+        raise ArgumentTypeError("business_id", f"must be a str, not {type(business_id).__name__}")
+    if not business_id:
+        raise ArgumentValueError(
+            "business_id", "must not be empty (pass None, or leave it out, for the client's)"
+        )
+    if not business_id.isascii() or not business_id.isprintable():
+        raise ArgumentValueError("business_id", "must be printable ASCII (no CR, LF, ...)")
+    return business_id
+
+
+def set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing any spelling of it: HTTP header names are case-insensitive."""
+    lower = name.lower()
+    for existing in [key for key in headers if key.lower() == lower]:
+        del headers[existing]
+    headers["X-Business" if lower == "x-business" else name] = value
+
+
+def is_within(url: str, base_url: str) -> bool:
+    """Whether ``url`` is at or below ``base_url`` (no trailing slash): same scheme, host and
+    port, a path below the base path (decoded, so %2E%2E counts as ..) and no dot segment."""
+    if url.startswith(base_url + "/") and "/." not in url and "%2e" not in url.lower():
+        return True  # the common case, without parsing: the authority ends where the path starts
+    try:
+        target, base = httpx.URL(url), httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        return False
+    base_path = base.path.rstrip("/")
+    if target.path != base_path and not target.path.startswith(base_path + "/"):
+        return False
+    return not any(segment in (".", "..") for segment in target.path.split("/"))
+
+
+def _encode_body(
+    op: Operation,
+    value: Any,
+    body_model: type[RequestModel] | None,
+    idempotency_id: str | bool | None,
+) -> tuple[dict[str, Any], bool]:
+    """The wrapped payload (``{"contact": {...}}``), validated, and for POSTs with the
+    idempotency id inside; and whether it carries one (which makes a POST retryable)."""
+    key = op.body_key
+    assert key is not None
+    if body_model is not None:
+        from pydantic import ValidationError  # loaded with the models, already in memory
+
+        try:
+            model = value if isinstance(value, body_model) else body_model.model_validate(value)
+        except ValidationError as exc:
+            raise RequestValidationError(key, _validation_problems(exc, key)) from None
+        inner = model.to_body()
+    elif isinstance(value, Mapping):
+        inner = dict(value)
+    else:
+        raise ArgumentTypeError(key, f"must be a mapping, not {type(value).__name__}")
+    has_id = False
+    if op.method == "POST" and idempotency_id is not False:
+        if idempotency_id is None or idempotency_id is True:
+            inner.setdefault("idempotency_id", os.urandom(16).hex())  # 32 hex characters
+        elif not isinstance(idempotency_id, str) or not idempotency_id.isascii():
+            raise ArgumentValueError("idempotency_id", "must be a str of 32 hex characters")
+        else:
+            inner["idempotency_id"] = idempotency_id
+        has_id = True
+    return {key: inner}, has_id
+
+
+def _dumps(key: str, payload: dict[str, Any]) -> bytes:
+    try:
+        return dumps(payload)
+    except TypeError as exc:  # a float, or a value JSON cannot carry
+        raise ArgumentTypeError(key, str(exc)) from None
+    except ValueError as exc:  # Decimal("NaN")
+        raise ArgumentValueError(key, str(exc)) from None
