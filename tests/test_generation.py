@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from click.testing import CliRunner
 from conftest import ROOT, SPEC_DIR
 
 from sage_codegen.cli import main
-from sage_codegen.render import MANIFEST, read_manifest
+from sage_codegen.errors import GeneratorError
+from sage_codegen.inputs import DEFAULT_TEMPLATES, input_digest, stamp_path
+from sage_codegen.ir import Api
+from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha256, write_package
 
 PACKAGE = ROOT / "generated" / "sage_accounting"
 # Hand-written subpackages living beside the generated files (the generator never touches them).
@@ -125,3 +129,74 @@ def test_inspect_summarises_the_ir() -> None:
     assert "87 resources, 292 operations" in result.output
     assert "client.sales_invoices" in result.output and "release" in result.output
     assert "Sales " in result.output and "Accounting Plus" in result.output
+
+
+@pytest.mark.parametrize("folder", sorted(HAND_WRITTEN))
+def test_a_planned_file_in_a_hand_written_folder_is_refused_before_anything_is_written(
+    folder: str, tmp_path: Path, api: Api
+) -> None:
+    files = {
+        "py.typed": RenderedFile("", sha256("")),
+        f"{folder}/__init__.py": RenderedFile("# generated?\n", "x"),
+    }
+    with pytest.raises(GeneratorError, match=f"refusing to write {folder}/__init__.py"):
+        write_package(api, files, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_manifest_entry_in_a_hand_written_folder_is_refused_not_deleted(
+    fresh: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pkg"
+    shutil.copytree(fresh, out)
+    (out / "testing").mkdir()
+    (out / "testing" / "_server.py").write_text("hand-written\n")
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["files"]["testing/_server.py"] = {"sha256": "0", "rendered_sha256": "0"}
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    for command in ("generate", "check"):
+        result = CliRunner().invoke(
+            main, [command, "--spec-dir", str(SPEC_DIR), "--out", str(out), "--jobs", "1"]
+        )
+        assert result.exit_code == 2, result.output
+        assert "refusing to delete testing/_server.py (the old manifest lists it)" in result.output
+    assert (out / "testing" / "_server.py").read_text() == "hand-written\n"
+
+
+def test_an_up_to_date_generate_stops_early_but_never_trusts_the_digest_alone(
+    fresh: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pkg" / "sage_accounting"
+    shutil.copytree(fresh, out)
+    assert "inputs unchanged" not in generate(out)  # no stamp yet: rendered, then stamped
+    assert stamp_path(out).is_file()
+    before = tree(out)
+    assert "inputs unchanged" in generate(out)
+    assert tree(out) == before
+    # A file edited by hand: the stamp still matches the inputs, the file does not.
+    path = out / "resources" / "contacts.py"
+    path.write_text(path.read_text().replace("def list(", "def list_all("))
+    output = generate(out)
+    assert "inputs unchanged" not in output and re.search(r"generated \d+ files", output)
+    assert tree(out) == before
+    # The manifest edited by hand: the same.
+    (out / MANIFEST).write_text((out / MANIFEST).read_text().replace('"black"', '"black" '))
+    assert "inputs unchanged" not in generate(out)
+    assert tree(out) == before
+
+
+def test_the_input_digest_covers_spec_documents_and_templates(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(DEFAULT_TEMPLATES, templates)
+    spec = tmp_path / "spec"
+    shutil.copytree(SPEC_DIR, spec, ignore=shutil.ignore_patterns("overlays"))
+    first = input_digest(spec, templates)
+    assert input_digest(spec, templates) == first
+    header = templates / "_header.py.jinja"
+    header.write_text(header.read_text() + "# one more line\n")
+    assert input_digest(spec, templates) != first
+    shutil.copytree(DEFAULT_TEMPLATES, templates, dirs_exist_ok=True)
+    assert input_digest(spec, templates) == first
+    [document] = [p for p in spec.glob("*.json") if p.name != "spec.lock.json"][:1]
+    document.write_bytes(document.read_bytes() + b" ")
+    assert input_digest(spec, templates) != first

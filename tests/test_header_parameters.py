@@ -92,11 +92,8 @@ def test_a_declared_header_is_a_keyword_argument_of_the_generated_method(
     op["parameters"].append({"in": "header", "name": "X-Trace", "type": "string"})
     spec_dir = write_spec_dir(tmp_path / "spec", raw_documents)
     api = build_api(load_spec([spec_dir]))
-    [contacts] = [r for r in api.resources if r.name == "contacts"]
-    env = render._environment(render.DEFAULT_TEMPLATES)
-    source = env.get_template("resource.py.jinja").render(
-        api=api, resource=contacts, imports_of_models=render._resource_imports(contacts, api)
-    )
+    sources = render.render_sources(api)
+    source = sources["resources/contacts.py"]
     compile(source, "contacts.py", "exec")
     assert "x_trace: str | None = None," in source
     assert 'options=with_headers(options, {"X-Trace": x_trace}),' in source

@@ -11,8 +11,9 @@ from __future__ import annotations
 import black
 import pytest
 
+from sage_codegen.formatting import black_mode, needs_black
 from sage_codegen.ir import Parameter, TypeRef
-from sage_codegen.render import black_mode, needs_black, query_entry
+from sage_codegen.runtime_contract import query_entry
 
 
 def formatted(source: str) -> str:

@@ -204,7 +204,6 @@ def small_api() -> Api:
         description="",
         availability=None,
         definition=None,
-        module="post_things",
         pointer="doc.json#/definitions/ThingLine",
     )
     thing = Model(
@@ -221,7 +220,6 @@ def small_api() -> Api:
         description="",
         availability=None,
         definition=None,
-        module="post_things",
         pointer="doc.json#/definitions/Thing",
     )
     wrapper = Model(
@@ -231,7 +229,6 @@ def small_api() -> Api:
         description="",
         availability=None,
         definition="postThings",
-        module="post_things",
         pointer="doc.json#/definitions/postThings",
     )
     read = Model(
@@ -241,7 +238,6 @@ def small_api() -> Api:
         description="",
         availability=None,
         definition="Thing",
-        module="thing",
         pointer="doc.json#/definitions/Thing",
     )
     create = Operation(
@@ -260,7 +256,7 @@ def small_api() -> Api:
         availability=None,
         source="doc.json#/paths/~1things/post",
     )
-    resource = Resource("things", "Things", "Things", ("Things",), (create,))
+    resource = Resource("things", "Things", ("Things",), (create,))
     return Api(
         title="Small",
         base_url="https://example.test/v3.1",
@@ -272,7 +268,8 @@ def small_api() -> Api:
 
 @pytest.fixture(scope="module")
 def small_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The small IR rendered as package ``typed_small`` (with the real runtime), importable."""
+    """The small IR rendered as package ``typed_small`` (with the real runtime), importable;
+    the text of its model modules."""
     root = tmp_path_factory.mktemp("typed_small")
     package = root / "typed_small"
     for path, rendered in render_package(small_api()).items():
@@ -282,7 +279,9 @@ def small_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.copytree(ROOT / "generated" / "sage_accounting" / "_runtime", package / "_runtime")
     sys.path.insert(0, str(root))
     try:
-        yield (package / "models" / "post_things.py").read_text(encoding="utf-8")
+        # Every model module, whichever the layout chose for each class.
+        sources = [p.read_text(encoding="utf-8") for p in sorted((package / "models").glob("*.py"))]
+        yield "\n".join(sources)
     finally:
         sys.path.remove(str(root))
         for name in [m for m in sys.modules if m.split(".")[0] == "typed_small"]:

@@ -19,27 +19,23 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .diff import compare
 from .diff_report import FORMATS
-from .errors import SpecError
-from .ir import Api
-from .ir_build import build_api
-from .loader import LoadedSpec, load_spec
-from .overlays import overlay_files
-from .render import (
-    DEFAULT_TEMPLATES,
-    MANIFEST,
-    manifest_for,
-    read_manifest,
-    render_package,
-    write_package,
-)
+from .errors import GeneratorError, SpecError
+from .inputs import DEFAULT_TEMPLATES, input_digest, stamp_for, up_to_date, write_stamp
+from .package_io import MANIFEST, Plan, apply_plan, plan_package
 from .report import Report
 from .spec_lock import LockError, fetch, read_lock, verify, write_lock
+
+if TYPE_CHECKING:
+    from .ir import Api
+    from .loader import LoadedSpec
+
+# The loader (openapi-pydantic), the IR builder, Jinja and black are imported by the commands that
+# use them: an up-to-date `generate` stops before needing any (see inputs.py).
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC_DIR = ROOT / "spec"
@@ -89,6 +85,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
     """Build the IR from the locked documents in ``spec_dir`` (hashes checked first), with the
     overlays in ``spec_dir/overlays`` applied."""
+    from .ir_build import build_api
+    from .loader import load_spec
+    from .overlays import overlay_files
+
     try:
         paths = verify(spec_dir, read_lock(spec_dir / "spec.lock.json"))
         loaded = load_spec(paths, strict=strict, overlays=overlay_files(spec_dir / "overlays"))
@@ -97,14 +97,15 @@ def load_locked_api(spec_dir: Path, strict: bool = False) -> Api:
         fail(str(exc))
 
 
+def warning_lines(api: Api) -> list[str]:
+    """The overlay actions applied and the warnings summary."""
+    overlays = [f"overlay {note}" for note in api.notes if note.kind == "overlay"]
+    return overlays + Report(warnings=list(api.warnings)).summary()
+
+
 def echo_warnings(api: Api) -> None:
-    """The overlay actions applied and the warnings summary, printed (on stderr) by every
-    command that loads the locked spec."""
-    for note in api.notes:
-        if note.kind == "overlay":
-            click.echo(f"overlay {note}", err=True)
-    report = Report(warnings=list(api.warnings))
-    for line in report.summary():
+    """``warning_lines``, printed (on stderr) by every command that loads the locked spec."""
+    for line in warning_lines(api):
         click.echo(line, err=True)
 
 
@@ -147,6 +148,8 @@ def spec_fetch(source: Path, spec_dir: Path) -> None:
 def spec_lock(source: Path, spec_dir: Path) -> None:
     """Pin the API documents SOURCE holds in spec.lock.json (found by content, duplicates and
     other JSON left out, each decision printed), then copy them into the spec directory."""
+    from .loader import load_spec
+
     report = Report()
     try:
         loaded = load_spec([source], report=report)
@@ -169,14 +172,21 @@ def spec_lock(source: Path, spec_dir: Path) -> None:
 @strict_option
 def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Render the SDK package from the locked spec documents."""
-    api = load_locked_api(spec_dir, strict)
-    echo_warnings(api)
-    files = render_package(api, templates, jobs=jobs, reuse_from=out)
-    stale = write_package(api, files, out)
+    inputs = _digest_or_empty(spec_dir, templates)
+    stamp = up_to_date(out, inputs)
+    if stamp is not None and not (strict and stamp.spec_warnings):
+        for line in stamp.messages:
+            click.echo(line, err=True)
+        click.echo(f"generated package is up to date (inputs unchanged): {out}")
+        return
+    api, plan = plan_generation(spec_dir, templates, out, jobs, strict)
+    apply_plan(plan, out)
+    if inputs:
+        write_stamp(out, stamp_for(inputs, plan.manifest, len(api.warnings), warning_lines(api)))
     click.echo(
-        f"generated {len(files)} files ({len(api.operations)} operations, "
+        f"generated {len(plan.files)} files ({len(api.operations)} operations, "
         f"{len(api.resources)} resources, {len(api.models)} models) into {out}"
-        + (f"; removed {len(stale)} stale" if stale else "")
+        + (f"; removed {len(plan.stale)} stale" if plan.stale else "")
     )
 
 
@@ -188,36 +198,23 @@ def generate(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
 @strict_option
 def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -> None:
     """Regenerate in memory and compare with the committed package; exit 1 if they differ."""
-    api = load_locked_api(spec_dir, strict)
-    echo_warnings(api)
-    files = render_package(api, templates, jobs=jobs, reuse_from=out)
-    committed = set(read_manifest(out)) | set(files)
-    added, removed, changed = [], [], []
-    for path in sorted(committed):
-        target = out / path
-        if path not in files:
-            if target.exists():
-                removed.append(path)
-        elif not target.is_file():
-            added.append(path)
-        elif target.read_text(encoding="utf-8") != files[path].text:
-            changed.append(path)
-    manifest = out / MANIFEST
-    if not manifest.is_file() or manifest.read_text(encoding="utf-8") != manifest_for(api, files):
-        changed.append(MANIFEST)
-    if not (added or removed or changed):
-        click.echo(f"generated package is up to date ({len(files)} files)")
+    _api, plan = plan_generation(spec_dir, templates, out, jobs, strict)
+    if plan.up_to_date:
+        click.echo(f"generated package is up to date ({len(plan.files)} files)")
         return
     click.echo("generated package is stale: run `make generate` and commit the result", err=True)
-    for label, paths in (("missing", added), ("stale, to delete", removed), ("differs", changed)):
+    differs = plan.differs + ((MANIFEST,) if plan.manifest_differs else ())
+    for label, paths in (
+        ("missing", plan.missing),
+        ("stale, to delete", plan.stale),
+        ("differs", differs),
+    ):
         for path in paths:
             click.echo(f"  {label}: {out / path}", err=True)
-    for path in changed[:3]:
-        if path == MANIFEST:
-            continue
+    for path in plan.differs[:3]:
         diff = difflib.unified_diff(
             (out / path).read_text(encoding="utf-8").splitlines(),
-            files[path].text.splitlines(),
+            plan.files[path].text.splitlines(),
             f"committed/{path}",
             f"regenerated/{path}",
             lineterm="",
@@ -226,6 +223,29 @@ def check(spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool) -
         for line in list(diff)[:20]:
             click.echo(f"    {line}", err=True)
     sys.exit(1)
+
+
+def plan_generation(
+    spec_dir: Path, templates: Path, out: Path, jobs: int, strict: bool
+) -> tuple[Api, Plan]:
+    """The one path of ``generate`` and ``check``: load, render, compare with ``out``."""
+    from .render import render_package
+
+    api = load_locked_api(spec_dir, strict)
+    echo_warnings(api)
+    try:
+        files = render_package(api, templates, jobs=jobs, reuse_from=out)
+        return api, plan_package(api, files, out)
+    except GeneratorError as exc:
+        fail(str(exc))
+
+
+def _digest_or_empty(spec_dir: Path, templates: Path) -> str:
+    """The inputs' digest; "" when an input cannot be read (the full path then says why)."""
+    try:
+        return input_digest(spec_dir, templates)
+    except (OSError, ValueError, LockError):
+        return ""
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -269,6 +289,9 @@ def diff(
     old_paths, new_paths = paths[:split], paths[split + 1 :]
     if not old_paths or not new_paths:
         raise click.UsageError("both sides need at least one document or directory")
+    from .diff import compare
+    from .ir_build import build_api
+
     try:
         old = build_api(load_side(old_paths, strict), tolerant=not strict)
         new = build_api(load_side(new_paths, strict), tolerant=not strict)
@@ -285,6 +308,9 @@ def load_side(paths: tuple[str, ...], strict: bool) -> LoadedSpec:
     stands for the documents its lock names, with its overlays: what `make generate` reads, not
     whatever older documents still lie in it. Their hashes are not checked: a diff compares
     content, edited or not."""
+    from .loader import load_spec
+    from .overlays import overlay_files
+
     inputs: list[Path] = []
     overlays: list[Path] = []
     for given in map(Path, paths):

@@ -35,6 +35,7 @@ from .ir import (
     Availability,
     EditionAvailability,
 )
+from .report import Report
 
 AVAILABILITY_HEADING = "### Endpoint Availability"
 ACCESS_HEADING = "### Access Control Restrictions"
@@ -106,6 +107,20 @@ def parse_description(text: str, *, lenient: bool = False) -> ParsedDescription:
                     raise
                 access = UNKNOWN_ACCESS
     return ParsedDescription("\n".join(prose).strip(), availability, access)
+
+
+def read_description(text: str, source: str, report: Report) -> ParsedDescription:
+    """A description as the IR records it: a section the grammar cannot read is a warning (at
+    ``source``/description) and its facts are unknown, not absent."""
+    try:
+        return parse_description(text)
+    except DescriptionError as exc:
+        file, _, where = source.partition("#")
+        report.warn("description-grammar", file, where + "/description", str(exc))
+    try:
+        return parse_description(text, lenient=True)
+    except DescriptionError:  # pragma: no cover - lenient parsing does not raise
+        return ParsedDescription(text.strip(), None, UNKNOWN_ACCESS)
 
 
 def flag_to_iso(flag: str) -> str:

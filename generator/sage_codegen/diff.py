@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .ir import AccessRequirement, Api, Availability, Field, Model, Operation, Parameter, TypeRef
-from .render import param_annotation
+from .spelling import param_annotation
 
 Level = Literal["breaking", "warning", "info"]
 LEVELS: tuple[Level, ...] = ("breaking", "warning", "info")
@@ -62,10 +62,16 @@ def describe_type(t: TypeRef) -> str:
     if t.kind == "model":
         return str(t.model)
     return {
-        "string": "string", "integer": "integer", "decimal": "number", "boolean": "boolean",
-        "date": "string(date)", "datetime": "string(date-time)", "binary": "string(binary)",
-        "any": "any", "dict": "object",
-    }[t.kind]  # fmt: skip
+        "string": "string",
+        "integer": "integer",
+        "decimal": "number",
+        "boolean": "boolean",
+        "date": "string(date)",
+        "datetime": "string(date-time)",
+        "binary": "string(binary)",
+        "any": "any",
+        "dict": "object",
+    }[t.kind]
 
 
 def _same_type(old: TypeRef, new: TypeRef) -> bool:
@@ -237,22 +243,51 @@ class _Differ:
         for gone, came in self.renames(removed, added):
             removed.remove(gone)
             added.remove(came)
-            self.api_change("request-parameter-renamed", "breaking", f"{where} {came.location} {came.name}", came.pointer,
-                            f"{where}: {gone.location} parameter `{gone.name}` renamed to `{came.name}`")  # fmt: skip
-            self.sdk_change("sdk-keyword-renamed", "breaking", f"{method} {came.py_name}", came.pointer,
-                            f"`{method}`: keyword `{gone.py_name}` renamed to `{came.py_name}`")  # fmt: skip
+            self.api_change(
+                "request-parameter-renamed",
+                "breaking",
+                f"{where} {came.location} {came.name}",
+                came.pointer,
+                f"{where}: {gone.location} parameter `{gone.name}` renamed to `{came.name}`",
+            )
+            self.sdk_change(
+                "sdk-keyword-renamed",
+                "breaking",
+                f"{method} {came.py_name}",
+                came.pointer,
+                f"`{method}`: keyword `{gone.py_name}` renamed to `{came.py_name}`",
+            )
         for p in removed:
-            self.api_change("request-parameter-removed", "warning", f"{where} {p.location} {p.name}", p.pointer,
-                            f"{where}: {p.location} parameter `{p.name}` removed")  # fmt: skip
-            self.sdk_change("sdk-keyword-removed", "breaking", f"{method} {p.py_name}", p.pointer,
-                            f"`{method}`: keyword `{p.py_name}` removed")  # fmt: skip
+            self.api_change(
+                "request-parameter-removed",
+                "warning",
+                f"{where} {p.location} {p.name}",
+                p.pointer,
+                f"{where}: {p.location} parameter `{p.name}` removed",
+            )
+            self.sdk_change(
+                "sdk-keyword-removed",
+                "breaking",
+                f"{method} {p.py_name}",
+                p.pointer,
+                f"`{method}`: keyword `{p.py_name}` removed",
+            )
         for p in added:
             required = p.required
-            self.api_change("new-required-request-parameter" if required else "new-optional-request-parameter",
-                            "breaking" if required else "info", f"{where} {p.location} {p.name}", p.pointer,
-                            f"{where}: {'required' if required else 'optional'} {p.location} parameter `{p.name}` added")  # fmt: skip
-            self.sdk_change("sdk-keyword-added", "breaking" if required else "info", f"{method} {p.py_name}", p.pointer,
-                            f"`{method}`: {'required ' if required else ''}keyword `{p.py_name}` added")  # fmt: skip
+            self.api_change(
+                "new-required-request-parameter" if required else "new-optional-request-parameter",
+                "breaking" if required else "info",
+                f"{where} {p.location} {p.name}",
+                p.pointer,
+                f"{where}: {'required' if required else 'optional'} {p.location} parameter `{p.name}` added",
+            )
+            self.sdk_change(
+                "sdk-keyword-added",
+                "breaking" if required else "info",
+                f"{method} {p.py_name}",
+                p.pointer,
+                f"`{method}`: {'required ' if required else ''}keyword `{p.py_name}` added",
+            )
         for key in sorted(old.keys() & new.keys()):
             self.parameter_changed(old[key], new[key], new_op)
 
@@ -282,27 +317,75 @@ class _Differ:
         where, method = _where(op), _method(op)
         location = f"{where} {new.location} {new.name}"
         if new.required and not old.required:
-            self.api_change("request-parameter-became-required", "breaking", location, new.pointer,
-                            f"{where}: {new.location} parameter `{new.name}` became required")  # fmt: skip
-            self.sdk_change("sdk-keyword-became-required", "breaking", f"{method} {new.py_name}", new.pointer,
-                            f"`{method}`: keyword `{new.py_name}` is now required")  # fmt: skip
+            self.api_change(
+                "request-parameter-became-required",
+                "breaking",
+                location,
+                new.pointer,
+                f"{where}: {new.location} parameter `{new.name}` became required",
+            )
+            self.sdk_change(
+                "sdk-keyword-became-required",
+                "breaking",
+                f"{method} {new.py_name}",
+                new.pointer,
+                f"`{method}`: keyword `{new.py_name}` is now required",
+            )
         elif old.required and not new.required:
-            self.api_change("request-parameter-became-optional", "info", location, new.pointer,
-                            f"{where}: {new.location} parameter `{new.name}` became optional")  # fmt: skip
+            self.api_change(
+                "request-parameter-became-optional",
+                "info",
+                location,
+                new.pointer,
+                f"{where}: {new.location} parameter `{new.name}` became optional",
+            )
         if not _same_type(old.type, new.type):
-            self.api_change("request-parameter-type-changed", "breaking", location, new.pointer,
-                            f"{where}: parameter `{new.name}` type {describe_type(old.type)} -> {describe_type(new.type)}")  # fmt: skip
+            self.api_change(
+                "request-parameter-type-changed",
+                "breaking",
+                location,
+                new.pointer,
+                f"{where}: parameter `{new.name}` type {describe_type(old.type)} -> {describe_type(new.type)}",
+            )
             if param_annotation(old) != param_annotation(new):
-                self.sdk_change("sdk-keyword-type-changed", "breaking", f"{method} {new.py_name}", new.pointer,
-                                f"`{method}`: keyword `{new.py_name}` now takes `{param_annotation(new)}` (was `{param_annotation(old)}`)")  # fmt: skip
-        self.enum(old.type.enum, new.type.enum, "request-parameter", location, new.pointer, f"{where}: parameter `{new.name}`",
-                  removed_level="breaking", added_level="info")  # fmt: skip
+                self.sdk_change(
+                    "sdk-keyword-type-changed",
+                    "breaking",
+                    f"{method} {new.py_name}",
+                    new.pointer,
+                    f"`{method}`: keyword `{new.py_name}` now takes `{param_annotation(new)}` (was `{param_annotation(old)}`)",
+                )
+        self.enum(
+            old.type.enum,
+            new.type.enum,
+            "request-parameter",
+            location,
+            new.pointer,
+            f"{where}: parameter `{new.name}`",
+            removed_level="breaking",
+            added_level="info",
+        )
         if old.description != new.description:
-            self.api_change("request-parameter-description-changed", "info", location, new.pointer,
-                            f"{where}: description of parameter `{new.name}` changed")  # fmt: skip
+            self.api_change(
+                "request-parameter-description-changed",
+                "info",
+                location,
+                new.pointer,
+                f"{where}: description of parameter `{new.name}` changed",
+            )
 
-    def enum(self, old: tuple[str, ...], new: tuple[str, ...], rule: str, location: str, pointer: str, what: str,
-             *, removed_level: Level, added_level: Level) -> None:  # fmt: skip
+    def enum(
+        self,
+        old: tuple[str, ...],
+        new: tuple[str, ...],
+        rule: str,
+        location: str,
+        pointer: str,
+        what: str,
+        *,
+        removed_level: Level,
+        added_level: Level,
+    ) -> None:
         if not old or not new:
             return
         for value in sorted(set(old) - set(new)):
@@ -346,8 +429,13 @@ class _Differ:
             )
             return
         if old.model != new.model:
-            self.sdk_change("sdk-body-model-renamed", "breaking", method, new_op.source,
-                            f"`{method}`: `{new.py_name}` model `{old.model}` renamed to `{new.model}`")  # fmt: skip
+            self.sdk_change(
+                "sdk-body-model-renamed",
+                "breaking",
+                method,
+                new_op.source,
+                f"`{method}`: `{new.py_name}` model `{old.model}` renamed to `{new.model}`",
+            )
         self.request_model(
             self.old_models[old.model], self.new_models[new.model], f"{where} {new.key}", set()
         )
@@ -367,8 +455,7 @@ class _Differ:
                     f.pointer,
                     f"{path}: request property `{name}` removed",
                 )
-                self.sdk_change("sdk-field-removed", "breaking", f"model {old.name}.{f.py_name}", f.pointer,
-                                f"model `{old.name}`: field `{f.py_name}` removed")  # fmt: skip
+                self.sdk_field_removed(old.name, f)
         for name, f in new_fields.items():
             if name not in old_fields:
                 level: Level = "breaking" if f.required else "info"
@@ -377,10 +464,20 @@ class _Differ:
                     if f.required
                     else "new-optional-request-property"
                 )
-                self.api_change(rule, level, f"{path}.{name}", f.pointer,
-                                f"{path}: {'required' if f.required else 'optional'} request property `{name}` added")  # fmt: skip
-                self.sdk_change("sdk-field-added", level, f"model {new.name}.{f.py_name}", f.pointer,
-                                f"model `{new.name}`: {'required ' if f.required else ''}field `{f.py_name}` added")  # fmt: skip
+                self.api_change(
+                    rule,
+                    level,
+                    f"{path}.{name}",
+                    f.pointer,
+                    f"{path}: {'required' if f.required else 'optional'} request property `{name}` added",
+                )
+                self.sdk_change(
+                    "sdk-field-added",
+                    level,
+                    f"model {new.name}.{f.py_name}",
+                    f.pointer,
+                    f"model `{new.name}`: {'required ' if f.required else ''}field `{f.py_name}` added",
+                )
         for name in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[name], new_fields[name]
             location = f"{path}.{name}"
@@ -392,20 +489,48 @@ class _Differ:
                     n.pointer,
                     f"{path}: request property `{name}` became required",
                 )
-                self.sdk_change("sdk-field-became-required", "breaking", f"model {new.name}.{n.py_name}", n.pointer,
-                                f"model `{new.name}`: field `{n.py_name}` is now required")  # fmt: skip
+                self.sdk_change(
+                    "sdk-field-became-required",
+                    "breaking",
+                    f"model {new.name}.{n.py_name}",
+                    n.pointer,
+                    f"model `{new.name}`: field `{n.py_name}` is now required",
+                )
             if not self.field_types_match(o, n):
-                self.api_change("request-property-type-changed", "breaking", location, n.pointer,
-                                f"{path}: request property `{name}` type {describe_type(o.type)} -> {describe_type(n.type)}")  # fmt: skip
-                self.sdk_change("sdk-field-type-changed", "breaking", f"model {new.name}.{n.py_name}", n.pointer,
-                                f"model `{new.name}`: field `{n.py_name}` is now {describe_type(n.type)} (was {describe_type(o.type)})")  # fmt: skip
-            self.enum(o.type.enum, n.type.enum, "request-property", location, n.pointer, f"{path}: request property `{name}`",
-                      removed_level="breaking", added_level="info")  # fmt: skip
+                self.api_change(
+                    "request-property-type-changed",
+                    "breaking",
+                    location,
+                    n.pointer,
+                    f"{path}: request property `{name}` type {describe_type(o.type)} -> {describe_type(n.type)}",
+                )
+                self.sdk_field_type_changed(new.name, o, n)
+            self.enum(
+                o.type.enum,
+                n.type.enum,
+                "request-property",
+                location,
+                n.pointer,
+                f"{path}: request property `{name}`",
+                removed_level="breaking",
+                added_level="info",
+            )
             old_inner, new_inner = _inner_model(o.type), _inner_model(n.type)
             if old_inner and new_inner:
                 self.request_model(
                     self.old_models[old_inner], self.new_models[new_inner], location, seen
                 )
+
+    def sdk_field_removed(self, model: str, field: Field) -> None:
+        where = f"model {model}.{field.py_name}"
+        text = f"model `{model}`: field `{field.py_name}` removed"
+        self.sdk_change("sdk-field-removed", "breaking", where, field.pointer, text)
+
+    def sdk_field_type_changed(self, model: str, old: Field, new: Field) -> None:
+        was, now = describe_type(old.type), describe_type(new.type)
+        where = f"model {model}.{new.py_name}"
+        text = f"model `{model}`: field `{new.py_name}` is now {now} (was {was})"
+        self.sdk_change("sdk-field-type-changed", "breaking", where, new.pointer, text)
 
     def field_types_match(self, old: Field, new: Field) -> bool:
         """Same wire type; two inline request objects count as the same type whatever their
@@ -420,8 +545,13 @@ class _Differ:
         where, method = _where(new_op), _method(new_op)
         old, new = old_op.response, new_op.response
         if old.status != new.status:
-            self.api_change("response-success-status-changed", "breaking", where, new_op.source,
-                            f"{where}: success status {old.status} -> {new.status}")  # fmt: skip
+            self.api_change(
+                "response-success-status-changed",
+                "breaking",
+                where,
+                new_op.source,
+                f"{where}: success status {old.status} -> {new.status}",
+            )
         if old.is_list != new.is_list:
             shape = "a list" if new.is_list else "a single record"
             self.api_change(
@@ -431,14 +561,29 @@ class _Differ:
                 new_op.source,
                 f"{where}: now returns {shape}",
             )
-            self.sdk_change("sdk-return-changed", "breaking", method, new_op.source,
-                            f"`{method}` now returns {'a pager' if new.is_list else 'one model'}")  # fmt: skip
+            self.sdk_change(
+                "sdk-return-changed",
+                "breaking",
+                method,
+                new_op.source,
+                f"`{method}` now returns {'a pager' if new.is_list else 'one model'}",
+            )
         elif (old.model, old.is_binary) != (new.model, new.is_binary):
-            self.api_change("response-body-type-changed", "breaking", where, new_op.source,
-                            f"{where}: response body {old.model or ('bytes' if old.is_binary else 'none')} -> "
-                            f"{new.model or ('bytes' if new.is_binary else 'none')}")  # fmt: skip
-            self.sdk_change("sdk-return-changed", "breaking", method, new_op.source,
-                            f"`{method}` now returns `{new.model or ('bytes' if new.is_binary else 'None')}`")  # fmt: skip
+            self.api_change(
+                "response-body-type-changed",
+                "breaking",
+                where,
+                new_op.source,
+                f"{where}: response body {old.model or ('bytes' if old.is_binary else 'none')} -> "
+                f"{new.model or ('bytes' if new.is_binary else 'none')}",
+            )
+            self.sdk_change(
+                "sdk-return-changed",
+                "breaking",
+                method,
+                new_op.source,
+                f"`{method}` now returns `{new.model or ('bytes' if new.is_binary else 'None')}`",
+            )
 
     def models(self) -> None:
         """Response models by class name; request models also as classes callers may import."""
@@ -470,29 +615,60 @@ class _Differ:
         new_fields = {f.name: f for f in new.fields}
         for fname, f in old_fields.items():
             if fname not in new_fields:
-                self.api_change("response-property-removed", "warning", f"model {old.name}.{fname}", f.pointer,
-                                f"{old.name}: response property `{fname}` removed")  # fmt: skip
-                self.sdk_change("sdk-field-removed", "breaking", f"model {old.name}.{f.py_name}", f.pointer,
-                                f"model `{old.name}`: field `{f.py_name}` removed")  # fmt: skip
+                self.api_change(
+                    "response-property-removed",
+                    "warning",
+                    f"model {old.name}.{fname}",
+                    f.pointer,
+                    f"{old.name}: response property `{fname}` removed",
+                )
+                self.sdk_field_removed(old.name, f)
         for fname, f in new_fields.items():
             if fname not in old_fields:
-                self.api_change("response-property-added", "info", f"model {new.name}.{fname}", f.pointer,
-                                f"{new.name}: response property `{fname}` added")  # fmt: skip
-                self.sdk_change("sdk-field-added", "info", f"model {new.name}.{f.py_name}", f.pointer,
-                                f"model `{new.name}`: field `{f.py_name}` added")  # fmt: skip
+                self.api_change(
+                    "response-property-added",
+                    "info",
+                    f"model {new.name}.{fname}",
+                    f.pointer,
+                    f"{new.name}: response property `{fname}` added",
+                )
+                self.sdk_change(
+                    "sdk-field-added",
+                    "info",
+                    f"model {new.name}.{f.py_name}",
+                    f.pointer,
+                    f"model `{new.name}`: field `{f.py_name}` added",
+                )
         for fname in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[fname], new_fields[fname]
             location = f"model {new.name}.{fname}"
             if not _same_type(o.type, n.type):
-                self.api_change("response-property-type-changed", "breaking", location, n.pointer,
-                                f"{new.name}: response property `{fname}` type {describe_type(o.type)} -> {describe_type(n.type)}")  # fmt: skip
-                self.sdk_change("sdk-field-type-changed", "breaking", f"model {new.name}.{n.py_name}", n.pointer,
-                                f"model `{new.name}`: field `{n.py_name}` is now {describe_type(n.type)} (was {describe_type(o.type)})")  # fmt: skip
-            self.enum(o.type.enum, n.type.enum, "response-property", location, n.pointer, f"{new.name}: response property `{fname}`",
-                      removed_level="info", added_level="warning")  # fmt: skip
+                self.api_change(
+                    "response-property-type-changed",
+                    "breaking",
+                    location,
+                    n.pointer,
+                    f"{new.name}: response property `{fname}` type {describe_type(o.type)} -> {describe_type(n.type)}",
+                )
+                self.sdk_field_type_changed(new.name, o, n)
+            self.enum(
+                o.type.enum,
+                n.type.enum,
+                "response-property",
+                location,
+                n.pointer,
+                f"{new.name}: response property `{fname}`",
+                removed_level="info",
+                added_level="warning",
+            )
             if o.description != n.description:
-                self.api_change("response-property-description-changed", "info", location, n.pointer,
-                                f"{new.name}: description of `{fname}` changed")  # fmt: skip
+                self.api_change(
+                    "response-property-description-changed",
+                    "info",
+                    location,
+                    n.pointer,
+                    f"{new.name}: description of `{fname}` changed",
+                )
 
     # -- access and availability ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The one error type of the generator: a spec that cannot be used."""
+"""The generator's errors: a spec that cannot be used, and a generation that must not happen."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ class SpecError(Exception):
         self.pointer = json_pointer
         self.message = message
         super().__init__(f"{file}#{json_pointer}: {message}")
+
+
+class GeneratorError(Exception):
+    """Generation refused: a template wrote invalid Python, or a write would reach a hand-written
+    folder of the package. The message names the file."""

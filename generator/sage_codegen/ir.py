@@ -1,7 +1,8 @@
 """The intermediate representation: what the SDK is, independent of how it is written out.
 
 Templates render it, ``inspect`` summarises it and ``diff`` compares two of them, so it holds only
-facts (names, types, paths, access, availability), never template concerns. Everything is frozen
+facts (names, types, paths, access, availability), never template concerns: which module a class
+goes to and what a resource class is called are decided on the emit side (``layout.py``). Everything is frozen
 and ordered deterministically: the same spec always builds an equal IR.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .report import SpecWarning
+from .sage_rules import CHANGE_FEED_PARAMETERS, IDEMPOTENCY_HEADER
 
 # -- access control and availability (parsed from operation descriptions) ---------------------------
 
@@ -94,7 +96,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Model:
-    """One pydantic class. ``definition`` names the spec definition it stands for, if any."""
+    """One pydantic class. ``definition`` names the spec definition it stands for, if any;
+    ``declared_in``, for an inline object, the definitions whose schemas hold it."""
 
     name: str
     role: ModelRole
@@ -102,16 +105,13 @@ class Model:
     description: str
     availability: Availability | None
     definition: str | None
-    module: str  # module under sage_accounting.models holding the class
     pointer: str
+    declared_in: tuple[str, ...] = ()
 
 
 # -- operations and resources -------------------------------------------------------------------------
 
 ParamLocation = Literal["path", "query", "header"]
-# The header Sage's newer POSTs (tax returns) take for idempotency: the runtime fills it, like the
-# body's idempotency_id, so it is no argument of the generated method.
-IDEMPOTENCY_HEADER = "x-idempotency-key"
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class Response:
     model: str | None  # item model for lists, None for no body or bytes
     is_list: bool
     is_binary: bool
-    # How the model was chosen when the spec gives no schema (see ir_build._response); "" if it did.
+    # How the model was chosen when the spec gives no schema (see ir_responses); "" if it did.
     decision: str = ""
 
 
@@ -198,15 +198,14 @@ class Operation:
 
     @property
     def supports_changes(self) -> bool:
-        """A list that can be polled for upserts and deletions."""
+        """A list that can be polled for upserts and deletions (see sage_rules)."""
         names = {p.name for p in self.query_parameters}
-        return self.kind == "list" and {"updated_or_created_since", "deleted_since"} <= names
+        return self.kind == "list" and CHANGE_FEED_PARAMETERS <= names
 
 
 @dataclass(frozen=True)
 class Resource:
     name: str  # attribute on the client, e.g. sales_invoices
-    class_name: str  # e.g. SalesInvoices
     title: str  # e.g. Sales Invoices
     tags: tuple[str, ...]
     operations: tuple[Operation, ...]

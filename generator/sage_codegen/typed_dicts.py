@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import keyword
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import jinja2
 
+from .imports import Imports
 from .ir import Api, Model, TypeRef
+from .layout import ModelModule, referenced_models
 
 SUFFIX = "Params"
 # The runtime fills ``idempotency_id`` inside every POST body (a retried POST then never creates a
@@ -32,14 +33,6 @@ IDEMPOTENCY_DOC = (
     "Sage answers a repeated POST with this id once; filled by the client unless given "
     "(or ``idempotency_id=False``)."
 )
-
-
-class _ModuleLike(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def models(self) -> tuple[Model, ...]: ...
 
 
 def params_name(model: str) -> str:
@@ -130,54 +123,45 @@ def typed_dict_source(model: Model, idempotent: bool = False) -> str:
     )
 
 
-def _refs(t: TypeRef) -> set[str]:
-    if t.kind == "model" and t.model:
-        return {t.model}
-    if t.kind == "list" and t.item:
-        return _refs(t.item)
-    return set()
-
-
-def typed_dict_imports(module: _ModuleLike, api: Api) -> dict[str, list[str]]:
-    """Imports the TypedDicts of a model module need, ``{module: names}`` (merged by the template
-    into the models' own)."""
-    requests = [m for m in module.models if m.role == "request"]
-    if not requests:
-        return {}
-    module_of = {m.name: m.module for m in api.models}
-    idempotent = idempotent_bodies(api)
-    imports: dict[str, set[str]] = defaultdict(set)
-    imports["typing"].add("TypedDict")
-    for model in requests:
+def add_imports(
+    imports: Imports, module: ModelModule, module_of: dict[str, str], idempotent: frozenset[str]
+) -> Imports:
+    """Add what the TypedDicts of a model module need to the module's imports."""
+    for model in module.models:
+        if model.role != "request":
+            continue
+        imports.add("typing", "TypedDict")
         for key in keys_of(model, model.name in idempotent):
             words = set(key.declared.replace("[", " ").replace("]", " ").replace(",", " ").split())
-            for word, source in (
-                ("NotRequired", "typing"),
-                ("Literal", "typing"),
-                ("Any", "typing"),
-                ("Sequence", "collections.abc"),
-                ("Mapping", "collections.abc"),
-                ("Decimal", "decimal"),
-            ):
-                if word in words:
-                    imports[source].add(word)
-            if "dt.date" in words or "dt.datetime" in words:
-                imports.setdefault("datetime as dt", set())  # a plain import
+            for word, source in _NAME_SOURCES:
+                imports.add_if(word in words, source, word)
+            imports.add_if(bool(words & {"dt.date", "dt.datetime"}), "datetime as dt")
         for f in model.fields:
-            for ref in _refs(f.type):
-                if module_of[ref] != module.name:
-                    imports["." + module_of[ref]].update({ref, params_name(ref)})
-    return {name: sorted(names) for name, names in imports.items()}
+            for ref in sorted(referenced_models(f.type)):
+                other = module_of[ref]
+                imports.add_if(other != module.name, "." + other, ref, params_name(ref))
+    return imports
 
 
-def exported_names(module: _ModuleLike) -> list[str]:
+# Names a TypedDict value may use, and where each comes from.
+_NAME_SOURCES = (
+    ("NotRequired", "typing"),
+    ("Literal", "typing"),
+    ("Any", "typing"),
+    ("Sequence", "collections.abc"),
+    ("Mapping", "collections.abc"),
+    ("Decimal", "decimal"),
+)
+
+
+def exported_names(module: ModelModule) -> list[str]:
     """What ``sage_accounting.models`` exports from a model module: its models and TypedDicts."""
     names = [m.name for m in module.models]
     names += [params_name(m.name) for m in module.models if m.role == "request"]
     return sorted(names)
 
 
-def all_exported_names(modules: Iterable[_ModuleLike]) -> list[str]:
+def all_exported_names(modules: Iterable[ModelModule]) -> list[str]:
     return sorted(name for module in modules for name in exported_names(module))
 
 
@@ -185,7 +169,6 @@ def install(env: jinja2.Environment) -> None:
     """Make these functions available to the templates."""
     globals_: dict[str, Any] = {
         "typed_dict_source": typed_dict_source,
-        "typed_dict_imports": typed_dict_imports,
         "idempotent_bodies": idempotent_bodies,
         "exported_names": exported_names,
         "all_exported_names": all_exported_names,
