@@ -45,6 +45,16 @@ IDEMPOTENCY_HEADER = "x-idempotency-key"
 """The header Sage's newer POSTs (tax returns) take for idempotency: the runtime fills it, like
 the body's ``idempotency_id``, so it is no argument of the generated method."""
 
+BODY_IDEMPOTENCY_FIELD = "idempotency_id"
+"""Read by Sage inside a POST body (a repeated POST is answered once) and declared nowhere in the
+spec; the runtime fills it. Request models refuse undeclared keys, so POST body models declare it
+(``typed_dicts``)."""
+
+
+def body_takes_idempotency_id(method: str) -> bool:
+    """Only POSTs create; PUT and DELETE are idempotent already."""
+    return method == "POST"
+
 
 def is_accept_header(param: Mapping[str, Any]) -> bool:
     """An ``Accept`` header parameter is no argument: it only says what the operation returns

@@ -20,15 +20,13 @@ from typing import Any
 
 import jinja2
 
+from . import sage_rules
 from .imports import Imports
 from .ir import Api, Model, TypeRef
 from .layout import ModelModule, referenced_models
 
 SUFFIX = "Params"
-# The runtime fills ``idempotency_id`` inside every POST body (a retried POST then never creates a
-# record twice); a caller may choose it. Sage reads it, the spec does not declare it, and request
-# models refuse undeclared keys: so the POST body models declare it.
-IDEMPOTENCY_FIELD = "idempotency_id"
+IDEMPOTENCY_FIELD = sage_rules.BODY_IDEMPOTENCY_FIELD
 IDEMPOTENCY_DOC = (
     "Sage answers a repeated POST with this id once; filled by the client unless given "
     "(or ``idempotency_id=False``)."
@@ -45,7 +43,7 @@ def idempotent_bodies(api: Api) -> frozenset[str]:
     return frozenset(
         op.body.model
         for op in api.operations
-        if op.body and op.method == "POST"
+        if op.body and sage_rules.body_takes_idempotency_id(op.method)
         # a spec that one day declares it needs nothing added
         and not any(f.name == IDEMPOTENCY_FIELD for f in _model(api, op.body.model).fields)
     )
