@@ -193,23 +193,23 @@ def _field(name: str, t: TypeRef, required: bool = False, py_name: str | None = 
     return Field(name, py_name or name, t, required, "", f"doc.json#/{name}")
 
 
+def _model(name: str, fields: tuple[Field, ...], definition: str | None = None) -> Model:
+    role = "response" if name == "Thing" else "request"
+    pointer = f"doc.json#/definitions/{definition or name}"
+    return Model(name, role, fields, "", None, definition, pointer)
+
+
 def small_api() -> Api:
-    line = Model(
-        name="ThingLineCreate",
-        role="request",
-        fields=(
+    line = _model(
+        "ThingLineCreate",
+        (
             _field("amount", TypeRef("decimal"), required=True),
             _field("tags", TypeRef("list", item=TypeRef("string"))),
         ),
-        description="",
-        availability=None,
-        definition=None,
-        pointer="doc.json#/definitions/ThingLine",
     )
-    thing = Model(
-        name="ThingCreate",
-        role="request",
-        fields=(
+    thing = _model(
+        "ThingCreate",
+        (
             _field("name", TypeRef("string"), required=True),
             _field("kind", TypeRef("string", enum=("a", "b"))),
             _field("due", TypeRef("date")),
@@ -217,29 +217,10 @@ def small_api() -> Api:
             _field("lines", TypeRef("list", item=TypeRef("model", model="ThingLineCreate"))),
             _field("import", TypeRef("boolean"), py_name="import_"),
         ),
-        description="",
-        availability=None,
-        definition=None,
-        pointer="doc.json#/definitions/Thing",
     )
-    wrapper = Model(
-        name="PostThings",
-        role="request",
-        fields=(_field("thing", TypeRef("model", model="ThingCreate"), required=True),),
-        description="",
-        availability=None,
-        definition="postThings",
-        pointer="doc.json#/definitions/postThings",
-    )
-    read = Model(
-        name="Thing",
-        role="response",
-        fields=(_field("id", TypeRef("string")),),
-        description="",
-        availability=None,
-        definition="Thing",
-        pointer="doc.json#/definitions/Thing",
-    )
+    body = TypeRef("model", model="ThingCreate")
+    wrapper = _model("PostThings", (_field("thing", body, required=True),), "postThings")
+    read = _model("Thing", (_field("id", TypeRef("string")),), "Thing")
     create = Operation(
         operation_id="postThings",
         method="POST",
