@@ -6,14 +6,18 @@ BIN := $(VENV)/bin
 SPEC_SOURCE ?= ../shared/spec/current
 export SPEC_SOURCE
 
-.PHONY: install spec spec-lock generate check-generated lint format test bench diff-spec clean docs docs-check
+.PHONY: install spec spec-lock generate check-generated lint format test bench diff-spec clean docs docs-check \
+	dist-check
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Two distributions, both editable: the SDK (pyproject.toml, with the dev extra) and the
+# generator (generator/pyproject.toml, `sage-codegen`, which depends on the SDK: pip takes the
+# editable one given here, never the registry's).
+$(VENV)/.installed: pyproject.toml generator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./generator
 	touch $@
 
 ## spec: copy the documents named in spec/spec.lock.json from SPEC_SOURCE, checking sha256
@@ -38,9 +42,9 @@ lint: install
 	$(BIN)/ruff check generator generated tests bench examples docs/scripts
 	$(BIN)/black --check --quiet generator generated tests bench examples docs/scripts
 	$(BIN)/mypy generated/sage_accounting generator/sage_codegen
-	# A user's script, type-checked as users check theirs (the package found as source: mypy
-	# cannot follow an editable install's import hook).
-	MYPYPATH=generated $(BIN)/mypy tests/typing
+	# A user's script, type-checked as users check theirs. The SDK's editable install is a plain
+	# .pth of generated/, which mypy follows; `make dist-check` checks it against the wheel.
+	$(BIN)/mypy tests/typing
 
 format: install
 	$(BIN)/ruff check --fix-only --quiet generator generated/sage_accounting/_runtime tests bench
@@ -52,8 +56,14 @@ test: spec
 bench: spec
 	$(BIN)/python bench/run_all.py
 
+## dist-check: build both wheels; in a fresh venv with the SDK wheel alone, mypy --strict on
+## tests/typing and a smoke test against the sandbox (no generator, extras' commands give the
+## install hint); in another, the sage-codegen wheel regenerates the committed package
+dist-check: spec
+	BIN=$(BIN) PYTHON=$(PYTHON) tests/dist/run.sh
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site build/docs-check
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site build generator/build
 
 ## diff-spec NEW=<dir>: what a candidate spec changes and breaks compared with the pinned one
 diff-spec: spec

@@ -4,6 +4,7 @@ sage_accounting.agents`` runs them on their own."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..cli._errors import EXIT_MISSING_EXTRA, CommandError
 from . import levels, words
 from .approvals import ApprovalStore
 from .audit import AuditRecord, SQLiteAuditSink, read_records, verify
@@ -219,6 +221,12 @@ def show(policy: str | None, db: str | None, agent: str | None, business: str | 
 @click.option("--port", default=8765, show_default=True)
 def mcp(policy: str, http: bool, port: int) -> None:
     """Serve the policy's agents over MCP (stdio: the agent whose key is in SAGE_AGENT_KEY)."""
+    if importlib.util.find_spec("mcp") is None:  # [cli] without [agents]: say so, no traceback
+        raise CommandError(
+            "`mcp` needs the [agents] extra (missing module 'mcp'): "
+            "pip install 'sage-accounting[agents]'",
+            EXIT_MISSING_EXTRA,
+        )
     import anyio
 
     from .server import serve_http, serve_stdio
