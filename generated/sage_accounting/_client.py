@@ -156,609 +156,609 @@ class SageAccounting(SyncClient):
         """Coa Accounts: list, get."""
         from .resources.coa_accounts import CoaAccounts
 
-        return self._resource("coa_accounts", CoaAccounts)  # type: ignore[no-any-return]
+        return self._resource("coa_accounts", CoaAccounts)
 
     @property
     def coa_templates(self) -> CoaTemplates:
         """Coa Templates: list, get."""
         from .resources.coa_templates import CoaTemplates
 
-        return self._resource("coa_templates", CoaTemplates)  # type: ignore[no-any-return]
+        return self._resource("coa_templates", CoaTemplates)
 
     @property
     def ledger_accounts(self) -> LedgerAccounts:
         """Ledger Accounts: list, create, get, update."""
         from .resources.ledger_accounts import LedgerAccounts
 
-        return self._resource("ledger_accounts", LedgerAccounts)  # type: ignore[no-any-return]
+        return self._resource("ledger_accounts", LedgerAccounts)
 
     @property
     def ledger_account_classifications(self) -> LedgerAccountClassifications:
         """Ledger Account Classifications: list, get."""
         from .resources.ledger_account_classifications import LedgerAccountClassifications
 
-        return self._resource("ledger_account_classifications", LedgerAccountClassifications)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_classifications", LedgerAccountClassifications)
 
     @property
     def ledger_account_types(self) -> LedgerAccountTypes:
         """Ledger Account Types: list, get."""
         from .resources.ledger_account_types import LedgerAccountTypes
 
-        return self._resource("ledger_account_types", LedgerAccountTypes)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_types", LedgerAccountTypes)
 
     @property
     def journals(self) -> Journals:
         """Journals: list, create, get, delete, reissue."""
         from .resources.journals import Journals
 
-        return self._resource("journals", Journals)  # type: ignore[no-any-return]
+        return self._resource("journals", Journals)
 
     @property
     def journal_codes(self) -> JournalCodes:
         """Journal Codes: list, create, get, update, delete."""
         from .resources.journal_codes import JournalCodes
 
-        return self._resource("journal_codes", JournalCodes)  # type: ignore[no-any-return]
+        return self._resource("journal_codes", JournalCodes)
 
     @property
     def journal_code_types(self) -> JournalCodeTypes:
         """Journal Code Types: list, get."""
         from .resources.journal_code_types import JournalCodeTypes
 
-        return self._resource("journal_code_types", JournalCodeTypes)  # type: ignore[no-any-return]
+        return self._resource("journal_code_types", JournalCodeTypes)
 
     @property
     def ledger_entries(self) -> LedgerEntries:
         """Ledger Entries: list, get."""
         from .resources.ledger_entries import LedgerEntries
 
-        return self._resource("ledger_entries", LedgerEntries)  # type: ignore[no-any-return]
+        return self._resource("ledger_entries", LedgerEntries)
 
     @property
     def transactions(self) -> Transactions:
         """Transactions: list, get."""
         from .resources.transactions import Transactions
 
-        return self._resource("transactions", Transactions)  # type: ignore[no-any-return]
+        return self._resource("transactions", Transactions)
 
     @property
     def transaction_types(self) -> TransactionTypes:
         """Transaction Types: list, get."""
         from .resources.transaction_types import TransactionTypes
 
-        return self._resource("transaction_types", TransactionTypes)  # type: ignore[no-any-return]
+        return self._resource("transaction_types", TransactionTypes)
 
     @property
     def attachments(self) -> Attachments:
         """Attachments: list, create, get, update, delete, get_file."""
         from .resources.attachments import Attachments
 
-        return self._resource("attachments", Attachments)  # type: ignore[no-any-return]
+        return self._resource("attachments", Attachments)
 
     @property
     def attachment_context_types(self) -> AttachmentContextTypes:
         """Attachment Context Types: list, get."""
         from .resources.attachment_context_types import AttachmentContextTypes
 
-        return self._resource("attachment_context_types", AttachmentContextTypes)  # type: ignore[no-any-return]
+        return self._resource("attachment_context_types", AttachmentContextTypes)
 
     @property
     def bank_accounts(self) -> BankAccounts:
         """Bank Accounts: list, create, get, update, delete, bank_feed."""
         from .resources.bank_accounts import BankAccounts
 
-        return self._resource("bank_accounts", BankAccounts)  # type: ignore[no-any-return]
+        return self._resource("bank_accounts", BankAccounts)
 
     @property
     def bank_account_types(self) -> BankAccountTypes:
         """Bank Account Types: list, get."""
         from .resources.bank_account_types import BankAccountTypes
 
-        return self._resource("bank_account_types", BankAccountTypes)  # type: ignore[no-any-return]
+        return self._resource("bank_account_types", BankAccountTypes)
 
     @property
     def bank_deposits(self) -> BankDeposits:
         """Bank Deposits: list, create, get, delete."""
         from .resources.bank_deposits import BankDeposits
 
-        return self._resource("bank_deposits", BankDeposits)  # type: ignore[no-any-return]
+        return self._resource("bank_deposits", BankDeposits)
 
     @property
     def bank_reconciliations(self) -> BankReconciliations:
         """Bank Reconciliations: list, create, get, update."""
         from .resources.bank_reconciliations import BankReconciliations
 
-        return self._resource("bank_reconciliations", BankReconciliations)  # type: ignore[no-any-return]
+        return self._resource("bank_reconciliations", BankReconciliations)
 
     @property
     def bank_transfers(self) -> BankTransfers:
         """Bank Transfers: list, create, get, update, delete."""
         from .resources.bank_transfers import BankTransfers
 
-        return self._resource("bank_transfers", BankTransfers)  # type: ignore[no-any-return]
+        return self._resource("bank_transfers", BankTransfers)
 
     @property
     def addresses(self) -> Addresses:
         """Addresses: list, create, get, update, delete."""
         from .resources.addresses import Addresses
 
-        return self._resource("addresses", Addresses)  # type: ignore[no-any-return]
+        return self._resource("addresses", Addresses)
 
     @property
     def address_types(self) -> AddressTypes:
         """Address Types: list, get."""
         from .resources.address_types import AddressTypes
 
-        return self._resource("address_types", AddressTypes)  # type: ignore[no-any-return]
+        return self._resource("address_types", AddressTypes)
 
     @property
     def address_regions(self) -> AddressRegions:
         """Address Regions: list, get."""
         from .resources.address_regions import AddressRegions
 
-        return self._resource("address_regions", AddressRegions)  # type: ignore[no-any-return]
+        return self._resource("address_regions", AddressRegions)
 
     @property
     def contacts(self) -> Contacts:
         """Contacts: list, create, get, update, delete."""
         from .resources.contacts import Contacts
 
-        return self._resource("contacts", Contacts)  # type: ignore[no-any-return]
+        return self._resource("contacts", Contacts)
 
     @property
     def contact_types(self) -> ContactTypes:
         """Contact Types: list, get."""
         from .resources.contact_types import ContactTypes
 
-        return self._resource("contact_types", ContactTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_types", ContactTypes)
 
     @property
     def contact_persons(self) -> ContactPersons:
         """Contact People: list, create, get, update, delete."""
         from .resources.contact_persons import ContactPersons
 
-        return self._resource("contact_persons", ContactPersons)  # type: ignore[no-any-return]
+        return self._resource("contact_persons", ContactPersons)
 
     @property
     def contact_person_types(self) -> ContactPersonTypes:
         """Contact Person Types: list, get."""
         from .resources.contact_person_types import ContactPersonTypes
 
-        return self._resource("contact_person_types", ContactPersonTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_person_types", ContactPersonTypes)
 
     @property
     def countries(self) -> Countries:
         """Countries: list, get."""
         from .resources.countries import Countries
 
-        return self._resource("countries", Countries)  # type: ignore[no-any-return]
+        return self._resource("countries", Countries)
 
     @property
     def country_groups(self) -> CountryGroups:
         """Country Groups: list, get."""
         from .resources.country_groups import CountryGroups
 
-        return self._resource("country_groups", CountryGroups)  # type: ignore[no-any-return]
+        return self._resource("country_groups", CountryGroups)
 
     @property
     def business_exchange_rates(self) -> BusinessExchangeRates:
         """Business Exchange Rates: list, create, get, update, delete."""
         from .resources.business_exchange_rates import BusinessExchangeRates
 
-        return self._resource("business_exchange_rates", BusinessExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("business_exchange_rates", BusinessExchangeRates)
 
     @property
     def currencies(self) -> Currencies:
         """Currencies: list, get."""
         from .resources.currencies import Currencies
 
-        return self._resource("currencies", Currencies)  # type: ignore[no-any-return]
+        return self._resource("currencies", Currencies)
 
     @property
     def exchange_rates(self) -> ExchangeRates:
         """Exchange Rates: list, get."""
         from .resources.exchange_rates import ExchangeRates
 
-        return self._resource("exchange_rates", ExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("exchange_rates", ExchangeRates)
 
     @property
     def live_exchange_rates(self) -> LiveExchangeRates:
         """Live Exchange Rates: list, get."""
         from .resources.live_exchange_rates import LiveExchangeRates
 
-        return self._resource("live_exchange_rates", LiveExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("live_exchange_rates", LiveExchangeRates)
 
     @property
     def corrective_reason_codes(self) -> CorrectiveReasonCodes:
         """Corrective Reason Codes: list, get."""
         from .resources.corrective_reason_codes import CorrectiveReasonCodes
 
-        return self._resource("corrective_reason_codes", CorrectiveReasonCodes)  # type: ignore[no-any-return]
+        return self._resource("corrective_reason_codes", CorrectiveReasonCodes)
 
     @property
     def quick_entry_types(self) -> QuickEntryTypes:
         """Quick Entry Types: list, get."""
         from .resources.quick_entry_types import QuickEntryTypes
 
-        return self._resource("quick_entry_types", QuickEntryTypes)  # type: ignore[no-any-return]
+        return self._resource("quick_entry_types", QuickEntryTypes)
 
     @property
     def artefact_statuses(self) -> ArtefactStatuses:
         """Artefact Statuses: list, get."""
         from .resources.artefact_statuses import ArtefactStatuses
 
-        return self._resource("artefact_statuses", ArtefactStatuses)  # type: ignore[no-any-return]
+        return self._resource("artefact_statuses", ArtefactStatuses)
 
     @property
     def eu_goods_services_types(self) -> EuGoodsServicesTypes:
         """EU Goods Services Types: list, get."""
         from .resources.eu_goods_services_types import EuGoodsServicesTypes
 
-        return self._resource("eu_goods_services_types", EuGoodsServicesTypes)  # type: ignore[no-any-return]
+        return self._resource("eu_goods_services_types", EuGoodsServicesTypes)
 
     @property
     def purchase_corrective_invoices(self) -> PurchaseCorrectiveInvoices:
         """Purchase Corrective Invoices: list, create, get, update, delete."""
         from .resources.purchase_corrective_invoices import PurchaseCorrectiveInvoices
 
-        return self._resource("purchase_corrective_invoices", PurchaseCorrectiveInvoices)  # type: ignore[no-any-return]
+        return self._resource("purchase_corrective_invoices", PurchaseCorrectiveInvoices)
 
     @property
     def purchase_credit_notes(self) -> PurchaseCreditNotes:
         """Purchase Credit Notes: list, create, get, update, delete, release."""
         from .resources.purchase_credit_notes import PurchaseCreditNotes
 
-        return self._resource("purchase_credit_notes", PurchaseCreditNotes)  # type: ignore[no-any-return]
+        return self._resource("purchase_credit_notes", PurchaseCreditNotes)
 
     @property
     def purchase_invoices(self) -> PurchaseInvoices:
         """Purchase Invoices: list, create, get, update, delete, release."""
         from .resources.purchase_invoices import PurchaseInvoices
 
-        return self._resource("purchase_invoices", PurchaseInvoices)  # type: ignore[no-any-return]
+        return self._resource("purchase_invoices", PurchaseInvoices)
 
     @property
     def purchase_quick_entries(self) -> PurchaseQuickEntries:
         """Purchase Quick Entries: list, create, get, update, delete."""
         from .resources.purchase_quick_entries import PurchaseQuickEntries
 
-        return self._resource("purchase_quick_entries", PurchaseQuickEntries)  # type: ignore[no-any-return]
+        return self._resource("purchase_quick_entries", PurchaseQuickEntries)
 
     @property
     def sales_corrective_invoices(self) -> SalesCorrectiveInvoices:
         """Sales Corrective Invoices: list, create, get, update, delete."""
         from .resources.sales_corrective_invoices import SalesCorrectiveInvoices
 
-        return self._resource("sales_corrective_invoices", SalesCorrectiveInvoices)  # type: ignore[no-any-return]
+        return self._resource("sales_corrective_invoices", SalesCorrectiveInvoices)
 
     @property
     def eu_sales_descriptions(self) -> EuSalesDescriptions:
         """EU Sales Descriptions: list, get."""
         from .resources.eu_sales_descriptions import EuSalesDescriptions
 
-        return self._resource("eu_sales_descriptions", EuSalesDescriptions)  # type: ignore[no-any-return]
+        return self._resource("eu_sales_descriptions", EuSalesDescriptions)
 
     @property
     def sales_credit_notes(self) -> SalesCreditNotes:
         """Sales Credit Notes: list, create, get, update, delete, release."""
         from .resources.sales_credit_notes import SalesCreditNotes
 
-        return self._resource("sales_credit_notes", SalesCreditNotes)  # type: ignore[no-any-return]
+        return self._resource("sales_credit_notes", SalesCreditNotes)
 
     @property
     def sales_estimates(self) -> SalesEstimates:
         """Sales Estimates: list, create, get, update, delete."""
         from .resources.sales_estimates import SalesEstimates
 
-        return self._resource("sales_estimates", SalesEstimates)  # type: ignore[no-any-return]
+        return self._resource("sales_estimates", SalesEstimates)
 
     @property
     def sales_invoices(self) -> SalesInvoices:
         """Sales Invoices: list, create, get, update, delete, release."""
         from .resources.sales_invoices import SalesInvoices
 
-        return self._resource("sales_invoices", SalesInvoices)  # type: ignore[no-any-return]
+        return self._resource("sales_invoices", SalesInvoices)
 
     @property
     def sales_quick_entries(self) -> SalesQuickEntries:
         """Sales Quick Entries: list, create, get, update, delete."""
         from .resources.sales_quick_entries import SalesQuickEntries
 
-        return self._resource("sales_quick_entries", SalesQuickEntries)  # type: ignore[no-any-return]
+        return self._resource("sales_quick_entries", SalesQuickEntries)
 
     @property
     def sales_quotes(self) -> SalesQuotes:
         """Sales Quotes: list, create, get, update, delete."""
         from .resources.sales_quotes import SalesQuotes
 
-        return self._resource("sales_quotes", SalesQuotes)  # type: ignore[no-any-return]
+        return self._resource("sales_quotes", SalesQuotes)
 
     @property
     def hosted_artefact_payment_settings(self) -> HostedArtefactPaymentSettings:
         """Hosted Artefact Payment Settings: list, create, get, delete."""
         from .resources.hosted_artefact_payment_settings import HostedArtefactPaymentSettings
 
-        return self._resource("hosted_artefact_payment_settings", HostedArtefactPaymentSettings)  # type: ignore[no-any-return]
+        return self._resource("hosted_artefact_payment_settings", HostedArtefactPaymentSettings)
 
     @property
     def contact_opening_balances(self) -> ContactOpeningBalances:
         """Contact Opening Balances: list, create, get, update, delete."""
         from .resources.contact_opening_balances import ContactOpeningBalances
 
-        return self._resource("contact_opening_balances", ContactOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("contact_opening_balances", ContactOpeningBalances)
 
     @property
     def contact_opening_balance_types(self) -> ContactOpeningBalanceTypes:
         """Contact Opening Balance Types: list, get."""
         from .resources.contact_opening_balance_types import ContactOpeningBalanceTypes
 
-        return self._resource("contact_opening_balance_types", ContactOpeningBalanceTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_opening_balance_types", ContactOpeningBalanceTypes)
 
     @property
     def bank_opening_balances(self) -> BankOpeningBalances:
         """Bank Opening Balances: list, create, get, update, delete."""
         from .resources.bank_opening_balances import BankOpeningBalances
 
-        return self._resource("bank_opening_balances", BankOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("bank_opening_balances", BankOpeningBalances)
 
     @property
     def ledger_account_opening_balances(self) -> LedgerAccountOpeningBalances:
         """Ledger Account Opening Balances: list, create, get, update, delete."""
         from .resources.ledger_account_opening_balances import LedgerAccountOpeningBalances
 
-        return self._resource("ledger_account_opening_balances", LedgerAccountOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_opening_balances", LedgerAccountOpeningBalances)
 
     @property
     def opening_balance_journals(self) -> OpeningBalanceJournals:
         """Opening Balance Journals: list, create, get, delete."""
         from .resources.opening_balance_journals import OpeningBalanceJournals
 
-        return self._resource("opening_balance_journals", OpeningBalanceJournals)  # type: ignore[no-any-return]
+        return self._resource("opening_balance_journals", OpeningBalanceJournals)
 
     @property
     def contact_allocations(self) -> ContactAllocations:
         """Contact Allocations: list, create, get, update, delete."""
         from .resources.contact_allocations import ContactAllocations
 
-        return self._resource("contact_allocations", ContactAllocations)  # type: ignore[no-any-return]
+        return self._resource("contact_allocations", ContactAllocations)
 
     @property
     def payment_methods(self) -> PaymentMethods:
         """Payment Methods: list, get."""
         from .resources.payment_methods import PaymentMethods
 
-        return self._resource("payment_methods", PaymentMethods)  # type: ignore[no-any-return]
+        return self._resource("payment_methods", PaymentMethods)
 
     @property
     def contact_payments(self) -> ContactPayments:
         """Contact Payments: list, create, get, update, delete."""
         from .resources.contact_payments import ContactPayments
 
-        return self._resource("contact_payments", ContactPayments)  # type: ignore[no-any-return]
+        return self._resource("contact_payments", ContactPayments)
 
     @property
     def other_payments(self) -> OtherPayments:
         """Other Payments: list, create, get, update, delete."""
         from .resources.other_payments import OtherPayments
 
-        return self._resource("other_payments", OtherPayments)  # type: ignore[no-any-return]
+        return self._resource("other_payments", OtherPayments)
 
     @property
     def unallocated_artefacts(self) -> UnallocatedArtefacts:
         """Unallocated Artefacts: list, get."""
         from .resources.unallocated_artefacts import UnallocatedArtefacts
 
-        return self._resource("unallocated_artefacts", UnallocatedArtefacts)  # type: ignore[no-any-return]
+        return self._resource("unallocated_artefacts", UnallocatedArtefacts)
 
     @property
     def catalog_item_types(self) -> CatalogItemTypes:
         """Catalog Item Types: list, get."""
         from .resources.catalog_item_types import CatalogItemTypes
 
-        return self._resource("catalog_item_types", CatalogItemTypes)  # type: ignore[no-any-return]
+        return self._resource("catalog_item_types", CatalogItemTypes)
 
     @property
     def product_sales_price_types(self) -> ProductSalesPriceTypes:
         """Product Sales Price Types: list, create, get, update, delete."""
         from .resources.product_sales_price_types import ProductSalesPriceTypes
 
-        return self._resource("product_sales_price_types", ProductSalesPriceTypes)  # type: ignore[no-any-return]
+        return self._resource("product_sales_price_types", ProductSalesPriceTypes)
 
     @property
     def products(self) -> Products:
         """Products: list, create, get, update, delete."""
         from .resources.products import Products
 
-        return self._resource("products", Products)  # type: ignore[no-any-return]
+        return self._resource("products", Products)
 
     @property
     def services(self) -> Services:
         """Services: list, create, get, update, delete."""
         from .resources.services import Services
 
-        return self._resource("services", Services)  # type: ignore[no-any-return]
+        return self._resource("services", Services)
 
     @property
     def service_rate_types(self) -> ServiceRateTypes:
         """Service Rate Types: list, create, get, update, delete."""
         from .resources.service_rate_types import ServiceRateTypes
 
-        return self._resource("service_rate_types", ServiceRateTypes)  # type: ignore[no-any-return]
+        return self._resource("service_rate_types", ServiceRateTypes)
 
     @property
     def stock_items(self) -> StockItems:
         """Stock Items: list, create, get, update, delete."""
         from .resources.stock_items import StockItems
 
-        return self._resource("stock_items", StockItems)  # type: ignore[no-any-return]
+        return self._resource("stock_items", StockItems)
 
     @property
     def stock_movements(self) -> StockMovements:
         """Stock Movements: list, create, get, update, delete."""
         from .resources.stock_movements import StockMovements
 
-        return self._resource("stock_movements", StockMovements)  # type: ignore[no-any-return]
+        return self._resource("stock_movements", StockMovements)
 
     @property
     def analysis_type_categories(self) -> AnalysisTypeCategories:
         """Analysis Type Categories: list, create, get, update, delete."""
         from .resources.analysis_type_categories import AnalysisTypeCategories
 
-        return self._resource("analysis_type_categories", AnalysisTypeCategories)  # type: ignore[no-any-return]
+        return self._resource("analysis_type_categories", AnalysisTypeCategories)
 
     @property
     def analysis_types(self) -> AnalysisTypes:
         """Analysis Types: list, get, update."""
         from .resources.analysis_types import AnalysisTypes
 
-        return self._resource("analysis_types", AnalysisTypes)  # type: ignore[no-any-return]
+        return self._resource("analysis_types", AnalysisTypes)
 
     @property
     def business_activity_types(self) -> BusinessActivityTypes:
         """Business Activity Types: list, get."""
         from .resources.business_activity_types import BusinessActivityTypes
 
-        return self._resource("business_activity_types", BusinessActivityTypes)  # type: ignore[no-any-return]
+        return self._resource("business_activity_types", BusinessActivityTypes)
 
     @property
     def business_settings(self) -> BusinessSettingsResource:
         """Business Settings: get, update."""
         from .resources.business_settings import BusinessSettingsResource
 
-        return self._resource("business_settings", BusinessSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("business_settings", BusinessSettingsResource)
 
     @property
     def business_types(self) -> BusinessTypes:
         """Business Types: list, get."""
         from .resources.business_types import BusinessTypes
 
-        return self._resource("business_types", BusinessTypes)  # type: ignore[no-any-return]
+        return self._resource("business_types", BusinessTypes)
 
     @property
     def cis_settings(self) -> CisSettingsResource:
         """Cis Settings: get, update."""
         from .resources.cis_settings import CisSettingsResource
 
-        return self._resource("cis_settings", CisSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("cis_settings", CisSettingsResource)
 
     @property
     def datev_settings(self) -> DatevSettingsResource:
         """Datev Settings: get, update."""
         from .resources.datev_settings import DatevSettingsResource
 
-        return self._resource("datev_settings", DatevSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("datev_settings", DatevSettingsResource)
 
     @property
     def financial_settings(self) -> FinancialSettingsResource:
         """Financial Settings: get, update."""
         from .resources.financial_settings import FinancialSettingsResource
 
-        return self._resource("financial_settings", FinancialSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("financial_settings", FinancialSettingsResource)
 
     @property
     def invoice_settings(self) -> InvoiceSettingsResource:
         """Invoice Settings: get, update."""
         from .resources.invoice_settings import InvoiceSettingsResource
 
-        return self._resource("invoice_settings", InvoiceSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("invoice_settings", InvoiceSettingsResource)
 
     @property
     def legal_form_types(self) -> LegalFormTypes:
         """Legal Form Types: list, get."""
         from .resources.legal_form_types import LegalFormTypes
 
-        return self._resource("legal_form_types", LegalFormTypes)  # type: ignore[no-any-return]
+        return self._resource("legal_form_types", LegalFormTypes)
 
     @property
     def countries_of_registration(self) -> CountriesOfRegistration:
         """Country Of Registrations: list, get."""
         from .resources.countries_of_registration import CountriesOfRegistration
 
-        return self._resource("countries_of_registration", CountriesOfRegistration)  # type: ignore[no-any-return]
+        return self._resource("countries_of_registration", CountriesOfRegistration)
 
     @property
     def tax_determinations(self) -> TaxDeterminations:
         """Tax Determinations: list."""
         from .resources.tax_determinations import TaxDeterminations
 
-        return self._resource("tax_determinations", TaxDeterminations)  # type: ignore[no-any-return]
+        return self._resource("tax_determinations", TaxDeterminations)
 
     @property
     def tax_offices(self) -> TaxOffices:
         """Tax Offices: list, get."""
         from .resources.tax_offices import TaxOffices
 
-        return self._resource("tax_offices", TaxOffices)  # type: ignore[no-any-return]
+        return self._resource("tax_offices", TaxOffices)
 
     @property
     def tax_profiles(self) -> TaxProfiles:
         """Tax Profiles: list, get, update."""
         from .resources.tax_profiles import TaxProfiles
 
-        return self._resource("tax_profiles", TaxProfiles)  # type: ignore[no-any-return]
+        return self._resource("tax_profiles", TaxProfiles)
 
     @property
     def tax_rates(self) -> TaxRates:
         """Tax Rates: list, create, get, update, delete."""
         from .resources.tax_rates import TaxRates
 
-        return self._resource("tax_rates", TaxRates)  # type: ignore[no-any-return]
+        return self._resource("tax_rates", TaxRates)
 
     @property
     def tax_return_frequencies(self) -> TaxReturnFrequencies:
         """Tax Return Frequencies: list, get."""
         from .resources.tax_return_frequencies import TaxReturnFrequencies
 
-        return self._resource("tax_return_frequencies", TaxReturnFrequencies)  # type: ignore[no-any-return]
+        return self._resource("tax_return_frequencies", TaxReturnFrequencies)
 
     @property
     def tax_schemes(self) -> TaxSchemes:
         """Tax Schemes: list, get."""
         from .resources.tax_schemes import TaxSchemes
 
-        return self._resource("tax_schemes", TaxSchemes)  # type: ignore[no-any-return]
+        return self._resource("tax_schemes", TaxSchemes)
 
     @property
     def tax_types(self) -> TaxTypes:
         """Tax Types: list, get."""
         from .resources.tax_types import TaxTypes
 
-        return self._resource("tax_types", TaxTypes)  # type: ignore[no-any-return]
+        return self._resource("tax_types", TaxTypes)
 
     @property
     def migrations(self) -> Migrations:
         """Migrations: get, update."""
         from .resources.migrations import Migrations
 
-        return self._resource("migrations", Migrations)  # type: ignore[no-any-return]
+        return self._resource("migrations", Migrations)
 
     @property
     def migration_tax_returns(self) -> MigrationTaxReturns:
         """Migration Tax Returns: list, create, get."""
         from .resources.migration_tax_returns import MigrationTaxReturns
 
-        return self._resource("migration_tax_returns", MigrationTaxReturns)  # type: ignore[no-any-return]
+        return self._resource("migration_tax_returns", MigrationTaxReturns)
 
     @property
     def email_settings(self) -> EmailSettingsResource:
         """Email Settings: get, update."""
         from .resources.email_settings import EmailSettingsResource
 
-        return self._resource("email_settings", EmailSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("email_settings", EmailSettingsResource)
 
     @property
     def businesses(self) -> Businesses:
         """Businesses: list, get, update."""
         from .resources.businesses import Businesses
 
-        return self._resource("businesses", Businesses)  # type: ignore[no-any-return]
+        return self._resource("businesses", Businesses)
 
     @property
     def user(self) -> UserResource:
         """User: get, update."""
         from .resources.user import UserResource
 
-        return self._resource("user", UserResource)  # type: ignore[no-any-return]
+        return self._resource("user", UserResource)
 
 
 class AsyncSageAccounting(AsyncClient):
@@ -773,606 +773,608 @@ class AsyncSageAccounting(AsyncClient):
         """Coa Accounts: list, get."""
         from .resources.coa_accounts import AsyncCoaAccounts
 
-        return self._resource("coa_accounts", AsyncCoaAccounts)  # type: ignore[no-any-return]
+        return self._resource("coa_accounts", AsyncCoaAccounts)
 
     @property
     def coa_templates(self) -> AsyncCoaTemplates:
         """Coa Templates: list, get."""
         from .resources.coa_templates import AsyncCoaTemplates
 
-        return self._resource("coa_templates", AsyncCoaTemplates)  # type: ignore[no-any-return]
+        return self._resource("coa_templates", AsyncCoaTemplates)
 
     @property
     def ledger_accounts(self) -> AsyncLedgerAccounts:
         """Ledger Accounts: list, create, get, update."""
         from .resources.ledger_accounts import AsyncLedgerAccounts
 
-        return self._resource("ledger_accounts", AsyncLedgerAccounts)  # type: ignore[no-any-return]
+        return self._resource("ledger_accounts", AsyncLedgerAccounts)
 
     @property
     def ledger_account_classifications(self) -> AsyncLedgerAccountClassifications:
         """Ledger Account Classifications: list, get."""
         from .resources.ledger_account_classifications import AsyncLedgerAccountClassifications
 
-        return self._resource("ledger_account_classifications", AsyncLedgerAccountClassifications)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_classifications", AsyncLedgerAccountClassifications)
 
     @property
     def ledger_account_types(self) -> AsyncLedgerAccountTypes:
         """Ledger Account Types: list, get."""
         from .resources.ledger_account_types import AsyncLedgerAccountTypes
 
-        return self._resource("ledger_account_types", AsyncLedgerAccountTypes)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_types", AsyncLedgerAccountTypes)
 
     @property
     def journals(self) -> AsyncJournals:
         """Journals: list, create, get, delete, reissue."""
         from .resources.journals import AsyncJournals
 
-        return self._resource("journals", AsyncJournals)  # type: ignore[no-any-return]
+        return self._resource("journals", AsyncJournals)
 
     @property
     def journal_codes(self) -> AsyncJournalCodes:
         """Journal Codes: list, create, get, update, delete."""
         from .resources.journal_codes import AsyncJournalCodes
 
-        return self._resource("journal_codes", AsyncJournalCodes)  # type: ignore[no-any-return]
+        return self._resource("journal_codes", AsyncJournalCodes)
 
     @property
     def journal_code_types(self) -> AsyncJournalCodeTypes:
         """Journal Code Types: list, get."""
         from .resources.journal_code_types import AsyncJournalCodeTypes
 
-        return self._resource("journal_code_types", AsyncJournalCodeTypes)  # type: ignore[no-any-return]
+        return self._resource("journal_code_types", AsyncJournalCodeTypes)
 
     @property
     def ledger_entries(self) -> AsyncLedgerEntries:
         """Ledger Entries: list, get."""
         from .resources.ledger_entries import AsyncLedgerEntries
 
-        return self._resource("ledger_entries", AsyncLedgerEntries)  # type: ignore[no-any-return]
+        return self._resource("ledger_entries", AsyncLedgerEntries)
 
     @property
     def transactions(self) -> AsyncTransactions:
         """Transactions: list, get."""
         from .resources.transactions import AsyncTransactions
 
-        return self._resource("transactions", AsyncTransactions)  # type: ignore[no-any-return]
+        return self._resource("transactions", AsyncTransactions)
 
     @property
     def transaction_types(self) -> AsyncTransactionTypes:
         """Transaction Types: list, get."""
         from .resources.transaction_types import AsyncTransactionTypes
 
-        return self._resource("transaction_types", AsyncTransactionTypes)  # type: ignore[no-any-return]
+        return self._resource("transaction_types", AsyncTransactionTypes)
 
     @property
     def attachments(self) -> AsyncAttachments:
         """Attachments: list, create, get, update, delete, get_file."""
         from .resources.attachments import AsyncAttachments
 
-        return self._resource("attachments", AsyncAttachments)  # type: ignore[no-any-return]
+        return self._resource("attachments", AsyncAttachments)
 
     @property
     def attachment_context_types(self) -> AsyncAttachmentContextTypes:
         """Attachment Context Types: list, get."""
         from .resources.attachment_context_types import AsyncAttachmentContextTypes
 
-        return self._resource("attachment_context_types", AsyncAttachmentContextTypes)  # type: ignore[no-any-return]
+        return self._resource("attachment_context_types", AsyncAttachmentContextTypes)
 
     @property
     def bank_accounts(self) -> AsyncBankAccounts:
         """Bank Accounts: list, create, get, update, delete, bank_feed."""
         from .resources.bank_accounts import AsyncBankAccounts
 
-        return self._resource("bank_accounts", AsyncBankAccounts)  # type: ignore[no-any-return]
+        return self._resource("bank_accounts", AsyncBankAccounts)
 
     @property
     def bank_account_types(self) -> AsyncBankAccountTypes:
         """Bank Account Types: list, get."""
         from .resources.bank_account_types import AsyncBankAccountTypes
 
-        return self._resource("bank_account_types", AsyncBankAccountTypes)  # type: ignore[no-any-return]
+        return self._resource("bank_account_types", AsyncBankAccountTypes)
 
     @property
     def bank_deposits(self) -> AsyncBankDeposits:
         """Bank Deposits: list, create, get, delete."""
         from .resources.bank_deposits import AsyncBankDeposits
 
-        return self._resource("bank_deposits", AsyncBankDeposits)  # type: ignore[no-any-return]
+        return self._resource("bank_deposits", AsyncBankDeposits)
 
     @property
     def bank_reconciliations(self) -> AsyncBankReconciliations:
         """Bank Reconciliations: list, create, get, update."""
         from .resources.bank_reconciliations import AsyncBankReconciliations
 
-        return self._resource("bank_reconciliations", AsyncBankReconciliations)  # type: ignore[no-any-return]
+        return self._resource("bank_reconciliations", AsyncBankReconciliations)
 
     @property
     def bank_transfers(self) -> AsyncBankTransfers:
         """Bank Transfers: list, create, get, update, delete."""
         from .resources.bank_transfers import AsyncBankTransfers
 
-        return self._resource("bank_transfers", AsyncBankTransfers)  # type: ignore[no-any-return]
+        return self._resource("bank_transfers", AsyncBankTransfers)
 
     @property
     def addresses(self) -> AsyncAddresses:
         """Addresses: list, create, get, update, delete."""
         from .resources.addresses import AsyncAddresses
 
-        return self._resource("addresses", AsyncAddresses)  # type: ignore[no-any-return]
+        return self._resource("addresses", AsyncAddresses)
 
     @property
     def address_types(self) -> AsyncAddressTypes:
         """Address Types: list, get."""
         from .resources.address_types import AsyncAddressTypes
 
-        return self._resource("address_types", AsyncAddressTypes)  # type: ignore[no-any-return]
+        return self._resource("address_types", AsyncAddressTypes)
 
     @property
     def address_regions(self) -> AsyncAddressRegions:
         """Address Regions: list, get."""
         from .resources.address_regions import AsyncAddressRegions
 
-        return self._resource("address_regions", AsyncAddressRegions)  # type: ignore[no-any-return]
+        return self._resource("address_regions", AsyncAddressRegions)
 
     @property
     def contacts(self) -> AsyncContacts:
         """Contacts: list, create, get, update, delete."""
         from .resources.contacts import AsyncContacts
 
-        return self._resource("contacts", AsyncContacts)  # type: ignore[no-any-return]
+        return self._resource("contacts", AsyncContacts)
 
     @property
     def contact_types(self) -> AsyncContactTypes:
         """Contact Types: list, get."""
         from .resources.contact_types import AsyncContactTypes
 
-        return self._resource("contact_types", AsyncContactTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_types", AsyncContactTypes)
 
     @property
     def contact_persons(self) -> AsyncContactPersons:
         """Contact People: list, create, get, update, delete."""
         from .resources.contact_persons import AsyncContactPersons
 
-        return self._resource("contact_persons", AsyncContactPersons)  # type: ignore[no-any-return]
+        return self._resource("contact_persons", AsyncContactPersons)
 
     @property
     def contact_person_types(self) -> AsyncContactPersonTypes:
         """Contact Person Types: list, get."""
         from .resources.contact_person_types import AsyncContactPersonTypes
 
-        return self._resource("contact_person_types", AsyncContactPersonTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_person_types", AsyncContactPersonTypes)
 
     @property
     def countries(self) -> AsyncCountries:
         """Countries: list, get."""
         from .resources.countries import AsyncCountries
 
-        return self._resource("countries", AsyncCountries)  # type: ignore[no-any-return]
+        return self._resource("countries", AsyncCountries)
 
     @property
     def country_groups(self) -> AsyncCountryGroups:
         """Country Groups: list, get."""
         from .resources.country_groups import AsyncCountryGroups
 
-        return self._resource("country_groups", AsyncCountryGroups)  # type: ignore[no-any-return]
+        return self._resource("country_groups", AsyncCountryGroups)
 
     @property
     def business_exchange_rates(self) -> AsyncBusinessExchangeRates:
         """Business Exchange Rates: list, create, get, update, delete."""
         from .resources.business_exchange_rates import AsyncBusinessExchangeRates
 
-        return self._resource("business_exchange_rates", AsyncBusinessExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("business_exchange_rates", AsyncBusinessExchangeRates)
 
     @property
     def currencies(self) -> AsyncCurrencies:
         """Currencies: list, get."""
         from .resources.currencies import AsyncCurrencies
 
-        return self._resource("currencies", AsyncCurrencies)  # type: ignore[no-any-return]
+        return self._resource("currencies", AsyncCurrencies)
 
     @property
     def exchange_rates(self) -> AsyncExchangeRates:
         """Exchange Rates: list, get."""
         from .resources.exchange_rates import AsyncExchangeRates
 
-        return self._resource("exchange_rates", AsyncExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("exchange_rates", AsyncExchangeRates)
 
     @property
     def live_exchange_rates(self) -> AsyncLiveExchangeRates:
         """Live Exchange Rates: list, get."""
         from .resources.live_exchange_rates import AsyncLiveExchangeRates
 
-        return self._resource("live_exchange_rates", AsyncLiveExchangeRates)  # type: ignore[no-any-return]
+        return self._resource("live_exchange_rates", AsyncLiveExchangeRates)
 
     @property
     def corrective_reason_codes(self) -> AsyncCorrectiveReasonCodes:
         """Corrective Reason Codes: list, get."""
         from .resources.corrective_reason_codes import AsyncCorrectiveReasonCodes
 
-        return self._resource("corrective_reason_codes", AsyncCorrectiveReasonCodes)  # type: ignore[no-any-return]
+        return self._resource("corrective_reason_codes", AsyncCorrectiveReasonCodes)
 
     @property
     def quick_entry_types(self) -> AsyncQuickEntryTypes:
         """Quick Entry Types: list, get."""
         from .resources.quick_entry_types import AsyncQuickEntryTypes
 
-        return self._resource("quick_entry_types", AsyncQuickEntryTypes)  # type: ignore[no-any-return]
+        return self._resource("quick_entry_types", AsyncQuickEntryTypes)
 
     @property
     def artefact_statuses(self) -> AsyncArtefactStatuses:
         """Artefact Statuses: list, get."""
         from .resources.artefact_statuses import AsyncArtefactStatuses
 
-        return self._resource("artefact_statuses", AsyncArtefactStatuses)  # type: ignore[no-any-return]
+        return self._resource("artefact_statuses", AsyncArtefactStatuses)
 
     @property
     def eu_goods_services_types(self) -> AsyncEuGoodsServicesTypes:
         """EU Goods Services Types: list, get."""
         from .resources.eu_goods_services_types import AsyncEuGoodsServicesTypes
 
-        return self._resource("eu_goods_services_types", AsyncEuGoodsServicesTypes)  # type: ignore[no-any-return]
+        return self._resource("eu_goods_services_types", AsyncEuGoodsServicesTypes)
 
     @property
     def purchase_corrective_invoices(self) -> AsyncPurchaseCorrectiveInvoices:
         """Purchase Corrective Invoices: list, create, get, update, delete."""
         from .resources.purchase_corrective_invoices import AsyncPurchaseCorrectiveInvoices
 
-        return self._resource("purchase_corrective_invoices", AsyncPurchaseCorrectiveInvoices)  # type: ignore[no-any-return]
+        return self._resource("purchase_corrective_invoices", AsyncPurchaseCorrectiveInvoices)
 
     @property
     def purchase_credit_notes(self) -> AsyncPurchaseCreditNotes:
         """Purchase Credit Notes: list, create, get, update, delete, release."""
         from .resources.purchase_credit_notes import AsyncPurchaseCreditNotes
 
-        return self._resource("purchase_credit_notes", AsyncPurchaseCreditNotes)  # type: ignore[no-any-return]
+        return self._resource("purchase_credit_notes", AsyncPurchaseCreditNotes)
 
     @property
     def purchase_invoices(self) -> AsyncPurchaseInvoices:
         """Purchase Invoices: list, create, get, update, delete, release."""
         from .resources.purchase_invoices import AsyncPurchaseInvoices
 
-        return self._resource("purchase_invoices", AsyncPurchaseInvoices)  # type: ignore[no-any-return]
+        return self._resource("purchase_invoices", AsyncPurchaseInvoices)
 
     @property
     def purchase_quick_entries(self) -> AsyncPurchaseQuickEntries:
         """Purchase Quick Entries: list, create, get, update, delete."""
         from .resources.purchase_quick_entries import AsyncPurchaseQuickEntries
 
-        return self._resource("purchase_quick_entries", AsyncPurchaseQuickEntries)  # type: ignore[no-any-return]
+        return self._resource("purchase_quick_entries", AsyncPurchaseQuickEntries)
 
     @property
     def sales_corrective_invoices(self) -> AsyncSalesCorrectiveInvoices:
         """Sales Corrective Invoices: list, create, get, update, delete."""
         from .resources.sales_corrective_invoices import AsyncSalesCorrectiveInvoices
 
-        return self._resource("sales_corrective_invoices", AsyncSalesCorrectiveInvoices)  # type: ignore[no-any-return]
+        return self._resource("sales_corrective_invoices", AsyncSalesCorrectiveInvoices)
 
     @property
     def eu_sales_descriptions(self) -> AsyncEuSalesDescriptions:
         """EU Sales Descriptions: list, get."""
         from .resources.eu_sales_descriptions import AsyncEuSalesDescriptions
 
-        return self._resource("eu_sales_descriptions", AsyncEuSalesDescriptions)  # type: ignore[no-any-return]
+        return self._resource("eu_sales_descriptions", AsyncEuSalesDescriptions)
 
     @property
     def sales_credit_notes(self) -> AsyncSalesCreditNotes:
         """Sales Credit Notes: list, create, get, update, delete, release."""
         from .resources.sales_credit_notes import AsyncSalesCreditNotes
 
-        return self._resource("sales_credit_notes", AsyncSalesCreditNotes)  # type: ignore[no-any-return]
+        return self._resource("sales_credit_notes", AsyncSalesCreditNotes)
 
     @property
     def sales_estimates(self) -> AsyncSalesEstimates:
         """Sales Estimates: list, create, get, update, delete."""
         from .resources.sales_estimates import AsyncSalesEstimates
 
-        return self._resource("sales_estimates", AsyncSalesEstimates)  # type: ignore[no-any-return]
+        return self._resource("sales_estimates", AsyncSalesEstimates)
 
     @property
     def sales_invoices(self) -> AsyncSalesInvoices:
         """Sales Invoices: list, create, get, update, delete, release."""
         from .resources.sales_invoices import AsyncSalesInvoices
 
-        return self._resource("sales_invoices", AsyncSalesInvoices)  # type: ignore[no-any-return]
+        return self._resource("sales_invoices", AsyncSalesInvoices)
 
     @property
     def sales_quick_entries(self) -> AsyncSalesQuickEntries:
         """Sales Quick Entries: list, create, get, update, delete."""
         from .resources.sales_quick_entries import AsyncSalesQuickEntries
 
-        return self._resource("sales_quick_entries", AsyncSalesQuickEntries)  # type: ignore[no-any-return]
+        return self._resource("sales_quick_entries", AsyncSalesQuickEntries)
 
     @property
     def sales_quotes(self) -> AsyncSalesQuotes:
         """Sales Quotes: list, create, get, update, delete."""
         from .resources.sales_quotes import AsyncSalesQuotes
 
-        return self._resource("sales_quotes", AsyncSalesQuotes)  # type: ignore[no-any-return]
+        return self._resource("sales_quotes", AsyncSalesQuotes)
 
     @property
     def hosted_artefact_payment_settings(self) -> AsyncHostedArtefactPaymentSettings:
         """Hosted Artefact Payment Settings: list, create, get, delete."""
         from .resources.hosted_artefact_payment_settings import AsyncHostedArtefactPaymentSettings
 
-        return self._resource("hosted_artefact_payment_settings", AsyncHostedArtefactPaymentSettings)  # type: ignore[no-any-return]
+        return self._resource(
+            "hosted_artefact_payment_settings", AsyncHostedArtefactPaymentSettings
+        )
 
     @property
     def contact_opening_balances(self) -> AsyncContactOpeningBalances:
         """Contact Opening Balances: list, create, get, update, delete."""
         from .resources.contact_opening_balances import AsyncContactOpeningBalances
 
-        return self._resource("contact_opening_balances", AsyncContactOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("contact_opening_balances", AsyncContactOpeningBalances)
 
     @property
     def contact_opening_balance_types(self) -> AsyncContactOpeningBalanceTypes:
         """Contact Opening Balance Types: list, get."""
         from .resources.contact_opening_balance_types import AsyncContactOpeningBalanceTypes
 
-        return self._resource("contact_opening_balance_types", AsyncContactOpeningBalanceTypes)  # type: ignore[no-any-return]
+        return self._resource("contact_opening_balance_types", AsyncContactOpeningBalanceTypes)
 
     @property
     def bank_opening_balances(self) -> AsyncBankOpeningBalances:
         """Bank Opening Balances: list, create, get, update, delete."""
         from .resources.bank_opening_balances import AsyncBankOpeningBalances
 
-        return self._resource("bank_opening_balances", AsyncBankOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("bank_opening_balances", AsyncBankOpeningBalances)
 
     @property
     def ledger_account_opening_balances(self) -> AsyncLedgerAccountOpeningBalances:
         """Ledger Account Opening Balances: list, create, get, update, delete."""
         from .resources.ledger_account_opening_balances import AsyncLedgerAccountOpeningBalances
 
-        return self._resource("ledger_account_opening_balances", AsyncLedgerAccountOpeningBalances)  # type: ignore[no-any-return]
+        return self._resource("ledger_account_opening_balances", AsyncLedgerAccountOpeningBalances)
 
     @property
     def opening_balance_journals(self) -> AsyncOpeningBalanceJournals:
         """Opening Balance Journals: list, create, get, delete."""
         from .resources.opening_balance_journals import AsyncOpeningBalanceJournals
 
-        return self._resource("opening_balance_journals", AsyncOpeningBalanceJournals)  # type: ignore[no-any-return]
+        return self._resource("opening_balance_journals", AsyncOpeningBalanceJournals)
 
     @property
     def contact_allocations(self) -> AsyncContactAllocations:
         """Contact Allocations: list, create, get, update, delete."""
         from .resources.contact_allocations import AsyncContactAllocations
 
-        return self._resource("contact_allocations", AsyncContactAllocations)  # type: ignore[no-any-return]
+        return self._resource("contact_allocations", AsyncContactAllocations)
 
     @property
     def payment_methods(self) -> AsyncPaymentMethods:
         """Payment Methods: list, get."""
         from .resources.payment_methods import AsyncPaymentMethods
 
-        return self._resource("payment_methods", AsyncPaymentMethods)  # type: ignore[no-any-return]
+        return self._resource("payment_methods", AsyncPaymentMethods)
 
     @property
     def contact_payments(self) -> AsyncContactPayments:
         """Contact Payments: list, create, get, update, delete."""
         from .resources.contact_payments import AsyncContactPayments
 
-        return self._resource("contact_payments", AsyncContactPayments)  # type: ignore[no-any-return]
+        return self._resource("contact_payments", AsyncContactPayments)
 
     @property
     def other_payments(self) -> AsyncOtherPayments:
         """Other Payments: list, create, get, update, delete."""
         from .resources.other_payments import AsyncOtherPayments
 
-        return self._resource("other_payments", AsyncOtherPayments)  # type: ignore[no-any-return]
+        return self._resource("other_payments", AsyncOtherPayments)
 
     @property
     def unallocated_artefacts(self) -> AsyncUnallocatedArtefacts:
         """Unallocated Artefacts: list, get."""
         from .resources.unallocated_artefacts import AsyncUnallocatedArtefacts
 
-        return self._resource("unallocated_artefacts", AsyncUnallocatedArtefacts)  # type: ignore[no-any-return]
+        return self._resource("unallocated_artefacts", AsyncUnallocatedArtefacts)
 
     @property
     def catalog_item_types(self) -> AsyncCatalogItemTypes:
         """Catalog Item Types: list, get."""
         from .resources.catalog_item_types import AsyncCatalogItemTypes
 
-        return self._resource("catalog_item_types", AsyncCatalogItemTypes)  # type: ignore[no-any-return]
+        return self._resource("catalog_item_types", AsyncCatalogItemTypes)
 
     @property
     def product_sales_price_types(self) -> AsyncProductSalesPriceTypes:
         """Product Sales Price Types: list, create, get, update, delete."""
         from .resources.product_sales_price_types import AsyncProductSalesPriceTypes
 
-        return self._resource("product_sales_price_types", AsyncProductSalesPriceTypes)  # type: ignore[no-any-return]
+        return self._resource("product_sales_price_types", AsyncProductSalesPriceTypes)
 
     @property
     def products(self) -> AsyncProducts:
         """Products: list, create, get, update, delete."""
         from .resources.products import AsyncProducts
 
-        return self._resource("products", AsyncProducts)  # type: ignore[no-any-return]
+        return self._resource("products", AsyncProducts)
 
     @property
     def services(self) -> AsyncServices:
         """Services: list, create, get, update, delete."""
         from .resources.services import AsyncServices
 
-        return self._resource("services", AsyncServices)  # type: ignore[no-any-return]
+        return self._resource("services", AsyncServices)
 
     @property
     def service_rate_types(self) -> AsyncServiceRateTypes:
         """Service Rate Types: list, create, get, update, delete."""
         from .resources.service_rate_types import AsyncServiceRateTypes
 
-        return self._resource("service_rate_types", AsyncServiceRateTypes)  # type: ignore[no-any-return]
+        return self._resource("service_rate_types", AsyncServiceRateTypes)
 
     @property
     def stock_items(self) -> AsyncStockItems:
         """Stock Items: list, create, get, update, delete."""
         from .resources.stock_items import AsyncStockItems
 
-        return self._resource("stock_items", AsyncStockItems)  # type: ignore[no-any-return]
+        return self._resource("stock_items", AsyncStockItems)
 
     @property
     def stock_movements(self) -> AsyncStockMovements:
         """Stock Movements: list, create, get, update, delete."""
         from .resources.stock_movements import AsyncStockMovements
 
-        return self._resource("stock_movements", AsyncStockMovements)  # type: ignore[no-any-return]
+        return self._resource("stock_movements", AsyncStockMovements)
 
     @property
     def analysis_type_categories(self) -> AsyncAnalysisTypeCategories:
         """Analysis Type Categories: list, create, get, update, delete."""
         from .resources.analysis_type_categories import AsyncAnalysisTypeCategories
 
-        return self._resource("analysis_type_categories", AsyncAnalysisTypeCategories)  # type: ignore[no-any-return]
+        return self._resource("analysis_type_categories", AsyncAnalysisTypeCategories)
 
     @property
     def analysis_types(self) -> AsyncAnalysisTypes:
         """Analysis Types: list, get, update."""
         from .resources.analysis_types import AsyncAnalysisTypes
 
-        return self._resource("analysis_types", AsyncAnalysisTypes)  # type: ignore[no-any-return]
+        return self._resource("analysis_types", AsyncAnalysisTypes)
 
     @property
     def business_activity_types(self) -> AsyncBusinessActivityTypes:
         """Business Activity Types: list, get."""
         from .resources.business_activity_types import AsyncBusinessActivityTypes
 
-        return self._resource("business_activity_types", AsyncBusinessActivityTypes)  # type: ignore[no-any-return]
+        return self._resource("business_activity_types", AsyncBusinessActivityTypes)
 
     @property
     def business_settings(self) -> AsyncBusinessSettingsResource:
         """Business Settings: get, update."""
         from .resources.business_settings import AsyncBusinessSettingsResource
 
-        return self._resource("business_settings", AsyncBusinessSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("business_settings", AsyncBusinessSettingsResource)
 
     @property
     def business_types(self) -> AsyncBusinessTypes:
         """Business Types: list, get."""
         from .resources.business_types import AsyncBusinessTypes
 
-        return self._resource("business_types", AsyncBusinessTypes)  # type: ignore[no-any-return]
+        return self._resource("business_types", AsyncBusinessTypes)
 
     @property
     def cis_settings(self) -> AsyncCisSettingsResource:
         """Cis Settings: get, update."""
         from .resources.cis_settings import AsyncCisSettingsResource
 
-        return self._resource("cis_settings", AsyncCisSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("cis_settings", AsyncCisSettingsResource)
 
     @property
     def datev_settings(self) -> AsyncDatevSettingsResource:
         """Datev Settings: get, update."""
         from .resources.datev_settings import AsyncDatevSettingsResource
 
-        return self._resource("datev_settings", AsyncDatevSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("datev_settings", AsyncDatevSettingsResource)
 
     @property
     def financial_settings(self) -> AsyncFinancialSettingsResource:
         """Financial Settings: get, update."""
         from .resources.financial_settings import AsyncFinancialSettingsResource
 
-        return self._resource("financial_settings", AsyncFinancialSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("financial_settings", AsyncFinancialSettingsResource)
 
     @property
     def invoice_settings(self) -> AsyncInvoiceSettingsResource:
         """Invoice Settings: get, update."""
         from .resources.invoice_settings import AsyncInvoiceSettingsResource
 
-        return self._resource("invoice_settings", AsyncInvoiceSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("invoice_settings", AsyncInvoiceSettingsResource)
 
     @property
     def legal_form_types(self) -> AsyncLegalFormTypes:
         """Legal Form Types: list, get."""
         from .resources.legal_form_types import AsyncLegalFormTypes
 
-        return self._resource("legal_form_types", AsyncLegalFormTypes)  # type: ignore[no-any-return]
+        return self._resource("legal_form_types", AsyncLegalFormTypes)
 
     @property
     def countries_of_registration(self) -> AsyncCountriesOfRegistration:
         """Country Of Registrations: list, get."""
         from .resources.countries_of_registration import AsyncCountriesOfRegistration
 
-        return self._resource("countries_of_registration", AsyncCountriesOfRegistration)  # type: ignore[no-any-return]
+        return self._resource("countries_of_registration", AsyncCountriesOfRegistration)
 
     @property
     def tax_determinations(self) -> AsyncTaxDeterminations:
         """Tax Determinations: list."""
         from .resources.tax_determinations import AsyncTaxDeterminations
 
-        return self._resource("tax_determinations", AsyncTaxDeterminations)  # type: ignore[no-any-return]
+        return self._resource("tax_determinations", AsyncTaxDeterminations)
 
     @property
     def tax_offices(self) -> AsyncTaxOffices:
         """Tax Offices: list, get."""
         from .resources.tax_offices import AsyncTaxOffices
 
-        return self._resource("tax_offices", AsyncTaxOffices)  # type: ignore[no-any-return]
+        return self._resource("tax_offices", AsyncTaxOffices)
 
     @property
     def tax_profiles(self) -> AsyncTaxProfiles:
         """Tax Profiles: list, get, update."""
         from .resources.tax_profiles import AsyncTaxProfiles
 
-        return self._resource("tax_profiles", AsyncTaxProfiles)  # type: ignore[no-any-return]
+        return self._resource("tax_profiles", AsyncTaxProfiles)
 
     @property
     def tax_rates(self) -> AsyncTaxRates:
         """Tax Rates: list, create, get, update, delete."""
         from .resources.tax_rates import AsyncTaxRates
 
-        return self._resource("tax_rates", AsyncTaxRates)  # type: ignore[no-any-return]
+        return self._resource("tax_rates", AsyncTaxRates)
 
     @property
     def tax_return_frequencies(self) -> AsyncTaxReturnFrequencies:
         """Tax Return Frequencies: list, get."""
         from .resources.tax_return_frequencies import AsyncTaxReturnFrequencies
 
-        return self._resource("tax_return_frequencies", AsyncTaxReturnFrequencies)  # type: ignore[no-any-return]
+        return self._resource("tax_return_frequencies", AsyncTaxReturnFrequencies)
 
     @property
     def tax_schemes(self) -> AsyncTaxSchemes:
         """Tax Schemes: list, get."""
         from .resources.tax_schemes import AsyncTaxSchemes
 
-        return self._resource("tax_schemes", AsyncTaxSchemes)  # type: ignore[no-any-return]
+        return self._resource("tax_schemes", AsyncTaxSchemes)
 
     @property
     def tax_types(self) -> AsyncTaxTypes:
         """Tax Types: list, get."""
         from .resources.tax_types import AsyncTaxTypes
 
-        return self._resource("tax_types", AsyncTaxTypes)  # type: ignore[no-any-return]
+        return self._resource("tax_types", AsyncTaxTypes)
 
     @property
     def migrations(self) -> AsyncMigrations:
         """Migrations: get, update."""
         from .resources.migrations import AsyncMigrations
 
-        return self._resource("migrations", AsyncMigrations)  # type: ignore[no-any-return]
+        return self._resource("migrations", AsyncMigrations)
 
     @property
     def migration_tax_returns(self) -> AsyncMigrationTaxReturns:
         """Migration Tax Returns: list, create, get."""
         from .resources.migration_tax_returns import AsyncMigrationTaxReturns
 
-        return self._resource("migration_tax_returns", AsyncMigrationTaxReturns)  # type: ignore[no-any-return]
+        return self._resource("migration_tax_returns", AsyncMigrationTaxReturns)
 
     @property
     def email_settings(self) -> AsyncEmailSettingsResource:
         """Email Settings: get, update."""
         from .resources.email_settings import AsyncEmailSettingsResource
 
-        return self._resource("email_settings", AsyncEmailSettingsResource)  # type: ignore[no-any-return]
+        return self._resource("email_settings", AsyncEmailSettingsResource)
 
     @property
     def businesses(self) -> AsyncBusinesses:
         """Businesses: list, get, update."""
         from .resources.businesses import AsyncBusinesses
 
-        return self._resource("businesses", AsyncBusinesses)  # type: ignore[no-any-return]
+        return self._resource("businesses", AsyncBusinesses)
 
     @property
     def user(self) -> AsyncUserResource:
         """User: get, update."""
         from .resources.user import AsyncUserResource
 
-        return self._resource("user", AsyncUserResource)  # type: ignore[no-any-return]
+        return self._resource("user", AsyncUserResource)

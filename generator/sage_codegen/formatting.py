@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import re
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -18,6 +19,9 @@ from .spelling import LINE_LENGTH
 # black is imported only when a file needs it (most runs format nothing): its version is read
 # from the installed distribution, the same string as black.__version__.
 BLACK_VERSION: str = importlib.metadata.version("black")
+
+
+_UNSPLITTABLE = re.compile(r'\s*"[^"\\]*": ("[^"\\]*"|[A-Za-z_][A-Za-z0-9_]*),')
 
 
 def needs_black(source: str) -> bool:
@@ -32,6 +36,8 @@ def needs_black(source: str) -> bool:
     """
     in_docstring = False
     for line in source.splitlines():
+        if _UNSPLITTABLE.fullmatch(line):
+            continue  # black leaves a '"key": "value",' or '"key": name,' entry as it is
         quotes = line.count('"""')
         if (
             len(line) > LINE_LENGTH

@@ -29,7 +29,15 @@ from .layout import (
 )
 from .package_io import RenderedFile, reusable_files, sha256
 from .runtime_contract import operation_constant, query_constants, query_entry, query_param
-from .spelling import docstring, field_annotation, one_line, param_annotation, path_dict, pytuple
+from .spelling import (
+    annotated_name,
+    docstring,
+    field_annotation,
+    one_line,
+    param_annotation,
+    path_dict,
+    pytuple,
+)
 from .tool_schemas import render_tool_schemas
 
 
@@ -59,7 +67,9 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
         pyrepr=repr,
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
-    env.globals.update(from_import=from_import, query_constants=query_constants)
+    env.globals.update(
+        from_import=from_import, query_constants=query_constants, annotated=annotated_name
+    )
     typed_dicts.install(env)
     return env
 

@@ -24,6 +24,7 @@ from . import sage_rules
 from .imports import Imports
 from .ir import Api, Model, TypeRef
 from .layout import ModelModule, referenced_models
+from .spelling import annotated_name
 
 SUFFIX = "Params"
 IDEMPOTENCY_FIELD = sage_rules.BODY_IDEMPOTENCY_FIELD
@@ -110,7 +111,7 @@ def typed_dict_source(model: Model, idempotent: bool = False) -> str:
     keys = keys_of(model, idempotent)
     if all(_is_attribute(k.name) for k in keys):
         lines = [f"class {name}(TypedDict):", f'    """{doc}"""', ""]
-        lines += [f"    {key.name}: {key.declared}" for key in keys]
+        lines += [annotated_name(key.name, key.declared, 4) for key in keys]
         return "\n".join(lines)
     # Evaluated at import: the referenced classes are defined above or imported (the module
     # places referenced models first).

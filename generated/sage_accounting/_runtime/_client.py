@@ -94,6 +94,7 @@ class FeedParts(TypedDict):
 
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+R = TypeVar("R")
 
 
 class _Shared(Generic[H]):
@@ -262,8 +263,9 @@ class _BaseClient(Generic[H]):
             approver=approver,
         )
 
-    def _resource(self, name: str, cls: Callable[[Any], Any]) -> Any:
-        resource = self._resources.get(name)
+    def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
+        """The client's one instance of a resource class, made on first use."""
+        resource: R | None = self._resources.get(name)
         if resource is None:
             resource = self._resources[name] = cls(self)
         return resource
