@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .ir import Parameter, TypeRef
 
@@ -100,19 +100,26 @@ def one_line(text: str) -> str:
 # -- long annotations in black's form ------------------------------------------------------------------
 
 
-def _top_level_split(text: str, separator: str) -> list[str]:
-    """``text`` split at ``separator`` outside brackets and string literals."""
-    parts, depth, quote, start = [], 0, "", 0
+def _depths(text: str) -> Iterator[tuple[int, int]]:
+    """``(index, bracket depth)`` of every character outside string literals (a closing bracket
+    counts at the depth it closes to)."""
+    depth, quote = 0, ""
     for i, ch in enumerate(text):
         if quote:
             quote = "" if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "\"'":
+            continue
+        if ch in "\"'":
             quote = ch
-        elif ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif depth == 0 and text.startswith(separator, i):
+            continue
+        depth += (ch in "[(") - (ch in "])")
+        yield i, depth
+
+
+def _top_level_split(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside brackets and string literals."""
+    parts, start = [], 0
+    for i, depth in _depths(text):
+        if depth == 0 and i >= start and text.startswith(separator, i):
             parts.append(text[start:i].strip())
             start = i + len(separator)
     parts.append(text[start:].strip())
@@ -124,19 +131,8 @@ def _subscript(text: str) -> tuple[str, str] | None:
     head, bracket, _rest = text.partition("[")
     if not bracket or not head.replace(".", "").isidentifier() or not text.endswith("]"):
         return None
-    depth, quote = 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return None
-    return head, text[len(head) + 1 : -1]
+    closed = next((i for i, depth in _depths(text) if depth == 0 and i > len(head)), -1)
+    return (head, text[len(head) + 1 : -1]) if closed == len(text) - 1 else None
 
 
 def _body(expression: str, indent: int) -> list[str]:

@@ -331,7 +331,7 @@ class _BaseClient(Generic[H]):
             if delay:
                 yield sleep(delay)
             started = time.perf_counter()
-            outcome = yield transmit(request, token)
+            outcome: httpx.Response | httpx.TransportError = yield transmit(request, token)
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
                 self._log(request, type(outcome).__name__, started, attempt, None)
@@ -349,7 +349,7 @@ class _BaseClient(Generic[H]):
                     error = exc
                 else:
                     record(outcome)  # for with_raw_response
-                    return outcome  # type: ignore[no-any-return]
+                    return outcome
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
                 raise error

@@ -141,7 +141,9 @@ class PageWalk:
 class _Pager(Generic[T]):
     """What both pagers hold: the first request, the item model, the first page once fetched."""
 
-    def __init__(self, client: SyncClient | AsyncClient, request: PreparedRequest, item: type[T]):
+    def __init__(
+        self, client: SyncClient | AsyncClient, request: PreparedRequest, item: type[T]
+    ) -> None:
         self._client = client
         self._request = request
         self._item = item

@@ -19,7 +19,7 @@ import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 import httpx
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._pagination import AsyncPager, Page, SyncPager
+    from ._streaming import AsyncFileStream, FileStream
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,7 +93,7 @@ class Capture:
 
     hold: bool = False
     response: httpx.Response | None = None
-    stream: Any = None  # a FileStream or AsyncFileStream, when held
+    stream: FileStream | AsyncFileStream | None = None  # when held
 
     def raw(self, parsed: R) -> APIResponse[R]:
         assert self.response is not None, "the wrapped method sent no request"

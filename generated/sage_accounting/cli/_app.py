@@ -245,9 +245,8 @@ def _filters(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_list(resource: str) -> click.Command:
-    found = _resources.find(resource, "list")
-    assert found is not None
-    operation_id, op = found
+    op = _resources.find(resource, "list")
+    assert op is not None
 
     @business_option
     @format_option
@@ -266,9 +265,8 @@ def make_list(resource: str) -> click.Command:
 
 
 def make_get(resource: str) -> click.Command:
-    found = _resources.find(resource, "get")
-    assert found is not None
-    operation_id, op = found
+    op = _resources.find(resource, "get")
+    assert op is not None
     keyed = "{key}" in op.path
 
     @business_option
@@ -291,9 +289,8 @@ def make_get(resource: str) -> click.Command:
 
 
 def make_export(resource: str) -> click.Command:
-    found = _resources.find(resource, "list")
-    assert found is not None
-    operation_id, op = found
+    op = _resources.find(resource, "list")
+    assert op is not None
     feed = _export.has_feed(op)
 
     @business_option
@@ -329,10 +326,10 @@ def make_export(resource: str) -> click.Command:
         if since:
             since_time = checked(lambda: _parse_since(since))
         query["items_per_page"] = None
-        api = getattr(client_for(business), resource)
-        checked(lambda: api._client.prepare(op, query=query, options={}))  # no request
+        client = client_for(business)
+        checked(lambda: client.prepare(op, query=query, options={}))  # no request
         summary = _export.run(
-            api, operation_id, op, model_of(op), target, query, since_time, business, progress
+            client, op, model_of(op), target, query, since_time, business, progress
         )
         click.echo(summary, err=True)
 

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import click
 
-from .._runtime import Operation
+from .._runtime import Operation, SyncClient
 from ._errors import EXIT_USAGE, CommandError
 from ._output import cell, columns_of, json_line, record
 
@@ -135,8 +135,7 @@ def _csv_header(path: Path) -> list[str] | None:
 
 
 def run(
-    resource_api: Any,
-    operation_id: str,
+    client: SyncClient,
     op: Operation,
     item: type[Any],
     target: Path,
@@ -166,13 +165,11 @@ def run(
         with open(out_path, "a" if incremental else "w", newline="", encoding="utf-8") as out:
             writer = _Writer(out, fmt, preferred, header)
             if feed_available:
-                feed = resource_api._client.changes(
-                    op, item, since=since, query=query, overlap=60.0, options={}
-                )
+                feed = client.changes(op, item, since=since, query=query, overlap=60.0, options={})
                 source: Iterator[tuple[str, Any]] = ((c.kind, c.record) for c in feed)
                 total: Callable[[], int | None] = lambda: feed.upserts_total  # noqa: E731
             else:
-                pager = resource_api._client.paginate(op, item, query=query, options={})
+                pager = client.paginate(op, item, query=query, options={})
                 source = (("upsert", r) for r in pager)
                 total = lambda: pager.first_page().total  # noqa: E731
             first = next(source, None)  # fetches the first page: $total sizes the bar

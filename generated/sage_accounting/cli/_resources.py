@@ -26,12 +26,15 @@ def operations() -> dict[str, Operation]:
     return all_operations()
 
 
-def find(resource: str, kind: str) -> tuple[str, Operation] | None:
+def find(resource: str, kind: str) -> Operation | None:
     """The operation of ``kind`` ("list", "get") on ``resource``: the one without a path
     parameter for a list, the one keyed by ``{key}`` for a get (else the singleton get)."""
-    found = [(oid, op) for oid, op in operations().items() if op.resource == resource]
-    found = [(oid, op) for oid, op in found if op.kind == kind and op.name == kind]
-    keyed = [(oid, op) for oid, op in found if "{key}" in op.path]
+    found = [
+        op
+        for op in operations().values()
+        if op.resource == resource and op.kind == kind and op.name == kind
+    ]
+    keyed = [op for op in found if "{key}" in op.path]
     chosen = keyed or found
     return chosen[0] if chosen else None
 
