@@ -40,10 +40,18 @@ def python_code(code: str) -> Callable[[], object]:
     return lambda: subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def report(name: str, subject: float, baseline: float, target: float, unit: str = "s") -> bool:
+def report(
+    name: str, subject: float, baseline: float, target: float | None, unit: str = "s"
+) -> bool:
+    """Print one figure; ``target`` None for a figure shown for information only."""
     ratio = subject / baseline
-    verdict = "ok" if ratio <= target else "OVER TARGET"
-    print(
-        f"{name}: {subject:.4f} {unit} vs baseline {baseline:.4f} {unit} = {ratio:.2f}x (target <= {target}x) {verdict}"
+    ok = target is None or ratio <= target
+    verdict = (
+        "(no target)"
+        if target is None
+        else f"(target <= {target}x) " + ("ok" if ok else "OVER TARGET")
     )
-    return ratio <= target
+    print(
+        f"{name}: {subject:.4f} {unit} vs baseline {baseline:.4f} {unit} = {ratio:.2f}x {verdict}"
+    )
+    return ok

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from typing import TypeVar
 
+import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sage_accounting import RequestValidationError
 from sage_accounting._runtime._encoding import dumps, loads
-from sage_accounting._runtime._pagination import parse_page
+from sage_accounting._runtime._pagination import Page, parse_response_page
 from sage_accounting.models import (
     Business,
     ContactCreate,
@@ -20,6 +22,15 @@ from sage_accounting.models import (
     SalesInvoice,
     SalesInvoiceCreate,
 )
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def parse_page(content: bytes, model: type[T]) -> Page[T]:
+    """A list response's page, as the pager parses it."""
+    request = httpx.Request("GET", "https://api.accounting.sage.com/v3.1/sales_invoices")
+    return parse_response_page(httpx.Response(200, content=content, request=request), model)
+
 
 INVOICE_PAGE = b"""{
   "$total": 2, "$page": 1, "$next": "/sales_invoices?page=2&items_per_page=2", "$back": null,
@@ -164,16 +175,12 @@ def test_dumps_refuses_floats_and_non_finite_decimals() -> None:
         dumps({"amount": Decimal("NaN")})
 
 
-def test_short_numbers_take_the_fast_path_and_long_ones_stay_exact() -> None:
-    from sage_accounting._runtime._encoding import has_long_number
-
-    short = b'{"$items": [{"id": "a", "total_amount": 123456789012.34, "net_amount": 0.1}]}'
-    long = b'{"$items": [{"id": "a", "total_amount": 1234567890123456.78}]}'
-    assert not has_long_number(short) and has_long_number(long)
-    (fast,) = parse_page(short, SalesInvoice).items
-    assert fast.total_amount == Decimal("123456789012.34") and fast.net_amount == Decimal("0.1")
-    (exact,) = parse_page(long, SalesInvoice).items
-    assert str(exact.total_amount) == "1234567890123456.78"
+def test_every_number_keeps_its_digits_short_or_long() -> None:
+    content = b'{"$items": [{"id": "a", "total_amount": 1234567890123456.78, "net_amount": 0.10}]}'
+    (invoice,) = parse_page(content, SalesInvoice).items
+    assert str(invoice.total_amount) == "1234567890123456.78"
+    assert str(invoice.net_amount) == "0.10"  # the trailing zero too: never through a float
+    assert invoice.model_dump()["net_amount"] == Decimal("0.10")
 
 
 def test_parsing_leaves_the_garbage_collector_as_it_found_it() -> None:

@@ -158,8 +158,8 @@ def test_ids_with_dots_inside_are_sent_as_one_segment(make_client: Callable[...,
         (b"<html><body>Gateway</body></html>", "not a JSON object"),
         (b'{"id": "x"', "JSON"),
         (b'{"$items": [], "$total": 0}', "a list where one record"),
-        (b'{"name": "\xff\xfe"}', "unicode"),  # not UTF-8
-        (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "recursion"),
+        (b'{"name": "\xff\xfe"}', "not UTF-8"),
+        (b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
         (b'{"a": 12345678901234567.5, "b":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "deep"),
     ],
 )

@@ -70,33 +70,22 @@ def _encode(value: Any, out: list[str]) -> None:
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal
+)  # made once: json.loads(parse_float=) makes one a call
+
+
 def loads(content: bytes) -> Any:
     """Decode a response body; numbers with a fraction become Decimal, never float.
 
     A UTF-8 byte order mark is skipped. Anything that is not JSON raises ValueError, including a
     body nested too deep to decode (never RecursionError: a hostile body must not look like a bug
     in the caller's code)."""
+    content = content.removeprefix(UTF8_BOM)
     try:
-        return json.loads(content.removeprefix(UTF8_BOM), parse_float=Decimal)
+        return _DECODER.decode(content.decode(json.detect_encoding(content), "surrogatepass"))
     except RecursionError:
         raise ValueError("JSON nested too deeply to decode") from None
-
-
-# Bytes that can make up a JSON number's digits: a run of 16 of them may be a number with more
-# significant digits than a float keeps.
-_NUMBER_BYTES = bytes(0x31 if chr(i) in "0123456789." else 0x30 for i in range(256))
-_LONG_RUN = b"1" * 16
-
-
-def has_long_number(content: bytes) -> bool:
-    """True when the body may hold a JSON number with more than 15 significant digits.
-
-    pydantic parses JSON numbers into floats before making Decimals of them: exact for up to 15
-    significant digits, not beyond. A longer number needs a run of 16 or more digits (a dot
-    allowed) somewhere in the bytes; finding one costs a tenth of a ``json.loads``. Ids and other
-    strings that happen to hold such a run only send that body the exact, slower way.
-    """
-    return _LONG_RUN in content.translate(_NUMBER_BYTES)
 
 
 # -- query strings ---------------------------------------------------------------------------------

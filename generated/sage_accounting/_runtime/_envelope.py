@@ -1,9 +1,10 @@
-"""Parsing response bodies into models, fast and exact.
+"""Parsing response bodies into models, exact for money.
 
-The fast way is pydantic's ``validate_json`` over the raw bytes (parsing and validating in one
-pass, about 2.5x a plain ``json.loads``). It goes through a float for JSON numbers, which is exact
-for up to 15 significant digits; a body that may hold a longer number (``has_long_number``) is
-decoded with ``json.loads(parse_float=Decimal)`` first instead, so money is never rounded.
+Bodies are decoded with ``json.loads(parse_float=Decimal)``: a JSON number with a fraction is
+never a float on the way, whatever its length. A single record (``get``, ``create``, ...) is then
+validated whole, so a bad one raises at the call. A list page's records are built lazily
+(``_lazy.py``): each field is validated on first read, which makes a page cost about what its
+``json.loads`` costs instead of 3-7x; a bad value raises when it is read.
 This module imports pydantic; the client loads it on the first response it parses.
 
 A page of 200 invoices makes ~100k objects, all in one acyclic tree: the cyclic garbage collector
@@ -18,26 +19,30 @@ client turns it into ``APIResponseValidationError`` with the status, request id 
 from __future__ import annotations
 
 import gc
+import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ._encoding import UTF8_BOM, has_long_number, loads
+from ._encoding import UTF8_BOM, loads
 from ._errors import validation_problems
+from ._lazy import Origin, Place, can_be_lazy, lazy_records
+from ._pagination import Page
+from ._response import response_validation_error
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T", bound=BaseModel)
 
 
-class Envelope(BaseModel, Generic[T]):
-    """Sage's list envelope (the spec declares a bare array; the wire sends this)."""
+class EnvelopeFacts(BaseModel):
+    """Sage's list envelope but its ``$items`` (the spec declares a bare array; the wire sends
+    this)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    # Required: an object without "$items" is not a page (else it would read as an empty list).
-    items: list[T] = Field(validation_alias="$items")
     total: int | None = Field(default=None, validation_alias="$total")
     page: int | None = Field(default=None, validation_alias="$page")
     next: str | None = Field(default=None, validation_alias="$next")
@@ -47,51 +52,48 @@ class Envelope(BaseModel, Generic[T]):
     )
 
 
-_gc_lock = threading.Lock()
-_gc_parses = 0  # parses in progress, in all threads
-_gc_resume = False  # whether the collector was on when the first of them began
+class _GCPaused:
+    """The cyclic collector off while any parse is in progress (in any thread)."""
 
+    _lock = threading.Lock()
+    _parses = 0  # parses in progress
+    _resume = False  # whether the collector was on when the first of them began
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    global _gc_parses, _gc_resume
-    with _gc_lock:
-        if _gc_parses == 0:
-            _gc_resume = gc.isenabled()
-            gc.disable()
-        _gc_parses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_parses -= 1
-            if _gc_parses == 0 and _gc_resume:
+    def __enter__(self) -> None:
+        with self._lock:
+            if _GCPaused._parses == 0:
+                _GCPaused._resume = gc.isenabled()
+                gc.disable()
+            _GCPaused._parses += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            _GCPaused._parses -= 1
+            if _GCPaused._parses == 0 and _GCPaused._resume:
                 gc.enable()
+
+
+_gc_paused = _GCPaused()
 
 
 class MalformedBody(ValueError):
     """The body is not what the operation returns; the message says why."""
 
 
-@contextmanager
-def _malformed() -> Iterator[None]:
-    """Parse failures as ``MalformedBody`` with the reason: the model's first problems (never the
-    input: it may hold anything), or why the bytes are not JSON (nested too deep included)."""
-    try:
-        with _gc_paused():
-            yield
-    except ValidationError as exc:
+def _malformed(exc: Exception) -> MalformedBody:
+    """A parse failure as ``MalformedBody`` with the reason: the model's first problems (never
+    the input: it may hold anything), or why the bytes are not JSON (nested too deep included)."""
+    if isinstance(exc, MalformedBody):
+        return exc
+    if isinstance(exc, ValidationError):
         problems = validation_problems(exc, "body")
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise MalformedBody(
-            "; ".join(f"{loc}: {msg}" for loc, msg in problems[:3]) + more
-        ) from None
-    except (ValueError, RecursionError) as exc:  # loads(): not JSON, or nested too deep
-        raise MalformedBody(str(exc) or type(exc).__name__) from None
-
-
-_envelopes: dict[type[Any], type[Envelope[Any]]] = {}
-_bare_lists: dict[type[Any], TypeAdapter[Any]] = {}
+        return MalformedBody("; ".join(f"{loc}: {msg}" for loc, msg in problems[:3]) + more)
+    if isinstance(exc, UnicodeDecodeError):
+        return MalformedBody(f"not UTF-8 text: {exc}")
+    if isinstance(exc, json.JSONDecodeError):
+        return MalformedBody(f"not valid JSON: {exc}")
+    return MalformedBody(str(exc) or type(exc).__name__)  # loads(): nested too deeply
 
 
 def _start(content: bytes) -> tuple[bytes, bytes]:
@@ -101,42 +103,71 @@ def _start(content: bytes) -> tuple[bytes, bytes]:
 
 
 def parse_model(content: bytes, model: type[T]) -> T:
+    """One record, validated whole."""
     content, first = _start(content)
     if not first:
         raise MalformedBody("empty body where a record was expected")
     if first != b"{":
         raise MalformedBody("not a JSON object")
-    with _malformed():
-        if has_long_number(content):
+    try:
+        with _gc_paused:
             parsed = model.model_validate(loads(content))
-        else:
-            parsed = model.model_validate_json(content)
+    except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
+        raise _malformed(exc) from None
     if "$items" in (parsed.model_extra or {}):
         raise MalformedBody("a list where one record was expected")
     return parsed
 
 
-def parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:
-    """The envelope of a list response; a bare JSON array is taken as one complete page."""
+def parse_page(response: httpx.Response, item: type[T]) -> Page[T]:
+    """The page a list response holds; ``APIResponseValidationError`` when it holds none.
+    Records of a lazy-capable model validate each field on first read (``_lazy.py``)."""
+    try:
+        with _gc_paused:
+            items, facts = _parse_list(response.content, item, Origin.of(response))
+    except (ValueError, RecursionError) as exc:
+        raise response_validation_error(response, str(_malformed(exc))) from None
+    return Page(
+        items=items,
+        total=facts.total,
+        page=facts.page,
+        items_per_page=facts.items_per_page,
+        next=facts.next or None,
+        back=facts.back or None,
+        date=response.headers.get("date"),
+        http_response=response,
+    )
+
+
+_eager_lists: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _parse_list(content: bytes, item: type[T], origin: Origin) -> tuple[list[T], EnvelopeFacts]:
+    """The records and facts of a list body; a bare JSON array is taken as one complete page."""
     content, first = _start(content)
     if first not in (b"{", b"["):
         raise MalformedBody("empty body where a list was expected" if not first else "not JSON")
-    with _malformed():
-        return _parse_envelope(content, item)
+    body = loads(content)
+    where: tuple[str, ...]
+    if isinstance(body, list):
+        items, where, facts = body, (), EnvelopeFacts(**{"$total": len(body), "$page": 1})
+    else:
+        if "$items" not in body:  # else it would read as an empty page
+            raise MalformedBody("$items: Field required")
+        items, where, facts = body["$items"], ("$items",), EnvelopeFacts.model_validate(body)
+        if not isinstance(items, list):
+            raise MalformedBody("$items: Input should be a valid list")
+    if not can_be_lazy(item):
+        adapter = _eager_lists.get(item) or _eager_lists.setdefault(item, TypeAdapter(list[item]))  # type: ignore[valid-type]
+        return adapter.validate_python(items), facts
+    if not set(map(type, items)) <= {dict}:
+        index, record = next((i, r) for i, r in enumerate(items) if type(r) is not dict)
+        place = ".".join(map(str, (*where, index)))
+        raise MalformedBody(f"{place}: Input should be an object, not {_json_kind(record)}")
+    return lazy_records(item, items, Place(origin, where)), facts  # type: ignore[arg-type]
 
 
-def _parse_envelope(content: bytes, item: type[T]) -> Envelope[T]:
-    if content.lstrip()[:1] == b"[":
-        adapter = _bare_lists.get(item) or _bare_lists.setdefault(item, TypeAdapter(list[item]))  # type: ignore[valid-type]
-        items = (
-            adapter.validate_python(loads(content))
-            if has_long_number(content)
-            else adapter.validate_json(content)
-        )
-        return Envelope[item](**{"$items": items, "$total": len(items), "$page": 1})  # type: ignore[valid-type]
-    envelope = _envelopes.get(item)
-    if envelope is None:
-        envelope = _envelopes[item] = Envelope[item]  # type: ignore[valid-type]
-    if has_long_number(content):
-        return envelope.model_validate(loads(content))
-    return envelope.model_validate_json(content)
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")

@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ._lazy import LazyRecord
+
 # Both: Python or wire names accepted, wire names written, validators built on first use.
 _COMMON = ConfigDict(
     validate_by_name=True,
@@ -29,7 +31,8 @@ _COMMON = ConfigDict(
 )
 
 
-class SageModel(BaseModel):
+class SageModel(LazyRecord):
+    # A list page's records validate each field on first read (see _lazy.py).
     # An id or reference sent as a number is still a str.
     model_config = ConfigDict(**_COMMON, extra="allow", coerce_numbers_to_str=True)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import UntrustedURLError
 from ._prepare import is_within
-from ._response import APIResponse, response_validation_error
+from ._response import APIResponse
 
 if TYPE_CHECKING:
     import httpx
@@ -49,8 +49,10 @@ class Page(Generic[T]):
     http_response: httpx.Response | None = field(default=None, repr=False, compare=False)
 
     def signature(self) -> tuple[Any, ...]:
-        ids = tuple(getattr(item, "id", None) for item in self.items)
-        return (self.page, ids)
+        """What tells a page that repeats the previous one: its number and its items' ids."""
+        from ._lazy import ids_of  # loaded with the first page
+
+        return (self.page, ids_of(self.items))
 
     def raw(self) -> APIResponse[Page[T]]:
         """This page with its response: what ``with_raw_response.list()`` answers."""
@@ -58,35 +60,11 @@ class Page(Generic[T]):
         return APIResponse(self.http_response, self)
 
 
-def parse_page(
-    content: bytes,
-    item: type[T],
-    date: str | None = None,
-    http_response: httpx.Response | None = None,
-) -> Page[T]:
-    from ._envelope import parse_envelope  # pydantic is loaded with the first page, not at import
-
-    envelope = parse_envelope(content, item)
-    return Page(
-        items=envelope.items,
-        total=envelope.total,
-        page=envelope.page,
-        items_per_page=envelope.items_per_page,
-        next=envelope.next or None,
-        back=envelope.back or None,
-        date=date,
-        http_response=http_response,
-    )
-
-
 def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
     """The page a list response holds; ``APIResponseValidationError`` when it holds none."""
-    from ._envelope import MalformedBody
+    from ._envelope import parse_page  # pydantic is loaded with the first page, not at import
 
-    try:
-        return parse_page(response.content, item, response.headers.get("date"), response)
-    except MalformedBody as exc:
-        raise response_validation_error(response, str(exc)) from None
+    return parse_page(response, item)
 
 
 def page_url(url: str, number: int) -> str:
