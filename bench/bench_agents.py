@@ -96,7 +96,9 @@ def guard_us(repeats: int = 20000) -> float:
     client = SageAccounting(access_token="x", base_url="http://127.0.0.1:9/v3.1")
     agent = client.for_agent(parse_policy(POLICY), "reader", audit=MemoryAuditSink())
     guard = agent._agent_guard
-    request = agent.prepare("getContactsKey", path_params={"key": "con00000001"})
+    from sage_accounting.resources.contacts import GET_CONTACTS_KEY
+
+    request = agent.prepare(GET_CONTACTS_KEY, path={"key": "con00000001"})
     response = httpx.Response(200, content=b'{"id": "con00000001"}',
                               headers={"x-request-id": "r1"})  # fmt: skip
     started = time.perf_counter()

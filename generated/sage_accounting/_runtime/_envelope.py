@@ -74,6 +74,7 @@ class _GCPaused:
 
 
 _gc_paused = _GCPaused()
+_validate_facts = EnvelopeFacts.__pydantic_validator__.validate_python  # no wrapper: every page
 
 
 class MalformedBody(ValueError):
@@ -154,7 +155,7 @@ def _parse_list(content: bytes, item: type[T], origin: Origin) -> tuple[list[T],
     else:
         if "$items" not in body:  # else it would read as an empty page
             raise MalformedBody("$items: Field required")
-        items, where, facts = body["$items"], ("$items",), EnvelopeFacts.model_validate(body)
+        items, where, facts = body["$items"], ("$items",), _validate_facts(body)
         if not isinstance(items, list):
             raise MalformedBody("$items: Input should be a valid list")
     if not can_be_lazy(item):
