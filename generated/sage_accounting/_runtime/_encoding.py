@@ -70,9 +70,8 @@ def _encode(value: Any, out: list[str]) -> None:
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-_DECODER = json.JSONDecoder(
-    parse_float=Decimal
-)  # made once: json.loads(parse_float=) makes one a call
+# Made once: json.loads(..., parse_float=Decimal) would make a decoder every call.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 def loads(content: bytes) -> Any:

@@ -93,55 +93,55 @@ class LazyRecord(BaseModel):
         for name in cls.__pydantic_fields__:
             setattr(cls, name, _LazyField(cls, name))
 
-    # -- everything that reads the whole record makes it whole first ---------------------------
+    # Everything that reads the whole record makes it whole first. Hidden from type checkers:
+    # they see pydantic's own signatures, unchanged.
+    if not TYPE_CHECKING:
 
-    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        _make_whole(self)
-        return super().model_dump(*args, **kwargs)
+        def model_dump(self, *args, **kwargs):
+            _make_whole(self)
+            return super().model_dump(*args, **kwargs)
 
-    def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
-        _make_whole(self)
-        return super().model_dump_json(*args, **kwargs)
+        def model_dump_json(self, *args, **kwargs):
+            _make_whole(self)
+            return super().model_dump_json(*args, **kwargs)
 
-    def __copy__(self) -> Any:
-        _make_whole(self)
-        return super().__copy__()
+        def __copy__(self):
+            _make_whole(self)
+            return super().__copy__()
 
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
-        _make_whole(self)
-        return super().__deepcopy__(memo)
+        def __deepcopy__(self, memo=None):
+            _make_whole(self)
+            return super().__deepcopy__(memo)
 
-    def __getstate__(self) -> dict[Any, Any]:
-        _make_whole(self)
-        return super().__getstate__()
+        def __getstate__(self):
+            _make_whole(self)
+            return super().__getstate__()
 
-    def __eq__(self, other: object) -> bool:
-        _make_whole(self)
-        if isinstance(other, LazyRecord):
-            _make_whole(other)
-        return super().__eq__(other)
+        def __eq__(self, other):
+            _make_whole(self)
+            if isinstance(other, LazyRecord):
+                _make_whole(other)
+            return super().__eq__(other)
 
-    __hash__ = None  # type: ignore[assignment]  # as BaseModel's (defining __eq__ would reset it)
+        __hash__ = None  # as BaseModel's (defining __eq__ would reset it)
 
-    def __iter__(self) -> Any:
-        _make_whole(self)
-        return super().__iter__()
+        def __iter__(self):
+            _make_whole(self)
+            return super().__iter__()
 
-    def __repr_args__(self) -> Any:
-        _make_whole(self)
-        return super().__repr_args__()
+        def __repr_args__(self):
+            _make_whole(self)
+            return super().__repr_args__()
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        _make_whole(self)
-        super().__setattr__(name, value)
+        def __setattr__(self, name, value):
+            _make_whole(self)
+            super().__setattr__(name, value)
 
-    def __delattr__(self, name: str) -> None:
-        _make_whole(self)
-        super().__delattr__(name)
+        def __delattr__(self, name):
+            _make_whole(self)
+            super().__delattr__(name)
 
-    if not TYPE_CHECKING:  # as BaseModel's: type checkers must not accept any attribute
-
-        def __getattr__(self, name: str) -> Any:
+        def __getattr__(self, name):
             state = _state_of(self)
             # pydantic's own slots (read by model_fields_set, model_extra, pydantic-core's
             # serializer), or an unknown field the record holds: the whole record is needed.
