@@ -183,15 +183,33 @@ def test_every_number_keeps_its_digits_short_or_long() -> None:
     assert invoice.model_dump()["net_amount"] == Decimal("0.10")
 
 
-def test_parsing_leaves_the_garbage_collector_as_it_found_it() -> None:
+def test_parsing_leaves_the_garbage_collector_as_it_found_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import gc
 
+    from sage_accounting._runtime import _envelope
+
+    # Large enough for the collector to be paused while it parses (see _envelope).
+    invoice = json.loads(INVOICE_PAGE)["$items"][0]
+    big = json.dumps({"$items": [dict(invoice, id=f"inv{i}") for i in range(200)]}).encode()
+    assert len(big) > _envelope._PAUSE_ABOVE
+    seen: list[bool] = []
+    real_loads = _envelope.loads
+
+    def loads_watching_the_collector(content: bytes) -> object:
+        seen.append(gc.isenabled())
+        return real_loads(content)
+
+    monkeypatch.setattr(_envelope, "loads", loads_watching_the_collector)
     assert gc.isenabled()
-    parse_page(INVOICE_PAGE, SalesInvoice)
+    assert len(parse_page(big, SalesInvoice).items) == 200
+    assert len(parse_page(INVOICE_PAGE, SalesInvoice).items) == 2
+    assert seen == [False, True]  # paused for the large body only
     assert gc.isenabled()
     gc.disable()
     try:
-        parse_page(INVOICE_PAGE, SalesInvoice)
+        parse_page(big, SalesInvoice)
         assert not gc.isenabled()  # a program that turned it off keeps it off
     finally:
         gc.enable()

@@ -9,8 +9,9 @@ This module imports pydantic; the client loads it on the first response it parse
 
 A page of 200 invoices makes ~100k objects, all in one acyclic tree: the cyclic garbage collector
 has nothing to find there but runs many times while they are made (it doubled the time of a
-parse). Parsing runs with the collector paused; it is resumed when the last parse in progress
-ends, and never turned on if the program had turned it off.
+parse). Parsing a body of more than 64 KiB runs with the collector paused (a smaller one makes
+too few objects for it to run more than once: pausing would cost more); it is resumed when the
+last parse in progress ends, and never turned on if the program had turned it off.
 
 A body that is not what the operation returns raises ``MalformedBody`` with the reason; the
 client turns it into ``APIResponseValidationError`` with the status, request id and an excerpt.
@@ -73,7 +74,22 @@ class _GCPaused:
                 gc.enable()
 
 
-_gc_paused = _GCPaused()
+class _Unpaused:
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+_PAUSE_ABOVE = 64 * 1024  # bytes of body
+
+
+def _gc_paused(content: bytes) -> _GCPaused | _Unpaused:
+    return _PAUSED if len(content) > _PAUSE_ABOVE else _UNPAUSED
+
+
+_PAUSED, _UNPAUSED = _GCPaused(), _Unpaused()
 _validate_facts = EnvelopeFacts.__pydantic_validator__.validate_python  # no wrapper: every page
 
 
@@ -111,7 +127,7 @@ def parse_model(content: bytes, model: type[T]) -> T:
     if first != b"{":
         raise MalformedBody("not a JSON object")
     try:
-        with _gc_paused:
+        with _gc_paused(content):
             parsed = model.model_validate(loads(content))
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
         raise _malformed(exc) from None
@@ -124,7 +140,7 @@ def parse_page(response: httpx.Response, item: type[T]) -> Page[T]:
     """The page a list response holds; ``APIResponseValidationError`` when it holds none.
     Records of a lazy-capable model validate each field on first read (``_lazy.py``)."""
     try:
-        with _gc_paused:
+        with _gc_paused(response.content):
             items, facts = _parse_list(response.content, item, Origin.of(response))
     except (ValueError, RecursionError) as exc:
         raise response_validation_error(response, str(_malformed(exc))) from None
