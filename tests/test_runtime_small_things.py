@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from sage_accounting import (
     AsyncSageAccounting,
+    BusinessMismatchError,
     NotFoundError,
     OAuthApp,
     PermissionDeniedError,
@@ -208,6 +209,56 @@ def test_async_get_file_streams(tmp_path: Path) -> None:
 
     body, written, name = asyncio.run(main())
     assert body == PDF and written.read_bytes() == PDF and name == "Facture n°1.pdf"
+
+
+class ClosingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that records whether it was closed (a connection given back)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield PDF
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield PDF
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_streamed_answer_refused_after_it_arrived_is_closed() -> None:
+    """A file answered for another business raises BusinessMismatchError before the block runs:
+    the response, never handed out, must not keep its connection (sync and async)."""
+    streams: list[ClosingStream] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        streams.append(ClosingStream())
+        return httpx.Response(200, stream=streams[-1], headers={"X-Business": "other-biz"})
+
+    client = SageAccounting(
+        access_token="t",
+        business_id="biz-1",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    with pytest.raises(BusinessMismatchError):
+        with client.attachments.with_streaming_response.get_file("a1"):
+            pytest.fail("the block must not run")
+    assert len(streams) == 1 and streams[0].closed
+
+    async def main() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        aclient = AsyncSageAccounting(access_token="t", business_id="biz-1", http_client=http)
+        with pytest.raises(BusinessMismatchError):
+            async with aclient.attachments.with_streaming_response.get_file("a1"):
+                pytest.fail("the block must not run")
+        await http.aclose()
+
+    asyncio.run(main())
+    assert len(streams) == 2 and streams[1].closed
 
 
 # -- errors and logs --------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit, business_bucket, in_fligh
 from ._operation import Operation
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
-from ._plan import GET_TOKEN, PlanRun, Step, refresh, sleep, transmit
+from ._plan import GET_TOKEN, PlanRun, Step, close, refresh, sleep, transmit
 from ._prepare import (
     CallParts,
     ClientConfig,
@@ -346,7 +346,11 @@ class _BaseClient(Generic[H]):
                 try:
                     self._check_response(request, outcome)
                 except errors.APIStatusError as exc:
-                    error = exc
+                    error = exc  # a streamed error's body was read: nothing left open
+                except BaseException:
+                    if request.stream:  # refused after it arrived (another business, ...)
+                        yield close(outcome)
+                    raise
                 else:
                     record(outcome)  # for with_raw_response
                     return outcome
@@ -594,6 +598,9 @@ class SyncClient(_BaseClient[httpx.Client]):
     def _io_sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def _io_close(self, response: httpx.Response) -> None:
+        response.close()
+
 
 class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """The asynchronous client: the same plan, its steps awaited."""
@@ -671,6 +678,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     async def _io_sleep(self, seconds: float) -> None:
         await _sleep(seconds)
+
+    async def _io_close(self, response: httpx.Response) -> None:
+        await response.aclose()
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
+    import httpx
+
     from ._prepare import PreparedRequest
 
 R = TypeVar("R")
@@ -50,6 +52,11 @@ def refresh(token: str) -> Step:
 
 def sleep(seconds: float) -> Step:
     return Step("_io_sleep", (seconds,))
+
+
+def close(response: httpx.Response) -> Step:
+    """Close a streamed response the caller will never get (its connection goes back)."""
+    return Step("_io_close", (response,))
 
 
 class PlanRun(Generic[R]):
