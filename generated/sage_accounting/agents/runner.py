@@ -2,8 +2,10 @@
 
 Arguments are split into path, query and body as the operation's table entry says, and sent as
 JSON as they are (money stays the decimal string the agent wrote). Lists answer one page with a
-``next_cursor`` to pass back. Writes waiting for a person answer with the approval id and a
-preview; the call that names the approved id sends the very request approved, once.
+``next_cursor`` to pass back. Sage's numbers are decoded as Decimal and reach the agent as
+strings of their exact digits (never through a float). Writes waiting for a person answer with
+the approval id and a preview; the call that names the approved id sends the very request
+approved, once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from typing import Any
 
 from .._runtime import Operation, SageError
+from .._runtime._encoding import loads
 from .errors import AccessDenied, ApprovalRequired
 from .policy import AgentPolicy, operations
 from .tools import CALL, PAGE_SIZE, SEARCH, schemas, search, tool_name
@@ -88,7 +91,7 @@ class Runner:
             query["items_per_page"] = min(int(query["items_per_page"]), 100)
         request = self.client.prepare(op, path=path_params, query=query, body=body, options=options)
         response = await self.client.send(request)
-        data = json.loads(response.content) if response.content else None
+        data = loads(response.content) if response.content else None  # Decimal, never float
         if op.kind == "list" and isinstance(data, dict):
             page = int(query.get("page") or 1)
             next_cursor = None
@@ -122,6 +125,11 @@ def _split(op: Operation, arguments: dict[str, Any]) -> tuple[
     if op.method in ("POST", "PUT") and op.body_key and body is None:
         raise ToolError(f"{op.body_key} is required")
     return path_params, query, body, options
+
+
+def tool_text(result: dict[str, Any]) -> str:
+    """A tool's result as the JSON text the agent reads (decimals as strings of their digits)."""
+    return json.dumps(result, default=str, ensure_ascii=False)
 
 
 def _write_cursor(arguments: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from .approvals import ApprovalStore
 from .audit import AuditSink, SQLiteAuditSink
 from .errors import PolicyError
 from .policy import AgentPolicy, Policy, hash_key
-from .runner import Runner
+from .runner import Runner, tool_text
 from .tools import agent_tools
 
 KEY_VARIABLE = "SAGE_AGENT_KEY"
@@ -80,9 +80,10 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
         result, is_error = await runner.call(params.name, dict(params.arguments or {}))
         # The audit log is complete before the agent hears back (others may read it at once).
         await anyio.to_thread.run_sync(guarded._agent_guard.flush)
-        text = json.dumps(result, default=str, ensure_ascii=False)
         return types.CallToolResult(
-            content=[types.TextContent(text=text)], structured_content=result, is_error=is_error
+            content=[types.TextContent(text=tool_text(result))],
+            structured_content=result,
+            is_error=is_error,
         )
 
     return Server(
