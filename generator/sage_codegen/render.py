@@ -209,6 +209,12 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
         "package_init.py.jinja",
         imports=package_init_imports(),
         runtime_on_use=sorted(RUNTIME_ON_USE),
+        # The package's public names: the clients and every runtime name it exports, one list.
+        public_names=[
+            "AsyncSageAccounting",
+            "SageAccounting",
+            *sorted(RUNTIME_EXPORTS + RUNTIME_ON_USE),
+        ],
     )
     put("_client.py", "client.py.jinja", imports=client_imports(resources))
     modules = model_modules(api)
