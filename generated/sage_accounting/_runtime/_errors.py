@@ -148,17 +148,31 @@ class MissingBusinessHeaderWarning(UserWarning):
     """The warning form of ``MissingBusinessHeaderError`` (the default)."""
 
 
+# How pydantic names the member of a lenient date's union that reads "" as None (_types.py).
+EMPTY_AS_NONE_MEMBER = "function-after[_empty_to_none()"
+
+
 def validation_problems(exc: Any, whole: str) -> list[tuple[str, str]]:
     """A pydantic ``ValidationError``'s ``(field, problem)`` pairs, never the input it was given
     (a request body the caller holds, or a response body); ``whole`` names a problem at the top."""
     problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    # A lenient date (_types: a date, or "" read as None) fails as a union of two members, each
+    # with its own problem at <field>.<member>: the date member's is the one to report, at the
+    # field; the "" member's says only that "" was not sent.
+    lenient = {p["loc"][:-1] for p in problems if _is_empty_branch(p["loc"])}
     return [
         (
-            ".".join(str(part) for part in p["loc"]) or whole,
-            _message(exc, p["type"], p["loc"], p["msg"]),
+            ".".join(str(part) for part in loc) or whole,
+            _message(exc, p["type"], loc, p["msg"]),
         )
         for p in problems
+        if not _is_empty_branch(p["loc"])
+        for loc in [p["loc"][:-1] if p["loc"][:-1] in lenient else p["loc"]]
     ]
+
+
+def _is_empty_branch(loc: tuple[int | str, ...]) -> bool:
+    return bool(loc) and str(loc[-1]).startswith(EMPTY_AS_NONE_MEMBER)
 
 
 def _message(exc: Any, kind: str, loc: tuple[int | str, ...], msg: str) -> str:

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator
 
 
 def _empty_to_none(_value: str) -> None:
+    # Renaming it? pydantic's error locations carry the name: see _errors.EMPTY_AS_NONE_MEMBER.
     return None
 
 
