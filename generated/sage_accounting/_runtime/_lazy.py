@@ -350,11 +350,12 @@ def _make_whole(record: LazyRecord) -> None:
             raise _invalid(exc, Place(state[1].origin, _loc(state)), wire) from None
         values = record.__dict__
         read = dict(values)
-        # In place and in field order: pydantic-core may hold this dict already, and dumps
-        # follow its order.
+        # In place (pydantic-core may hold this dict already) and in field order (dumps follow
+        # it): the whole record's values in field order, then the ones already read over them
+        # (updating a key keeps its place).
         values.clear()
-        for name, value in whole.__dict__.items():
-            values[name] = read.get(name, value)
+        values.update(whole.__dict__)
+        values.update(read)
         setattr_ = object.__setattr__
         setattr_(record, "__pydantic_fields_set__", whole.__pydantic_fields_set__)
         setattr_(record, "__pydantic_extra__", whole.__pydantic_extra__)
