@@ -20,6 +20,10 @@ objects without validation, and each field is validated the first time it is rea
 
 Each lazy-capable model class gets a non-data descriptor per field. An instance attribute wins
 over it, so a field read twice, or any field of an eagerly validated record, never reaches it.
+
+Until it is whole, a record keeps its JSON object and its response's request and headers (for
+its error), and its ``__dict__`` (``vars(record)``: not pydantic's API) holds only the fields
+read so far.
 """
 
 from __future__ import annotations
