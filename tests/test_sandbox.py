@@ -424,3 +424,25 @@ def test_the_readme_sandbox_example_passes_as_a_users_suite(tmp_path: Any) -> No
     )  # fmt: skip
     tests = example.count("\ndef test_")
     assert f"{tests} passed" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_client_gone_before_its_answer_is_not_a_traceback_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A client that stops listening (a timeout, a closed stream) is normal for a server: the
+    sandbox must not print a traceback into the output of whatever test runs next."""
+    from sage_accounting.testing import SageSandbox
+
+    with SageSandbox(demo_data=False) as sandbox:
+        server = sandbox._server
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise gone
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[arg-type]
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a real bug in the sandbox")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[arg-type]
+        assert "a real bug in the sandbox" in capsys.readouterr().err

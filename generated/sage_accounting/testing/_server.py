@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import sys
 import time
 import urllib.parse
 from email.utils import formatdate
@@ -33,6 +34,13 @@ class SandboxServer(ThreadingHTTPServer):
     def __init__(self, state: State, port: int = 0) -> None:
         self.state = state
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer (a timeout, a closed stream) is normal for a server:
+        no traceback into the output of whatever runs next. Anything else is still printed."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _DropConnection(Exception):
