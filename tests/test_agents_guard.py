@@ -201,6 +201,42 @@ def test_the_audit_chain_shows_an_edited_or_deleted_record(
     assert "record 3: the record before it was changed or deleted" in problems
 
 
+def test_a_head_noted_earlier_shows_the_log_cut_back(
+    fake_sage: Any, client: Any, tmp_path: Path
+) -> None:
+    """Deleting the newest records leaves a chain that is whole: only a head noted before (an
+    anchor kept elsewhere: a ticket, a monitoring system) can show it."""
+    from click.testing import CliRunner
+
+    from sage_accounting.agents import head
+    from sage_accounting.agents.cli import audit as audit_cli
+
+    db = tmp_path / "audit.sqlite"
+    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    for _ in range(3):
+        with pytest.raises(AccessDenied):
+            agent.contacts.delete("con1")
+    flush_audit(agent)
+    noted = head(db)
+    assert noted is not None and noted.startswith("3:")
+    out = CliRunner().invoke(audit_cli, ["verify", "--db", str(db)])
+    assert out.exit_code == 0 and f"head {noted}" in out.output
+    assert verify(db, expect_head=noted) == []
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM audit WHERE seq = 3")
+    assert verify(db) == []  # the two left are a whole chain
+    assert verify(db, expect_head=noted) == [
+        f"record 3 (head {noted}, noted earlier) is gone: the log was cut back"
+    ]
+    cut = CliRunner().invoke(audit_cli, ["verify", "--db", str(db), "--expect-head", noted])
+    assert cut.exit_code == 1 and "the log was cut back" in cut.output
+    wrong = CliRunner().invoke(audit_cli, ["verify", "--db", str(db), "--expect-head", "3"])
+    assert wrong.exit_code == 2 and "not a head" in wrong.output
+    assert verify(db, expect_head="2:" + "0" * 64) == [
+        f"record 2 is not the one noted earlier (head 2:{'0' * 64}): the log was rewritten"
+    ]
+
+
 def test_no_secret_reaches_the_audit_log(fake_sage: Any, tmp_path: Path) -> None:
     tokens = fake_sage.issue_tokens()
     db = tmp_path / "audit.sqlite"

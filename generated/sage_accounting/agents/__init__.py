@@ -10,7 +10,7 @@ Not imported by ``import sage_accounting``: ``client.for_agent`` imports it when
 """
 
 from .approvals import ApprovalStore, PendingWrite
-from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, verify
+from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, head, verify
 from .errors import AccessDenied, ApprovalRequired, BudgetExceeded, PolicyError
 from .guard import AgentGuard, flush_audit, guard_client
 from .policy import AgentPolicy, Policy, load_policy, parse_policy
@@ -20,5 +20,5 @@ __all__ = [
     "AccessDenied", "AgentGuard", "AgentPolicy", "ApprovalRequired", "ApprovalStore",
     "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite", "Policy",
     "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
-    "as_openai", "flush_audit", "guard_client", "load_policy", "parse_policy", "verify",
+    "as_openai", "flush_audit", "guard_client", "head", "load_policy", "parse_policy", "verify",
 ]  # fmt: skip

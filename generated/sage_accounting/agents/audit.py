@@ -149,11 +149,24 @@ def read_records(path: str | Path) -> Iterator[tuple[int, AuditRecord]]:
         yield seq, AuditRecord(**dict(zip(COLUMNS, values, strict=True)))
 
 
-def verify(path: str | Path) -> list[str]:
-    """Problems with the chain, in plain words; empty when every record is as written."""
+def head(path: str | Path) -> str | None:
+    """The newest record as ``"<seq>:<hash>"`` (None for an empty log). A chain shows a record
+    edited or deleted from the middle; records deleted from the end leave a whole chain. Note the
+    head somewhere the log's writer cannot reach (a ticket, a monitoring system) and pass it to
+    ``verify`` later: a log cut back below it shows."""
+    last = None
+    for seq, record in read_records(path):
+        last = f"{seq}:{record.hash}"
+    return last
+
+
+def verify(path: str | Path, expect_head: str | None = None) -> list[str]:
+    """Problems with the chain, in plain words; empty when every record is as written (and the
+    record of ``expect_head``, a ``head()`` noted earlier, is still there)."""
     problems = []
     prev = GENESIS
     expected_seq = 1
+    hashes: dict[int, str] = {}
     for seq, record in read_records(path):
         if seq != expected_seq:
             problems.append(f"record {expected_seq} to {seq - 1} deleted")
@@ -162,4 +175,19 @@ def verify(path: str | Path) -> list[str]:
         if record.digest() != record.hash:
             problems.append(f"record {seq} was edited after it was written")
         prev, expected_seq = record.hash, seq + 1
+        hashes[seq] = record.hash
+    if expect_head is not None:
+        problems += _against_head(hashes, expect_head)
     return problems
+
+
+def _against_head(hashes: dict[int, str], noted: str) -> list[str]:
+    seq_text, _, digest = noted.partition(":")
+    if not seq_text.isdigit() or not digest:
+        raise ValueError(f"{noted!r} is not a head (<seq>:<hash>, as verify prints it)")
+    seq = int(seq_text)
+    if seq not in hashes:
+        return [f"record {seq} (head {noted}, noted earlier) is gone: the log was cut back"]
+    if hashes[seq] != digest:
+        return [f"record {seq} is not the one noted earlier (head {noted}): the log was rewritten"]
+    return []

@@ -20,7 +20,7 @@ import click
 from ..cli._errors import EXIT_MISSING_EXTRA, CommandError
 from . import levels, words
 from .approvals import ApprovalStore
-from .audit import AuditRecord, SQLiteAuditSink, read_records, verify
+from .audit import AuditRecord, SQLiteAuditSink, head, read_records, verify
 from .errors import PolicyError
 from .policy import AgentPolicy, Policy, hash_key, load_policy, operations
 from .tools import agent_tools
@@ -175,16 +175,27 @@ def audit() -> None:
 
 @audit.command("verify")
 @where_stored
-def verify_command(policy: str | None, db: str | None) -> None:
-    """Check that no record was edited or deleted; exit 1 if one was."""
+@click.option(
+    "--expect-head",
+    metavar="SEQ:HASH",
+    help="a head printed by an earlier verify: the log must still hold that record",
+)
+def verify_command(policy: str | None, db: str | None, expect_head: str | None) -> None:
+    """Check that no record was edited or deleted; exit 1 if one was.
+
+    Records deleted from the end leave a whole chain: note the head this prints somewhere the
+    log's writer cannot reach, and pass it back with --expect-head."""
     path = _db(policy, db)
-    problems = verify(path)
+    try:
+        problems = verify(path, expect_head)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect-head") from None
     count = sum(1 for _ in read_records(path))
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
         raise click.ClickException(f"{path}: the audit chain is broken")
-    click.echo(f"{path}: {count} records, chain intact")
+    click.echo(f"{path}: {count} records, chain intact, head {head(path) or 'none'}")
 
 
 @audit.command()
