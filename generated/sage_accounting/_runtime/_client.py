@@ -306,7 +306,9 @@ class _BaseClient(Generic[H]):
         # when its TokenSet is made; this runs on every send.)
         if not self.is_within_base(request.url):
             raise errors.UntrustedURLError(request.url, self._config.base_url)
-        return {**request.headers, "Authorization": f"Bearer {token}"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {token}"  # one, whatever spelling was there
+        return headers
 
     def _build(self, request: PreparedRequest, token: str) -> httpx.Request:
         """The httpx request (sent with ``stream=request.stream``: files are read in chunks)."""
