@@ -325,9 +325,9 @@ class _BaseClient(Generic[H]):
     def _send_plan(self, request: PreparedRequest) -> Generator[Step, Any, httpx.Response]:
         """Everything about sending ``request`` but the I/O, which it yields as steps."""
         self._ensure_open()
-        self._admit(request)
         attempt, replayed = 0, False
         while True:
+            self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
             token: str = self._access_token or (yield GET_TOKEN)
             delay = self._rate_delay(request)
             if delay:
@@ -399,10 +399,11 @@ class _BaseClient(Generic[H]):
 
     # -- reading the answer -------------------------------------------------------------------------
 
-    def _admit(self, request: PreparedRequest) -> None:
-        """An agent's client checks every request against its policy before sending it."""
+    def _admit(self, request: PreparedRequest, retry: bool) -> None:
+        """An agent's client checks every request against its policy before sending it, and
+        each further attempt (retry or replay) against its budget."""
         if self._agent_guard is not None:
-            self._agent_guard.admit(request)
+            self._agent_guard.admit(request, retry)
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
