@@ -29,7 +29,6 @@ from sage_accounting.agents import (
 from sage_accounting.agents.audit import AuditError, read_records
 from sage_accounting.agents.cli import agents as agents_cli
 from sage_accounting.agents.cli import audit as audit_cli
-from sage_accounting.agents.policy import hash_key
 from sage_accounting.agents.signing import new_key
 from sage_accounting.testing import Fault
 
@@ -134,7 +133,7 @@ def test_a_total_under_the_amount_is_sent(fake_sage: Any, client: Any) -> None:
 )  # fmt: skip
 def test_over_amount_must_be_a_finite_positive_amount(value: str, message: str) -> None:
     with pytest.raises(PolicyError, match=message):
-        parse_policy(f'[agents.a]\napproval = {{ over_amount = {value} }}\n')
+        parse_policy(f"[agents.a]\napproval = {{ over_amount = {value} }}\n")
 
 
 # -- 2. approvals need an approver's credential --------------------------------------------------
@@ -301,9 +300,7 @@ def test_copies_without_a_database_share_the_budget_in_the_process(client: Any) 
 # -- 6. the audit: intent before sending, strict verify, 0600, escaped output ---------------------
 
 
-def test_a_write_is_recorded_before_it_is_sent(
-    fake_sage: Any, client: Any, tmp_path: Path
-) -> None:
+def test_a_write_is_recorded_before_it_is_sent(fake_sage: Any, client: Any, tmp_path: Path) -> None:
     db = tmp_path / "audit.sqlite"
     agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
     seen: list[list[str]] = []
@@ -378,9 +375,7 @@ def test_the_audit_database_and_its_journal_are_private(
         assert mode == 0o600, (name, oct(mode))
 
 
-def test_audit_show_escapes_control_characters(
-    fake_sage: Any, client: Any, tmp_path: Path
-) -> None:
+def test_audit_show_escapes_control_characters(fake_sage: Any, client: Any, tmp_path: Path) -> None:
     db = tmp_path / "audit.sqlite"
     agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
     agent.contacts.create(

@@ -4,6 +4,7 @@ against the fake Sage server."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -199,7 +200,6 @@ async def test_stdio_refuses_an_unknown_key(fake_sage: Any, policy_file: Path) -
 
 @pytest.fixture
 def http_server(fake_sage: Any, policy_file: Path) -> Iterator[str]:
-    import os
 
     process = subprocess.Popen(
         [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy_file),
@@ -360,3 +360,59 @@ async def test_a_restarted_server_keeps_counting_the_budget(
         tripped = await session.call_tool("contacts_list", {})
         assert tripped.is_error and "budget of 3 calls a minute" in result_of(tripped)["error"]
     assert fake_sage.count("GET /contacts") == 3
+
+
+# -- the MCP Inspector (npm), as a client other than the Python SDK ------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+INSPECTOR = Path(os.environ.get("SAGE_MCP_INSPECTOR_DIR") or ROOT / "build" / "inspector")
+
+
+def inspector(*args: str, tool_error: bool = False) -> Any:
+    """The Inspector's CLI (``make inspector`` installs it, with the Node it needs); its JSON."""
+    node, cli = INSPECTOR / "node_modules/.bin/node", INSPECTOR / "node_modules/.bin/mcp-inspector"
+    if not cli.exists():
+        if os.environ.get("SAGE_REQUIRE_INSPECTOR"):
+            pytest.fail(f"the MCP Inspector is not installed in {INSPECTOR}: run `make inspector`")
+        pytest.skip(f"the MCP Inspector is not installed in {INSPECTOR} (`make inspector`)")
+    done = subprocess.run(
+        [str(node if node.exists() else "node"), str(cli), "--cli", *args],
+        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    # It exits 5 when the tool answered isError (and prints the answer all the same).
+    assert done.returncode == (5 if tool_error else 0), done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def test_the_inspector_checks_the_server_over_stdio(fake_sage: Any, policy_file: Path) -> None:
+    fake_sage.seed("contacts", 2)
+    variables = server_env(fake_sage, SAGE_AGENT_KEY=READER_KEY)
+    env = [part for k, v in variables.items() for part in ("-e", f"{k}={v}")]
+    server = [*env, sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy",
+              str(policy_file)]  # fmt: skip
+    listed = inspector(*server, "--method", "tools/list")
+    tools = {t["name"]: t for t in listed["tools"]}
+    assert set(tools) == {t.name for t in agent_tools(load_policy(policy_file).agent("reader"))}
+    assert tools["contacts_list"]["annotations"] == {
+        "readOnlyHint": True, "destructiveHint": False, "idempotentHint": True,
+        "openWorldHint": True,
+    }  # fmt: skip
+    called = inspector(*server, "--method", "tools/call", "--tool-name", "contacts_list")
+    assert not called.get("isError"), called
+    assert len(json.loads(called["content"][0]["text"])["items"]) == 2
+    refused = inspector(*server, "--method", "tools/call", "--tool-name", "contacts_get",
+                        tool_error=True)  # fmt: skip
+    assert refused["isError"] and "key is required" in refused["content"][0]["text"]
+
+
+def test_the_inspector_checks_the_server_over_http(http_server: str) -> None:
+    auth = ["--transport", "http", "--header", f"Authorization: Bearer {BOOKKEEPER_KEY}"]
+    listed = inspector(http_server, *auth, "--method", "tools/list")
+    names = {t["name"] for t in listed["tools"]}
+    assert {"contacts_list", "sales_invoices_create", "call_operation"} <= names
+    call = next(t for t in listed["tools"] if t["name"] == "call_operation")
+    assert call["inputSchema"]["properties"]["name"]["enum"]
+    found = inspector(http_server, *auth, "--method", "tools/call", "--tool-name",
+                      "search_operations", "--tool-arg", "query=invoice")  # fmt: skip
+    operations = json.loads(found["content"][0]["text"])["operations"]
+    assert any(o["name"] == "sales_invoices_create" and o["parameters"] for o in operations)

@@ -46,10 +46,20 @@ REFUSED_HEADERS = {
     **dict.fromkeys(("x-original-url", "x-rewrite-url"), "overrides the request's path"),
     "host": "is the base URL's host, set by the client",
     **dict.fromkeys(
-        ("connection", "keep-alive", "proxy-connection", "te", "trailer", "trailers",
-         "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"),
+        (
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "te",
+            "trailer",
+            "trailers",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-authorization",
+            "proxy-authenticate",
+        ),
         "is a hop-by-hop header, set by the transport",
-    ),  # fmt: skip
+    ),
     **dict.fromkeys(("content-length", "expect"), "frames the body, set by the transport"),
     "authorization": "carries the client's token, set by the client",
 }

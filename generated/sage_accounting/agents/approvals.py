@@ -13,9 +13,9 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from .storage import connect_private
@@ -37,7 +37,9 @@ class PendingWrite:
 
     def signed_text(self) -> bytes:
         """What an approver signs: this write, exactly, and the word approved."""
-        return f"{self.id}\n{self.agent}\n{self.operation_id}\n{self.fingerprint}\napproved".encode()
+        return (
+            f"{self.id}\n{self.agent}\n{self.operation_id}\n{self.fingerprint}\napproved".encode()
+        )
 
 
 class ApprovalStore:

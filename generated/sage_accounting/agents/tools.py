@@ -51,7 +51,7 @@ def tool_name(entry: dict[str, Any]) -> str:
     return f"{entry['resource']}_{entry['method']}"
 
 
-def annotations(method: str, kind: str) -> dict[str, bool]:
+def hints(method: str, kind: str) -> dict[str, bool]:
     """MCP's hints from an operation's facts: a GET only reads; a create adds (POST, not
     idempotent); an update (PUT) or a delete changes what exists, and repeating it changes
     nothing more; any other POST (release, void, ...) changes what exists. All reach Sage."""
@@ -87,7 +87,7 @@ def operation_tool(operation_id: str, agent: AgentPolicy) -> Tool:
         schema["$defs"] = {name: data["$defs"][name] for name in entry["defs"]}
     method = entry["http"].split()[0]
     return Tool(tool_name(entry), entry["description"], schema, operation_id,
-                annotations(method, entry["kind"]))  # fmt: skip
+                hints(method, entry["kind"]))  # fmt: skip
 
 
 def meta_tools(agent: AgentPolicy) -> list[Tool]:
