@@ -3,6 +3,8 @@ paths, budgets, the audit and the policy file. The MCP side is in test_agents_mc
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sqlite3
 import stat
@@ -300,41 +302,62 @@ def test_copies_without_a_database_share_the_budget_in_the_process(client: Any) 
 # -- 6. the audit: intent before sending, strict verify, 0600, escaped output ---------------------
 
 
-def test_a_write_is_recorded_before_it_is_sent(fake_sage: Any, client: Any, tmp_path: Path) -> None:
-    db = tmp_path / "audit.sqlite"
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
-    seen: list[list[str]] = []
-    fake_sage.inject(Fault.dropped(path="/sales_invoices", after=True))
-
-    original = agent._agent_guard.audit.write
-
-    def spy(record: Any) -> None:
-        original(record)
-
-    agent._agent_guard.audit.write = spy
-    # The sandbox holds the request until it is answered: read the log while it is at "Sage".
-    fake_sage.inject(Fault.latency(0.5, path="/sales_invoices"))
+def test_a_write_is_recorded_before_it_is_sent(
+    fake_sage: Any, client: Any, tmp_path: Path
+) -> None:
+    """Read the log while the create is at Sage (the sandbox holds it for 0.5 s): its intent
+    is already in the file, as it would be if the process were killed there."""
     import threading
 
+    db = tmp_path / "audit.sqlite"
+    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    fake_sage.inject(Fault.latency(0.5, path="/sales_invoices"))
     done = threading.Event()
 
     def create() -> None:
-        try:
+        with contextlib.suppress(SageError):
             agent.sales_invoices.create(sales_invoice=invoice(line("10.00")), max_retries=0)
-        except SageError:
-            pass
         done.set()
 
     thread = threading.Thread(target=create)
     thread.start()
     while not done.is_set() and fake_sage.count("POST /sales_invoices") == 0:
         done.wait(0.01)
-    seen.append([r.decision for _s, r in read_records(db)])
+    while_at_sage = [r.decision for _s, r in read_records(db)]
     thread.join(30)
-    assert seen[0][:1] == ["sending"], seen
+    assert not done.is_set() or while_at_sage, "the create finished before the log was read"
+    assert while_at_sage == ["sending"]
     flush_audit(agent)
-    decisions = [r.decision for _s, r in read_records(db)]
-    assert decisions[0] == "sending" and decisions[-1] == "failed"
+    assert [r.decision for _s, r in read_records(db)] == ["sending", "allowed"]
+
+
+def test_a_process_killed_while_a_write_is_at_sage_leaves_its_record(
+    fake_sage: Any, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "audit.sqlite"
+    token = fake_sage.issue_tokens()["access_token"]
+    fake_sage.inject(Fault.latency(5, path="/sales_invoices"))
+    script = (
+        "from sage_accounting import SageAccounting\n"
+        "from sage_accounting.agents import parse_policy\n"
+        f"c = SageAccounting(access_token={token!r}, base_url={fake_sage.base_url!r})\n"
+        f"a = c.for_agent(parse_policy({POLICY!r}), 'bookkeeper', audit={str(db)!r})\n"
+        f"a.sales_invoices.create(sales_invoice={invoice(line('10.00'))!r})\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while fake_sage.count("POST /sales_invoices") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    assert fake_sage.count("POST /sales_invoices") == 1
+    (record,) = [r for _s, r in read_records(db)]
+    assert record.decision == "sending" and record.operation_id == "postSalesInvoices"
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty", "not sqlite", "other table", "unreadable"])
@@ -387,6 +410,10 @@ def test_audit_show_escapes_control_characters(fake_sage: Any, client: Any, tmp_
     assert "\x1b" not in out and "\x07" not in out
     assert len(out.splitlines()) == 2  # sending, allowed: one line each
     assert "\\x1b" in out and "\\n" in out
+    as_json = CliRunner().invoke(audit_cli, ["show", "--db", str(db), "--json"]).output
+    assert "\x1b" not in as_json and "\x07" not in as_json
+    records = [json.loads(line) for line in as_json.splitlines()]
+    assert "Evil\x1b[2J\nLtd" in records[-1]["summary"]  # the same text, escaped as JSON
 
 
 # -- 8. policy values that load but mean something else -------------------------------------------

@@ -271,11 +271,28 @@ def show(policy: str | None, db: str | None, agent: str | None, business: str | 
         if (since and record.time < since) or (until and record.time > until):
             continue
         if as_json:
-            click.echo(escaped(json.dumps(asdict(record), ensure_ascii=False)))
+            click.echo(json_escaped(json.dumps(asdict(record), ensure_ascii=False)))
         else:
             status = record.status if record.status is not None else "-"
             click.echo(escaped(f"{record.time}  {record.decision:<17} {status!s:>3}  "
                                f"{record.summary}"))  # fmt: skip
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with every character that is not printable as a ``\\uXXXX`` escape: still the
+    same JSON, and nothing a terminal acts on."""
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable():
+            out.append(c)
+        elif ord(c) > 0xFFFF:  # a surrogate pair, as JSON writes them
+            high, low = divmod(ord(c) - 0x10000, 0x400)
+            out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}")
+        else:
+            out.append(f"\\u{ord(c):04x}")
+    return "".join(out)
 
 
 def escaped(text: str) -> str:
