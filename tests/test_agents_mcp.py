@@ -289,6 +289,15 @@ async def test_tool_arguments_are_checked_against_the_operation_before_sending(
             ("call_operation", {"name": "contacts_get", "arguments": {}}, "key is required"),
             ("call_operation", {"name": "contacts_get", "arguments": []}, "must be an object"),
             ("search_operations", {"query": 5}, "query must be"),
+            # Another area through an id, or headers the token travels with: refused.
+            ("contacts_get", {"key": "../bank_accounts"}, "dot segments and slashes"),
+            ("contacts_get", {"key": ".."}, "is not an id"),
+            (
+                "contacts_list",
+                {"extra_headers": {"X-HTTP-Method-Override": "DELETE"}},
+                "unknown argument 'extra_headers'",
+            ),
+            # A total over the approval amount, however it is split, waits (not an error).
         ]
         for name, arguments, words in cases:
             answer = await session.call_tool(name, arguments)
@@ -300,9 +309,46 @@ async def test_tool_arguments_are_checked_against_the_operation_before_sending(
         assert answer.is_error and "is not one of" in result_of(answer)["error"]
         reached = await session.call_tool("call_operation", {"name": "sales_quotes_list"})
         assert not reached.is_error, reached.content
+        split = {**good, "invoice_lines": [{**line, "unit_price": "900.00"}] * 10}
+        for body in (split, {**good, "invoice_lines": [{**line, "quantity": "1000"}]}):
+            waiting = result_of(await session.call_tool("call_operation", {
+                "name": "sales_invoices_create", "arguments": {"sales_invoice": body}}))  # fmt: skip
+            assert waiting.get("status") == "awaiting approval", waiting
+            assert "a total of at least" in waiting["message"]
+        # An amount the request model cannot read never reaches the guard, let alone Sage.
+        unreadable = {**good, "invoice_lines": [{**line, "unit_price": "1,500.00"}]}
+        answer = await session.call_tool("sales_invoices_create", {"sales_invoice": unreadable})
+        assert answer.is_error and "unit_price" in result_of(answer)["error"]
     assert fake_sage.count("POST /sales_invoices") == 0
     assert fake_sage.count("GET /contacts") == 0
     assert fake_sage.count("GET /sales_quotes") == 1
+    mode = (policy_file.parent / "audit.sqlite").stat().st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_the_server_refuses_a_policy_value_that_means_something_else(
+    fake_sage: Any, policy_file: Path
+) -> None:
+    text = policy_file.read_text()
+    for bad, message in (
+        ("meta_tools = false", 'meta_tools = "false"'),
+        (f'key_sha256 = "{hash_key(READER_KEY)}"', "key_sha256 = 123"),
+    ):
+        policy_file.write_text(text.replace(bad, message))
+        done = subprocess.run(
+            [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy_file)],
+            env={**server_env(fake_sage, SAGE_AGENT_KEY=READER_KEY), "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 1, done
+        assert f"{policy_file}:" in done.stderr and "Traceback" not in done.stderr
+    policy_file.write_bytes(text.encode() + b"\n# caf\xe9\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy_file)],
+        env={**server_env(fake_sage, SAGE_AGENT_KEY=READER_KEY), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 1 and "not UTF-8" in done.stderr and "Traceback" not in done.stderr
 
 
 async def test_an_overflowing_number_is_a_tool_error_not_a_protocol_error() -> None:
