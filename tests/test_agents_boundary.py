@@ -302,9 +302,7 @@ def test_copies_without_a_database_share_the_budget_in_the_process(client: Any) 
 # -- 6. the audit: intent before sending, strict verify, 0600, escaped output ---------------------
 
 
-def test_a_write_is_recorded_before_it_is_sent(
-    fake_sage: Any, client: Any, tmp_path: Path
-) -> None:
+def test_a_write_is_recorded_before_it_is_sent(fake_sage: Any, client: Any, tmp_path: Path) -> None:
     """Read the log while the create is at Sage (the sandbox holds it for 0.5 s): its intent
     is already in the file, as it would be if the process were killed there."""
     import threading
