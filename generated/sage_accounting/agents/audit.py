@@ -180,7 +180,8 @@ def head(path: str | Path) -> str | None:
 
 def verify(path: str | Path, expect_head: str | None = None) -> list[str]:
     """Problems with the chain, in plain words; empty when every record is as written (and the
-    record of ``expect_head``, a ``head()`` noted earlier, is still there)."""
+    record of ``expect_head``, a ``head()`` noted earlier, is still there). An ``AuditError``
+    when ``path`` is not a readable audit log: a missing log is never "0 records, intact"."""
     problems = []
     prev = GENESIS
     expected_seq = 1
