@@ -245,6 +245,21 @@ def test_a_next_link_to_another_path_is_refused(fake_sage: Any, client: Any) -> 
     assert fake_sage.count("GET /bank_accounts") == 0
 
 
+def test_an_operation_made_by_hand_is_refused(fake_sage: Any, client: Any) -> None:
+    """The operation's id decides the policy; its method and path must be the SDK's."""
+    audit = MemoryAuditSink()
+    agent = client.for_agent(parse_policy(POLICY), "reader", audit=audit)
+    forged = OPS["getContactsKey"]._replace(method="DELETE")
+    with pytest.raises(AccessDenied, match="is not the SDK's operation getContactsKey"):
+        agent.send(agent.prepare(forged, path={"key": "con1"}))
+    request = agent.prepare(OPS["getContactsKey"], path={"key": "con1"})
+    request.operation = OPS["getContactsKey"]._replace(path="/bank_accounts/{key}")
+    with pytest.raises(AccessDenied, match="is not the SDK's operation"):
+        agent.send(request.with_url(agent.base_url + "/bank_accounts/con1"))
+    assert fake_sage.state.requests == []
+    assert [r.decision for r in audit.records] == ["denied", "denied"]
+
+
 def test_a_guarded_client_cannot_be_guarded_again(client: Any) -> None:
     policy = parse_policy(POLICY)
     agent = client.for_agent(policy, "reader", audit=MemoryAuditSink())

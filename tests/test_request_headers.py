@@ -65,3 +65,14 @@ def _contacts_get() -> Any:
     from sage_accounting._runtime import all_operations
 
     return all_operations()["getContactsKey"]
+
+
+def test_a_header_added_to_a_prepared_request_is_refused_at_send(
+    make_client: Callable[..., Any],
+) -> None:
+    client, rec = make_client(ok)
+    request = client.prepare(_contacts_get(), path={"key": "x"})
+    request.headers["X-HTTP-Method-Override"] = "DELETE"
+    with pytest.raises(ArgumentValueError, match="header 'X-HTTP-Method-Override'"):
+        client.send(request)
+    assert rec.requests == []

@@ -45,6 +45,7 @@ from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
 from ._plan import GET_TOKEN, PlanRun, Step, close, refresh, sleep, transmit
 from ._prepare import (
+    REFUSED_HEADERS,
     CallParts,
     ClientConfig,
     MissingBusinessHeader,
@@ -53,6 +54,7 @@ from ._prepare import (
     check_header,
     is_within,
     prepare,
+    refused_header,
     with_page_size,
 )
 from ._redact import redact, remember
@@ -306,6 +308,11 @@ class _BaseClient(Generic[H]):
         # when its TokenSet is made; this runs on every send.)
         if not self.is_within_base(request.url):
             raise errors.UntrustedURLError(request.url, self._config.base_url)
+        refused = refused_header(request.headers)  # added to a prepared request's headers
+        if refused:
+            raise errors.ArgumentValueError(
+                "headers", f"header {refused!r} cannot be set: {REFUSED_HEADERS[refused.lower()]}"
+            )
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         headers["Authorization"] = f"Bearer {token}"  # one, whatever spelling was there
         return headers

@@ -247,6 +247,16 @@ def check_header(argument: str, name: object, value: object) -> None:
             )
 
 
+def refused_header(headers: Mapping[str, str]) -> str | None:
+    """The first of ``headers`` no caller may set (Authorization aside: the client replaces it),
+    e.g. one added to a ``PreparedRequest``'s headers after ``prepare``."""
+    for name in headers:
+        lower = name.lower()
+        if lower in REFUSED_HEADERS and lower != "authorization":
+            return name
+    return None
+
+
 def check_business_id(business_id: object) -> str:
     if not isinstance(business_id, str):
         raise ArgumentTypeError("business_id", f"must be a str, not {type(business_id).__name__}")

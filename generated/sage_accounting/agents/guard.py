@@ -35,7 +35,7 @@ from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, SQLiteAuditSink
 from .budget import Budget, BudgetStore, SQLiteBudgetStore
 from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
-from .policy import AgentPolicy, Policy, load_policy
+from .policy import AgentPolicy, Policy, load_policy, operations
 
 if TYPE_CHECKING:
     from .._runtime._client import _BaseClient
@@ -106,8 +106,17 @@ class AgentGuard:
             self._refuse(request, over, BudgetExceeded)
 
     def _not_the_operation(self, request: PreparedRequest) -> str | None:
-        """Why the request's raw URL is not one of its operation's, or None when it is."""
+        """Why the request is not one of its operation's (the SDK's operation of that id, with
+        its method, path template and query), or None when it is."""
         op = request.operation
+        if operations().get(op.id) != op:  # an Operation made or edited by hand
+            return (f"{op.method} {op.path} is not the SDK's operation {op.id}: requests are "
+                    "admitted for the operations the SDK declares")  # fmt: skip
+        from .._runtime._prepare import refused_header
+
+        header = refused_header(request.headers)
+        if header:
+            return f"it carries header {header!r}, which no request may set"
         claimed = f"{request.method} {_path_of(request.url, self.base_url)}"
         wrong = f"{claimed} is not a request of {op.resource}.{op.name} ({op.method} {op.path})"
         if not request.url.startswith(self.base_url + "/"):
