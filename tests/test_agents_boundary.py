@@ -256,8 +256,12 @@ def test_an_operation_made_by_hand_is_refused(fake_sage: Any, client: Any) -> No
     request.operation = OPS["getContactsKey"]._replace(path="/bank_accounts/{key}")
     with pytest.raises(AccessDenied, match="is not the SDK's operation"):
         agent.send(request.with_url(agent.base_url + "/bank_accounts/con1"))
+    request = agent.prepare(OPS["getContactsKey"], path={"key": "con1"})
+    request.headers["x-business"] = "biz-second"  # beside the X-Business checked
+    with pytest.raises(AccessDenied, match="X-Business header"):
+        agent.send(request)
     assert fake_sage.state.requests == []
-    assert [r.decision for r in audit.records] == ["denied", "denied"]
+    assert [r.decision for r in audit.records] == ["denied", "denied", "denied"]
 
 
 def test_a_guarded_client_cannot_be_guarded_again(client: Any) -> None:

@@ -117,6 +117,10 @@ class AgentGuard:
         header = refused_header(request.headers)
         if header:
             return f"it carries header {header!r}, which no request may set"
+        sent = [v for k, v in request.headers.items() if k.lower() == "x-business"]
+        if sent != ([request.business_id] if request.business_id else []):
+            return (f"its X-Business header ({', '.join(sent) or 'none'}) is not the business "
+                    f"it was prepared for ({request.business_id or 'the lead business'})")  # fmt: skip
         claimed = f"{request.method} {_path_of(request.url, self.base_url)}"
         wrong = f"{claimed} is not a request of {op.resource}.{op.name} ({op.method} {op.path})"
         if not request.url.startswith(self.base_url + "/"):
