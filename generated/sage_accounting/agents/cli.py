@@ -138,9 +138,10 @@ def approver_key() -> None:
 def pending(policy: str | None, db: str | None) -> None:
     """List writes waiting for a person."""
     for write in ApprovalStore(_db(policy, db)).pending():
-        click.echo(f"{write.id}  {write.agent}  {write.preview.get('request')}  "
-                   f"{write.preview.get('reason')}")  # fmt: skip
-        click.echo(f"    {json.dumps(write.preview.get('body'))}")
+        # What an agent wrote is shown escaped: it cannot redraw the approver's terminal.
+        click.echo(escaped(f"{write.id}  {write.agent}  {write.preview.get('request')}  "
+                           f"{write.preview.get('reason')}"))  # fmt: skip
+        click.echo(f"    {json.dumps(write.preview.get('body'))}")  # ASCII, escapes included
 
 
 def _approver_key() -> str:
@@ -159,14 +160,15 @@ def _decide(approval_id: str, policy: str, approve: bool) -> None:
     from .signing import public_key_of, sign
 
     loaded = _load(policy)
-    public = public_key_of(_approver_key())
+    key = _approver_key()
+    public = public_key_of(key)
     approver = next((a for a in loaded.approvers.values() if a.public_key == public), None)
     if approver is None:
         raise click.ClickException(f"that key is not the key of an approver of {policy}")
     path = _db(policy, None)
     store = ApprovalStore(path)
     write = store.get(approval_id)
-    signature = sign(_approver_key(), write.signed_text()) if write and approve else None
+    signature = sign(key, write.signed_text()) if write and approve else None
     if write is None or not store.decide(approval_id, approve, approver.key, signature):
         state = write.status if write else "unknown"
         raise click.ClickException(f"no pending write {approval_id} ({state})")

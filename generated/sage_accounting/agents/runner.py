@@ -5,11 +5,11 @@ the agent's listed tools; path parameters are required non-empty strings, query 
 their declared types, and the body is validated by the operation's request model (wrong types,
 unknown fields and missing required fields refused). Every failure is a tool error in plain
 words, never a protocol error. Arguments are split into path, query and body as the operation's
-table entry says, and sent as JSON as they are (money stays the decimal string the agent wrote). Lists answer one page with a
-``next_cursor`` to pass back. Sage's numbers are decoded as Decimal and reach the agent as
-strings of their exact digits (never through a float). Writes waiting for a person answer with
-the approval id and a preview; the call that names the approved id sends the very request
-approved, once.
+table entry says, and sent as JSON as they are (money stays the decimal string the agent wrote).
+Lists answer one page with a ``next_cursor`` to pass back. Sage's numbers are decoded as Decimal
+and reach the agent as strings of their exact digits (never through a float). Writes waiting for
+a person answer with the approval id and a preview; the call that names the approved id sends
+the very request approved, once.
 """
 
 from __future__ import annotations
