@@ -17,11 +17,13 @@ import bench_import  # noqa: E402
 import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
+import bench_real_pages  # noqa: E402
 
 if __name__ == "__main__":
     for bench in (
         bench_import,
         bench_parse,
+        bench_real_pages,
         bench_overhead,
         bench_async_list,
         bench_changes,

@@ -1,0 +1,130 @@
+"""Real pages, bytes -> what a caller reads, vs `json.loads` of the same bytes, beside eager
+pydantic: Sage's recorded products and sales invoices pages (../shared/wire/ledgerscope/), each
+made 200 records from its items and served through `products.list()` / `sales_invoices.list()`
+by a transport in this process. Goals: reading 5 fields of each record <= 1.0x, reading every
+field (`model_dump()` of each) <= 2.0x. The baseline gets the same bytes through bare httpx with
+the same transport and decodes them with `json.loads`; eager pydantic does the same and then
+`TypeAdapter(list[Model]).validate_python` (exact money: `loads` with Decimal)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import interleaved, report  # noqa: E402
+
+from sage_accounting import SageAccounting  # noqa: E402
+from sage_accounting._runtime._encoding import UTF8_BOM, loads  # noqa: E402
+from sage_accounting.models import Product, SalesInvoice  # noqa: E402
+
+WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire" / "ledgerscope"
+RECORDS = 200
+READ_GOAL, DUMP_GOAL = 1.0, 2.0
+BASE_URL = "https://api.accounting.sage.com/v3.1"
+
+# (page file, model, resource path, the client's resource, the five fields a caller reads)
+PAGES: list[tuple[str, type[Any], str, str, tuple[str, ...]]] = [
+    (
+        "GetAll_Product.json",
+        Product,
+        "/products",
+        "products",
+        ("id", "description", "sales_prices", "cost_price", "updated_at"),
+    ),
+    (
+        "GetAll_SalesInvoice.json",
+        SalesInvoice,
+        "/sales_invoices",
+        "sales_invoices",
+        ("id", "displayed_as", "path", "created_at", "date"),
+    ),
+]
+
+
+def page_of_records(name: str, records: int = RECORDS) -> bytes:
+    """The recorded page with ``records`` records made from its items (each its own id), as one
+    complete page, written as Sage writes it (indented, UTF-8 BOM first)."""
+    body = json.loads((WIRE / name).read_bytes().removeprefix(UTF8_BOM))
+    items = body["$items"]
+    made = [
+        dict(items[i % len(items)], id=f"{items[i % len(items)]['id'][:24]}{i:08d}")
+        for i in range(records)
+    ]
+    body.update({"$items": made, "$total": records, "$itemsPerPage": records, "$next": None})
+    return UTF8_BOM + json.dumps(body, indent=2).encode()
+
+
+def workflows(
+    model: type[Any], fields: tuple[str, ...], records: Callable[[], Any]
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Reading ``fields`` of each record, and dumping each record whole."""
+
+    def read() -> None:
+        count = 0
+        for record in records():
+            for field in fields:
+                getattr(record, field)
+            count += 1
+        assert count == RECORDS
+
+    def dump() -> None:
+        assert sum(1 for record in records() if record.model_dump()) == RECORDS
+
+    return read, dump
+
+
+def main() -> bool:
+    ok = True
+    for name, model, path, resource, fields in PAGES:
+        if not (WIRE / name).exists():
+            print(f"{name}: not found under {WIRE} (../shared beside the repository)")
+            ok = False
+            continue
+        content = page_of_records(name)
+        transport = httpx.MockTransport(lambda request, c=content: httpx.Response(200, content=c))
+        http = httpx.Client(transport=transport, base_url=BASE_URL)
+        client = SageAccounting(access_token="bench-token", http_client=http)
+        pages = getattr(client, resource)
+        adapter = TypeAdapter(list[model])
+
+        def bare(http: httpx.Client = http, path: str = path) -> Any:
+            return json.loads(http.get(path).content)
+
+        def eager(
+            http: httpx.Client = http, path: str = path, adapter: TypeAdapter[Any] = adapter
+        ) -> Any:
+            return adapter.validate_python(loads(http.get(path).content)["$items"])
+
+        sdk_read, sdk_dump = workflows(model, fields, lambda pages=pages: pages.list())
+        eager_read, eager_dump = workflows(model, fields, eager)
+        print(f"{name}: {RECORDS} records, {len(content) / 1e3:.0f} kB; reads {', '.join(fields)}")
+        try:
+            for fn in (sdk_read, sdk_dump, eager_read, eager_dump):
+                fn()  # validators built once
+            repeat = 30 if len(content) > 100_000 else 200
+            parse, base = interleaved(lambda pages=pages: list(pages.list()), bare, repeat)
+            report("  list() alone, records not read", parse, base, None)
+            for label, sdk, eager_fn, goal in (
+                ("read 5 fields of each record", sdk_read, eager_read, READ_GOAL),
+                ("read every field (model_dump() of each)", sdk_dump, eager_dump, DUMP_GOAL),
+            ):
+                subject, baseline = interleaved(sdk, bare, repeat)
+                ok &= report(f"  {label}", subject, baseline, goal)
+                cost = (subject - parse) / RECORDS * 1e6
+                print(f"    per record beyond list(): {cost:.2f} us")
+                subject, baseline = interleaved(eager_fn, bare, repeat)
+                report(f"  {label}, eager pydantic", subject, baseline, None)
+        finally:
+            http.close()
+    return ok
+
+
+if __name__ == "__main__":
+    main()
