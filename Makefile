@@ -7,7 +7,7 @@ SPEC_SOURCE ?= ../shared/spec/current
 export SPEC_SOURCE
 
 .PHONY: install spec spec-lock generate check-generated lint format test bench diff-spec clean docs docs-check \
-	dist-check inspector test-mcp-versions
+	dist-check inspector test-mcp-versions test-pydantic-versions
 
 install: $(VENV)/.installed
 
@@ -80,6 +80,24 @@ test-mcp-versions: spec
 		$$dir/bin/pip install --quiet --upgrade "$$spec" || exit 1; \
 		echo "== MCP tests with $$($$dir/bin/python -c 'import importlib.metadata as m; print("mcp", m.version("mcp"), "mcp-types", m.version("mcp-types"))')"; \
 		$$dir/bin/python -m pytest -q -p no:randomly tests/test_agents_mcp.py || exit 1; \
+	done
+
+## test-pydantic-versions: the lazy records' tests at the lowest and the newest pydantic the SDK
+## allows (a list page's records set pydantic's own instance state when they are made whole),
+## each in a small venv that holds only that pydantic and reads everything else from .venv
+PYDANTIC_LOWEST := 2.11.0
+PYDANTIC_RANGE := pydantic>=2.11,<3
+test-pydantic-versions: spec
+	@for spec in "pydantic==$(PYDANTIC_LOWEST)" "$(PYDANTIC_RANGE)"; do \
+		dir=build/pydantic-venv-$$(echo "$$spec" | tr -c 'a-z0-9.' '_'); \
+		if [ ! -x $$dir/bin/python ]; then \
+			$(PYTHON) -m venv $$dir && \
+			site=$$($$dir/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+			echo "import site; site.addsitedir('$(abspath $(MAIN_SITE))')" > $$site/zz_main_venv.pth; \
+		fi; \
+		$$dir/bin/pip install --quiet --upgrade "$$spec" || exit 1; \
+		echo "== lazy records' tests with $$($$dir/bin/python -c 'import importlib.metadata as m; print("pydantic", m.version("pydantic"), "pydantic-core", m.version("pydantic-core"))')"; \
+		$$dir/bin/python -m pytest -q -p no:randomly tests/test_list_records.py tests/test_decoding.py || exit 1; \
 	done
 
 bench: spec
