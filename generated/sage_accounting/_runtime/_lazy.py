@@ -178,10 +178,21 @@ def lazy_record(model: type[LazyRecord], wire: dict[str, Any], place: Place) -> 
     return record
 
 
+_MAPPED_FROM = 16  # records in a list: a loop measured ~2x cheaper for 3, the maps no worse at 200
+
+
 def lazy_records(model: type[LazyRecord], wires: list[dict[str, Any]], place: Place) -> list[Any]:
     """``lazy_record`` for each object of the list at ``place``. The loops run in C: a page's
     records must cost far less than decoding them (~0.2 us each against ~0.75 us)."""
     count = len(wires)
+    if count < _MAPPED_FROM:  # a nested list (an invoice's lines): setting up the maps costs more
+        new, set_state = model.__new__, _state_slot.__set__
+        records = []
+        for index, wire in enumerate(wires):
+            record = new(model)
+            set_state(record, (wire, place, index))
+            records.append(record)
+        return records
     records = list(map(model.__new__, repeat(model, count)))
     states = zip(wires, repeat(place, count), range(count), strict=True)
     deque(map(_state_slot.__set__, records, states), maxlen=0)
