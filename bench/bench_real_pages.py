@@ -112,9 +112,7 @@ def main() -> bool:
             for fn in (sdk_read, sdk_dump, eager_read, eager_dump):
                 fn()  # validators built once
             repeat = 30 if len(content) > 100_000 else 200
-            parse, base = interleaved(
-                lambda pages=pages: list(pages.list()), bare, repeat, CPU
-            )
+            parse, base = interleaved(lambda pages=pages: list(pages.list()), bare, repeat, CPU)
             report("  list() alone, records not read", parse, base, None)
             for label, sdk, eager_fn, goal in (
                 ("read 5 fields of each record", sdk_read, eager_read, READ_GOAL),

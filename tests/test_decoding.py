@@ -1,5 +1,6 @@
-"""Bodies decode to the same values, exact for money, with jiter (``sage-accounting[fast]``) or
-the standard library; anything jiter refuses is decided by the standard library."""
+"""Bodies decode to the same values, exact for money, with jiter (a dependency) or
+the standard library (where jiter is missing); anything jiter refuses is decided by the standard library.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from sage_accounting._runtime._encoding import UTF8_BOM
 from sage_accounting._runtime._encoding import loads as stdlib_loads
 
 WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire" / "ledgerscope"
-
-pytest.importorskip("jiter")
 
 
 def same(a: Any, b: Any) -> bool:

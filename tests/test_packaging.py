@@ -24,10 +24,7 @@ CODEGEN = tomllib.loads((ROOT / "generator" / "pyproject.toml").read_text(encodi
 
 # What each part of the SDK may import besides the standard library and itself: the core needs
 # httpx and pydantic only; the subpackages behind an extra add that extra's libraries.
-CORE = {"httpx", "pydantic", "pydantic_core"}
-# [fast]: the core imports it where installed and decodes with the standard library where not
-# (tests/test_decoding.py).
-OPTIONAL_IN_CORE = {"jiter"}
+CORE = {"httpx", "pydantic", "pydantic_core", "jiter"}
 ALLOWED_BY_SUBPACKAGE = {
     "cli": CORE | {"click"},  # [cli]
     # [agents]; anyio comes with httpx and mcp, uvicorn with mcp (its HTTP server); cryptography
@@ -52,7 +49,7 @@ def names(requirements: list[str]) -> set[str]:
 
 
 def test_the_sdk_depends_on_httpx_and_pydantic_only() -> None:
-    assert names(SDK["project"]["dependencies"]) == {"httpx", "pydantic"}
+    assert names(SDK["project"]["dependencies"]) == {"httpx", "pydantic", "jiter"}
     extras = SDK["project"]["optional-dependencies"]
     assert names(extras["cli"]) == {"click"}
     assert names(extras["agents"]) >= {"mcp", "click"}
@@ -119,7 +116,7 @@ def test_the_sdk_imports_nothing_beyond_its_dependencies_and_extras() -> None:
         part = path.relative_to(PACKAGE).parts[0]
         allowed = ALLOWED_BY_SUBPACKAGE.get(part, CORE) | {"sage_accounting"}
         for name, typing_only in _imports(ast.parse(path.read_text(encoding="utf-8"))):
-            if name in sys.stdlib_module_names or name in allowed | OPTIONAL_IN_CORE:
+            if name in sys.stdlib_module_names or name in allowed:
                 continue
             if typing_only and name in TYPE_CHECKING_ONLY:
                 continue

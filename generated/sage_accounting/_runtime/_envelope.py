@@ -1,15 +1,15 @@
 """Parsing response bodies into models, exact for money.
 
 Bodies are decoded exactly: a JSON number with a fraction becomes a ``Decimal`` of its digits
-(``1.10`` stays ``Decimal("1.10")``), never a float on the way, whatever its length. With jiter
-installed (``sage-accounting[fast]``) bodies are decoded by it (``float_mode="decimal"``: ~0.7x
-the cost of ``json.loads`` on Sage's pages); anything it refuses (NaN, a lone surrogate, UTF-16,
-broken JSON) is decoded, or refused with its reason, by the standard library's
-``json.loads(parse_float=Decimal)`` (``_encoding.loads``), so what a body decodes to, and every
-reason a body is refused for, is the same with or without it. A single record (``get``, ``create``, ...) is then
-validated whole, so a bad one raises at the call. A list page's records are built lazily
-(``_lazy.py``): each field is validated on first read, which makes a page cost about what its
-``json.loads`` costs instead of 3-7x; a bad value raises when it is read.
+(``1.10`` stays ``Decimal("1.10")``), never a float on the way, whatever its length. Bodies are
+decoded by jiter (a dependency, ``float_mode="decimal"``: ~0.7x the cost of ``json.loads`` on
+Sage's pages); anything it refuses (NaN, a lone surrogate, UTF-16, broken JSON) is decoded, or
+refused with its reason, by the standard library's ``json.loads(parse_float=Decimal)``
+(``_encoding.loads``, also the decoder where jiter is missing), so what a body decodes to, and
+every reason a body is refused for, is the same either way. A single record (``get``,
+``create``, ...) is then validated whole, so a bad one raises at the call. A list page's records
+are built lazily (``_lazy.py``): each field is validated on first read, which makes a page cost
+about what its ``json.loads`` costs instead of 3-7x; a bad value raises when it is read.
 This module imports pydantic; the client loads it on the first response it parses.
 
 A page of 200 invoices makes ~100k objects, all in one acyclic tree: the cyclic garbage collector
