@@ -9,30 +9,15 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
+from exact_values import same
 
 from sage_accounting._runtime import _envelope
 from sage_accounting._runtime._encoding import UTF8_BOM
 from sage_accounting._runtime._encoding import loads as stdlib_loads
 
 WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire" / "ledgerscope"
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal values of the same types all the way down (Decimal("1.10") is not Decimal("1.1"))."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Decimal):
-        return str(a) == str(b)
-    if isinstance(a, float) and a != a:  # NaN
-        return b != b
-    return bool(a == b)
 
 
 def test_jiter_decodes_list_pages_when_installed() -> None:

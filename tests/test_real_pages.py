@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from exact_values import same
 from pydantic import BaseModel, TypeAdapter
 
 from sage_accounting._runtime._encoding import UTF8_BOM
@@ -39,21 +40,6 @@ def lazy_page(content: bytes, model: type[BaseModel]) -> list[Any]:
 def eager_page(content: bytes, model: type[BaseModel]) -> list[Any]:
     items = stdlib_loads(content.removeprefix(UTF8_BOM))["$items"]
     return TypeAdapter(list[model]).validate_python(items)  # type: ignore[valid-type]
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (Decimal("1.10") is not Decimal("1.1"))."""
-    if isinstance(a, BaseModel):
-        return type(a) is type(b) and same(a.model_dump(), b.model_dump())
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Decimal):
-        return str(a) == str(b)
-    return bool(a == b)
 
 
 @pytest.mark.parametrize(("name", "model"), PAGES)
