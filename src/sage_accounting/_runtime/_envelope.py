@@ -108,7 +108,9 @@ def _jiter_loads() -> Any:
 
     def decode(content: bytes) -> Any:
         try:
-            return from_json(content, float_mode="decimal", allow_inf_nan=False)
+            # Keys only in jiter's process-wide string cache: caching values too kept up to
+            # 16k of a sync's strings alive after their pages were gone (the flat-memory test).
+            return from_json(content, float_mode="decimal", allow_inf_nan=False, cache_mode="keys")
         except ValueError:  # refused (or nested deeper than jiter goes): the stdlib decides
             return _stdlib_loads(content)
 
