@@ -21,6 +21,7 @@ from .sage_rules import (
     array_response_pages,
     content_means_bytes,
     example_records,
+    is_list_envelope,
     is_named_list,
     lists_by_shape,
     response_is_empty,
@@ -102,7 +103,7 @@ class Responses:
         if not schema:
             if response_is_empty(status, method):
                 return Response(int(status), None, False, False)
-            return self._by_shape(method, path, int(status), source)
+            return self._by_shape(method, path, op["responses"][status], int(status), source)
         ref = schema.get("$ref")
         if isinstance(ref, str) and is_named_list(self.schemas.target(ref)[1]):
             schema = self.schemas.target(ref)[1]  # a named list: a list of its items
@@ -119,8 +120,12 @@ class Responses:
         candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
         return sorted(c for c in candidates if c in self.schemas.model_names.values())
 
-    def _by_shape(self, method: str, path: str, status: int, source: str) -> Response:
-        is_list = lists_by_shape(method, path, self.paths)
+    def _by_shape(
+        self, method: str, path: str, response: dict[str, Any], status: int, source: str
+    ) -> Response:
+        is_list = lists_by_shape(method, path, self.paths) or (
+            array_response_pages(method) and any(map(is_list_envelope, _json_examples(response)))
+        )
         found = self._named_like_resource(path)
         if len(found) == 1:
             model, how = found[0], f"the definition named like the resource, {found[0]}"
@@ -140,12 +145,17 @@ def _example_objects(response: dict[str, Any]) -> list[dict[str, Any]]:
     """The JSON objects among the records a response's examples show (``example_records``: the
     ``$items`` of a list envelope); ``null``s, scalars and empty examples show no record."""
     objects: list[dict[str, Any]] = []
-    examples = response.get("x-examples")
-    for media, example in (examples if isinstance(examples, dict) else {}).items():
-        if "json" not in str(media):
-            continue
+    for example in _json_examples(response):
         objects.extend(v for v in example_records(example) if isinstance(v, dict))
     return objects
+
+
+def _json_examples(response: dict[str, Any]) -> list[Any]:
+    """A response's examples of JSON media types (``x-examples``, kept by the converter)."""
+    examples = response.get("x-examples")
+    if not isinstance(examples, dict):
+        return []
+    return [example for media, example in examples.items() if "json" in str(media)]
 
 
 def _openapi_schema(node: Any, in_array: bool = False) -> Any:
