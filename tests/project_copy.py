@@ -4,7 +4,7 @@ Sage's real publications are generated in a copy, never in the checkout: the com
 stays generated from the pinned spec (``make check-generated``). The copy holds the files git
 tracks (and new ones not ignored), so not ``spec/``'s documents, ``.venv`` or build output; its
 ``.venv`` runs this checkout's interpreter with the copy's own ``generator/`` and ``generated/``
-first on the path, standing in for the ``make install`` a clone would run (a minute of pip that
+first on the path, and ``../shared`` beside it links to the real one, standing in for the ``make install`` a clone would run (a minute of pip that
 tests the registry, not the generator).
 """
 
@@ -89,4 +89,7 @@ def copy_project(dest: Path) -> ProjectCopy:
     for script in (python, codegen):
         script.chmod(0o755)
     (dest / ".venv" / ".installed").touch()  # newer than the pyproject files: no reinstall
+    shared = dest.parent / "shared"  # beside the copy as beside a clone: ../shared/spec/...
+    if not shared.exists():
+        shared.symlink_to(SHARED_SPEC.parent, target_is_directory=True)
     return ProjectCopy(dest)

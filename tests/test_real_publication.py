@@ -224,3 +224,45 @@ def test_every_folder_of_sage_documents_generates_or_is_refused_in_one_line(
     api = build_api(load_spec([source]))
     assert {(o.method, o.path) for o in api.operations} == raw_operations(source)
     assert (out / "_manifest.json").is_file()
+
+
+def walkthrough_commands(readme: str) -> list[str]:
+    """The shell commands of the README's "When Sage publishes a new spec", in order."""
+    section = readme.split("## When Sage publishes a new spec", 1)[1].split("\n## ", 1)[0]
+    commands: list[str] = []
+    in_sh = False
+    for line in section.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_sh = stripped == "```sh"
+            continue
+        if in_sh and stripped:
+            commands.append(re.sub(r"\s+#\s.*$", "", stripped))
+    return commands
+
+
+def test_the_readme_walkthrough_runs_on_the_real_folder(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Each command of the walk-through, as written (``~/sage-spec-new`` being Sage's folder), in
+    a copy of the project: the diffs exit 1 (the folder breaks things) and list them, the lock
+    and generation exit 0 with the warnings summary, STRICT=1 exits 2 on the first fault."""
+    project = copy_project(tmp_path_factory.mktemp("walkthrough") / "sage-accounting")
+    commands = walkthrough_commands((project.root / "README.md").read_text(encoding="utf-8"))
+    assert len(commands) >= 8
+    runs = [project.sh(c.replace("~/sage-spec-new", f"'{REAL}'")) for c in commands]
+    for run in runs:
+        if "diff" in run.command:  # exit 1; make says so as "Error 1" and exits 2 itself
+            exited_1 = run.code == 1 or (run.code == 2 and "diff-spec] Error 1" in run.stderr)
+            shown = run.output or (project.root / "changelog-draft.md").read_text()
+            assert exited_1 and "breaking" in shown.lower(), run.output[-1500:]
+        elif "STRICT=1" in run.command:
+            assert run.code == 2
+            assert "error: " in run.stderr and "trailing comma" in run.stderr
+        else:
+            assert run.code == 0, run.output[-1500:]
+    assert any("spec warnings: 33 (" in run.stderr for run in runs if "generate" in run.command)
+    draft = (project.root / "changelog-draft.md").read_text(encoding="utf-8")
+    assert "### Breaking\n" in draft
+    breaking = draft.split("### Breaking\n", 1)[1].split("\n### ", 1)[0]
+    assert "- Method `client." in breaking and ": no longer in FR (" in breaking
