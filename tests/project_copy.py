@@ -54,7 +54,8 @@ class ProjectCopy:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "STRICT")}
-        env["PYTHONPATH"] = f"{self.root / 'generator'}{os.pathsep}{self.root / 'generated'}"
+        roots = (self.root / "generator", self.root / "generated", self.root / "src")
+        env["PYTHONPATH"] = os.pathsep.join(map(str, roots))  # the package has two roots
         return env
 
     def sh(self, command: str, timeout: float = 300) -> Run:
