@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 import webbrowser
 from decimal import Decimal
 from pathlib import Path
@@ -88,6 +89,9 @@ def test_login_end_to_end_then_whoami_and_logout(
 
     result = login(fake_sage)
     assert result.exit_code == 0, result.output
+    deadline = time.monotonic() + 10  # the page comes once the tokens are kept: then we return
+    while not statuses and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert statuses == [200]  # the browser saw the callback page
     assert fake_sage.count("exchange") == 1  # the code (PKCE-checked by the fake) was exchanged
     assert "code_challenge_method=S256" in result.stderr

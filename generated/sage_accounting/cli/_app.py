@@ -222,21 +222,26 @@ def login(
     click.echo(f"Open this URL to authorize sage-accounting:\n\n  {request.url}\n", err=True)
     if not no_browser:  # in a thread: a browser command that waits must not block the callback
         threading.Thread(target=webbrowser.open, args=(request.url,), daemon=True).start()
-    callback_url = server.wait(timeout)
-    if callback_url is None:
-        raise CommandError(f"no answer from the browser within {timeout:g} s", EXIT_AUTH)
-    tokens = app.exchange_code(
-        callback_url=callback_url,
-        expected_state=request.state,
-        code_verifier=request.code_verifier,
-    )
-    from .._runtime import FileTokenStore
 
-    _config.make_config_dir()
-    store = FileTokenStore(_config.tokens_path())
-    with store.lock():
-        store.save(tokens)
-    _config.save_app(saved)
+    def complete(callback_url: str) -> str:  # while the browser waits for its page
+        tokens = app.exchange_code(
+            callback_url=callback_url,
+            expected_state=request.state,
+            code_verifier=request.code_verifier,
+        )
+        from .._runtime import FileTokenStore
+
+        _config.make_config_dir()
+        store = FileTokenStore(_config.tokens_path())
+        with store.lock():
+            store.save(tokens)
+        _config.save_app(saved)
+        return "Logged in: sage-accounting has your tokens."
+
+    if server.wait(timeout, request.state, complete) is None:
+        raise CommandError(f"no answer from the browser within {timeout:g} s", EXIT_AUTH)
+    if server.ignored:
+        click.echo(f"(ignored {server.ignored} callback(s) not from this login)", err=True)
     click.echo(f"Logged in; tokens kept in {_config.tokens_path()} (mode 0600).", err=True)
 
 

@@ -201,9 +201,11 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, path: str, api_path: str, query: dict[str, str], body: bytes
     ) -> Reply:
         if path == TOKEN_PATH and method == "POST":
-            return _oauth.token(self.state, self._form(body))
+            return _oauth.token(self.state, self._form(body), self.headers.get("Authorization", ""))
         if path == REVOKE_PATH and method == "POST":
-            return _oauth.revoke(self.state, self._form(body))
+            return _oauth.revoke(
+                self.state, self._form(body), self.headers.get("Authorization", "")
+            )
         if path == AUTHORIZE_PATH and method == "GET":
             return _oauth.authorize(self.state, query)
         if not path.startswith(API_PREFIX + "/"):
