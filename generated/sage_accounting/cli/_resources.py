@@ -51,7 +51,7 @@ def option_name(parameter: str) -> str:
     return "--" + snake.replace("_", "-")
 
 
-class WireValue(click.ParamType):
+class WireValue(click.ParamType[Any]):
     """A date, date-time or decimal option read as the user typed it, refused in their words
     (what was typed, what is expected, an example) before anything is sent."""
 
