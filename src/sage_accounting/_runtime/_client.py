@@ -533,8 +533,11 @@ class _BaseClient(Generic[H]):
             if isinstance(exc, httpx.TimeoutException)
             else errors.APIConnectionError
         )
+        host = urllib.parse.urlsplit(str(request.url)).netloc  # which server, never the query
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        what = "no answer in time from" if cls is errors.APITimeoutError else "cannot reach"
         return cls(  # httpx's text may quote the URL: the exception redacts it
-            type(exc).__name__ + (f": {exc}" if str(exc) else ""),
+            f"{what} {host}: {reason} ({type(exc).__name__})",
             method=request.method,
             path=request.path,
             business_id=request.business_id,
