@@ -43,7 +43,9 @@ def test_one_page_per_resource_each_rendering_its_class(pages: dict[str, str]) -
             rf"^::: sage_accounting\.resources\.{resource}\.\w+$", page, re.M
         ), resource
     summary = pages["reference/SUMMARY.md"]
-    assert summary.count("](") == len(resources) + 1  # every page, and the overview
+    models = len(load_script("gen_reference").model_names())
+    # every page: the overview, the resources, the models' index and each model
+    assert summary.count("](") == 1 + len(resources) + 1 + models
 
 
 def test_every_operation_is_listed_once_with_its_call_access_and_availability(
@@ -69,6 +71,46 @@ def test_sales_invoices_page_links_each_method_to_its_rendered_entry(
     qualified = "sage_accounting.resources.sales_invoices.SalesInvoices"
     for name in ("list", "create", "get", "update", "delete", "release", "changes"):
         assert f"[`{name}`][{qualified}.{name}]" in page
+
+
+def test_every_model_has_a_page_listing_its_fields(pages: dict[str, str]) -> None:
+    from sage_accounting import models
+
+    assert len(models.__all__) > 500
+    for name in models.__all__:
+        assert pages[f"reference/models/{name}.md"].startswith(f"# {name}\n"), name
+    page = pages["reference/models/SalesInvoiceCreate.md"]
+    for attribute, info in models.SalesInvoiceCreate.model_fields.items():
+        [row] = [x for x in page.splitlines() if x.startswith(f"| `{info.alias or attribute}`")]
+        assert row.split(" | ")[2] == ("yes" if info.is_required() else "no"), row
+    assert "| `contact_id` | str | yes | The contact the sales invoice relates to |" in page
+    invoice = pages["reference/models/SalesInvoice.md"]
+    assert "| `invoice_lines` | list[[" in invoice  # a nested model links to its own page
+
+
+def test_methods_link_the_models_they_take_and_return(pages: dict[str, str]) -> None:
+    for info in OPERATIONS.values():
+        page = pages[f"reference/{info.resource}.md"]
+        call = f"`{info.method} {info.path}`"
+        [row] = [line for line in page.splitlines() if call in line and f".{info.name}]" in line]
+        if info.model and f"reference/models/{info.model}.md" in pages:
+            assert f"](models/{info.model}.md)" in row, row
+    row = next(x for x in pages["reference/sales_invoices.md"].splitlines() if ".create]" in x)
+    assert "[`SalesInvoiceCreate`](models/SalesInvoiceCreate.md)" in row
+    model = pages["reference/models/SalesInvoiceCreate.md"]
+    assert "[`sales_invoices.create`](../sales_invoices.md)" in model  # and back
+
+
+def test_reference_pages_say_what_methods_raise_and_show_a_call_of_each(
+    pages: dict[str, str],
+) -> None:
+    for info in OPERATIONS.values():
+        page = pages[f"reference/{info.resource}.md"]
+        errors = page[page.index("## Errors") : page.index("## Examples")]
+        assert "NotFoundError" in errors and "PermissionDeniedError" in errors
+        assert "SageArgumentError" in errors and "APIConnectionError" in errors
+        examples = page[page.index("## Examples") : page.index(":::")]
+        assert f"client.{info.resource}.{info.name}(" in examples
 
 
 def test_pages_are_the_same_on_every_build() -> None:
@@ -119,6 +161,24 @@ def test_the_check_names_each_missing_method(tmp_path: Path) -> None:
     with check.serve(site) as origin:
         page = check.parse(check.fetch(origin + "/reference/sales_invoices/"))
     assert check.missing_methods(page, methods) == ["release"]
+
+
+def test_the_check_names_each_missing_field_and_the_missing_model_link(tmp_path: Path) -> None:
+    check = load_script("check_site")
+    fields = check.expected_fields()
+    assert fields[:2] == ["contact_id", "date"]
+    site = tmp_path / "site"
+    (site / "reference" / "models" / check.MODEL).mkdir(parents=True)
+    listed = "".join(f"<td><code>{f}</code></td>" for f in fields if f != "date")
+    (site / "reference" / "models" / check.MODEL / "index.html").write_text(
+        f"<html><head><title>{check.MODEL}</title></head><body>{listed}</body></html>"
+    )
+    with check.serve(site) as origin:
+        page = check.parse(check.fetch(f"{origin}/reference/models/{check.MODEL}/"))
+    assert check.missing_fields(page, fields) == ["date"]
+    assert not check.links_model(page)
+    page.links.append(f"../models/{check.MODEL}/")
+    assert check.links_model(page)
 
 
 def test_the_check_says_what_to_do_without_a_site_or_without_chromium(

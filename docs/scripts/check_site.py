@@ -1,10 +1,13 @@
 """`make docs-check`: open the built site in headless Chromium and fail on what a reader would hit.
 
-Serves ``site/`` on 127.0.0.1, has Debian's ``chromium`` render the quickstart and the
-sales-invoices reference page (the DOM after the theme's JavaScript ran), and fails when
+Serves ``site/`` on 127.0.0.1, has Debian's ``chromium`` render the quickstart, the
+sales-invoices reference page (a method page) and the ``SalesInvoiceCreate`` model page (the DOM
+after the theme's JavaScript ran), and fails when
 
 - a method of ``client.sales_invoices`` (every operation in the operations table, plus
-  ``changes``) has no rendered entry on its reference page, or
+  ``changes``) has no rendered entry on its reference page, or the page does not link the
+  model its ``create`` takes,
+- a field of ``SalesInvoiceCreate`` (from the model itself) is not listed on its page, or
 - a link on either page leads to a page the site does not serve, or to an anchor missing there.
 
 It saves a screenshot of each page beside the report (``build/docs-check/``) for a person to look
@@ -33,7 +36,12 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-PAGES = {"quickstart": "", "sales invoices reference": "reference/sales_invoices/"}
+MODEL = "SalesInvoiceCreate"  # what sales_invoices.create takes
+PAGES = {
+    "quickstart": "",
+    "sales invoices reference": "reference/sales_invoices/",
+    "sales invoice create model": f"reference/models/{MODEL}/",
+}
 METHOD_ANCHOR = "sage_accounting.resources.sales_invoices.SalesInvoices.{}"
 BROWSER_SECONDS = 90
 
@@ -43,6 +51,7 @@ class ParsedPage:
     ids: set[str] = field(default_factory=set)
     links: list[str] = field(default_factory=list)
     title: str = ""
+    code: set[str] = field(default_factory=set)  # the text of each <code> element
 
 
 class _Parser(html.parser.HTMLParser):
@@ -50,6 +59,7 @@ class _Parser(html.parser.HTMLParser):
         super().__init__()
         self.page = ParsedPage()
         self._in_title = False
+        self._code: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -58,14 +68,21 @@ class _Parser(html.parser.HTMLParser):
         if tag == "a" and values.get("href"):
             self.page.links.append(values["href"] or "")
         self._in_title = tag == "title"
+        if tag == "code":
+            self._code = []
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.page.title += data
+        if self._code is not None:
+            self._code.append(data)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
+        if tag == "code" and self._code is not None:
+            self.page.code.add("".join(self._code).strip())
+            self._code = None
 
 
 def parse(text: str) -> ParsedPage:
@@ -86,6 +103,22 @@ def expected_methods() -> list[str]:
 
 def missing_methods(page: ParsedPage, methods: list[str]) -> list[str]:
     return [name for name in methods if METHOD_ANCHOR.format(name) not in page.ids]
+
+
+def expected_fields() -> list[str]:
+    """The wire names of the model page's fields: from the model, not a hand list."""
+    from sage_accounting import models
+
+    fields = getattr(models, MODEL).model_fields
+    return [info.alias or name for name, info in fields.items()]
+
+
+def missing_fields(page: ParsedPage, fields: list[str]) -> list[str]:
+    return [name for name in fields if name not in page.code]
+
+
+def links_model(page: ParsedPage) -> bool:
+    return any(f"models/{MODEL}/" in link for link in page.links)
 
 
 def _internal(origin: str, page_url: str, href: str) -> str | None:
@@ -186,6 +219,13 @@ def check(site: Path, out: Path, chromium: str) -> list[str]:
                 missing = missing_methods(page, methods)
                 problems += [f"{label}: method {name!r} is not on the page" for name in missing]
                 print(f"{label}: {len(methods) - len(missing)}/{len(methods)} methods rendered")
+                if not links_model(page):
+                    problems.append(f"{label}: no link to the {MODEL} model page")
+            if label.endswith(" model"):
+                fields = expected_fields()
+                absent = missing_fields(page, fields)
+                problems += [f"{label}: field {name!r} is not listed" for name in absent]
+                print(f"{label}: {len(fields) - len(absent)}/{len(fields)} fields listed")
             links = broken_links(origin, url, page)
             problems += [f"{label}: broken link {p}" for p in links]
             print(

@@ -170,8 +170,8 @@ RUNTIME_EXPORTS = tuple("""
     ArgumentTypeError ArgumentValueError AsyncPager AuthenticationError BadRequestError
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
-    NotFoundError OAuthError Page PermissionDeniedError RateLimit RateLimitError
-    ReauthorizationRequired RedirectError RequestOptions RequestValidationError
+    NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
+    ReauthorizationRequired RedirectError RequestHook RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
     UntrustedURLError __version__
     """.split())

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..cli._errors import EXIT_MISSING_EXTRA, CommandError
+from ..cli._errors import EXIT_MISSING_EXTRA, EXIT_USAGE, CommandError
 from . import levels, words
 from .approvals import ApprovalStore
 from .audit import AuditRecord, SQLiteAuditSink, head, read_records, verify
@@ -308,7 +308,7 @@ def escaped(text: str) -> str:
 @click.command()
 @click.option("--policy", required=True, type=click.Path(dir_okay=False))
 @click.option("--http", is_flag=True, help="streamable HTTP on 127.0.0.1 (default: stdio)")
-@click.option("--port", default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 def mcp(policy: str, http: bool, port: int) -> None:
     """Serve the policy's agents over MCP (stdio: the agent whose key is in SAGE_AGENT_KEY)."""
     if importlib.util.find_spec("mcp") is None:  # [cli] without [agents]: say so, no traceback
@@ -324,7 +324,14 @@ def mcp(policy: str, http: bool, port: int) -> None:
     loaded = _load(policy)
     try:
         if http:
-            serve_http(loaded, port)
+            try:
+                serve_http(loaded, port)
+            except OSError as exc:  # the port is taken: one line, a usage error
+                raise CommandError(
+                    f"cannot serve MCP on 127.0.0.1:{port}: {exc.strerror or exc} "
+                    "(pick another --port)",
+                    EXIT_USAGE,
+                ) from None
         else:
             anyio.run(serve_stdio, loaded)
     except PolicyError as exc:

@@ -8,10 +8,11 @@ API commands build the SDK client from the environment or the stored login (``_c
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import os
+import sys
 import threading
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,37 @@ class SageGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or _plugins.find(cmd_name)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise usage_error(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SageError as exc:
             raise from_sage_error(exc) from None
+        except click.UsageError as exc:
+            raise usage_error(exc) from None
         except KeyboardInterrupt:
             raise CommandError("interrupted", EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # the reader stopped reading (`| head -1`): stop, quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+            return None
+
+
+def usage_error(exc: click.UsageError) -> CommandError:
+    """Click's usage error (usage, hint and message on three lines) as our one line."""
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return CommandError(" ".join(exc.format_message().split()) + where, EXIT_USAGE)
 
 
 @click.group(
@@ -69,7 +94,24 @@ def cli(ctx: click.Context, base_url: str | None) -> None:
     ctx.obj = {"base_url": base_url}
 
 
+def _keep_base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().obj["base_url"] = value
+
+
+def base_url_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--base-url`` after the subcommand too (``sage-accounting list contacts --base-url ...``):
+    the same setting as the main one, which it overrides."""
+    return click.option(
+        "--base-url",
+        expose_value=False,
+        callback=_keep_base_url,
+        help="The API's base URL, as the main option (default: Sage's). Env: SAGE_BASE_URL.",
+    )(f)
+
+
 def business_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = base_url_option(f)
     return click.option(
         "--business",
         "-b",
@@ -134,6 +176,7 @@ def checked(call: Callable[[], Any]) -> Any:
 @click.option("--authorize-url", help="OAuth authorize endpoint (a sandbox's).")
 @click.option("--token-url", help="OAuth token endpoint (a sandbox's).")
 @click.option("--revoke-url", help="OAuth revoke endpoint (a sandbox's).")
+@base_url_option
 @click.pass_context
 def login(
     ctx: click.Context,
@@ -179,21 +222,26 @@ def login(
     click.echo(f"Open this URL to authorize sage-accounting:\n\n  {request.url}\n", err=True)
     if not no_browser:  # in a thread: a browser command that waits must not block the callback
         threading.Thread(target=webbrowser.open, args=(request.url,), daemon=True).start()
-    callback_url = server.wait(timeout)
-    if callback_url is None:
-        raise CommandError(f"no answer from the browser within {timeout:g} s", EXIT_AUTH)
-    tokens = app.exchange_code(
-        callback_url=callback_url,
-        expected_state=request.state,
-        code_verifier=request.code_verifier,
-    )
-    from .._runtime import FileTokenStore
 
-    _config.make_config_dir()
-    store = FileTokenStore(_config.tokens_path())
-    with store.lock():
-        store.save(tokens)
-    _config.save_app(saved)
+    def complete(callback_url: str) -> str:  # while the browser waits for its page
+        tokens = app.exchange_code(
+            callback_url=callback_url,
+            expected_state=request.state,
+            code_verifier=request.code_verifier,
+        )
+        from .._runtime import FileTokenStore
+
+        _config.make_config_dir()
+        store = FileTokenStore(_config.tokens_path())
+        with store.lock():
+            store.save(tokens)
+        _config.save_app(saved)
+        return "Logged in: sage-accounting has your tokens."
+
+    if server.wait(timeout, request.state, complete) is None:
+        raise CommandError(f"no answer from the browser within {timeout:g} s", EXIT_AUTH)
+    if server.ignored:
+        click.echo(f"(ignored {server.ignored} callback(s) not from this login)", err=True)
     click.echo(f"Logged in; tokens kept in {_config.tokens_path()} (mode 0600).", err=True)
 
 
@@ -225,6 +273,7 @@ def logout() -> None:
 
 @cli.command()
 @format_option
+@base_url_option
 def whoami(fmt: str) -> None:
     """The user the token belongs to."""
     print_one(client_for().user.get(), fmt)
@@ -232,12 +281,25 @@ def whoami(fmt: str) -> None:
 
 @cli.command()
 @format_option
+@base_url_option
 def businesses(fmt: str) -> None:
     """The businesses the user can reach (use an id with --business)."""
-    print_records(client_for().businesses.list(), fmt, ["name"])
+    print_records(pages_of(client_for().businesses.list()), fmt, ["name"])
 
 
 # -- any resource -----------------------------------------------------------------------------------
+
+
+def pages_of(pager: Any, limit: int | None = None) -> Iterator[list[Any]]:
+    """A pager's records page by page (each printed as it arrives), ``limit`` records at most."""
+    left = limit
+    for page in pager.pages():
+        items = list(page.items if left is None else page.items[:left])
+        yield items
+        if left is not None:
+            left -= len(items)
+            if left <= 0:
+                return
 
 
 def _filters(values: dict[str, Any]) -> dict[str, Any]:
@@ -250,15 +312,16 @@ def make_list(resource: str) -> click.Command:
 
     @business_option
     @format_option
-    @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many records.")
+    @click.option(
+        "--limit", type=click.IntRange(1, sys.maxsize), help="Stop after this many records."
+    )
     def command(business: str | None, fmt: str, limit: int | None, **values: Any) -> None:
         query = _filters(values)
         query["items_per_page"] = min(limit, 200) if limit else None  # None: the SDK's 200
         client = client_for(business)
         pager = checked(lambda: client.paginate(op, model_of(op), query=query, options={}))
-        records = itertools.islice(pager, limit) if limit else pager
         preferred = [a for a in str(query.get("attributes") or "").split(",") if a != "all"]
-        print_records(records, fmt, preferred)
+        print_records(pages_of(pager, limit), fmt, preferred)
 
     command.__doc__ = f"List {resource} ({op.method} {op.path}); filters from the spec."
     return _with_filters(click.command(name=resource.replace("_", "-"))(command), op)
@@ -318,13 +381,14 @@ def make_export(resource: str) -> click.Command:
         if since and resume:
             raise CommandError("pass --since or --resume, not both", EXIT_USAGE)
         _export.file_format(target)
+        _export.check_directory(target)
         query = _filters(values)
         since_time = None
-        if resume:  # the same filters and attributes as the export the cursor ends, unless given
+        if resume:  # the same filters and attributes as the export the cursor ends
             since_time, saved_query = _export.read_cursor(target, resource, business)
-            query = query or saved_query
+            query = _export.resumed_query(target, query, saved_query)
         if since:
-            since_time = checked(lambda: _parse_since(since))
+            since_time = _parse_since(since)
         query["items_per_page"] = None
         client = client_for(business)
         checked(lambda: client.prepare(op, query=query, options={}))  # no request
@@ -342,9 +406,12 @@ def make_export(resource: str) -> click.Command:
 
 
 def _parse_since(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"--since {text}: give the time zone (e.g. {text}Z)")
+    try:
+        value = _resources.parse_value("datetime", text)
+    except ValueError as exc:
+        raise CommandError(f"--since {exc}", EXIT_USAGE) from None
+    if not isinstance(value, dt.datetime):  # a date: its midnight, UTC
+        value = dt.datetime.combine(value, dt.time(), dt.UTC)
     return value
 
 

@@ -2,11 +2,17 @@
 then the change-feed cursor beside it (``FILE.cursor``), so the next run can take only what
 changed (``--since`` a time, or ``--resume`` from the cursor).
 
-- A full export writes a temporary file and renames it at the end: an interrupted export leaves
-  the previous file whole. The cursor is written only once the data is complete.
-- An incremental export appends the records created or updated since then to FILE (a CSV keeps
-  the header it has) and the deleted ones' ids to FILE's ``.deleted`` sibling
-  (``contacts.deleted.csv``). Nothing is missed; a record may come twice (see ``ChangeFeed``).
+- **Atomic**: every export writes a file aside (``.FILE.<pid>.part``) and replaces FILE with it
+  only when the data is complete; the deleted list is replaced the same way, and the cursor is
+  moved last. Interrupted (Ctrl-C, a dropped server, an error), FILE, its deleted list and the
+  cursor are as they were, and the next ``--resume`` starts from the same point.
+- **A resumed export is the resource as it now stands**: the records created or updated since
+  the cursor replace their earlier rows (new ones are added at the end), and deleted ones are
+  removed from FILE and listed, once each, in its ``.deleted`` sibling (``contacts.deleted.csv``).
+  Each record is in FILE once, however often a change came (the cursor errs early: see
+  ``ChangeFeed``).
+- ``--resume`` uses the filters and attributes the cursor was made with; different ones are
+  refused (the file would mix two selections).
 - Resources without ``updated_or_created_since``/``deleted_since`` are exported whole and get
   no cursor.
 """
@@ -19,7 +25,8 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +34,17 @@ import click
 
 from .._runtime import Operation, SyncClient
 from ._errors import EXIT_USAGE, CommandError
-from ._output import cell, columns_of, json_line, record
+from ._output import (
+    columns_error,
+    columns_of,
+    csv_fields,
+    csv_writer,
+    json_line,
+    outside_columns,
+    plain,
+    record,
+    safe_cell,
+)
 
 FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
 
@@ -75,6 +92,36 @@ def read_cursor(
     return cursor, dict(query) if isinstance(query, dict) else {}
 
 
+def check_directory(target: Path) -> None:
+    """The file's directory must exist (it is not created: a typo would scatter exports)."""
+    if not target.parent.is_dir():
+        raise CommandError(
+            f"--to {target}: there is no directory {target.parent} (create it first)", EXIT_USAGE
+        )
+
+
+def resumed_query(target: Path, given: dict[str, Any], saved: dict[str, Any]) -> dict[str, Any]:
+    """A resume's filters: the cursor's. Others would mix two selections in one file: refused,
+    naming both."""
+    given = plain(given)  # as the cursor file keeps them: dates and numbers as text
+    if given and given != saved:
+        raise CommandError(
+            f"--resume: {cursor_path(target).name} was made with {_as_options(saved)}, not "
+            f"{_as_options(given)}; resume without these options, or export whole to a new "
+            "file for the new filters",
+            EXIT_USAGE,
+        )
+    return dict(saved)
+
+
+def _as_options(query: dict[str, Any]) -> str:
+    from ._resources import option_name
+
+    if not query:
+        return "no filters"
+    return " ".join(f"{option_name(k)} {v}" for k, v in sorted(query.items()))
+
+
 def write_cursor(
     target: Path,
     resource: str,
@@ -87,7 +134,7 @@ def write_cursor(
             "resource": resource,
             "business": business,
             "cursor": cursor.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-            "query": {k: v for k, v in query.items() if k != "items_per_page"},
+            "query": plain({k: v for k, v in query.items() if k != "items_per_page"}),
         }
     )
     tmp = cursor_path(target).with_name(f".{cursor_path(target).name}.tmp")
@@ -96,42 +143,80 @@ def write_cursor(
 
 
 class _Writer:
-    """Rows to a CSV or JSONL file; a CSV's columns come from the first rows (or the header the
-    file already has) and a later record with a field outside them is an error, never dropped."""
+    """Rows to a CSV or JSONL file as they come; a CSV's columns come from the first rows (or the
+    header of the file being updated) and a record with a field outside them is an error, never
+    dropped. Rows are kept by id, so a later version of a record replaces the earlier one."""
 
-    def __init__(self, out: IO[str], fmt: str, preferred: list[str], header: list[str] | None):
-        self._out = out
-        self._fmt = fmt
+    def __init__(self, fmt: str, preferred: list[str], header: list[str] | None):
+        self.fmt = fmt
+        self.columns = header
         self._preferred = preferred
-        self._columns = header
-        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if self._csv is None:
-            for row in rows:
-                self._out.write(json_line(row) + "\n")
-            return
-        if self._columns is None:
-            self._columns = columns_of(rows, self._preferred)
-            self._csv.writerow(self._columns)
-        for row in rows:
-            extra = [k for k in row if k not in self._columns]
-            if extra:
-                raise CommandError(
-                    f"record {row.get('id')} has fields outside the CSV's columns ({', '.join(extra)}): "
-                    "pass --attributes to fix the columns, or export to .jsonl"
-                )
-            self._csv.writerow([cell(row.get(c)) for c in self._columns])
+    def csv_row(self, model_row: dict[str, Any]) -> list[str]:
+        row = csv_fields(model_row)
+        if self.columns is None:
+            self.columns = columns_of([row], self._preferred)
+        extra = outside_columns(row, self.columns)
+        if extra:
+            raise columns_error(row, extra)
+        return [safe_cell(row.get(c)) for c in self.columns]
+
+    def line(self, model_row: dict[str, Any]) -> Any:
+        """The record as it is written: a CSV row's cells, or a JSON line."""
+        return json_line(model_row) if self.fmt == "jsonl" else self.csv_row(model_row)
 
 
-def _csv_header(path: Path) -> list[str] | None:
+def _write_lines(out: IO[str], fmt: str, columns: list[str] | None, lines: Iterable[Any]) -> None:
+    if fmt == "jsonl":
+        out.writelines(line + "\n" for line in lines)
+        return
+    writer = csv_writer(out)
+    if columns is not None:
+        writer.writerow(columns)
+    writer.writerows(lines)
+
+
+def _read_existing(path: Path, fmt: str) -> tuple[list[str] | None, dict[str, Any]]:
+    """An earlier export's header (CSV) and its records by id, as written (cells or lines)."""
+    rows: dict[str, Any] = {}
     try:
         with open(path, newline="", encoding="utf-8") as existing:
-            return next(csv.reader(existing), None)
+            if fmt == "jsonl":
+                for number, text in enumerate(existing, 1):
+                    if text.strip():
+                        rows[str(_jsonl_id(path, number, text))] = text.rstrip("\r\n")
+                return None, rows
+            reader = csv.reader(existing)
+            header = next(reader, None)
+            if header is None:
+                return None, rows
+            if "id" not in header:
+                raise CommandError(f"{path} has no id column: it is not an export to update")
+            key = header.index("id")
+            for line in reader:
+                rows[line[key] if key < len(line) else ""] = line
+            return header, rows
     except FileNotFoundError:
-        return None
+        return None, rows
+
+
+def _jsonl_id(path: Path, number: int, text: str) -> Any:
+    try:
+        return json.loads(text)["id"]
+    except (ValueError, KeyError, TypeError):
+        raise CommandError(f"{path}:{number} is not a record of an export to update") from None
+
+
+@contextmanager
+def _aside(target: Path) -> Iterator[IO[str]]:
+    """A file written beside ``target`` and put in its place only when the block completes."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            yield out
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def run(
@@ -155,50 +240,52 @@ def run(
         )
     preferred = [a for a in str(query.get("attributes") or "").split(",") if a and a != "all"]
     incremental = since is not None
-    partial = target.with_name(f".{target.name}.part")
-    out_path = target if incremental else partial
-    header = _csv_header(target) if incremental and fmt == "csv" else None
-    deleted: list[dict[str, Any]] = []
+    header, kept = _read_existing(target, fmt) if incremental else (None, {})
+    writer = _Writer(fmt, preferred, header)
+    deleted: dict[str, dict[str, Any]] = {}
     count = 0
     feed: Any = None
-    try:
-        with open(out_path, "a" if incremental else "w", newline="", encoding="utf-8") as out:
-            writer = _Writer(out, fmt, preferred, header)
-            if feed_available:
-                feed = client.changes(op, item, since=since, query=query, overlap=60.0, options={})
-                source: Iterator[tuple[str, Any]] = ((c.kind, c.record) for c in feed)
-                total: Callable[[], int | None] = lambda: feed.upserts_total  # noqa: E731
-            else:
-                pager = client.paginate(op, item, query=query, options={})
-                source = (("upsert", r) for r in pager)
-                total = lambda: pager.first_page().total  # noqa: E731
-            first = next(source, None)  # fetches the first page: $total sizes the bar
-            length = (total() or 0) if first is not None else 0
-            with click.progressbar(
-                length=length, label=op.resource, file=sys.stderr,
-                hidden=not (show_progress and length and sys.stderr.isatty()), show_pos=True,
-            ) as bar:  # fmt: skip
-                batch: list[dict[str, Any]] = []
-                for kind, model in itertools.chain([first] if first else [], source):
-                    if kind == "delete":
-                        deleted.append(record(model))
-                        continue
-                    batch.append(record(model))
-                    if len(batch) >= 200:
-                        writer.write(batch)
-                        count += len(batch)
-                        bar.update(len(batch))
-                        batch = []
-                writer.write(batch)
-                count += len(batch)
-                bar.update(len(batch))
-        if not incremental:
-            os.replace(partial, target)
-    finally:
-        if not incremental:
-            partial.unlink(missing_ok=True)
+    if feed_available:
+        feed = client.changes(op, item, since=since, query=query, overlap=60.0, options={})
+        source: Iterator[tuple[str, Any]] = ((c.kind, c.record) for c in feed)
+        total: Callable[[], int | None] = lambda: feed.upserts_total  # noqa: E731
+    else:
+        pager = client.paginate(op, item, query=query, options={})
+        source = (("upsert", r) for r in pager)
+        total = lambda: pager.first_page().total  # noqa: E731
+    with _aside(target) as out:
+        sink = csv_writer(out) if fmt == "csv" else None
+        first = next(source, None)  # fetches the first page: $total sizes the bar
+        length = (total() or 0) if first is not None else 0
+        with click.progressbar(
+            length=length, label=op.resource, file=sys.stderr,
+            hidden=not (show_progress and length and sys.stderr.isatty()), show_pos=True,
+        ) as bar:  # fmt: skip
+            for kind, model in itertools.chain([first] if first else [], source):
+                row = record(model)
+                key = str(row.get("id"))
+                if kind == "delete":
+                    deleted[key] = row
+                    kept.pop(key, None)
+                    continue
+                line = writer.line(row)
+                count += 1
+                if count % 200 == 0:
+                    bar.update(200)
+                if incremental:  # the record as it now stands, in its earlier place or last
+                    kept[key] = line
+                    deleted.pop(key, None)
+                elif sink is None:  # a whole export streams to the file as pages arrive
+                    out.write(line + "\n")
+                else:
+                    if count == 1:
+                        sink.writerow(writer.columns)
+                    sink.writerow(line)
+            bar.update(count % 200)
+        if incremental:
+            _write_lines(out, fmt, writer.columns if kept else header, kept.values())
     if deleted:
-        _append_deleted(target, fmt, deleted)
+        _merge_deleted(target, fmt, list(deleted.values()))
     summary = f"exported {count} {op.resource} to {target}"
     if since is not None:
         summary += f" (changed since {since.isoformat()}; {len(deleted)} deleted"
@@ -209,16 +296,16 @@ def run(
     return summary
 
 
-def _append_deleted(target: Path, fmt: str, rows: list[dict[str, Any]]) -> None:
+def _merge_deleted(target: Path, fmt: str, rows: list[dict[str, Any]]) -> None:
+    """The deleted records' ids added to FILE's ``.deleted`` list, once each, replaced atomically."""
     path = deleted_path(target)
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as out:
-        if fmt == "jsonl":
-            for row in rows:
-                out.write(json_line({"id": row.get("id"), "deleted_at": row.get("deleted_at")}))
-                out.write("\n")
-            return
-        writer = csv.writer(out, lineterminator="\n")
-        if new:
-            writer.writerow(["id", "deleted_at"])
-        writer.writerows([cell(r.get("id")), cell(r.get("deleted_at"))] for r in rows)
+    _, known = _read_existing(path, fmt)
+    for row in rows:
+        entry = {"id": row.get("id"), "deleted_at": row.get("deleted_at")}
+        key = str(entry["id"])
+        if key not in known:
+            known[key] = (
+                json_line(entry) if fmt == "jsonl" else [safe_cell(v) for v in entry.values()]
+            )
+    with _aside(path) as out:
+        _write_lines(out, fmt, ["id", "deleted_at"], known.values())

@@ -8,8 +8,10 @@ operation, with one option per query parameter the spec declares (``--contact-ty
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -49,6 +51,49 @@ def option_name(parameter: str) -> str:
     return "--" + snake.replace("_", "-")
 
 
+class WireValue(click.ParamType[Any]):
+    """A date, date-time or decimal option read as the user typed it, refused in their words
+    (what was typed, what is expected, an example) before anything is sent."""
+
+    EXAMPLES = {
+        "date": "a date, YYYY-MM-DD, e.g. 2026-01-31",
+        "datetime": "a date and time with its zone, e.g. 2026-01-31T09:00:00Z (or a date, "
+        "2026-01-31)",
+        "decimal": "a decimal number, e.g. 1234.50",
+    }
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = kind
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_value(self.kind, value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def parse_value(kind: str, text: str) -> Any:
+    """``text`` as the Python value of a query parameter of ``kind`` (ValueError in words)."""
+    expected = WireValue.EXAMPLES[kind]
+    try:
+        if kind == "decimal":
+            number = Decimal(text)
+            if not number.is_finite():
+                raise ValueError(text)
+            return number
+        if kind == "date" or (kind == "datetime" and len(text) == 10):
+            return dt.date.fromisoformat(text)
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, ArithmeticError):
+        raise ValueError(f"{text!r} is not {expected}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone: add one, e.g. {text}Z for UTC")
+    return value
+
+
 def _param_type(kind: str, enum: tuple[str, ...]) -> click.ParamType[Any]:
     if enum:
         return click.Choice(enum)
@@ -56,7 +101,9 @@ def _param_type(kind: str, enum: tuple[str, ...]) -> click.ParamType[Any]:
         return click.INT
     if kind == "boolean":
         return click.BOOL
-    return click.STRING  # dates, datetimes, decimals and lists are checked by the SDK's encoder
+    if kind in WireValue.EXAMPLES:
+        return WireValue(kind)
+    return click.STRING  # lists are comma-separated text
 
 
 _KIND_HELP = {

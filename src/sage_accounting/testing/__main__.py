@@ -7,11 +7,33 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ._sandbox import SageSandbox
 from ._state import Fault
 
 TOKEN_HOURS = 12  # the printed token outlives a manual session; OAuth-issued ones last 5 min
+MAX_TOKEN_HOURS = 24 * 366  # a year: longer is a typo, not a session
+
+
+def busy_port(port: int, exc: OSError) -> str:
+    return f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} (pick another --port, or 0)"
+
+
+def _bounded(kind: type, low: float, high: float, open_low: bool = False) -> Any:
+    """An argparse type: a number of ``kind`` in [low, high] (above ``low`` when ``open_low``)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or value > high or (open_low and value == low):
+            above = f"above {low:g}" if open_low else f"from {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {above} to {high:g}")
+        return value
+
+    return parse
 
 
 def serve(
@@ -82,17 +104,29 @@ def wait(sandbox: SageSandbox) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sage_accounting.testing", description=__doc__)
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument(
+        "--port", type=_bounded(int, 0, 65535), default=0, help="port on 127.0.0.1 (0: any free)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo data and ids")
     parser.add_argument("--empty", action="store_true", help="no demo data")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
-    parser.add_argument("--contacts", type=int, default=0, help="extra contacts per business")
+    parser.add_argument(
+        "--latency", type=_bounded(float, 0, 3600), default=0.0, help="seconds added to each call"
+    )
+    parser.add_argument(
+        "--contacts", type=_bounded(int, 0, 10**7), default=0, help="extra contacts per business"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line (for scripts)")
     parser.add_argument(
-        "--token-hours", type=float, default=TOKEN_HOURS, help="printed token's life"
+        "--token-hours",
+        type=_bounded(float, 0, MAX_TOKEN_HOURS, open_low=True),
+        default=TOKEN_HOURS,
+        help="printed token's life",
     )
     args = parser.parse_args(argv)
-    sandbox = serve(args.port, args.seed, not args.empty, args.latency, args.contacts)
+    try:
+        sandbox = serve(args.port, args.seed, not args.empty, args.latency, args.contacts)
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: {busy_port(args.port, exc)}\n")
     token = long_token(sandbox, args.token_hours)
     print(as_json(sandbox, token) if args.json else describe(sandbox, token), flush=True)
     wait(sandbox)

@@ -2,6 +2,16 @@
 
 Access tokens last 5 minutes on the sandbox's clock; refresh tokens are single use and rotate
 (a reused one gets 400 ``invalid_grant``); the code exchange checks the redirect URI and PKCE.
+As RFC 6749 and 7009 require of any OAuth server (so a standard client works against it):
+
+- the client authenticates at the token and revoke endpoints with HTTP Basic or with
+  ``client_id``/``client_secret`` in the form (Sage's documented way), never both;
+- ``authorize`` gives a code only to the registered redirect URI (a loopback one with any port,
+  RFC 8252) and for Sage's scopes (``readonly``, ``full_access``); anything else is refused
+  without a redirect, or redirected back with ``invalid_scope``;
+- a revoked token's grant is dead: its refresh token and its access token stop working;
+- token responses carry ``Cache-Control: no-store`` and ``Pragma: no-cache``.
+
 Handlers return a ``Reply`` and are called with ``state.lock`` not held.
 """
 
@@ -9,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 import urllib.parse
 from typing import Any
@@ -60,18 +71,52 @@ def check_bearer(state: State, authorization: str) -> Reply | None:
     return None
 
 
-def _client_ok(state: State, form: dict[str, str]) -> bool:
-    return (
-        form.get("client_id") == state.client_id
-        and form.get("client_secret") == state.client_secret
-    )
+SCOPES = frozenset({"readonly", "full_access"})
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def token(state: State, form: dict[str, str]) -> Reply:
+def _oauth_reply(
+    status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> Reply:
+    return Reply(status, payload, {**NO_STORE, **(headers or {})})
+
+
+def _client_refusal(state: State, form: dict[str, str], authorization: str) -> Reply | None:
+    """None when the client authenticated (HTTP Basic, or the form's credentials), else the
+    error RFC 6749 section 5.2 gives: 401 with a challenge for Basic, 400 for the form."""
+    basic = authorization[6:] if authorization[:6].lower() == "basic " else None
+    if basic is not None and ("client_secret" in form):
+        return _oauth_reply(400, {"error": "invalid_request",
+                                  "error_description": "one client authentication method only"})  # fmt: skip
+    if basic is not None:
+        try:
+            user, _, password = base64.b64decode(basic, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            user = password = ""
+        client_id, secret = urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)
+        if form.get("client_id", client_id) != client_id or not _is_client(
+            state, client_id, secret
+        ):
+            return _oauth_reply(401, {"error": "invalid_client"},
+                                {"WWW-Authenticate": 'Basic realm="sandbox"'})  # fmt: skip
+        return None
+    if not _is_client(state, form.get("client_id", ""), form.get("client_secret", "")):
+        return _oauth_reply(400, {"error": "invalid_client"})
+    return None
+
+
+def _is_client(state: State, client_id: str, secret: str) -> bool:
+    return hmac.compare_digest(
+        client_id.encode(), state.client_id.encode()
+    ) and hmac.compare_digest(secret.encode(), state.client_secret.encode())
+
+
+def token(state: State, form: dict[str, str], authorization: str = "") -> Reply:
     with state.lock:
         state.token_requests.append(form)
-        if not _client_ok(state, form):
-            return Reply(400, {"error": "invalid_client"})
+        refused = _client_refusal(state, form, authorization)
+        if refused is not None:
+            return refused
         grant_type = form.get("grant_type")
         now = state.clock.now()
         if grant_type == "authorization_code":
@@ -82,14 +127,16 @@ def token(state: State, form: dict[str, str]) -> Reply:
                 or now > code["expires_at"]
                 or form.get("redirect_uri") != code["redirect_uri"]
             ):
-                return Reply(400, {"error": "invalid_grant"})
+                return _oauth_reply(400, {"error": "invalid_grant"})
             challenge = code.get("code_challenge")
             if challenge:
                 verifier = form.get("code_verifier", "")
                 digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
                 if digest.rstrip(b"=").decode() != challenge:
-                    return Reply(400, {"error": "invalid_grant", "error_description": "PKCE"})
-            return Reply(200, issue(state, code["scope"]))
+                    return _oauth_reply(
+                        400, {"error": "invalid_grant", "error_description": "PKCE"}
+                    )
+            return _oauth_reply(200, issue(state, code["scope"]))
         if grant_type == "refresh_token":
             state.counts["refresh"] += 1
             refresh = form.get("refresh_token", "")
@@ -99,37 +146,72 @@ def token(state: State, form: dict[str, str]) -> Reply:
                 or refresh in state.used_refresh_tokens
                 or now > grant.refresh_expires_at
             ):
-                return Reply(400, {"error": "invalid_grant"})
+                return _oauth_reply(400, {"error": "invalid_grant"})
             state.used_refresh_tokens.add(refresh)  # single use: the old one dies
-            return Reply(200, issue(state, grant.scope))
-        return Reply(400, {"error": "unsupported_grant_type"})
+            return _oauth_reply(200, issue(state, grant.scope))
+        return _oauth_reply(400, {"error": "unsupported_grant_type"})
 
 
-def revoke(state: State, form: dict[str, str]) -> Reply:
+def revoke(state: State, form: dict[str, str], authorization: str = "") -> Reply:
+    """RFC 7009: the token's grant dies (its refresh and its access token); an unknown token
+    is answered 200 all the same."""
     with state.lock:
         state.counts["revoke"] += 1
-        if not _client_ok(state, form):
-            return Reply(400, {"error": "invalid_client"})
-        state.used_refresh_tokens.add(form.get("token", ""))
-    return Reply(200, {"success": "ok"})
+        refused = _client_refusal(state, form, authorization)
+        if refused is not None:
+            return refused
+        token_value = form.get("token", "")
+        grant = state.refresh_tokens.get(token_value) or state.access_tokens.get(token_value)
+        state.used_refresh_tokens.add(token_value)
+        if grant is not None:
+            state.used_refresh_tokens.add(grant.refresh_token)
+            state.access_tokens.pop(grant.access_token, None)
+    return _oauth_reply(200, {"success": "ok"})
+
+
+def registered(state: State, redirect_uri: str) -> bool:
+    """The registered redirect URI exactly, or, when that is a loopback one, the same with any
+    port (RFC 8252 section 7.3: a native app's callback server takes a free port)."""
+    if redirect_uri == state.redirect_uri:
+        return True
+    asked, known = urllib.parse.urlsplit(redirect_uri), urllib.parse.urlsplit(state.redirect_uri)
+    return (
+        known.hostname in ("127.0.0.1", "localhost", "::1")
+        and known.port is None
+        and (asked.scheme, asked.hostname, asked.path, asked.query)
+        == (known.scheme, known.hostname, known.path, known.query)
+    )
 
 
 def authorize(state: State, query: dict[str, str]) -> Reply:
     """The user signs in and consents at once: redirect back with a region-prefixed code.
 
-    Any redirect URI is accepted (a command line's one-shot callback port changes every run);
-    the code exchange must then repeat the same one, as with Sage.
+    An unknown client or an unregistered redirect URI is answered here, never redirected
+    (RFC 6749 section 4.1.2.1); a wrong ``response_type`` or ``scope`` goes back to the client
+    as an error with its ``state``. The code exchange must repeat the same redirect URI.
     """
-    if query.get("client_id") != state.client_id or query.get("response_type") != "code":
-        return Reply(400, {"error": "invalid_request"})
+    redirect_uri = query.get("redirect_uri", "")
+    if query.get("client_id") != state.client_id:
+        return Reply(400, {"error": "invalid_client", "error_description": "unknown client_id"})
+    if not registered(state, redirect_uri):
+        return Reply(400, {"error": "invalid_request",
+                           "error_description": f"redirect_uri {redirect_uri!r} is not registered"})  # fmt: skip
+    scope = query.get("scope", "full_access")
+    problem = (
+        "unsupported_response_type"
+        if query.get("response_type") != "code"
+        else "invalid_scope" if not scope.split() or not set(scope.split()) <= SCOPES else None
+    )
+    if problem:
+        params = {"error": problem, "state": query.get("state", "")}
+        return Reply(302, None, {"Location": redirect_uri + "?" + urllib.parse.urlencode(params)})
     code = "GB/" + secrets.token_hex(12)
     with state.lock:
         state.codes[code] = {
-            "redirect_uri": query.get("redirect_uri"),
-            "scope": query.get("scope", "full_access"),
+            "redirect_uri": redirect_uri,
+            "scope": scope,
             "expires_at": state.clock.now() + CODE_SECONDS,
             "code_challenge": query.get("code_challenge"),
         }
     params = {"code": code, "country": "GB", "state": query.get("state", "")}
-    location = query.get("redirect_uri", "") + "?" + urllib.parse.urlencode(params)
-    return Reply(302, None, {"Location": location})
+    return Reply(302, None, {"Location": redirect_uri + "?" + urllib.parse.urlencode(params)})

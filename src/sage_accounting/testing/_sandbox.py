@@ -86,9 +86,11 @@ class SageSandbox:
         return self
 
     def stop(self) -> None:
+        """Stop listening and close every open connection (a client mid-call sees it drop)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
             self._server = None
 
     def __enter__(self) -> SageSandbox:

@@ -10,6 +10,7 @@ import json
 import secrets
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 from email.utils import formatdate
@@ -33,7 +34,30 @@ class SandboxServer(ThreadingHTTPServer):
 
     def __init__(self, state: State, port: int = 0) -> None:
         self.state = state
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a server that goes away does (keep-alive ones too:
+        a stopped sandbox must not go on answering on them)."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for connection in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone before its answer (a timeout, a closed stream) is normal for a server:
@@ -177,9 +201,11 @@ class _Handler(BaseHTTPRequestHandler):
         self, method: str, path: str, api_path: str, query: dict[str, str], body: bytes
     ) -> Reply:
         if path == TOKEN_PATH and method == "POST":
-            return _oauth.token(self.state, self._form(body))
+            return _oauth.token(self.state, self._form(body), self.headers.get("Authorization", ""))
         if path == REVOKE_PATH and method == "POST":
-            return _oauth.revoke(self.state, self._form(body))
+            return _oauth.revoke(
+                self.state, self._form(body), self.headers.get("Authorization", "")
+            )
         if path == AUTHORIZE_PATH and method == "GET":
             return _oauth.authorize(self.state, query)
         if not path.startswith(API_PREFIX + "/"):

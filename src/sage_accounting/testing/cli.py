@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import click
 
-from .__main__ import TOKEN_HOURS, describe, long_token, serve, wait
+from ..cli._errors import EXIT_USAGE, CommandError
+from .__main__ import MAX_TOKEN_HOURS, TOKEN_HOURS, busy_port, describe, long_token, serve, wait
 
 
 @click.command("sandbox")
-@click.option("--port", type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of demo data and ids.")
 @click.option("--empty", is_flag=True, help="Start without the demo business data.")
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every API call.")
-@click.option("--contacts", type=int, default=0, help="Extra contacts to add per business.")
+@click.option(
+    "--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every API call."
+)
+@click.option(
+    "--contacts", type=click.IntRange(min=0), default=0, help="Extra contacts to add per business."
+)
 @click.option(
     "--token-hours",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True, max=MAX_TOKEN_HOURS),
     default=TOKEN_HOURS,
     show_default=True,
     help="Printed token's life.",
@@ -25,6 +36,9 @@ def sandbox(
     port: int, seed: int, empty: bool, latency: float, contacts: int, token_hours: float
 ) -> None:
     """Run a local Sage sandbox on 127.0.0.1 and print its base URL and a ready token."""
-    running = serve(port, seed, not empty, latency, contacts)
+    try:
+        running = serve(port, seed, not empty, latency, contacts)
+    except OSError as exc:
+        raise CommandError(busy_port(port, exc), EXIT_USAGE) from None
     click.echo(describe(running, long_token(running, token_hours)))
     wait(running)
