@@ -26,7 +26,7 @@ from .ir import Api
 MANIFEST = "_manifest.json"
 # Folders of the package written by hand (the runtime, the fake server, the agents' tools, the
 # command line): the generator neither writes nor deletes anything under them.
-HAND_WRITTEN = ("_runtime", "testing", "agents", "cli")
+HAND_WRITTEN = ("_runtime", "testing", "agents", "cli", "scale")
 
 
 @dataclass(frozen=True)
