@@ -169,11 +169,15 @@ def test_sages_day_429_is_not_retried_and_says_when_it_resets() -> None:
         assert sage.count("429 day") == 1
 
 
-def test_the_default_ledger_has_sages_limits() -> None:
+def test_the_default_ledger_counts_sages_documented_limits_and_quota_adds_the_rest() -> None:
     with SageSandbox(demo_data=False) as sage:
-        client = sage.client(max_in_flight=150)  # the SDK's defaults, not the sandbox's
-        status = client.quota
+        status = sage.client(max_in_flight=150).quota  # the SDK's default, not the sandbox's
         assert (status.in_flight.limit, status.app_day.limit) == (150, 1_296_000)
+        assert (status.business_rate.limit, status.business_day.limit) == (None, None)
+        assert status.business_rate.remaining is None
+        status = sage.client(rate_limit=RateLimit(10)).quota
+        assert status.business_rate.limit == 10
+        status = sage.client(quota=Quota()).quota
         assert (status.business_rate.limit, status.business_day.limit) == (100, 2_500)
 
 

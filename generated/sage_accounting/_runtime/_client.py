@@ -151,9 +151,10 @@ class _BaseClient(Generic[H]):
         refreshes). Absent arguments are read from SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID and
         SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; redirects are never
         followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
-        against (default: this process's, with Sage's limits; ``Quota(RedisQuotaBackend(...))``
-        shares it between processes and hosts). ``max_in_flight`` and ``rate_limit`` set the
-        in-flight cap (150) and the per-business rate (100 a minute) of the default ledger.
+        against (default: this process's, with Sage's documented per-app limits; ``Quota()`` adds
+        the per-business ones; ``Quota(RedisQuotaBackend(...))`` shares the counts between
+        processes and hosts). ``max_in_flight`` (150) and ``rate_limit`` (none) set the default
+        ledger's in-flight cap and per-business rate.
         ``missing_business_header``: what to do when an answer lacks ``X-Business``.
         """
         if session is None:
@@ -183,7 +184,7 @@ class _BaseClient(Generic[H]):
         # Sage counts per app: clients of one app (at one base URL) share one ledger scope.
         self._app_key = session.app_key if session is not None else "(access token)"
         self._quota_scope = f"{self._app_key}@{base_url.rstrip('/')}"
-        self._quota = _quota_of(quota, self._quota_scope, max_in_flight, rate_limit)
+        self._quota = _quota_of(quota, max_in_flight, rate_limit)
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
@@ -744,41 +745,29 @@ _default_quotas: dict[str, Quota] = {}
 _default_quotas_lock = threading.Lock()
 
 
-def _quota_of(
-    quota: Quota | None, scope: str, max_in_flight: int, rate_limit: RateLimit | None
-) -> Quota:
-    """The client's ledger: the one given, or this process's for the app (``scope``), made by
-    the app's first client (its ``max_in_flight`` and ``rate_limit``) and shared by the rest,
-    so that every client of one app counts against one cap."""
+def _quota_of(quota: Quota | None, max_in_flight: int, rate_limit: RateLimit | None) -> Quota:
+    """The client's ledger: the one given, or this process's with Sage's documented limits
+    (requests in flight and per day, per app) and, when ``rate_limit`` asks, a business rate.
+    The per-business figures (100 a minute, 2,500 a day) come from third-party texts: a client
+    counts them when given ``quota=Quota()`` (whose defaults are all four)."""
     if max_in_flight < 1:
         raise errors.ArgumentValueError("max_in_flight", "must be at least 1")
-    explicit = max_in_flight != DEFAULT_MAX_IN_FLIGHT or rate_limit is not None
     if quota is not None:
-        if explicit:
+        if max_in_flight != DEFAULT_MAX_IN_FLIGHT or rate_limit is not None:
             raise errors.ArgumentValueError(
                 "quota", "set max_in_flight and rate_limit in its QuotaLimits, not beside it"
             )
         if not isinstance(quota, Quota):
             raise errors.ArgumentTypeError("quota", f"must be a Quota, not {type(quota).__name__}")
         return quota
-    defaults = QuotaLimits()
-    limits = QuotaLimits(
-        in_flight=max_in_flight,
-        app_per_day=defaults.app_per_day,
-        business_rate=rate_limit or defaults.business_rate,
-        business_per_day=defaults.business_per_day,
+    return Quota(
+        limits=QuotaLimits(
+            in_flight=max_in_flight,
+            app_per_day=QuotaLimits().app_per_day,
+            business_rate=rate_limit,
+            business_per_day=None,
+        )
     )
-    with _default_quotas_lock:
-        existing = _default_quotas.get(scope)
-        if existing is None:
-            existing = _default_quotas[scope] = Quota(limits=limits)
-        elif explicit and existing.limits != limits:
-            raise errors.ArgumentValueError(
-                "max_in_flight",
-                f"this app's ledger in this process already has {existing.limits!r} (set by its"
-                " first client); pass quota=Quota(limits=...) to count separately",
-            )
-        return existing
 
 
 async def _sleep(seconds: float) -> None:
