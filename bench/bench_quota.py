@@ -62,7 +62,7 @@ def main() -> bool:
             calls = {name: (lambda c=c: c.contacts.get(contact)) for name, c in clients.items()}
             per_call(calls, 20)  # warm up connections, validators, scripts
             medians = per_call(calls, CALLS)
-            steps = {
+            steps: dict[str, Callable[[], object]] = {
                 name: (lambda q=q: q.release(q.try_admit("bench-app", "biz-lead")))
                 for name, q in quotas.items()
                 if name != "plain"
