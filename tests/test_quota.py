@@ -176,10 +176,17 @@ def test_the_default_ledger_counts_sages_documented_limits_and_quota_adds_the_re
         assert (status.in_flight.limit, status.app_day.limit) == (150, 1_296_000)
         assert (status.business_rate.limit, status.business_day.limit) == (None, None)
         assert status.business_rate.remaining is None
-        status = sage.client(rate_limit=RateLimit(10)).quota
-        assert status.business_rate.limit == 10
+        # Every client of the app shares that ledger: its first client set it.
+        with pytest.raises(ValueError, match="set by its first client"):
+            sage.client(rate_limit=RateLimit(10))
         status = sage.client(quota=Quota()).quota
         assert (status.business_rate.limit, status.business_day.limit) == (100, 2_500)
+
+
+def test_rate_limit_sets_the_default_ledgers_business_rate() -> None:
+    with SageSandbox(demo_data=False) as sage:
+        assert sage.client(rate_limit=RateLimit(10)).quota.business_rate.limit == 10
+        assert sage.client().quota.business_rate.limit is None  # sandbox's own quota
 
 
 def test_quota_arguments_are_checked_before_any_call() -> None:

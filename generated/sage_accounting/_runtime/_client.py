@@ -184,7 +184,7 @@ class _BaseClient(Generic[H]):
         # Sage counts per app: clients of one app (at one base URL) share one ledger scope.
         self._app_key = session.app_key if session is not None else "(access token)"
         self._quota_scope = f"{self._app_key}@{base_url.rstrip('/')}"
-        self._quota = _quota_of(quota, max_in_flight, rate_limit)
+        self._quota = _quota_of(quota, self._quota_scope, max_in_flight, rate_limit)
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
@@ -745,29 +745,46 @@ _default_quotas: dict[str, Quota] = {}
 _default_quotas_lock = threading.Lock()
 
 
-def _quota_of(quota: Quota | None, max_in_flight: int, rate_limit: RateLimit | None) -> Quota:
-    """The client's ledger: the one given, or this process's with Sage's documented limits
-    (requests in flight and per day, per app) and, when ``rate_limit`` asks, a business rate.
-    The per-business figures (100 a minute, 2,500 a day) come from third-party texts: a client
-    counts them when given ``quota=Quota()`` (whose defaults are all four)."""
+_default_quotas: dict[str, Quota] = {}
+_default_quotas_lock = threading.Lock()
+
+
+def _quota_of(
+    quota: Quota | None, scope: str, max_in_flight: int, rate_limit: RateLimit | None
+) -> Quota:
+    """The client's ledger: the one given, or this process's for the app (``scope``), made by
+    the app's first client and shared by the rest, so that every client of one app counts
+    against one cap. It counts Sage's documented per-app limits (requests in flight, per day)
+    and, when ``rate_limit`` asks, a business rate; the third-party per-business figures (100 a
+    minute, 2,500 a day) are counted with ``quota=Quota()`` (whose defaults are all four)."""
     if max_in_flight < 1:
         raise errors.ArgumentValueError("max_in_flight", "must be at least 1")
+    explicit = max_in_flight != DEFAULT_MAX_IN_FLIGHT or rate_limit is not None
     if quota is not None:
-        if max_in_flight != DEFAULT_MAX_IN_FLIGHT or rate_limit is not None:
+        if explicit:
             raise errors.ArgumentValueError(
                 "quota", "set max_in_flight and rate_limit in its QuotaLimits, not beside it"
             )
         if not isinstance(quota, Quota):
             raise errors.ArgumentTypeError("quota", f"must be a Quota, not {type(quota).__name__}")
         return quota
-    return Quota(
-        limits=QuotaLimits(
-            in_flight=max_in_flight,
-            app_per_day=QuotaLimits().app_per_day,
-            business_rate=rate_limit,
-            business_per_day=None,
-        )
+    limits = QuotaLimits(
+        in_flight=max_in_flight,
+        app_per_day=QuotaLimits().app_per_day,
+        business_rate=rate_limit,
+        business_per_day=None,
     )
+    with _default_quotas_lock:
+        existing = _default_quotas.get(scope)
+        if existing is None:
+            existing = _default_quotas[scope] = Quota(limits=limits)
+        elif explicit and existing.limits != limits:
+            raise errors.ArgumentValueError(
+                "max_in_flight",
+                f"this app's ledger in this process already has {existing.limits!r} (set by its"
+                " first client); pass quota=Quota(limits=...) to count separately",
+            )
+        return existing
 
 
 async def _sleep(seconds: float) -> None:

@@ -53,7 +53,7 @@ def check(state: State, business: str) -> Reply | None:
                 wait = max(1, math.ceil(arrivals[0] + 60 - now))
                 message = f"Rate limit exceeded: {limits.business_per_minute} requests per minute"
                 return Reply(429, error("TooManyRequests", message), {"Retry-After": str(wait)})
-        arrivals.append(now)
+            arrivals.append(now)  # kept only while a minute is counted
         state.day_counts[("", day)] += 1
         state.day_counts[(business, day)] += 1
         state.counts["api admitted"] += 1
