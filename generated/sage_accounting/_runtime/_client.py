@@ -745,10 +745,6 @@ _default_quotas: dict[str, Quota] = {}
 _default_quotas_lock = threading.Lock()
 
 
-_default_quotas: dict[str, Quota] = {}
-_default_quotas_lock = threading.Lock()
-
-
 def _quota_of(
     quota: Quota | None, scope: str, max_in_flight: int, rate_limit: RateLimit | None
 ) -> Quota:
