@@ -11,9 +11,9 @@ export SPEC_SOURCE
 
 install: $(VENV)/.installed
 
-# Two distributions, both editable: the SDK (pyproject.toml, with the dev extra) and the
-# generator (generator/pyproject.toml, `sage-codegen`, which depends on the SDK: pip takes the
-# editable one given here, never the registry's).
+# Two distributions, both editable: the SDK (pyproject.toml, with the dev extra; a .pth of its two
+# roots, generated/ and src/) and the generator (generator/pyproject.toml, `sage-codegen`, which
+# depends on the SDK: pip takes the editable one given here, never the registry's).
 $(VENV)/.installed: pyproject.toml generator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -29,7 +29,7 @@ spec: install
 spec-lock: install
 	$(BIN)/sage-codegen spec lock --source "$(SPEC_SOURCE)"
 
-## generate: spec + overlays + render + black-format generated/sage_accounting; prints the spec
+## generate: spec + overlays + render (templates/) + black-format generated/sage_accounting; prints the spec
 ## warnings (STRICT=1: any warning is an error)
 generate: spec
 	$(BIN)/sage-codegen generate $(if $(STRICT),--strict)
@@ -38,17 +38,22 @@ generate: spec
 check-generated: spec
 	$(BIN)/sage-codegen check
 
+# Where each file's module name comes from: sage_accounting is one package from two roots.
+MYPY_ROOTS := MYPYPATH=generated:src:generator
+HAND_WRITTEN := src generator tests bench examples docs/scripts
+
 lint: install
-	$(BIN)/ruff check generator generated tests bench examples docs/scripts
-	$(BIN)/black --check --quiet generator generated tests bench examples docs/scripts
-	$(BIN)/mypy generated/sage_accounting generator/sage_codegen
+	$(BIN)/ruff check $(HAND_WRITTEN) generated
+	$(BIN)/black --check --quiet $(HAND_WRITTEN) generated
+	$(MYPY_ROOTS) $(BIN)/mypy --explicit-package-bases generated/sage_accounting src/sage_accounting \
+		generator/sage_codegen generator/hatch_build.py
 	# A user's script, type-checked as users check theirs. The SDK's editable install is a plain
-	# .pth of generated/, which mypy follows; `make dist-check` checks it against the wheel.
+	# .pth of generated/ and src/, which mypy follows; `make dist-check` checks it against the wheel.
 	$(BIN)/mypy tests/typing
 
 format: install
-	$(BIN)/ruff check --fix-only --quiet generator generated/sage_accounting/_runtime tests bench
-	$(BIN)/black --quiet generator generated/sage_accounting/_runtime tests bench
+	$(BIN)/ruff check --fix-only --quiet $(HAND_WRITTEN)
+	$(BIN)/black --quiet $(HAND_WRITTEN)
 
 test: spec
 	$(BIN)/pytest -q

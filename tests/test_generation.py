@@ -18,17 +18,15 @@ from sage_codegen.ir import Api
 from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha256, write_package
 
 PACKAGE = ROOT / "generated" / "sage_accounting"
-# Hand-written subpackages living beside the generated files (the generator never touches them).
-HAND_WRITTEN = frozenset({"_runtime", "cli", "testing", "agents"})
+# The hand-written half of the package: another root, never the generator's folder.
+HAND_WRITTEN = ROOT / "src" / "sage_accounting"
 
 
 def tree(directory: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(directory)): p.read_bytes()
         for p in sorted(directory.rglob("*"))
-        if p.is_file()
-        and "__pycache__" not in p.parts
-        and not HAND_WRITTEN & set(p.relative_to(directory).parts)
+        if p.is_file() and "__pycache__" not in p.parts
     }
 
 
@@ -49,15 +47,21 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_fresh_generation_is_byte_identical_to_the_committed_package(fresh: Path) -> None:
-    # The committed package came from an earlier run, in another directory: same bytes. Only
-    # the files its manifest lists: hand-written subpackages (agents/, ...) live beside them.
-    listed = set(read_manifest(PACKAGE)) | {"_manifest.json"}
+    # The committed package came from an earlier run, in another directory: same bytes, and
+    # nothing else: the generator's folder holds only what it writes (its manifest lists it all).
     committed = tree(PACKAGE)
-    assert tree(fresh) == {path: data for path, data in committed.items() if path in listed}
-    # Anything else is in a subpackage of its own, never among generated files (models/, ...).
-    generated_dirs = {path.split("/")[0] for path in listed if "/" in path}
-    for path in set(committed) - listed:
-        assert "/" in path and path.split("/")[0] not in generated_dirs, path
+    assert set(committed) == set(read_manifest(PACKAGE)) | {"_manifest.json"}
+    assert tree(fresh) == committed
+
+
+def test_the_hand_written_root_and_the_generated_one_never_hold_the_same_module() -> None:
+    # One real file per module: the two roots are one package, so a path in both would shadow.
+    hand_written = set(tree(HAND_WRITTEN))
+    assert {"_runtime/__init__.py", "agents/__init__.py", "cli/__init__.py"} <= hand_written
+    # Only the marker type checkers look for at the top of each root (the wheel ships one).
+    assert hand_written & set(tree(PACKAGE)) == {"py.typed"}
+    # No __init__.py of its own: the generated one is the package's, extended over both roots.
+    assert not (HAND_WRITTEN / "__init__.py").exists()
 
 
 def test_reusing_unchanged_files_gives_the_same_bytes_as_formatting_them(
@@ -84,7 +88,7 @@ def test_every_generated_file_has_the_header_and_is_in_the_manifest(fresh: Path)
     )
 
 
-def test_regeneration_deletes_stale_files_and_never_touches_the_runtime(
+def test_regeneration_deletes_stale_files_and_never_touches_files_it_did_not_write(
     fresh: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pkg"
@@ -131,36 +135,62 @@ def test_inspect_summarises_the_ir() -> None:
     assert "Sales " in result.output and "Accounting Plus" in result.output
 
 
-@pytest.mark.parametrize("folder", sorted(HAND_WRITTEN))
-def test_a_planned_file_in_a_hand_written_folder_is_refused_before_anything_is_written(
-    folder: str, tmp_path: Path, api: Api
+@pytest.mark.parametrize(
+    "path", ["../src/sage_accounting/_runtime/__init__.py", "/etc/passwd", "models/../../x.py"]
+)
+def test_a_planned_file_outside_the_package_folder_is_refused_before_anything_is_written(
+    path: str, tmp_path: Path, api: Api
 ) -> None:
+    out = tmp_path / "sage_accounting"
     files = {
         "py.typed": RenderedFile("", sha256("")),
-        f"{folder}/__init__.py": RenderedFile("# generated?\n", "x"),
+        path: RenderedFile("# generated?\n", "x"),
     }
-    with pytest.raises(GeneratorError, match=f"refusing to write {folder}/__init__.py"):
-        write_package(api, files, tmp_path)
+    with pytest.raises(GeneratorError, match=f"refusing to write {re.escape(path)}: outside"):
+        write_package(api, files, out)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_manifest_entry_in_a_hand_written_folder_is_refused_not_deleted(
+def test_a_manifest_entry_outside_the_package_folder_is_refused_not_deleted(
     fresh: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "pkg"
     shutil.copytree(fresh, out)
-    (out / "testing").mkdir()
-    (out / "testing" / "_server.py").write_text("hand-written\n")
+    runtime = tmp_path / "src" / "sage_accounting" / "_runtime"
+    runtime.mkdir(parents=True)
+    (runtime / "_client.py").write_text("hand-written\n")
     manifest = json.loads((out / MANIFEST).read_text())
-    manifest["files"]["testing/_server.py"] = {"sha256": "0", "rendered_sha256": "0"}
+    entry = "../src/sage_accounting/_runtime/_client.py"
+    manifest["files"][entry] = {"sha256": "0", "rendered_sha256": "0"}
     (out / MANIFEST).write_text(json.dumps(manifest))
     for command in ("generate", "check"):
         result = CliRunner().invoke(
             main, [command, "--spec-dir", str(SPEC_DIR), "--out", str(out), "--jobs", "1"]
         )
         assert result.exit_code == 2, result.output
-        assert "refusing to delete testing/_server.py (the old manifest lists it)" in result.output
-    assert (out / "testing" / "_server.py").read_text() == "hand-written\n"
+        assert f"refusing to delete {entry} (the old manifest lists it)" in result.output
+    assert (runtime / "_client.py").read_text() == "hand-written\n"
+
+
+def test_a_file_the_manifest_does_not_list_is_never_overwritten(
+    fresh: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pkg"
+    shutil.copytree(fresh, out)
+    manifest = json.loads((out / MANIFEST).read_text())
+    del manifest["files"]["models/contact.py"]  # as if someone had put their own file there
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    (out / "models" / "contact.py").write_text("written by hand\n")
+    result = CliRunner().invoke(
+        main, ["generate", "--spec-dir", str(SPEC_DIR), "--out", str(out), "--jobs", "1"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "refusing to overwrite" in result.output and "models/contact.py" in result.output
+    assert (out / "models" / "contact.py").read_text() == "written by hand\n"
+    # The bytes it would write itself (an interrupted run's output) are no one else's: redone.
+    (out / "models" / "contact.py").write_bytes((fresh / "models" / "contact.py").read_bytes())
+    generate(out, "--jobs", "1")
+    assert tree(out) == tree(fresh)
 
 
 def test_an_up_to_date_generate_stops_early_but_never_trusts_the_digest_alone(

@@ -11,6 +11,7 @@ import ast
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -18,7 +19,8 @@ from packaging.requirements import Requirement
 from sage_accounting._runtime._version import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "generated" / "sage_accounting"
+# One package from two roots: what the generator writes and what is written by hand.
+PACKAGE_ROOTS = (ROOT / "generated" / "sage_accounting", ROOT / "src" / "sage_accounting")
 SDK = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 CODEGEN = tomllib.loads((ROOT / "generator" / "pyproject.toml").read_text(encoding="utf-8"))
 
@@ -60,12 +62,13 @@ def test_the_sdk_depends_on_httpx_and_pydantic_only() -> None:
 
 
 def test_the_sdk_wheel_holds_the_sdk_and_no_generator() -> None:
-    assert SDK["tool"]["setuptools"]["packages"]["find"] == {
-        "where": ["generated"],
-        "include": ["sage_accounting*"],
-    }
+    wheel = SDK["tool"]["hatch"]["build"]["targets"]["wheel"]
+    # Both roots of sage_accounting, merged into one folder; an editable install puts both on
+    # sys.path (a plain .pth, which type checkers read). Nothing of generator/ or templates/.
+    assert wheel["only-include"] == ["generated/sage_accounting", "src/sage_accounting"]
+    assert wheel["sources"] == ["generated", "src"]
+    assert wheel["dev-mode-dirs"] == ["generated", "src"]
     assert set(SDK["project"]["scripts"]) == {"sage-accounting"}
-    assert "sage_codegen" not in SDK["tool"]["setuptools"]["package-data"]
 
 
 def test_the_generator_is_its_own_distribution_for_exactly_this_runtime() -> None:
@@ -79,12 +82,23 @@ def test_the_generator_is_its_own_distribution_for_exactly_this_runtime() -> Non
     assert {r.name for r in pins} >= {"jinja2", "openapi-pydantic", "black", "click"}
 
 
-def test_every_template_is_package_data_of_the_generator() -> None:
-    patterns = CODEGEN["tool"]["setuptools"]["package-data"]["sage_codegen"]
-    package = ROOT / "generator" / "sage_codegen"
-    shipped = {path for pattern in patterns for path in package.glob(pattern)}
-    templates = set((package / "templates").iterdir()) - {package / "templates" / "__pycache__"}
-    assert templates and templates <= shipped
+def test_every_template_ships_in_the_generator_wheel(tmp_path: Path) -> None:
+    # The top-level templates/ (beside generator/) as sage_codegen/templates/ in the wheel.
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path)],
+        cwd=ROOT / "generator",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [wheel] = tmp_path.glob("sage_codegen-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {
+            name for name in archive.namelist() if name.startswith("sage_codegen/templates/")
+        }
+    templates = {f"sage_codegen/templates/{p.name}" for p in (ROOT / "templates").glob("*.jinja")}
+    assert templates and shipped == templates
 
 
 def _imports(tree: ast.Module) -> list[tuple[str, bool]]:
@@ -114,8 +128,8 @@ def _imports(tree: ast.Module) -> list[tuple[str, bool]]:
 
 def test_the_sdk_imports_nothing_beyond_its_dependencies_and_extras() -> None:
     wrong = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        part = path.relative_to(PACKAGE).parts[0]
+    for path in sorted(p for package in PACKAGE_ROOTS for p in package.rglob("*.py")):
+        part = path.relative_to(next(r for r in PACKAGE_ROOTS if path.is_relative_to(r))).parts[0]
         allowed = ALLOWED_BY_SUBPACKAGE.get(part, CORE) | {"sage_accounting"}
         for name, typing_only in _imports(ast.parse(path.read_text(encoding="utf-8"))):
             if name in sys.stdlib_module_names or name in allowed:

@@ -120,7 +120,7 @@ def test_processes_sharing_a_file_store_refresh_once(tmp_path: Path, fake_sage: 
         fake_sage.state.client_secret,
         str(path),
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "generated")}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / r) for r in ("generated", "src"))}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", REFRESHER, *args],

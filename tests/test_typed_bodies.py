@@ -257,7 +257,7 @@ def small_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         target = package / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(rendered.text, encoding="utf-8")
-    shutil.copytree(ROOT / "generated" / "sage_accounting" / "_runtime", package / "_runtime")
+    shutil.copytree(ROOT / "src" / "sage_accounting" / "_runtime", package / "_runtime")
     sys.path.insert(0, str(root))
     try:
         # Every model module, whichever the layout chose for each class.

@@ -9,6 +9,6 @@ The pipeline, one module per step:
     merge       merges module documents and the copies of a definition, by documented rules
     report      the warnings (file#pointer) and notes gathered on the way; --strict raises
     ir_build    turns the merged OpenAPI document into the IR (``ir``)
-    render      renders the IR with the Jinja templates in ``sage_codegen/templates/`` and formats with black
+    render      renders the IR with the Jinja templates (the top-level ``templates/``) and formats with black
     cli         the ``sage-codegen`` command
 """

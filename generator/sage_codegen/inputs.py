@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,15 @@ from .package_io import intact, sha256, write_atomic
 from .spec_lock import read_lock
 
 GENERATOR_DIR = Path(__file__).resolve().parent
-DEFAULT_TEMPLATES = GENERATOR_DIR / "templates"
+
+
+def _default_templates() -> Path:
+    """The wheel's ``sage_codegen/templates/``, else the checkout's top-level ``templates/``."""
+    shipped = GENERATOR_DIR / "templates"
+    return shipped if shipped.is_dir() else GENERATOR_DIR.parents[1] / "templates"
+
+
+DEFAULT_TEMPLATES = _default_templates()
 # Distributions whose behaviour shapes the generated files.
 TOOLS = ("black", "jinja2", "openapi-pydantic", "genson", "python-jsonpath")
 
@@ -42,11 +51,14 @@ def _version(distribution: str) -> str:
 
 def runtime_contract_file() -> list[Path]:
     """The runtime module whose names the generator spells (QueryKind: see runtime_contract.py),
-    found without importing the SDK."""
-    spec = importlib.util.find_spec("sage_accounting")
-    if spec is None or spec.origin is None:
-        return []
-    return [Path(spec.origin).parent / "_runtime" / "_operation.py"]
+    found without importing the SDK: the first ``sage_accounting/_runtime/_operation.py`` on
+    sys.path, as the package's own ``__path__`` (pkgutil.extend_path) finds it, in a wheel or in
+    a checkout's hand-written root."""
+    for entry in sys.path:
+        candidate = Path(entry or ".", "sage_accounting", "_runtime", "_operation.py")
+        if candidate.is_file():
+            return [candidate]
+    return []
 
 
 def input_files(spec_dir: Path, templates: Path) -> list[Path]:

@@ -4,8 +4,14 @@
 to delete and what is unchanged; ``generate`` applies the plan (``apply_plan``) and ``check``
 reports it, so the two can never disagree. Files are replaced one by one through a temporary
 file (a reader never sees half a file), stale generated files are deleted, and the manifest is
-written last. The generator never writes into the hand-written folders of the package: a plan
-that would is refused with ``GeneratorError`` naming the path.
+written last.
+
+The package folder (``generated/sage_accounting``) holds only what the generator writes: the
+hand-written code is another root (``src/sage_accounting``), so no list of folders to spare is
+needed. Two rules keep the generator to its own files, each refused with ``GeneratorError`` naming
+the path before anything is written: every path (rendered or in the old manifest) stays inside
+the folder, and a file the old manifest does not list is never overwritten with other bytes
+(someone else's file; an interrupted run's own output has the planned bytes and is redone).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import GeneratorError
@@ -24,9 +30,6 @@ from .formatting import BLACK_VERSION
 from .ir import Api
 
 MANIFEST = "_manifest.json"
-# Folders of the package written by hand (the runtime, the fake server, the agents' tools, the
-# command line): the generator neither writes nor deletes anything under them.
-HAND_WRITTEN = ("_runtime", "testing", "agents", "cli", "scale")
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,11 @@ def reusable_files(package_dir: Path) -> dict[tuple[str, str], str]:
     return reusable
 
 
-def refuse_hand_written(path: str, action: str, why: str = "") -> None:
-    """Raise if ``path`` (relative to the package) lies in a hand-written folder."""
-    folder = path.split("/", 1)[0]
-    if folder in HAND_WRITTEN:
-        raise GeneratorError(f"refusing to {action} {path}{why}: {folder}/ is written by hand")
+def refuse_outside(path: str, action: str, why: str = "") -> None:
+    """Raise unless ``path`` is relative and stays inside the package folder."""
+    pure = PurePosixPath(path)
+    if not pure.parts or pure.is_absolute() or ".." in pure.parts or "\\" in path:
+        raise GeneratorError(f"refusing to {action} {path}{why}: outside the package folder")
 
 
 @dataclass(frozen=True)
@@ -129,19 +132,26 @@ class Plan:
 
 
 def plan_package(api: Api, files: Mapping[str, RenderedFile], package_dir: Path) -> Plan:
-    """Compare ``files`` with ``package_dir``; refuses any path in a hand-written folder, among
-    the files to write or the old manifest's entries (which a plan would delete)."""
+    """Compare ``files`` with ``package_dir``; refuses a path outside the folder (among the files
+    to write or the old manifest's entries, which a plan would delete) and a file the old manifest
+    does not list that the plan would overwrite with other bytes."""
     old = read_manifest(package_dir)
     for path in files:
-        refuse_hand_written(path, "write")
+        refuse_outside(path, "write")
     for path in old:
-        refuse_hand_written(path, "delete", " (the old manifest lists it)")
+        refuse_outside(path, "delete", " (the old manifest lists it)")
+    listed = set(old)
     missing, differs = [], []
     for path, rendered in files.items():
         target = package_dir / path
         if not target.is_file():
             missing.append(path)
         elif target.read_text(encoding="utf-8") != rendered.text:
+            if path not in listed:
+                raise GeneratorError(
+                    f"refusing to overwrite {target}: sage-codegen did not write it (its manifest "
+                    "does not list it); move it out of the package folder"
+                )
             differs.append(path)
     stale = [path for path in sorted(set(old) - set(files)) if (package_dir / path).exists()]
     manifest = manifest_for(api, files)

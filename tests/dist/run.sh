@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dist-check`: the two distributions as users and maintainers install them, not editable.
 #
-#   1. build both wheels (sdist first, then the wheel from it: no stale build/ can leak in);
+#   1. build both wheels (sdist first, then the wheel from it: the sdist must be complete);
 #   2. a fresh venv with the SDK wheel alone (httpx and pydantic from the registry):
 #      mypy --strict on tests/typing/ against the installed package, then smoke_installed_sdk.py;
 #   3. another fresh venv with both wheels: `sage-codegen generate` from the installed generator

@@ -38,6 +38,12 @@ def the_installed_package_is_the_wheel() -> None:
     where = Path(sage_accounting.__file__).resolve()
     check(where.is_relative_to(SITE_PACKAGES.resolve()), f"sage_accounting imported from {where}")
     check(not (where.parent / "_runtime" / "README.md").exists(), "_runtime/README.md not shipped")
+    # The checkout's two roots (generated/, src/) are one folder in the wheel.
+    paths = [str(Path(p).resolve()) for p in sage_accounting.__path__]
+    check(paths == [str(where.parent)], f"one package folder: {paths}")
+    for part in ("_client.py", "models", "resources", "_runtime", "agents", "cli", "testing"):
+        check((where.parent / part).exists(), f"{part} in the wheel's sage_accounting/")
+    check((where.parent / "py.typed").is_file(), "py.typed in the wheel")
 
 
 def no_generator_and_no_extras() -> None:

@@ -371,7 +371,7 @@ def refresh_and_get_killed(fake_sage: Any, path: Path, where: str) -> None:
             TokenSet(tokens.access_token, tokens.refresh_token, expires_at=time.time() - 60)
         )
     args = [fake_sage.token_url, fake_sage.state.client_id, fake_sage.state.client_secret]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "generated")}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / r) for r in ("generated", "src"))}
     proc = subprocess.run(
         [sys.executable, "-c", KILLED_REFRESHER, *args, str(path), where],
         env=env,

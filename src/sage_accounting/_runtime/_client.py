@@ -797,14 +797,17 @@ def _error_body(response: httpx.Response) -> Any:
         return errors.body_excerpt(response.content)
 
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every folder of the package: in a checkout its generated and hand-written roots, in a wheel one.
+_PACKAGE_DIRS = tuple(
+    os.path.join(os.path.abspath(path), "") for path in sys.modules[__name__.split(".")[0]].__path__
+)
 
 
 def _user_frame() -> int:
     """The ``stacklevel`` of the caller's first frame outside this package, so that a warning
     points at the user's line whatever path (method, pager, feed, sync or async) led to it."""
     frame, level = sys._getframe(2), 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRS):
         frame, level = frame.f_back, level + 1
     return level
 

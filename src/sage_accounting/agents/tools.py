@@ -17,10 +17,10 @@ from its operation's method (``readOnlyHint``, ``destructiveHint``, ``idempotent
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .policy import AgentPolicy
@@ -32,7 +32,8 @@ PAGE_SIZE = 20
 
 @functools.cache
 def schemas() -> dict[str, Any]:
-    path = Path(__file__).resolve().parents[1] / "_tool_schemas.json"
+    # Beside the generated package's __init__.py (in a checkout, another root than this file's).
+    path = importlib.resources.files("sage_accounting") / "_tool_schemas.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
