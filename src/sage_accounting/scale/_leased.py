@@ -25,7 +25,6 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 from .._runtime._redact import redact
 from .._runtime._tokens import TokenSet, TokenStoreError, parse_token_file
@@ -183,9 +182,3 @@ class LeasedTokenStore:
             yield
         finally:
             self._exit()
-
-    def _lease_ms(self, lease: float) -> int:
-        return max(1, int(lease * 1000))
-
-    def _describe(self) -> dict[str, Any]:
-        return {"grant": self.grant, "lease": self.lease, "encrypted": self.cipher is not None}
