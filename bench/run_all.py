@@ -18,6 +18,7 @@ import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
 import bench_quota  # noqa: E402
+import bench_real_publication  # noqa: E402
 
 if __name__ == "__main__":
     for bench in (
@@ -29,6 +30,7 @@ if __name__ == "__main__":
         bench_diff,
         bench_intake,
         bench_generate,
+        bench_real_publication,
         bench_agents,
         bench_quota,
     ):

@@ -224,7 +224,7 @@ class _Differ:
         self.body(old, new)
         self.response(old, new)
         self.access(old.access, new.access, new)
-        self.availability(old.availability, new.availability, new)
+        self.availability(old.availability, new.availability, where, f"{new.source}/description")
         if (old.summary, old.description) != (new.summary, new.description):
             self.api_change(
                 "api-description-changed",
@@ -609,6 +609,7 @@ class _Differ:
             old, new = self.old_models[name], self.new_models[name]
             if old.role == new.role == "response":
                 self.response_model(old, new)
+            self.availability(old.availability, new.availability, f"model {name}", new.pointer)
 
     def response_model(self, old: Model, new: Model) -> None:
         old_fields = {f.name: f for f in old.fields}
@@ -709,10 +710,10 @@ class _Differ:
                 note("access-role-added", "info", f"{role} in {area} now grants access")
 
     def availability(
-        self, old: Availability | None, new: Availability | None, op: Operation
+        self, old: Availability | None, new: Availability | None, where: str, pointer: str
     ) -> None:
-        """Availability: an edition or a country taken away is breaking for those in it."""
-        where, pointer = _where(op), f"{op.source}/description"
+        """Availability (of an operation, or of a model: ``where`` says which): an edition or a
+        country taken away is breaking for those in it."""
 
         def note(rule: str, level: Level, text: str) -> None:
             self.api_change(rule, level, where, pointer, f"{where}: {text}")

@@ -137,30 +137,52 @@ def as_json(diff: SpecDiff, old: Api, new: Api) -> str:
 
 
 def changelog(diff: SpecDiff, old: Api, new: Api) -> str:
-    """A draft CHANGELOG entry, in what users of the SDK see."""
-    breaking = [c for c in diff.sdk if c.level == "breaking"]
-    added = [c for c in diff.sdk if c.level == "info" and c.rule.endswith("-added")]
+    """A draft CHANGELOG entry, in what users of the SDK see.
+
+    Every breaking change, API or SDK, stands under "Breaking" (what makes the command exit 1);
+    an API change located at an operation or a model is said to change the SDK when the rendered
+    output of that operation or model differs between the sides (``visibility``): its
+    ``Operation`` facts, method and docstring, tool schema, or model class. Breaking API changes
+    the SDK's output does not show are still listed there, marked so.
+    """
+    from .visibility import rendered, visible  # renders both sides: only this format needs it
+
+    before, after = rendered(old), rendered(new)
+
+    def shows(change: Change) -> bool:
+        return bool(visible(change.location, before, after))
+
+    sdk_pointers = {c.pointer for c in diff.sdk}
+    api_breaking = [c for c in diff.api if c.level == "breaking" and c.pointer not in sdk_pointers]
     lines = [f"## Unreleased: Sage spec {old.spec_digest} -> {new.spec_digest}", ""]
-    if breaking:
-        lines += ["### Breaking changes", ""]
-        lines += [f"- {_draft_line(c, [c])}" for c in breaking]
-        lines.append("")
-    if added:
-        lines += ["### Added", ""]
-        lines += [f"- {_draft_line(c, [c])}" for c in added]
-        lines.append("")
-    notes = [
-        c
-        for c in diff.api
-        if c.level != "info" and not any(s.pointer == c.pointer for s in diff.sdk)
+
+    def section(title: str, entries: list[str]) -> None:
+        if entries:
+            lines.extend([f"### {title}", "", *(f"- {e}" for e in entries), ""])
+
+    breaking = [_draft_line(c, [c]) for c in diff.sdk if c.level == "breaking"]
+    breaking += [
+        _draft_line(c, members) + ("" if all(map(shows, members)) else _NOT_SHOWN)
+        for c, members in _grouped(api_breaking)
     ]
-    if notes:
-        lines += ["### API changes with no change to the SDK's code", ""]
-        lines += [f"- {_draft_line(c, members)}" for c, members in _grouped(notes)]
-        lines.append("")
+    section("Breaking", breaking)
+    section(
+        "Added",
+        [_draft_line(c, [c]) for c in diff.sdk if c.level == "info" and c.rule.endswith("-added")],
+    )
+    rest = [c for c in diff.api if c.level != "breaking" and c.pointer not in sdk_pointers]
+    changed = sorted((c for c in rest if shows(c)), key=lambda c: LEVELS.index(c.level))
+    section("Changed", [_draft_line(c, members) for c, members in _grouped(changed)])
+    section(
+        "API changes with no change to the SDK's output",
+        [_draft_line(c, members) for c, members in _grouped([c for c in rest if not shows(c)])],
+    )
     if len(lines) == 2:
         lines.append("- No change visible to SDK users.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_NOT_SHOWN = " (API only: the SDK's output is unchanged)"
 
 
 def _draft_line(change: Change, members: list[Change]) -> str:

@@ -20,6 +20,8 @@ from .report import Report
 from .sage_rules import (
     array_response_pages,
     content_means_bytes,
+    example_records,
+    is_list_envelope,
     is_named_list,
     lists_by_shape,
     response_is_empty,
@@ -101,7 +103,7 @@ class Responses:
         if not schema:
             if response_is_empty(status, method):
                 return Response(int(status), None, False, False)
-            return self._by_shape(method, path, int(status), source)
+            return self._by_shape(method, path, op["responses"][status], int(status), source)
         ref = schema.get("$ref")
         if isinstance(ref, str) and is_named_list(self.schemas.target(ref)[1]):
             schema = self.schemas.target(ref)[1]  # a named list: a list of its items
@@ -118,8 +120,12 @@ class Responses:
         candidates = {pascal(singular(nouns[-1])), pascal(nouns[-1])} if nouns else set()
         return sorted(c for c in candidates if c in self.schemas.model_names.values())
 
-    def _by_shape(self, method: str, path: str, status: int, source: str) -> Response:
-        is_list = lists_by_shape(method, path, self.paths)
+    def _by_shape(
+        self, method: str, path: str, response: dict[str, Any], status: int, source: str
+    ) -> Response:
+        is_list = lists_by_shape(method, path, self.paths) or (
+            array_response_pages(method) and any(map(is_list_envelope, _json_examples(response)))
+        )
         found = self._named_like_resource(path)
         if len(found) == 1:
             model, how = found[0], f"the definition named like the resource, {found[0]}"
@@ -136,32 +142,47 @@ class Responses:
 
 
 def _example_objects(response: dict[str, Any]) -> list[dict[str, Any]]:
-    """The JSON objects among a response's examples (items, for a list's examples)."""
+    """The JSON objects among the records a response's examples show (``example_records``: the
+    ``$items`` of a list envelope); ``null``s, scalars and empty examples show no record."""
     objects: list[dict[str, Any]] = []
-    for media, example in (response.get("x-examples") or {}).items():
-        if "json" not in media:
-            continue
-        for value in example if isinstance(example, list) else [example]:
-            if isinstance(value, dict):
-                objects.append(value)
+    for example in _json_examples(response):
+        objects.extend(v for v in example_records(example) if isinstance(v, dict))
     return objects
 
 
-def _openapi_schema(node: Any) -> Any:
-    """genson's JSON Schema as OpenAPI 3.0 reads it: ``["integer", "null"]`` -> integer,
-    a mix of types -> untyped; ``required`` dropped (response models accept absent fields)."""
+def _json_examples(response: dict[str, Any]) -> list[Any]:
+    """A response's examples of JSON media types (``x-examples``, kept by the converter)."""
+    examples = response.get("x-examples")
+    if not isinstance(examples, dict):
+        return []
+    return [example for media, example in examples.items() if "json" in str(media)]
+
+
+def _openapi_schema(node: Any, in_array: bool = False) -> Any:
+    """genson's JSON Schema as OpenAPI 3.0 reads it, accepting whatever the examples held.
+
+    Examples are data: a value seen as ``null`` (``"$back": null``) says nothing of its type, so
+    ``["integer", "null"]`` -> integer (response fields are optional: None is accepted), ``null``
+    alone or a mix of types -> untyped; an array's items seen with a ``null`` among them are
+    untyped (a list holding ``None`` must validate); ``anyOf`` (objects of different shapes
+    under one key) -> untyped; ``required`` dropped (response models accept absent fields)."""
     if isinstance(node, list):
         return [_openapi_schema(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _openapi_schema(v) for k, v in node.items() if k not in ("$schema", "required")}
+    out = {
+        k: _openapi_schema(v, in_array=k == "items")
+        for k, v in node.items()
+        if k not in ("$schema", "required")
+    }
+    if "properties" in node:  # property names are data, not keywords
+        out["properties"] = {k: _openapi_schema(v) for k, v in node["properties"].items()}
     kind = out.get("type")
-    if isinstance(kind, list):
-        kinds = [k for k in kind if k != "null"]
-        if len(kinds) == 1:
-            out["type"] = kinds[0]
-        else:
-            out.pop("type")
-    if "anyOf" in out:  # genson's union of object shapes: read untyped
-        out.pop("anyOf")
+    kinds = [k for k in (kind if isinstance(kind, list) else [kind]) if k is not None]
+    typed = [k for k in kinds if k != "null"]
+    if len(typed) == 1 and not (in_array and "null" in kinds) and "anyOf" not in out:
+        out["type"] = typed[0]
+    else:  # untyped: any value, so no item or object schema either
+        for key in ("type", "anyOf", "items", "properties"):
+            out.pop(key, None)
     return out

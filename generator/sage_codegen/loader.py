@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,10 @@ def intake(paths: Sequence[Path], report: Report) -> list[SpecDocument]:
     return sorted(kept.values(), key=lambda d: d.name)
 
 
+MAX_DEPTH = 64
+"""Sage's documents nest 17 levels at most; deeper than this is refused (the builder recurses)."""
+
+
 def read_document(path: Path, report: Report | None = None) -> SpecDocument:
     name = str(path)
     report = report if report is not None else Report(strict=True)
@@ -137,17 +141,85 @@ def read_document(path: Path, report: Report | None = None) -> SpecDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        # A byte order mark says "UTF-8" once more; JSON forbids it, its one reading is without.
+        report.warn("encoding", name, "", "UTF-8 byte order mark at the start: read without it")
+        text = text[1:]
+    duplicates = _DuplicateKeys()
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=duplicates.hook)
     except json.JSONDecodeError as exc:
-        data = _read_with_trailing_commas(name, text, exc, report)
+        duplicates.found.clear()  # read again, without the commas
+        data = _read_with_trailing_commas(name, text, exc, report, duplicates.hook)
+    except RecursionError:
+        raise SpecError(name, "", f"nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise SpecError(name, "", "a spec document must be a JSON object")
+    _check_depth(name, data)
+    duplicates.report(name, data, report)
     return SpecDocument(name, hashlib.sha256(raw).hexdigest(), data)
 
 
+class _DuplicateKeys:
+    """Keys written twice in one JSON object (``json`` keeps the last silently). Equal values have
+    one reading (a warning); different ones have none (refused)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[dict[str, Any], str, bool]] = []  # (object, key, values equal)
+
+    def hook(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                self.found.append((out, key, out[key] == value))
+                if out[key] != value:
+                    continue  # refused in report(); keep the first meanwhile
+            out[key] = value
+        return out
+
+    def report(self, name: str, data: dict[str, Any], report: Report) -> None:
+        if not self.found:
+            return
+        where = _pointers_of_objects(data)
+        for obj, key, equal in self.found:
+            at = where.get(id(obj), "") + pointer(key)
+            if not equal:
+                raise SpecError(name, at, f"key {key!r} written twice with different values")
+            report.warn("duplicate-key", name, at, f"key {key!r} written twice, equal: one kept")
+
+
+def _pointers_of_objects(data: Any) -> dict[int, str]:
+    found: dict[int, str] = {}
+    todo: list[tuple[Any, str]] = [(data, "")]
+    while todo:
+        node, where = todo.pop()
+        if isinstance(node, dict):
+            found[id(node)] = where
+            todo.extend((v, where + pointer(k)) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, f"{where}/{i}") for i, v in enumerate(node))
+    return found
+
+
+def _check_depth(name: str, data: Any) -> None:
+    """Refuse, at its pointer, the first value nested deeper than ``MAX_DEPTH``."""
+    todo: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while todo:
+        node, where, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(name, where, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            todo.extend((v, where + pointer(k), depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, f"{where}/{i}", depth + 1) for i, v in enumerate(node))
+
+
 def _read_with_trailing_commas(
-    name: str, text: str, error: json.JSONDecodeError, report: Report
+    name: str,
+    text: str,
+    error: json.JSONDecodeError,
+    report: Report,
+    hook: Callable[[list[tuple[str, Any]]], dict[str, Any]],
 ) -> Any:
     """A trailing comma (``[1, 2,]``) has one safe reading: the comma is dropped and reported.
 
@@ -166,7 +238,7 @@ def _read_with_trailing_commas(
         for start, end in zip([0, *(p + 1 for p in trailing)], [*trailing, len(text)], strict=True)
     ]
     try:
-        data = json.loads("".join(kept))
+        data = json.loads("".join(kept), object_pairs_hook=hook)
     except json.JSONDecodeError:
         raise malformed from None
     for pos in trailing:

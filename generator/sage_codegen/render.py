@@ -170,11 +170,10 @@ RUNTIME_EXPORTS = tuple("""
     ArgumentTypeError ArgumentValueError AsyncPager AuthenticationError BadRequestError
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
-    NotFoundError OAuthError Page PermissionDeniedError RateLimit RateLimitError
+    NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
     DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
-    QuotaExceededError
-    QuotaLimits QuotaStatus
-    ReauthorizationRequired RedirectError RequestOptions RequestValidationError
+    QuotaExceededError QuotaLimits QuotaStatus
+    ReauthorizationRequired RedirectError RequestHook RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
     UntrustedURLError __version__
     """.split())

@@ -88,6 +88,29 @@ def response_is_empty(status: str, method: str) -> bool:
     return status == "204" or method == "delete"
 
 
+LIST_ENVELOPE_ITEMS = "$items"
+"""Sage's list responses are an envelope (``$total``, ``$page``, ``$next``, ``$back``,
+``$itemsPerPage``, ``$items``); the records are under ``$items``."""
+
+
+def is_list_envelope(example: Any) -> bool:
+    """An example in Sage's list envelope shows a list response, whatever the path looks like
+    (``GET /tax_determinations`` has no ``/{key}`` below it and answers a page of tax rates)."""
+    return isinstance(example, dict) and isinstance(example.get(LIST_ENVELOPE_ITEMS), list)
+
+
+def example_records(example: Any) -> list[Any]:
+    """The records an example of a response shows: the items of a list envelope (Sage's examples
+    of list responses are whole envelopes, ``{"$total": 42, "$back": null, "$items": [...]}``),
+    the items of a bare array, else the example itself. An example is data, not a schema: what it
+    holds may be anything (``null``, ``[]``, a string)."""
+    if is_list_envelope(example):
+        return list(example[LIST_ENVELOPE_ITEMS])
+    if isinstance(example, list):
+        return list(example)
+    return [example]
+
+
 def lists_by_shape(method: str, path: str, paths: Iterable[str]) -> bool:
     """Without a schema, a GET of a collection that has ``/{key}`` below it is a list (Sage leaves
     some list responses undeclared); anything else is one record."""

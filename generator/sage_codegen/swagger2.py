@@ -17,6 +17,7 @@ in ``x-codegen-source`` (``file#pointer``), for errors found later.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .errors import SpecError, escape_pointer_token, pointer
@@ -53,6 +54,23 @@ _PARAM_KEEP_KEYS = (
     "allowEmptyValue",
     "example",
 )
+
+
+# What a keyword's value must be (JSON types, as Python types); checked on every schema and
+# parameter. A value that is null or empty means "not given": it is read so, with a warning. A
+# value of another type has no safe reading: refused.
+KEYWORD_TYPES: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "format": (str,),
+    "description": (str,),
+    "title": (str,),
+    "items": (dict,),
+    "properties": (dict,),
+    "additionalProperties": (dict, bool),
+    "enum": (list,),
+    "$ref": (str,),
+}
+_EMPTY_ALLOWED = {"items", "properties", "additionalProperties"}  # {} means "anything" there
 
 
 class Swagger2Converter:
@@ -175,6 +193,7 @@ class Swagger2Converter:
     ) -> None:
         if not isinstance(param, dict):
             raise self.fail(where, "a parameter must be an object")
+        param = self.checked(param, where, {**KEYWORD_TYPES, "required": (bool,), "name": (str,)})
         if "$ref" in param:
             raise self.fail(where, "parameter references are not supported")
         location = param.get("in")
@@ -238,9 +257,45 @@ class Swagger2Converter:
 
     # -- schemas ----------------------------------------------------------------------------------
 
+    def checked(
+        self, node: dict[str, Any], where: str, types: dict[str, tuple[type, ...]]
+    ) -> dict[str, Any]:
+        """``node`` without keywords whose value is null or empty (each a warning); a keyword
+        whose value is of another JSON type is refused."""
+        out = {}
+        for key, value in node.items():
+            expected = types.get(key)
+            if expected is None:
+                out[key] = value
+            elif value is None or (value in ("", [], {}) and key not in _EMPTY_ALLOWED):
+                shown = json.dumps(value)
+                self.report.warn(
+                    "empty-keyword",
+                    self.file,
+                    f"{where}/{escape_pointer_token(key)}",
+                    f"{key} is {shown}: read as not given",
+                )
+            elif not isinstance(value, expected):
+                raise self.fail(
+                    f"{where}/{escape_pointer_token(key)}",
+                    f"{key} must be {' or '.join(_JSON_NAMES[t] for t in expected)}, "
+                    f"not {_JSON_NAMES.get(type(value), type(value).__name__)}",
+                )
+            else:
+                out[key] = value
+        return out
+
     def convert_schema(self, schema: Any, where: str, top_level: bool = False) -> dict[str, Any]:
         if not isinstance(schema, dict):
             raise self.fail(where, "a schema must be an object")
+        schema = self.checked(schema, where, KEYWORD_TYPES)
+        required = schema.get("required")
+        if required is not None and not (
+            isinstance(required, list) and all(isinstance(r, str) for r in required)
+        ):
+            raise self.fail(f"{where}/required", "required must be a list of property names")
+        if required == []:
+            schema = {k: v for k, v in schema.items() if k != "required"}
         out: dict[str, Any] = {}
         for key, value in schema.items():
             if key == "$ref":
@@ -297,6 +352,16 @@ class Swagger2Converter:
         if name not in self.definitions:
             raise self.fail(where, f"dangling $ref: no definition {name!r}")
         return f"#/components/schemas/{name}"
+
+
+_JSON_NAMES = {
+    str: "a string",
+    dict: "an object",
+    list: "an array",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 
 
 def _referenced_definitions(document: dict[str, Any]) -> set[str]:

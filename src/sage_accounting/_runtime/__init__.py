@@ -46,6 +46,7 @@ from ._errors import (
     UnprocessableEntityError,
     UntrustedURLError,
 )
+from ._hooks import RequestHook
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
@@ -177,6 +178,7 @@ __all__ = [
     "ReauthorizationRequired",
     "RequestDecimal",
     "RequestModel",
+    "RequestHook",
     "RequestOptions",
     "SageError",
     "SageModel",

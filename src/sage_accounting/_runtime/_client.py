@@ -39,6 +39,7 @@ from . import _env, _retry
 from . import _errors as errors
 from ._encoding import loads
 from ._env import argument_or_env
+from ._hooks import RequestHook
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
@@ -69,7 +70,6 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
     from ..agents.approvals import ApprovalStore, PendingWrite
     from ..agents.audit import AuditSink
-    from ..agents.guard import AgentGuard
     from ..agents.policy import Policy
     from ._auth import OAuthSession
     from ._changes import AsyncChangeFeed, ChangeFeed
@@ -197,7 +197,7 @@ class _BaseClient(Generic[H]):
         self._resources: dict[str, Any] = {}
         self._closed = False
         self._owns_pool = True  # copies share the pool and never close it
-        self._agent_guard: AgentGuard | None = None  # set by for_agent; copies keep it
+        self._hooks: tuple[RequestHook, ...] = ()  # with_hooks adds; copies keep them
 
     def _new_http(self) -> H:
         raise NotImplementedError  # the sync or async client's own httpx client
@@ -244,6 +244,23 @@ class _BaseClient(Generic[H]):
         if max_retries is not None:
             changes["max_retries"] = max_retries
         return self._copy(**changes)
+
+    @property
+    def hooks(self) -> tuple[RequestHook, ...]:
+        """The request hooks every request of this client passes through, in order."""
+        return self._hooks
+
+    def with_hooks(self, *hooks: RequestHook) -> Self:
+        """A copy whose requests also pass through ``hooks`` (after this client's own), sharing
+        the pool; see ``RequestHook``."""
+        for hook in hooks:
+            if not isinstance(hook, RequestHook):
+                raise errors.ArgumentTypeError(
+                    "hooks", f"must be RequestHook instances, not {type(hook).__name__}"
+                )
+        clone = self._copy()
+        clone._hooks = self._hooks + hooks
+        return clone
 
     def for_agent(
         self,
@@ -442,16 +459,16 @@ class _BaseClient(Generic[H]):
     # -- reading the answer -------------------------------------------------------------------------
 
     def _admit(self, request: PreparedRequest, retry: bool) -> None:
-        """An agent's client checks every request against its policy before sending it, and
-        each further attempt (retry or replay) against its budget."""
-        if self._agent_guard is not None:
-            self._agent_guard.admit(request, retry)
+        """Every hook sees each attempt before it is sent (an agent's guard checks its policy
+        and budget there) and may stop it."""
+        for hook in self._hooks:
+            hook.before_send(request, retry=retry)
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
         followed) or an answer about another business."""
-        if self._agent_guard is not None:
-            self._agent_guard.observe(request, response)
+        for hook in self._hooks:
+            hook.after_response(request, response)
         request_id = request_id_of(response.headers)
         if response.status_code >= 300:
             raise errors.status_error(
@@ -546,8 +563,8 @@ class _BaseClient(Generic[H]):
     def _connection_error(
         self, request: PreparedRequest, exc: httpx.TransportError
     ) -> errors.APIConnectionError:
-        if self._agent_guard is not None:
-            self._agent_guard.observe_error(request, exc)
+        for hook in self._hooks:
+            hook.on_error(request, exc)
         cls = (
             errors.APITimeoutError
             if isinstance(exc, httpx.TimeoutException)

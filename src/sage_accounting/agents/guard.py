@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from .._runtime._encoding import loads
+from .._runtime._hooks import RequestHook
 from . import words
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, SQLiteAuditSink
@@ -45,7 +46,18 @@ MULTI_USER_DENIED = "MultiUserAccessDenied"
 Approver = Callable[[PendingWrite], bool]
 
 
-class AgentGuard:
+class AgentGuard(RequestHook):
+    """An agent's policy, budget and audit as a request hook (what ``for_agent`` adds)."""
+
+    def before_send(self, request: PreparedRequest, *, retry: bool) -> None:
+        self.admit(request, retry)
+
+    def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
+        self.observe(request, response)
+
+    def on_error(self, request: PreparedRequest, error: httpx.TransportError) -> None:
+        self.observe_error(request, error)
+
     def __init__(
         self,
         policy: Policy,
@@ -363,9 +375,14 @@ def _path_of(url: str, base_url: str) -> str:
     return url
 
 
-def flush_audit(client: Any) -> None:
+def agent_guard_of(client: _BaseClient[Any]) -> AgentGuard | None:
+    """The guard of a client made by ``for_agent`` (one of its request hooks), else None."""
+    return next((hook for hook in client.hooks if isinstance(hook, AgentGuard)), None)
+
+
+def flush_audit(client: _BaseClient[Any]) -> None:
     """Wait until an agent client's audit records so far are written."""
-    guard: AgentGuard | None = getattr(client, "_agent_guard", None)
+    guard = agent_guard_of(client)
     if guard is not None:
         guard.flush()
 
@@ -392,7 +409,7 @@ def guard_client(
     limited to one business acts on it when the client names none. A client that already acts
     as an agent cannot be made another (or the same one afresh).
     """
-    current: AgentGuard | None = client._agent_guard
+    current = agent_guard_of(client)
     if current is not None:
         raise AccessDenied(
             f"this client already acts as agent {current.agent.key!r}: make agents from the "
@@ -413,8 +430,7 @@ def guard_client(
     guarded = client._copy()
     if guarded.business_id is None and chosen.businesses and len(chosen.businesses) == 1:
         guarded = guarded.with_business(chosen.businesses[0])
-    guarded._agent_guard = AgentGuard(
+    return guarded.with_hooks(AgentGuard(
         policy, chosen, audit=sink, approvals=approvals, approver=approver,
         base_url=client.base_url, budgets=budgets, clock=clock,
-    )  # fmt: skip
-    return guarded
+    ))  # fmt: skip

@@ -21,7 +21,9 @@ from typing import Any
 
 from .._runtime import Operation, SageArgumentError, SageError
 from .._runtime._encoding import loads
+from .approvals import ApprovalStore
 from .errors import AccessDenied, ApprovalRequired
+from .guard import agent_guard_of
 from .policy import AgentPolicy, operations
 from .tools import CALL, PAGE_SIZE, SEARCH, agent_tools, schemas, search, tool_name
 
@@ -33,6 +35,13 @@ class ToolError(Exception):
 
 
 class Runner:
+    def _approvals(self) -> ApprovalStore:
+        """Where the agent's writes wait for approval: its guard's (the client's request hook)."""
+        guard = agent_guard_of(self.client)
+        if guard is None:
+            raise TypeError("Runner needs a client made by for_agent")
+        return guard.approvals
+
     def __init__(self, client: Any, agent: AgentPolicy) -> None:
         self.client = client  # an AsyncSageAccounting from for_agent
         self.agent = agent
@@ -48,7 +57,7 @@ class Runner:
             return await self._call(name, arguments, direct=True)
         except ApprovalRequired as exc:
             inner = arguments.get("arguments") if name == CALL else arguments
-            self.client._agent_guard.approvals.set_arguments(
+            self._approvals().set_arguments(
                 exc.approval_id, {**inner, "idempotency_id": exc.idempotency_id}
             )
             return {
@@ -97,7 +106,7 @@ class Runner:
         return await self._run(op_id, arguments), False
 
     async def _approved(self, op_id: str, approval_id: str) -> dict[str, Any]:
-        store = self.client._agent_guard.approvals
+        store = self._approvals()
         pending = store.get(approval_id)
         if pending is None or pending.agent != self.agent.key or pending.operation_id != op_id:
             raise ToolError(f"no approval {approval_id} for this agent and operation")

@@ -19,6 +19,7 @@ from .._runtime import __version__
 from .approvals import ApprovalStore
 from .audit import AuditSink, SQLiteAuditSink
 from .errors import PolicyError
+from .guard import flush_audit
 from .policy import AgentPolicy, Policy, hash_key
 from .runner import Runner, tool_text
 from .tools import agent_tools
@@ -87,7 +88,7 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
     async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         result, is_error = await runner.call(params.name, params.arguments or {})
         # The audit log is complete before the agent hears back (others may read it at once).
-        await anyio.to_thread.run_sync(guarded._agent_guard.flush)
+        await anyio.to_thread.run_sync(flush_audit, guarded)
         return types.CallToolResult(
             content=[types.TextContent(text=tool_text(result))],
             structured_content=result,
