@@ -91,6 +91,17 @@ def _seed(sage: SageSandbox, spec: str, key: str = GRANT) -> OAuthApp:
     return app
 
 
+def _worker_args(sage: SageSandbox, mode: str, spec: str, key: str, seconds: float) -> list[str]:
+    """A worker's command line; every worker starts 15 s from now (after all start-ups)."""
+    return [
+        mode,
+        *("--base-url", sage.base_url, "--token-url", sage.token_url),
+        *("--client-id", sage.state.client_id, "--client-secret", sage.state.client_secret),
+        *("--store", spec, "--key", key, "--seconds", str(seconds)),
+        *("--start-at", str(time.time() + 15)),
+    ]
+
+
 def _collect(run: Run, workers: list[subprocess.Popen[str]]) -> None:
     for worker in workers:
         out, err = worker.communicate(timeout=SECONDS + 180)
@@ -104,25 +115,7 @@ def refresh_race(name: str, spec: str, disrupt: Any, workdir: Path) -> Run:
     run = Run(name)
     with SageSandbox(demo_data=False, access_token_seconds=5, client_id=f"race-{name}") as sage:
         app = _seed(sage, spec)
-        common = [
-            "refresh",
-            "--base-url",
-            sage.base_url,
-            "--token-url",
-            sage.token_url,
-            "--client-id",
-            sage.state.client_id,
-            "--client-secret",
-            sage.state.client_secret,
-            "--store",
-            spec,
-            "--seconds",
-            str(SECONDS),
-            "--key",
-            GRANT,
-            "--start-at",  # after every worker's start-up: all begin at once
-            str(time.time() + 15),
-        ]
+        common = _worker_args(sage, "refresh", spec, GRANT, SECONDS)
         marker = workdir / "victim-refreshing"
         workers = []
         for i in range(WORKERS):
@@ -169,27 +162,8 @@ def quota_run(redis_url: str, workdir: Path) -> Run:
     seconds = 60 * QUOTA_MINUTES + 2
     with SageSandbox(demo_data=False, client_id="quota-app", limits=limits) as sage:
         _seed(sage, f"redis:{redis_url}", "quota-grant")
-        common = [
-            "quota",
-            "--base-url",
-            sage.base_url,
-            "--token-url",
-            sage.token_url,
-            "--client-id",
-            sage.state.client_id,
-            "--client-secret",
-            sage.state.client_secret,
-            "--store",
-            f"redis:{redis_url}",
-            "--key",
-            "quota-grant",
-            "--seconds",
-            str(seconds),
-            "--business",
-            sage.state.lead_business,
-            "--start-at",  # after every worker's start-up and warm-up: all begin at once
-            str(time.time() + 15),
-        ]
+        common = _worker_args(sage, "quota", f"redis:{redis_url}", "quota-grant", seconds)
+        common += ["--business", sage.state.lead_business]
         workers = []
         for i in range(WORKERS):
             home = workdir / f"worker-{i}"
