@@ -17,6 +17,7 @@ import bench_import  # noqa: E402
 import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
+import bench_quota  # noqa: E402
 import bench_real_pages  # noqa: E402
 import bench_real_publication  # noqa: E402
 
@@ -33,6 +34,7 @@ if __name__ == "__main__":
         bench_generate,
         bench_real_publication,
         bench_agents,
+        bench_quota,
     ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()

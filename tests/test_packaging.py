@@ -34,6 +34,8 @@ ALLOWED_BY_SUBPACKAGE = {
     "agents": CORE | {"click", "mcp", "anyio", "uvicorn", "cryptography"},
     # only its pytest plugin imports pytest; its `sandbox` command is part of [cli]
     "testing": CORE | {"pytest", "pytest_asyncio", "click"},
+    # [scale]: Redis, SQL, the `limits` library, Fernet
+    "scale": CORE | {"limits", "redis", "sqlalchemy", "psycopg", "cryptography"},
 }
 # Type checkers ship typeshed's stubs of typing_extensions, so an import of it under
 # TYPE_CHECKING needs no installed package; at run time it would.
