@@ -44,7 +44,9 @@ def seed(sandbox: SageSandbox, total: int, seed: int = 7) -> None:
                 fields = {"name": f"{business} customer {i}", "contact_type_ids": ["CUSTOMER"],
                           "balance": _amount(rng, 2), "credit_limit": _amount(rng, rng.randint(0, 3)),
                           "currency_id": "GBP"}  # fmt: skip
-                contact_ids.append(sandbox_records.create(state, business, "contacts", fields)["id"])
+                contact_ids.append(
+                    sandbox_records.create(state, business, "contacts", fields)["id"]
+                )
             for i in range(products):
                 fields = {"item_code": f"P{i}", "description": f"{business} product {i}",
                           "sales_prices": [{"price_name": "Selling", "price": _amount(rng, 4)}]}  # fmt: skip

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from postgres_server import binaries, postgres_server
+from sync_books import bookkeeping, compare, seed
+
 from sage_accounting.sync import SyncDataError, sync
 from sage_accounting.sync._tables import all_tables, shape_of, shaped
 from sage_accounting.testing import Fault, SageSandbox
-from sync_books import bookkeeping, compare, seed
 
 pytest.importorskip("dlt")
 
@@ -219,12 +219,12 @@ def test_three_workers_split_thirty_businesses_and_finish_a_killed_ones(postgres
         workers[0].wait()
 
         runs = query("SELECT business_id, worker, started_at, finished_at, outcome "
-                     f"FROM sage_sync_runs ORDER BY started_at")  # fmt: skip
+                     "FROM sage_sync_runs ORDER BY started_at")  # fmt: skip
         by_business: dict[str, list[tuple[Any, ...]]] = {}
-        for business, worker, started, finished, outcome in runs:
+        for business, worker, started, finished, _ in runs:
             by_business.setdefault(business, []).append((worker, started, finished or killed_at))
         for business, spans in by_business.items():
-            for (_, _, end), (_, start, _) in zip(spans, spans[1:]):
+            for (_, _, end), (_, start, _) in zip(spans, spans[1:], strict=False):
                 assert start >= end, f"{business} synced twice at once: {spans}"
         assert set(by_business) == set(businesses)
         finished = {b for b, w, _, f, outcome in runs if outcome == "done"}

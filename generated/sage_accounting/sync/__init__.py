@@ -22,14 +22,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from .._runtime import ArgumentValueError, SyncClient
+from .._runtime import ArgumentValueError
 from ._business import BusinessResult, BusinessSync
 from ._destination import Destination
 from ._errors import DestinationError, LeaseLost, SyncDataError, SyncError
 from ._progress import Progress
 from ._tables import Table, all_tables, choose
+
+if TYPE_CHECKING:
+    from .. import SageAccounting
 
 __all__ = [
     "DestinationError",
@@ -60,16 +63,16 @@ class SyncReport:
         return sum(b.counters.requests for b in self.businesses)
 
 
-def businesses_of(client: SyncClient, which: str | Sequence[str] | None) -> list[str]:
+def businesses_of(client: SageAccounting, which: str | Sequence[str] | None) -> list[str]:
     """The business ids a sync covers: None (the client's business, else the lead), "all"
     (every business the login can see), or the ids given."""
     if which is None:
         if client.business_id:
             return [client.business_id]
-        lead = getattr(client, "businesses").get(key="lead")
+        lead = client.businesses.get(key="lead")
         return [str(lead.id)]
     if which == "all":
-        return [str(b.id) for b in getattr(client, "businesses").list()]
+        return [str(b.id) for b in client.businesses.list()]
     if isinstance(which, str):
         which = [which]
     ids = [b.strip() for b in which if b.strip()]
@@ -79,7 +82,7 @@ def businesses_of(client: SyncClient, which: str | Sequence[str] | None) -> list
 
 
 def sync(
-    client: SyncClient,
+    client: SageAccounting,
     *,
     to: str | None = None,
     businesses: str | Sequence[str] | None = None,

@@ -213,7 +213,6 @@ class BusinessSync:
                 destination=self.destination.factory(short_hash(self.business)),
                 dataset_name=self.destination.dataset,
                 pipelines_dir=workdir,
-                progress=None,  # our own progress line
             )
             try:
                 with pipeline.sql_client() as sql:
@@ -249,14 +248,15 @@ class BusinessSync:
         import dlt
 
         table = one.table
-        return dlt.resource(
+        resource: Any = dlt.resource  # its overloads do not take our hint dicts as typed
+        return resource(
             one.rows(),
             name=table.resource,
             table_name=table.resource,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
             primary_key=("business_id", "id"),
             columns={**table.columns(), **BOOKKEEPING_COLUMNS},
-            nested_hints=table.nested_hints(),  # type: ignore[arg-type]
+            nested_hints=table.nested_hints(),
         )
 
     def _load(self, pipeline: Any, resources: list[Any]) -> None:

@@ -72,9 +72,7 @@ class RawPages:
         if get is None:
             raise RuntimeError("no GET")  # not reached: _ids_then_one checks
         self._counters.requests += 1
-        response = self._client.send(
-            self._client.prepare(get, path={"key": record_id}, options={})
-        )
+        response = self._client.send(self._client.prepare(get, path={"key": record_id}, options={}))
         record: dict[str, Any] = loads(response.content)
         return record
 

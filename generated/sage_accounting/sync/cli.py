@@ -16,7 +16,8 @@ if importlib.util.find_spec("dlt") is None:  # the CLI then offers `sync` with t
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
 from ..cli._app import client_for
-from . import DEFAULT_RECONCILE_EVERY, sync as run_sync
+from . import DEFAULT_RECONCILE_EVERY
+from . import sync as run_sync
 
 
 @click.command("sync")
