@@ -17,6 +17,7 @@ import bench_import  # noqa: E402
 import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
+import bench_sync  # noqa: E402
 
 if __name__ == "__main__":
     for bench in (
@@ -29,6 +30,7 @@ if __name__ == "__main__":
         bench_intake,
         bench_generate,
         bench_agents,
+        bench_sync,
     ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()

@@ -127,12 +127,27 @@ class RawPages:
         return Page(items, head.total, number, PAGE_SIZE, None, None, head.date)
 
     def pages(self) -> Iterator[Page[Any]]:
+        """Every page, the next one fetched in a thread while this one is being loaded (the
+        wait for Sage overlaps the work on the page before; at most two pages are held)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         number, seen = 1, 0
-        while True:
-            page = self._page(number)
-            self._counters.pages += 1
-            seen += len(page.items)
-            yield page
-            if len(page.items) < PAGE_SIZE or (page.total is not None and seen >= page.total):
-                return
-            number += 1
+        with ThreadPoolExecutor(1, thread_name_prefix="sage-sync-page") as pool:
+            ahead = pool.submit(self._page, number)
+            while True:
+                page = ahead.result()
+                self._counters.pages += 1
+                seen += len(page.items)
+                last = len(page.items) < PAGE_SIZE or (
+                    page.total is not None and seen >= page.total
+                )
+                if not last:
+                    number += 1
+                    ahead = pool.submit(self._page, number)
+                try:
+                    yield page
+                except GeneratorExit:
+                    ahead.cancel()
+                    raise
+                if last:
+                    return
