@@ -127,7 +127,9 @@ def compare(sandbox: SageSandbox, query: Any, dataset: str = "books") -> int:
                 f"SELECT {columns} FROM {dataset}.{child}"
             ):
                 parent_resource = child.split("__")[0]
-                lines = state.records[(business_id, parent_resource)][parent][key]
+                parent_record = state.records[(business_id, parent_resource)][parent]
+                assert not parent_record.get("deleted_at"), f"{child}: a line of deleted {parent}"
+                lines = parent_record[key]
                 assert [_money(v) for v in values] == [_money(lines[index].get(f)) for f in fields]
                 seen[(business_id, parent)] = seen.get((business_id, parent), 0) + 1
             for (business, resource), records in state.records.items():
