@@ -236,3 +236,18 @@ def test_three_workers_split_thirty_businesses_and_finish_a_killed_ones(postgres
             assert {w for w, _, _ in by_business[business]} - {"w0"}
         assert {w for b, w, _, _, o in runs if o == "done"} == {"w0", "w1", "w2"}
         assert compare(sandbox, query, dataset) > 30 * 30
+
+
+def test_ctrl_c_mid_sync_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    with SageSandbox() as sandbox:
+        sandbox.inject(Fault.latency(0.02, times=10**6))
+        run = subprocess.Popen(
+            [*_sage_command(), "sync", "--to", str(tmp_path / "s.duckdb"), "--no-progress"],
+            env=_cli_env(sandbox), stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(sandbox.state.requests) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        assert (run.returncode, err) == (130, "error: interrupted\n")

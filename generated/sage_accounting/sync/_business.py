@@ -245,8 +245,16 @@ class BusinessSync:
             self._load(pipeline, resources)
             self.checkpoint()  # a worker that lost its lease does not move the cursors
             done = [p.new_cursor for p in passes if p.new_cursor is not None]
-            with pipeline.sql_client() as sql:
-                _cursors.write(sql, done)
+            try:
+                with pipeline.sql_client() as sql:
+                    _cursors.write(sql, done)
+            except Exception as exc:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                raise DestinationError(  # the data is loaded; the next run reads it again
+                    f"cannot write the cursors of business {self.business} in "
+                    f"{self.destination}: {exc}"
+                ) from exc
             self.result.tables = {p.table.resource: p.loaded for p in passes}
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -278,12 +286,17 @@ class BusinessSync:
             pipeline.extract(resources, **({"loader_file_format": fmt} if fmt else {}))
         except PipelineStepFailed as exc:
             raise _cause(exc) from None
-        pipeline.normalize()
+        try:
+            pipeline.normalize()
+        except PipelineStepFailed as exc:
+            raise _cause(exc) from None
         for attempt in range(3):
             try:
                 pipeline.load()
                 return
             except PipelineStepFailed as exc:
+                if isinstance(_cause(exc), KeyboardInterrupt):
+                    raise KeyboardInterrupt from None
                 if attempt == 2:
                     raise DestinationError(
                         f"loading business {self.business} into {self.destination} failed: "
@@ -296,10 +309,13 @@ def _cause(exc: BaseException) -> BaseException:
     value that cannot be stored) as itself, anything else as dlt raised it."""
     from .._runtime import SageError
 
+    ours = (SageError, KeyboardInterrupt)  # Ctrl-C in a step is still Ctrl-C
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, SageError):
+        if isinstance(seen, ours):
             return seen
+        inner = getattr(seen, "exception", None)
+        if isinstance(inner, ours):
+            return inner
         seen = seen.__cause__ or seen.__context__
-    inner = getattr(exc, "exception", None)
-    return inner if isinstance(inner, SageError) else exc
+    return exc

@@ -97,7 +97,7 @@ def sync(
         progress=None if progress else False,
     )
     click.echo(
-        f"synced {len(report.businesses)} businesses, {report.records:,} records, "
+        f"synced {len(report.businesses)} business{'' if len(report.businesses) == 1 else 'es'}, {report.records:,} records, "
         f"{report.requests:,} requests into {report.destination}",
         err=True,
     )
