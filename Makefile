@@ -7,7 +7,7 @@ SPEC_SOURCE ?= ../shared/spec/current
 export SPEC_SOURCE
 
 .PHONY: install spec spec-lock generate check-generated lint format test bench diff-spec clean docs docs-check \
-	dist-check
+	dist-check inspector test-mcp-versions
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,35 @@ format: install
 
 test: spec
 	$(BIN)/pytest -q
+
+## inspector: the MCP Inspector (npm) and the Node 22 it needs, in build/inspector (not committed);
+## tests/test_agents_mcp.py drives the MCP server with it over stdio and HTTP
+INSPECTOR_DIR := build/inspector
+INSPECTOR_VERSION := 2.12.0
+inspector: $(INSPECTOR_DIR)/.installed
+$(INSPECTOR_DIR)/.installed:
+	mkdir -p $(INSPECTOR_DIR)
+	npm install --silent --no-audit --no-fund --prefix $(INSPECTOR_DIR) \
+		node@22 @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
+	touch $@
+
+## test-mcp-versions: the MCP tests at the lowest and the newest mcp the [agents] extra allows,
+## each in a small venv that holds only that mcp and reads everything else from .venv
+MCP_LOWEST := 2.0.0
+MCP_RANGE := mcp>=2.0,<3
+MAIN_SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+test-mcp-versions: spec
+	@for spec in "mcp==$(MCP_LOWEST)" "$(MCP_RANGE)"; do \
+		dir=build/mcp-venv-$$(echo "$$spec" | tr -c 'a-z0-9.' '_'); \
+		if [ ! -x $$dir/bin/python ]; then \
+			$(PYTHON) -m venv $$dir && \
+			site=$$($$dir/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+			echo "import site; site.addsitedir('$(abspath $(MAIN_SITE))')" > $$site/zz_main_venv.pth; \
+		fi; \
+		$$dir/bin/pip install --quiet --upgrade "$$spec" || exit 1; \
+		echo "== MCP tests with $$($$dir/bin/python -c 'import importlib.metadata as m; print("mcp", m.version("mcp"), "mcp-types", m.version("mcp-types"))')"; \
+		$$dir/bin/python -m pytest -q -p no:randomly tests/test_agents_mcp.py || exit 1; \
+	done
 
 bench: spec
 	$(BIN)/python bench/run_all.py

@@ -22,12 +22,18 @@ from sage_accounting.agents import (
 )
 from sage_accounting.agents.cli import agents, audit
 from sage_accounting.agents.policy import hash_key
+from sage_accounting.agents.signing import new_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
-POLICY = """
+APPROVER_KEY, APPROVER_PUBLIC = new_key()
+POLICY = f"""
 [businesses]
 "biz-lead" = "Business One"
+
+[approvers.alice]
+name = "Alice"
+public_key = "{APPROVER_PUBLIC}"
 
 [audit]
 path = "audit.sqlite"
@@ -35,12 +41,12 @@ path = "audit.sqlite"
 [agents.writer]
 name = "Writer"
 businesses = ["biz-lead"]
-areas = { Contacts = "write" }
-approval = { areas = ["Contacts"] }
+areas = {{ Contacts = "write" }}
+approval = {{ areas = ["Contacts"] }}
 
 [agents.reader]
 name = "Reader"
-areas = { Contacts = "read" }
+areas = {{ Contacts = "read" }}
 """
 
 
@@ -64,7 +70,7 @@ def used_policy(fake_sage: Any, tmp_path: Path) -> tuple[Path, str]:
 
 
 def run(command: Any, *args: str) -> Any:
-    return CliRunner().invoke(command, list(args))
+    return CliRunner().invoke(command, list(args), env={"SAGE_APPROVER_KEY": APPROVER_KEY})
 
 
 def test_audit_show_filters_and_prints_a_table_or_json_lines(used_policy: tuple[Path, str]) -> None:

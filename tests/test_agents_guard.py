@@ -20,6 +20,7 @@ from sage_accounting.agents import (
     parse_policy,
     verify,
 )
+from sage_accounting.agents.signing import new_key, sign
 from sage_accounting.testing import Fault
 
 POLICY = """
@@ -146,12 +147,24 @@ def test_a_write_over_the_amount_waits_for_a_person_then_runs_once(
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=body)
     waiting = caught.value
-    assert "total_amount 1200.00 is over the approval amount 1000.00" in str(waiting)
+    assert "a total of at least 1200.00 is over the approval amount 1000.00" in str(waiting)
     assert waiting.preview["body"]["sales_invoice"]["total_amount"] == "1200.00"
     assert fake_sage.count("POST /sales_invoices") == 0
     with pytest.raises(ApprovalRequired):  # not approved yet: still waiting, same id
         agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
-    assert approvals.decide(waiting.approval_id, True, by="test")
+    assert approvals.decide(waiting.approval_id, True, by="test")  # unsigned: not honoured
+    with pytest.raises(ApprovalRequired):
+        agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
+    assert fake_sage.count("POST /sales_invoices") == 0
+    private, public = new_key()
+    policy = parse_policy(POLICY + f'\n[approvers.ann]\nname = "Ann"\npublic_key = "{public}"\n')
+    agent = client.for_agent(policy, "bookkeeper", audit=audit, approvals=approvals)
+    with pytest.raises(ApprovalRequired) as caught:
+        agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
+    waiting = caught.value
+    pending = approvals.get(waiting.approval_id)
+    assert pending is not None
+    assert approvals.decide(pending.id, True, "ann", sign(private, pending.signed_text()))
     created = agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
     assert created.total_amount == Decimal("1200.00")
     assert len(fake_sage.records("sales_invoices")) == 1
@@ -159,9 +172,10 @@ def test_a_write_over_the_amount_waits_for_a_person_then_runs_once(
         agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
     assert len(fake_sage.records("sales_invoices")) == 1
     decisions = [r.decision for r in audit.records]
-    assert decisions == ["awaiting approval"] * 2 + ["allowed", "awaiting approval"]
-    assert audit.records[2].summary.startswith("Bookkeeping Agent created sales invoice ")
-    assert audit.records[2].summary.endswith(", 1,200.00 GBP, in Business One: allowed")
+    assert decisions == ["awaiting approval"] * 4 + ["sending", "allowed", "awaiting approval"]
+    assert audit.records[5].summary.startswith("Bookkeeping Agent created sales invoice ")
+    assert audit.records[5].summary.endswith(", 1,200.00 GBP, in Business One: allowed")
+    assert audit.records[5].reason.endswith(f"approved by Ann (ann) ({waiting.approval_id})")
 
 
 def test_a_python_callback_can_approve_or_reject(fake_sage: Any, client: Any) -> None:
@@ -177,7 +191,9 @@ def test_a_python_callback_can_approve_or_reject(fake_sage: Any, client: Any) ->
         agent.sales_invoices.create(sales_invoice=invoice("1500.00"))
     agent.sales_invoices.create(sales_invoice=invoice("2000.00"))
     assert len(seen) == 2 and len(fake_sage.records("sales_invoices")) == 1
-    assert [r.decision for r in audit.records] == ["rejected", "denied", "approved", "allowed"]
+    assert [r.decision for r in audit.records] == [
+        "rejected", "denied", "approved", "sending", "allowed"
+    ]  # fmt: skip
 
 
 def test_the_audit_chain_shows_an_edited_or_deleted_record(

@@ -144,12 +144,12 @@ def test_tools_hold_only_what_the_policy_allows() -> None:
     agent = parse_policy(
         '[agents.a]\nareas = { Contacts = "read" }\ntools = ["contacts"]\nmeta_tools = false\n'
     ).agent("a")
-    assert [t.name for t in agent_tools(agent)] == ["contacts.list", "contacts.get"]
+    assert [t.name for t in agent_tools(agent)] == ["contacts_list", "contacts_get"]
 
 
 def test_money_in_a_tool_schema_is_a_decimal_string() -> None:
     agent = parse_policy('[agents.a]\nareas = { Sales = "write" }\n').agent("a")
-    (create,) = [t for t in agent_tools(agent) if t.name == "sales_invoices.create"]
+    (create,) = [t for t in agent_tools(agent) if t.name == "sales_invoices_create"]
     invoice = create.input_schema["$defs"]["SalesInvoiceCreate"]["properties"]
     assert invoice["total_amount"]["type"] == "string"
     assert invoice["total_amount"]["format"] == "decimal"

@@ -36,7 +36,7 @@ async def test_a_list_keeps_every_digit_of_a_number_for_the_agent() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = AsyncSageAccounting(access_token="t", business_id="biz-lead", http_client=http)
         guarded = client.for_agent(policy, "reader", audit=MemoryAuditSink())
-        result, is_error = await Runner(guarded, policy.agent("reader")).call("contacts.list", {})
+        result, is_error = await Runner(guarded, policy.agent("reader")).call("contacts_list", {})
     assert not is_error
     (item,) = result["items"]
     assert item["balance"] == Decimal("12345678901234567.891")

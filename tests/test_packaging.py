@@ -27,8 +27,9 @@ CODEGEN = tomllib.loads((ROOT / "generator" / "pyproject.toml").read_text(encodi
 CORE = {"httpx", "pydantic", "pydantic_core"}
 ALLOWED_BY_SUBPACKAGE = {
     "cli": CORE | {"click"},  # [cli]
-    # [agents]; anyio comes with httpx and mcp, uvicorn with mcp (its HTTP server)
-    "agents": CORE | {"click", "mcp", "anyio", "uvicorn"},
+    # [agents]; anyio comes with httpx and mcp, uvicorn with mcp (its HTTP server); cryptography
+    # signs approvals
+    "agents": CORE | {"click", "mcp", "anyio", "uvicorn", "cryptography"},
     # only its pytest plugin imports pytest; its `sandbox` command is part of [cli]
     "testing": CORE | {"pytest", "pytest_asyncio", "click"},
     "sync": CORE | {"click", "dlt", "psycopg2"},  # [sync]; psycopg2 comes with dlt[postgres]

@@ -45,6 +45,7 @@ from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
 from ._plan import GET_TOKEN, PlanRun, Step, close, refresh, sleep, transmit
 from ._prepare import (
+    REFUSED_HEADERS,
     CallParts,
     ClientConfig,
     MissingBusinessHeader,
@@ -53,6 +54,7 @@ from ._prepare import (
     check_header,
     is_within,
     prepare,
+    refused_header,
     with_page_size,
 )
 from ._redact import redact, remember
@@ -306,7 +308,14 @@ class _BaseClient(Generic[H]):
         # when its TokenSet is made; this runs on every send.)
         if not self.is_within_base(request.url):
             raise errors.UntrustedURLError(request.url, self._config.base_url)
-        return {**request.headers, "Authorization": f"Bearer {token}"}
+        refused = refused_header(request.headers)  # added to a prepared request's headers
+        if refused:
+            raise errors.ArgumentValueError(
+                "headers", f"header {refused!r} cannot be set: {REFUSED_HEADERS[refused.lower()]}"
+            )
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {token}"  # one, whatever spelling was there
+        return headers
 
     def _build(self, request: PreparedRequest, token: str) -> httpx.Request:
         """The httpx request (sent with ``stream=request.stream``: files are read in chunks)."""
@@ -323,9 +332,9 @@ class _BaseClient(Generic[H]):
     def _send_plan(self, request: PreparedRequest) -> Generator[Step, Any, httpx.Response]:
         """Everything about sending ``request`` but the I/O, which it yields as steps."""
         self._ensure_open()
-        self._admit(request)
         attempt, replayed = 0, False
         while True:
+            self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
             token: str = self._access_token or (yield GET_TOKEN)
             delay = self._rate_delay(request)
             if delay:
@@ -397,10 +406,11 @@ class _BaseClient(Generic[H]):
 
     # -- reading the answer -------------------------------------------------------------------------
 
-    def _admit(self, request: PreparedRequest) -> None:
-        """An agent's client checks every request against its policy before sending it."""
+    def _admit(self, request: PreparedRequest, retry: bool) -> None:
+        """An agent's client checks every request against its policy before sending it, and
+        each further attempt (retry or replay) against its budget."""
         if self._agent_guard is not None:
-            self._agent_guard.admit(request)
+            self._agent_guard.admit(request, retry)
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never

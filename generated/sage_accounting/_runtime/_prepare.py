@@ -34,6 +34,37 @@ MAX_ID_LENGTH = 1024
 AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
 MissingBusinessHeader = Literal["warn", "error", "ignore"]
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
+# Headers a caller may not set (lowercase): they would change what the token is sent with. The
+# method or the URL a server acts on (overrides that some gateways and frameworks honour), the
+# host, hop-by-hop and framing headers (httpx writes those from the request itself), and the
+# Authorization the client attaches.
+REFUSED_HEADERS = {
+    **dict.fromkeys(
+        ("x-http-method-override", "x-http-method", "x-method-override", "x-original-method"),
+        "overrides the request's method",
+    ),
+    **dict.fromkeys(("x-original-url", "x-rewrite-url"), "overrides the request's path"),
+    "host": "is the base URL's host, set by the client",
+    **dict.fromkeys(
+        (
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "te",
+            "trailer",
+            "trailers",
+            "transfer-encoding",
+            "upgrade",
+            "proxy-authorization",
+            "proxy-authenticate",
+        ),
+        "is a hop-by-hop header, set by the transport",
+    ),
+    **dict.fromkeys(("content-length", "expect"), "frames the body, set by the transport"),
+    "authorization": "carries the client's token, set by the client",
+}
+# Query parameters some frameworks read as the method to act with.
+REFUSED_QUERY = {"_method": "overrides the request's method"}
 
 
 class CallParts(TypedDict, total=False):
@@ -100,7 +131,11 @@ def prepare(
         raise ArgumentTypeError(name, f"unexpected keyword argument {name!r}")
     filled_path = fill_path(op.path, parts.get("path") or {})
     params = encode_query(op, parts.get("query") or {})
-    params.update({str(k): str(v) for k, v in (options.get("extra_query") or {}).items()})
+    for name, value in (options.get("extra_query") or {}).items():
+        why = REFUSED_QUERY.get(str(name).lower())
+        if why:
+            raise ArgumentValueError("extra_query", f"query parameter {name!r} {why}")
+        params[str(name)] = str(value)
     # None (or absent) means the client's business; "" is refused, never "no header".
     business_id = options.get("business_id")
     if business_id is None:
@@ -108,7 +143,7 @@ def prepare(
     else:
         check_business_id(business_id)
     headers = {"Accept": accept, "User-Agent": USER_AGENT}
-    for name, value in config.default_headers.items():
+    for name, value in config.default_headers.items():  # checked by the client's constructor
         set_header(headers, name, value)
     if business_id:
         headers["X-Business"] = business_id
@@ -191,18 +226,35 @@ def fill_path(template: str, values: Mapping[str, str]) -> str:
                 name, f"is {len(value)} characters long; ids are at most {MAX_ID_LENGTH}"
             )
         path = path.replace("{" + name + "}", urllib.parse.quote(value, safe=""))
+    if "{" in path:  # a placeholder left unfilled would be sent as text: /contacts/{key}
+        missing = path[path.index("{") + 1 : path.index("}")]
+        raise ArgumentTypeError(missing, "is required")
     return path
 
 
 def check_header(argument: str, name: object, value: object) -> None:
-    """A header httpx can send as given: ASCII text without CR/LF (no header injection)."""
+    """A header httpx can send as given: ASCII text without CR/LF (no header injection), and
+    none of ``REFUSED_HEADERS`` (no changing the method, host, framing or Authorization)."""
     if not isinstance(name, str) or not isinstance(value, str):
         raise ArgumentTypeError(argument, f"header names and values must be str: {name!r}")
+    why = REFUSED_HEADERS.get(name.lower())
+    if why:
+        raise ArgumentValueError(argument, f"header {name!r} {why}: it cannot be set")
     for what, text in (("name", name), ("value", value)):
         if not text.isascii() or any(ch in text for ch in "\r\n\0"):
             raise ArgumentValueError(
                 argument, f"header {name!r}: the {what} must be ASCII without CR, LF or NUL"
             )
+
+
+def refused_header(headers: Mapping[str, str]) -> str | None:
+    """The first of ``headers`` no caller may set (Authorization aside: the client replaces it),
+    e.g. one added to a ``PreparedRequest``'s headers after ``prepare``."""
+    for name in headers:
+        lower = name.lower()
+        if lower in REFUSED_HEADERS and lower != "authorization":
+            return name
+    return None
 
 
 def check_business_id(business_id: object) -> str:

@@ -11,14 +11,14 @@ Not imported by ``import sage_accounting``: ``client.for_agent`` imports it when
 
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, head, verify
-from .errors import AccessDenied, ApprovalRequired, BudgetExceeded, PolicyError
+from .errors import AccessDenied, ApprovalRequired, AuditError, BudgetExceeded, PolicyError
 from .guard import AgentGuard, flush_audit, guard_client
 from .policy import AgentPolicy, Policy, load_policy, parse_policy
 from .tools import Tool, agent_tools, as_anthropic, as_gemini, as_openai
 
 __all__ = [
     "AccessDenied", "AgentGuard", "AgentPolicy", "ApprovalRequired", "ApprovalStore",
-    "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite", "Policy",
-    "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
+    "AuditError", "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite",
+    "Policy", "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
     "as_openai", "flush_audit", "guard_client", "head", "load_policy", "parse_policy", "verify",
 ]  # fmt: skip

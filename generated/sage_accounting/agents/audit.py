@@ -1,8 +1,11 @@
 """The audit log: one record per decision, chained by hash so an edit or a deletion shows.
 
-A sink is anything with ``write(record)``; ``SQLiteAuditSink`` is the default and the one
-``sage-accounting audit verify/show`` read. No secret and no body is stored: the summary is the
-only description of what was sent.
+A sink is anything with ``write(record)`` (and, optionally, ``flush()``); ``SQLiteAuditSink`` is
+the default and the one ``sage-accounting audit verify/show`` read. No secret and no body is
+stored: the summary is the only description of what was sent.
+
+A write is recorded twice: ``sending``, in the file before the request leaves (a process killed
+while Sage handles it leaves that record), then its outcome (``allowed`` or ``failed``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
+from .errors import AuditError
+from .storage import connect_private
+
 log = logging.getLogger("sage_accounting.agents")
-DECISIONS = ("allowed", "denied", "awaiting approval", "approved", "rejected", "failed")
+DECISIONS = ("sending", "allowed", "denied", "awaiting approval", "approved", "rejected",
+             "failed")  # fmt: skip
 GENESIS = "0" * 64
 
 
@@ -86,8 +93,7 @@ class SQLiteAuditSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA busy_timeout = 5000")
+        self._db = connect_private(self.path)
         # WAL: a commit appends to the log without waiting for the disk on every record.
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -138,13 +144,25 @@ class SQLiteAuditSink:
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, AuditRecord]]:
+    """Every record, oldest first; an ``AuditError`` if ``path`` is not a readable audit log
+    (missing, unreadable, not SQLite, or without the audit table)."""
     if not Path(path).is_file():
-        return
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        raise AuditError(f"{path}: no audit log there (no such file)")
     try:
-        rows = db.execute(f"SELECT seq, {', '.join(COLUMNS)} FROM audit ORDER BY seq").fetchall()
-    finally:
-        db.close()
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'"
+            ).fetchone()
+            if found is None:
+                raise AuditError(f"{path}: not an audit log (it has no audit table)")
+            rows = db.execute(
+                f"SELECT seq, {', '.join(COLUMNS)} FROM audit ORDER BY seq"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise AuditError(f"{path}: cannot read it as an audit log ({exc})") from None
     for seq, *values in rows:
         yield seq, AuditRecord(**dict(zip(COLUMNS, values, strict=True)))
 
@@ -162,7 +180,8 @@ def head(path: str | Path) -> str | None:
 
 def verify(path: str | Path, expect_head: str | None = None) -> list[str]:
     """Problems with the chain, in plain words; empty when every record is as written (and the
-    record of ``expect_head``, a ``head()`` noted earlier, is still there)."""
+    record of ``expect_head``, a ``head()`` noted earlier, is still there). An ``AuditError``
+    when ``path`` is not a readable audit log: a missing log is never "0 records, intact"."""
     problems = []
     prev = GENESIS
     expected_seq = 1

@@ -1,4 +1,5 @@
-"""Click commands: ``agents`` (check, key, pending, approve, reject), ``audit`` (verify, show)
+"""Click commands: ``agents`` (check, key, approver-key, pending, approve, reject), ``audit``
+(verify, show)
 and ``mcp``. The ``sage-accounting`` console script adds ``COMMANDS``; ``python -m
 sage_accounting.agents`` runs them on their own."""
 
@@ -8,6 +9,7 @@ import importlib.util
 import json
 import os
 import secrets
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,9 +23,11 @@ from ..cli._errors import EXIT_MISSING_EXTRA, CommandError
 from . import levels, words
 from .approvals import ApprovalStore
 from .audit import AuditRecord, SQLiteAuditSink, head, read_records, verify
-from .errors import PolicyError
+from .errors import AuditError, PolicyError
 from .policy import AgentPolicy, Policy, hash_key, load_policy, operations
 from .tools import agent_tools
+
+APPROVER_KEY_VARIABLE = "SAGE_APPROVER_KEY"
 
 
 def _load(path: str) -> Policy:
@@ -116,35 +120,72 @@ def key() -> None:
     click.echo(f'key:        {secret}\nkey_sha256 = "{hash_key(secret)}"')
 
 
+@agents.command("approver-key")
+def approver_key() -> None:
+    """Make a new approver key: the person keeps the key, the policy gets the public key."""
+    from .signing import new_key
+
+    private, public = new_key()
+    click.echo(f"key:        {private}\n"
+               f"public_key = \"{public}\"\n"
+               f"Keep the key where only this person can read it (a password manager) and give "
+               f"it as ${APPROVER_KEY_VARIABLE} or at the prompt of `agents approve`; never to "
+               "an agent or its host.")  # fmt: skip
+
+
 @agents.command()
 @where_stored
 def pending(policy: str | None, db: str | None) -> None:
     """List writes waiting for a person."""
     for write in ApprovalStore(_db(policy, db)).pending():
-        click.echo(f"{write.id}  {write.agent}  {write.preview.get('request')}  "
-                   f"{write.preview.get('reason')}")  # fmt: skip
-        click.echo(f"    {json.dumps(write.preview.get('body'))}")
+        # What an agent wrote is shown escaped: it cannot redraw the approver's terminal.
+        click.echo(escaped(f"{write.id}  {write.agent}  {write.preview.get('request')}  "
+                           f"{write.preview.get('reason')}"))  # fmt: skip
+        click.echo(f"    {json.dumps(write.preview.get('body'))}")  # ASCII, escapes included
 
 
-def _decide(approval_id: str, policy: str | None, db: str | None, approve: bool) -> None:
-    path = _db(policy, db)
+def _approver_key() -> str:
+    key = os.environ.get(APPROVER_KEY_VARIABLE)
+    if key is None and sys.stdin.isatty():
+        key = click.prompt("approver key", hide_input=True, default="", show_default=False)
+    if not key:
+        raise click.ClickException(
+            f"deciding needs an approver's key: set {APPROVER_KEY_VARIABLE} or type it at the "
+            "prompt (make one with `agents approver-key`; its public key goes in the policy)"
+        )
+    return key
+
+
+def _decide(approval_id: str, policy: str, approve: bool) -> None:
+    from .signing import public_key_of, sign
+
+    loaded = _load(policy)
+    key = _approver_key()
+    public = public_key_of(key)
+    approver = next((a for a in loaded.approvers.values() if a.public_key == public), None)
+    if approver is None:
+        raise click.ClickException(f"that key is not the key of an approver of {policy}")
+    path = _db(policy, None)
     store = ApprovalStore(path)
     write = store.get(approval_id)
-    by = os.environ.get("USER") or "a person"
-    if write is None or not store.decide(approval_id, approve, by=by):
+    signature = sign(key, write.signed_text()) if write and approve else None
+    if write is None or not store.decide(approval_id, approve, approver.key, signature):
         state = write.status if write else "unknown"
         raise click.ClickException(f"no pending write {approval_id} ({state})")
     op = operations()[write.operation_id]
     decision = "approved" if approve else "rejected"
     method, _, url = str(write.preview.get("request", "")).partition(" ")
+    agent = loaded.agents.get(write.agent)
+    agent_name = agent.name if agent else write.agent
     sink = SQLiteAuditSink(path)
     sink.write(
         AuditRecord(
             time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             agent=write.agent, business_id=write.preview.get("business_id"),
-            business_name=None, operation_id=write.operation_id, method=method,
-            path=op.path, target_id=None,
-            summary=f"{by} {decision} {write.agent}'s request to {words.action(op, False)}",
+            business_name=loaded.businesses.get(write.preview.get("business_id") or ""),
+            operation_id=write.operation_id, method=method, path=op.path, target_id=None,
+            summary=f"{approver.identity} {decision} {agent_name}'s request to "
+                    f"{words.action(op, False)}",
             decision=decision, reason=f"{write.id}: {write.preview.get('reason')}",
         )
     )  # fmt: skip
@@ -152,20 +193,25 @@ def _decide(approval_id: str, policy: str | None, db: str | None, approve: bool)
     click.echo(f"{decision} {approval_id}: {method} {url}")
 
 
-@agents.command()
-@click.argument("approval_id")
-@where_stored
-def approve(approval_id: str, policy: str | None, db: str | None) -> None:
-    """Approve a waiting write: the agent's next call with its id sends it, once."""
-    _decide(approval_id, policy, db, True)
+POLICY_OPTION = click.option("--policy", required=True, type=click.Path(dir_okay=False),
+                             help="the policy naming the approvers")  # fmt: skip
 
 
 @agents.command()
 @click.argument("approval_id")
-@where_stored
-def reject(approval_id: str, policy: str | None, db: str | None) -> None:
-    """Reject a waiting write."""
-    _decide(approval_id, policy, db, False)
+@POLICY_OPTION
+def approve(approval_id: str, policy: str) -> None:
+    """Approve a waiting write with an approver's key ($SAGE_APPROVER_KEY, or typed at the
+    prompt): the agent's next call with its id sends it, once."""
+    _decide(approval_id, policy, True)
+
+
+@agents.command()
+@click.argument("approval_id")
+@POLICY_OPTION
+def reject(approval_id: str, policy: str) -> None:
+    """Reject a waiting write (an approver's key, as for approve)."""
+    _decide(approval_id, policy, False)
 
 
 @click.group()
@@ -188,9 +234,11 @@ def verify_command(policy: str | None, db: str | None, expect_head: str | None) 
     path = _db(policy, db)
     try:
         problems = verify(path, expect_head)
+        count = sum(1 for _ in read_records(path))
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expect-head") from None
-    count = sum(1 for _ in read_records(path))
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
@@ -209,8 +257,13 @@ def verify_command(policy: str | None, db: str | None, expect_head: str | None) 
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table")
 def show(policy: str | None, db: str | None, agent: str | None, business: str | None,
          decision: str | None, since: str | None, until: str | None, as_json: bool) -> None:  # fmt: skip
-    """Show audit records, filtered."""
-    for _seq, record in read_records(_db(policy, db)):
+    """Show audit records, filtered. Text from Sage (names, references) is shown with control
+    characters and line breaks escaped: one record, one line, no terminal escapes."""
+    try:
+        records = list(read_records(_db(policy, db)))
+    except AuditError as exc:
+        raise click.ClickException(str(exc)) from None
+    for _seq, record in records:
         if agent and record.agent != agent:
             continue
         if business and business not in (record.business_id, record.business_name):
@@ -220,10 +273,36 @@ def show(policy: str | None, db: str | None, agent: str | None, business: str | 
         if (since and record.time < since) or (until and record.time > until):
             continue
         if as_json:
-            click.echo(json.dumps(asdict(record), ensure_ascii=False))
+            click.echo(json_escaped(json.dumps(asdict(record), ensure_ascii=False)))
         else:
             status = record.status if record.status is not None else "-"
-            click.echo(f"{record.time}  {record.decision:<17} {status!s:>3}  {record.summary}")
+            click.echo(escaped(f"{record.time}  {record.decision:<17} {status!s:>3}  "
+                               f"{record.summary}"))  # fmt: skip
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with every character that is not printable as a ``\\uXXXX`` escape: still the
+    same JSON, and nothing a terminal acts on."""
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable():
+            out.append(c)
+        elif ord(c) > 0xFFFF:  # a surrogate pair, as JSON writes them
+            high, low = divmod(ord(c) - 0x10000, 0x400)
+            out.append(f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}")
+        else:
+            out.append(f"\\u{ord(c):04x}")
+    return "".join(out)
+
+
+def escaped(text: str) -> str:
+    """``text`` with every character that is not printable (control characters, line breaks,
+    bidirectional overrides) written as its Python escape: ``\\x1b``, ``\\n``, ``\\u202e``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 @click.command()

@@ -9,6 +9,10 @@ class PolicyError(SageError):
     """The policy file cannot be used; the message names the line and the closest valid name."""
 
 
+class AuditError(SageError):
+    """The audit log cannot be read: missing, unreadable, or not an audit log."""
+
+
 class AccessDenied(SageError):
     """The agent's policy does not allow this call; nothing was sent to Sage."""
 
@@ -23,8 +27,9 @@ class BudgetExceeded(AccessDenied):
 
 
 class ApprovalRequired(AccessDenied):
-    """A person must approve this write first. Approve with ``sage-accounting agents approve ID``,
-    then repeat the call with ``idempotency_id=error.idempotency_id``: it runs once."""
+    """A person must approve this write first (an approver of the policy, with their key), then
+    the call is repeated with ``idempotency_id=error.idempotency_id``: it runs once. The message
+    (what an agent reads) does not say how to approve."""
 
     def __init__(
         self, message: str, *, agent: str, operation_id: str, approval_id: str,

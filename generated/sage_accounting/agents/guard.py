@@ -3,17 +3,27 @@ every decision in the audit log.
 
 ``client.for_agent(policy, "bookkeeper")`` puts an ``AgentGuard`` on a copy of the client; the
 client calls ``admit`` before each HTTP request (first pages, later pages, change feeds, both
-sync and async) and ``observe`` with each answer. Denied calls raise before anything is sent.
+sync and async; ``retry=True`` before each further attempt of one) and ``observe`` with each
+answer. Denied calls raise before anything is sent.
+
+What is admitted is the request itself, not only the operation it claims: its method and raw
+URL must be the operation's path template under the base URL (dot segments refused before any
+normalising), with only the operation's query parameters. The guard is a limit on what code
+running with the client asks for; it is not a sandbox for untrusted code in the same process
+(that code can read the token wherever the client can): the MCP server, run as its own OS user,
+is the boundary for untrusted agents (docs/agents.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+import urllib.parse
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,9 +33,9 @@ from .._runtime._encoding import loads
 from . import words
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, SQLiteAuditSink
-from .budget import Budget
+from .budget import Budget, BudgetStore, SQLiteBudgetStore
 from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
-from .policy import AgentPolicy, Policy, load_policy
+from .policy import AgentPolicy, Policy, load_policy, operations
 
 if TYPE_CHECKING:
     from .._runtime._client import _BaseClient
@@ -44,23 +54,35 @@ class AgentGuard:
         audit: AuditSink | None = None,
         approvals: ApprovalStore | None = None,
         approver: Approver | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        base_url: str = "",
+        budgets: BudgetStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self.agent = agent
         self.audit = audit
         self.approvals = approvals or ApprovalStore(None)
         self.approver = approver
-        self._budget = Budget(agent.per_minute, agent.per_day, clock)
+        self.base_url = base_url
+        self._budget = Budget(
+            agent.key, agent.per_minute, agent.per_day, budgets or agent.budget_store, clock
+        )
         self._started: dict[int, float] = {}
-        self._approved: dict[int, str] = {}  # request -> the approval it carries out
+        self._approved: dict[int, str] = {}  # request -> who approved it, and its approval id
         self._lock = threading.Lock()
 
     # -- before the request -------------------------------------------------------------------------
 
-    def admit(self, request: PreparedRequest) -> None:
-        """Return if the agent may send ``request``; else record why and raise."""
+    def admit(self, request: PreparedRequest, retry: bool = False) -> None:
+        """Return if the agent may send ``request``; else record why and raise. ``retry``: a
+        further attempt of a request admitted already, which only counts against the budget."""
+        if retry:
+            self._take_budget(request)
+            return
         op = request.operation
+        wrong = self._not_the_operation(request)
+        if wrong:
+            self._refuse(request, wrong)
         decision = self.agent.decide(request.operation_id)
         if not decision.allowed:
             self._refuse(request, decision.reason)
@@ -68,15 +90,60 @@ class AgentGuard:
             allowed = ", ".join(self.agent.businesses or ())
             chosen = request.business_id or "the lead business (no X-Business)"
             self._refuse(request, f"{self.agent.name} may act on {allowed} only, not {chosen}")
-        over = self._budget.take()
-        if over:
-            self._refuse(request, over, BudgetExceeded)
+        self._take_budget(request)
         if op.method != "GET":
             why = self.agent.needs_approval(op) or self._over_amount(request)
             if why:
                 self._approval(request, why)
         with self._lock:
             self._started[id(request)] = time.perf_counter()
+        if op.method != "GET":  # in the file before it leaves: a crash cannot lose a write
+            self._record(request, "sending", decision.reason, durable=True)
+
+    def _take_budget(self, request: PreparedRequest) -> None:
+        over = self._budget.take()
+        if over:
+            self._refuse(request, over, BudgetExceeded)
+
+    def _not_the_operation(self, request: PreparedRequest) -> str | None:
+        """Why the request is not one of its operation's (the SDK's operation of that id, with
+        its method, path template and query), or None when it is."""
+        op = request.operation
+        if operations().get(op.id) != op:  # an Operation made or edited by hand
+            return (f"{op.method} {op.path} is not the SDK's operation {op.id}: requests are "
+                    "admitted for the operations the SDK declares")  # fmt: skip
+        from .._runtime._prepare import refused_header
+
+        header = refused_header(request.headers)
+        if header:
+            return f"it carries header {header!r}, which no request may set"
+        sent = [v for k, v in request.headers.items() if k.lower() == "x-business"]
+        if sent != ([request.business_id] if request.business_id else []):
+            return (f"its X-Business header ({', '.join(sent) or 'none'}) is not the business "
+                    f"it was prepared for ({request.business_id or 'the lead business'})")  # fmt: skip
+        claimed = f"{request.method} {_path_of(request.url, self.base_url)}"
+        wrong = f"{claimed} is not a request of {op.resource}.{op.name} ({op.method} {op.path})"
+        if not request.url.startswith(self.base_url + "/"):
+            return f"{wrong}: it is not under the base URL"
+        path, _, query = request.url[len(self.base_url) :].partition("?")
+        if "#" in request.url:
+            return f"{wrong}: it has a fragment"
+        segments, template = path.split("/")[1:], op.path.split("/")[1:]
+        if len(segments) != len(template):
+            return wrong
+        for segment, pattern in zip(segments, template, strict=True):
+            decoded = urllib.parse.unquote(segment)
+            if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
+                return f"{wrong}: dot segments and slashes in ids are refused"
+            if pattern.startswith("{") and pattern.endswith("}"):
+                if not segment or segment.startswith("{"):
+                    return wrong
+            elif segment != pattern:
+                return wrong
+        for name, _value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            if name not in op.query:
+                return f"{wrong}: it has query parameter {name!r}, which the operation has not"
+        return None
 
     def _refuse(self, request: PreparedRequest, reason: str,
                 error: type[AccessDenied] = AccessDenied) -> None:  # fmt: skip
@@ -87,63 +154,75 @@ class AgentGuard:
         )  # fmt: skip
 
     def _over_amount(self, request: PreparedRequest) -> str | None:
+        """Why the write waits for its amount: a conservative total of it over the approval
+        amount, or an amount that cannot be read (fail closed)."""
         limit = self.agent.approval_over
         if limit is None or not request.content:
             return None
         from .tools import schemas
 
-        money = set(schemas()["operations"][request.operation_id]["money_fields"])
-        for name, value in _fields(loads(request.content)):  # numbers as Decimal, never float
-            if name in money:
-                try:
-                    amount = Decimal(str(value))
-                except InvalidOperation:
-                    continue
-                if abs(amount) > limit:
-                    return f"{name} {amount} is over the approval amount {limit}"
+        money = frozenset(schemas()["operations"][request.operation_id]["money_fields"])
+        try:
+            total = conservative_total(loads(request.content), money)
+        except ValueError as exc:  # not JSON, or an amount that is not a number
+            return f"{exc}, so its total is unknown (approval amount {limit})"
+        if total > limit:
+            return f"a total of at least {total} is over the approval amount {limit}"
         return None
 
     def _approval(self, request: PreparedRequest, why: str) -> None:
         fingerprint = _fingerprint(request)
-        done = self.approvals.take_approved(self.agent.key, fingerprint)
+        done = self.approvals.take_approved(self.agent.key, fingerprint, self._signed_by)
         if done:
             with self._lock:
-                self._approved[id(request)] = done
+                self._approved[id(request)] = f"{done[1]} ({done[0]})"
             return
         pending = self.approvals.create(
             self.agent.key, request.operation_id, fingerprint, preview(request, why)
         )
-        if self.approver is not None:
+        if self.approver is not None:  # the application's own code decides, in process
             approved = bool(self.approver(pending))
             self.approvals.decide(pending.id, approved, by="callback")
             self._record(request, "approved" if approved else "rejected", f"{why} ({pending.id})")
-            if approved:
-                self._approval(request, why)
+            if approved and self.approvals.mark_executed(pending.id):
+                with self._lock:
+                    self._approved[id(request)] = f"the approver callback ({pending.id})"
                 return
             self._refuse(request, f"a person rejected it ({pending.id})")
         self._record(request, "awaiting approval", f"{why}; approval id {pending.id}")
         raise ApprovalRequired(
             f"{self.agent.name} needs a person's approval to "
-            f"{words.action(request.operation, False)}: {why}. Approve with "
-            f"`sage-accounting agents approve {pending.id}`, then repeat the call.",
+            f"{words.action(request.operation, False)}: {why}. It waits as {pending.id}; once a "
+            "person has approved it, repeat the call.",
             agent=self.agent.key, operation_id=request.operation_id, approval_id=pending.id,
             idempotency_id=pending.preview.get("idempotency_id"), preview=pending.preview,
         )  # fmt: skip
+
+    def _signed_by(self, write: PendingWrite) -> str | None:
+        """The identity of the policy's approver who signed ``write``; None if none did."""
+        from .signing import verifies
+
+        approver = self.policy.approvers.get(write.decided_by or "")
+        if approver is None or not write.signature:
+            return None
+        if not verifies(approver.public_key, write.signed_text(), write.signature):
+            return None
+        return approver.identity
 
     # -- after the request ----------------------------------------------------------------------------
 
     def observe(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Record Sage's answer: allowed (it succeeded) or failed, with status and request id."""
+        status = response.status_code
         with self._lock:
             started = self._started.pop(id(request), None)
-            approval = self._approved.pop(id(request), None)
-        status = response.status_code
+            approval = self._approved.pop(id(request), None) if status < 300 else None
         duration = (time.perf_counter() - started) * 1000 if started is not None else None
         request_id = response.headers.get("x-request-id")
         if status < 300:  # the client raises for the rest (redirects are never followed)
             reason = self.agent.decide(request.operation_id).reason
             if approval:
-                reason += f"; approved by a person ({approval})"
+                reason += f"; approved by {approval}"
             detail = words.describe_record(response.content) if request.method != "GET" else ""
             self._record(request, "allowed", reason, status, request_id, duration, detail)
             return
@@ -162,12 +241,15 @@ class AgentGuard:
 
     def _record(self, request: PreparedRequest, decision: str, reason: str,
                 status: int | None = None, request_id: str | None = None,
-                duration: float | None = None, detail: str = "") -> None:  # fmt: skip
+                duration: float | None = None, detail: str = "",
+                durable: bool = False) -> None:  # fmt: skip
+        """Write one record (``durable``: in the file before this returns)."""
         if self.audit is None:
             return
         op = request.operation
         business = self.business_name(request.business_id)
-        target = words.target_id(op.path, request.path)
+        path = _path_of(request.url, self.base_url)  # what is sent, not what was claimed
+        target = words.target_id(op.path, path)
         done = decision in ("allowed",)
         self.audit.write(
             AuditRecord(
@@ -177,7 +259,7 @@ class AgentGuard:
                 business_name=self.policy.businesses.get(request.business_id or ""),
                 operation_id=request.operation_id,
                 method=request.method,
-                path=request.path,
+                path=path,
                 target_id=target,
                 summary=words.summary(self.agent.name, op, done=done, target=target,
                                       detail=detail, business=business, decision=decision),
@@ -188,6 +270,8 @@ class AgentGuard:
                 duration_ms=round(duration, 3) if duration is not None else None,
             )
         )  # fmt: skip
+        if durable:
+            self.flush()
 
     def flush(self) -> None:
         """Wait until every record so far is written (sinks that write in the background)."""
@@ -226,15 +310,57 @@ def _fingerprint(request: PreparedRequest) -> str:
     return digest.hexdigest()
 
 
-def _fields(value: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) in a JSON document, nested ones too."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield key, item
-            yield from _fields(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _fields(item)
+AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+CARRIAGE = ("shipping_net_amount", "shipping_tax_amount")
+
+
+def amount_of(name: str, value: Any) -> Decimal:
+    """A money value as Sage would read it: a finite number (a JSON number or a numeric string,
+    never a bool); else ValueError naming it."""
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        found = Decimal(value)
+    elif isinstance(value, str) and AMOUNT.fullmatch(value.strip()):
+        found = Decimal(value.strip())
+    else:
+        raise ValueError(f"{name} {value!r} cannot be read as an amount")
+    if not found.is_finite():
+        raise ValueError(f"{name} {value!r} cannot be read as an amount")
+    return abs(found)
+
+
+def conservative_total(value: Any, money: frozenset[str]) -> Decimal:
+    """At least what a write is worth, never less: the largest of its money fields, and of
+    quantity x unit price plus tax of each line summed over every list of lines, plus carriage
+    and header tax. Negative amounts count as positive (a credit line lowers nothing)."""
+    if isinstance(value, list):
+        return sum((conservative_total(item, money) for item in value), Decimal(0))
+    if not isinstance(value, dict):
+        return Decimal(0)
+    present = {k: v for k, v in value.items() if v is not None}
+    candidates = [amount_of(k, v) for k, v in present.items() if k in money]
+    if "unit_price" in present:
+        quantity = amount_of("quantity", present["quantity"]) if "quantity" in present else 1
+        line = quantity * amount_of("unit_price", present["unit_price"])
+        candidates.append(line + amount_of("tax_amount", present.get("tax_amount", 0)))
+    nested = sum(
+        (conservative_total(v, money) for v in present.values() if isinstance(v, (list, dict))),
+        Decimal(0),
+    )
+    if nested:
+        extra = sum((amount_of(k, present[k]) for k in CARRIAGE if k in present), Decimal(0))
+        if "shipping_total_amount" in present:
+            extra = max(extra, amount_of("shipping_total_amount", present["shipping_total_amount"]))
+        if "unit_price" not in present and "tax_amount" in present:
+            extra += amount_of("tax_amount", present["tax_amount"])
+        candidates.append(nested + extra)
+    return max(candidates, default=Decimal(0))
+
+
+def _path_of(url: str, base_url: str) -> str:
+    """The path a URL names below the base URL (the whole URL when it is not below it)."""
+    if base_url and url.startswith(base_url + "/"):
+        return url[len(base_url) :].partition("?")[0]
+    return url
 
 
 def flush_audit(client: Any) -> None:
@@ -255,13 +381,23 @@ def guard_client(
     audit: AuditSink | str | Path | None = None,
     approvals: ApprovalStore | None = None,
     approver: Approver | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    budgets: BudgetStore | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ClientT:
     """A copy of ``client`` acting as ``agent``: what ``client.for_agent`` returns.
 
     ``audit`` is a sink or a SQLite path (default: the policy's ``[audit] path``, else none).
-    An agent limited to one business acts on it when the client names none.
+    Budgets are counted in the audit database when there is one (every process sharing the file
+    shares them), else in the process (every copy of this policy's agent shares them). An agent
+    limited to one business acts on it when the client names none. A client that already acts
+    as an agent cannot be made another (or the same one afresh).
     """
+    current: AgentGuard | None = client._agent_guard
+    if current is not None:
+        raise AccessDenied(
+            f"this client already acts as agent {current.agent.key!r}: make agents from the "
+            "client before for_agent", agent=current.agent.key, operation_id="for_agent",
+        )  # fmt: skip
     if not isinstance(policy, Policy):
         policy = load_policy(policy)
     chosen = policy.agent(agent)
@@ -272,10 +408,13 @@ def guard_client(
         approvals = approvals or ApprovalStore(audit)
     else:
         sink = audit
+    if budgets is None and isinstance(sink, SQLiteAuditSink):
+        budgets = SQLiteBudgetStore(sink.path)
     guarded = client._copy()
     if guarded.business_id is None and chosen.businesses and len(chosen.businesses) == 1:
         guarded = guarded.with_business(chosen.businesses[0])
     guarded._agent_guard = AgentGuard(
-        policy, chosen, audit=sink, approvals=approvals, approver=approver, clock=clock
-    )
+        policy, chosen, audit=sink, approvals=approvals, approver=approver,
+        base_url=client.base_url, budgets=budgets, clock=clock,
+    )  # fmt: skip
     return guarded

@@ -13,7 +13,13 @@
     approval = { areas = ["Bank"], over_amount = "1000.00" }
     key_sha256 = "..."                 # the agent's MCP key, hashed
 
-Anything not granted is denied. A wrong name is refused at load with its line and the closest
+    [approvers.alice]                  # who may approve waiting writes (never an agent)
+    name = "Alice Finance"
+    public_key = "..."                 # from `sage-accounting agents approver-key`
+
+Anything not granted is denied. Every value has an exact type (a string where a string is
+meant, ``true``/``false`` for switches), names and display names are one line of text, and key
+hashes are 64 lowercase hex digits, each agent's its own. A wrong name is refused at load with its line and the closest
 valid name: a typo must never widen or silently narrow what an agent may do.
 """
 
@@ -31,11 +37,15 @@ from typing import Any
 
 from .._runtime import Operation
 from . import levels
+from .budget import MemoryBudgetStore
 from .errors import PolicyError
 
 AGENT_KEYS = ("name", "businesses", "areas", "allow", "deny", "budget", "approval",
               "key_sha256", "tools", "meta_tools")  # fmt: skip
-TOP_KEYS = ("businesses", "agents", "audit", "sage")
+TOP_KEYS = ("businesses", "agents", "approvers", "audit", "sage")
+APPROVER_KEYS = ("name", "public_key")
+SAGE_KEYS = ("base_url", "token_store", "client_id", "client_secret_env", "token_url")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def operations() -> dict[str, Operation]:
@@ -70,6 +80,10 @@ class AgentPolicy:
     tools: tuple[str, ...] | None = None  # resources exposed as direct tools; None: all permitted
     meta_tools: bool = True
     _table: dict[str, Decision] = field(default_factory=dict, compare=False, repr=False)
+    # Budgets counted in the process: shared by every guard of this agent without a database.
+    budget_store: MemoryBudgetStore = field(
+        default_factory=lambda: MemoryBudgetStore(), compare=False, repr=False
+    )
 
     def decide(self, operation_id: str) -> Decision:
         """Allowed or not, and why; computed once per operation."""
@@ -105,12 +119,27 @@ class AgentPolicy:
 
 
 @dataclass(frozen=True)
+class Approver:
+    """A person who may approve waiting writes: the policy holds their Ed25519 public key, the
+    person the private key (an agent never does)."""
+
+    key: str  # the approver's name in the file
+    name: str  # display name
+    public_key: str  # base64 of the 32-byte Ed25519 public key
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name} ({self.key})"
+
+
+@dataclass(frozen=True)
 class Policy:
     agents: Mapping[str, AgentPolicy]
     businesses: Mapping[str, str]  # id -> display name
     audit_path: Path | None = None
     sage: Mapping[str, Any] = field(default_factory=dict)  # the MCP server's Sage connection
     source: str = "<policy>"
+    approvers: Mapping[str, Approver] = field(default_factory=dict)
 
     def agent(self, key: str) -> AgentPolicy:
         try:
@@ -134,9 +163,15 @@ class Policy:
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PolicyError(f"{path}:{line}: not UTF-8 (byte {data[exc.start]:#04x}): save the "
+                          "policy as UTF-8") from None  # fmt: skip
     return parse_policy(text, source=str(path), base=path.parent)
 
 
@@ -179,19 +214,78 @@ class _Reader:
             isinstance(v, str) for v in businesses.values()
         ):
             raise self.fail("[businesses] maps business ids to display names", "[businesses]")
+        for business, display in businesses.items():
+            self.one_line(business, f"business id {business!r}", business, "businesses")
+            self.one_line(display, f"business {business!r}", business, "businesses")
         agents_data = data.get("agents")
         if not isinstance(agents_data, dict) or not agents_data:
             raise self.fail("the policy names no agents: add an [agents.NAME] table")
+        approvers_data = data.get("approvers", {})
+        self.unknown_keys(approvers_data, list(approvers_data), "approvers", "approver")
+        approvers = {key: self.approver(key, value) for key, value in approvers_data.items()}
         agents = {key: self.agent(key, value, businesses) for key, value in agents_data.items()}
+        self.unique_keys(agents, approvers)
         audit = data.get("audit", {})
         self.unknown_keys(audit, ("path",), "audit", "audit setting")
+        self.strings(audit, "audit")
         audit_path = self.base / audit["path"] if audit.get("path") else None
         sage = dict(data.get("sage", {}))
-        self.unknown_keys(sage, ("base_url", "token_store", "client_id", "client_secret_env",
-                                 "token_url"), "sage", "sage setting")  # fmt: skip
+        self.unknown_keys(sage, SAGE_KEYS, "sage", "sage setting")
+        self.strings(sage, "sage")
         if sage.get("token_store"):
             sage["token_store"] = self.base / sage["token_store"]
-        return Policy(agents, dict(businesses), audit_path, dict(sage), self.source)
+        return Policy(agents, dict(businesses), audit_path, dict(sage), self.source, approvers)
+
+    def strings(self, table: dict[str, Any], section: str) -> None:
+        for key, value in table.items():
+            if not isinstance(value, str):
+                raise self.fail(f"[{section}] {key} must be a string, not {value!r}", key,
+                                section)  # fmt: skip
+
+    def one_line(self, value: Any, what: str, needle: str, section: str) -> str:
+        """A name or display name: a string of printable characters (no newline, no escape)."""
+        if not isinstance(value, str) or not value or not value.isprintable():
+            raise self.fail(f"{what} must be one line of text, not {value!r}", needle, section)
+        return value
+
+    def approver(self, key: str, data: Any) -> Approver:
+        section = f"approvers.{key}"
+        self.one_line(key, f"approver name {key!r}", key, section)
+        self.unknown_keys(data, APPROVER_KEYS, section, f"setting of approver {key!r}")
+        name = self.one_line(data.get("name", key), f"name of approver {key!r}", "name", section)
+        public_key = data.get("public_key")
+        from .signing import valid_public_key
+
+        if not isinstance(public_key, str) or not valid_public_key(public_key):
+            raise self.fail(
+                f"public_key of approver {key!r} must be the key `sage-accounting agents "
+                f"approver-key` printed, not {public_key!r}", "public_key", section,
+            )  # fmt: skip
+        return Approver(key, name, public_key)
+
+    def unique_keys(self, agents: Mapping[str, AgentPolicy],
+                    approvers: Mapping[str, Approver]) -> None:  # fmt: skip
+        """Two agents with one key hash would share a key (and the later one's tools); two
+        approvers with one public key are one person."""
+        seen: dict[str, str] = {}
+        for agent in agents.values():
+            if agent.key_sha256 is None:
+                continue
+            if agent.key_sha256 in seen:
+                raise self.fail(
+                    f"key_sha256 of agent {agent.key!r} is also agent {seen[agent.key_sha256]!r}'s:"
+                    " each agent needs its own key", agent.key_sha256, f"agents.{agent.key}",
+                )  # fmt: skip
+            seen[agent.key_sha256] = agent.key
+        public: dict[str, str] = {}
+        for approver in approvers.values():
+            if approver.public_key in public:
+                raise self.fail(
+                    f"public_key of approver {approver.key!r} is also approver "
+                    f"{public[approver.public_key]!r}'s", approver.public_key,
+                    f"approvers.{approver.key}",
+                )  # fmt: skip
+            public[approver.public_key] = approver.key
 
     def unknown_keys(self, table: Any, valid: Iterable[str], section: str, what: str) -> None:
         if not isinstance(table, dict):
@@ -202,8 +296,9 @@ class _Reader:
 
     def agent(self, key: str, data: Any, businesses: Mapping[str, str]) -> AgentPolicy:
         section = f"agents.{key}"
+        self.one_line(key, f"agent name {key!r}", key, section)
         self.unknown_keys(data, AGENT_KEYS, section, f"setting of agent {key!r}")
-        name = data.get("name", key)
+        name = self.one_line(data.get("name", key), f"name of agent {key!r}", "name", section)
         chosen = data.get("businesses", "all")
         if chosen == "all":
             allowed_businesses = None
@@ -235,35 +330,48 @@ class _Reader:
         budget = data.get("budget", {})
         self.unknown_keys(budget, ("per_minute", "per_day"), section, "budget")
         for limit in budget.values():
-            if not isinstance(limit, int) or limit < 0:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                 raise self.fail("budgets are whole numbers of calls", "budget", section)
         approval = data.get("approval", {})
         self.unknown_keys(approval, ("areas", "over_amount"), section, "approval setting")
         approval_areas = approval.get("areas", [])
+        if not isinstance(approval_areas, list):
+            raise self.fail(f"approval areas of agent {key!r} must be a list of areas, not "
+                            f"{approval_areas!r}", "approval", section)  # fmt: skip
         for area in approval_areas:
             if area not in levels.AREAS:
                 raise self.fail(
                     f"approval names unknown area {area!r}{_did_you_mean(area, levels.AREAS)}",
                     area, section,
                 )  # fmt: skip
-        over = approval.get("over_amount")
-        try:
-            over_amount = Decimal(str(over)) if over is not None else None
-        except InvalidOperation:
-            raise self.fail(
-                f"over_amount {over!r} is not an amount", "over_amount", section
-            ) from None
+        over_amount = self.amount(approval.get("over_amount"), key, section)
         tools = data.get("tools")
         if tools is not None:
+            if not isinstance(tools, list):
+                raise self.fail(f"tools of agent {key!r} must be a list of resources, not "
+                                f"{tools!r}", "tools", section)  # fmt: skip
             for resource in tools:
                 if resource not in self.resources:
                     raise self.fail(
                         f"tools names unknown resource {resource!r}"
                         f"{_did_you_mean(resource, self.resources)}", resource, section,
                     )  # fmt: skip
+        key_sha256 = data.get("key_sha256")
+        if key_sha256 is not None and (
+            not isinstance(key_sha256, str) or not SHA256_HEX.fullmatch(key_sha256)
+        ):
+            raise self.fail(
+                f"key_sha256 of agent {key!r} must be 64 lowercase hex digits (the line "
+                f"`sage-accounting agents key` prints), not {key_sha256!r}", "key_sha256",
+                section,
+            )  # fmt: skip
+        meta_tools = data.get("meta_tools", True)
+        if not isinstance(meta_tools, bool):
+            raise self.fail(f"meta_tools of agent {key!r} must be true or false (unquoted), not "
+                            f"{meta_tools!r}", "meta_tools", section)  # fmt: skip
         return AgentPolicy(
             key=key,
-            name=str(name),
+            name=name,
             businesses=allowed_businesses,
             areas=dict(areas),
             allow=allow,
@@ -272,16 +380,40 @@ class _Reader:
             per_day=budget.get("per_day"),
             approval_areas=frozenset(approval_areas),
             approval_over=over_amount,
-            key_sha256=data.get("key_sha256"),
+            key_sha256=key_sha256,
             tools=tuple(tools) if tools is not None else None,
-            meta_tools=bool(data.get("meta_tools", True)),
+            meta_tools=meta_tools,
         )
+
+    def amount(self, over: Any, key: str, section: str) -> Decimal | None:
+        """``over_amount``: a finite, positive amount, written as a string or a whole number."""
+        if over is None:
+            return None
+        if isinstance(over, float):
+            raise self.fail(f"over_amount {over!r}: write it as a string (\"{over}\"), so that "
+                            "it is exact", "over_amount", section)  # fmt: skip
+        if isinstance(over, bool) or not isinstance(over, (str, int)):
+            raise self.fail(f"over_amount {over!r} is not an amount", "over_amount", section)
+        try:
+            amount = Decimal(str(over).strip())
+        except InvalidOperation:
+            raise self.fail(
+                f"over_amount {over!r} is not an amount", "over_amount", section
+            ) from None
+        if not amount.is_finite():
+            raise self.fail(f"over_amount {over!r} must be finite", "over_amount", section)
+        if amount <= 0:
+            raise self.fail(f"over_amount {over!r} must be positive", "over_amount", section)
+        return amount
 
     def names(self, values: Any, setting: str, section: str) -> tuple[str, ...]:
         """Override names: ``resource.method`` as users call it, or a whole ``resource``."""
         if not isinstance(values, list):
             raise self.fail(f"{setting} is a list of names", setting, section)
         for value in values:
+            if not isinstance(value, str):
+                raise self.fail(f"{setting} names unknown value {value!r}: names are strings",
+                                setting, section)  # fmt: skip
             valid = self.methods if "." in str(value) else self.resources
             if value not in valid:
                 raise self.fail(

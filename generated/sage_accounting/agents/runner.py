@@ -1,24 +1,29 @@
 """Carrying out an agent's tool call with its guarded (async) client.
 
-Arguments are split into path, query and body as the operation's table entry says, and sent as
-JSON as they are (money stays the decimal string the agent wrote). Lists answer one page with a
-``next_cursor`` to pass back. Sage's numbers are decoded as Decimal and reach the agent as
-strings of their exact digits (never through a float). Writes waiting for a person answer with
-the approval id and a preview; the call that names the approved id sends the very request
-approved, once.
+Every call is checked against its operation before anything is sent: a direct call names one of
+the agent's listed tools; path parameters are required non-empty strings, query parameters have
+their declared types, and the body is validated by the operation's request model (wrong types,
+unknown fields and missing required fields refused). Every failure is a tool error in plain
+words, never a protocol error. Arguments are split into path, query and body as the operation's
+table entry says, and sent as JSON as they are (money stays the decimal string the agent wrote).
+Lists answer one page with a ``next_cursor`` to pass back. Sage's numbers are decoded as Decimal
+and reach the agent as strings of their exact digits (never through a float). Writes waiting for
+a person answer with the approval id and a preview; the call that names the approved id sends
+the very request approved, once.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
-from .._runtime import Operation, SageError
+from .._runtime import Operation, SageArgumentError, SageError
 from .._runtime._encoding import loads
 from .errors import AccessDenied, ApprovalRequired
 from .policy import AgentPolicy, operations
-from .tools import CALL, PAGE_SIZE, SEARCH, schemas, search, tool_name
+from .tools import CALL, PAGE_SIZE, SEARCH, agent_tools, schemas, search, tool_name
 
 RESERVED = ("business_id", "cursor", "approval_id")
 
@@ -31,31 +36,20 @@ class Runner:
     def __init__(self, client: Any, agent: AgentPolicy) -> None:
         self.client = client  # an AsyncSageAccounting from for_agent
         self.agent = agent
-        self._by_name = {tool_name(e): op_id for op_id, e in schemas()["operations"].items()}
+        self._by_name: dict[str, str] = {}
+        for op_id, entry in schemas()["operations"].items():
+            self._by_name[tool_name(entry)] = op_id
+            self._by_name[f"{entry['resource']}.{entry['method']}"] = op_id  # the policy's name
+        self._listed = {t.name for t in agent_tools(agent)}
 
-    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    async def call(self, name: str, arguments: Any) -> tuple[dict[str, Any], bool]:
         """(result, is_error) for the tool ``name``."""
         try:
-            if name in (SEARCH, CALL) and not self.agent.meta_tools:
-                raise ToolError(f"{name} is turned off for {self.agent.name}")
-            if name == SEARCH:
-                return {"operations": search(self.agent, str(arguments.get("query", "")))}, False
-            if name == CALL:
-                inner = arguments.get("arguments") or {}
-                if not isinstance(inner, dict):
-                    raise ToolError("arguments must be an object")
-                return await self.call(str(arguments.get("name", "")), inner)
-            op_id = self._by_name.get(name)
-            if op_id is None:
-                raise ToolError(f"no operation {name!r}")
-            # A denied operation is not among the tools; named through call_operation it still
-            # goes to the guard, which refuses it before any request and audits the attempt.
-            if arguments.get("approval_id"):
-                return await self._approved(op_id, str(arguments["approval_id"])), False
-            return await self._run(op_id, arguments), False
+            return await self._call(name, arguments, direct=True)
         except ApprovalRequired as exc:
+            inner = arguments.get("arguments") if name == CALL else arguments
             self.client._agent_guard.approvals.set_arguments(
-                exc.approval_id, {**arguments, "idempotency_id": exc.idempotency_id}
+                exc.approval_id, {**inner, "idempotency_id": exc.idempotency_id}
             )
             return {
                 "status": "awaiting approval",
@@ -65,10 +59,42 @@ class Runner:
             }, False
         except (AccessDenied, ToolError) as exc:
             return {"error": str(exc)}, True
+        except SageArgumentError as exc:  # refused before anything was sent
+            return {"error": f"invalid arguments: {exc}"}, True
         except SageError as exc:
             return {"error": f"{type(exc).__name__}: {exc}"}, True
-        except (TypeError, ValueError) as exc:  # arguments the SDK refuses before sending
-            return {"error": f"invalid arguments: {exc}"}, True
+        except Exception as exc:  # never a protocol error, never a traceback to the agent
+            return {"error": f"the call failed ({type(exc).__name__}); nothing more is known"}, True
+
+    async def _call(self, name: str, arguments: Any, direct: bool) -> tuple[dict[str, Any], bool]:
+        if not isinstance(arguments, dict):
+            raise ToolError("arguments must be an object")
+        if name in (SEARCH, CALL) and not self.agent.meta_tools:
+            raise ToolError(f"{name} is turned off for {self.agent.name}")
+        if name == SEARCH:
+            query = arguments.get("query")
+            if not isinstance(query, str) or not query.strip():
+                raise ToolError("query must be a non-empty string of words")
+            return {"operations": search(self.agent, query)}, False
+        if name == CALL:
+            unknown = set(arguments) - {"name", "arguments"}
+            if unknown:
+                raise ToolError(f"unknown argument {sorted(unknown)[0]!r} of {CALL}")
+            inner = arguments.get("arguments")
+            inner = {} if inner is None else inner
+            if not isinstance(arguments.get("name"), str):
+                raise ToolError("name must be the name of an operation (search_operations)")
+            return await self._call(arguments["name"], inner, direct=False)
+        op_id = self._by_name.get(name)
+        if direct and name not in self._listed:
+            raise ToolError(f"{name!r} is not one of {self.agent.name}'s tools")
+        if op_id is None:
+            raise ToolError(f"no operation {name!r}")
+        # A denied operation is not among the tools; named through call_operation it still
+        # goes to the guard, which refuses it before any request and audits the attempt.
+        if arguments.get("approval_id"):
+            return await self._approved(op_id, str(arguments["approval_id"])), False
+        return await self._run(op_id, arguments), False
 
     async def _approved(self, op_id: str, approval_id: str) -> dict[str, Any]:
         store = self.client._agent_guard.approvals
@@ -87,9 +113,11 @@ class Runner:
             arguments = _read_cursor(str(cursor))
         path_params, query, body, options = _split(op, arguments)
         if op.kind == "list":
-            query.setdefault("items_per_page", PAGE_SIZE)
-            query["items_per_page"] = min(int(query["items_per_page"]), 100)
-        request = self.client.prepare(op, path=path_params, query=query, body=body, options=options)
+            size = query.setdefault("items_per_page", PAGE_SIZE)
+            if isinstance(size, int) and not isinstance(size, bool):  # else prepare refuses it
+                query["items_per_page"] = max(1, min(size, 100))
+        request = self.client.prepare(op, path=path_params, query=query, body=body,
+                                      body_model=body_model(op_id), options=options)  # fmt: skip
         response = await self.client.send(request)
         data = loads(response.content) if response.content else None  # Decimal, never float
         if op.kind == "list" and isinstance(data, dict):
@@ -111,7 +139,9 @@ def _split(op: Operation, arguments: dict[str, Any]) -> tuple[
     options: dict[str, Any] = {}
     for name, value in arguments.items():
         if "{" + name + "}" in op.path:
-            path_params[name] = str(value)
+            if not isinstance(value, str) or not value:
+                raise ToolError(f"{name} must be a non-empty string (an id), not {value!r}")
+            path_params[name] = value
         elif name in op.query:
             query[name] = value
         elif name == op.body_key:
@@ -122,9 +152,24 @@ def _split(op: Operation, arguments: dict[str, Any]) -> tuple[
             options["idempotency_id"] = str(value)
         elif name not in RESERVED:
             raise ToolError(f"unknown argument {name!r}")
+    for name in re.findall(r"{(\w+)}", op.path):
+        if name not in path_params:
+            raise ToolError(f"{name} is required (the id of the record)")
     if op.method in ("POST", "PUT") and op.body_key and body is None:
         raise ToolError(f"{op.body_key} is required")
     return path_params, query, body, options
+
+
+def body_model(op_id: str) -> Any:
+    """The request model that checks the operation's body (None: it has none)."""
+    entry = schemas()["operations"][op_id]
+    key = operations()[op_id].body_key
+    ref = entry["input"]["properties"].get(key, {}).get("$ref", "") if key else ""
+    if not ref:
+        return None
+    from .. import models
+
+    return getattr(models, ref.rsplit("/", 1)[-1])
 
 
 def tool_text(result: dict[str, Any]) -> str:

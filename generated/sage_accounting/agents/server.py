@@ -69,15 +69,23 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
     )
     runner = Runner(guarded, agent)
     listed = [
-        types.Tool(name=t.name, description=t.description, input_schema=t.input_schema)
+        types.Tool(
+            name=t.name, description=t.description, input_schema=t.input_schema,
+            annotations=types.ToolAnnotations(
+                read_only_hint=t.annotations["readOnlyHint"],
+                destructive_hint=t.annotations["destructiveHint"],
+                idempotent_hint=t.annotations["idempotentHint"],
+                open_world_hint=t.annotations["openWorldHint"],
+            ) if t.annotations else None,
+        )
         for t in agent_tools(agent)
-    ]
+    ]  # fmt: skip
 
     async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        result, is_error = await runner.call(params.name, dict(params.arguments or {}))
+        result, is_error = await runner.call(params.name, params.arguments or {})
         # The audit log is complete before the agent hears back (others may read it at once).
         await anyio.to_thread.run_sync(guarded._agent_guard.flush)
         return types.CallToolResult(

@@ -4,8 +4,14 @@ the function-calling formats of the main model APIs.
 The schemas come from the generated ``_tool_schemas.json`` (built from the IR), so building a
 tool list needs no pydantic. What the policy denies is absent from the list, not merely refused.
 By default every permitted operation is a tool; ``tools = [resources]`` in the policy narrows the
-direct tools to those resources, and two meta-tools (search the permitted operations by words,
-call one by name) reach the rest.
+direct tools to those resources (a tool left out cannot be called by its name), and two
+meta-tools (search the permitted operations by words, call one by name) reach the rest unless
+``meta_tools = false``.
+
+Tool names are ``resource_method`` (``contacts_list``): letters, digits and underscores, valid
+for every major MCP client and model API as they are. Each tool carries MCP annotations derived
+from its operation's method (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``,
+``openWorldHint``).
 """
 
 from __future__ import annotations
@@ -33,14 +39,29 @@ def schemas() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Tool:
-    name: str  # "sales_invoices.create": as in the policy
+    name: str  # "sales_invoices_create"
     description: str
     input_schema: dict[str, Any]
     operation_id: str | None = None  # None for the meta-tools
+    annotations: dict[str, bool] | None = None  # MCP's hints, by their wire names
 
 
 def tool_name(entry: dict[str, Any]) -> str:
-    return f"{entry['resource']}.{entry['method']}"
+    """ "sales_invoices_create": the policy's ``sales_invoices.create`` as a tool name."""
+    return f"{entry['resource']}_{entry['method']}"
+
+
+def hints(method: str, kind: str) -> dict[str, bool]:
+    """MCP's hints from an operation's facts: a GET only reads; a create adds (POST, not
+    idempotent); an update (PUT) or a delete changes what exists, and repeating it changes
+    nothing more; any other POST (release, void, ...) changes what exists. All reach Sage."""
+    read_only = method == "GET"
+    return {
+        "readOnlyHint": read_only,
+        "destructiveHint": not read_only and not (method == "POST" and kind == "create"),
+        "idempotentHint": method in ("GET", "PUT", "DELETE"),
+        "openWorldHint": True,
+    }
 
 
 def operation_tool(operation_id: str, agent: AgentPolicy) -> Tool:
@@ -64,24 +85,41 @@ def operation_tool(operation_id: str, agent: AgentPolicy) -> Tool:
                               "required": list(given["required"])}  # fmt: skip
     if entry["defs"]:
         schema["$defs"] = {name: data["$defs"][name] for name in entry["defs"]}
-    return Tool(tool_name(entry), entry["description"], schema, operation_id)
+    method = entry["http"].split()[0]
+    return Tool(tool_name(entry), entry["description"], schema, operation_id,
+                hints(method, entry["kind"]))  # fmt: skip
 
 
-def meta_tools() -> list[Tool]:
+def meta_tools(agent: AgentPolicy) -> list[Tool]:
+    names = sorted(tool_name(schemas()["operations"][op_id]) for op_id in agent.permitted())
     return [
         Tool(
             SEARCH,
             "Search the Sage operations this agent may use, by words (e.g. 'unpaid invoices'). "
-            "Returns their names and descriptions; call one with call_operation.",
-            {"type": "object", "properties": {"query": {"type": "string"}},
-             "required": ["query"]},  # fmt: skip
+            "Returns their names, descriptions and parameters (a JSON Schema); call one with "
+            "call_operation.",
+            {"type": "object",
+             "properties": {"query": {"type": "string", "minLength": 1,
+                                      "description": "Words the operation's name or "
+                                                     "description contains."}},
+             "required": ["query"], "additionalProperties": False},  # fmt: skip
+            annotations={"readOnlyHint": True, "destructiveHint": False,
+                         "idempotentHint": True, "openWorldHint": False},  # fmt: skip
         ),
         Tool(
             CALL,
-            "Call a permitted Sage operation by name (e.g. 'contacts.list') with its arguments.",
+            "Call a permitted Sage operation by name (e.g. 'contacts_list') with its arguments, "
+            "as search_operations describes them.",
             {"type": "object",
-             "properties": {"name": {"type": "string"}, "arguments": {"type": "object"}},
-             "required": ["name"]},  # fmt: skip
+             "properties": {
+                 "name": {"type": "string", "enum": names,
+                          "description": "The operation, as search_operations names it."},
+                 "arguments": {"type": "object", "description": "The operation's parameters "
+                                                               "(its schema: search_operations)."},
+             },
+             "required": ["name"], "additionalProperties": False},  # fmt: skip
+            annotations={"readOnlyHint": False, "destructiveHint": True,
+                         "idempotentHint": False, "openWorldHint": True},  # fmt: skip
         ),
     ]
 
@@ -95,12 +133,12 @@ def agent_tools(agent: AgentPolicy) -> list[Tool]:
         if agent.tools is None or entries[op_id]["resource"] in agent.tools
     ]  # fmt: skip
     tools = [operation_tool(op_id, agent) for op_id in chosen]
-    return tools + meta_tools() if agent.meta_tools else tools
+    return tools + meta_tools(agent) if agent.meta_tools else tools
 
 
-def search(agent: AgentPolicy, query: str, limit: int = 15) -> list[dict[str, str]]:
+def search(agent: AgentPolicy, query: str, limit: int = 15) -> list[dict[str, Any]]:
     """Permitted operations ranked by how many of the query's words their name and
-    description contain."""
+    description contain, each with its parameters (the input schema its tool has)."""
     wanted = [w for w in re.findall(r"[a-z0-9]+", query.lower()) if len(w) > 1]
     entries = schemas()["operations"]
     scored = []
@@ -109,16 +147,19 @@ def search(agent: AgentPolicy, query: str, limit: int = 15) -> list[dict[str, st
         text = f"{tool_name(entry)} {entry['description']}".lower().replace("_", " ")
         score = sum(1 for w in wanted if w in text or w.rstrip("s") in text)
         if score:
-            scored.append((-score, tool_name(entry), entry["description"]))
-    return [{"name": n, "description": d} for _s, n, d in sorted(scored)[:limit]]
+            scored.append((-score, tool_name(entry), entry["description"], op_id))
+    return [
+        {"name": n, "description": d, "parameters": operation_tool(op_id, agent).input_schema}
+        for _s, n, d, op_id in sorted(scored)[:limit]
+    ]
 
 
 # -- the formats of model APIs ------------------------------------------------------------------------
 
 
 def function_name(tool: Tool) -> str:
-    """Model APIs want [A-Za-z0-9_-]: "sales_invoices.create" -> "sales_invoices__create"."""
-    return tool.name.replace(".", "__")
+    """Model APIs want [A-Za-z0-9_-]{1,64}: tool names are already that."""
+    return tool.name
 
 
 def as_openai(tools: list[Tool]) -> list[dict[str, Any]]:
