@@ -94,6 +94,7 @@ class _Pass:
         )
         business, shape, resource = sync.business, table.shape, table.resource
         seen: set[str] = set()
+        deleted: set[str] = set()
         for page in feed._upserts().pages():
             sync.checkpoint()
             feed._upserted(page)
@@ -109,12 +110,14 @@ class _Pass:
             for page in deletions.pages():
                 sync.checkpoint()
                 for raw in page.items:
+                    seen.discard(str(raw["id"]))
+                    deleted.add(str(raw["id"]))
                     yield self._deletion(str(raw["id"]))
                 sync.progress(resource)
         reconciled_at = self.cursor.reconciled_at if self.cursor else None
         if self.existing is not None:
             listed = seen if not incremental else self._listed_ids()
-            for gone in sorted(self.existing - listed):
+            for gone in sorted(self.existing - listed - deleted):
                 yield self._deletion(gone)
             if incremental:
                 yield from self._fetch_missing(listed - self.existing - seen)
