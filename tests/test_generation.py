@@ -19,7 +19,7 @@ from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha25
 
 PACKAGE = ROOT / "generated" / "sage_accounting"
 # Hand-written subpackages living beside the generated files (the generator never touches them).
-HAND_WRITTEN = frozenset({"_runtime", "cli", "testing", "agents", "sync"})
+HAND_WRITTEN = frozenset({"_runtime", "cli", "testing", "agents", "sync", "scale"})
 
 
 def tree(directory: Path) -> dict[str, bytes]:

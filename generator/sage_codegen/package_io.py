@@ -25,8 +25,9 @@ from .ir import Api
 
 MANIFEST = "_manifest.json"
 # Folders of the package written by hand (the runtime, the fake server, the agents' tools, the
-# command line, the database sync): the generator neither writes nor deletes anything under them.
-HAND_WRITTEN = ("_runtime", "testing", "agents", "cli", "sync")
+# command line, the database sync, the shared stores): the generator neither writes nor deletes
+# anything under them.
+HAND_WRITTEN = ("_runtime", "testing", "agents", "cli", "sync", "scale")
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,8 @@ RUNTIME_EXPORTS = tuple("""
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
     NotFoundError OAuthError Page PermissionDeniedError RateLimit RateLimitError
+    DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaExceededError
+    QuotaLimits QuotaStatus
     ReauthorizationRequired RedirectError RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
     UntrustedURLError __version__

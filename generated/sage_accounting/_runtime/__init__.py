@@ -23,6 +23,9 @@ from ._errors import (
     BusinessMismatchError,
     ClientClosedError,
     ConflictError,
+    DailyLimitReached,
+    DailyQuotaExceededError,
+    DailyRateLimitError,
     ErrorDetail,
     InternalServerError,
     MissingBusinessHeaderError,
@@ -31,6 +34,7 @@ from ._errors import (
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitError,
     ReauthorizationRequired,
     RedirectError,
@@ -46,6 +50,7 @@ from ._operation import Operation, QueryKind, QueryParam, all_operations, with_h
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
 from ._prepare import PreparedRequest
+from ._quota import LimitStatus, MemoryBackend, Quota, QuotaBackend, QuotaLimits, QuotaStatus
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._response import (
     APIResponse,
@@ -121,6 +126,16 @@ __all__ = [
     "OAuthError",
     "OAuthSession",
     "RateLimit",
+    "DailyLimitReached",
+    "DailyQuotaExceededError",
+    "DailyRateLimitError",
+    "LimitStatus",
+    "MemoryBackend",
+    "Quota",
+    "QuotaBackend",
+    "QuotaExceededError",
+    "QuotaLimits",
+    "QuotaStatus",
     "StateMismatchError",
     "TokenSet",
     "TokenStore",
