@@ -251,3 +251,22 @@ def test_ctrl_c_mid_sync_is_one_line_and_exit_130(tmp_path: Path) -> None:
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=60)
         assert (run.returncode, err) == (130, "error: interrupted\n")
+
+
+def test_the_day_budget_is_checked_before_a_business_starts_and_shown_after(
+    tmp_path: Path,
+) -> None:
+    from sage_accounting import DailyQuotaExceededError
+    from sage_accounting.testing import SandboxLimits
+
+    target = str(tmp_path / "q.duckdb")
+    with SageSandbox(businesses=("biz-a",), limits=SandboxLimits(business_per_day=60)) as sandbox:
+        client = sandbox.client()  # its quota ledger mirrors the sandbox's day limit
+        before = len(sandbox.state.requests)
+        with pytest.raises(DailyQuotaExceededError, match="the sync of business biz-a needs"):
+            sync(client, to=target, businesses=["biz-a"], progress=False)  # 77 lists
+        assert len(sandbox.state.requests) == before  # refused before any request
+        out = io.StringIO()
+        sync(client, to=target, businesses=["biz-a"], resources=["contacts"], progress=out)
+        assert "biz-a: 9 records, 0 deleted, 1 pages, 1 requests" in out.getvalue()
+        assert "(quota left today 59)" in out.getvalue()  # Sage's day, spent through the ledger

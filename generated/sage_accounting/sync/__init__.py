@@ -117,7 +117,7 @@ def sync(
         result = run.run()
         report.businesses.append(result)
         if shown:
-            shown.done(result)
+            shown.done(run, result)
 
     if leases is None:
         for business in ids:

@@ -64,6 +64,13 @@ class _Pass:
         self.new_cursor: _cursors.Cursor | None = None
         self.loaded = 0
 
+    def least_requests(self) -> int:
+        """The fewest requests this table's pass can take: one page of changes (or of
+        everything), one of deletions where it reads them, one of ids where it reconciles."""
+        incremental = self.cursor is not None and self.table.strategy != "full"
+        deletions = incremental and self.table.strategy == "feed"
+        return 1 + int(deletions) + int(incremental and self.existing is not None)
+
     def _pages(self, query: dict[str, Any]) -> RawPages:
         return RawPages(self.sync.client, self.table, query, self.sync.result.counters)
 
@@ -244,6 +251,12 @@ class BusinessSync:
                 raise DestinationError(
                     f"cannot read the sync's state in {self.destination}: {exc}"
                 ) from exc
+            # The day's budget is checked before the business's first request of data: a sync
+            # that cannot finish today does not start (DailyQuotaExceededError).
+            self.client.quota.require(
+                sum(p.least_requests() for p in passes),
+                what=f"the sync of business {self.business}",
+            )
             resources = [self._resource(p) for p in passes]
             self._load(pipeline, resources)
             self.checkpoint()  # a worker that lost its lease does not move the cursors
