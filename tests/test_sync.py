@@ -175,6 +175,14 @@ def test_cli_sync_shows_what_it_did(tmp_path: Path) -> None:
         assert "biz-a: 13 records, 0 deleted" in done.stderr
         assert "synced 2 businesses, 26 records, " in done.stderr
         assert compare(sandbox, _query_for("duckdb", str(target))) == 26
+        ledger = f"sqlite:///{tmp_path / 'quota.db'}"
+        for left in ("2,498", "2,494"):  # two processes, one ledger: the second sees the first
+            again = subprocess.run(
+                [*_sage_command(), "sync", "--to", str(target), "--resources", "contacts",
+                 "--quota", ledger],
+                env=_cli_env(sandbox), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert f"(quota left today {left})" in again.stderr, again.stderr
         bad = subprocess.run(
             [*_sage_command(), "sync", "--to", str(target), "--resources", "nope"],
             env=_cli_env(sandbox), capture_output=True, text=True, timeout=60,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ if importlib.util.find_spec("dlt") is None:  # the CLI then offers `sync` with t
 # errors still show. A user's own RUNTIME__LOG_LEVEL wins.
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
-from ..cli._app import client_for
+from ..cli import _config
 from . import DEFAULT_RECONCILE_EVERY
 from . import sync as run_sync
 
@@ -65,6 +66,15 @@ from . import sync as run_sync
     show_default=True,
     help="A lease not renewed for this long is taken over by another worker.",
 )
+@click.option(
+    "--quota",
+    "quota_url",
+    metavar="URL",
+    envvar="SAGE_QUOTA_URL",
+    help="Share Sage's limits (per business and app, per minute and day) with every process "
+    "using the same ledger: redis://host/0 or postgresql+psycopg://... (the [scale] extra). "
+    "Default: counted in this process. Env: SAGE_QUOTA_URL.",
+)
 @click.option("--progress/--no-progress", default=True, help="The progress line on stderr.")
 def sync(
     to: str | None,
@@ -76,6 +86,7 @@ def sync(
     leases: str | None,
     worker: str | None,
     lease_seconds: float,
+    quota_url: str | None,
     progress: bool,
 ) -> None:
     """Keep businesses' books in a database: every list resource, incrementally, exactly."""
@@ -85,7 +96,7 @@ def sync(
     if chosen is None and os.environ.get("SAGE_BUSINESS_ID"):
         chosen = [os.environ["SAGE_BUSINESS_ID"]]
     report = run_sync(
-        client_for(),
+        _client(quota_url),
         to=to,
         businesses=chosen,
         resources=resources.split(",") if resources else None,
@@ -101,3 +112,23 @@ def sync(
         f"{report.requests:,} requests into {report.destination}",
         err=True,
     )
+
+
+def _client(quota_url: str | None) -> Any:
+    """The command line's client; with ``--quota``, counting against the shared ledger."""
+    quota = None
+    if quota_url:
+        from .. import Quota
+
+        try:
+            from ..scale import RedisQuotaBackend, SQLQuotaBackend
+        except ImportError as exc:
+            raise ModuleNotFoundError(str(exc), name=exc.name) from None
+        backend: Any = (
+            RedisQuotaBackend(quota_url)
+            if quota_url.startswith(("redis://", "rediss://"))
+            else SQLQuotaBackend(quota_url)
+        )
+        quota = Quota(backend)
+    base_url = click.get_current_context().find_root().obj["base_url"]
+    return _config.make_client(base_url, None, quota)
