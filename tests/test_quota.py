@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,32 @@ def test_quota_arguments_are_checked_before_any_call() -> None:
     with SageSandbox(demo_data=False) as sage:
         with pytest.raises(ValueError, match="QuotaLimits"):
             sage.client(quota=Quota(), rate_limit=RateLimit(5))
+
+
+def test_the_cli_export_checks_the_days_budget_before_it_starts(tmp_path: Any) -> None:
+    pytest.importorskip("click")
+    from sage_accounting._runtime import all_operations
+    from sage_accounting.cli import _export
+    from sage_accounting.models import Contact
+
+    op = all_operations()["getContacts"]
+    target = tmp_path / "contacts.jsonl"
+    with SageSandbox(demo_data=False) as sage:
+        sage.seed("contacts", 450, contact_type_ids=["CUSTOMER"])
+        # 450 contacts are 3 pages and the deletions' list 1 more: with 1 request left after the
+        # first page, the export stops once that page has sized it, and leaves no partial file.
+        client = sage.client(quota=Quota(MemoryBackend(), QuotaLimits(business_per_day=2)))
+        with pytest.raises(DailyQuotaExceededError, match="exporting 450 contacts needs about 3"):
+            _export.run(client, op, Contact, target, {}, None, None, False)
+        assert sage.count("GET /contacts") == 1
+        assert not target.exists() and not list(tmp_path.iterdir())
+        with pytest.raises(DailyQuotaExceededError, match="only 0 of 2 are left"):
+            _export.run(client, op, Contact, target, {}, None, None, False)
+        assert sage.count("GET /contacts") == 2
+        with pytest.raises(DailyQuotaExceededError, match="exporting contacts needs about 1"):
+            _export.run(client, op, Contact, target, {}, None, None, False)
+        assert sage.count("GET /contacts") == 2  # the day is gone: nothing sent
+        roomy = sage.client(quota=Quota(MemoryBackend(), QuotaLimits(business_per_day=10)))
+        assert "exported 450 contacts" in _export.run(
+            roomy, op, Contact, target, {}, None, None, False
+        )

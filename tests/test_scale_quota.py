@@ -70,3 +70,19 @@ def test_slots_are_capped_given_back_and_leased(backend_factory: Any) -> None:
 
     time.sleep(0.3)
     assert backend.slot_take("dead:in_flight", 1, 60)
+
+
+def test_an_unreachable_backend_is_a_typed_error_and_nothing_is_sent() -> None:
+    from servers import free_port
+
+    from sage_accounting import QuotaBackendError
+
+    gone = RedisQuotaBackend(f"redis://:hunter2@127.0.0.1:{free_port()}/0", socket_timeout=0.5)
+    with SageSandbox(demo_data=False) as sage:
+        client = sage.client(quota=Quota(gone, QuotaLimits()))
+        with pytest.raises(QuotaBackendError, match="cannot admit the request") as caught:
+            client.contacts.list().first_page()
+        assert "hunter2" not in str(caught.value)
+        with pytest.raises(QuotaBackendError, match="cannot be read"):
+            client.quota  # noqa: B018
+        assert sage.count("GET /contacts") == 0

@@ -171,7 +171,8 @@ RUNTIME_EXPORTS = tuple("""
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
     NotFoundError OAuthError Page PermissionDeniedError RateLimit RateLimitError
-    DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaExceededError
+    DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
+    QuotaExceededError
     QuotaLimits QuotaStatus
     ReauthorizationRequired RedirectError RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError

@@ -17,6 +17,7 @@
     ├── DailyLimitReached             a day's requests are used (``.resets_at``): never retried
     ├── QuotaExceededError            the quota ledger had no room: nothing was sent (``.limit``)
     │   └── DailyQuotaExceededError   ... a day's total (also a DailyLimitReached)
+    ├── QuotaBackendError             the quota ledger's Redis or database cannot be reached
     │   └── StateMismatchError        the callback's state is not the one sent
     └── APIStatusError                Sage answered with a status that is not a success
         ├── RedirectError             3xx: never followed (the token would go with it)
@@ -339,6 +340,11 @@ class QuotaExceededError(SageError):
         where = f"business {business_id}" if business_id else "the lead business"
         when = self.resets_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         super().__init__(redact(f"quota for {where}: {why}; try again at {when}"))
+
+
+class QuotaBackendError(SageError):
+    """The quota ledger's backend (Redis, the database) cannot be reached: the call is not sent
+    uncounted (the cause is chained)."""
 
 
 class DailyQuotaExceededError(QuotaExceededError, DailyLimitReached):

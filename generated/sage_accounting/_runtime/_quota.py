@@ -27,6 +27,7 @@ library); the shared ones use the ``limits`` library's strategies and storages.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import threading
 import time
@@ -38,14 +39,19 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from ._errors import (
     DailyQuotaExceededError,
     DailyRateLimitError,
+    QuotaBackendError,
     QuotaExceededError,
     RateLimitError,
+    SageError,
 )
 from ._limits import RateLimit
 from ._plan import Step, quota_io, sleep
+from ._redact import redact
 
 if TYPE_CHECKING:
     import httpx
+
+log = logging.getLogger("sage_accounting")
 
 LimitName = Literal["in_flight", "business_rate", "business_day", "app_day"]
 OnLimit = Literal["wait", "raise"]
@@ -297,8 +303,21 @@ class Quota:
 
     # -- admission (the client's plan runs these; see Quota.send) ---------------------------------
 
+    def _unreachable(self, what: str, exc: Exception) -> QuotaBackendError:
+        return QuotaBackendError(
+            f"the quota ledger ({self.backend!r}) cannot {what}: {type(exc).__name__}: {exc}"
+        )
+
     def try_admit(self, scope: str, business: str) -> Ticket | _Wait:
         """One attempt at admitting a call: a ticket, a wait, or a day limit raised."""
+        try:
+            return self._try_admit(scope, business)
+        except SageError:
+            raise
+        except Exception as exc:
+            raise self._unreachable("admit the request", exc) from exc
+
+    def _try_admit(self, scope: str, business: str) -> Ticket | _Wait:
         limits, backend = self.limits, self.backend
         slot = None
         if limits.in_flight is not None:
@@ -331,8 +350,14 @@ class Quota:
         return Ticket(scope, business, slot)
 
     def release(self, ticket: Ticket) -> None:
-        if ticket.slot is not None:
+        """Give the ticket's slot back. A backend gone now only delays it (the lease ends it):
+        the answer that came is not lost for that."""
+        if ticket.slot is None:
+            return
+        try:
             self.backend.slot_give(f"{ticket.scope}:in_flight", ticket.slot)
+        except Exception as exc:
+            log.warning("%s", redact(str(self._unreachable("give a slot back", exc))))
 
     def admit(self, scope: str, business: str) -> Generator[Step, Any, Ticket]:
         """A sub-plan: the ticket for one call, waiting (sleep steps) or raising as configured."""
@@ -360,6 +385,12 @@ class Quota:
         """After the answer: a 429 tells every worker what Sage counted."""
         if not isinstance(error, RateLimitError):
             return
+        try:
+            self._observe(ticket, error)
+        except Exception as exc:  # the 429 itself is raised or retried all the same
+            log.warning("%s", redact(str(self._unreachable("record a 429", exc))))
+
+    def _observe(self, ticket: Ticket, error: RateLimitError) -> None:
         kind, now = error.limit, self.clock()
         if isinstance(error, DailyRateLimitError):
             today, _ = self._day(now)
@@ -383,6 +414,12 @@ class Quota:
     # -- reading ------------------------------------------------------------------------------------
 
     def status(self, scope: str, business: str, business_id: str | None) -> QuotaStatus:
+        try:
+            return self._status(scope, business, business_id)
+        except Exception as exc:
+            raise self._unreachable("be read", exc) from exc
+
+    def _status(self, scope: str, business: str, business_id: str | None) -> QuotaStatus:
         limits, backend, now = self.limits, self.backend, self.clock()
         today, midnight = self._day(now)
         at_midnight = dt.datetime.fromtimestamp(midnight, dt.UTC)

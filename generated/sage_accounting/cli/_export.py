@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -30,6 +31,9 @@ from ._errors import EXIT_USAGE, CommandError
 from ._output import cell, columns_of, json_line, record
 
 FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
+
+
+PAGE_SIZE = 200  # the pager's page (Sage's maximum)
 
 
 def has_feed(op: Operation) -> bool:
@@ -161,6 +165,8 @@ def run(
     deleted: list[dict[str, Any]] = []
     count = 0
     feed: Any = None
+    # Today's budget first: an export that cannot finish today is not started.
+    client.quota.require(1, what=f"exporting {op.resource}")
     try:
         with open(out_path, "a" if incremental else "w", newline="", encoding="utf-8") as out:
             writer = _Writer(out, fmt, preferred, header)
@@ -174,6 +180,9 @@ def run(
                 total = lambda: pager.first_page().total  # noqa: E731
             first = next(source, None)  # fetches the first page: $total sizes the bar
             length = (total() or 0) if first is not None else 0
+            # The pages still to fetch (and the deletions' list, for a feed) must fit today.
+            pages_left = max(0, math.ceil(length / PAGE_SIZE) - 1) + (1 if feed else 0)
+            client.quota.require(pages_left, what=f"exporting {length} {op.resource}")
             with click.progressbar(
                 length=length, label=op.resource, file=sys.stderr,
                 hidden=not (show_progress and length and sys.stderr.isatty()), show_pos=True,
