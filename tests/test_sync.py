@@ -278,3 +278,15 @@ def test_the_day_budget_is_checked_before_a_business_starts_and_shown_after(
         sync(client, to=target, businesses=["biz-a"], resources=["contacts"], progress=out)
         assert "biz-a: 9 records, 0 deleted, 1 pages, 1 requests" in out.getvalue()
         assert "(quota left today 59)" in out.getvalue()  # Sage's day, spent through the ledger
+
+
+def test_bad_destinations_are_refused_before_any_request() -> None:
+    from sage_accounting import ArgumentValueError, SageAccounting
+
+    client = SageAccounting(access_token="t", base_url="http://127.0.0.1:9/v3.1")
+    with pytest.raises(ArgumentValueError, match="need a PostgreSQL destination"):
+        sync(client, to="books.duckdb", leases="postgresql://x@127.0.0.1/db", businesses="b")
+    with pytest.raises(ArgumentValueError, match="ftp:// is not a destination"):
+        sync(client, to="ftp://host/file", businesses="b")
+    with pytest.raises(ArgumentValueError, match="also the DuckDB file's name"):
+        sync(client, to="books.duckdb", dataset="books", businesses="b")

@@ -99,6 +99,10 @@ def sync(
     businesses are claimed one at a time with a lease other workers respect; see ``_leases``.
     ``progress``: a stream (stderr by default; False for none)."""
     destination = Destination.parse(to, dataset)
+    if leases is not None and destination.kind != "postgres":
+        raise ArgumentValueError(  # a DuckDB file takes one writer at a time
+            "leases", "workers splitting businesses need a PostgreSQL destination (--to)"
+        )
     tables = choose(resources)
     ids = businesses_of(client, businesses)
     shown = None if progress is False else Progress(progress if progress is not True else None)
