@@ -285,7 +285,7 @@ def test_bad_destinations_are_refused_before_any_request() -> None:
 
     client = SageAccounting(access_token="t", base_url="http://127.0.0.1:9/v3.1")
     with pytest.raises(ArgumentValueError, match="need a PostgreSQL destination"):
-        sync(client, to="books.duckdb", leases="postgresql://x@127.0.0.1/db", businesses="b")
+        sync(client, to="sage.duckdb", leases="postgresql://x@127.0.0.1/db", businesses="b")
     with pytest.raises(ArgumentValueError, match="ftp:// is not a destination"):
         sync(client, to="ftp://host/file", businesses="b")
     with pytest.raises(ArgumentValueError, match="also the DuckDB file's name"):
