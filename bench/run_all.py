@@ -20,6 +20,7 @@ import bench_parse  # noqa: E402
 import bench_quota  # noqa: E402
 import bench_real_pages  # noqa: E402
 import bench_real_publication  # noqa: E402
+import bench_sync  # noqa: E402
 
 if __name__ == "__main__":
     for bench in (
@@ -35,6 +36,7 @@ if __name__ == "__main__":
         bench_real_publication,
         bench_agents,
         bench_quota,
+        bench_sync,
     ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()
