@@ -69,41 +69,37 @@ $(INSPECTOR_DIR)/.installed:
 		node@22 @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)
 	touch $@
 
-## test-mcp-versions: the MCP tests at the lowest and the newest mcp the [agents] extra allows,
-## each in a small venv that holds only that mcp and reads everything else from .venv
-MCP_LOWEST := 2.0.0
-MCP_RANGE := mcp>=2.0,<3
 MAIN_SITE = $(shell $(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-test-mcp-versions: spec
-	@for spec in "mcp==$(MCP_LOWEST)" "$(MCP_RANGE)"; do \
-		dir=build/mcp-venv-$$(echo "$$spec" | tr -c 'a-z0-9.' '_'); \
+
+# $(call at_versions,PACKAGE,LOWEST,RANGE,TESTS): TESTS again at the lowest and the newest PACKAGE
+# that RANGE allows, each in a small venv under build/ that holds only that PACKAGE and reads
+# everything else from .venv.
+define at_versions
+	@for spec in "$(1)==$(2)" "$(3)"; do \
+		dir=build/$(1)-venv-$$(echo "$$spec" | tr -c 'a-z0-9.' '_'); \
 		if [ ! -x $$dir/bin/python ]; then \
 			$(PYTHON) -m venv $$dir && \
 			site=$$($$dir/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
 			echo "import site; site.addsitedir('$(abspath $(MAIN_SITE))')" > $$site/zz_main_venv.pth; \
 		fi; \
 		$$dir/bin/pip install --quiet --upgrade "$$spec" || exit 1; \
-		echo "== MCP tests with $$($$dir/bin/python -c 'import importlib.metadata as m; print("mcp", m.version("mcp"), "mcp-types", m.version("mcp-types"))')"; \
-		$$dir/bin/python -m pytest -q -p no:randomly tests/test_agents_mcp.py || exit 1; \
+		echo "== $(4) with $(1) $$($$dir/bin/python -c 'import importlib.metadata as m; print(m.version("$(1)"))')"; \
+		$$dir/bin/python -m pytest -q -p no:randomly $(4) || exit 1; \
 	done
+endef
+
+## test-mcp-versions: the MCP tests at the lowest and the newest mcp the [agents] extra allows
+MCP_LOWEST := 2.0.0
+MCP_RANGE := mcp>=2.0,<3
+test-mcp-versions: spec
+	$(call at_versions,mcp,$(MCP_LOWEST),$(MCP_RANGE),tests/test_agents_mcp.py)
 
 ## test-pydantic-versions: the lazy records' tests at the lowest and the newest pydantic the SDK
-## allows (a list page's records set pydantic's own instance state when they are made whole),
-## each in a small venv that holds only that pydantic and reads everything else from .venv
+## allows (a list page's records set pydantic's own instance state when they are made whole)
 PYDANTIC_LOWEST := 2.11.0
 PYDANTIC_RANGE := pydantic>=2.11,<3
 test-pydantic-versions: spec
-	@for spec in "pydantic==$(PYDANTIC_LOWEST)" "$(PYDANTIC_RANGE)"; do \
-		dir=build/pydantic-venv-$$(echo "$$spec" | tr -c 'a-z0-9.' '_'); \
-		if [ ! -x $$dir/bin/python ]; then \
-			$(PYTHON) -m venv $$dir && \
-			site=$$($$dir/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
-			echo "import site; site.addsitedir('$(abspath $(MAIN_SITE))')" > $$site/zz_main_venv.pth; \
-		fi; \
-		$$dir/bin/pip install --quiet --upgrade "$$spec" || exit 1; \
-		echo "== lazy records' tests with $$($$dir/bin/python -c 'import importlib.metadata as m; print("pydantic", m.version("pydantic"), "pydantic-core", m.version("pydantic-core"))')"; \
-		$$dir/bin/python -m pytest -q -p no:randomly tests/test_list_records.py tests/test_decoding.py || exit 1; \
-	done
+	$(call at_versions,pydantic,$(PYDANTIC_LOWEST),$(PYDANTIC_RANGE),tests/test_list_records.py tests/test_decoding.py)
 
 bench: spec
 	$(BIN)/python bench/run_all.py

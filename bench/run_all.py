@@ -17,8 +17,10 @@ import bench_import  # noqa: E402
 import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
 import bench_parse  # noqa: E402
+import bench_quota  # noqa: E402
 import bench_real_pages  # noqa: E402
 import bench_real_publication  # noqa: E402
+import bench_sync  # noqa: E402
 
 if __name__ == "__main__":
     for bench in (
@@ -33,6 +35,8 @@ if __name__ == "__main__":
         bench_generate,
         bench_real_publication,
         bench_agents,
+        bench_quota,
+        bench_sync,
     ):
         print(f"== {bench.__name__}: {(bench.__doc__ or '').strip().splitlines()[0]}")
         bench.main()

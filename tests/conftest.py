@@ -189,3 +189,39 @@ def make_async_client() -> Callable[..., Any]:
         return AsyncSageAccounting(http_client=http, **kwargs), recorder
 
     return make
+
+
+# -- real servers (tests/servers.py): one each per session, started on first use ---------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    from servers import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    from servers import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    """The session's Redis with nothing in it."""
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushall()
+    return str(redis_server.url)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """A fresh database on the session's PostgreSQL."""
+    return str(postgres_server.new_database())

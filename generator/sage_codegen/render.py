@@ -171,6 +171,8 @@ RUNTIME_EXPORTS = tuple("""
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
     NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
+    DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
+    QuotaExceededError QuotaLimits QuotaStatus
     ReauthorizationRequired RedirectError RequestHook RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
     UntrustedURLError __version__

@@ -23,6 +23,9 @@ from ._errors import (
     BusinessMismatchError,
     ClientClosedError,
     ConflictError,
+    DailyLimitReached,
+    DailyQuotaExceededError,
+    DailyRateLimitError,
     ErrorDetail,
     InternalServerError,
     MissingBusinessHeaderError,
@@ -31,6 +34,8 @@ from ._errors import (
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
+    QuotaBackendError,
+    QuotaExceededError,
     RateLimitError,
     ReauthorizationRequired,
     RedirectError,
@@ -47,6 +52,7 @@ from ._operation import Operation, QueryKind, QueryParam, all_operations, with_h
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
 from ._prepare import PreparedRequest
+from ._quota import LimitStatus, MemoryBackend, Quota, QuotaBackend, QuotaLimits, QuotaStatus
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._response import (
     APIResponse,
@@ -122,6 +128,17 @@ __all__ = [
     "OAuthError",
     "OAuthSession",
     "RateLimit",
+    "DailyLimitReached",
+    "DailyQuotaExceededError",
+    "DailyRateLimitError",
+    "LimitStatus",
+    "MemoryBackend",
+    "Quota",
+    "QuotaBackend",
+    "QuotaBackendError",
+    "QuotaExceededError",
+    "QuotaLimits",
+    "QuotaStatus",
     "StateMismatchError",
     "TokenSet",
     "TokenStore",

@@ -20,6 +20,8 @@ left, and once after a 401 for an expired token. Refresh tokens are single use, 
   save fails after Sage answered (disk full, ...), the call raises ``TokenStoreError`` (the cause
   chained), the session goes on with the pair from memory and retries the save on its next call
   (unless another party has saved a different grant meanwhile: the store wins);
+- a refresh Sage answers ``invalid_grant`` re-reads the store once (a sibling may have rotated
+  the pair) before the grant is declared dead; then that refresh token is never sent again;
 - a refresh that timed out is not retried blindly (Sage may have rotated the token already): the
   store is re-read and a pair another party saved is used; otherwise the error is raised and the
   next call tries again from the store.
@@ -344,6 +346,9 @@ class OAuthSession:
         self._tokens: TokenSet | None = tokens
         # Memory first: a refreshed pair lives here until the store has taken it.
         self._unsaved: _Unsaved | None = None
+        # The refresh token Sage answered invalid_grant to (and no sibling replaced): never
+        # sent again, so a dead grant costs one request, not one per call.
+        self._dead_refresh_token: str | None = None
         self._cache_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -412,6 +417,11 @@ class OAuthSession:
             return stored, None
         if not stored.refresh_token:
             raise ReauthorizationRequired("the access token expired and there is no refresh token")
+        if stored.refresh_token == self._dead_refresh_token:
+            raise ReauthorizationRequired(
+                "Sage rejected this grant's refresh token (invalid_grant): send the user through "
+                "authorization again"
+            )
         if pending is None:
             # The grant is safe in the store: find out now, not after Sage has rotated it, if
             # the new pair could not be saved. (With a pair held in memory only, refreshing
@@ -450,6 +460,14 @@ class OAuthSession:
         if isinstance(error, APIConnectionError):
             return self._after_failed_refresh(stored, error)
         if isinstance(error, ReauthorizationRequired):
+            # A sibling (another process, another host) may have rotated the pair: read the
+            # store once more before calling the grant dead; then stop.
+            again = self.store.load()
+            if again is not None and again.refresh_token not in (None, stored.refresh_token):
+                _log(logging.WARNING, "invalid_grant, but the store has a newer pair: using it")
+                self._tokens = again
+                return again
+            self._dead_refresh_token = stored.refresh_token
             raise self._reauthorization(error) from None
         raise error
 

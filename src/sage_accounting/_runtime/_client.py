@@ -40,11 +40,11 @@ from . import _errors as errors
 from ._encoding import loads
 from ._env import argument_or_env
 from ._hooks import RequestHook
-from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit, business_bucket, in_flight_limit
+from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
-from ._plan import GET_TOKEN, PlanRun, Step, close, refresh, sleep, transmit
+from ._plan import GET_TOKEN, PlanRun, Step, close, quota_io, refresh, sleep, transmit
 from ._prepare import (
     REFUSED_HEADERS,
     CallParts,
@@ -58,6 +58,7 @@ from ._prepare import (
     refused_header,
     with_page_size,
 )
+from ._quota import Quota, QuotaLimits, QuotaStatus, Ticket
 from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
@@ -140,6 +141,7 @@ class _BaseClient(Generic[H]):
         default_headers: Mapping[str, str] | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         rate_limit: RateLimit | None = None,
+        quota: Quota | None = None,
         missing_business_header: MissingBusinessHeader = "warn",
         http_client: H | None = None,
     ) -> None:
@@ -148,8 +150,11 @@ class _BaseClient(Generic[H]):
         Credentials: ``access_token`` (a bare token) or ``session`` (an ``OAuthSession``, which
         refreshes). Absent arguments are read from SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID and
         SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; redirects are never
-        followed whatever it says). ``max_in_flight``: concurrent requests of this app (Sage
-        allows 150); ``rate_limit``: a ``RateLimit`` to pace requests per business.
+        followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
+        against (default: this process's, with Sage's documented per-app limits; ``Quota()`` adds
+        the per-business ones; ``Quota(RedisQuotaBackend(...))`` shares the counts between
+        processes and hosts). ``max_in_flight`` (150) and ``rate_limit`` (none) set the default
+        ledger's in-flight cap and per-business rate.
         ``missing_business_header``: what to do when an answer lacks ``X-Business``.
         """
         if session is None:
@@ -176,10 +181,10 @@ class _BaseClient(Generic[H]):
         remember(access_token)  # from now on it is removed from any text the SDK raises or logs
         self._access_token = access_token
         self._session = session
-        # Sage counts concurrent requests per app: clients of one app share one cap.
+        # Sage counts per app: clients of one app (at one base URL) share one ledger scope.
         self._app_key = session.app_key if session is not None else "(access token)"
-        self._in_flight = in_flight_limit(self._app_key, max_in_flight)
-        self._rate_limit = rate_limit
+        self._quota_scope = f"{self._app_key}@{base_url.rstrip('/')}"
+        self._quota = _quota_of(quota, self._quota_scope, max_in_flight, rate_limit)
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
@@ -353,11 +358,10 @@ class _BaseClient(Generic[H]):
         while True:
             self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
             token: str = self._access_token or (yield GET_TOKEN)
-            delay = self._rate_delay(request)
-            if delay:
-                yield sleep(delay)
             started = time.perf_counter()
-            outcome: httpx.Response | httpx.TransportError = yield transmit(request, token)
+            outcome: httpx.Response | httpx.TransportError = yield from self._metered_transmit(
+                request, token
+            )
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
                 self._log(request, type(outcome).__name__, started, attempt, None)
@@ -380,6 +384,7 @@ class _BaseClient(Generic[H]):
                 else:
                     record(outcome)  # for with_raw_response
                     return outcome
+            self._quota_learns(request, outcome, error)
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
                 raise error
@@ -416,10 +421,40 @@ class _BaseClient(Generic[H]):
             errors.parse_error_details(_error_body(response))
         )
 
-    def _rate_delay(self, request: PreparedRequest) -> float:
-        if self._rate_limit is None:
-            return 0.0
-        return business_bucket(self._app_key, request.business_id, self._rate_limit).reserve()
+    # -- the quota ledger: its one place in the plan (see _quota) ----------------------------------
+
+    def _metered_transmit(
+        self, request: PreparedRequest, token: str
+    ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
+        """Send once within the ledger: admitted first (waiting or raising as the quota says),
+        its slot in flight given back when the answer (or the failure) is in."""
+        business = request.business_id or "(lead)"
+        ticket: Ticket = yield from self._quota.admit(self._quota_scope, business)
+        try:
+            outcome = yield transmit(request, token)
+        except BaseException:
+            self._quota.release(ticket)  # the plan is closing: no step can be yielded now
+            raise
+        yield quota_io(self._quota, self._quota.release, ticket)
+        return outcome  # type: ignore[no-any-return]
+
+    def _quota_learns(
+        self,
+        request: PreparedRequest,
+        outcome: httpx.Response | httpx.TransportError,
+        error: Exception,
+    ) -> None:
+        """A 429 tells the ledger which of Sage's limits was reached (for every worker)."""
+        if isinstance(outcome, httpx.Response) and isinstance(error, errors.RateLimitError):
+            business = request.business_id or "(lead)"
+            self._quota.observe(Ticket(self._quota_scope, business), outcome, error)
+
+    @property
+    def quota(self) -> QuotaStatus:
+        """What remains of Sage's limits for this client's business, from the ledger now (a
+        shared ledger is read over the network: a round trip or two)."""
+        business = self._config.business_id or "(lead)"
+        return self._quota.status(self._quota_scope, business, self._config.business_id)
 
     # -- reading the answer -------------------------------------------------------------------------
 
@@ -492,6 +527,8 @@ class _BaseClient(Generic[H]):
         """Seconds to wait before retrying after ``error``, or None to raise it."""
         if attempt >= request.max_retries or not request.retry_allowed:
             return None
+        if isinstance(error, errors.DailyLimitReached):
+            return None  # a day's quota: retrying only spends what the next day would have
         if isinstance(error, errors.APIConnectionError):
             return _retry.backoff_delay(attempt)
         if isinstance(error, errors.APIStatusError) and error.status_code in _retry.RETRY_STATUSES:
@@ -609,14 +646,13 @@ class SyncClient(_BaseClient[httpx.Client]):
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
-            with self._in_flight.slot():
-                sent = self._http.send(
-                    self._build(request, token),
-                    stream=request.stream,
-                    follow_redirects=False,  # the token must not go where a 3xx points
-                )
-                if request.stream and sent.status_code >= 300:
-                    sent.read()  # an error body is small and is parsed into the error
+            sent = self._http.send(
+                self._build(request, token),
+                stream=request.stream,
+                follow_redirects=False,  # the token must not go where a 3xx points
+            )
+            if request.stream and sent.status_code >= 300:
+                sent.read()  # an error body is small and is parsed into the error
             return sent
         except httpx.TransportError as exc:
             return exc
@@ -627,6 +663,9 @@ class SyncClient(_BaseClient[httpx.Client]):
 
     def _io_sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def _io_quota(self, _quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
+        return function(*args)
 
     def _io_close(self, response: httpx.Response) -> None:
         response.close()
@@ -690,14 +729,13 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
-            async with self._in_flight.aslot():
-                sent = await self._http.send(
-                    self._build(request, token),
-                    stream=request.stream,
-                    follow_redirects=False,  # the token must not go where a 3xx points
-                )
-                if request.stream and sent.status_code >= 300:
-                    await sent.aread()  # an error body is small and is parsed into the error
+            sent = await self._http.send(
+                self._build(request, token),
+                stream=request.stream,
+                follow_redirects=False,  # the token must not go where a 3xx points
+            )
+            if request.stream and sent.status_code >= 300:
+                await sent.aread()  # an error body is small and is parsed into the error
             return sent
         except httpx.TransportError as exc:
             return exc
@@ -709,11 +747,60 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def _io_sleep(self, seconds: float) -> None:
         await _sleep(seconds)
 
+    async def _io_quota(self, quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
+        if quota.backend.local:
+            return function(*args)
+        import asyncio
+
+        return await asyncio.to_thread(function, *args)
+
     async def _io_close(self, response: httpx.Response) -> None:
         await response.aclose()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+
+_default_quotas: dict[str, Quota] = {}
+_default_quotas_lock = threading.Lock()
+
+
+def _quota_of(
+    quota: Quota | None, scope: str, max_in_flight: int, rate_limit: RateLimit | None
+) -> Quota:
+    """The client's ledger: the one given, or this process's for the app (``scope``), made by
+    the app's first client and shared by the rest, so that every client of one app counts
+    against one cap. It counts Sage's documented per-app limits (requests in flight, per day)
+    and, when ``rate_limit`` asks, a business rate; the third-party per-business figures (100 a
+    minute, 2,500 a day) are counted with ``quota=Quota()`` (whose defaults are all four)."""
+    if max_in_flight < 1:
+        raise errors.ArgumentValueError("max_in_flight", "must be at least 1")
+    explicit = max_in_flight != DEFAULT_MAX_IN_FLIGHT or rate_limit is not None
+    if quota is not None:
+        if explicit:
+            raise errors.ArgumentValueError(
+                "quota", "set max_in_flight and rate_limit in its QuotaLimits, not beside it"
+            )
+        if not isinstance(quota, Quota):
+            raise errors.ArgumentTypeError("quota", f"must be a Quota, not {type(quota).__name__}")
+        return quota
+    limits = QuotaLimits(
+        in_flight=max_in_flight,
+        app_per_day=QuotaLimits().app_per_day,
+        business_rate=rate_limit,
+        business_per_day=None,
+    )
+    with _default_quotas_lock:
+        existing = _default_quotas.get(scope)
+        if existing is None:
+            existing = _default_quotas[scope] = Quota(limits=limits)
+        elif explicit and existing.limits != limits:
+            raise errors.ArgumentValueError(
+                "max_in_flight",
+                f"this app's ledger in this process already has {existing.limits!r} (set by its"
+                " first client); pass quota=Quota(limits=...) to count separately",
+            )
+        return existing
 
 
 async def _sleep(seconds: float) -> None:

@@ -14,6 +14,10 @@
     ├── MissingBusinessHeaderError    the response does not say which business it is for
     ├── ReauthorizationRequired       the user must authorize the app again (invalid_grant, ...)
     ├── OAuthError                    the OAuth flow failed (bad client credentials, ...)
+    ├── DailyLimitReached             a day's requests are used (``.resets_at``): never retried
+    ├── QuotaExceededError            the quota ledger had no room: nothing was sent (``.limit``)
+    │   └── DailyQuotaExceededError   ... a day's total (also a DailyLimitReached)
+    ├── QuotaBackendError             the quota ledger's Redis or database cannot be reached
     │   └── StateMismatchError        the callback's state is not the one sent
     └── APIStatusError                Sage answered with a status that is not a success
         ├── RedirectError             3xx: never followed (the token would go with it)
@@ -24,7 +28,8 @@
         ├── NotFoundError             404
         ├── ConflictError             409
         ├── UnprocessableEntityError  422 (``.errors`` lists each field problem)
-        ├── RateLimitError            429
+        ├── RateLimitError            429 (``.limit``: "minute", "day", "concurrency" or None)
+        │   └── DailyRateLimitError   429 for the day (also a DailyLimitReached)
         └── InternalServerError       5xx
 
 Messages never contain tokens, secrets or authorization codes: everything that comes from
@@ -33,7 +38,10 @@ outside (Sage's error text, bodies, URLs, headers) passes through ``_redact.reda
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -313,8 +321,79 @@ class UnprocessableEntityError(APIStatusError):
     pass
 
 
+class DailyLimitReached(SageError):
+    """A day's requests are used up (the business's or the app's): waiting minutes will not help,
+    so it is never retried. ``resets_at``: when the day's count starts again (UTC)."""
+
+    resets_at: dt.datetime
+
+
+class QuotaExceededError(SageError):
+    """The quota ledger had no room for the call, so nothing was sent: ``limit`` names which
+    ("in_flight", "business_rate", "business_day", "app_day"); ``retry_at`` when to try again."""
+
+    def __init__(self, limit: str, business_id: str | None, retry_at: float, why: str) -> None:
+        self.limit = limit
+        self.business_id = business_id
+        self.retry_at = retry_at
+        self.resets_at = dt.datetime.fromtimestamp(retry_at, dt.UTC)
+        where = f"business {business_id}" if business_id else "the lead business"
+        when = self.resets_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        super().__init__(redact(f"quota for {where}: {why}; try again at {when}"))
+
+
+class QuotaBackendError(SageError):
+    """The quota ledger's backend (Redis, the database) cannot be reached: the call is not sent
+    uncounted (the cause is chained)."""
+
+
+class DailyQuotaExceededError(QuotaExceededError, DailyLimitReached):
+    """A day's total is used (``limit`` "business_day" or "app_day"); it resets at midnight UTC."""
+
+
 class RateLimitError(APIStatusError):
-    pass
+    """429. ``limit`` is which of Sage's limits it was, when Sage's answer says so: "minute",
+    "day" or "concurrency" (None: it does not say; retried with backoff like a 503)."""
+
+    @property
+    def limit(self) -> str | None:
+        return rate_limit_kind(self.errors)
+
+
+class DailyRateLimitError(RateLimitError, DailyLimitReached):
+    """Sage's 429 for a day's quota: raised at once, never retried into. ``scope`` is "app"
+    when Sage says the app's quota, else "business"; ``resets_at`` Sage's Retry-After when it
+    gives one, else the next midnight UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        words = " ".join(f"{e.data_code or ''} {e.message or ''}" for e in self.errors).lower()
+        self.scope = "app" if re.search(r"\bapp(lication)?\b", words) else "business"
+        now = time.time()
+        if self.retry_after is not None:
+            at = now + self.retry_after
+        else:
+            today = dt.datetime.fromtimestamp(now, dt.UTC).date()
+            at = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()
+        self.resets_at = dt.datetime.fromtimestamp(at, dt.UTC)
+
+
+# Words in a 429's $dataCode/$message that say which limit it was (Sage documents none: these
+# are the phrasings its gateway and guides use; an answer that matches none is left unclassified).
+_KIND_WORDS = (
+    ("concurrency", re.compile(r"concurren|in flight|simultaneous|parallel")),
+    ("day", re.compile(r"\bday\b|daily|per day|24 hours|quota")),
+    ("minute", re.compile(r"minute|per min\b|/min")),
+)
+
+
+def rate_limit_kind(details: list[ErrorDetail]) -> str | None:
+    """Which limit a 429 names: "concurrency", "day", "minute", or None."""
+    words = " ".join(f"{e.data_code or ''} {e.message or ''}" for e in details).lower()
+    for kind, pattern in _KIND_WORDS:
+        if pattern.search(words):
+            return kind
+    return None
 
 
 class InternalServerError(APIStatusError):
@@ -373,6 +452,8 @@ def status_error(
         )
     if status_code == 401 and is_no_active_subscription(details):
         cls = NoActiveSubscriptionError
+    if status_code == 429 and rate_limit_kind(details) == "day":
+        cls = DailyRateLimitError
     kwargs: dict[str, Any] = {
         "status_code": status_code,
         "method": method,

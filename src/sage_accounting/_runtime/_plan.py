@@ -2,7 +2,7 @@
 
 ``_BaseClient._send_plan`` is a generator. It decides everything about sending a request:
 - the token rule and the agent's admission,
-- the rate limit's wait,
+- the quota ledger's admission and what it learns from the answer (``_quota``),
 - the replay after a 401,
 - the mapping of statuses to errors,
 - the business check,
@@ -48,6 +48,12 @@ def transmit(request: PreparedRequest, token: str) -> Step:
 def refresh(token: str) -> Step:
     """Refresh the session's tokens after Sage refused ``token`` (401)."""
     return Step("_io_refresh", (token,))
+
+
+def quota_io(quota: Any, function: Any, *args: Any) -> Step:
+    """Call ``function(*args)`` of the quota ledger: in the async client's loop when its backend
+    does no I/O, in a worker thread when it talks to Redis or a database."""
+    return Step("_io_quota", (quota, function, args))
 
 
 def sleep(seconds: float) -> Step:

@@ -96,7 +96,7 @@ _OPTIONAL_STR = ("refresh_token", "scope", "requested_by_id")
 _OPTIONAL_NUMBER = ("expires_at", "refresh_token_expires_at")
 
 
-def parse_token_file(raw: bytes, where: Path) -> tuple[TokenSet, int]:
+def parse_token_file(raw: bytes, where: str | Path) -> tuple[TokenSet, int]:
     """A token file's pair and sequence number; ``TokenStoreError`` naming the file (and the
     field) for anything that is not a token file: never UnicodeDecodeError or TypeError."""
     try:

@@ -102,18 +102,21 @@ def load_app() -> SavedApp | None:
     return app
 
 
-def make_client(base_url: str | None, business: str | None) -> Any:
-    """The SDK client for an API command (see the module docstring for the order)."""
+def make_client(base_url: str | None, business: str | None, quota: Any = None) -> Any:
+    """The SDK client for an API command (see the module docstring for the order); ``quota``:
+    a ``Quota`` to count against (a shared one for workers on several hosts)."""
     from .. import SageAccounting
 
     token = _env.env(_env.ACCESS_TOKEN)
     app = load_app()
     base_url = base_url or _env.env(_env.BASE_URL) or (app.base_url if app else None)
     if token:
-        return SageAccounting(access_token=token, business_id=business, base_url=base_url)
+        return SageAccounting(
+            access_token=token, business_id=business, base_url=base_url, quota=quota
+        )
     if app is None or not tokens_path().exists():
         raise NotLoggedIn("not logged in: run `sage-accounting login`, or set SAGE_ACCESS_TOKEN")
     from .._runtime import FileTokenStore, OAuthSession
 
     session = OAuthSession(app.oauth_app(), FileTokenStore(tokens_path()))
-    return SageAccounting(session=session, business_id=business, base_url=base_url)
+    return SageAccounting(session=session, business_id=business, base_url=base_url, quota=quota)

@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import itertools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,9 @@ from ._output import (
 )
 
 FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
+
+
+PAGE_SIZE = 200  # the pager's page (Sage's maximum)
 
 
 def has_feed(op: Operation) -> bool:
@@ -245,6 +249,8 @@ def run(
     deleted: dict[str, dict[str, Any]] = {}
     count = 0
     feed: Any = None
+    # Today's budget first: an export that cannot finish today is not started.
+    client.quota.require(1, what=f"exporting {op.resource}")
     if feed_available:
         feed = client.changes(op, item, since=since, query=query, overlap=60.0, options={})
         source: Iterator[tuple[str, Any]] = ((c.kind, c.record) for c in feed)
@@ -257,6 +263,9 @@ def run(
         sink = csv_writer(out) if fmt == "csv" else None
         first = next(source, None)  # fetches the first page: $total sizes the bar
         length = (total() or 0) if first is not None else 0
+        # The pages still to fetch (and the deletions' list, for a feed) must fit today.
+        pages_left = max(0, math.ceil(length / PAGE_SIZE) - 1) + (1 if feed else 0)
+        client.quota.require(pages_left, what=f"exporting {length} {op.resource}")
         with click.progressbar(
             length=length, label=op.resource, file=sys.stderr,
             hidden=not (show_progress and length and sys.stderr.isatty()), show_pos=True,

@@ -26,6 +26,7 @@ class Plugin(NamedTuple):
 PLUGINS = (
     Plugin("sage_accounting.testing.cli", "sandbox", ("sandbox",), "cli"),
     Plugin("sage_accounting.agents.cli", "COMMANDS", ("agents", "audit", "mcp"), "agents"),
+    Plugin("sage_accounting.sync.cli", "sync", ("sync",), "sync"),
 )
 
 

@@ -38,6 +38,6 @@ What the sandbox does with each kind of operation is described in ``_operations.
 from __future__ import annotations
 
 from ._sandbox import SageSandbox
-from ._state import Fault, SandboxClock
+from ._state import Fault, SandboxClock, SandboxLimits
 
-__all__ = ["Fault", "SageSandbox", "SandboxClock"]
+__all__ = ["Fault", "SageSandbox", "SandboxClock", "SandboxLimits"]

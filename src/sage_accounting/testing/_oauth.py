@@ -1,7 +1,9 @@
 """Sage's OAuth endpoints as the sandbox plays them: authorize, token, revoke, bearer checks.
 
-Access tokens last 5 minutes on the sandbox's clock; refresh tokens are single use and rotate
-(a reused one gets 400 ``invalid_grant``); the code exchange checks the redirect URI and PKCE.
+Access tokens last 5 minutes on the sandbox's clock (``access_token_seconds``); refresh tokens
+are single use and rotate: a spent one used again gets 400 ``invalid_grant`` and, as with Sage,
+kills the whole grant (every token descended from the same authorization); the code exchange
+checks the redirect URI and PKCE.
 As RFC 6749 and 7009 require of any OAuth server (so a standard client works against it):
 
 - the client authenticates at the token and revoke endpoints with HTTP Basic or with
@@ -25,7 +27,6 @@ import urllib.parse
 from typing import Any
 
 from ._state import (
-    ACCESS_TOKEN_SECONDS,
     CODE_SECONDS,
     REFRESH_TOKEN_IDLE_SECONDS,
     Grant,
@@ -35,15 +36,20 @@ from ._state import (
 )
 
 
-def issue(state: State, scope: str, expires_in: int = ACCESS_TOKEN_SECONDS) -> dict[str, Any]:
-    """A fresh token pair, as Sage's token endpoint returns it (call with the lock held)."""
+def issue(
+    state: State, scope: str, expires_in: int | None = None, family: str | None = None
+) -> dict[str, Any]:
+    """A fresh token pair, as Sage's token endpoint returns it (call with the lock held);
+    ``family``: the grant it renews (None: a new authorization)."""
     now = state.clock.now()
+    expires_in = state.access_token_seconds if expires_in is None else expires_in
     grant = Grant(
         access_token="at-" + secrets.token_hex(24),
         refresh_token="rt-" + secrets.token_hex(24),
         access_expires_at=now + expires_in,
         refresh_expires_at=now + REFRESH_TOKEN_IDLE_SECONDS,
         scope=scope,
+        family=family or secrets.token_hex(8),
     )
     state.access_tokens[grant.access_token] = grant
     state.refresh_tokens[grant.refresh_token] = grant
@@ -64,7 +70,7 @@ def check_bearer(state: State, authorization: str) -> Reply | None:
     with state.lock:
         grant = state.access_tokens.get(token)
         now = state.clock.now()
-    if grant is None:
+    if grant is None or grant.family in state.dead_families:
         return Reply(401, error("Unauthorized", "invalid access token"))
     if now >= grant.access_expires_at:
         return Reply(401, error("Unauthorized", "access token expired"))
@@ -141,14 +147,21 @@ def token(state: State, form: dict[str, str], authorization: str = "") -> Reply:
             state.counts["refresh"] += 1
             refresh = form.get("refresh_token", "")
             grant = state.refresh_tokens.get(refresh)
+            if grant is not None and refresh in state.used_refresh_tokens:
+                # A spent refresh token: someone holds a copy. Sage ends the whole grant.
+                if grant.family not in state.dead_families:
+                    state.dead_families.add(grant.family)
+                    state.counts["grant killed"] += 1
+                return _oauth_reply(400, {"error": "invalid_grant"})
             if (
                 grant is None
-                or refresh in state.used_refresh_tokens
+                or grant.family in state.dead_families
                 or now > grant.refresh_expires_at
             ):
                 return _oauth_reply(400, {"error": "invalid_grant"})
             state.used_refresh_tokens.add(refresh)  # single use: the old one dies
-            return _oauth_reply(200, issue(state, grant.scope))
+            state.counts["rotation"] += 1
+            return _oauth_reply(200, issue(state, grant.scope, family=grant.family))
         return _oauth_reply(400, {"error": "unsupported_grant_type"})
 
 

@@ -8,10 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from . import _oauth, _records, _seed
 from ._server import API_PREFIX, AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, SandboxServer
-from ._state import ACCESS_TOKEN_SECONDS, ROLES, Fault, Record, SandboxClock, State, timestamp
+from ._state import (
+    ROLES,
+    Fault,
+    Record,
+    SandboxClock,
+    SandboxLimits,
+    State,
+    timestamp,
+)
 
 if TYPE_CHECKING:
     from .. import AsyncSageAccounting, OAuthApp, SageAccounting
+    from .._runtime import Quota
 
 DEFAULT_BUSINESSES = ("biz-lead", "biz-second")
 
@@ -23,6 +32,9 @@ class SageSandbox:
     with a live token. ``demo_data=True`` fills each business with a small UK business (look-ups,
     ledger accounts, tax rates, contacts, products, invoices) from ``seed``; ``roles`` sets the
     user's role per area (``{"Sales": "Read Only"}``; unnamed areas are Full Access).
+    ``access_token_seconds``: how long OAuth-issued access tokens live (Sage's 300 by default;
+    a few seconds to exercise refreshing). ``limits``: Sage's limits enforced with 429s
+    (``SandboxLimits``; off by default), which ``client()`` mirrors in its quota ledger.
     """
 
     def __init__(
@@ -35,6 +47,8 @@ class SageSandbox:
         client_id: str = "sandbox-client-id",
         client_secret: str = "sandbox-client-secret",
         redirect_uri: str = "http://127.0.0.1/callback",
+        access_token_seconds: int = 300,
+        limits: SandboxLimits | None = None,
     ) -> None:
         if not businesses:
             raise ValueError("a sandbox needs at least one business")
@@ -47,6 +61,8 @@ class SageSandbox:
             lead_business=businesses[0],
             businesses=list(businesses),
             rng=random.Random(seed),
+            access_token_seconds=access_token_seconds,
+            limits=limits or SandboxLimits(),
         )
         for area, role in (roles or {}).items():
             self.set_role(area, role)
@@ -130,10 +146,10 @@ class SageSandbox:
     # -- tokens and clients ---------------------------------------------------------------------
 
     def issue_tokens(
-        self, scope: str = "full_access", *, expires_in: int = ACCESS_TOKEN_SECONDS
+        self, scope: str = "full_access", *, expires_in: int | None = None
     ) -> dict[str, Any]:
-        """A token response as if the user had just authorized the app (Sage's 5-minute access
-        token unless ``expires_in`` says otherwise, e.g. for a long manual session)."""
+        """A token response as if the user had just authorized the app (``access_token_seconds``
+        unless ``expires_in`` says otherwise, e.g. for a long manual session)."""
         with self.state.lock:
             return _oauth.issue(self.state, scope, expires_in)
 
@@ -144,10 +160,28 @@ class SageSandbox:
             self._access_token = str(self.issue_tokens()["access_token"])
         return self._access_token
 
+    def quota(self, **kwargs: Any) -> Quota:
+        """A quota ledger (in this process) with this sandbox's limits: none unless ``limits``
+        was given (then the SDK's ledger keeps the client from meeting the sandbox's 429s)."""
+        from .._runtime import Quota, QuotaLimits, RateLimit
+
+        given = self.state.limits
+        per_minute = given.business_per_minute
+        limits = QuotaLimits(
+            in_flight=given.in_flight,
+            app_per_day=given.app_per_day,
+            business_rate=RateLimit(per_minute, per=60) if per_minute else None,
+            business_per_day=given.business_per_day,
+        )
+        return Quota(limits=limits, **kwargs)
+
     def client(self, **kwargs: Any) -> SageAccounting:
-        """A ``SageAccounting`` for this sandbox (the lead business unless ``business_id=``)."""
+        """A ``SageAccounting`` for this sandbox (the lead business unless ``business_id=``),
+        counting against ``quota()`` unless ``quota=`` says otherwise."""
         from .. import SageAccounting
 
+        if not {"quota", "max_in_flight", "rate_limit"} & kwargs.keys():
+            kwargs["quota"] = self.quota()
         kwargs.setdefault("base_url", self.base_url)
         if "session" not in kwargs:
             kwargs.setdefault("access_token", self.access_token)
@@ -156,6 +190,8 @@ class SageSandbox:
     def async_client(self, **kwargs: Any) -> AsyncSageAccounting:
         from .. import AsyncSageAccounting
 
+        if not {"quota", "max_in_flight", "rate_limit"} & kwargs.keys():
+            kwargs["quota"] = self.quota()
         kwargs.setdefault("base_url", self.base_url)
         if "session" not in kwargs:
             kwargs.setdefault("access_token", self.access_token)

@@ -17,7 +17,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import _oauth, _routes
+from . import _limits, _oauth, _routes
 from ._operations import GLOBAL_RESOURCES, handle
 from ._state import Fault, Reply, State, error
 
@@ -228,6 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         business = asked or self.state.lead_business
         if business not in self.state.businesses:
             return Reply(403, error("BusinessNotFound", f"No access to business {business}"))
+        limited = _limits.check(self.state, business)
+        if limited:
+            return limited
         with self.state.lock:
             self.state.requests.append((method, api_path, asked))
             refusal = _routes.denied(info, self.state.roles)

@@ -91,6 +91,21 @@ class Grant:
     access_expires_at: float
     refresh_expires_at: float
     scope: str
+    # The authorization this pair descends from: a spent refresh token used again kills it all.
+    family: str = ""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Sage's limits as the sandbox enforces them with 429s (``None``: not enforced).
+
+    ``business_per_minute``: a moving 60 s window per business; ``business_per_day`` and
+    ``app_per_day``: per UTC day; ``in_flight``: API requests being handled at once."""
+
+    business_per_minute: int | None = None
+    business_per_day: int | None = None
+    app_per_day: int | None = None
+    in_flight: int | None = None
 
 
 @dataclass
@@ -121,6 +136,12 @@ class State:
     numbers: Counter[tuple[str, str]] = field(default_factory=Counter)  # invoice numbers etc.
     in_flight: int = 0
     max_in_flight: int = 0  # the most API requests being handled at once
+    access_token_seconds: int = ACCESS_TOKEN_SECONDS
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    # Arrival times of API requests per business (the minute window) and counts per UTC day.
+    arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    day_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_families: set[str] = field(default_factory=set)
 
     def new_id(self) -> str:
         """A Sage-shaped id (32 hex digits), reproducible from the sandbox's seed."""

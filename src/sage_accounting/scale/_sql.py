@@ -1,0 +1,81 @@
+"""What the SQL ledger and token store share: engines, transactions that lock a key's row, the
+database's clock. PostgreSQL locks a row with ``SELECT ... FOR UPDATE``; SQLite has no row
+locks, so each transaction begins ``IMMEDIATE`` (the database's write lock, held to the commit)."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Column, Table, create_engine, event, insert, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+
+def engine_for(url: str | None, engine: Engine | None) -> Engine:
+    """The engine given, or one for ``url`` (a dropped connection is replaced on next use)."""
+    if (url is None) == (engine is None):
+        raise ValueError("pass either url= (a SQLAlchemy URL) or engine=")
+    if engine is None:
+        assert url is not None
+        engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        _sqlite_immediate(engine)
+    elif engine.dialect.name != "postgresql":
+        raise ValueError(f"SQLite and PostgreSQL are supported, not {engine.dialect.name}")
+    return engine
+
+
+_PREPARED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _sqlite_immediate(engine: Engine) -> None:
+    """pysqlite leaves transactions to us, and each one begins IMMEDIATE with a busy wait."""
+    if engine in _PREPARED:
+        return
+    _PREPARED.add(engine)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as connection:
+        yield connection
+
+
+def lock_key(
+    connection: Connection, table: Table, column: Column[Any], key: str, defaults: dict[str, Any]
+) -> Any:
+    """The row of ``key`` in ``table``, locked until the transaction ends (inserted if missing)."""
+    query = select(table).where(column == key)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is not None:
+        return row
+    try:
+        with connection.begin_nested():
+            connection.execute(insert(table).values({column.name: key, **defaults}))
+    except IntegrityError:
+        pass  # another worker made it first: lock theirs
+    return connection.execute(query).first()
+
+
+def database_now(connection: Connection) -> float:
+    """The database's clock in epoch seconds: the same for every host that shares it."""
+    if connection.dialect.name == "postgresql":
+        query = "SELECT extract(epoch FROM clock_timestamp())"
+    else:
+        query = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+    return float(connection.execute(text(query)).scalar_one())

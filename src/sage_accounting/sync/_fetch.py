@@ -1,0 +1,153 @@
+"""Reading a list resource as raw records (JSON objects, numbers as ``Decimal``), page by page,
+with the fallback a production client of Sage needs for heavy pages.
+
+A page asked with ``attributes`` can fail at Sage with a 5xx or its 45-second 504 where the same
+records in smaller pieces go through. When a page of ``PAGE_SIZE`` still fails after the SDK's
+own retries, its records are read as ``SMALL_PAGE`` pages; a small page that fails too is
+listed without ``attributes`` (ids only: light) and each record is then read on its own with
+the resource's GET (or as a page of one where there is no GET). Every fallback is counted and
+reported; a record that fails on its own too is an error, never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._runtime import APIConnectionError, InternalServerError, Page, SyncClient
+from .._runtime._encoding import loads
+from ._tables import Table
+
+PAGE_SIZE = 200  # Sage's maximum
+SMALL_PAGE = 20  # divides PAGE_SIZE: a failed page is exactly PAGE_SIZE // SMALL_PAGE small ones
+HEAVY = (InternalServerError, APIConnectionError)  # APITimeoutError is an APIConnectionError
+
+
+@dataclass
+class Counters:
+    """What a run has done so far (for the progress line and the report)."""
+
+    records: int = 0
+    deleted: int = 0
+    pages: int = 0
+    requests: int = 0
+    fallbacks: list[str] = field(default_factory=list)
+
+
+class RawPages:
+    """The pages of one list query: ``Page`` objects whose items are raw dicts."""
+
+    def __init__(
+        self, client: SyncClient, table: Table, query: dict[str, Any], counters: Counters
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._query = {k: v for k, v in query.items() if v is not None}
+        self._counters = counters
+
+    def _get(self, number: int, size: int, query: dict[str, Any]) -> Page[Any]:
+        request = self._client.prepare(
+            self._table.op,
+            query={**query, "page": number, "items_per_page": size},
+            options={},
+        )
+        self._counters.requests += 1
+        response = self._client.send(request)
+        body = loads(response.content)
+        items = body if isinstance(body, list) else body.get("$items", [])
+        total = len(items) if isinstance(body, list) else body.get("$total")
+        return Page(
+            items=items,
+            total=total,
+            page=number,
+            items_per_page=size,
+            next=None if isinstance(body, list) else body.get("$next"),
+            back=None,
+            date=response.headers.get("date"),
+        )
+
+    def _one(self, record_id: str) -> dict[str, Any]:
+        get = self._table.get
+        if get is None:
+            raise RuntimeError("no GET")  # not reached: _ids_then_one checks
+        self._counters.requests += 1
+        response = self._client.send(self._client.prepare(get, path={"key": record_id}, options={}))
+        record: dict[str, Any] = loads(response.content)
+        return record
+
+    def _ids_then_one(self, number: int, size: int) -> Page[Any]:
+        """The records of a failed small page one by one."""
+        light = {k: v for k, v in self._query.items() if k != "attributes"}
+        listed = self._get(number, size, light)
+        if self._table.get is not None:
+            items = [self._one(str(item["id"])) for item in listed.items]
+        else:
+            first = (number - 1) * size + 1
+            items = [
+                record
+                for index in range(first, first + len(listed.items))
+                for record in self._get(index, 1, self._query).items
+            ]
+        self._counters.fallbacks.append(
+            f"{self._table.resource}: page {number} of {size} failed, read {len(items)} "
+            "records one by one"
+        )
+        return Page(items, listed.total, number, size, listed.next, None, listed.date)
+
+    def _small(self, number: int, size: int) -> Page[Any]:
+        try:
+            return self._get(number, size, self._query)
+        except HEAVY:
+            if "attributes" not in self._query:
+                raise
+            return self._ids_then_one(number, size)
+
+    def _page(self, number: int) -> Page[Any]:
+        try:
+            return self._get(number, PAGE_SIZE, self._query)
+        except HEAVY as exc:
+            if "attributes" not in self._query:
+                raise
+            reason = type(exc).__name__
+        parts = PAGE_SIZE // SMALL_PAGE
+        first = (number - 1) * parts + 1
+        pieces = []
+        for small in range(first, first + parts):
+            piece = self._small(small, SMALL_PAGE)
+            pieces.append(piece)
+            if len(piece.items) < SMALL_PAGE:
+                break
+        self._counters.fallbacks.append(
+            f"{self._table.resource}: page {number} of {PAGE_SIZE} failed ({reason}), "
+            f"read as pages of {SMALL_PAGE}"
+        )
+        items = [item for piece in pieces for item in piece.items]
+        head = pieces[0]
+        return Page(items, head.total, number, PAGE_SIZE, None, None, head.date)
+
+    def pages(self) -> Iterator[Page[Any]]:
+        """Every page, the next one fetched in a thread while this one is being loaded (the
+        wait for Sage overlaps the work on the page before; at most two pages are held)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        number, seen = 1, 0
+        with ThreadPoolExecutor(1, thread_name_prefix="sage-sync-page") as pool:
+            ahead = pool.submit(self._page, number)
+            while True:
+                page = ahead.result()
+                self._counters.pages += 1
+                seen += len(page.items)
+                last = len(page.items) < PAGE_SIZE or (
+                    page.total is not None and seen >= page.total
+                )
+                if not last:
+                    number += 1
+                    ahead = pool.submit(self._page, number)
+                try:
+                    yield page
+                except GeneratorExit:
+                    ahead.cancel()
+                    raise
+                if last:
+                    return

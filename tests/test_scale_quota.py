@@ -1,0 +1,88 @@
+"""The shared quota backends against real servers: Redis, PostgreSQL and SQLite hold the same
+counts for every process (here: two ledgers, as two hosts would have), atomically."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sage_accounting import Quota, QuotaExceededError, QuotaLimits, RateLimit
+from sage_accounting.testing import SageSandbox
+
+pytest.importorskip("limits")
+from sage_accounting.scale import RedisQuotaBackend, SQLQuotaBackend  # noqa: E402
+
+
+@pytest.fixture(params=["redis", "postgresql", "sqlite"])
+def backend_factory(request: Any, tmp_path: Path) -> Any:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        return lambda: RedisQuotaBackend(url)
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        return lambda: SQLQuotaBackend(url)
+    return lambda: SQLQuotaBackend(f"sqlite:///{tmp_path / 'quota.db'}")
+
+
+def test_two_ledgers_share_one_window_and_one_day(backend_factory: Any) -> None:
+    limits = QuotaLimits(business_rate=RateLimit(5), business_per_day=8, in_flight=3)
+    first = Quota(backend_factory(), limits, on_limit="raise")
+    second = Quota(backend_factory(), limits, on_limit="raise")
+    with SageSandbox(demo_data=False) as sage:
+        a, b = sage.client(quota=first), sage.client(quota=second)
+        for client in (a, b, a, b, a):
+            client.contacts.list().first_page()
+        with pytest.raises(QuotaExceededError) as caught:
+            b.contacts.list().first_page()
+        assert caught.value.limit == "business_rate"
+        status = a.quota
+        assert status.business_rate.remaining == 0
+        assert status.business_day.used == 5 and status.app_day.used == 5
+        assert status.in_flight.used == 0
+        assert sage.count("GET /contacts") == 5
+
+
+def test_concurrent_takers_never_exceed_a_window(backend_factory: Any) -> None:
+    backends = [backend_factory() for _ in range(4)]
+
+    def take(index: int) -> bool:
+        return bool(backends[index % 4].window_hit("scope:biz:rate", 25, 61))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        taken = sum(pool.map(take, range(60)))
+    assert taken == 25
+    assert backends[0].window_stats("scope:biz:rate", 25, 61)[1] == 0
+
+
+def test_slots_are_capped_given_back_and_leased(backend_factory: Any) -> None:
+    backend = backend_factory()
+    slots = [backend.slot_take("app:in_flight", 2, 60) for _ in range(3)]
+    assert slots[0] and slots[1] and slots[2] is None
+    backend.slot_give("app:in_flight", slots[0])
+    assert backend.slot_count("app:in_flight") == 1
+    # A slot whose process died comes back when its lease ends.
+    assert backend.slot_take("dead:in_flight", 1, 0.2)
+    assert backend.slot_take("dead:in_flight", 1, 60) is None
+    import time
+
+    time.sleep(0.3)
+    assert backend.slot_take("dead:in_flight", 1, 60)
+
+
+def test_an_unreachable_backend_is_a_typed_error_and_nothing_is_sent() -> None:
+    from servers import free_port
+
+    from sage_accounting import QuotaBackendError
+
+    gone = RedisQuotaBackend(f"redis://:hunter2@127.0.0.1:{free_port()}/0", socket_timeout=0.5)
+    with SageSandbox(demo_data=False) as sage:
+        client = sage.client(quota=Quota(gone, QuotaLimits()))
+        with pytest.raises(QuotaBackendError, match="cannot admit the request") as caught:
+            client.contacts.list().first_page()
+        assert "hunter2" not in str(caught.value)
+        with pytest.raises(QuotaBackendError, match="cannot be read"):
+            client.quota  # noqa: B018
+        assert sage.count("GET /contacts") == 0

@@ -1,0 +1,292 @@
+"""``sage_accounting.sync`` against the sandbox, into DuckDB and a real PostgreSQL: exact,
+separate, incremental, resumable after kill -9, and split between workers by leases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from postgres_server import binaries, postgres_server
+from sync_books import bookkeeping, compare, seed
+
+from sage_accounting.sync import SyncDataError, sync
+from sage_accounting.sync._tables import all_tables, shape_of, shaped
+from sage_accounting.testing import Fault, SageSandbox
+
+pytest.importorskip("dlt")
+
+BUSINESSES = ("biz-a", "biz-b", "biz-c")
+needs_postgres = pytest.mark.skipif(binaries() is None, reason="PostgreSQL is not installed")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed")
+    with postgres_server() as url:
+        yield url
+
+
+def _query_for(kind: str, target: str) -> Callable[..., list[tuple[Any, ...]]]:
+    def query(sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        if kind == "duckdb":
+            import duckdb
+
+            with duckdb.connect(target, read_only=True) as db:
+                return db.execute(sql.replace("%s", "?"), list(args)).fetchall()
+        import psycopg2
+
+        with psycopg2.connect(target) as db, db.cursor() as cursor:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+        db.close()
+        return rows
+
+    return query
+
+
+def _cli_env(sandbox: SageSandbox) -> dict[str, str]:
+    token = str(sandbox.issue_tokens(expires_in=3600)["access_token"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
+    return {**env, "SAGE_BASE_URL": sandbox.base_url, "SAGE_ACCESS_TOKEN": token}
+
+
+def _sage_command() -> list[str]:
+    return [sys.executable, "-m", "sage_accounting.cli"]
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=needs_postgres)])
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    if request.param == "duckdb":
+        return "duckdb", str(tmp_path / "sage.duckdb")
+    url = request.getfixturevalue("postgres")
+    dataset = f"books_{os.getpid()}_{int(time.time() * 1000) % 10**6}"
+    return "postgres", f"{url}#{dataset}"
+
+
+def test_first_sync_changes_kill_and_resume_equal_the_sandbox(
+    destination: tuple[str, str],
+) -> None:
+    """3 businesses, 20,000 records: a first sync; then records changed, deleted and added, a
+    sync killed with SIGKILL mid-run, more changes, and a second sync: the database holds the
+    sandbox's records exactly, money to the digit, each under its own business."""
+    kind, where = destination
+    target, _, dataset = where.partition("#")
+    dataset = dataset or "books"
+    query = _query_for(kind, target)
+    rng = random.Random(3)
+    with SageSandbox(businesses=BUSINESSES, seed=5) as sandbox:
+        seed(sandbox, 20_000)
+        client = sandbox.client(timeout=30.0)
+        first = sync(client, to=target, businesses="all", dataset=dataset, progress=False)
+        assert first.records >= 20_000
+        assert compare(sandbox, query, dataset) >= 20_000
+
+        for business in BUSINESSES:
+            bookkeeping(sandbox, rng, business, 40)
+        sandbox.inject(Fault.latency(0.01, times=10**6))  # slow enough to be killed mid-run
+        before = len(sandbox.state.requests)
+        run = subprocess.Popen(
+            [*_sage_command(), "sync", "--to", target, "--dataset", dataset,
+             "--all-businesses", "--no-progress"],
+            env=_cli_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        # Killed in its second business (~100 requests each): the first one's cursors are
+        # committed, the second's are not.
+        while len(sandbox.state.requests) < before + 130 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        assert run.returncode == -signal.SIGKILL
+        sandbox.clear_faults()
+        bookkeeping(sandbox, rng, "biz-b", 10)  # the books move on while nobody syncs
+
+        second = sync(
+            client, to=target, businesses="all", dataset=dataset, progress=False,
+            reconcile_every=dt.timedelta(0),  # also look for deletions Sage does not report
+        )  # fmt: skip
+        assert second.records < first.records  # incremental: far from everything again
+        assert sum(b.counters.deleted for b in second.businesses) >= 3 * (40 + 20 + 1)
+        assert compare(sandbox, query, dataset) > 19_000
+        # The ledger account deleted (no deleted_since at Sage) was found by reconciliation.
+        assert query(
+            f"SELECT count(*) FROM {dataset}._sage_sync_cursors WHERE resource = %s "
+            "AND reconciled_at IS NOT NULL",
+            "ledger_accounts",
+        ) == [(3,)]
+
+
+def test_a_heavy_page_falls_back_to_small_pages_then_one_by_one(tmp_path: Path) -> None:
+    with SageSandbox(businesses=("biz-a",)) as sandbox:
+        sandbox.seed("contacts", 450, balance="1.25")
+        # The first page of 200 fails, then the first page of 20 too: read as pages of 20, and
+        # that one page's records one by one.
+        sandbox.inject(Fault.server_error(503, path="/contacts", times=2))
+        out = io.StringIO()
+        client = sandbox.client(max_retries=0)
+        report = sync(client, to=str(tmp_path / "s.duckdb"), resources=["contacts"], progress=out)
+        notes = report.businesses[0].counters.fallbacks
+        assert any("read as pages of 20" in n for n in notes), notes
+        assert any("one by one" in n for n in notes), notes
+        assert "heavy page: contacts: page 1 of 200 failed (InternalServerError)" in out.getvalue()
+        assert compare(sandbox, _query_for("duckdb", str(tmp_path / "s.duckdb"))) == 459
+
+
+def test_money_that_does_not_fit_is_refused_never_rounded() -> None:
+    shape = shape_of(all_tables()["contacts"].model)
+    row = shaped({"id": "x", "balance": "1.50"}, shape, "b", "contacts x")
+    assert row["balance"] == Decimal("1.50") and row["business_id"] == "b"
+    with pytest.raises(SyncDataError, match=r"contacts x\.balance: 0\.12345678901 has more"):
+        shaped({"id": "x", "balance": "0.12345678901"}, shape, "b", "contacts x")
+    with pytest.raises(SyncDataError, match="not a number"):
+        shaped({"id": "x", "balance": "twelve"}, shape, "b", "contacts x")
+
+
+def test_every_list_resource_of_the_spec_has_a_table() -> None:
+    tables = all_tables()
+    assert len(tables) == 77  # 79 lists less /businesses and tax_determinations (needs usage)
+    assert tables["contacts"].strategy == "feed"
+    assert tables["ledger_accounts"].strategy == "changes"
+    assert tables["currencies"].strategy == "full"
+    assert "sales_invoices__invoice_lines" in tables["sales_invoices"].child_tables()
+
+
+def test_cli_sync_shows_what_it_did(tmp_path: Path) -> None:
+    with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
+        target = tmp_path / "ledger.duckdb"
+        done = subprocess.run(
+            [*_sage_command(), "sync", "--to", str(target), "--all-businesses",
+             "--resources", "contacts,sales-invoices"],
+            env=_cli_env(sandbox), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "biz-a: 13 records, 0 deleted" in done.stderr
+        assert "synced 2 businesses, 26 records, " in done.stderr
+        assert compare(sandbox, _query_for("duckdb", str(target))) == 26
+        ledger = f"sqlite:///{tmp_path / 'quota.db'}"
+        for left in ("2,498", "2,496"):  # two processes, one ledger: the second sees the first
+            again = subprocess.run(
+                [*_sage_command(), "sync", "--to", str(target), "--resources", "contacts",
+                 "--quota", ledger],
+                env=_cli_env(sandbox), capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert f"(quota left today {left})" in again.stderr, again.stderr
+        bad = subprocess.run(
+            [*_sage_command(), "sync", "--to", str(target), "--resources", "nope"],
+            env=_cli_env(sandbox), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert bad.returncode == 2 and "'nope' is not a list resource" in bad.stderr
+
+
+@needs_postgres
+def test_three_workers_split_thirty_businesses_and_finish_a_killed_ones(postgres: str) -> None:
+    """3 worker processes on one PostgreSQL: no business synced by two at once; a worker killed
+    mid-business loses its lease and the others finish its businesses."""
+    businesses = tuple(f"biz-{i:02d}" for i in range(30))
+    query = _query_for("postgres", postgres)
+    dataset = "workers"
+    with SageSandbox(businesses=businesses) as sandbox:
+        sandbox.inject(Fault.latency(0.002, times=10**6))  # each business takes a moment
+        command = [*_sage_command(), "sync", "--to", postgres, "--dataset", dataset,
+                   "--all-businesses", "--resources", "contacts,sales_invoices,products,"
+                   "ledger_accounts", "--leases", postgres, "--lease-seconds", "3",
+                   "--no-progress"]  # fmt: skip
+        env = _cli_env(sandbox)
+        workers = [
+            subprocess.Popen([*command, "--worker", f"w{i}"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for i in range(3)
+        ]  # fmt: skip
+        deadline = time.monotonic() + 90
+        victim_held: list[str] = []
+        while time.monotonic() < deadline and not victim_held:
+            try:  # w0 is killed once it has finished one business and holds another
+                done = query("SELECT count(*) FROM sage_sync_runs WHERE worker = 'w0' "
+                             "AND outcome = 'done'")[0][0]  # fmt: skip
+                held = query("SELECT business_id FROM sage_sync_leases WHERE holder = 'w0'")
+            except Exception:  # the tables are not there yet
+                done, held = 0, []
+            if done >= 1 and held:
+                victim_held = [row[0] for row in held]
+                workers[0].send_signal(signal.SIGKILL)
+            time.sleep(0.02)
+        assert victim_held, "worker w0 never held a business"
+        killed_at = dt.datetime.now(dt.UTC)
+        for worker in workers[1:]:
+            _, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err.decode()
+        workers[0].wait()
+
+        runs = query("SELECT business_id, worker, started_at, finished_at, outcome "
+                     "FROM sage_sync_runs ORDER BY started_at")  # fmt: skip
+        by_business: dict[str, list[tuple[Any, ...]]] = {}
+        for business, worker, started, finished, _ in runs:
+            by_business.setdefault(business, []).append((worker, started, finished or killed_at))
+        for business, spans in by_business.items():
+            for (_, _, end), (_, start, _) in zip(spans, spans[1:], strict=False):
+                assert start >= end, f"{business} synced twice at once: {spans}"
+        assert set(by_business) == set(businesses)
+        finished = {b for b, w, _, f, outcome in runs if outcome == "done"}
+        assert finished == set(businesses)
+        for business in victim_held:  # the killed worker's business: taken over by another
+            assert {w for w, _, _ in by_business[business]} - {"w0"}
+        assert {w for b, w, _, _, o in runs if o == "done"} == {"w0", "w1", "w2"}
+        assert compare(sandbox, query, dataset) == 30 * (9 + 5 + 4 + 10)  # every demo record
+
+
+def test_ctrl_c_mid_sync_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    with SageSandbox() as sandbox:
+        sandbox.inject(Fault.latency(0.02, times=10**6))
+        run = subprocess.Popen(
+            [*_sage_command(), "sync", "--to", str(tmp_path / "s.duckdb"), "--no-progress"],
+            env=_cli_env(sandbox), stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(sandbox.state.requests) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        assert (run.returncode, err) == (130, "error: interrupted\n")
+
+
+def test_the_day_budget_is_checked_before_a_business_starts_and_shown_after(
+    tmp_path: Path,
+) -> None:
+    from sage_accounting import DailyQuotaExceededError
+    from sage_accounting.testing import SandboxLimits
+
+    target = str(tmp_path / "q.duckdb")
+    with SageSandbox(businesses=("biz-a",), limits=SandboxLimits(business_per_day=60)) as sandbox:
+        client = sandbox.client()  # its quota ledger mirrors the sandbox's day limit
+        before = len(sandbox.state.requests)
+        with pytest.raises(DailyQuotaExceededError, match="the sync of business biz-a needs"):
+            sync(client, to=target, businesses=["biz-a"], progress=False)  # 77 lists
+        assert len(sandbox.state.requests) == before  # refused before any request
+        out = io.StringIO()
+        sync(client, to=target, businesses=["biz-a"], resources=["contacts"], progress=out)
+        assert "biz-a: 9 records, 0 deleted, 1 pages, 1 requests" in out.getvalue()
+        assert "(quota left today 59)" in out.getvalue()  # Sage's day, spent through the ledger
+
+
+def test_bad_destinations_are_refused_before_any_request() -> None:
+    from sage_accounting import ArgumentValueError, SageAccounting
+
+    client = SageAccounting(access_token="t", base_url="http://127.0.0.1:9/v3.1")
+    with pytest.raises(ArgumentValueError, match="need a PostgreSQL destination"):
+        sync(client, to="sage.duckdb", leases="postgresql://x@127.0.0.1/db", businesses="b")
+    with pytest.raises(ArgumentValueError, match="ftp:// is not a destination"):
+        sync(client, to="ftp://host/file", businesses="b")
+    with pytest.raises(ArgumentValueError, match="also the DuckDB file's name"):
+        sync(client, to="books.duckdb", dataset="books", businesses="b")
