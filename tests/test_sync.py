@@ -290,3 +290,6 @@ def test_bad_destinations_are_refused_before_any_request() -> None:
         sync(client, to="ftp://host/file", businesses="b")
     with pytest.raises(ArgumentValueError, match="also the DuckDB file's name"):
         sync(client, to="books.duckdb", dataset="books", businesses="b")
+    for url in ("postgresql://...", "postgresql://u@/db", "postgresql://u@h:99999/db"):
+        with pytest.raises(ArgumentValueError, match="not a PostgreSQL URL"):
+            sync(client, to=url, businesses="b")

@@ -23,12 +23,12 @@ class Destination:
 
     @classmethod
     def parse(cls, url: str | None, dataset: str = DEFAULT_DATASET) -> Destination:
-        """``None`` or a path (``books.duckdb``, ``duckdb:///books.duckdb``): DuckDB;
+        """``None`` or a path (``ledger.duckdb``, ``duckdb:///ledger.duckdb``): DuckDB;
         ``postgresql://user:password@host:port/db``: PostgreSQL."""
         text = url or DEFAULT_DUCKDB
         scheme = urllib.parse.urlsplit(text).scheme
         if scheme in ("postgres", "postgresql"):
-            return cls("postgres", text, dataset)
+            return cls("postgres", _checked_postgres_url(text), dataset)
         if scheme == "duckdb":
             path = text[len("duckdb://") :].lstrip("/") or DEFAULT_DUCKDB
             return cls("duckdb", path, dataset)._checked()
@@ -70,6 +70,25 @@ class Destination:
     def file_format(self) -> str | None:
         # jsonl loads into DuckDB ~4x faster than SQL inserts; PostgreSQL keeps dlt's default.
         return "jsonl" if self.kind == "duckdb" else None
+
+
+def _checked_postgres_url(url: str) -> str:
+    """The URL when its host and port can be connected to; else one line naming what is wrong
+    (a placeholder such as ``postgresql://...`` used to end in a traceback from the IDNA codec)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError when out of range or not a number)
+        if not host:
+            raise ValueError("no host")
+        host.encode("idna")
+    except (ValueError, UnicodeError) as exc:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+        raise ArgumentValueError(
+            "to",
+            f"{shown} is not a PostgreSQL URL ({exc}): use postgresql://user:password@host:port/db",
+        ) from None
+    return url
 
 
 def short_hash(text: str) -> str:
