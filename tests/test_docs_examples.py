@@ -9,7 +9,6 @@ created without ``status_id`` is issued at once (UNPAID), so releasing it is a 4
 
 from __future__ import annotations
 
-import base64
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from cli_support import ROOT, run
+from doc_placeholders import fill_placeholders
 
 from sage_accounting import UnprocessableEntityError
 from sage_accounting.testing import SageSandbox
@@ -31,28 +31,6 @@ def python_block(document: str, heading: str) -> str:
     return found.group(1)
 
 
-def with_ids(code: str, sage: SageSandbox) -> str:
-    """The snippet with its placeholders filled from the sandbox, by what each one names."""
-    contact = next(iter(sage.records("contacts")))
-    ledger = next(iter(sage.records("ledger_accounts")))
-    (attachment,) = sage.seed(
-        "attachments", 1, file=base64.b64encode(b"%PDF-1.4 demo").decode(),
-        file_name="invoice.pdf", mime_type="application/pdf",
-    )  # fmt: skip
-    values = {
-        'access_token="..."': f'access_token="{sage.access_token}"',
-        'business_id="..."': f'business_id="{sage.lead_business}"',
-        '"contact_id": "..."': f'"contact_id": "{contact}"',
-        '"ledger_account_id": "..."': f'"ledger_account_id": "{ledger}"',
-        '"attachment-id"': f'"{attachment}"',
-        '"another-business-id"': f'"{sage.state.businesses[1]}"',
-    }
-    for placeholder, value in values.items():
-        code = code.replace(placeholder, value)
-    assert '"..."' not in code, code
-    return code
-
-
 @pytest.mark.parametrize(
     ("document", "heading"), [("README.md", "## Quickstart"), ("docs/index.md", "## First calls")]
 )
@@ -63,7 +41,7 @@ def test_the_quickstart_runs_to_its_last_step(
     (tmp_path / "downloads").mkdir()
     with SageSandbox() as sage:
         monkeypatch.setenv("SAGE_BASE_URL", sage.base_url)  # how a user points it at the sandbox
-        code = with_ids(python_block(document, heading), sage)
+        code = fill_placeholders(python_block(document, heading), sage)
         namespace: dict[str, Any] = {"__name__": "quickstart"}
         exec(compile(code, f"{document}:{heading}", "exec"), namespace)  # noqa: S102
         invoice = sage.records("sales_invoices")[namespace["invoice"].id]
@@ -75,7 +53,7 @@ def test_the_quickstart_runs_to_its_last_step(
 def test_releasing_an_issued_invoice_is_refused_as_sage_refuses_it() -> None:
     with SageSandbox() as sage:
         client = sage.client()
-        code = with_ids(python_block("README.md", "## Quickstart"), sage)
+        code = fill_placeholders(python_block("README.md", "## Quickstart"), sage)
         body = code[code.index("sales_invoice={") + len("sales_invoice=") : code.index("\n)\n")]
         issued = client.sales_invoices.create(
             sales_invoice={

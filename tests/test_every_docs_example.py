@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_support import ROOT
+from doc_placeholders import fill_placeholders
 
 import sage_accounting
 from sage_accounting import OAuthSession, SageAccounting, TokenSet
@@ -112,32 +113,6 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sage: SageSandbox) -
     return tmp_path
 
 
-def placeholders(code: str, sage: SageSandbox) -> str:
-    """The block with its documented placeholders filled by real sandbox values."""
-    contact = next(iter(sage.records("contacts")))
-    ledger = next(iter(sage.records("ledger_accounts")))
-    (attachment,) = sage.seed(
-        "attachments", 1, file="JVBERi0xLjQgZGVtbw==", file_name="invoice.pdf",
-        mime_type="application/pdf",
-    )  # fmt: skip
-    values = {
-        'access_token="..."': f'access_token="{sage.access_token}"',
-        'business_id="..."': f'business_id="{sage.lead_business}"',
-        '"contact_id": "..."': f'"contact_id": "{contact}"',
-        '"ledger_account_id": "..."': f'"ledger_account_id": "{ledger}"',
-        'contacts.get("...")': f'contacts.get("{contact}")',
-        '"attachment-id"': f'"{attachment}"',
-        '"another-business-id"': f'"{sage.state.businesses[1]}"',
-        "CLIENT_ID": repr(sage.state.client_id),
-        "CLIENT_SECRET": repr(sage.state.client_secret),
-        '"https://example.com/callback"': repr(sage.state.redirect_uri),
-    }
-    for placeholder, value in values.items():
-        code = code.replace(placeholder, value)
-    assert '"..."' not in code, code
-    return code
-
-
 def names_from_the_page(sage: SageSandbox, is_async: bool) -> dict[str, Any]:
     """What a fragment's page introduces in prose: a client, a session, a first-poll cursor."""
     seen: dict[str, list[Any]] = {"upserted": [], "deleted": []}
@@ -214,7 +189,7 @@ RUNNABLE = [block for block in PYTHON_BLOCKS if skipped_reason(block) is None]
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=[block.where for block in RUNNABLE])
 def test_the_python_example_runs_as_written(block: Block, sage: SageSandbox, in_tmp: Path) -> None:
-    code = placeholders(block.code, sage)
+    code = fill_placeholders(block.code, sage)
     if re.search(r"^def test_", code, re.M):
         run_pytest_file(code, in_tmp)
         return
