@@ -422,14 +422,17 @@ class _BaseClient(Generic[H]):
         )
 
     # -- the quota ledger: its one place in the plan (see _quota) ----------------------------------
+    # (A request without X-Business counts against the lead business, which the ledger keys as
+    # "(lead)": _ledger_business.)
 
     def _metered_transmit(
         self, request: PreparedRequest, token: str
     ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
         """Send once within the ledger: admitted first (waiting or raising as the quota says),
         its slot in flight given back when the answer (or the failure) is in."""
-        business = request.business_id or "(lead)"
-        ticket: Ticket = yield from self._quota.admit(self._quota_scope, business)
+        ticket: Ticket = yield from self._quota.admit(
+            self._quota_scope, _ledger_business(request.business_id)
+        )
         try:
             outcome = yield transmit(request, token)
         except BaseException:
@@ -446,15 +449,15 @@ class _BaseClient(Generic[H]):
     ) -> None:
         """A 429 tells the ledger which of Sage's limits was reached (for every worker)."""
         if isinstance(outcome, httpx.Response) and isinstance(error, errors.RateLimitError):
-            business = request.business_id or "(lead)"
-            self._quota.observe(Ticket(self._quota_scope, business), outcome, error)
+            ticket = Ticket(self._quota_scope, _ledger_business(request.business_id))
+            self._quota.observe(ticket, outcome, error)
 
     @property
     def quota(self) -> QuotaStatus:
         """What remains of Sage's limits for this client's business, from the ledger now (a
         shared ledger is read over the network: a round trip or two)."""
-        business = self._config.business_id or "(lead)"
-        return self._quota.status(self._quota_scope, business, self._config.business_id)
+        business = self._config.business_id
+        return self._quota.status(self._quota_scope, _ledger_business(business), business)
 
     # -- reading the answer -------------------------------------------------------------------------
 
@@ -844,3 +847,8 @@ def _brief(error: Exception) -> str:
     if isinstance(error, errors.APIStatusError):
         return f"status {error.status_code}"
     return type(error).__name__
+
+
+def _ledger_business(business_id: str | None) -> str:
+    """The ledger's key for a request's business: Sage's lead business when none is named."""
+    return business_id or "(lead)"
