@@ -55,12 +55,20 @@ from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    ArgumentValueError,
     OAuthError,
     ReauthorizationRequired,
     StateMismatchError,
 )
 from ._redact import redact, remember
-from ._tokens import MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
+from ._tokens import (
+    MemoryTokenStore,
+    TokenSet,
+    TokenStore,
+    TokenStoreError,
+    token_answer_problem,
+    utc_time,
+)
 
 log = logging.getLogger("sage_accounting")
 
@@ -175,10 +183,22 @@ class OAuthApp:
         callback_url: str | None,
         returned_state: str | None,
         expected_state: str,
+        code_verifier: str,
     ) -> str:
+        # "" would match an attacker's empty state: a lost session's state is no state.
+        for name, value in (("expected_state", expected_state), ("code_verifier", code_verifier)):
+            if not isinstance(value, str) or not value:
+                raise ArgumentValueError(
+                    name, "must be the non-empty string authorization_url made"
+                )
         if callback_url is not None:
-            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query))
+            pairs = urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query)
+            query = dict(pairs)
             remember(query.get("code"))
+            for name in ("code", "state", "error"):
+                if sum(1 for key, _ in pairs if key == name) > 1:
+                    # Which one Sage sent is not guessed: one of them was put there by someone.
+                    raise OAuthError(f"the callback carries {name!r} more than once: refusing it")
             if "error" in query:
                 raise OAuthError(redact(f"authorization was not granted: {query['error']}"))
             code, returned_state = query.get("code"), query.get("state")
@@ -205,7 +225,9 @@ class OAuthApp:
         code: str | None,
         returned_state: str | None,
     ) -> dict[str, str]:
-        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        code = self._code_from_callback(
+            code, callback_url, returned_state, expected_state, code_verifier
+        )
         remember(code_verifier)
         return self._form(
             grant_type="authorization_code",
@@ -224,12 +246,11 @@ class OAuthApp:
             remember(
                 _str_or_none(data.get("access_token")), _str_or_none(data.get("refresh_token"))
             )
-            try:
-                tokens = TokenSet.from_response(data, self.clock())
-            except (TypeError, ValueError):
-                raise OAuthError(
-                    f"token request ({what}): the answer's expires_in fields are not numbers"
-                ) from None
+            # A pair the store would refuse to read back is a grant nobody can use later.
+            problem = token_answer_problem(data)
+            if problem is not None:
+                raise OAuthError(redact(f"token request ({what}): the answer's {problem}"))
+            tokens = TokenSet.from_response(data, self.clock())
             if tokens.refresh_token is None and refresh_token:
                 tokens = replace(tokens, refresh_token=refresh_token)
             return tokens
@@ -446,9 +467,7 @@ class OAuthSession:
         self._unsaved = None
         _log(
             logging.DEBUG,
-            "refreshed the access token (expires "
-            + time.strftime("%H:%M:%S", time.gmtime(new.expires_at))
-            + ")",
+            f"refreshed the access token (expires {utc_time(new.expires_at, '%H:%M:%S')})",
         )
         return new
 

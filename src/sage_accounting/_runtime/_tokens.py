@@ -55,11 +55,7 @@ class TokenSet:
         remember(self.access_token, self.refresh_token)
 
     def __repr__(self) -> str:
-        when = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_at))
-            if self.expires_at
-            else "?"
-        )
+        when = utc_time(self.expires_at, "%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "?"
         refresh = "yes" if self.refresh_token else "no"
         return f"TokenSet(access_token=***, refresh_token={refresh}, expires_at={when}, scope={self.scope!r})"
 
@@ -70,7 +66,7 @@ class TokenSet:
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any], now: float) -> TokenSet:
-        """From the token endpoint's JSON answer (its fields checked by the caller)."""
+        """From the token endpoint's JSON answer (checked first: ``token_answer_problem``)."""
         expires_in = data.get("expires_in")
         refresh_in = data.get("refresh_token_expires_in")
         return cls(
@@ -90,10 +86,64 @@ class TokenSet:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
-# What each field of a token file may hold (JSON types after json.loads).
+def utc_time(epoch: float, form: str) -> str:
+    """``epoch`` in UTC as ``form``; the number itself when the platform's calendar ends first
+    (a repr or a log line must never raise)."""
+    try:
+        return time.strftime(form, time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:g}"
+
+
+# What each field of a token file, or of the token endpoint's answer, may hold (JSON types after
+# json.loads): one rule for both, so no pair is saved that the store would refuse to read back.
 _REQUIRED_STR = ("access_token",)
 _OPTIONAL_STR = ("refresh_token", "scope", "requested_by_id")
 _OPTIONAL_NUMBER = ("expires_at", "refresh_token_expires_at")
+_ANSWER_NUMBER = ("expires_in", "refresh_token_expires_in")
+_MAX_LIFETIME = 1e10  # seconds (~300 years): more is no lifetime
+
+
+def _wrong_field(data: Mapping[str, Any], numbers: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first field of ``data`` that breaks the rules above, and what it must be."""
+    for field in _REQUIRED_STR:
+        if not isinstance(data.get(field), str) or not data[field]:
+            return field, "a non-empty string"
+    for field in _OPTIONAL_STR:
+        if data.get(field) is not None and not isinstance(data[field], str):
+            return field, "a string or null"
+    for field in numbers:
+        value = data.get(field)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            return field, "a number or null"
+    return None
+
+
+def token_answer_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a token endpoint's answer (``None``: a pair the store can keep).
+    Lifetimes may come as numbers or strings of one (``"300"``), never negative or endless."""
+    lifetimes = {}
+    for field in _ANSWER_NUMBER:
+        value = data.get(field)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return f"field {field!r} must be a number of seconds, not {data[field]!r}"
+        lifetimes[field] = value
+    wrong = _wrong_field({**data, **lifetimes}, _ANSWER_NUMBER)
+    if wrong is not None:
+        field, expected = wrong
+        got = type(data[field]).__name__ if field in data else "nothing"
+        return f"field {field!r} must be {expected}, not {got}"
+    for field, value in lifetimes.items():
+        if value is not None and not 0 <= value <= _MAX_LIFETIME:
+            return f"field {field!r} must be between 0 and {_MAX_LIFETIME:g} seconds, not {value:g}"
+    return None
 
 
 def parse_token_file(raw: bytes, where: str | Path) -> tuple[TokenSet, int]:
@@ -114,20 +164,9 @@ def parse_token_file(raw: bytes, where: str | Path) -> tuple[TokenSet, int]:
         got = type(data[field]).__name__ if field in data else "nothing"
         return TokenStoreError(f"{where}: field {field!r} must be {expected}, not {got}")
 
-    for field in _REQUIRED_STR:
-        if not isinstance(data.get(field), str) or not data[field]:
-            raise wrong(field, "a non-empty string")
-    for field in _OPTIONAL_STR:
-        if data.get(field) is not None and not isinstance(data[field], str):
-            raise wrong(field, "a string or null")
-    for field in _OPTIONAL_NUMBER:
-        value = data.get(field)
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise wrong(field, "a number or null")
+    problem = _wrong_field(data, _OPTIONAL_NUMBER)
+    if problem is not None:
+        raise wrong(*problem)
     sequence = data.get("sequence", 0)
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         raise wrong("sequence", "a non-negative integer")
