@@ -3,8 +3,11 @@ cancellation in the middle of a refresh. Each test failed before its fix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +156,106 @@ def test_a_token_set_far_in_the_future_still_has_a_repr(tmp_path: Path, expires_
     tokens = FileTokenStore(path).load()
     assert "AT-0123" not in repr(tokens)
     assert "expires_at=" in repr(tokens)
+
+
+# -- Ctrl-C and cancellation while Sage rotates the pair ---------------------------------------------
+
+
+def rotating_app(before_answer: Any) -> OAuthApp:
+    """A token endpoint that rotates the pair (the old refresh token is spent once it is asked)
+    and runs ``before_answer`` before its answer reaches the session."""
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        before_answer()
+        return httpx.Response(200, json=GOOD)
+
+    return OAuthApp(
+        "cid",
+        "client-secret-0123",
+        "http://127.0.0.1/cb",
+        token_url="https://oauth.example/token",
+        http_client=httpx.Client(transport=httpx.MockTransport(token_endpoint)),
+    )
+
+
+def expired_session(app: OAuthApp, store: Any) -> OAuthSession:
+    return OAuthSession(app, store, tokens=TokenSet("AT-old-0123", "RT-old-0123", expires_at=1.0))
+
+
+def ctrl_c() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_while_sage_answers_the_refresh_never_loses_the_new_pair(tmp_path: Path) -> None:
+    """Before: KeyboardInterrupt inside the token request; the old refresh token was spent and
+    the new pair dropped, so the grant was dead (a browser login again)."""
+    path = tmp_path / "tokens.json"
+    session = expired_session(rotating_app(ctrl_c), FileTokenStore(path))
+    with pytest.raises(KeyboardInterrupt):
+        session.access_token()
+    stored = FileTokenStore(path).load()
+    assert stored is not None and stored.refresh_token == "RT-new-0123"
+    assert session.current().access_token == "AT-new-0123"
+
+
+class InterruptedSave(FileTokenStore):
+    """Ctrl-C arrives while the new pair is being written."""
+
+    def save(self, tokens: TokenSet) -> None:
+        if tokens.access_token == "AT-new-0123":
+            ctrl_c()
+        super().save(tokens)
+
+
+def test_ctrl_c_while_the_store_writes_the_new_pair_still_saves_it(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    session = expired_session(rotating_app(lambda: None), InterruptedSave(path))
+    with pytest.raises(KeyboardInterrupt):
+        session.access_token()
+    stored = FileTokenStore(path).load()
+    assert stored is not None and stored.refresh_token == "RT-new-0123"
+
+
+def test_a_second_ctrl_c_interrupts_the_refresh_at_once(tmp_path: Path) -> None:
+    """Held back is not ignored: pressed twice, Ctrl-C stops even a hung token request."""
+    path = tmp_path / "tokens.json"
+    reached = []
+
+    def twice() -> None:
+        ctrl_c()
+        ctrl_c()
+        reached.append("after")
+
+    session = expired_session(rotating_app(twice), FileTokenStore(path))
+    with pytest.raises(KeyboardInterrupt):
+        session.access_token()
+    assert reached == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler put back
+
+
+async def test_a_cancelled_refresh_finishes_and_keeps_the_new_pair(tmp_path: Path) -> None:
+    """``asyncio.timeout`` (or Ctrl-C under ``asyncio.run``, which cancels the main task) in
+    the middle of the token request: before, the answer was dropped with the spent token."""
+    answered = asyncio.Event()
+
+    async def token_endpoint(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        answered.set()
+        return httpx.Response(200, json=GOOD)
+
+    app = OAuthApp(
+        "cid",
+        "client-secret-0123",
+        "http://127.0.0.1/cb",
+        token_url="https://oauth.example/token",
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)),
+    )
+    path = tmp_path / "tokens.json"
+    session = expired_session(app, FileTokenStore(path))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await session.aaccess_token()
+    assert answered.is_set()  # the cancellation waited for Sage's answer
+    stored = FileTokenStore(path).load()
+    assert stored is not None and stored.refresh_token == "RT-new-0123"
+    assert await session.aaccess_token() == "AT-new-0123"

@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import signal
 import threading
 import time
 import urllib.parse
@@ -530,11 +531,12 @@ class OAuthSession:
             stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
-            try:
-                new = self.app.refresh(refresh_token)
-            except BaseException as exc:
-                return self._refresh_failed(stored, exc)
-            return self._keep(new, refresh_token)
+            with _ctrl_c_held_back():  # from spending the refresh token to keeping the new one
+                try:
+                    new = self.app.refresh(refresh_token)
+                except BaseException as exc:
+                    return self._refresh_failed(stored, exc)
+                return self._keep(new, refresh_token)
 
     # -- async --------------------------------------------------------------------------------------
 
@@ -568,11 +570,61 @@ class OAuthSession:
             stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
+            rotation = asyncio.ensure_future(self._arotate(stored, refresh_token))
             try:
-                new = await self.app.arefresh(refresh_token)
-            except BaseException as exc:
-                return self._refresh_failed(stored, exc)
-            return self._keep(new, refresh_token)
+                return await asyncio.shield(rotation)
+            except asyncio.CancelledError:
+                # Sage may have spent the old refresh token already: the rotation finishes and
+                # keeps the new pair (still under the locks, bounded by the app's timeout), then
+                # the cancellation goes on.
+                await _uncancellable(rotation)
+                raise
+
+    async def _arotate(self, stored: TokenSet, refresh_token: str) -> TokenSet:
+        try:
+            new = await self.app.arefresh(refresh_token)
+        except BaseException as exc:
+            return self._refresh_failed(stored, exc)
+        return self._keep(new, refresh_token)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held_back() -> Iterator[None]:
+    """Between spending a refresh token and keeping the pair that replaced it, a
+    KeyboardInterrupt would kill the grant: the first Ctrl-C is held until the pair is kept (at
+    most the token request's timeout), then raised; a second one interrupts at once. Only in the
+    main thread (where signals are handled) and only over Python's own SIGINT handler."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    pressed: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        _log(logging.WARNING, "Ctrl-C: saving the refreshed tokens first (again: stop now)")
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pressed:
+            raise KeyboardInterrupt
+
+
+async def _uncancellable(task: asyncio.Future[TokenSet]) -> None:
+    """Wait for ``task`` whatever cancels the waiter; its outcome is the task's own business
+    (retrieved here, so that an error is not reported as never retrieved)."""
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def _save(store: TokenStore, tokens: TokenSet) -> None:
