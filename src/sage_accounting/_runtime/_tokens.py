@@ -14,10 +14,12 @@ killed writer is known to be newer than the token file (see ``FileTokenStore``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -248,6 +250,7 @@ class FileTokenStore:
         self._thread_lock = threading.Lock()
         self._owner: int | None = None  # the thread holding the lock, if any
         self._reserved: Path | None = None
+        self._exposed: tuple[Path, int] | None = None  # a readable-by-others file, warned of
         # Set when a killed writer's leftovers could not be used: why a later refresh may find
         # the grant dead. Included in the session's ReauthorizationRequired message.
         self.interrupted_save: str | None = None
@@ -258,12 +261,36 @@ class FileTokenStore:
     # -- reading ------------------------------------------------------------------------------------
 
     def _read(self, path: Path) -> bytes | None:
+        """A store file's bytes (None: there is none). Never through a symbolic link (a save
+        would replace the link, not its target: two files, two grants) and never from what is
+        not a regular file (a FIFO would block, a device never end)."""
         try:
-            return path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _link_refused(path) from None
             raise TokenStoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise TokenStoreError(f"{path} is not a regular file: refusing it")
+            if status.st_mode & 0o077 and self._exposed != (path, status.st_mode):
+                self._exposed = (path, status.st_mode)
+                log.warning(
+                    "%s",
+                    redact(
+                        f"{path} is readable by others (mode {stat.S_IMODE(status.st_mode):o}): "
+                        "it holds a refresh token; chmod 600 it (the next save does)"
+                    ),
+                )
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                return file.read()
+        except OSError as exc:
+            raise TokenStoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
 
     def _load_with_sequence(self) -> tuple[TokenSet | None, int]:
         raw = self._read(self.path)
@@ -301,7 +328,7 @@ class FileTokenStore:
         intent = json.dumps({"intent": "refresh", "pid": os.getpid(), "at": time.time()})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, _WRITE_PRIVATE, 0o600)
             try:
                 os.write(fd, intent.encode())
             finally:
@@ -323,6 +350,9 @@ class FileTokenStore:
     def save(self, tokens: TokenSet) -> None:
         """Write ``tokens`` (call it holding ``lock()``)."""
         tmp, self._reserved = self._reserved or self._temp_path(), None
+        if self.path.is_symlink():  # renamed over, the link's target would keep the old pair
+            _unlink_quietly(tmp)
+            raise _link_refused(self.path)
         try:
             _, sequence = self._load_with_sequence()
         except TokenStoreError:
@@ -330,7 +360,7 @@ class FileTokenStore:
         data = json.dumps({"sequence": sequence + 1, **tokens.to_dict()}, indent=2).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, _WRITE_PRIVATE, 0o600)
             try:
                 os.fchmod(fd, 0o600)
                 view = memoryview(data)
@@ -408,7 +438,7 @@ class FileTokenStore:
     def _open_lock(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise TokenStoreError(
                 f"cannot open the lock file {self._lock_path}: {exc.strerror or exc}"
@@ -473,6 +503,17 @@ class FileTokenStore:
             yield
         finally:
             self._release(fd)
+
+
+# A temporary file's name is predictable: a symbolic link put there is never written through.
+_WRITE_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+
+
+def _link_refused(path: Path) -> TokenStoreError:
+    return TokenStoreError(
+        f"{path} is a symbolic link: refusing it (give the store the file itself, "
+        f"{os.path.realpath(path)})"
+    )
 
 
 def _unlink_quietly(path: Path) -> None:
