@@ -259,3 +259,76 @@ async def test_a_cancelled_refresh_finishes_and_keeps_the_new_pair(tmp_path: Pat
     stored = FileTokenStore(path).load()
     assert stored is not None and stored.refresh_token == "RT-new-0123"
     assert await session.aaccess_token() == "AT-new-0123"
+
+
+# -- the client secret and refresh token go to the token endpoint only -------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("call", ["refresh", "revoke", "exchange"])
+async def test_a_redirect_from_the_token_endpoint_is_never_followed(status: int, call: str) -> None:
+    """With the caller's httpx client set to follow redirects, a 307 from the token endpoint
+    re-posted the client secret and the refresh token to wherever it pointed, and that host's
+    answer was taken as the user's tokens."""
+    seen: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url.host))
+        if request.url.host == "oauth.example":
+            return httpx.Response(status, headers={"location": "https://evil.example/steal"})
+        return httpx.Response(200, json=GOOD)
+
+    transport = httpx.MockTransport(endpoint)
+    app = OAuthApp(
+        "cid",
+        "client-secret-0123",
+        "http://127.0.0.1/cb",
+        token_url="https://oauth.example/token",
+        revoke_url="https://oauth.example/revoke",
+        http_client=httpx.Client(follow_redirects=True, transport=transport),
+        async_http_client=httpx.AsyncClient(follow_redirects=True, transport=transport),
+    )
+    exchange = {"code": "GB/c", "returned_state": "s", "expected_state": "s"}
+    with pytest.raises(OAuthError, match=f"HTTP {status}"):
+        if call == "refresh":
+            app.refresh("RT-old-0123")
+        elif call == "revoke":
+            app.revoke("RT-old-0123")
+        else:
+            app.exchange_code(code_verifier="v" * 64, **exchange)
+    with pytest.raises(OAuthError, match=f"HTTP {status}"):
+        if call == "refresh":
+            await app.arefresh("RT-old-0123")
+        elif call == "revoke":
+            await app.arevoke("RT-old-0123")
+        else:
+            await app.aexchange_code(code_verifier="v" * 64, **exchange)
+    assert seen == ["oauth.example", "oauth.example"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://oauth.accounting.sage.com/token",  # the secret in clear text
+        "https://user:pw@oauth.example/token",
+        "https://oauth.accounting.sage.com@evil.example/token",
+        "ftp://oauth.example/token",
+        "oauth.accounting.sage.com/token",
+        "not a url",
+        "http://[::1/token",
+    ],
+)
+@pytest.mark.parametrize("which", ["token_url", "revoke_url", "authorize_url"])
+def test_an_endpoint_the_secret_should_not_travel_to_is_refused_at_once(
+    url: str, which: str
+) -> None:
+    endpoints: dict[str, Any] = {which: url}
+    with pytest.raises(ArgumentValueError, match=which):
+        OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb", **endpoints)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/token", "http://localhost/token", "http://[::1]:9/token"]
+)
+def test_plain_http_is_fine_on_this_machine(url: str) -> None:
+    assert OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb", token_url=url)

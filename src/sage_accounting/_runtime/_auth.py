@@ -129,6 +129,12 @@ class OAuthApp:
                     " (Sage needs the client secret even with PKCE)"
                 )
         assert client_id and client_secret and redirect_uri  # checked just above
+        for name, url in (
+            ("authorize_url", authorize_url),
+            ("token_url", token_url),
+            ("revoke_url", revoke_url),
+        ):
+            _check_endpoint(name, url)
         remember(client_secret)
         self.client_id = client_id
         self._client_secret = client_secret
@@ -274,7 +280,10 @@ class OAuthApp:
         http = owned or self._http
         assert http is not None
         with owned or contextlib.nullcontext(), _token_endpoint_errors(url):
-            return http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
+            response = http.post(
+                url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout, follow_redirects=False
+            )
+        return _not_redirected(response)
 
     async def _apost(self, url: str, form: Mapping[str, str]) -> httpx.Response:
         owned = httpx.AsyncClient(timeout=self.timeout) if self._async_http is None else None
@@ -282,7 +291,14 @@ class OAuthApp:
         assert http is not None
         async with owned or contextlib.nullcontext():
             with _token_endpoint_errors(url):
-                return await http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
+                response = await http.post(
+                    url,
+                    data=form,
+                    headers=_ACCEPT_JSON,
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                )
+        return _not_redirected(response)
 
     def exchange_code(
         self,
@@ -679,6 +695,46 @@ def _token_endpoint_errors(url: str) -> Iterator[None]:
         raise APIConnectionError(
             type(exc).__name__, method="POST", path=_path(url), business_id=None
         ) from None
+
+
+def _not_redirected(response: httpx.Response) -> httpx.Response:
+    """The form carries the client secret and a code or refresh token: a 3xx is never followed
+    (whatever the caller's httpx client says), and never taken for an answer."""
+    if response.is_redirect:
+        raise OAuthError(
+            f"the token endpoint answered HTTP {response.status_code} (a redirect to "
+            f"{_host(response.headers.get('location', ''))!r}): not followed, since the request "
+            "carries the client secret; check token_url"
+        )
+    return response
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_endpoint(name: str, url: str) -> None:
+    """An OAuth endpoint the client secret and tokens may travel to: https (plain http only on
+    this machine), a host, and no user name or password in it."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ArgumentValueError(name, f"{url!r} is not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ArgumentValueError(name, f"{url!r} is not an https:// URL")
+    if "@" in parts.netloc:
+        raise ArgumentValueError(name, "must not carry a user name or password (the part before @)")
+    if parts.scheme == "http" and host not in _LOOPBACK and not host.startswith("127."):
+        raise ArgumentValueError(
+            name, f"{url!r} is plain http: the client secret would travel in clear text (https)"
+        )
+
+
+def _host(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).hostname or url[:80]
+    except ValueError:
+        return url[:80]
 
 
 def _path(url: str) -> str:
