@@ -8,6 +8,9 @@ import json
 import math
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +335,53 @@ def test_an_endpoint_the_secret_should_not_travel_to_is_refused_at_once(
 )
 def test_plain_http_is_fine_on_this_machine(url: str) -> None:
     assert OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb", token_url=url)
+
+
+CTRL_C_REFRESHER = """
+import sys
+from sage_accounting import FileTokenStore, OAuthApp, OAuthSession
+token_url, client_id, secret, path = sys.argv[1:5]
+app = OAuthApp(client_id, secret, "http://127.0.0.1/callback", token_url=token_url, timeout=10)
+print("refreshing", flush=True)
+OAuthSession(app, FileTokenStore(path)).access_token()
+"""
+
+
+def test_ctrl_c_to_a_real_process_waiting_for_sage_s_answer_keeps_the_grant(
+    fake_sage: Any, tmp_path: Path
+) -> None:
+    """SIGINT while Sage has rotated the pair but its answer is still on the way (the sandbox
+    delays it by a second): the process ends with KeyboardInterrupt and the store holds the
+    live pair."""
+    from sage_accounting import SageAccounting
+    from sage_accounting.testing import Fault
+
+    issued = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    path = tmp_path / "tokens.json"
+    with FileTokenStore(path).lock():
+        FileTokenStore(path).save(
+            TokenSet(issued.access_token, issued.refresh_token, expires_at=time.time() - 60)
+        )
+    fake_sage.inject(Fault.latency(1.5, path="/token", after=True))
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root / r) for r in ("generated", "src"))}
+    args = [fake_sage.token_url, fake_sage.state.client_id, fake_sage.state.client_secret]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_REFRESHER, *args, str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline() == "refreshing\n"
+    deadline = time.monotonic() + 10
+    while fake_sage.count("POST /token") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # Sage has rotated the pair; its answer is delayed
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode != 0 and "KeyboardInterrupt" in stderr
+    stored = FileTokenStore(path).load()
+    assert stored is not None and stored.refresh_token != issued.refresh_token
+    client = SageAccounting(access_token=stored.access_token, base_url=fake_sage.base_url)
+    assert client.contacts.list().first_page() is not None  # the saved pair is the live one
