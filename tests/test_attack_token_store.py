@@ -107,3 +107,37 @@ def test_a_private_token_file_loads_without_a_warning(
     with caplog.at_level(logging.WARNING, logger="sage_accounting"):
         assert FileTokenStore(path).load() is not None
     assert not caplog.records
+
+
+def test_ctrl_c_while_waiting_for_another_process_s_lock_leaves_the_store_usable(
+    tmp_path: Path,
+) -> None:
+    """Before: a KeyboardInterrupt inside the blocking flock left the store's thread lock held
+    (and the descriptor open), so the next call in that process (a notebook after an interrupt)
+    waited forever."""
+    import fcntl
+    import signal
+
+    path = write_pair(tmp_path / "tokens.json")
+    store = FileTokenStore(path)
+    other = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)  # another process's turn
+    fcntl.flock(other, fcntl.LOCK_EX)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt), store.lock():
+            pass
+    finally:
+        timer.cancel()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    taken: list[bool] = []
+
+    def take() -> None:
+        with store.lock():
+            taken.append(True)
+
+    worker = threading.Thread(target=take, daemon=True)
+    worker.start()
+    worker.join(5)
+    assert taken == [True], "the store's lock is still held after the interrupt"

@@ -457,10 +457,12 @@ class FileTokenStore:
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BaseException as exc:  # busy, or Ctrl-C while waiting: nothing may stay held
             os.close(fd)
             self._thread_lock.release()
-            return None
+            if isinstance(exc, BlockingIOError):
+                return None
+            raise
         self._owner = threading.get_ident()
         try:
             self._recover()
