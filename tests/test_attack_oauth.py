@@ -385,3 +385,24 @@ def test_ctrl_c_to_a_real_process_waiting_for_sage_s_answer_keeps_the_grant(
     assert stored is not None and stored.refresh_token != issued.refresh_token
     client = SageAccounting(access_token=stored.access_token, base_url=fake_sage.base_url)
     assert client.contacts.list().first_page() is not None  # the saved pair is the live one
+
+
+# -- a careless user's OAuth mistakes are typed SDK errors -------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["client_id", "client_secret", "redirect_uri"])
+def test_a_missing_app_setting_is_a_sage_argument_error_naming_its_variable(missing: str) -> None:
+    """Before: a bare ValueError, which ``except SageError`` does not catch."""
+    from sage_accounting import SageArgumentError
+
+    settings = {"client_id": "cid", "client_secret": "client-secret-0123", "redirect_uri": "x"}
+    settings[missing] = ""
+    with pytest.raises(SageArgumentError, match=f"SAGE_{missing.upper()}") as err:
+        OAuthApp(**settings)
+    assert err.value.argument == missing and isinstance(err.value, ValueError)
+
+
+def test_an_unknown_scope_is_a_sage_argument_error() -> None:
+    app = OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb")
+    with pytest.raises(ArgumentValueError, match="scope"):
+        app.authorization_url(scope="admin")  # type: ignore[arg-type]

@@ -124,9 +124,10 @@ class OAuthApp:
             ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
-                raise ValueError(
-                    f"{name} is required: pass it or set {variable}"
-                    " (Sage needs the client secret even with PKCE)"
+                raise ArgumentValueError(
+                    name,
+                    f"is required: pass it or set {variable}"
+                    " (Sage needs the client secret even with PKCE)",
                 )
         assert client_id and client_secret and redirect_uri  # checked just above
         for name, url in (
@@ -162,7 +163,7 @@ class OAuthApp:
     ) -> AuthorizationRequest:
         """The URL to send the user to, with a fresh ``state`` and PKCE (S256) verifier."""
         if scope not in ("readonly", "full_access"):
-            raise ValueError("scope must be 'readonly' or 'full_access'")
+            raise ArgumentValueError("scope", f"must be 'readonly' or 'full_access', not {scope!r}")
         state = state or secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)  # 64 characters, within PKCE's 43..128
         remember(verifier)
