@@ -406,3 +406,12 @@ def test_an_unknown_scope_is_a_sage_argument_error() -> None:
     app = OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb")
     with pytest.raises(ArgumentValueError, match="scope"):
         app.authorization_url(scope="admin")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("margin", [-1.0, math.nan, math.inf, "60"])
+def test_a_refresh_margin_that_is_no_number_of_seconds_is_refused(margin: Any) -> None:
+    """Before: NaN meant never refreshing ahead, a string failed at the first call with a raw
+    TypeError."""
+    app = OAuthApp("cid", "client-secret-0123", "http://127.0.0.1/cb")
+    with pytest.raises(ArgumentValueError, match="refresh_margin"):
+        OAuthSession(app, refresh_margin=margin)

@@ -39,6 +39,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import signal
 import threading
@@ -376,6 +377,14 @@ class OAuthSession:
         tokens: TokenSet | None = None,
         refresh_margin: float = 60.0,
     ) -> None:
+        if (
+            isinstance(refresh_margin, bool)
+            or not isinstance(refresh_margin, int | float)
+            or not 0 <= refresh_margin < math.inf
+        ):
+            raise ArgumentValueError(
+                "refresh_margin", f"must be a number of seconds (0 or more), not {refresh_margin!r}"
+            )
         self.app = app
         self.store: TokenStore = store or MemoryTokenStore()
         self.refresh_margin = refresh_margin
