@@ -1,8 +1,9 @@
 """The generator skips black for template output that is already in black's form.
 
-What decides: ``needs_black`` (a code line over the line length) and the templates writing
-black's form, such as ``query_entry`` for a long enum parameter. These tests hold the two against
-black itself; ``make lint`` (black --check on the committed package) and ``make check-generated``
+What decides: ``needs_black`` (a code line over the line length, or a string black would
+requote) and the templates writing black's form, such as ``query_entry`` (``black_form.dict_entry``)
+for a long enum parameter. These tests hold the two against black itself, for chosen cases and
+for any enum (hypothesis); ``make lint`` (black --check on the committed package) and ``make check-generated``
 prove it for the whole package.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import black
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sage_codegen.formatting import black_mode, needs_black
 from sage_codegen.ir import Parameter, TypeRef
@@ -18,6 +21,17 @@ from sage_codegen.runtime_contract import query_entry
 
 def formatted(source: str) -> str:
     return black.format_str(source, mode=black_mode())
+
+
+def enum_parameter(name: str, enum: tuple[str, ...], required: bool) -> Parameter:
+    return Parameter(
+        name=name,
+        py_name=name,
+        location="query",
+        type=TypeRef("string", enum=enum),
+        required=required,
+        description="",
+    )
 
 
 def entry_module(param: Parameter) -> str:
@@ -40,15 +54,7 @@ ENUMS = [
 @pytest.mark.parametrize("required", [False, True])
 @pytest.mark.parametrize(("name", "enum"), ENUMS)
 def test_query_entry_is_what_black_writes(name: str, enum: tuple[str, ...], required: bool) -> None:
-    param = Parameter(
-        name=name,
-        py_name=name,
-        location="query",
-        type=TypeRef("string", enum=enum),
-        required=required,
-        description="",
-    )
-    source = entry_module(param)
+    source = entry_module(enum_parameter(name, enum, required))
     assert formatted(source) == source
     assert not needs_black(source)
 
@@ -67,3 +73,23 @@ def test_long_lines_black_leaves_alone_are_not_sent() -> None:
     )
     assert not needs_black(source)
     assert formatted(source) == source
+
+
+# Whatever the values, the generator's form is black's, or the file goes through black: a layout
+# that differs from black's on a short enough line would otherwise be committed unformatted.
+ENUM_VALUE = st.text(
+    alphabet=st.sampled_from("abcXYZ_09 ,|[]()'\"\\"), min_size=1, max_size=40
+).filter(lambda v: v.strip() == v)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.from_regex(r"[a-z][a-z_]{0,40}", fullmatch=True),
+    enum=st.lists(ENUM_VALUE, min_size=1, max_size=12, unique=True).map(tuple),
+    required=st.booleans(),
+)
+def test_any_query_entry_is_black_s_form_or_goes_through_black(
+    name: str, enum: tuple[str, ...], required: bool
+) -> None:
+    source = entry_module(enum_parameter(name, enum, required))
+    assert needs_black(source) or formatted(source) == source

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from .spelling import LINE_LENGTH
+from .black_form import LINE_LENGTH
 
 # Top-level packages isort puts in the third-party section (everything else absolute is the
 # standard library in generated code: the SDK depends on httpx and pydantic only).

@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from . import typed_dicts
+from .black_form import annotated_name, wrapped
 from .formatting import check_syntax, format_all, needs_black
 from .imports import Imports, from_import, import_block, import_order
 from .inputs import DEFAULT_TEMPLATES
@@ -30,7 +31,6 @@ from .layout import (
 from .package_io import RenderedFile, reusable_files, sha256
 from .runtime_contract import operation_constant, query_constants, query_entry, query_param
 from .spelling import (
-    annotated_name,
     docstring,
     field_annotation,
     one_line,
@@ -68,7 +68,10 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
     env.globals.update(
-        from_import=from_import, query_constants=query_constants, annotated=annotated_name
+        from_import=from_import,
+        query_constants=query_constants,
+        annotated=annotated_name,
+        wrapped=wrapped,
     )
     typed_dicts.install(env)
     return env

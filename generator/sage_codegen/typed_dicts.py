@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 
 from . import sage_rules
+from .black_form import annotated_name
 from .imports import Imports
 from .ir import Api, Model, TypeRef
 from .layout import ModelModule, referenced_models
-from .spelling import annotated_name
 
 SUFFIX = "Params"
 IDEMPOTENCY_FIELD = sage_rules.BODY_IDEMPOTENCY_FIELD
