@@ -1,10 +1,10 @@
 """The generator skips black for template output that is already in black's form.
 
 What decides: ``needs_black`` (a code line over the line length, or a string black would
-requote) and the templates writing black's form, such as ``query_entry`` (``black_form.dict_entry``)
-for a long enum parameter. These tests hold the two against black itself, for chosen cases and
-for any enum (hypothesis); ``make lint`` (black --check on the committed package) and ``make check-generated``
-prove it for the whole package.
+requote) and the templates writing black's form, such as ``query_entry``
+(``black_form.dict_entry``) for a long enum parameter. These tests hold the two against black
+itself, for chosen cases and for any enum (hypothesis); ``make lint`` (black --check on the
+committed package) and ``make check-generated`` prove it for the whole package.
 """
 
 from __future__ import annotations
