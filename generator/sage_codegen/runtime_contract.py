@@ -21,7 +21,7 @@ from .spelling import pytuple
 def query_kind(p: Parameter) -> QueryKind:
     """The runtime's encoding of a query parameter: the IR's kind must be one it knows."""
     try:
-        return QueryKind(p.type.kind)
+        return QueryKind(p.type.kind.value)
     except ValueError:
         raise ValueError(
             f"query parameter {p.name!r}: kind {p.type.kind!r} is not one of the runtime's"

@@ -8,55 +8,70 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import assert_never
 
-from .ir import Parameter, TypeRef
+from .ir import ModelRole, Parameter, TypeKind, TypeRef
 
 # -- types and parameters --------------------------------------------------------------------
 
 
-def field_annotation(t: TypeRef, role: str) -> str:
+def literal(values: Iterable[str]) -> str:
+    """``Literal["a", "b"]``: an enum's annotation."""
+    return "Literal[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def field_annotation(t: TypeRef, role: ModelRole) -> str:
     """The annotation of a model field, without the ``| None`` of optional fields."""
     request = role == "request"
-    if t.kind == "string":
-        if request and t.enum:
-            return "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
-        return "str"
-    if t.kind == "decimal":
-        return "RequestDecimal" if request else "Decimal"
-    if t.kind == "date":
-        return "dt.date" if request else "LenientDate"
-    if t.kind == "datetime":
-        return "dt.datetime" if request else "LenientDateTime"
-    if t.kind == "list":
-        assert t.item is not None
-        return f"list[{field_annotation(t.item, role)}]"
-    if t.kind == "model":
-        assert t.model is not None
-        return t.model
-    return {
-        "integer": "int",
-        "boolean": "bool",
-        "binary": "bytes",
-        "any": "Any",
-        "dict": "dict[str, Any]",
-    }[t.kind]
+    match t.kind:
+        case TypeKind.STRING:
+            return literal(t.enum) if request and t.enum else "str"
+        case TypeKind.INTEGER:
+            return "int"
+        case TypeKind.DECIMAL:
+            return "RequestDecimal" if request else "Decimal"
+        case TypeKind.BOOLEAN:
+            return "bool"
+        case TypeKind.DATE:
+            return "dt.date" if request else "LenientDate"
+        case TypeKind.DATETIME:
+            return "dt.datetime" if request else "LenientDateTime"
+        case TypeKind.BINARY:
+            return "bytes"
+        case TypeKind.ANY:
+            return "Any"
+        case TypeKind.DICT:
+            return "dict[str, Any]"
+        case TypeKind.LIST:
+            assert t.item is not None
+            return f"list[{field_annotation(t.item, role)}]"
+        case TypeKind.MODEL:
+            assert t.model is not None
+            return t.model
+    assert_never(t.kind)
 
 
 def param_annotation(p: Parameter) -> str:
-    t = p.type
-    if t.kind == "string" and t.enum:
-        base = "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
-    elif t.kind == "list":
-        base = "str | Sequence[str]"
-    else:
-        base = {
-            "string": "str",
-            "integer": "int",
-            "boolean": "bool",
-            "decimal": "Decimal",
-            "date": "dt.date",
-            "datetime": "dt.datetime | dt.date",
-        }[t.kind]
+    """A keyword argument's annotation (``| None`` when the parameter is optional)."""
+    match p.type.kind:
+        case TypeKind.STRING:
+            base = literal(p.type.enum) if p.type.enum else "str"
+        case TypeKind.INTEGER:
+            base = "int"
+        case TypeKind.DECIMAL:
+            base = "Decimal"
+        case TypeKind.BOOLEAN:
+            base = "bool"
+        case TypeKind.DATE:
+            base = "dt.date"
+        case TypeKind.DATETIME:
+            base = "dt.datetime | dt.date"
+        case TypeKind.LIST:
+            base = "str | Sequence[str]"
+        case TypeKind.BINARY | TypeKind.ANY | TypeKind.DICT | TypeKind.MODEL:
+            raise AssertionError(f"parameter {p.name!r}: the IR refuses a {p.type.kind} parameter")
+        case _:
+            assert_never(p.type.kind)
     return base if p.required else f"{base} | None"
 
 
