@@ -256,6 +256,7 @@ def _digest_or_empty(spec_dir: Path, templates: Path) -> str:
     type=click.Choice(sorted(FORMATS)),
     default="text",
     show_default=True,
+    help="; ".join(f"{name}: {f.help}" for name, f in FORMATS.items()) + ".",
 )
 @click.option(
     "--fail-on",
@@ -298,7 +299,7 @@ def diff(
     except SpecError as exc:
         fail(str(exc))
     changes = compare(old, new, country, edition)
-    click.echo(FORMATS[output_format](changes, old, new), nl=False)
+    click.echo(FORMATS[output_format].write(changes, old, new), nl=False)
     threshold = None if fail_on == "never" else fail_on
     sys.exit(1 if changes.at_or_above(threshold) else 0)  # type: ignore[arg-type]
 

@@ -485,13 +485,7 @@ class _Differ:
                     f.pointer,
                     f"{path}: {'required' if f.required else 'optional'} request property `{name}` added",
                 )
-                self.sdk_change(
-                    "sdk-field-added",
-                    level,
-                    f"model {new.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{new.name}`: {'required ' if f.required else ''}field `{f.py_name}` added",
-                )
+                self.sdk_field_added(new.name, f, level)
         for name in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[name], new_fields[name]
             location = f"{path}.{name}"
@@ -534,6 +528,12 @@ class _Differ:
                 self.request_model(
                     self.old_models[old_inner], self.new_models[new_inner], location, seen
                 )
+
+    def sdk_field_added(self, model: str, field: Field, level: Level) -> None:
+        where = f"model {model}.{field.py_name}"
+        required = "required " if field.required else ""
+        text = f"model `{model}`: {required}field `{field.py_name}` added"
+        self.sdk_change("sdk-field-added", level, where, field.pointer, text)
 
     def sdk_field_removed(self, model: str, field: Field) -> None:
         where = f"model {model}.{field.py_name}"
@@ -647,13 +647,7 @@ class _Differ:
                     f.pointer,
                     f"{new.name}: response property `{fname}` added",
                 )
-                self.sdk_change(
-                    "sdk-field-added",
-                    "info",
-                    f"model {new.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{new.name}`: field `{f.py_name}` added",
-                )
+                self.sdk_field_added(new.name, f, "info")
         for fname in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[fname], new_fields[fname]
             location = f"model {new.name}.{fname}"
