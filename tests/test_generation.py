@@ -14,6 +14,7 @@ from conftest import ROOT, SPEC_DIR
 from sage_accounting._runtime._operation import QueryKind
 from sage_codegen.cli import main
 from sage_codegen.errors import GeneratorError
+from sage_codegen.imports import Imports
 from sage_codegen.inputs import DEFAULT_TEMPLATES, input_digest, stamp_path
 from sage_codegen.ir import PARAMETER_KINDS, Api, TypeKind, TypeRef
 from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha256, write_package
@@ -245,3 +246,15 @@ def test_a_type_s_kind_is_one_of_the_ir_s_kinds() -> None:
     assert TypeRef("decimal").kind is TypeKind.DECIMAL  # given by its value: the member
     with pytest.raises(ValueError, match="'money' is not a valid TypeKind"):
         TypeRef("money")  # type: ignore[arg-type]
+
+
+def test_an_annotation_s_imports_follow_its_names_never_its_enum_values() -> None:
+    # One list (imports.ANNOTATION_NAMES) serves models, TypedDicts and resource signatures; an
+    # enum value spelt like a name ("Decimal") would otherwise be an unused import ruff refuses.
+    annotation = 'Literal["Decimal", "dt"] | Sequence[dt.date] | NotRequired[LenientDate]'
+    assert Imports().add_for(annotation).block() == (
+        "import datetime as dt\n"
+        "from collections.abc import Sequence\n"
+        "from typing import Literal, NotRequired\n\n"
+        "from .._runtime import LenientDate"
+    )

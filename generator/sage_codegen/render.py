@@ -8,7 +8,6 @@ is ``package_io``'s job, spellings are ``spelling``'s, imports are ``imports``'s
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,32 +77,13 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
 
 # -- the imports of each generated module -----------------------------------------------------------
 
-# Names a model annotation may use, and where each comes from.
-_ANNOTATION_NAMES = {
-    "dt": ("datetime as dt",),
-    "Decimal": ("decimal", "Decimal"),
-    "Any": ("typing", "Any"),
-    "Literal": ("typing", "Literal"),
-    "Sequence": ("collections.abc", "Sequence"),
-    "LenientDate": (".._runtime", "LenientDate"),
-    "LenientDateTime": (".._runtime", "LenientDateTime"),
-    "RequestDecimal": (".._runtime", "RequestDecimal"),
-}
-_ANNOTATION_NAME = re.compile(r"\b(" + "|".join(_ANNOTATION_NAMES) + r")\b")
-
-
-def add_annotation_imports(imports: Imports, annotation: str) -> None:
-    """What an annotation the spellings wrote needs imported: the spelling is the one source."""
-    for name in _ANNOTATION_NAME.findall(annotation):
-        imports.add(*_ANNOTATION_NAMES[name])
-
 
 def model_module_imports(module: ModelModule, module_of: dict[str, str]) -> Imports:
     imports = Imports().add("__future__", "annotations")
     for model in module.models:
         imports.add(".._runtime", "RequestModel" if model.role == "request" else "SageModel")
         for f in model.fields:
-            add_annotation_imports(imports, field_annotation(f.type, model.role))
+            imports.add_for(field_annotation(f.type, model.role))
             imports.add_if(f.py_name != f.name, "pydantic", "Field")
             if ref := f.type.referenced_model:
                 imports.add_if(module_of[ref] != module.name, "." + module_of[ref], ref)
@@ -132,7 +112,7 @@ def resource_imports(resource: Resource, module_of: dict[str, str]) -> Imports:
     imports = Imports().add("__future__", "annotations")
     for op in ops:  # path parameters are plain str
         for p in op.query_parameters + op.header_parameters:
-            add_annotation_imports(imports, param_annotation(p))
+            imports.add_for(param_annotation(p))
     imports.add_if(feeds, "datetime as dt")  # the signature of ``changes``
     imports.add_if(feeds, "collections.abc", "Sequence")
     imports.add("typing", "Unpack")

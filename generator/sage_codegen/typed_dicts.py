@@ -138,26 +138,12 @@ def add_imports(
             continue
         imports.add("typing", "TypedDict")
         for key in keys_of(model, model.name in idempotent):
-            words = set(key.declared.replace("[", " ").replace("]", " ").replace(",", " ").split())
-            for word, source in _NAME_SOURCES:
-                imports.add_if(word in words, source, word)
-            imports.add_if(bool(words & {"dt.date", "dt.datetime"}), "datetime as dt")
+            imports.add_for(key.declared)
         for f in model.fields:
             if ref := f.type.referenced_model:
                 other = module_of[ref]
                 imports.add_if(other != module.name, "." + other, ref, params_name(ref))
     return imports
-
-
-# Names a TypedDict value may use, and where each comes from.
-_NAME_SOURCES = (
-    ("NotRequired", "typing"),
-    ("Literal", "typing"),
-    ("Any", "typing"),
-    ("Sequence", "collections.abc"),
-    ("Mapping", "collections.abc"),
-    ("Decimal", "decimal"),
-)
 
 
 def exported_names(module: ModelModule) -> list[str]:
