@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sage_codegen.black_form import wrapped
 from sage_codegen.formatting import black_mode, needs_black
 from sage_codegen.ir import Parameter, TypeRef
 from sage_codegen.runtime_contract import query_entry
@@ -92,4 +93,20 @@ def test_any_query_entry_is_black_s_form_or_goes_through_black(
     name: str, enum: tuple[str, ...], required: bool
 ) -> None:
     source = entry_module(enum_parameter(name, enum, required))
+    assert needs_black(source) or formatted(source) == source
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    attribute=st.from_regex(r"[a-z][a-z_]{0,70}", fullmatch=True),
+    class_name=st.from_regex(r"Async[A-Z][A-Za-z]{0,70}", fullmatch=True),
+)
+def test_the_client_s_return_lines_are_black_s_form_or_go_through_black(
+    attribute: str, class_name: str
+) -> None:
+    call = f'self._resource("{attribute}", {class_name})'
+    source = (
+        "class C:\n    @property\n    def p(self) -> None:\n"
+        '        """Doc."""\n' + wrapped(call, 8, "return ") + "\n"
+    )
     assert needs_black(source) or formatted(source) == source

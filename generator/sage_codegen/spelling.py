@@ -52,18 +52,13 @@ def field_annotation(t: TypeRef, role: ModelRole) -> str:
 
 
 def param_annotation(p: Parameter) -> str:
-    """A keyword argument's annotation (``| None`` when the parameter is optional)."""
+    """A keyword argument's annotation (``| None`` when the parameter is optional): a request
+    field's, but money as ``Decimal``, a datetime also as a date, a list also as one string."""
     match p.type.kind:
-        case TypeKind.STRING:
-            base = literal(p.type.enum) if p.type.enum else "str"
-        case TypeKind.INTEGER:
-            base = "int"
+        case TypeKind.STRING | TypeKind.INTEGER | TypeKind.BOOLEAN | TypeKind.DATE:
+            base = field_annotation(p.type, "request")
         case TypeKind.DECIMAL:
             base = "Decimal"
-        case TypeKind.BOOLEAN:
-            base = "bool"
-        case TypeKind.DATE:
-            base = "dt.date"
         case TypeKind.DATETIME:
             base = "dt.datetime | dt.date"
         case TypeKind.LIST:
