@@ -1,6 +1,6 @@
 """The quota ledger's cost per call: ``client.contacts.get(id)`` against the sandbox counting in
 memory, in Redis and in PostgreSQL, vs the same call with nothing counted, interleaved in one run;
-and the ledger's own steps per call alone (admit + give back: five round trips to a shared
+and the ledger's own steps per call alone (admit + settle: two steps, one round trip each to a shared
 backend), with one Redis PING as the floor. Target: the Redis ledger's steps under 1 ms median
 per call. Real servers, started here (tests/servers.py)."""
 
@@ -64,7 +64,7 @@ def main() -> bool:
             per_call(calls, 20)  # warm up connections, validators, scripts
             medians = per_call(calls, CALLS)
             steps: dict[str, Callable[[], object]] = {
-                name: (lambda q=q: q.release(q.try_admit("bench-app", "biz-lead")))
+                name: (lambda q=q: q.settle(q.try_admit("bench-app", "biz-lead")))
                 for name, q in quotas.items()
                 if name != "plain"
             }

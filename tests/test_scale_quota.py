@@ -4,6 +4,7 @@ counts for every process (here: two ledgers, as two hosts would have), atomicall
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from sage_accounting import Quota, QuotaExceededError, QuotaLimits, RateLimit
 from sage_accounting.testing import SageSandbox
 
-pytest.importorskip("limits")
+pytest.importorskip("redis")
+pytest.importorskip("sqlalchemy")
+from sage_accounting._runtime._quota import Ask, Slots, Window  # noqa: E402
 from sage_accounting.scale import RedisQuotaBackend, SQLQuotaBackend  # noqa: E402
 
 
@@ -47,29 +50,29 @@ def test_two_ledgers_share_one_window_and_one_day(backend_factory: Any) -> None:
 
 def test_concurrent_takers_never_exceed_a_window(backend_factory: Any) -> None:
     backends = [backend_factory() for _ in range(4)]
+    window = Ask(windows=(Window("scope:biz:rate", 25, 61),))
 
     def take(index: int) -> bool:
-        return bool(backends[index % 4].window_hit("scope:biz:rate", 25, 61))
+        return backends[index % 4].admit(window, time.time()).full is None
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         taken = sum(pool.map(take, range(60)))
     assert taken == 25
-    assert backends[0].window_stats("scope:biz:rate", 25, 61)[1] == 0
+    assert backends[0].read(window, time.time()).windows[0][0] == 25
 
 
 def test_slots_are_capped_given_back_and_leased(backend_factory: Any) -> None:
     backend = backend_factory()
-    slots = [backend.slot_take("app:in_flight", 2, 60) for _ in range(3)]
+    two = Ask(slots=Slots("app:in_flight", 2, 60))
+    slots = [backend.admit(two, time.time()).slot for _ in range(3)]
     assert slots[0] and slots[1] and slots[2] is None
-    backend.slot_give("app:in_flight", slots[0])
-    assert backend.slot_count("app:in_flight") == 1
+    backend.settle(two, time.time(), slots[0])
+    assert backend.read(two, time.time()).slots == 1
     # A slot whose process died comes back when its lease ends.
-    assert backend.slot_take("dead:in_flight", 1, 0.2)
-    assert backend.slot_take("dead:in_flight", 1, 60) is None
-    import time
-
+    assert backend.admit(Ask(slots=Slots("dead:in_flight", 1, 0.2)), time.time()).slot
+    assert backend.admit(Ask(slots=Slots("dead:in_flight", 1, 60)), time.time()).slot is None
     time.sleep(0.3)
-    assert backend.slot_take("dead:in_flight", 1, 60)
+    assert backend.admit(Ask(slots=Slots("dead:in_flight", 1, 60)), time.time()).slot
 
 
 def test_an_unreachable_backend_is_a_typed_error_and_nothing_is_sent() -> None:

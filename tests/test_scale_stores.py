@@ -16,7 +16,7 @@ import pytest
 from sage_accounting import OAuthSession, ReauthorizationRequired, TokenSet, TokenStoreError
 from sage_accounting.testing import SageSandbox
 
-pytest.importorskip("limits")
+pytest.importorskip("redis")
 from sage_accounting.scale import RedisTokenStore, SQLTokenStore, TokenCipher  # noqa: E402
 
 

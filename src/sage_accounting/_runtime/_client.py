@@ -384,7 +384,6 @@ class _BaseClient(Generic[H]):
                 else:
                     record(outcome)  # for with_raw_response
                     return outcome
-            self._quota_learns(request, outcome, error)
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
                 raise error
@@ -429,7 +428,8 @@ class _BaseClient(Generic[H]):
         self, request: PreparedRequest, token: str
     ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
         """Send once within the ledger: admitted first (waiting or raising as the quota says),
-        its slot in flight given back when the answer (or the failure) is in."""
+        then settled in one step when the answer (or the failure) is in: its slot in flight
+        given back and, from a 429, which of Sage's limits was reached (for every worker)."""
         ticket: Ticket = yield from self._quota.admit(
             self._quota_scope, _ledger_business(request.business_id)
         )
@@ -438,19 +438,8 @@ class _BaseClient(Generic[H]):
         except BaseException:
             self._quota.release(ticket)  # the plan is closing: no step can be yielded now
             raise
-        yield quota_io(self._quota, self._quota.release, ticket)
+        yield quota_io(self._quota, self._quota.settle, ticket, outcome)
         return outcome  # type: ignore[no-any-return]
-
-    def _quota_learns(
-        self,
-        request: PreparedRequest,
-        outcome: httpx.Response | httpx.TransportError,
-        error: Exception,
-    ) -> None:
-        """A 429 tells the ledger which of Sage's limits was reached (for every worker)."""
-        if isinstance(outcome, httpx.Response) and isinstance(error, errors.RateLimitError):
-            ticket = Ticket(self._quota_scope, _ledger_business(request.business_id))
-            self._quota.observe(ticket, outcome, error)
 
     @property
     def quota(self) -> QuotaStatus:
