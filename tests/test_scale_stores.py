@@ -7,13 +7,20 @@ The many-process runs (8 hosts for 60 s, kill -9, restarts) are in ``test_scale_
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sage_accounting import OAuthSession, ReauthorizationRequired, TokenSet, TokenStoreError
+from sage_accounting import (
+    OAuthApp,
+    OAuthSession,
+    ReauthorizationRequired,
+    TokenSet,
+    TokenStoreError,
+)
 from sage_accounting.testing import SageSandbox
 
 pytest.importorskip("redis")
@@ -63,7 +70,8 @@ def test_many_hosts_refresh_one_grant_once(make_store: Any) -> None:
 def test_a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_pair(make_store: Any) -> None:
     with SageSandbox(demo_data=False) as sage:
         first, second = _pair(sage), _pair(sage)
-        slow, fast = make_store(lease=0.3), make_store(lease=30)
+        # renew=False: the holder's process stands still, its renewing thread too.
+        slow, fast = make_store(lease=0.3, renew=False), make_store(lease=30)
         slow.save(_pair(sage))
         with slow.lock():
             assert slow.load() is not None
@@ -74,6 +82,34 @@ def test_a_holder_whose_lease_ran_out_cannot_overwrite_a_newer_pair(make_store: 
             with pytest.raises(TokenStoreError, match="lock on the grant ran out"):
                 slow.save(first)
         assert make_store().load() == second
+
+
+def test_a_refresh_slower_than_the_lease_keeps_the_other_hosts_out(make_store: Any) -> None:
+    """The lease is renewed while the lock is held: Sage taking 3 leases to answer a refresh
+    does not let a second host refresh the same (by then spent) refresh token."""
+    with SageSandbox(demo_data=False, access_token_seconds=300) as sage:
+
+        class SlowApp(OAuthApp):
+            def refresh(self, refresh_token: str) -> TokenSet:
+                if threading.current_thread().name == "slow":
+                    time.sleep(3.0)  # three leases
+                return super().refresh(refresh_token)
+
+        state = sage.state
+        app = SlowApp(state.client_id, state.client_secret, state.redirect_uri,
+                      token_url=sage.token_url, clock=sage.clock.now)  # fmt: skip
+        OAuthSession(app, make_store(lease=1.0), tokens=_pair(sage))
+        slow, other = OAuthSession(app, make_store(lease=1.0)), OAuthSession(app, make_store())
+        slow.access_token(), other.access_token()  # each has the pair in memory
+        sage.clock.advance(290)  # both see it about to expire
+        first = threading.Thread(target=slow.access_token, name="slow")
+        first.start()
+        time.sleep(1.5)  # the slow refresh is under way, past its first lease
+        token = other.access_token()
+        first.join()
+        assert sage.count("grant killed") == 0
+        assert sage.count("refresh") == sage.count("rotation") == 1
+        assert token == slow.access_token()
 
 
 def test_tokens_are_encrypted_at_rest_and_a_wrong_key_is_an_error(make_store: Any) -> None:

@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
@@ -441,12 +441,10 @@ class _BaseClient(Generic[H]):
         yield quota_io(self._quota, self._quota.settle, ticket, outcome)
         return outcome  # type: ignore[no-any-return]
 
-    @property
-    def quota(self) -> QuotaStatus:
-        """What remains of Sage's limits for this client's business, from the ledger now (a
-        shared ledger is read over the network: a round trip or two)."""
+    def _quota_status(self) -> tuple[str, str, str | None]:
+        """``Quota.status``'s arguments for this client's business (``quota`` reads them)."""
         business = self._config.business_id
-        return self._quota.status(self._quota_scope, _ledger_business(business), business)
+        return (self._quota_scope, _ledger_business(business), business)
 
     # -- reading the answer -------------------------------------------------------------------------
 
@@ -630,6 +628,12 @@ class SyncClient(_BaseClient[httpx.Client]):
     def _stream(self, request: PreparedRequest) -> FileStream:
         return FileStream(self, request)
 
+    @property
+    def quota(self) -> QuotaStatus:
+        """What remains of Sage's limits for this client's business, from the ledger now (a
+        shared ledger is read over the network: one round trip)."""
+        return self._io_quota(self._quota, self._quota.status, self._quota_status())
+
     def _io_token(self) -> str:
         assert self._session is not None
         return self._session.access_token()
@@ -712,6 +716,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     def _stream(self, request: PreparedRequest) -> AsyncFileStream:
         return AsyncFileStream(self, request)
+
+    @property
+    def quota(self) -> Awaitable[QuotaStatus]:
+        """``await client.quota``: what remains of Sage's limits for this client's business,
+        from the ledger now (a shared ledger is read in a worker thread, the loop not blocked)."""
+        return self._io_quota(self._quota, self._quota.status, self._quota_status())
 
     async def _io_token(self) -> str:
         assert self._session is not None

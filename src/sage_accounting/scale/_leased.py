@@ -2,9 +2,11 @@
 
 Exactly one refresh per grant, whatever the number of hosts:
 
-- ``lock()`` takes a lock keyed by the grant, with a lease (longer than a refresh round trip,
-  so it outlives any refresh that is still going) and a fencing number, one more on every take.
-  A holder that died leaves the lock until its lease ends; then the next worker takes it.
+- ``lock()`` takes a lock keyed by the grant, with a lease and a fencing number, one more on
+  every take. While the lock is held a thread renews the lease every third of it, so a refresh
+  slower than the lease (Sage slow to answer) keeps every other worker out until it is saved. A
+  holder that died, or whose process stands still (and its renewing thread with it), leaves the
+  lock when its lease ends; then the next worker takes it.
 - ``load()`` under the lock remembers the sequence number of the pair it read;
 - ``save()`` is a compare-and-swap in one script or transaction: written only while this lock
   (owner and fencing number) is still the store's and the pair is still the one read, so a
@@ -47,6 +49,7 @@ class LeasedTokenStore:
         lease: float = DEFAULT_LEASE,
         wait: float | None = None,
         cipher: TokenCipher | None = None,
+        renew: bool = True,
     ) -> None:
         if not grant or not isinstance(grant, str):
             raise ValueError("grant must be a non-empty str naming the grant (e.g. its user)")
@@ -57,6 +60,8 @@ class LeasedTokenStore:
         # How long lock() waits for another worker: a lease and then some (it may have died).
         self.wait = wait if wait is not None else 2 * lease + 10
         self.cipher = cipher
+        self.renew = renew  # False: the lease is never renewed (as when the process stands still)
+        self._renewing: threading.Event | None = None  # set to stop the renewing thread
         self._owner = secrets.token_hex(12)  # this store object, on this host
         self._thread_lock = threading.Lock()
         self._holder: int | None = None  # the thread inside lock()
@@ -69,6 +74,10 @@ class LeasedTokenStore:
         raise NotImplementedError
 
     def _give(self, owner: str, fence: int) -> None:
+        raise NotImplementedError
+
+    def _renew(self, owner: str, fence: int, lease: float) -> bool:
+        """Extend the lock's lease by ``lease`` from now if it is still (owner, fence)."""
         raise NotImplementedError
 
     def _read(self) -> tuple[bytes | None, int]:
@@ -135,10 +144,32 @@ class LeasedTokenStore:
         if fence is None:
             return False
         self._fence, self._sequence = fence, None
+        if self.renew:
+            self._renewing = threading.Event()
+            threading.Thread(
+                target=self._keep_leased,
+                args=(fence, self._renewing),
+                name=f"sage-lease-{self.grant}",
+                daemon=True,  # a process that exits lets its lease run out
+            ).start()
         return True
+
+    def _keep_leased(self, fence: int, stop: threading.Event) -> None:
+        """The renewing thread: the lease extended every third of it until the lock is given
+        back, or found taken by another (then the save's compare-and-swap refuses)."""
+        while not stop.wait(self.lease / 3):
+            try:
+                if not self._renew(self._owner, fence, self.lease):
+                    log.warning("%s", redact(f"{self._where()}: the grant's lock was lost"))
+                    return
+            except Exception as exc:  # the server back before the lease ends keeps it
+                log.warning("%s", redact(f"{self._where()}: lease not renewed: {exc}"))
 
     def _exit(self) -> None:
         fence, self._fence, self._holder, self._sequence = self._fence, None, None, None
+        if self._renewing is not None:
+            self._renewing.set()
+            self._renewing = None
         try:
             if fence is not None:
                 self._give(self._owner, fence)

@@ -36,8 +36,8 @@ _FREE = {"owner": "", "fence": 0, "expires_at": 0.0}
 
 class SQLTokenStore(LeasedTokenStore):
     """The tokens of ``grant`` in the database at ``url`` (``postgresql+psycopg://...`` or
-    ``sqlite:///path``) or ``engine``; the tables are made when missing. ``lease`` and
-    ``cipher`` as for ``RedisTokenStore``."""
+    ``sqlite:///path``) or ``engine``; the tables are made when missing. ``lease``,
+    ``renew`` and ``cipher`` as for ``RedisTokenStore``."""
 
     def __init__(
         self,
@@ -48,8 +48,9 @@ class SQLTokenStore(LeasedTokenStore):
         lease: float = DEFAULT_LEASE,
         wait: float | None = None,
         cipher: TokenCipher | None = None,
+        renew: bool = True,
     ) -> None:
-        super().__init__(grant, lease=lease, wait=wait, cipher=cipher)
+        super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.engine = engine_for(url, engine)
         metadata.create_all(self.engine)
 
@@ -84,6 +85,21 @@ class SQLTokenStore(LeasedTokenStore):
                 )
                 .values(owner="", expires_at=0.0)
             )
+
+    def _renew(self, owner: str, fence: int, lease: float) -> bool:
+        with transaction(self.engine) as connection:
+            now = database_now(connection)
+            renewed = connection.execute(
+                update(locks_table)
+                .where(
+                    locks_table.c.grant_key == self.grant,
+                    locks_table.c.owner == owner,
+                    locks_table.c.fence == fence,
+                    locks_table.c.expires_at > now,
+                )
+                .values(expires_at=now + lease)
+            )
+            return bool(renewed.rowcount == 1)
 
     def _read(self) -> tuple[bytes | None, int]:
         with self.engine.connect() as connection:
