@@ -89,3 +89,26 @@ def test_an_unreachable_backend_is_a_typed_error_and_nothing_is_sent() -> None:
         with pytest.raises(QuotaBackendError, match="cannot be read"):
             client.quota  # noqa: B018
         assert sage.count("GET /contacts") == 0
+
+
+def test_agents_on_two_hosts_share_one_budget(backend_factory: Any, tmp_path: Path) -> None:
+    """The agents' budgets are the ledger's windows: two hosts (each its own audit database) with
+    one shared backend count one budget."""
+    from sage_accounting.agents import BudgetExceeded, parse_policy
+
+    with SageSandbox(demo_data=False) as sage:
+        policy = parse_policy(
+            f'[businesses]\n"{sage.state.lead_business}" = "Lead"\n\n'
+            '[agents.reader]\nareas = { Contacts = "read" }\nbudget = { per_minute = 3 }\n'
+        )
+        hosts = [
+            sage.client().for_agent(
+                policy, "reader", audit=tmp_path / f"audit-{i}.sqlite", budgets=backend_factory()
+            )
+            for i in range(2)
+        ]
+        for host in (hosts[0], hosts[1], hosts[0]):
+            host.contacts.list().first_page()
+        with pytest.raises(BudgetExceeded, match="budget of 3 calls a minute used"):
+            hosts[1].contacts.list().first_page()
+        assert sage.count("GET /contacts") == 3

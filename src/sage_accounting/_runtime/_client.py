@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
     from ..agents.approvals import ApprovalStore, PendingWrite
     from ..agents.audit import AuditSink
+    from ..agents.budget import BudgetStore
     from ..agents.policy import Policy
     from ._auth import OAuthSession
     from ._changes import AsyncChangeFeed, ChangeFeed
@@ -270,12 +271,15 @@ class _BaseClient(Generic[H]):
         audit: AuditSink | str | os.PathLike[str] | None = None,
         approvals: ApprovalStore | None = None,
         approver: Callable[[PendingWrite], bool] | None = None,
+        budgets: BudgetStore | None = None,
     ) -> Self:
         """This client acting as one agent of a policy (a ``Policy`` or the path of its TOML
         file): every call checked against it before any request, and audited (``audit``: a sink
         or a SQLite path; default the policy's). ``approvals``/``approver``: where writes that
-        need a person's approval wait, and who may approve them at once. See
-        ``sage_accounting.agents`` (the ``[agents]`` extra)."""
+        need a person's approval wait, and who may approve them at once. ``budgets``: where the
+        agent's budget is counted (default: the audit database, else this process); a shared
+        quota backend (``RedisQuotaBackend``, ``SQLQuotaBackend``) gives agents on many hosts one
+        budget. See ``sage_accounting.agents`` (the ``[agents]`` extra)."""
         from ..agents.guard import guard_client
 
         return guard_client(
@@ -285,6 +289,7 @@ class _BaseClient(Generic[H]):
             audit=os.fspath(audit) if isinstance(audit, os.PathLike) else audit,
             approvals=approvals,
             approver=approver,
+            budgets=budgets,
         )
 
     def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
