@@ -15,7 +15,7 @@ from sage_accounting.testing import SageSandbox
 
 pytest.importorskip("redis")
 pytest.importorskip("sqlalchemy")
-from sage_accounting._runtime._quota import Ask, Slots, Window  # noqa: E402
+from sage_accounting._runtime._quota import Ask, Counter, Slots, Window  # noqa: E402
 from sage_accounting.scale import RedisQuotaBackend, SQLQuotaBackend  # noqa: E402
 
 
@@ -112,3 +112,35 @@ def test_agents_on_two_hosts_share_one_budget(backend_factory: Any, tmp_path: Pa
         with pytest.raises(BudgetExceeded, match="budget of 3 calls a minute used"):
             hosts[1].contacts.list().first_page()
         assert sage.count("GET /contacts") == 3
+
+
+def test_concurrent_admissions_of_every_limit_are_all_or_nothing(backend_factory: Any) -> None:
+    """Counters, a window and slots in one admission, from 8 threads on 4 backend objects: the
+    tightest limit holds exactly, and nothing is counted for a refused call (no deadlock on
+    SQL, which locks every key of a step)."""
+    backends = [backend_factory() for _ in range(4)]
+    ask = Ask(
+        counters=(Counter("s:b:day", 30, 3600), Counter("s:day", 1000, 3600)),
+        windows=(Window("s:b:rate", 40, 61),),
+        slots=Slots("s:in_flight", 100, 60),
+    )
+
+    def take(index: int) -> bool:
+        return backends[index % 4].admit(ask, time.time()).full is None
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        taken = sum(pool.map(take, range(60)))
+    reading = backends[1].read(ask, time.time())
+    assert taken == 30
+    assert reading.counters == (30, 30) and reading.windows[0][0] == 30 and reading.slots == 30
+
+
+def test_a_redis_that_forgot_the_scripts_loads_them_again(redis_url: str) -> None:
+    import redis
+
+    backend = RedisQuotaBackend(redis_url, prefix="forgetful")
+    ask = Ask(windows=(Window("w", 2, 61),))
+    assert backend.admit(ask, time.time()).full is None
+    redis.Redis.from_url(redis_url).script_flush()  # as after a restart without its scripts
+    assert backend.admit(ask, time.time()).full is None
+    assert backend.admit(ask, time.time()).full == "window"

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from .._runtime._quota import Ask, Reading, Verdict
-from ._sql import engine_for, transaction
+from ._sql import Tables, engine_for, transaction
 
 metadata = MetaData()
 keys = Table(  # one row per key: what a transaction locks before it counts
@@ -55,13 +55,13 @@ entries = Table(  # moving windows' entries and slots' leases
 
 class SQLQuotaBackend:
     """The ledger in the database at ``url`` (a SQLAlchemy URL: ``postgresql+psycopg://...`` or
-    ``sqlite:///path``) or ``engine``; the tables are created when missing."""
+    ``sqlite:///path``) or ``engine``; the tables are created when missing (on first use)."""
 
     local = False
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         self.engine = engine_for(url, engine)
-        metadata.create_all(self.engine)
+        self._tables = Tables(self.engine, metadata)
 
     def __repr__(self) -> str:
         return f"SQLQuotaBackend({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -136,6 +136,7 @@ class SQLQuotaBackend:
     # -- the steps --------------------------------------------------------------------------------
 
     def admit(self, ask: Ask, now: float) -> Verdict:
+        self._tables.ensure()
         counter_keys, window_keys, slot_key = self._keys(ask)
         with transaction(self.engine) as connection:
             rows = self._lock(
@@ -175,6 +176,7 @@ class SQLQuotaBackend:
             return Verdict(slot=slot)
 
     def settle(self, ask: Ask, now: float, slot: str | None = None) -> None:
+        self._tables.ensure()
         counter_keys, window_keys, slot_key = self._keys(ask)
         with transaction(self.engine) as connection:
             if slot is not None and slot_key is not None:
@@ -201,6 +203,7 @@ class SQLQuotaBackend:
                 connection.execute(insert(entries), fill)
 
     def read(self, ask: Ask, now: float) -> Reading:
+        self._tables.ensure()
         counter_keys, window_keys, slot_key = self._keys(ask)
         with self.engine.connect() as connection:
             rows = {

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
-from ._sql import database_now, engine_for, lock_key, transaction
+from ._sql import Tables, database_now, engine_for, lock_key, transaction
 
 metadata = MetaData()
 tokens_table = Table(
@@ -36,7 +36,7 @@ _FREE = {"owner": "", "fence": 0, "expires_at": 0.0}
 
 class SQLTokenStore(LeasedTokenStore):
     """The tokens of ``grant`` in the database at ``url`` (``postgresql+psycopg://...`` or
-    ``sqlite:///path``) or ``engine``; the tables are made when missing. ``lease``,
+    ``sqlite:///path``) or ``engine``; the tables are made when missing (on first use). ``lease``,
     ``renew`` and ``cipher`` as for ``RedisTokenStore``."""
 
     def __init__(
@@ -52,7 +52,7 @@ class SQLTokenStore(LeasedTokenStore):
     ) -> None:
         super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.engine = engine_for(url, engine)
-        metadata.create_all(self.engine)
+        self._tables = Tables(self.engine, metadata)
 
     def __repr__(self) -> str:
         return f"SQLTokenStore({self._where()!r})"
@@ -61,6 +61,7 @@ class SQLTokenStore(LeasedTokenStore):
         return f"{self.engine.url.render_as_string(hide_password=True)} grant {self.grant}"
 
     def _take(self, owner: str, lease: float) -> int | None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             row = lock_key(connection, locks_table, locks_table.c.grant_key, self.grant, _FREE)
             now = database_now(connection)
@@ -75,6 +76,7 @@ class SQLTokenStore(LeasedTokenStore):
             return fence
 
     def _give(self, owner: str, fence: int) -> None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             connection.execute(
                 update(locks_table)
@@ -87,6 +89,7 @@ class SQLTokenStore(LeasedTokenStore):
             )
 
     def _renew(self, owner: str, fence: int, lease: float) -> bool:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             now = database_now(connection)
             renewed = connection.execute(
@@ -102,6 +105,7 @@ class SQLTokenStore(LeasedTokenStore):
             return bool(renewed.rowcount == 1)
 
     def _read(self) -> tuple[bytes | None, int]:
+        self._tables.ensure()
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(tokens_table.c.data, tokens_table.c.sequence).where(
@@ -111,6 +115,7 @@ class SQLTokenStore(LeasedTokenStore):
         return (None, 0) if row is None else (bytes(row.data), int(row.sequence))
 
     def _swap(self, data: bytes, expected: int, owner: str, fence: int) -> int | None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             held = lock_key(connection, locks_table, locks_table.c.grant_key, self.grant, _FREE)
             if held.owner != owner or held.fence != fence:
