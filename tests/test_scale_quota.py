@@ -144,3 +144,30 @@ def test_a_redis_that_forgot_the_scripts_loads_them_again(redis_url: str) -> Non
     redis.Redis.from_url(redis_url).script_flush()  # as after a restart without its scripts
     assert backend.admit(ask, time.time()).full is None
     assert backend.admit(ask, time.time()).full == "window"
+
+
+@pytest.mark.parametrize("kind", ["minute", "day"])
+def test_a_429_seen_by_one_host_closes_the_limit_for_the_others(
+    backend_factory: Any, kind: str
+) -> None:
+    from sage_accounting import DailyQuotaExceededError, RateLimitError
+    from sage_accounting.testing import SandboxLimits
+
+    sandbox = (
+        SandboxLimits(business_per_minute=2)
+        if kind == "minute"
+        else SandboxLimits(business_per_day=2)
+    )
+    limits = QuotaLimits(business_rate=RateLimit(50), business_per_day=100)
+    with SageSandbox(demo_data=False, limits=sandbox) as sage:
+        first = sage.client(quota=Quota(backend_factory(), limits, on_limit="raise"), max_retries=0)
+        with pytest.raises(RateLimitError):
+            for _ in range(3):
+                first.contacts.list().first_page()
+        other = sage.client(quota=Quota(backend_factory(), limits, on_limit="raise"))
+        expected = QuotaExceededError if kind == "minute" else DailyQuotaExceededError
+        with pytest.raises(expected) as caught:  # not sent: the ledger learnt Sage's answer
+            other.contacts.list().first_page()
+        assert caught.value.limit == ("business_rate" if kind == "minute" else "business_day")
+        assert sage.count(f"429 {kind}") == 1
+        assert other.quota.in_flight.used == 0  # every slot given back, the 429's too
