@@ -8,7 +8,8 @@ Sage, so that the test can kill it -9 right there.
 
 ``quota`` mode: call one business as fast as the shared quota ledger allows until the deadline.
 
-Prints one JSON line: calls, refreshes made by this process, statuses seen, send times, and
+Prints one JSON line: calls, refreshes made by this process, statuses seen, send and admission
+times, and
 how late after the common start it was ready (a loaded machine's slow start-up).
 """
 
@@ -100,6 +101,7 @@ def main() -> int:
     deadline = (args.start_at or time.time()) + args.seconds
     statuses: dict[str, int] = {}
     sent: list[float] = []
+    admitted: list[float] = []
     calls, late = 0, 0.0
     if args.mode == "refresh":
         app.victim_marker = args.victim
@@ -119,8 +121,18 @@ def main() -> int:
             calls += 1
             time.sleep(0.05)
     else:
+        backend = make_quota_backend(args.store)
+        admit = backend.admit
+
+        def stamped(ask: Any, now: float) -> Any:  # when the ledger admitted each call
+            verdict = admit(ask, now)
+            if verdict.full is None:
+                admitted.append(now)
+            return verdict
+
+        backend.admit = stamped
         quota = Quota(
-            make_quota_backend(args.store),
+            backend,
             QuotaLimits(in_flight=150, business_rate=RateLimit(100, per=60)),
             on_limit="wait",
             max_wait=120,
@@ -170,6 +182,7 @@ def main() -> int:
             "refreshes": CountingApp.refreshes,
             "statuses": statuses,
             "sent": sent,
+            "admitted": admitted,
             "ready_late_by": round(late, 1),
         },
         sys.stdout,

@@ -212,6 +212,26 @@ def test_a_worker_started_while_connections_drop_starts_and_fails_typed(
     assert SQLQuotaBackend(postgres_url).admit(Ask(windows=(Window("w", 1, 61),)), time.time())
 
 
+def test_a_save_that_meets_a_restart_is_retried_while_the_lock_is_held(
+    redis_server: Any, redis_url: str
+) -> None:
+    """Found by the race (PostgreSQL, connections terminated as a refreshed pair was saved): a
+    save that failed once let the holder give the lock back with the new pair in its memory
+    only, and the next worker refreshed the stale pair: the grant died. The holder now tries the
+    compare-and-swap again while it holds the lock (its lease renewed)."""
+    with SageSandbox(demo_data=False) as sage:
+        store, old, new = RedisTokenStore(redis_url, "user-1", lease=30), _pair(sage), _pair(sage)
+        store.save(old)
+        with store.lock():
+            assert store.load() == old
+            restarting = threading.Thread(target=redis_server.restart, kwargs={"down": 1.0})
+            restarting.start()
+            time.sleep(0.3)  # Redis is down now
+            store.save(new)  # before: TokenStoreError at once
+            restarting.join()
+        assert RedisTokenStore(redis_url, "user-1").load() == new
+
+
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="grant"):
         SQLTokenStore("sqlite://", "")

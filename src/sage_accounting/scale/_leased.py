@@ -11,7 +11,9 @@ Exactly one refresh per grant, whatever the number of hosts:
 - ``save()`` is a compare-and-swap in one script or transaction: written only while this lock
   (owner and fencing number) is still the store's and the pair is still the one read, so a
   holder whose lease ran out (paused, partitioned) can never overwrite a newer pair. It raises
-  ``TokenStoreError`` instead; the session has the new pair in memory already (as always).
+  ``TokenStoreError`` instead; the session has the new pair in memory already (as always). A
+  save that cannot reach the server is tried again for half the lease, the lock held: given
+  back with the new pair unsaved, the next worker would refresh the retired one.
 
 A server that cannot be reached is a ``TokenStoreError`` (never "no tokens"), and so is a stored
 pair that cannot be read or decrypted.
@@ -122,18 +124,37 @@ class LeasedTokenStore:
         data = json.dumps(tokens.to_dict()).encode()
         if self.cipher is not None:
             data = self.cipher.encrypt(data)
-        try:
-            if self._sequence is None:  # saved without reading first (a new grant)
-                self._sequence = self._read()[1]
-            written = self._swap(data, self._sequence, self._owner, self._fence)
-        except Exception as exc:
-            raise self._failure("save the tokens", exc) from exc
+        written = self._swap_retrying(data, self._fence)
         if written is None:
             raise TokenStoreError(
                 f"{self._where()}: not saved: this worker's lock on the grant ran out (lease "
                 f"{self.lease:g} s) and another worker has taken it or saved a newer pair"
             )
         self._sequence = written
+
+    def _swap_retrying(self, data: bytes, fence: int) -> int | None:
+        """The compare-and-swap, tried again while the server is unreachable (for up to half the
+        lease; the lease is renewed meanwhile): giving the lock back with the new pair unsaved
+        would let the next worker refresh the pair Sage has retired, and kill the grant."""
+        deadline, delay = time.monotonic() + self.lease / 2, 0.05
+        failed = False
+        while True:
+            try:
+                if self._sequence is None:  # saved without reading first (a new grant)
+                    self._sequence = self._read()[1]
+                written = self._swap(data, self._sequence, self._owner, fence)
+                if written is None and failed:  # a try whose answer was lost may have written
+                    raw, sequence = self._read()
+                    if raw == data:
+                        return sequence
+                return written
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    raise self._failure("save the tokens", exc) from exc
+                log.warning("%s", redact(f"{self._where()}: save failed ({exc}); trying again"))
+                failed = True
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _try_enter(self) -> bool:
         """One try at the lock, the thread lock held: True when taken."""
