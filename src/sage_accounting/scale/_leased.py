@@ -1,12 +1,12 @@
-"""``LeasedTokenStore``: what the shared token stores share; Redis and SQL supply four steps.
+"""``LeasedTokenStore``: what the shared token stores share; Redis and SQL supply five steps.
 
 Exactly one refresh per grant, whatever the number of hosts:
 
 - ``lock()`` takes a lock keyed by the grant, with a lease and a fencing number, one more on
-  every take. While the lock is held a thread renews the lease every third of it, so a refresh
-  slower than the lease (Sage slow to answer) keeps every other worker out until it is saved. A
-  holder that died, or whose process stands still (and its renewing thread with it), leaves the
-  lock when its lease ends; then the next worker takes it.
+  every take. While the lock is held a thread renews the lease every third of it (for at most
+  ``MAX_HOLD`` leases), so a refresh slower than the lease (Sage slow to answer) keeps every
+  other worker out until it is saved. A holder that died, or whose process stands still (and its
+  renewing thread with it), leaves the lock when its lease ends; then the next worker takes it.
 - ``load()`` under the lock remembers the sequence number of the pair it read;
 - ``save()`` is a compare-and-swap in one script or transaction: written only while this lock
   (owner and fencing number) is still the store's and the pair is still the one read, so a
@@ -37,12 +37,14 @@ from ._cipher import TokenCipher
 log = logging.getLogger("sage_accounting")
 
 DEFAULT_LEASE = 60.0  # seconds: longer than a refresh round trip (OAuthApp's timeout is 30 s)
+MAX_HOLD = 5  # leases: renewed no longer than this (a refresh never takes so long; a hang does)
 
 
 class LeasedTokenStore:
-    """The protocol's ``load``/``save``/``lock``/``alock`` over a backend's four steps:
+    """The protocol's ``load``/``save``/``lock``/``alock`` over a backend's five steps:
     ``_take`` (the lock: its fencing number, or None while another holds it), ``_give``,
-    ``_read`` (raw pair and sequence) and ``_swap`` (the compare-and-swap write)."""
+    ``_renew`` (the lease extended), ``_read`` (raw pair and sequence) and ``_swap`` (the
+    compare-and-swap write)."""
 
     def __init__(
         self,
@@ -178,7 +180,8 @@ class LeasedTokenStore:
     def _keep_leased(self, fence: int, stop: threading.Event) -> None:
         """The renewing thread: the lease extended every third of it until the lock is given
         back, or found taken by another (then the save's compare-and-swap refuses)."""
-        while not stop.wait(self.lease / 3):
+        until = time.monotonic() + MAX_HOLD * self.lease  # a holder stuck for good lets go
+        while not stop.wait(self.lease / 3) and time.monotonic() < until:
             try:
                 if not self._renew(self._owner, fence, self.lease):
                     log.warning("%s", redact(f"{self._where()}: the grant's lock was lost"))
