@@ -503,10 +503,14 @@ def _rate_limit_error(outcome: httpx.Response | Exception | None) -> RateLimitEr
         body = response.json()
     except Exception:
         body = None
+    try:
+        method, path = response.request.method, response.request.url.path
+    except RuntimeError:  # an answer built by hand (a test's transport) has no request
+        method, path = "", ""
     error = status_error(
         status_code=429,
-        method=response.request.method,
-        path=response.request.url.path,
+        method=method,
+        path=path,
         request_id=None,
         business_id=None,
         body=body,
