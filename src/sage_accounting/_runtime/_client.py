@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
 
@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
     from ..agents.approvals import ApprovalStore, PendingWrite
     from ..agents.audit import AuditSink
+    from ..agents.budget import BudgetStore
     from ..agents.policy import Policy
     from ._auth import OAuthSession
     from ._changes import AsyncChangeFeed, ChangeFeed
@@ -270,12 +271,15 @@ class _BaseClient(Generic[H]):
         audit: AuditSink | str | os.PathLike[str] | None = None,
         approvals: ApprovalStore | None = None,
         approver: Callable[[PendingWrite], bool] | None = None,
+        budgets: BudgetStore | None = None,
     ) -> Self:
         """This client acting as one agent of a policy (a ``Policy`` or the path of its TOML
         file): every call checked against it before any request, and audited (``audit``: a sink
         or a SQLite path; default the policy's). ``approvals``/``approver``: where writes that
-        need a person's approval wait, and who may approve them at once. See
-        ``sage_accounting.agents`` (the ``[agents]`` extra)."""
+        need a person's approval wait, and who may approve them at once. ``budgets``: where the
+        agent's budget is counted (default: the audit database, else this process); a shared
+        quota backend (``RedisQuotaBackend``, ``SQLQuotaBackend``) gives agents on many hosts one
+        budget. See ``sage_accounting.agents`` (the ``[agents]`` extra)."""
         from ..agents.guard import guard_client
 
         return guard_client(
@@ -285,6 +289,7 @@ class _BaseClient(Generic[H]):
             audit=os.fspath(audit) if isinstance(audit, os.PathLike) else audit,
             approvals=approvals,
             approver=approver,
+            budgets=budgets,
         )
 
     def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
@@ -384,7 +389,6 @@ class _BaseClient(Generic[H]):
                 else:
                     record(outcome)  # for with_raw_response
                     return outcome
-            self._quota_learns(request, outcome, error)
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
                 raise error
@@ -429,7 +433,8 @@ class _BaseClient(Generic[H]):
         self, request: PreparedRequest, token: str
     ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
         """Send once within the ledger: admitted first (waiting or raising as the quota says),
-        its slot in flight given back when the answer (or the failure) is in."""
+        then settled in one step when the answer (or the failure) is in: its slot in flight
+        given back and, from a 429, which of Sage's limits was reached (for every worker)."""
         ticket: Ticket = yield from self._quota.admit(
             self._quota_scope, _ledger_business(request.business_id)
         )
@@ -438,26 +443,13 @@ class _BaseClient(Generic[H]):
         except BaseException:
             self._quota.release(ticket)  # the plan is closing: no step can be yielded now
             raise
-        yield quota_io(self._quota, self._quota.release, ticket)
+        yield quota_io(self._quota, self._quota.settle, ticket, outcome)
         return outcome  # type: ignore[no-any-return]
 
-    def _quota_learns(
-        self,
-        request: PreparedRequest,
-        outcome: httpx.Response | httpx.TransportError,
-        error: Exception,
-    ) -> None:
-        """A 429 tells the ledger which of Sage's limits was reached (for every worker)."""
-        if isinstance(outcome, httpx.Response) and isinstance(error, errors.RateLimitError):
-            ticket = Ticket(self._quota_scope, _ledger_business(request.business_id))
-            self._quota.observe(ticket, outcome, error)
-
-    @property
-    def quota(self) -> QuotaStatus:
-        """What remains of Sage's limits for this client's business, from the ledger now (a
-        shared ledger is read over the network: a round trip or two)."""
+    def _quota_status(self) -> tuple[str, str, str | None]:
+        """``Quota.status``'s arguments for this client's business (``quota`` reads them)."""
         business = self._config.business_id
-        return self._quota.status(self._quota_scope, _ledger_business(business), business)
+        return (self._quota_scope, _ledger_business(business), business)
 
     # -- reading the answer -------------------------------------------------------------------------
 
@@ -641,6 +633,12 @@ class SyncClient(_BaseClient[httpx.Client]):
     def _stream(self, request: PreparedRequest) -> FileStream:
         return FileStream(self, request)
 
+    @property
+    def quota(self) -> QuotaStatus:
+        """What remains of Sage's limits for this client's business, from the ledger now (a
+        shared ledger is read over the network: one round trip)."""
+        return self._io_quota(self._quota, self._quota.status, self._quota_status())
+
     def _io_token(self) -> str:
         assert self._session is not None
         return self._session.access_token()
@@ -723,6 +721,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     def _stream(self, request: PreparedRequest) -> AsyncFileStream:
         return AsyncFileStream(self, request)
+
+    @property
+    def quota(self) -> Awaitable[QuotaStatus]:
+        """``await client.quota``: what remains of Sage's limits for this client's business,
+        from the ledger now (a shared ledger is read in a worker thread, the loop not blocked)."""
+        return self._io_quota(self._quota, self._quota.status, self._quota_status())
 
     async def _io_token(self) -> str:
         assert self._session is not None
