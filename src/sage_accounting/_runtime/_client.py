@@ -68,9 +68,6 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
     from pydantic import BaseModel
 
-    from ..agents.approvals import ApprovalStore, PendingWrite
-    from ..agents.audit import AuditSink
-    from ..agents.policy import Policy
     from ._auth import OAuthSession
     from ._changes import AsyncChangeFeed, ChangeFeed
 
@@ -261,31 +258,6 @@ class _BaseClient(Generic[H]):
         clone = self._copy()
         clone._hooks = self._hooks + hooks
         return clone
-
-    def for_agent(
-        self,
-        policy: Policy | str | os.PathLike[str],
-        agent: str,
-        *,
-        audit: AuditSink | str | os.PathLike[str] | None = None,
-        approvals: ApprovalStore | None = None,
-        approver: Callable[[PendingWrite], bool] | None = None,
-    ) -> Self:
-        """This client acting as one agent of a policy (a ``Policy`` or the path of its TOML
-        file): every call checked against it before any request, and audited (``audit``: a sink
-        or a SQLite path; default the policy's). ``approvals``/``approver``: where writes that
-        need a person's approval wait, and who may approve them at once. See
-        ``sage_accounting.agents`` (the ``[agents]`` extra)."""
-        from ..agents.guard import guard_client
-
-        return guard_client(
-            self,
-            os.fspath(policy) if isinstance(policy, os.PathLike) else policy,
-            agent,
-            audit=os.fspath(audit) if isinstance(audit, os.PathLike) else audit,
-            approvals=approvals,
-            approver=approver,
-        )
 
     def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
         """The client's one instance of a resource class, made on first use."""

@@ -10,8 +10,8 @@ sync and async clients share calls them, so one definition serves both:
 - ``on_error(request, error)``: for each attempt that got no answer (a transport error).
 
 ``client.with_hooks(hook, ...)`` returns a copy (sharing the pool) whose hooks are the client's
-followed by these; ``client.hooks`` lists them. The agent guard (``client.for_agent``) is one
-such hook; the runtime knows none of them by name.
+followed by these; ``client.hooks`` lists them. The agent guard
+(``sage_accounting.agents.for_agent``) is one such hook; the runtime knows none of them by name.
 """
 
 from __future__ import annotations
