@@ -5,11 +5,11 @@ client's verbs (``call``, ``call_empty``, ``call_bytes``, ``paginate``, ``change
 ``prepare``\\ s the request (``_prepare``: a wrong argument fails before any HTTP call), ``send``\\ s it
 and parses the answer into the model.
 
-Sending is one plan (``_send_plan``, see ``_plan``): auth, the agent's admission, limits, the
-replay after a 401, errors mapped, the answer checked to be for the business asked, retries. The
-plan is written once, in ``_BaseClient``; ``SyncClient`` and ``AsyncClient`` only perform its
-steps (``_io_*``: get a token, transmit, refresh, sleep) and keep their own verbs, a line or two
-each.
+Sending is one plan (``_send_plan``, see ``_plan``): auth, the request hooks, the quota ledger,
+the replay after a 401, errors mapped, the answer checked to be for the business asked, retries.
+The plan is written once, in ``_BaseClient``; ``SyncClient`` and ``AsyncClient`` only perform its
+steps (``_perform``: one ``match`` over the step classes: get a token, transmit, refresh, call,
+sleep, close) and keep their own verbs, a line or two each.
 
 Trust rules kept here, at the one place every request passes:
 - the bearer token is attached only to URLs within the base URL (same scheme, host, port and
@@ -31,7 +31,7 @@ import urllib.parse
 import warnings
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack, assert_never
 
 import httpx
 
@@ -44,7 +44,18 @@ from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
-from ._plan import GET_TOKEN, PlanRun, Step, close, quota_io, refresh, sleep, transmit
+from ._plan import (
+    Call,
+    Close,
+    GetToken,
+    PlanRun,
+    Refresh,
+    Sleep,
+    Step,
+    Transmit,
+    perform,
+    quota_io,
+)
 from ._prepare import (
     REFUSED_HEADERS,
     CallParts,
@@ -329,7 +340,7 @@ class _BaseClient(Generic[H]):
         attempt, replayed = 0, False
         while True:
             self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
-            token: str = self._access_token or (yield GET_TOKEN)
+            token = self._access_token or (yield from perform(GetToken()))
             started = time.perf_counter()
             outcome: httpx.Response | httpx.TransportError = yield from self._metered_transmit(
                 request, token
@@ -342,7 +353,7 @@ class _BaseClient(Generic[H]):
                 request_id = request_id_of(outcome.headers)
                 self._log(request, outcome.status_code, started, attempt, request_id)
                 if self._may_replay(outcome, replayed):
-                    yield refresh(token)
+                    yield from perform(Refresh(token))
                     replayed = True
                     continue
                 try:
@@ -351,7 +362,7 @@ class _BaseClient(Generic[H]):
                     error = exc  # a streamed error's body was read: nothing left open
                 except BaseException:
                     if request.stream:  # refused after it arrived (another business, ...)
-                        yield close(outcome)
+                        yield from perform(Close(outcome))
                     raise
                 else:
                     record(outcome)  # for with_raw_response
@@ -367,7 +378,7 @@ class _BaseClient(Generic[H]):
                 wait,
                 _brief(error),
             )
-            yield sleep(wait)
+            yield from perform(Sleep(wait))
             attempt += 1
 
     # -- the plan's decisions ----------------------------------------------------------------------
@@ -406,12 +417,12 @@ class _BaseClient(Generic[H]):
             self._quota_scope, _ledger_business(request.business_id)
         )
         try:
-            outcome = yield transmit(request, token)
+            outcome = yield from perform(Transmit(request, token))
         except BaseException:
             self._quota.release(ticket)  # the plan is closing: no step can be yielded now
             raise
-        yield quota_io(self._quota, self._quota.release, ticket)
-        return outcome  # type: ignore[no-any-return]
+        yield from perform(quota_io(self._quota, self._quota.release, ticket))
+        return outcome
 
     def _quota_learns(
         self,
@@ -578,8 +589,29 @@ class SyncClient(_BaseClient[httpx.Client]):
     def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = getattr(self, step.io)(*step.args)
+            run.outcome = self._perform(step)
         return run.result
+
+    def _perform(self, step: Step) -> object:
+        """One step of the plan, done (see ``_plan``)."""
+        match step:
+            case GetToken():
+                assert self._session is not None
+                return step.answer(self._session.access_token())
+            case Transmit(request=request, token=token):
+                return step.answer(self._transmit(request, token))
+            case Refresh(token=token):
+                assert self._session is not None
+                self._session.refresh_after_unauthorized(token)
+            case Call(function=function, args=args):
+                return step.answer(function(*args))
+            case Sleep(seconds=seconds):
+                time.sleep(seconds)
+            case Close(response=response):
+                response.close()
+            case _:
+                assert_never(step)
+        return None
 
     # The verbs generated methods call.
 
@@ -613,11 +645,7 @@ class SyncClient(_BaseClient[httpx.Client]):
     def _stream(self, request: PreparedRequest) -> FileStream:
         return FileStream(self, request)
 
-    def _io_token(self) -> str:
-        assert self._session is not None
-        return self._session.access_token()
-
-    def _io_transmit(
+    def _transmit(
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
@@ -631,19 +659,6 @@ class SyncClient(_BaseClient[httpx.Client]):
             return sent
         except httpx.TransportError as exc:
             return exc
-
-    def _io_refresh(self, token: str) -> None:
-        assert self._session is not None
-        self._session.refresh_after_unauthorized(token)
-
-    def _io_sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def _io_quota(self, _quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
-        return function(*args)
-
-    def _io_close(self, response: httpx.Response) -> None:
-        response.close()
 
 
 class AsyncClient(_BaseClient[httpx.AsyncClient]):
@@ -668,8 +683,33 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = await getattr(self, step.io)(*step.args)
+            run.outcome = await self._perform(step)
         return run.result
+
+    async def _perform(self, step: Step) -> object:
+        """One step of the plan, awaited (see ``_plan``)."""
+        match step:
+            case GetToken():
+                assert self._session is not None
+                return step.answer(await self._session.aaccess_token())
+            case Transmit(request=request, token=token):
+                return step.answer(await self._transmit(request, token))
+            case Refresh(token=token):
+                assert self._session is not None
+                await self._session.arefresh_after_unauthorized(token)
+            case Call(function=function, args=args, blocking=blocking):
+                if not blocking:
+                    return step.answer(function(*args))
+                import asyncio  # imported here: sync users should not pay for asyncio at import
+
+                return step.answer(await asyncio.to_thread(function, *args))
+            case Sleep(seconds=seconds):
+                await _sleep(seconds)
+            case Close(response=response):
+                await response.aclose()
+            case _:
+                assert_never(step)
+        return None
 
     async def call(self, op: Operation, returns: type[M], **parts: Unpack[CallParts]) -> M:
         return self._parsed(await self.send(self.prepare(op, **parts)), returns)
@@ -696,11 +736,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     def _stream(self, request: PreparedRequest) -> AsyncFileStream:
         return AsyncFileStream(self, request)
 
-    async def _io_token(self) -> str:
-        assert self._session is not None
-        return await self._session.aaccess_token()
-
-    async def _io_transmit(
+    async def _transmit(
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
@@ -714,23 +750,6 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
             return sent
         except httpx.TransportError as exc:
             return exc
-
-    async def _io_refresh(self, token: str) -> None:
-        assert self._session is not None
-        await self._session.arefresh_after_unauthorized(token)
-
-    async def _io_sleep(self, seconds: float) -> None:
-        await _sleep(seconds)
-
-    async def _io_quota(self, quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
-        if quota.backend.local:
-            return function(*args)
-        import asyncio
-
-        return await asyncio.to_thread(function, *args)
-
-    async def _io_close(self, response: httpx.Response) -> None:
-        await response.aclose()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
