@@ -339,12 +339,16 @@ class _BaseClient(Generic[H]):
         self._ensure_open()
         attempt, replayed = 0, False
         while True:
-            self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
-            token = self._access_token or (yield from perform(GetToken()))
-            started = time.perf_counter()
-            outcome: httpx.Response | httpx.TransportError = yield from self._metered_transmit(
-                request, token
-            )
+            self._admit(request, attempt + replayed)  # every attempt is admitted
+            try:
+                token = self._access_token or (yield from perform(GetToken()))
+                started = time.perf_counter()
+                outcome: httpx.Response | httpx.TransportError = (
+                    yield from self._metered_transmit(request, token)
+                )
+            except BaseException as exc:  # refused, no token, interrupted: no answer, no error
+                self._stopped(request, exc, self._hooks)
+                raise
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
                 self._log(request, type(outcome).__name__, started, attempt, None)
@@ -352,6 +356,8 @@ class _BaseClient(Generic[H]):
             else:
                 request_id = request_id_of(outcome.headers)
                 self._log(request, outcome.status_code, started, attempt, request_id)
+                for hook in self._hooks:  # each answer, the 401 replayed below included
+                    hook.after_response(request, outcome)
                 if self._may_replay(outcome, replayed):
                     yield from perform(Refresh(token))
                     replayed = True
@@ -444,17 +450,26 @@ class _BaseClient(Generic[H]):
 
     # -- reading the answer -------------------------------------------------------------------------
 
-    def _admit(self, request: PreparedRequest, retry: bool) -> None:
+    def _admit(self, request: PreparedRequest, retry: int) -> None:
         """Every hook sees each attempt before it is sent (an agent's guard checks its policy
-        and budget there) and may stop it."""
-        for hook in self._hooks:
-            hook.before_send(request, retry=retry)
+        and budget there) and may stop it: the hooks before it hear that it stopped."""
+        for index, hook in enumerate(self._hooks):
+            try:
+                hook.before_send(request, retry=retry)
+            except BaseException as exc:
+                self._stopped(request, exc, self._hooks[:index])
+                raise
+
+    @staticmethod
+    def _stopped(
+        request: PreparedRequest, error: BaseException, hooks: tuple[RequestHook, ...]
+    ) -> None:
+        for hook in hooks:
+            hook.on_stopped(request, error)
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
-        followed) or an answer about another business."""
-        for hook in self._hooks:
-            hook.after_response(request, response)
+        followed) or an answer about another business (the hooks have seen it)."""
         request_id = request_id_of(response.headers)
         if response.status_code >= 300:
             raise errors.status_error(
@@ -541,7 +556,7 @@ class _BaseClient(Generic[H]):
                 status,
                 (time.perf_counter() - started) * 1000,
                 request.business_id or "lead",
-                _page_of(request.url),
+                "-" if request.page is None else request.page,
                 attempt,
                 request_id or "-",
             )
@@ -589,7 +604,10 @@ class SyncClient(_BaseClient[httpx.Client]):
     def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = self._perform(step)
+            try:
+                run.outcome = self._perform(step)
+            except BaseException as exc:  # thrown into the plan, which raises it
+                run.failure = exc
         return run.result
 
     def _perform(self, step: Step) -> object:
@@ -683,7 +701,10 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = await self._perform(step)
+            try:
+                run.outcome = await self._perform(step)
+            except BaseException as exc:  # thrown into the plan, which raises it
+                run.failure = exc
         return run.result
 
     async def _perform(self, step: Step) -> object:
@@ -824,14 +845,6 @@ def _user_frame() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRS):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _page_of(url: str) -> str:
-    """The ``page`` a list request asks for ("-" for other requests)."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    if "page" in query:
-        return query["page"][0]
-    return "1" if "items_per_page" in query else "-"
 
 
 def _brief(error: Exception) -> str:

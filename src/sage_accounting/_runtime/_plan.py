@@ -110,20 +110,26 @@ def sleep(seconds: float) -> Sleep:
 
 
 class PlanRun(Generic[R]):
-    """Steps through a plan: iterate it for the steps, set ``outcome`` after performing each;
-    ``result`` is the plan's return value once the iteration ends. An exception raised by a
-    step's I/O is raised to the caller (the plan is closed with it)."""
+    """Steps through a plan: iterate it for the steps; after performing each, set ``outcome``,
+    or ``failure`` to the exception its I/O raised (``KeyboardInterrupt`` and cancellation
+    included), which is thrown into the plan where it yielded the step, so that the plan sees
+    what stopped it (its hooks hear of it, the ledger's slot is given back) and raises it.
+    ``result`` is the plan's return value once the iteration ends."""
 
     def __init__(self, plan: Generator[Step, Any, R]) -> None:
         self._plan = plan
         self.outcome: object = None
+        self.failure: BaseException | None = None
         self._result: tuple[R] | None = None
 
     def __iter__(self) -> Iterator[Step]:
         try:
+            step = self._plan.send(None)
             while True:
-                outcome, self.outcome = self.outcome, None
-                yield self._plan.send(outcome)
+                yield step
+                outcome, failure = self.outcome, self.failure
+                self.outcome = self.failure = None
+                step = self._plan.send(outcome) if failure is None else self._plan.throw(failure)
         except StopIteration as done:
             self._result = (done.value,)
         finally:

@@ -49,8 +49,8 @@ Approver = Callable[[PendingWrite], bool]
 class AgentGuard(RequestHook):
     """An agent's policy, budget and audit as a request hook (what ``for_agent`` adds)."""
 
-    def before_send(self, request: PreparedRequest, *, retry: bool) -> None:
-        self.admit(request, retry)
+    def before_send(self, request: PreparedRequest, *, retry: int) -> None:
+        self.admit(request, retry > 0)
 
     def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         self.observe(request, response)
