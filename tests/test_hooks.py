@@ -180,3 +180,18 @@ def test_the_401_answered_by_a_refresh_and_a_replay_reaches_after_response(
         ("before", "/user", 1),
         ("after", "/user", 200),
     ]
+
+
+class Faulty(RequestHook):
+    def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
+        raise SageError("a hook's own bug")
+
+
+def test_a_hook_raising_on_the_answer_does_not_keep_later_hooks_from_hearing(
+    fake_sage: Any,
+) -> None:
+    sync, _ = clients(fake_sage)
+    later = EndRecorder()
+    with pytest.raises(SageError, match="a hook's own bug"):
+        sync.with_hooks(Faulty(), later).user.get()
+    assert later.seen == [("before", "/user", 0), ("after", "/user", 200)]

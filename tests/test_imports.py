@@ -1,5 +1,6 @@
 """The runtime's import graph, read from its source: no circle among its modules, and no import
-of the apps (agents, cli, testing, sync, scale), at import time or inside a function.
+of the apps and extensions (agents, cli, testing, sync, scale, otel), at import time or inside a
+function.
 
 Imports under ``if TYPE_CHECKING:`` are left out (they never run); imports inside functions are
 counted (deferring an import into a function hides a circle from the interpreter, not from a
@@ -17,7 +18,9 @@ import sage_accounting._runtime as runtime
 
 RUNTIME = Path(runtime.__file__).parent
 PACKAGE = "sage_accounting._runtime"
-APPS = tuple(f"sage_accounting.{app}" for app in ("agents", "cli", "testing", "sync", "scale"))
+APPS = tuple(
+    f"sage_accounting.{app}" for app in ("agents", "cli", "testing", "sync", "scale", "otel")
+)
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -274,3 +274,19 @@ def test_the_runtime_does_not_import_opentelemetry() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert not [m for m in json.loads(result.stdout) if m.startswith("opentelemetry")]
+
+
+def test_a_faulty_hook_before_the_tracer_leaves_no_span_open(
+    fake_sage: Any, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    class Faulty(RequestHook):
+        def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
+            raise SageError("a hook's own bug")
+
+    token = fake_sage.issue_tokens()["access_token"]
+    client = SageAccounting(access_token=token, base_url=fake_sage.base_url)
+    with pytest.raises(SageError, match="own bug"):
+        client.with_hooks(Faulty(), TracingHook(tracer_provider=provider)).user.get()
+    [span] = exporter.get_finished_spans()
+    assert attributes(span)["http.response.status_code"] == 200
+    assert trace.get_current_span() is trace.INVALID_SPAN

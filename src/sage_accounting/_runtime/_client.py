@@ -106,6 +106,7 @@ class FeedParts(TypedDict):
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 R = TypeVar("R")
+A = TypeVar("A")
 
 
 class _Shared(Generic[H]):
@@ -347,32 +348,34 @@ class _BaseClient(Generic[H]):
                     yield from self._metered_transmit(request, token)
                 )
             except BaseException as exc:  # refused, no token, interrupted: no answer, no error
-                self._stopped(request, exc, self._hooks)
+                _tell_each([hook.on_stopped for hook in self._hooks], request, exc)
                 raise
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
                 self._log(request, type(outcome).__name__, started, attempt, None)
                 error = self._connection_error(request, outcome)
             else:
-                request_id = request_id_of(outcome.headers)
-                self._log(request, outcome.status_code, started, attempt, request_id)
-                for hook in self._hooks:  # each answer, the 401 replayed below included
-                    hook.after_response(request, outcome)
-                if self._may_replay(outcome, replayed):
-                    yield from perform(Refresh(token))
-                    replayed = True
-                    continue
-                try:
-                    self._check_response(request, outcome)
+                answer = outcome
+                request_id = request_id_of(answer.headers)
+                self._log(request, answer.status_code, started, attempt, request_id)
+                try:  # every hook hears of each answer, the 401 replayed below included
+                    _tell_each([hook.after_response for hook in self._hooks], request, answer)
+                    replay = self._may_replay(answer, replayed)
+                    if not replay:
+                        self._check_response(request, answer)
                 except errors.APIStatusError as exc:
                     error = exc  # a streamed error's body was read: nothing left open
                 except BaseException:
-                    if request.stream:  # refused after it arrived (another business, ...)
-                        yield from perform(Close(outcome))
+                    if request.stream:  # refused after it arrived (a hook, another business...)
+                        yield from perform(Close(answer))
                     raise
                 else:
-                    record(outcome)  # for with_raw_response
-                    return outcome
+                    if not replay:
+                        record(answer)  # for with_raw_response
+                        return answer
+                    yield from perform(Refresh(token))
+                    replayed = True
+                    continue
             self._quota_learns(request, outcome, error)
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
@@ -457,15 +460,8 @@ class _BaseClient(Generic[H]):
             try:
                 hook.before_send(request, retry=retry)
             except BaseException as exc:
-                self._stopped(request, exc, self._hooks[:index])
+                _tell_each([hook.on_stopped for hook in self._hooks[:index]], request, exc)
                 raise
-
-    @staticmethod
-    def _stopped(
-        request: PreparedRequest, error: BaseException, hooks: tuple[RequestHook, ...]
-    ) -> None:
-        for hook in hooks:
-            hook.on_stopped(request, error)
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
@@ -564,8 +560,7 @@ class _BaseClient(Generic[H]):
     def _connection_error(
         self, request: PreparedRequest, exc: httpx.TransportError
     ) -> errors.APIConnectionError:
-        for hook in self._hooks:
-            hook.on_error(request, exc)
+        _tell_each([hook.on_error for hook in self._hooks], request, exc)
         cls = (
             errors.APITimeoutError
             if isinstance(exc, httpx.TimeoutException)
@@ -845,6 +840,21 @@ def _user_frame() -> int:
     while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRS):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _tell_each(
+    methods: list[Callable[[PreparedRequest, A], None]], request: PreparedRequest, what: A
+) -> None:
+    """``method(request, what)`` for every hook's method, in order, even after one raised (each
+    hook hears how an attempt it let through ended); the first error is raised once all heard."""
+    failure: BaseException | None = None
+    for method in methods:
+        try:
+            method(request, what)
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def _brief(error: Exception) -> str:

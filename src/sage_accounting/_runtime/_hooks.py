@@ -17,7 +17,9 @@ then, for every hook whose ``before_send`` returned, exactly one of:
   refused it, the quota ledger had no room, the token could not be had, or it was interrupted
   (``KeyboardInterrupt``, an asyncio cancellation).
 
-So a hook may open something in ``before_send`` (a span, a timer) and always close it. The
+So a hook may open something in ``before_send`` (a span, a timer) and always close it (a hook
+raising in one of these does not keep the hooks after it from hearing; its error is raised once
+they all have). The
 request's facts a hook may need are on the ``PreparedRequest``: ``operation_id``, ``method``,
 ``url``, ``business_id``, ``page``, ``idempotency_id`` (its headers carry no token: the
 Authorization header is added when it is sent).
@@ -33,6 +35,7 @@ from __future__ import annotations
 import httpx
 
 from ._prepare import PreparedRequest
+from ._response import request_id_of
 
 
 class RequestHook:
@@ -51,3 +54,9 @@ class RequestHook:
     def on_stopped(self, request: PreparedRequest, error: BaseException) -> None:
         """Called for each attempt that ended, on ``error``, with no answer and no transport
         error, after this hook's ``before_send`` let it through."""
+
+    @staticmethod
+    def request_id_of(response: httpx.Response) -> str | None:
+        """Sage's id of the request an answer is for (whichever of its spellings Sage sent),
+        to quote to Sage's support; None when the answer carries none."""
+        return request_id_of(response.headers)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._prepare import PreparedRequest
+    from ._quota import Quota
 
 R = TypeVar("R")
 
@@ -99,7 +100,7 @@ def perform(step: StepOf[R]) -> Generator[Step, Any, R]:
 # The ledger's sub-plans (``_quota``) build their steps with these.
 
 
-def quota_io(quota: Any, function: Callable[..., R], *args: Any) -> Call[R]:
+def quota_io(quota: Quota, function: Callable[..., R], *args: Any) -> Call[R]:
     """Call ``function(*args)`` of the quota ledger ``quota``: blocking when its backend talks
     to Redis or a database."""
     return Call(function, args, blocking=not quota.backend.local)

@@ -73,7 +73,7 @@ class TracingHook(RequestHook):
             return
         status = response.status_code
         span.set_attribute("http.response.status_code", status)
-        request_id = response.headers.get("x-request-id")
+        request_id = self.request_id_of(response)
         if request_id:
             span.set_attribute("sage.request_id", request_id)
         if status >= 400:
