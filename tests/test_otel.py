@@ -118,20 +118,12 @@ def test_each_retry_is_its_own_span_with_its_resend_count(
 
 
 def test_the_401_replayed_after_a_refresh_is_a_span_too(
-    fake_sage: Any, provider: TracerProvider, exporter: InMemorySpanExporter
+    fake_sage: Any, oauth_app: OAuthApp, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
-    app = OAuthApp(
-        fake_sage.state.client_id,
-        fake_sage.state.client_secret,
-        fake_sage.state.redirect_uri,
-        authorize_url=fake_sage.authorize_url,
-        token_url=fake_sage.token_url,
-        revoke_url=fake_sage.revoke_url,
-    )
     tokens = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
     # The client believes the token is still good (as after clock skew): Sage says 401.
     session = OAuthSession(
-        app, tokens=TokenSet(tokens.access_token, tokens.refresh_token, expires_at=0)
+        oauth_app, tokens=TokenSet(tokens.access_token, tokens.refresh_token, expires_at=0)
     )
     fake_sage.clock.advance(301)
     client = SageAccounting(session=session, base_url=fake_sage.base_url)
