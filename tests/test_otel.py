@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from sage_accounting import (
     APIConnectionError,
+    ArgumentTypeError,
     AsyncSageAccounting,
     NotFoundError,
     OAuthApp,
@@ -32,8 +34,6 @@ from sage_accounting import (
 )
 from sage_accounting.otel import TracingHook, redacted_url
 from sage_accounting.testing import Fault
-
-TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
 @pytest.fixture
@@ -212,6 +212,7 @@ async def test_a_cancelled_async_request_ends_its_span(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        assert plain.quota.in_flight.used == 0  # the ledger's slot was given back
     [span] = exporter.get_finished_spans()
     assert attributes(span)["error.type"] == "asyncio.exceptions.CancelledError"
 
@@ -282,3 +283,32 @@ def test_a_faulty_hook_before_the_tracer_leaves_no_span_open(
     [span] = exporter.get_finished_spans()
     assert attributes(span)["http.response.status_code"] == 200
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_wrong_tracer_provider_is_refused_before_any_request() -> None:
+    with pytest.raises(ArgumentTypeError, match="tracer_provider: must be an OpenTelemetry"):
+        TracingHook(tracer_provider="console")  # type: ignore[arg-type]
+
+
+def test_without_an_sdk_the_hook_costs_nothing_and_breaks_nothing(fake_sage: Any) -> None:
+    """The global provider of a process that installed no SDK makes no-op spans."""
+    token = fake_sage.issue_tokens()["access_token"]
+    client = SageAccounting(access_token=token, base_url=fake_sage.base_url)
+    assert client.with_hooks(TracingHook()).user.get().id == "user-1"
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_one_hook_shared_by_threads_gives_each_request_its_own_span(
+    fake_sage: Any, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    ids = fake_sage.seed("contacts", 8)
+    client = traced(fake_sage, provider)
+
+    def get(contact_id: str) -> str:
+        return client.contacts.get(contact_id).id or ""
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sorted(pool.map(get, ids)) == sorted(ids)
+    spans = exporter.get_finished_spans()
+    assert sorted(attributes(s)["url.full"].rsplit("/", 1)[1] for s in spans) == sorted(ids)
+    assert all(s.parent is None for s in spans)  # none made a child of another thread's

@@ -23,7 +23,7 @@ from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from sage_accounting import PreparedRequest, RequestHook, __version__
+from sage_accounting import ArgumentTypeError, PreparedRequest, RequestHook, __version__
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -51,6 +51,11 @@ class TracingHook(RequestHook):
     """
 
     def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
+            raise ArgumentTypeError(
+                "tracer_provider",
+                f"must be an OpenTelemetry TracerProvider, not {type(tracer_provider).__name__}",
+            )
         self._tracer = trace.get_tracer(
             "sage_accounting", __version__, tracer_provider=tracer_provider
         )
