@@ -460,7 +460,8 @@ class _BaseClient(Generic[H]):
             try:
                 hook.before_send(request, retry=retry)
             except BaseException as exc:
-                _tell_each([hook.on_stopped for hook in self._hooks[:index]], request, exc)
+                earlier = self._hooks[:index]
+                _tell_each([each.on_stopped for each in earlier], request, exc)
                 raise
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
