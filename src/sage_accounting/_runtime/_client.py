@@ -359,7 +359,8 @@ class _BaseClient(Generic[H]):
                 request_id = request_id_of(answer.headers)
                 self._log(request, answer.status_code, started, attempt, request_id)
                 try:  # every hook hears of each answer, the 401 replayed below included
-                    _tell_each([hook.after_response for hook in self._hooks], request, answer)
+                    if self._hooks:
+                        _tell_each([h.after_response for h in self._hooks], request, answer)
                     replay = self._may_replay(answer, replayed)
                     if not replay:
                         self._check_response(request, answer)
