@@ -37,6 +37,7 @@ ALLOWED_BY_SUBPACKAGE = {
     "sync": CORE | {"click", "dlt", "psycopg2"},  # [sync]; psycopg2 comes with dlt[postgres]
     # [scale]: Redis, SQL, Fernet
     "scale": CORE | {"redis", "sqlalchemy", "psycopg", "cryptography"},
+    "otel": CORE | {"opentelemetry"},  # [otel]: the API only
 }
 # Type checkers ship typeshed's stubs of typing_extensions, so an import of it under
 # TYPE_CHECKING needs no installed package; at run time it would.

@@ -16,6 +16,7 @@ from sage_accounting.testing import SageSandbox
 pytest.importorskip("redis")
 pytest.importorskip("sqlalchemy")
 from sage_accounting._runtime._quota import Ask, Counter, Slots, Window  # noqa: E402
+from sage_accounting.agents import for_agent  # noqa: E402
 from sage_accounting.scale import RedisQuotaBackend, SQLQuotaBackend  # noqa: E402
 
 
@@ -102,8 +103,12 @@ def test_agents_on_two_hosts_share_one_budget(backend_factory: Any, tmp_path: Pa
             '[agents.reader]\nareas = { Contacts = "read" }\nbudget = { per_minute = 3 }\n'
         )
         hosts = [
-            sage.client().for_agent(
-                policy, "reader", audit=tmp_path / f"audit-{i}.sqlite", budgets=backend_factory()
+            for_agent(
+                sage.client(),
+                policy,
+                "reader",
+                audit=tmp_path / f"audit-{i}.sqlite",
+                budgets=backend_factory(),
             )
             for i in range(2)
         ]
