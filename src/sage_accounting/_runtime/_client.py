@@ -43,10 +43,9 @@ from ._hooks import RequestHook
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
-from ._pagination import AsyncPager, SyncPager
+from ._pagination import AsyncPager, SyncPager, with_page_size
 from ._plan import GET_TOKEN, PlanRun, Step, close, quota_io, refresh, sleep, transmit
 from ._prepare import (
-    REFUSED_HEADERS,
     CallParts,
     ClientConfig,
     MissingBusinessHeader,
@@ -56,12 +55,18 @@ from ._prepare import (
     is_within,
     prepare,
     refused_header,
-    with_page_size,
 )
 from ._quota import Quota, QuotaLimits, QuotaStatus, Ticket
 from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
+from ._wire import (
+    BUSINESS_HEADER,
+    PAGE_PARAMETER,
+    PAGE_SIZE_PARAMETER,
+    REFUSED_HEADERS,
+    takes_business,
+)
 
 if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by the client
     import datetime as dt
@@ -81,8 +86,6 @@ DEFAULT_BASE_URL = "https://api.accounting.sage.com/v3.1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 OCTET_STREAM = "application/octet-stream"
-# Operations Sage answers without an X-Business header (they are not about one business).
-_NO_BUSINESS_HEADER = ("/businesses", "/user")
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -488,7 +491,7 @@ class _BaseClient(Generic[H]):
             )
         if not request.business_id:
             return
-        received = response.headers.get("x-business")
+        received = response.headers.get(BUSINESS_HEADER)
         if received is None:
             self._missing_business_header(request)
         elif received != request.business_id:
@@ -502,7 +505,7 @@ class _BaseClient(Generic[H]):
     def _missing_business_header(self, request: PreparedRequest) -> None:
         """Sage sends X-Business on every business's answer: without it the check cannot be made."""
         mode = self._config.missing_business_header
-        if mode == "ignore" or request.operation.path.startswith(_NO_BUSINESS_HEADER):
+        if mode == "ignore" or not takes_business(request.operation.path):
             return
         error = errors.MissingBusinessHeaderError(
             requested=request.business_id or "", method=request.method, path=request.path
@@ -838,9 +841,9 @@ def _user_frame() -> int:
 def _page_of(url: str) -> str:
     """The ``page`` a list request asks for ("-" for other requests)."""
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    if "page" in query:
-        return query["page"][0]
-    return "1" if "items_per_page" in query else "-"
+    if PAGE_PARAMETER in query:
+        return query[PAGE_PARAMETER][0]
+    return "1" if PAGE_SIZE_PARAMETER in query else "-"
 
 
 def _brief(error: Exception) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._errors import SageError
 from ._limits import acquire_polling
 from ._redact import redact, remember
+from ._wire import format_timestamp
 
 log = logging.getLogger("sage_accounting")
 
@@ -55,11 +56,7 @@ class TokenSet:
         remember(self.access_token, self.refresh_token)
 
     def __repr__(self) -> str:
-        when = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_at))
-            if self.expires_at
-            else "?"
-        )
+        when = format_timestamp(self.expires_at) if self.expires_at else "?"
         refresh = "yes" if self.refresh_token else "no"
         return f"TokenSet(access_token=***, refresh_token={refresh}, expires_at={when}, scope={self.scope!r})"
 

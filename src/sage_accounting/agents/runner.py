@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from .._runtime import Operation, SageArgumentError, SageError
+from .._runtime import Operation, SageArgumentError, SageError, _wire
 from .._runtime._encoding import loads
 from .approvals import ApprovalStore
 from .errors import AccessDenied, ApprovalRequired
@@ -122,9 +122,9 @@ class Runner:
             arguments = _read_cursor(str(cursor))
         path_params, query, body, options = _split(op, arguments)
         if op.kind == "list":
-            size = query.setdefault("items_per_page", PAGE_SIZE)
+            size = query.setdefault(_wire.PAGE_SIZE_PARAMETER, PAGE_SIZE)
             if isinstance(size, int) and not isinstance(size, bool):  # else prepare refuses it
-                query["items_per_page"] = max(1, min(size, 100))
+                query[_wire.PAGE_SIZE_PARAMETER] = max(1, min(size, 100))
         request = self.client.prepare(op, path=path_params, query=query, body=body,
                                       body_model=body_model(op_id), options=options)  # fmt: skip
         response = await self.client.send(request)
@@ -132,9 +132,9 @@ class Runner:
         if op.kind == "list" and isinstance(data, dict):
             page = int(query.get("page") or 1)
             next_cursor = None
-            if data.get("$next"):
+            if data.get(_wire.NEXT):
                 next_cursor = _write_cursor({**arguments, "page": page + 1})
-            return {"items": data.get("$items", []), "total": data.get("$total"),
+            return {"items": data.get(_wire.ITEMS, []), "total": data.get(_wire.TOTAL),
                     "page": page, "next_cursor": next_cursor}  # fmt: skip
         return {"status": response.status_code, "result": data}
 
