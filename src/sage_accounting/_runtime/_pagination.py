@@ -1,14 +1,17 @@
-"""Pagers over Sage's list envelope.
+"""The one page walk over Sage's list envelope (``_wire.py`` names its keys), and the pagers.
 
 Sage answers a list with an envelope (its records, ``$total``, ``$page``, ``$next``, ``$back``,
-the page size; ``_wire.py`` names the keys), although the spec declares a bare array. A list
-asks for Sage's largest page unless the caller chose a size (``with_page_size``). The pager walks pages lazily and holds one page at a time, so memory stays flat:
+the page size), although the spec declares a bare array. Every walker (the sync and async pagers, the concurrent pager, change feeds, the agents' runner,
+the CLI) takes its decisions from ``PageWalk`` and its page size from ``with_page_size``:
 
 - the next page is ``$next`` joined to the base URL by concatenation (``$next`` is relative to
   ``/v3.1``; ``urljoin`` would drop the version);
 - without ``$next`` it falls back on ``$total``, asking for ``page + 1`` while items remain;
 - it stops on an empty page or on a page that repeats the previous one (Sage answers a page past
-  the end with the last page again, so a loop on page numbers alone would never end).
+  the end with the last page again, so a loop on page numbers alone would never end);
+- a page size left out is Sage's maximum, 200 (the fewest requests: Sage's quota is per
+  request), or the walker's own default (the agents' smaller page); a chosen one is sent as
+  chosen up to 200, above it as 200 (Sage's cap), and one below 1 is refused before any request.
 
 A ``$next`` is followed only when it resolves within the client's base URL (same scheme, host,
 port and base path): anything else raises ``UntrustedURLError`` naming the link, before any
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _wire
-from ._errors import UntrustedURLError
+from ._errors import ArgumentValueError, UntrustedURLError
 from ._prepare import is_within
 from ._response import APIResponse
 
@@ -71,15 +74,28 @@ def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
     return parse_page(response, item)
 
 
-AUTO_PAGE_SIZE = _wire.MAX_PAGE_SIZE  # the fewest requests when paginating automatically
+AUTO_PAGE_SIZE = _wire.MAX_PAGE_SIZE  # the fewest requests when a walker reads every page
 
 
-def with_page_size(op: Operation, query: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A list's query asking for Sage's largest page unless the caller chose a size: every
-    pager (change feeds included) pays one request per 200 records, not per 20 (Sage's default)."""
+def with_page_size(
+    op: Operation, query: Mapping[str, Any] | None, default: int = AUTO_PAGE_SIZE
+) -> dict[str, Any]:
+    """A list's query with the page size every walker asks for: ``default`` when the caller
+    chose none (Sage's maximum for the pagers and change feeds, so one request per 200 records,
+    not per 20); a chosen size as chosen up to Sage's maximum and that maximum above it (Sage's
+    own cap); below 1 an ``ArgumentValueError``, before any request. A size of another type is
+    left for the query's encoding to refuse."""
     query = dict(query or {})
-    if query.get(_wire.PAGE_SIZE_PARAMETER) is None and _wire.PAGE_SIZE_PARAMETER in op.query:
-        query[_wire.PAGE_SIZE_PARAMETER] = AUTO_PAGE_SIZE
+    name = _wire.PAGE_SIZE_PARAMETER
+    if name not in op.query:
+        return query
+    size = query.get(name)
+    if size is None:
+        query[name] = default
+    elif isinstance(size, int) and not isinstance(size, bool):
+        if size < 1:
+            raise ArgumentValueError(name, f"must be at least 1, not {size}")
+        query[name] = min(size, _wire.MAX_PAGE_SIZE)
     return query
 
 
@@ -90,6 +106,15 @@ def page_url(url: str, number: int) -> str:
     query[_wire.PAGE_PARAMETER] = str(number)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
+def page_number(url: str) -> int:
+    """The page ``url`` asks for (1 when it names none)."""
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    try:
+        return int(query.get(_wire.PAGE_PARAMETER, "1"))
+    except ValueError:
+        return 1
 
 
 def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
@@ -103,17 +128,19 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
         return url
     if page.total is None or seen_items >= page.total:
         return None
-    current = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(current_url).query))
-    return page_url(current_url, (page.page or int(current.get(_wire.PAGE_PARAMETER, "1"))) + 1)
+    return page_url(current_url, (page.page or page_number(current_url)) + 1)
 
 
 class PageWalk:
-    """The pager's decisions, with no I/O: whether a page is new, and where the next one is."""
+    """The walk's decisions, with no I/O: whether a page is new, and where the next one is.
 
-    def __init__(self, base_url: str, first_url: str) -> None:
+    ``seen_items`` counts the records of the pages before ``first_url`` (for a walk taken up
+    again from a cursor, as the agents' runner does, one page a call)."""
+
+    def __init__(self, base_url: str, first_url: str, seen_items: int = 0) -> None:
         self._base_url = base_url
         self._url: str | None = first_url
-        self._seen_items = 0
+        self.seen_items = seen_items
         self._previous: tuple[Any, ...] | None = None
 
     def is_new(self, page: Page[Any]) -> bool:
@@ -123,13 +150,46 @@ class PageWalk:
         if signature == self._previous:
             return False
         self._previous = signature
-        self._seen_items += len(page.items)
+        self.seen_items += len(page.items)
         return True
 
     def next(self, page: Page[Any]) -> str | None:
+        """The next page's URL, or None when ``page`` was the last; ``UntrustedURLError`` for a
+        ``$next`` outside the base URL."""
         assert self._url is not None
-        self._url = next_url(self._base_url, self._url, page, self._seen_items)
+        self._url = next_url(self._base_url, self._url, page, self.seen_items)
         return self._url
+
+
+def page_of_body(response: httpx.Response, body: object) -> Page[Any]:
+    """A page of plain JSON records (dicts, as decoded) from a list's decoded ``body``: for a
+    walker that hands the records on as JSON (the agents' runner). ``APIResponseValidationError``
+    when ``body`` is no list envelope."""
+    from ._response import response_validation_error
+
+    if isinstance(body, list):
+        body = {_wire.ITEMS: body, _wire.TOTAL: len(body), _wire.PAGE: 1}
+    if not isinstance(body, dict) or not isinstance(body.get(_wire.ITEMS), list):
+        raise response_validation_error(response, f"{_wire.ITEMS}: a list envelope was expected")
+    facts: dict[str, Any] = {}
+    for key, kind in (
+        (_wire.TOTAL, int), (_wire.PAGE, int), (_wire.NEXT, str), (_wire.BACK, str),
+        (_wire.ITEMS_PER_PAGE, int), (_wire.ITEMS_PER_PAGE_BUSINESSES, int),
+    ):  # fmt: skip
+        value = body.get(key)
+        if value is not None and (type(value) is not kind):
+            raise response_validation_error(response, f"{key}: {kind.__name__} expected")
+        facts[key] = value
+    return Page(
+        items=body[_wire.ITEMS],
+        total=facts[_wire.TOTAL],
+        page=facts[_wire.PAGE],
+        items_per_page=facts[_wire.ITEMS_PER_PAGE] or facts[_wire.ITEMS_PER_PAGE_BUSINESSES],
+        next=facts[_wire.NEXT] or None,
+        back=facts[_wire.BACK] or None,
+        date=response.headers.get(_wire.DATE_HEADER),
+        http_response=response,
+    )
 
 
 class _Pager(Generic[T]):
@@ -258,14 +318,14 @@ class AsyncPager(_Pager[T]):
             page = first
             while walk.is_new(page):
                 yield page
-                if not pending:
+                # The walk's rule decides where to stop (and refuses an untrusted $next); the
+                # pages themselves come from the URLs made from the first page.
+                if walk.next(page) is None or not pending:
                     return
                 page = await pending.popleft()
                 url_ = next(queued, None)
                 if url_ is not None:
                     pending.append(asyncio.ensure_future(self._fetch(url_)))
-                if not page.items:
-                    return
         finally:
             for task in pending:
                 task.cancel()

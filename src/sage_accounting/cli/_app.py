@@ -20,7 +20,7 @@ import click
 
 from .. import __version__
 from .._runtime import SageError
-from .._runtime._wire import MAX_PAGE_SIZE, PAGE_SIZE_PARAMETER
+from .._runtime._wire import PAGE_SIZE_PARAMETER
 from . import _config, _export, _plugins, _resources
 from ._errors import (
     EXIT_AUTH,
@@ -318,7 +318,7 @@ def make_list(resource: str) -> click.Command:
     )
     def command(business: str | None, fmt: str, limit: int | None, **values: Any) -> None:
         query = _filters(values)
-        query[PAGE_SIZE_PARAMETER] = min(limit, MAX_PAGE_SIZE) if limit else None  # None: the SDK's
+        query[PAGE_SIZE_PARAMETER] = limit  # the page walk's size rule: at most Sage's 200
         client = client_for(business)
         pager = checked(lambda: client.paginate(op, model_of(op), query=query, options={}))
         preferred = [a for a in str(query.get("attributes") or "").split(",") if a != "all"]
