@@ -58,15 +58,16 @@ async def _runner_call(handler: Handler, arguments: dict[str, Any]) -> tuple[dic
 
 
 async def _runner_walk(handler: Handler, arguments: dict[str, Any]) -> list[str]:
-    """Every id the agent reads by passing back each next_cursor."""
+    """Every id the agent reads by passing back each next_cursor (20 calls at most)."""
     ids: list[str] = []
     result, is_error = await _runner_call(handler, arguments)
-    while True:
+    for _ in range(20):
         assert not is_error, result
         ids += [item["id"] for item in result["items"]]
         if not result["next_cursor"]:
             return ids
         result, is_error = await _runner_call(handler, {"cursor": result["next_cursor"]})
+    raise AssertionError(f"the walk never ends: {ids}")
 
 
 async def _pager_ids(handler: Handler, concurrency: int = 1, **query: Any) -> list[str]:
@@ -127,6 +128,20 @@ async def test_every_walker_follows_next_as_sage_wrote_it() -> None:
         seen: list[httpx.Request] = []
         assert await walk(_answer(pages, seen)) == ["c1", "c2", "c3"]
         assert seen[-1].url.params.get("attributes") == "from-sage"
+
+
+async def test_every_walker_stops_at_a_page_that_repeats_the_one_before() -> None:
+    """Sage answers a page past the end with the last page again; should that page still carry
+    a ``$next``, a walk on links alone never ends (the agent was handed cursors forever)."""
+    looping = "/contacts?page=3&items_per_page=2"
+    pages = {
+        1: _page(1, ["c1", "c2"], 3, "/contacts?page=2&items_per_page=2"),
+        2: _page(2, ["c3"], 3, looping),
+        3: _page(2, ["c3"], 3, looping),  # page 3 is past the end: page 2 again
+    }
+    seen: list[httpx.Request] = []
+    assert await _pager_ids(_answer(pages, seen), items_per_page=2) == ["c1", "c2", "c3"]
+    assert await _runner_walk(_answer(pages, seen), {"items_per_page": 2}) == ["c1", "c2", "c3"]
 
 
 async def test_the_agents_page_size_is_the_sdks_up_to_sages_maximum() -> None:

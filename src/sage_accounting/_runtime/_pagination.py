@@ -20,6 +20,7 @@ request; the token never goes to another host, whatever a page says.
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class Page(Generic[T]):
 
     def signature(self) -> tuple[Any, ...]:
         """What tells a page that repeats the previous one: its number and its items' ids."""
+        items: list[Any] = self.items
+        if items and type(items[0]) is dict:  # plain JSON records (page_of_body)
+            return (self.page, tuple(r.get("id") if type(r) is dict else r for r in items))
         from ._lazy import ids_of  # loaded with the first page
 
         return (self.page, ids_of(self.items))
@@ -131,33 +135,61 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
     return page_url(current_url, (page.page or page_number(current_url)) + 1)
 
 
+@dataclass(frozen=True)
+class WalkPoint:
+    """Where a walk stands between two pages, for taking it up again later (what the agents'
+    runner keeps in its cursor): the next page's URL, the records seen so far (for the
+    ``$total`` rule) and a digest of the last page (for the repeated-page rule)."""
+
+    url: str
+    seen_items: int
+    previous: str
+
+
+def _digest(signature: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(signature).encode()).hexdigest()[:16]
+
+
 class PageWalk:
-    """The walk's decisions, with no I/O: whether a page is new, and where the next one is.
+    """The walk's decisions, with no I/O: whether a page is new, and where the next one is."""
 
-    ``seen_items`` counts the records of the pages before ``first_url`` (for a walk taken up
-    again from a cursor, as the agents' runner does, one page a call)."""
-
-    def __init__(self, base_url: str, first_url: str, seen_items: int = 0) -> None:
+    def __init__(self, base_url: str, first_url: str) -> None:
         self._base_url = base_url
         self._url: str | None = first_url
-        self.seen_items = seen_items
+        self._seen_items = 0
         self._previous: tuple[Any, ...] | None = None
+        self._previous_digest: str | None = None  # a walk taken up again: its last page's
+
+    @classmethod
+    def resume(cls, base_url: str, point: WalkPoint) -> PageWalk:
+        """The walk ``point`` was taken from, at its next page."""
+        walk = cls(base_url, point.url)
+        walk._seen_items, walk._previous_digest = point.seen_items, point.previous
+        return walk
 
     def is_new(self, page: Page[Any]) -> bool:
         """False for a page that repeats the previous one (Sage answers a page past the end with
         the last page again): the walk ends there."""
         signature = page.signature()
-        if signature == self._previous:
+        if signature == self._previous or (
+            self._previous_digest is not None and _digest(signature) == self._previous_digest
+        ):
             return False
-        self._previous = signature
-        self.seen_items += len(page.items)
+        self._previous, self._previous_digest = signature, None
+        self._seen_items += len(page.items)
         return True
+
+    def point(self) -> WalkPoint | None:
+        """Where to take the walk up again after ``next``; None once it has ended."""
+        if self._url is None or self._previous is None:
+            return None
+        return WalkPoint(self._url, self._seen_items, _digest(self._previous))
 
     def next(self, page: Page[Any]) -> str | None:
         """The next page's URL, or None when ``page`` was the last; ``UntrustedURLError`` for a
         ``$next`` outside the base URL."""
         assert self._url is not None
-        self._url = next_url(self._base_url, self._url, page, self.seen_items)
+        self._url = next_url(self._base_url, self._url, page, self._seen_items)
         return self._url
 
 

@@ -23,7 +23,13 @@ from typing import Any
 
 from .._runtime import Operation, SageArgumentError, SageError
 from .._runtime._encoding import loads
-from .._runtime._pagination import PageWalk, page_number, page_of_body, with_page_size
+from .._runtime._pagination import (
+    PageWalk,
+    WalkPoint,
+    page_number,
+    page_of_body,
+    with_page_size,
+)
 from .._runtime._prepare import is_within
 from .approvals import ApprovalStore
 from .errors import AccessDenied, ApprovalRequired
@@ -122,28 +128,29 @@ class Runner:
         op = operations()[op_id]
         arguments = dict(arguments)
         cursor = arguments.pop("cursor", None)
-        resumed: tuple[str, int] | None = None
+        resumed: WalkPoint | None = None
         if cursor and op.kind == "list":
-            arguments, next_url, seen_items = _read_cursor(str(cursor), self.client.base_url)
-            resumed = (next_url, seen_items)
+            arguments, resumed = _read_cursor(str(cursor), self.client.base_url)
         path_params, query, body, options = _split(op, arguments)
         if op.kind == "list":
             query = with_page_size(op, query, default=PAGE_SIZE)
         request = self.client.prepare(op, path=path_params, query=query, body=body,
                                       body_model=body_model(op_id), options=options)  # fmt: skip
         if resumed is not None:  # the page the walk said was next, as Sage's $next wrote it
-            request = request.with_url(resumed[0])
+            request = request.with_url(resumed.url)
         response = await self.client.send(request)
         data = loads(response.content) if response.content else None  # Decimal, never float
         if op.kind == "list" and isinstance(data, dict):
-            walk = PageWalk(self.client.base_url, request.url, resumed[1] if resumed else 0)
+            base_url = self.client.base_url
+            walk = (
+                PageWalk.resume(base_url, resumed) if resumed else PageWalk(base_url, request.url)
+            )
             page = page_of_body(response, data)
-            walk.is_new(page)  # one page a call: counts its records for the $total rule
-            url = walk.next(page)
-            next_cursor = _write_cursor(arguments, url, walk.seen_items) if url else None
-            return {"items": page.items, "total": page.total,
+            new = walk.is_new(page)  # a page repeating the one before ends the walk, empty
+            point = walk.point() if new and walk.next(page) else None
+            return {"items": page.items if new else [], "total": page.total,
                     "page": page.page or page_number(request.url),
-                    "next_cursor": next_cursor}  # fmt: skip
+                    "next_cursor": _write_cursor(arguments, point) if point else None}  # fmt: skip
         return {"status": response.status_code, "result": data}
 
 
@@ -194,17 +201,18 @@ def tool_text(result: dict[str, Any]) -> str:
     return json.dumps(result, default=str, ensure_ascii=False)
 
 
-def _write_cursor(arguments: dict[str, Any], next_url: str, seen_items: int) -> str:
-    """Where an agent's walk goes on: the call's arguments, the next page's URL (the walk's,
-    so Sage's ``$next``), and how many records the pages before it held."""
-    state = {"arguments": arguments, "next": next_url, "seen": seen_items}
+def _write_cursor(arguments: dict[str, Any], point: WalkPoint) -> str:
+    """Where an agent's walk goes on: the call's arguments and the walk's point (the next
+    page's URL, Sage's ``$next``; the records seen; the last page's digest)."""
+    state = {"arguments": arguments, "next": point.url, "seen": point.seen_items,
+             "after": point.previous}  # fmt: skip
     return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
 
 
-def _read_cursor(cursor: str, base_url: str) -> tuple[dict[str, Any], str, int]:
-    """A cursor's arguments, next URL and records seen; a ToolError for anything but a cursor
-    this runner wrote, and for a next URL outside the client's base URL (a forged cursor must
-    not take the token elsewhere; the guard then holds the URL to the operation's path)."""
+def _read_cursor(cursor: str, base_url: str) -> tuple[dict[str, Any], WalkPoint]:
+    """A cursor's arguments and walk point; a ToolError for anything but a cursor this runner
+    wrote, and for a next URL outside the client's base URL (a forged cursor must not take the
+    token elsewhere; the guard then holds the URL to the operation's path)."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
@@ -215,7 +223,8 @@ def _read_cursor(cursor: str, base_url: str) -> tuple[dict[str, Any], str, int]:
         or not isinstance(data.get("next"), str)
         or type(data.get("seen")) is not int
         or data["seen"] < 0
+        or not isinstance(data.get("after"), str)
         or not is_within(data["next"], base_url)
     ):
         raise ToolError("cursor is not one this server gave")
-    return data["arguments"], data["next"], data["seen"]
+    return data["arguments"], WalkPoint(data["next"], data["seen"], data["after"])
