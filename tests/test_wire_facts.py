@@ -90,6 +90,18 @@ def test_only_the_users_paths_take_no_business() -> None:
     assert _wire.takes_business("/user_defined_things")  # a resource named like one, not one
 
 
+def test_the_generator_and_the_runtime_agree_on_the_facts_both_hold() -> None:
+    """The generator keeps what it needs in sage_rules.py (its diff and an up-to-date check run
+    without the SDK): the two must not drift apart."""
+    from sage_accounting._runtime import DEFAULT_BASE_URL
+    from sage_codegen import sage_rules
+
+    assert sage_rules.LIST_ENVELOPE_ITEMS == _wire.ITEMS
+    assert sage_rules.CHANGE_FEED_PARAMETERS == frozenset(_wire.CHANGE_FEED_PARAMETERS)
+    assert sage_rules.BODY_IDEMPOTENCY_FIELD == _wire.IDEMPOTENCY_FIELD
+    assert DEFAULT_BASE_URL == _wire.API_ORIGIN + _wire.API_VERSION_PATH
+
+
 # Respellings of a wire fact outside its home, in the hand-written code. ``sync/`` is another
 # engineer's this session (it still spells "$items", "$total" and "$next" itself).
 RESPELLINGS = re.compile(

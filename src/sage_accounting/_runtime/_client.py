@@ -61,6 +61,8 @@ from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
 from ._wire import (
+    API_ORIGIN,
+    API_VERSION_PATH,
     BUSINESS_HEADER,
     PAGE_PARAMETER,
     PAGE_SIZE_PARAMETER,
@@ -81,7 +83,7 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
 log = logging.getLogger("sage_accounting")
 
-DEFAULT_BASE_URL = "https://api.accounting.sage.com/v3.1"
+DEFAULT_BASE_URL = API_ORIGIN + API_VERSION_PATH
 # Sage's gateway gives up after 45 s; reading waits a little longer to see its 504.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2

@@ -16,6 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+# -- where ----------------------------------------------------------------------------------------
+
+API_ORIGIN = "https://api.accounting.sage.com"
+API_VERSION_PATH = "/v3.1"
+"""Every operation's path is below this one; ``$next``, ``$back`` and ``$path`` are relative
+to it (so ``urljoin`` with them would drop the version)."""
+
 # -- headers ------------------------------------------------------------------------------------
 
 BUSINESS_HEADER = "X-Business"

@@ -17,12 +17,18 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .._runtime._wire import BUSINESS_HEADER, REQUEST_ID_HEADER, RETRY_AFTER_HEADER, takes_business
+from .._runtime._wire import (
+    API_VERSION_PATH,
+    BUSINESS_HEADER,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
+    takes_business,
+)
 from . import _limits, _oauth, _routes
 from ._operations import handle
 from ._state import Fault, Reply, State, error
 
-API_PREFIX = "/v3.1"
+API_PREFIX = API_VERSION_PATH
 AUTHORIZE_PATH = "/oauth2/auth/central"
 TOKEN_PATH = "/token"
 REVOKE_PATH = "/revoke"
