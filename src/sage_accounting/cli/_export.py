@@ -83,6 +83,8 @@ def read_cursor(
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cursor = parse_timestamp(data["cursor"])
+        if cursor.tzinfo is None:  # not what write_cursor writes: edited, or another file
+            raise ValueError(data["cursor"])
     except FileNotFoundError:
         raise CommandError(
             f"--resume: no cursor beside {target} ({path.name}): run a full export first",
