@@ -1,8 +1,9 @@
 """The one page walk over Sage's list envelope (``_wire.py`` names its keys), and the pagers.
 
 Sage answers a list with an envelope (its records, ``$total``, ``$page``, ``$next``, ``$back``,
-the page size), although the spec declares a bare array. Every walker (the sync and async pagers, the concurrent pager, change feeds, the agents' runner,
-the CLI) takes its decisions from ``PageWalk`` and its page size from ``with_page_size``:
+the page size), although the spec declares a bare array. Every walker (the sync and async
+pagers, the concurrent pager, change feeds, the agents' runner, the CLI) takes its decisions
+from ``PageWalk`` and its page size from ``with_page_size``:
 
 - the next page is ``$next`` joined to the base URL by concatenation (``$next`` is relative to
   ``/v3.1``; ``urljoin`` would drop the version);
@@ -115,10 +116,7 @@ def page_url(url: str, number: int) -> str:
 def page_number(url: str) -> int:
     """The page ``url`` asks for (1 when it names none)."""
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-    try:
-        return int(query.get(_wire.PAGE_PARAMETER, "1"))
-    except ValueError:
-        return 1
+    return int(query.get(_wire.PAGE_PARAMETER, "1"))
 
 
 def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
