@@ -289,13 +289,12 @@ def envelope(records: Collection[Record], path: str, query: dict[str, str]) -> d
     Two lazy passes over the records (count, then the page) rather than a list of all of them:
     the sandbox often shares a process with a test measuring the client's memory.
     """
-    asked = query.get(_wire.PAGE_SIZE_PARAMETER)
-    per_page = max(1, min(int(asked or _wire.SAGE_DEFAULT_PAGE_SIZE), _wire.MAX_PAGE_SIZE))
+    asked_size = query.get(_wire.PAGE_SIZE_PARAMETER)
+    per_page = max(1, min(int(asked_size or _wire.SAGE_DEFAULT_PAGE_SIZE), _wire.MAX_PAGE_SIZE))
     total = sum(1 for _ in select(records, query))
     pages = max(1, math.ceil(total / per_page))
-    page = min(
-        max(1, int(query.get(_wire.PAGE_PARAMETER) or 1)), pages
-    )  # past the end: the last page again
+    asked_page = int(query.get(_wire.PAGE_PARAMETER) or 1)
+    page = min(max(1, asked_page), pages)  # past the end: the last page again
     window = islice(select(records, query), (page - 1) * per_page, page * per_page)
     deleted = _wire.DELETED_SINCE in query
 
