@@ -132,3 +132,23 @@ def test_a_resume_with_other_filters_is_refused_naming_both(fake_sage: Any, tmp_
         "export", "contacts", "--to", str(target), "--resume", "--attributes", "credit_limit"
     )
     assert same.exit_code == 0, same.output
+
+
+@pytest.mark.parametrize("when", ["2026-01-31T09:00:00", "yesterday", 12, None])
+def test_a_cursor_file_whose_time_is_not_one_the_export_writes_is_refused(
+    fake_sage: Any, tmp_path: Path, when: Any
+) -> None:
+    """The export writes its cursor in UTC with its zone; a time without one (edited by hand)
+    was taken as the poll's ``since`` and refused as "since: must be a timezone-aware
+    datetime", naming an option the user never passed."""
+    fake_sage.seed("contacts", 3)
+    target = tmp_path / "contacts.csv"
+    assert run("export", "contacts", "--to", str(target)).exit_code == 0
+    cursor = target.with_name(target.name + ".cursor")
+    saved = json.loads(cursor.read_text(encoding="utf-8"))
+    cursor.write_text(json.dumps({**saved, "cursor": when}), encoding="utf-8")
+    before, requests = snapshot(tmp_path), fake_sage.count("GET /contacts")
+    result = run("export", "contacts", "--to", str(target), "--resume")
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"error: --resume: {cursor} is not a cursor file"
+    assert snapshot(tmp_path) == before and fake_sage.count("GET /contacts") == requests

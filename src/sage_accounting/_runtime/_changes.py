@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from ._errors import ArgumentValueError
 from ._page import Page
 from ._pagination import AsyncPager, SyncPager
+from ._wire import DELETED_SINCE, UPDATED_SINCE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -92,7 +93,7 @@ class _Feed(Generic[T, PagerT]):
             raise RuntimeError("a change feed is iterated once; start a new one with its cursor")
         self._started = True
         self._local_start = dt.datetime.now(dt.UTC)
-        return self._pagers({**self._query, "updated_or_created_since": self._since})
+        return self._pagers({**self._query, UPDATED_SINCE: self._since})
 
     def _upserted(self, page: Page[T]) -> list[Change[T]]:
         self._server_start = self._server_start or _server_time(page)
@@ -105,7 +106,7 @@ class _Feed(Generic[T, PagerT]):
         delete from an empty copy)."""
         if self._since is None:
             return None
-        return self._pagers({**self._query, "deleted_since": self._since})
+        return self._pagers({**self._query, DELETED_SINCE: self._since})
 
     def _finish(self) -> None:
         assert self._local_start is not None

@@ -43,7 +43,7 @@ from ._hooks import RequestHook
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
-from ._pagination import AsyncPager, SyncPager
+from ._pagination import AsyncPager, SyncPager, with_page_size
 from ._plan import (
     Call,
     Close,
@@ -57,7 +57,6 @@ from ._plan import (
     quota_io,
 )
 from ._prepare import (
-    REFUSED_HEADERS,
     CallParts,
     ClientConfig,
     MissingBusinessHeader,
@@ -67,12 +66,18 @@ from ._prepare import (
     is_within,
     prepare,
     refused_header,
-    with_page_size,
 )
 from ._quota import Quota, QuotaLimits, QuotaStatus, Ticket
 from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
+from ._wire import (
+    API_ORIGIN,
+    API_VERSION_PATH,
+    BUSINESS_HEADER,
+    REFUSED_HEADERS,
+    takes_business,
+)
 
 if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by the client
     import datetime as dt
@@ -84,13 +89,11 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
 log = logging.getLogger("sage_accounting")
 
-DEFAULT_BASE_URL = "https://api.accounting.sage.com/v3.1"
+DEFAULT_BASE_URL = API_ORIGIN + API_VERSION_PATH
 # Sage's gateway gives up after 45 s; reading waits a little longer to see its 504.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 OCTET_STREAM = "application/octet-stream"
-# Operations Sage answers without an X-Business header (they are not about one business).
-_NO_BUSINESS_HEADER = ("/businesses", "/user")
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -471,7 +474,7 @@ class _BaseClient(Generic[H]):
             )
         if not request.business_id:
             return
-        received = response.headers.get("x-business")
+        received = response.headers.get(BUSINESS_HEADER)
         if received is None:
             self._missing_business_header(request)
         elif received != request.business_id:
@@ -485,7 +488,7 @@ class _BaseClient(Generic[H]):
     def _missing_business_header(self, request: PreparedRequest) -> None:
         """Sage sends X-Business on every business's answer: without it the check cannot be made."""
         mode = self._config.missing_business_header
-        if mode == "ignore" or request.operation.path.startswith(_NO_BUSINESS_HEADER):
+        if mode == "ignore" or not takes_business(request.operation.path):
             return
         error = errors.MissingBusinessHeaderError(
             requested=request.business_id or "", method=request.method, path=request.path

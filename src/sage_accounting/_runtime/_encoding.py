@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._errors import ArgumentTypeError, ArgumentValueError, SageArgumentError
+from ._wire import format_timestamp, parse_timestamp
 
 _encode_string = json.encoder.encode_basestring
 
@@ -42,7 +43,7 @@ def _encode(value: Any, out: list[str]) -> None:
     elif isinstance(value, float):
         raise TypeError("refusing to send a float: pass a Decimal so the digits stay exact")
     elif isinstance(value, dt.datetime):
-        out.append(f'"{format_datetime(value)}"')
+        out.append(f'"{format_timestamp(value)}"')
     elif isinstance(value, dt.date):
         out.append(f'"{value.isoformat()}"')
     elif hasattr(value, "model_dump"):  # a pydantic model (not imported: it is costly)
@@ -90,16 +91,6 @@ def loads(content: bytes) -> Any:
 # -- query strings ---------------------------------------------------------------------------------
 
 
-def format_datetime(value: dt.datetime) -> str:
-    """RFC 3339 in UTC (``2024-01-31T09:30:00Z``). Naive datetimes are refused: a polling window
-    off by the machine's UTC offset loses changes silently."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"datetime {value.isoformat()} has no timezone; pass an aware datetime")
-    utc = value.astimezone(dt.UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
 def encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any) -> str:
     """Check one query argument against its declared kind and encode it; a ``SageArgumentError``
     (also a TypeError or ValueError) naming the argument, raised before any HTTP call."""
@@ -142,11 +133,11 @@ def _encode_query_value(name: str, kind: str, enum: tuple[str, ...], value: Any)
         raise ArgumentTypeError(name, f"must be a date, not {type(value).__name__}")
     if kind == "datetime":
         if isinstance(value, dt.datetime):
-            return format_datetime(value)
+            return format_timestamp(value)
         if isinstance(value, dt.date):
             return value.isoformat()  # Sage accepts a plain date here too
         if isinstance(value, str):
-            return format_datetime(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return format_timestamp(parse_timestamp(value))
         raise ArgumentTypeError(name, f"must be a datetime, not {type(value).__name__}")
     if kind == "list":
         if isinstance(value, str):

@@ -30,6 +30,9 @@ class Page(Generic[T]):
 
     def signature(self) -> tuple[Any, ...]:
         """What tells a page that repeats the previous one: its number and its items' ids."""
+        items: list[Any] = self.items
+        if items and type(items[0]) is dict:  # plain JSON records (page_of_body)
+            return (self.page, tuple(r.get("id") if type(r) is dict else r for r in items))
         from ._lazy import ids_of  # pydantic is loaded with the first page, not at import
 
         return (self.page, ids_of(self.items))

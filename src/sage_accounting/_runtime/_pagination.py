@@ -1,14 +1,18 @@
-"""Pagers over Sage's list envelope.
+"""The one page walk over Sage's list envelope (``_wire.py`` names its keys), and the pagers.
 
-Sage answers a list with ``{"$items": [...], "$total", "$page", "$next", "$back",
-"$itemsPerPage"}`` (``$items_per_page`` on /businesses), although the spec declares a bare array.
-The pager walks pages lazily and holds one page at a time, so memory stays flat:
+Sage answers a list with an envelope (its records, ``$total``, ``$page``, ``$next``, ``$back``,
+the page size), although the spec declares a bare array. Every walker (the sync and async
+pagers, the concurrent pager, change feeds, the agents' runner, the CLI) takes its decisions
+from ``PageWalk`` and its page size from ``with_page_size``:
 
 - the next page is ``$next`` joined to the base URL by concatenation (``$next`` is relative to
   ``/v3.1``; ``urljoin`` would drop the version);
 - without ``$next`` it falls back on ``$total``, asking for ``page + 1`` while items remain;
 - it stops on an empty page or on a page that repeats the previous one (Sage answers a page past
-  the end with the last page again, so a loop on page numbers alone would never end).
+  the end with the last page again, so a loop on page numbers alone would never end);
+- a page size left out is Sage's maximum, 200 (the fewest requests: Sage's quota is per
+  request), or the walker's own default (the agents' smaller page); a chosen one is sent as
+  chosen up to 200, above it as 200 (Sage's cap), and one below 1 is refused before any request.
 
 A ``$next`` is followed only when it resolves within the client's base URL (same scheme, host,
 port and base path): anything else raises ``UntrustedURLError`` naming the link, before any
@@ -17,19 +21,25 @@ request; the token never goes to another host, whatever a page says.
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import UntrustedURLError
+from . import _wire
+from ._errors import ArgumentValueError, UntrustedURLError
 from ._page import Page
 from ._prepare import is_within
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
     from pydantic import BaseModel
 
     from ._client import AsyncClient, SyncClient
+    from ._operation import Operation
     from ._prepare import PreparedRequest
 
 T = TypeVar("T", bound="BaseModel")
@@ -42,13 +52,44 @@ def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
     return parse_page(response, item)
 
 
+AUTO_PAGE_SIZE = _wire.MAX_PAGE_SIZE  # the fewest requests when a walker reads every page
+
+
+def with_page_size(
+    op: Operation, query: Mapping[str, Any] | None, default: int = AUTO_PAGE_SIZE
+) -> dict[str, Any]:
+    """A list's query with the page size every walker asks for: ``default`` when the caller
+    chose none (Sage's maximum for the pagers and change feeds, so one request per 200 records,
+    not per 20); a chosen size as chosen up to Sage's maximum and that maximum above it (Sage's
+    own cap); below 1 an ``ArgumentValueError``, before any request. A size of another type is
+    left for the query's encoding to refuse."""
+    query = dict(query or {})
+    name = _wire.PAGE_SIZE_PARAMETER
+    if name not in op.query:
+        return query
+    size = query.get(name)
+    if size is None:
+        query[name] = default
+    elif isinstance(size, int) and not isinstance(size, bool):
+        if size < 1:
+            raise ArgumentValueError(name, f"must be at least 1, not {size}")
+        query[name] = min(size, _wire.MAX_PAGE_SIZE)
+    return query
+
+
 def page_url(url: str, number: int) -> str:
     """``url`` asking for page ``number`` (the other parameters kept)."""
     parts = urllib.parse.urlsplit(url)
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-    query["page"] = str(number)
+    query[_wire.PAGE_PARAMETER] = str(number)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return urllib.parse.urlunsplit(parts._replace(query=encoded))
+
+
+def page_number(url: str) -> int:
+    """The page ``url`` asks for (1 when it names none)."""
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    return int(query.get(_wire.PAGE_PARAMETER, "1"))
 
 
 def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
@@ -62,33 +103,96 @@ def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) 
         return url
     if page.total is None or seen_items >= page.total:
         return None
-    current = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(current_url).query))
-    return page_url(current_url, (page.page or int(current.get("page", "1"))) + 1)
+    return page_url(current_url, (page.page or page_number(current_url)) + 1)
+
+
+@dataclass(frozen=True)
+class WalkPoint:
+    """Where a walk stands between two pages, for taking it up again later (what the agents'
+    runner keeps in its cursor): the next page's URL, the records seen so far (for the
+    ``$total`` rule) and a digest of the last page (for the repeated-page rule)."""
+
+    url: str
+    seen_items: int
+    previous: str
+
+
+def _digest(signature: tuple[Any, ...]) -> str:
+    return hashlib.sha256(repr(signature).encode()).hexdigest()[:16]
 
 
 class PageWalk:
-    """The pager's decisions, with no I/O: whether a page is new, and where the next one is."""
+    """The walk's decisions, with no I/O: whether a page is new, and where the next one is."""
 
     def __init__(self, base_url: str, first_url: str) -> None:
         self._base_url = base_url
         self._url: str | None = first_url
         self._seen_items = 0
         self._previous: tuple[Any, ...] | None = None
+        self._previous_digest: str | None = None  # a walk taken up again: its last page's
+
+    @classmethod
+    def resume(cls, base_url: str, point: WalkPoint) -> PageWalk:
+        """The walk ``point`` was taken from, at its next page."""
+        walk = cls(base_url, point.url)
+        walk._seen_items, walk._previous_digest = point.seen_items, point.previous
+        return walk
 
     def is_new(self, page: Page[Any]) -> bool:
         """False for a page that repeats the previous one (Sage answers a page past the end with
         the last page again): the walk ends there."""
         signature = page.signature()
-        if signature == self._previous:
+        if signature == self._previous or (
+            self._previous_digest is not None and _digest(signature) == self._previous_digest
+        ):
             return False
-        self._previous = signature
+        self._previous, self._previous_digest = signature, None
         self._seen_items += len(page.items)
         return True
 
+    def point(self) -> WalkPoint | None:
+        """Where to take the walk up again after ``next``; None once it has ended."""
+        if self._url is None or self._previous is None:
+            return None
+        return WalkPoint(self._url, self._seen_items, _digest(self._previous))
+
     def next(self, page: Page[Any]) -> str | None:
+        """The next page's URL, or None when ``page`` was the last; ``UntrustedURLError`` for a
+        ``$next`` outside the base URL."""
         assert self._url is not None
         self._url = next_url(self._base_url, self._url, page, self._seen_items)
         return self._url
+
+
+def page_of_body(response: httpx.Response, body: object) -> Page[Any]:
+    """A page of plain JSON records (dicts, as decoded) from a list's decoded ``body``: for a
+    walker that hands the records on as JSON (the agents' runner). ``APIResponseValidationError``
+    when ``body`` is no list envelope."""
+    from ._response import response_validation_error
+
+    if isinstance(body, list):
+        body = {_wire.ITEMS: body, _wire.TOTAL: len(body), _wire.PAGE: 1}
+    if not isinstance(body, dict) or not isinstance(body.get(_wire.ITEMS), list):
+        raise response_validation_error(response, f"{_wire.ITEMS}: a list envelope was expected")
+    facts: dict[str, Any] = {}
+    for key, kind in (
+        (_wire.TOTAL, int), (_wire.PAGE, int), (_wire.NEXT, str), (_wire.BACK, str),
+        (_wire.ITEMS_PER_PAGE, int), (_wire.ITEMS_PER_PAGE_BUSINESSES, int),
+    ):  # fmt: skip
+        value = body.get(key)
+        if value is not None and (type(value) is not kind):
+            raise response_validation_error(response, f"{key}: {kind.__name__} expected")
+        facts[key] = value
+    return Page(
+        items=body[_wire.ITEMS],
+        total=facts[_wire.TOTAL],
+        page=facts[_wire.PAGE],
+        items_per_page=facts[_wire.ITEMS_PER_PAGE] or facts[_wire.ITEMS_PER_PAGE_BUSINESSES],
+        next=facts[_wire.NEXT] or None,
+        back=facts[_wire.BACK] or None,
+        date=response.headers.get(_wire.DATE_HEADER),
+        http_response=response,
+    )
 
 
 class _Pager(Generic[T]):
@@ -183,7 +287,7 @@ class AsyncPager(_Pager[T]):
         if self._concurrency < 2 or first.total is None or not first.items_per_page:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self._request.url).query)
-        if "page" in query or (first.page or 1) != 1:
+        if _wire.PAGE_PARAMETER in query or (first.page or 1) != 1:
             return None  # the caller asked for a page of their own: follow $next
         count = -(-first.total // first.items_per_page)
         return [page_url(self._request.url, n) for n in range(2, count + 1)]
@@ -217,14 +321,14 @@ class AsyncPager(_Pager[T]):
             page = first
             while walk.is_new(page):
                 yield page
-                if not pending:
+                # The walk's rule decides where to stop (and refuses an untrusted $next); the
+                # pages themselves come from the URLs made from the first page.
+                if walk.next(page) is None or not pending:
                     return
                 page = await pending.popleft()
                 url_ = next(queued, None)
                 if url_ is not None:
                     pending.append(asyncio.ensure_future(self._fetch(url_)))
-                if not page.items:
-                    return
         finally:
             for task in pending:
                 task.cancel()

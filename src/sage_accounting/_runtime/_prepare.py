@@ -23,6 +23,14 @@ from ._errors import validation_problems as _validation_problems
 from ._operation import Operation, idempotency_key
 from ._options import RequestOptions
 from ._version import __version__
+from ._wire import (
+    BUSINESS_HEADER,
+    IDEMPOTENCY_FIELD,
+    PAGE_PARAMETER,
+    PAGE_SIZE_PARAMETER,
+    REFUSED_HEADERS,
+    REFUSED_QUERY,
+)
 
 if TYPE_CHECKING:
     from ._models import RequestModel
@@ -31,40 +39,8 @@ USER_AGENT = f"sage-accounting-python/{__version__}"
 # Sage's ids are 32 hex characters and its keys short codes: a longer one is a mistake, and a
 # megabyte of it would only fail later, as an InvalidURL, deep inside httpx.
 MAX_ID_LENGTH = 1024
-AUTO_PAGE_SIZE = 200  # Sage's maximum: the fewest requests when paginating automatically
 MissingBusinessHeader = Literal["warn", "error", "ignore"]
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
-# Headers a caller may not set (lowercase): they would change what the token is sent with. The
-# method or the URL a server acts on (overrides that some gateways and frameworks honour), the
-# host, hop-by-hop and framing headers (httpx writes those from the request itself), and the
-# Authorization the client attaches.
-REFUSED_HEADERS = {
-    **dict.fromkeys(
-        ("x-http-method-override", "x-http-method", "x-method-override", "x-original-method"),
-        "overrides the request's method",
-    ),
-    **dict.fromkeys(("x-original-url", "x-rewrite-url"), "overrides the request's path"),
-    "host": "is the base URL's host, set by the client",
-    **dict.fromkeys(
-        (
-            "connection",
-            "keep-alive",
-            "proxy-connection",
-            "te",
-            "trailer",
-            "trailers",
-            "transfer-encoding",
-            "upgrade",
-            "proxy-authorization",
-            "proxy-authenticate",
-        ),
-        "is a hop-by-hop header, set by the transport",
-    ),
-    **dict.fromkeys(("content-length", "expect"), "frames the body, set by the transport"),
-    "authorization": "carries the client's token, set by the client",
-}
-# Query parameters some frameworks read as the method to act with.
-REFUSED_QUERY = {"_method": "overrides the request's method"}
 
 
 class CallParts(TypedDict, total=False):
@@ -114,10 +90,10 @@ class PreparedRequest:
         """The page of a list this request asks for (1 when it names none); None for a request
         that is not a list's."""
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
-        if "page" in query:
-            number = query["page"][0]
+        if PAGE_PARAMETER in query:
+            number = query[PAGE_PARAMETER][0]
             return int(number) if number.isdigit() else None
-        return 1 if "items_per_page" in query else None
+        return 1 if PAGE_SIZE_PARAMETER in query else None
 
     @property
     def method(self) -> str:
@@ -159,7 +135,7 @@ def prepare(
     for name, value in config.default_headers.items():  # checked by the client's constructor
         set_header(headers, name, value)
     if business_id:
-        headers["X-Business"] = business_id
+        headers[BUSINESS_HEADER] = business_id
     content = None
     payload: dict[str, Any] = {}
     has_idempotency_id = False
@@ -172,7 +148,7 @@ def prepare(
         content = _dumps(op.body_key, payload)
         headers["Content-Type"] = "application/json"
     if op.idempotency_header:  # declared as a header (tax returns): filled like the body's id
-        body_id = payload[op.body_key].get("idempotency_id") if op.body_key else None
+        body_id = payload[op.body_key].get(IDEMPOTENCY_FIELD) if op.body_key else None
         key = idempotency_key(options.get("idempotency_id"), body_id)
         if key:
             headers[op.idempotency_header] = key
@@ -192,7 +168,7 @@ def prepare(
         headers=headers,
         content=content,
         # extra_headers may name the business too: the one sent is the one checked
-        business_id=headers.get("X-Business"),
+        business_id=headers.get(BUSINESS_HEADER),
         timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         max_retries=options.get("max_retries", config.max_retries),
         retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
@@ -208,17 +184,8 @@ def _idempotency_id(op: Operation, payload: dict[str, Any], headers: dict[str, s
         if sent:
             return sent
     inner = payload.get(op.body_key) if op.body_key else None
-    found = inner.get("idempotency_id") if isinstance(inner, dict) else None
+    found = inner.get(IDEMPOTENCY_FIELD) if isinstance(inner, dict) else None
     return found if isinstance(found, str) else None
-
-
-def with_page_size(op: Operation, query: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A list's query asking for Sage's largest page unless the caller chose a size: every
-    pager (change feeds included) pays one request per 200 records, not per 20 (Sage's default)."""
-    query = dict(query or {})
-    if query.get("items_per_page") is None and "items_per_page" in op.query:
-        query["items_per_page"] = AUTO_PAGE_SIZE
-    return query
 
 
 def encode_query(op: Operation, query: Mapping[str, Any]) -> dict[str, str]:
@@ -301,7 +268,7 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     lower = name.lower()
     for existing in [key for key in headers if key.lower() == lower]:
         del headers[existing]
-    headers["X-Business" if lower == "x-business" else name] = value
+    headers[BUSINESS_HEADER if lower == BUSINESS_HEADER.lower() else name] = value
 
 
 def is_within(url: str, base_url: str) -> bool:
@@ -346,11 +313,11 @@ def _encode_body(
     has_id = False
     if op.method == "POST" and idempotency_id is not False:
         if idempotency_id is None or idempotency_id is True:
-            inner.setdefault("idempotency_id", os.urandom(16).hex())  # 32 hex characters
+            inner.setdefault(IDEMPOTENCY_FIELD, os.urandom(16).hex())  # 32 hex characters
         elif not isinstance(idempotency_id, str) or not idempotency_id.isascii():
             raise ArgumentValueError("idempotency_id", "must be a str of 32 hex characters")
         else:
-            inner["idempotency_id"] = idempotency_id
+            inner[IDEMPOTENCY_FIELD] = idempotency_id
         has_id = True
     return {key: inner}, has_id
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 import httpx
 
 from ._errors import APIResponseValidationError, body_excerpt
+from ._wire import BUSINESS_HEADER, REQUEST_ID_HEADERS
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -36,8 +37,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 ItemT = TypeVar("ItemT", bound="BaseModel")
-
-REQUEST_ID_HEADERS = ("x-request-id", "x_request_id", "request-id")
 
 
 def request_id_of(headers: httpx.Headers) -> str | None:
@@ -80,7 +79,7 @@ class APIResponse(Generic[T]):
 
     @property
     def business_id(self) -> str | None:
-        value: str | None = self.http_response.headers.get("x-business")
+        value: str | None = self.http_response.headers.get(BUSINESS_HEADER)
         return value
 
 

@@ -21,6 +21,8 @@ import random
 import time
 from collections.abc import Mapping
 
+from ._wire import RETRY_AFTER_HEADER
+
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 INITIAL_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
@@ -41,7 +43,7 @@ def backoff_delay(attempt: int, rand: float | None = None) -> float:
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None when
     there is none or it cannot be read (then the caller backs off)."""
-    value = headers.get("retry-after")
+    value = headers.get(RETRY_AFTER_HEADER)
     if not value:
         return None
     value = value.strip()

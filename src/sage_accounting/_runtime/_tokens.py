@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._errors import SageError
 from ._limits import acquire_polling
 from ._redact import redact, remember
+from ._wire import TIMESTAMP_FORMAT
 
 log = logging.getLogger("sage_accounting")
 
@@ -57,7 +58,7 @@ class TokenSet:
         remember(self.access_token, self.refresh_token)
 
     def __repr__(self) -> str:
-        when = utc_time(self.expires_at, "%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "?"
+        when = utc_time(self.expires_at, TIMESTAMP_FORMAT) if self.expires_at else "?"
         refresh = "yes" if self.refresh_token else "no"
         return f"TokenSet(access_token=***, refresh_token={refresh}, expires_at={when}, scope={self.scope!r})"
 

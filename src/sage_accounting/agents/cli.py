@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .._runtime._wire import format_timestamp
 from ..cli._errors import EXIT_MISSING_EXTRA, EXIT_USAGE, CommandError
 from . import levels, words
 from .approvals import ApprovalStore
@@ -180,7 +181,7 @@ def _decide(approval_id: str, policy: str, approve: bool) -> None:
     sink = SQLiteAuditSink(path)
     sink.write(
         AuditRecord(
-            time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            time=format_timestamp(time.time()),
             agent=write.agent, business_id=write.preview.get("business_id"),
             business_name=loaded.businesses.get(write.preview.get("business_id") or ""),
             operation_id=write.operation_id, method=method, path=op.path, target_id=None,

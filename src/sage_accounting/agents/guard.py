@@ -31,6 +31,8 @@ import httpx
 
 from .._runtime._encoding import loads
 from .._runtime._hooks import RequestHook
+from .._runtime._response import request_id_of
+from .._runtime._wire import BUSINESS_HEADER, format_timestamp
 from . import words
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, SQLiteAuditSink
@@ -129,7 +131,7 @@ class AgentGuard(RequestHook):
         header = refused_header(request.headers)
         if header:
             return f"it carries header {header!r}, which no request may set"
-        sent = [v for k, v in request.headers.items() if k.lower() == "x-business"]
+        sent = [v for k, v in request.headers.items() if k.lower() == BUSINESS_HEADER.lower()]
         if sent != ([request.business_id] if request.business_id else []):
             return (f"its X-Business header ({', '.join(sent) or 'none'}) is not the business "
                     f"it was prepared for ({request.business_id or 'the lead business'})")  # fmt: skip
@@ -230,7 +232,7 @@ class AgentGuard(RequestHook):
             started = self._started.pop(id(request), None)
             approval = self._approved.pop(id(request), None) if status < 300 else None
         duration = (time.perf_counter() - started) * 1000 if started is not None else None
-        request_id = response.headers.get("x-request-id")
+        request_id = request_id_of(response.headers)  # every spelling Sage uses
         if status < 300:  # the client raises for the rest (redirects are never followed)
             reason = self.agent.decide(request.operation_id).reason
             if approval:
@@ -265,7 +267,7 @@ class AgentGuard(RequestHook):
         done = decision in ("allowed",)
         self.audit.write(
             AuditRecord(
-                time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                time=format_timestamp(time.time()),
                 agent=self.agent.key,
                 business_id=request.business_id,
                 business_name=self.policy.businesses.get(request.business_id or ""),

@@ -6,7 +6,9 @@ their declared types, and the body is validated by the operation's request model
 unknown fields and missing required fields refused). Every failure is a tool error in plain
 words, never a protocol error. Arguments are split into path, query and body as the operation's
 table entry says, and sent as JSON as they are (money stays the decimal string the agent wrote).
-Lists answer one page with a ``next_cursor`` to pass back. Sage's numbers are decoded as Decimal
+Lists answer one page with a ``next_cursor`` to pass back: the SDK's page walk decides it
+(``_pagination.PageWalk``: ``$next`` followed only under the base URL, ``$total`` where ``$next``
+is missing) and the page size (the agent's 20 unless it asks, at most Sage's 200). Sage's numbers are decoded as Decimal
 and reach the agent as strings of their exact digits (never through a float). Writes waiting for
 a person answer with the approval id and a preview; the call that names the approved id sends
 the very request approved, once.
@@ -21,6 +23,14 @@ from typing import Any
 
 from .._runtime import Operation, SageArgumentError, SageError
 from .._runtime._encoding import loads
+from .._runtime._pagination import (
+    PageWalk,
+    WalkPoint,
+    page_number,
+    page_of_body,
+    with_page_size,
+)
+from .._runtime._prepare import is_within
 from .approvals import ApprovalStore
 from .errors import AccessDenied, ApprovalRequired
 from .guard import agent_guard_of
@@ -118,24 +128,29 @@ class Runner:
         op = operations()[op_id]
         arguments = dict(arguments)
         cursor = arguments.pop("cursor", None)
+        resumed: WalkPoint | None = None
         if cursor and op.kind == "list":
-            arguments = _read_cursor(str(cursor))
+            arguments, resumed = _read_cursor(str(cursor), self.client.base_url)
         path_params, query, body, options = _split(op, arguments)
         if op.kind == "list":
-            size = query.setdefault("items_per_page", PAGE_SIZE)
-            if isinstance(size, int) and not isinstance(size, bool):  # else prepare refuses it
-                query["items_per_page"] = max(1, min(size, 100))
+            query = with_page_size(op, query, default=PAGE_SIZE)
         request = self.client.prepare(op, path=path_params, query=query, body=body,
                                       body_model=body_model(op_id), options=options)  # fmt: skip
+        if resumed is not None:  # the page the walk said was next, as Sage's $next wrote it
+            request = request.with_url(resumed.url)
         response = await self.client.send(request)
         data = loads(response.content) if response.content else None  # Decimal, never float
         if op.kind == "list" and isinstance(data, dict):
-            page = int(query.get("page") or 1)
-            next_cursor = None
-            if data.get("$next"):
-                next_cursor = _write_cursor({**arguments, "page": page + 1})
-            return {"items": data.get("$items", []), "total": data.get("$total"),
-                    "page": page, "next_cursor": next_cursor}  # fmt: skip
+            base_url = self.client.base_url
+            walk = (
+                PageWalk.resume(base_url, resumed) if resumed else PageWalk(base_url, request.url)
+            )
+            page = page_of_body(response, data)
+            new = walk.is_new(page)  # a page repeating the one before ends the walk, empty
+            point = walk.point() if new and walk.next(page) else None
+            return {"items": page.items if new else [], "total": page.total,
+                    "page": page.page or page_number(request.url),
+                    "next_cursor": _write_cursor(arguments, point) if point else None}  # fmt: skip
         return {"status": response.status_code, "result": data}
 
 
@@ -186,15 +201,30 @@ def tool_text(result: dict[str, Any]) -> str:
     return json.dumps(result, default=str, ensure_ascii=False)
 
 
-def _write_cursor(arguments: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(arguments, sort_keys=True).encode()).decode()
+def _write_cursor(arguments: dict[str, Any], point: WalkPoint) -> str:
+    """Where an agent's walk goes on: the call's arguments and the walk's point (the next
+    page's URL, Sage's ``$next``; the records seen; the last page's digest)."""
+    state = {"arguments": arguments, "next": point.url, "seen": point.seen_items,
+             "after": point.previous}  # fmt: skip
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
 
 
-def _read_cursor(cursor: str) -> dict[str, Any]:
+def _read_cursor(cursor: str, base_url: str) -> tuple[dict[str, Any], WalkPoint]:
+    """A cursor's arguments and walk point; a ToolError for anything but a cursor this runner
+    wrote, and for a next URL outside the client's base URL (a forged cursor must not take the
+    token elsewhere; the guard then holds the URL to the operation's path)."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
         raise ToolError("cursor is not one this server gave") from None
-    if not isinstance(data, dict):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("arguments"), dict)
+        or not isinstance(data.get("next"), str)
+        or type(data.get("seen")) is not int
+        or data["seen"] < 0
+        or not isinstance(data.get("after"), str)
+        or not is_within(data["next"], base_url)
+    ):
         raise ToolError("cursor is not one this server gave")
-    return data
+    return data["arguments"], WalkPoint(data["next"], data["seen"], data["after"])

@@ -20,6 +20,7 @@ import click
 
 from .. import __version__
 from .._runtime import SageError
+from .._runtime._wire import PAGE_SIZE_PARAMETER
 from . import _config, _export, _plugins, _resources
 from ._errors import (
     EXIT_AUTH,
@@ -317,7 +318,7 @@ def make_list(resource: str) -> click.Command:
     )
     def command(business: str | None, fmt: str, limit: int | None, **values: Any) -> None:
         query = _filters(values)
-        query["items_per_page"] = min(limit, 200) if limit else None  # None: the SDK's 200
+        query[PAGE_SIZE_PARAMETER] = limit  # the page walk's size rule: at most Sage's 200
         client = client_for(business)
         pager = checked(lambda: client.paginate(op, model_of(op), query=query, options={}))
         preferred = [a for a in str(query.get("attributes") or "").split(",") if a != "all"]
@@ -389,7 +390,7 @@ def make_export(resource: str) -> click.Command:
             query = _export.resumed_query(target, query, saved_query)
         if since:
             since_time = _parse_since(since)
-        query["items_per_page"] = None
+        query[PAGE_SIZE_PARAMETER] = None  # the page walk's (Sage's maximum)
         client = client_for(business)
         checked(lambda: client.prepare(op, query=query, options={}))  # no request
         summary = _export.run(

@@ -34,6 +34,13 @@ from typing import IO, Any
 import click
 
 from .._runtime import Operation, SyncClient
+from .._runtime._pagination import AUTO_PAGE_SIZE
+from .._runtime._wire import (
+    CHANGE_FEED_PARAMETERS,
+    PAGE_SIZE_PARAMETER,
+    format_timestamp,
+    parse_timestamp,
+)
 from ._errors import EXIT_USAGE, CommandError
 from ._output import (
     columns_error,
@@ -47,10 +54,7 @@ from ._output import (
     safe_cell,
 )
 
-FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
-
-
-PAGE_SIZE = 200  # the pager's page (Sage's maximum)
+FEED_PARAMETERS = CHANGE_FEED_PARAMETERS
 
 
 def has_feed(op: Operation) -> bool:
@@ -78,7 +82,9 @@ def read_cursor(
     path = cursor_path(target)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        cursor = dt.datetime.fromisoformat(data["cursor"].replace("Z", "+00:00"))
+        cursor = parse_timestamp(data["cursor"])
+        if cursor.tzinfo is None:  # not what write_cursor writes: edited, or another file
+            raise ValueError(data["cursor"])
     except FileNotFoundError:
         raise CommandError(
             f"--resume: no cursor beside {target} ({path.name}): run a full export first",
@@ -137,8 +143,8 @@ def write_cursor(
         {
             "resource": resource,
             "business": business,
-            "cursor": cursor.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-            "query": plain({k: v for k, v in query.items() if k != "items_per_page"}),
+            "cursor": format_timestamp(cursor),
+            "query": plain({k: v for k, v in query.items() if k != PAGE_SIZE_PARAMETER}),
         }
     )
     tmp = cursor_path(target).with_name(f".{cursor_path(target).name}.tmp")
@@ -264,7 +270,7 @@ def run(
         first = next(source, None)  # fetches the first page: $total sizes the bar
         length = (total() or 0) if first is not None else 0
         # The pages still to fetch (and the deletions' list, for a feed) must fit today.
-        pages_left = max(0, math.ceil(length / PAGE_SIZE) - 1) + (1 if feed else 0)
+        pages_left = max(0, math.ceil(length / AUTO_PAGE_SIZE) - 1) + (1 if feed else 0)
         client.quota.require(pages_left, what=f"exporting {length} {op.resource}")
         with click.progressbar(
             length=length, label=op.resource, file=sys.stderr,

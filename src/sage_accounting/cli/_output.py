@@ -28,12 +28,12 @@ from typing import IO, Any
 
 import click
 
-from .._runtime._encoding import format_datetime
+from .._runtime._wire import LINK_FIELDS, format_timestamp
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MIN_COLUMN = 8  # a table column is never cut narrower than this
 ELLIPSIS = "…"
-LINK_KEYS = frozenset({"id", "displayed_as", "$path"})
+LINK_KEYS = frozenset(LINK_FIELDS)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -62,7 +62,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime):
-        return format_datetime(value) if value.tzinfo else value.isoformat()
+        return format_timestamp(value) if value.tzinfo else value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):

@@ -17,9 +17,10 @@ from typing import Any
 import click
 
 from .._runtime import Operation
+from .._runtime._wire import PAGE_PARAMETER, PAGE_SIZE_PARAMETER, parse_timestamp
 
 # Query parameters the command line drives itself rather than exposing as filters.
-PAGING = frozenset({"page", "items_per_page"})
+PAGING = frozenset({PAGE_PARAMETER, PAGE_SIZE_PARAMETER})
 
 
 def operations() -> dict[str, Operation]:
@@ -86,7 +87,7 @@ def parse_value(kind: str, text: str) -> Any:
             return number
         if kind == "date" or (kind == "datetime" and len(text) == 10):
             return dt.date.fromisoformat(text)
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        value = parse_timestamp(text)
     except (ValueError, ArithmeticError):
         raise ValueError(f"{text!r} is not {expected}") from None
     if value.tzinfo is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 
+from .._runtime._wire import RETRY_AFTER_HEADER
 from ._state import Reply, State, error
 
 
@@ -34,7 +35,7 @@ def check(state: State, business: str) -> Reply | None:
         if limits.app_per_day is not None and state.day_counts[("", day)] >= limits.app_per_day:
             state.counts["429 day"] += 1
             message = f"Daily request quota of {limits.app_per_day} for this app exceeded"
-            headers = {"Retry-After": str(_seconds_to_midnight(now))}
+            headers = {RETRY_AFTER_HEADER: str(_seconds_to_midnight(now))}
             return Reply(429, error("DailyQuotaExceeded", message), headers)
         if (
             limits.business_per_day is not None
@@ -42,7 +43,7 @@ def check(state: State, business: str) -> Reply | None:
         ):
             state.counts["429 day"] += 1
             message = f"Daily request quota of {limits.business_per_day} for this business exceeded"
-            headers = {"Retry-After": str(_seconds_to_midnight(now))}
+            headers = {RETRY_AFTER_HEADER: str(_seconds_to_midnight(now))}
             return Reply(429, error("DailyQuotaExceeded", message), headers)
         arrivals = state.arrivals[business]
         if limits.business_per_minute is not None:
@@ -52,7 +53,9 @@ def check(state: State, business: str) -> Reply | None:
                 state.counts["429 minute"] += 1
                 wait = max(1, math.ceil(arrivals[0] + 60 - now))
                 message = f"Rate limit exceeded: {limits.business_per_minute} requests per minute"
-                return Reply(429, error("TooManyRequests", message), {"Retry-After": str(wait)})
+                return Reply(
+                    429, error("TooManyRequests", message), {RETRY_AFTER_HEADER: str(wait)}
+                )
             arrivals.append(now)  # kept only while a minute is counted
         state.day_counts[("", day)] += 1
         state.day_counts[(business, day)] += 1

@@ -23,14 +23,14 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+from .._runtime import _wire
 from ._state import Record, State, parse_time, timestamp
 
 GLOBAL = ""  # the "business" that /businesses and /user records live under
-BASE_FIELDS = ("id", "displayed_as", "$path")
-MAX_ITEMS_PER_PAGE = 200
+BASE_FIELDS = _wire.LINK_FIELDS
 LIST_PARAMS = {
-    "page", "items_per_page", "attributes", "sort", "search",
-    "updated_or_created_since", "deleted_since", "from_date", "to_date",
+    _wire.PAGE_PARAMETER, _wire.PAGE_SIZE_PARAMETER, "attributes", "sort", "search",
+    *_wire.CHANGE_FEED_PARAMETERS, "from_date", "to_date",
 }  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def _resource_of(state: State, business: str, name: str, record_id: str) -> str:
 def link(state: State, business: str, resource: str, record_id: str) -> Record:
     target = state.records.get((business, resource), {}).get(record_id)
     shown = target.get("displayed_as") if target else record_id
-    return {"id": record_id, "displayed_as": shown, "$path": f"/{resource}/{record_id}"}
+    return {"id": record_id, "displayed_as": shown, _wire.RECORD_PATH: f"/{resource}/{record_id}"}
 
 
 def _link_to(state: State, business: str, name: str, record_id: str) -> Record:
@@ -69,7 +69,7 @@ def expand_links(state: State, business: str, body: dict[str, Any]) -> dict[str,
     """``contact_id`` -> ``contact`` link, ``contact_type_ids`` -> ``contact_types`` links."""
     out: dict[str, Any] = {}
     for key, value in body.items():
-        if key == "idempotency_id":
+        if key == _wire.IDEMPOTENCY_FIELD:
             continue
         if key.endswith("_ids") and isinstance(value, list):
             name = key[: -len("_ids")]
@@ -167,7 +167,7 @@ def create(
     record: Record = {
         "id": record_id,
         "displayed_as": None,
-        "$path": f"/{resource}/{record_id}",
+        _wire.RECORD_PATH: f"/{resource}/{record_id}",
         "created_at": now,
         "updated_at": now,
         "deleted_at": None,
@@ -197,7 +197,7 @@ def singleton(state: State, business: str, resource: str) -> Record:
     if resource not in records:
         now = timestamp(state.clock.now())
         records[resource] = {
-            "$path": f"/{resource}",
+            _wire.RECORD_PATH: f"/{resource}",
             "displayed_as": resource.replace("_", " ").title(),
             "created_at": now,
             "updated_at": now,
@@ -235,12 +235,12 @@ Check = Callable[[Record], bool]
 
 def _checks(query: dict[str, str]) -> list[Check]:
     """A list's filters as predicates, each read from the query once."""
-    if "deleted_since" in query:  # only deleted records, and exclusive, as Sage's is
-        deleted_since = parse_time(query["deleted_since"])
+    if _wire.DELETED_SINCE in query:  # only deleted records, and exclusive, as Sage's is
+        deleted_since = parse_time(query[_wire.DELETED_SINCE])
         return [lambda r: bool(r.get("deleted_at")) and parse_time(r["deleted_at"]) > deleted_since]
     checks: list[Check] = [lambda r: not r.get("deleted_at")]
-    if query.get("updated_or_created_since"):  # inclusive
-        since = parse_time(query["updated_or_created_since"])
+    if query.get(_wire.UPDATED_SINCE):  # inclusive
+        since = parse_time(query[_wire.UPDATED_SINCE])
         checks.append(lambda r: parse_time(r["updated_at"]) >= since)
     if query.get("search"):
         needle = query["search"].lower()
@@ -289,22 +289,24 @@ def envelope(records: Collection[Record], path: str, query: dict[str, str]) -> d
     Two lazy passes over the records (count, then the page) rather than a list of all of them:
     the sandbox often shares a process with a test measuring the client's memory.
     """
-    per_page = max(1, min(int(query.get("items_per_page") or 20), MAX_ITEMS_PER_PAGE))
+    asked_size = query.get(_wire.PAGE_SIZE_PARAMETER)
+    per_page = max(1, min(int(asked_size or _wire.SAGE_DEFAULT_PAGE_SIZE), _wire.MAX_PAGE_SIZE))
     total = sum(1 for _ in select(records, query))
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, int(query.get("page") or 1)), pages)  # past the end: the last page again
+    asked_page = int(query.get(_wire.PAGE_PARAMETER) or 1)
+    page = min(max(1, asked_page), pages)  # past the end: the last page again
     window = islice(select(records, query), (page - 1) * per_page, page * per_page)
-    deleted = "deleted_since" in query
+    deleted = _wire.DELETED_SINCE in query
 
     def link_to(number: int) -> str:
-        params = {k: v for k, v in query.items() if k != "page"}
-        return f"{path}?" + urllib.parse.urlencode({"page": number, **params})
+        params = {k: v for k, v in query.items() if k != _wire.PAGE_PARAMETER}
+        return f"{path}?" + urllib.parse.urlencode({_wire.PAGE_PARAMETER: number, **params})
 
     return {
-        "$total": total,
-        "$page": page,
-        "$next": link_to(page + 1) if page < pages else None,
-        "$back": link_to(page - 1) if page > 1 else None,
-        "$itemsPerPage": per_page,
-        "$items": [shown(r, query.get("attributes"), deleted) for r in window],
+        _wire.TOTAL: total,
+        _wire.PAGE: page,
+        _wire.NEXT: link_to(page + 1) if page < pages else None,
+        _wire.BACK: link_to(page - 1) if page > 1 else None,
+        _wire.ITEMS_PER_PAGE: per_page,
+        _wire.ITEMS: [shown(r, query.get("attributes"), deleted) for r in window],
     }

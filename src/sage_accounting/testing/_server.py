@@ -17,11 +17,18 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .._runtime._wire import (
+    API_VERSION_PATH,
+    BUSINESS_HEADER,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER_HEADER,
+    takes_business,
+)
 from . import _limits, _oauth, _routes
-from ._operations import GLOBAL_RESOURCES, handle
+from ._operations import handle
 from ._state import Fault, Reply, State, error
 
-API_PREFIX = "/v3.1"
+API_PREFIX = API_VERSION_PATH
 AUTHORIZE_PATH = "/oauth2/auth/central"
 TOKEN_PATH = "/token"
 REVOKE_PATH = "/revoke"
@@ -169,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "drop":
             self._done()
             raise _DropConnection
-        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        headers = {RETRY_AFTER_HEADER: fault.retry_after} if fault.retry_after else {}
         self._send(
             Reply(fault.status, error(fault.data_code, fault.message, fault.source), headers)
         )
@@ -188,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Request-Id", secrets.token_hex(8))
+        self.send_header(REQUEST_ID_HEADER, secrets.token_hex(8))
         self.end_headers()
         self.wfile.write(data)
 
@@ -221,10 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
         info = found.route.info
         if body and self.headers.get("Content-Type", "application/json") != "application/json":
             return Reply(415, error("UnsupportedMediaType", "Send JSON (application/json)"))
-        if info.resource in GLOBAL_RESOURCES:  # the user's own data: no business, no roles
+        if not takes_business(info.path):  # the user's own data: no business, no roles
             with self.state.lock:
                 return handle(self.state, found, "", query, body)
-        asked = self.headers.get("X-Business")
+        asked = self.headers.get(BUSINESS_HEADER)
         business = asked or self.state.lead_business
         if business not in self.state.businesses:
             return Reply(403, error("BusinessNotFound", f"No access to business {business}"))
@@ -239,5 +246,5 @@ class _Handler(BaseHTTPRequestHandler):
                 if refusal
                 else handle(self.state, found, business, query, body)
             )
-        reply.headers.setdefault("X-Business", business)
+        reply.headers.setdefault(BUSINESS_HEADER, business)
         return reply

@@ -14,6 +14,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._runtime import _wire
+from .._runtime._wire import format_timestamp, parse_timestamp
+
 ACCESS_TOKEN_SECONDS = 300  # Sage's 5-minute access tokens
 REFRESH_TOKEN_IDLE_SECONDS = 31 * 24 * 3600
 CODE_SECONDS = 60  # an authorization code is single use and lives a minute
@@ -160,12 +163,12 @@ class Reply:
 
 
 def timestamp(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    return format_timestamp(epoch)
 
 
 def parse_time(text: str) -> float:
     """A query's date or date-time as epoch seconds (a bare date is its midnight UTC)."""
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+    value = parse_timestamp(text.replace(" ", "+"))  # a "+" sent unencoded reads as a space
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.timestamp()
@@ -173,4 +176,11 @@ def parse_time(text: str) -> float:
 
 def error(code: str, message: str, source: str = "") -> list[dict[str, str]]:
     """Sage's error body: a JSON array of these objects."""
-    return [{"$severity": "error", "$dataCode": code, "$message": message, "$source": source}]
+    return [
+        {
+            _wire.ERROR_SEVERITY: "error",
+            _wire.ERROR_CODE: code,
+            _wire.ERROR_MESSAGE: message,
+            _wire.ERROR_SOURCE: source,
+        }
+    ]
