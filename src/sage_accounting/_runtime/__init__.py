@@ -1,6 +1,8 @@
 """The hand-written runtime of sage_accounting. The generator never writes here.
 
-Generated code imports from this module only; users import from ``sage_accounting``. What needs
+Generated code, and the SDK's own apps (``cli``, ``agents``, ``testing``, ``sync``, ``scale``),
+import the runtime from this module only, never from one of its ``_modules``; users import from
+``sage_accounting``. What needs
 pydantic (models' base classes and field types) is loaded on first use, so that importing the
 package costs little more than importing httpx.
 """
@@ -11,6 +13,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
+from ._encoding import format_datetime, loads
+from ._env import ACCESS_TOKEN as ENV_ACCESS_TOKEN
+from ._env import BASE_URL as ENV_BASE_URL
+from ._env import env
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -51,8 +57,9 @@ from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
 from ._pagination import AsyncPager, Page, SyncPager
-from ._prepare import PreparedRequest
+from ._prepare import PreparedRequest, refused_header
 from ._quota import LimitStatus, MemoryBackend, Quota, QuotaBackend, QuotaLimits, QuotaStatus
+from ._redact import redact, remember
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._response import (
     APIResponse,
@@ -68,6 +75,7 @@ from ._streaming import (
     async_to_streamed,
     to_streamed,
 )
+from ._surface import SageClient
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -180,6 +188,7 @@ __all__ = [
     "RequestModel",
     "RequestHook",
     "RequestOptions",
+    "SageClient",
     "SageError",
     "SageModel",
     "SyncAPIResource",
@@ -188,4 +197,13 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "with_headers",
+    # For the SDK's apps: exact-decimal JSON, the wire's timestamps, the environment, secrets.
+    "ENV_ACCESS_TOKEN",
+    "ENV_BASE_URL",
+    "env",
+    "format_datetime",
+    "loads",
+    "redact",
+    "refused_header",
+    "remember",
 ]

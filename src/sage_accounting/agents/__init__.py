@@ -12,7 +12,7 @@ Not imported by ``import sage_accounting``: ``client.for_agent`` imports it when
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, head, verify
 from .errors import AccessDenied, ApprovalRequired, AuditError, BudgetExceeded, PolicyError
-from .guard import AgentGuard, flush_audit, guard_client
+from .guard import AgentGuard, agent_guard_of, flush_audit, guard_client
 from .policy import AgentPolicy, Policy, load_policy, parse_policy
 from .tools import Tool, agent_tools, as_anthropic, as_gemini, as_openai
 
@@ -20,5 +20,5 @@ __all__ = [
     "AccessDenied", "AgentGuard", "AgentPolicy", "ApprovalRequired", "ApprovalStore",
     "AuditError", "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite",
     "Policy", "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
-    "as_openai", "flush_audit", "guard_client", "head", "load_policy", "parse_policy", "verify",
+    "agent_guard_of", "as_openai", "flush_audit", "guard_client", "head", "load_policy", "parse_policy", "verify",
 ]  # fmt: skip

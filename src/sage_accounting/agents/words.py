@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .._runtime import Operation
-from .._runtime._encoding import loads
+from .._runtime import Operation, loads
 
 PAST = {"list": "listed", "get": "read", "create": "created", "update": "updated",
         "delete": "deleted"}  # fmt: skip

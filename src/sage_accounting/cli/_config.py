@@ -17,13 +17,16 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import click
 
-from .._runtime import _env
-from .._runtime._redact import remember
+from .._runtime import ENV_ACCESS_TOKEN, ENV_BASE_URL, env, remember
 from ._errors import NotLoggedIn
+
+if TYPE_CHECKING:
+    from .. import SageAccounting
+    from .._runtime import OAuthApp, Quota
 
 CONFIG_DIR_VARIABLE = "SAGE_CONFIG_DIR"
 
@@ -45,6 +48,14 @@ def app_path() -> Path:
     return config_dir() / "app.json"
 
 
+class _Endpoints(TypedDict, total=False):
+    """The OAuth endpoints a login saved (a sandbox's); those absent are Sage's."""
+
+    authorize_url: str
+    token_url: str
+    revoke_url: str
+
+
 @dataclass(frozen=True, repr=False)
 class SavedApp:
     client_id: str
@@ -58,18 +69,16 @@ class SavedApp:
     def __repr__(self) -> str:  # never the secret
         return f"SavedApp(client_id={self.client_id!r}, client_secret=***)"
 
-    def oauth_app(self) -> Any:
+    def oauth_app(self) -> OAuthApp:
         from .._runtime import OAuthApp
 
-        urls: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("authorize_url", self.authorize_url),
-                ("token_url", self.token_url),
-                ("revoke_url", self.revoke_url),
-            )
-            if value
-        }
+        urls = _Endpoints()
+        if self.authorize_url:
+            urls["authorize_url"] = self.authorize_url
+        if self.token_url:
+            urls["token_url"] = self.token_url
+        if self.revoke_url:
+            urls["revoke_url"] = self.revoke_url
         return OAuthApp(self.client_id, self.client_secret, self.redirect_uri, **urls)
 
 
@@ -102,14 +111,16 @@ def load_app() -> SavedApp | None:
     return app
 
 
-def make_client(base_url: str | None, business: str | None, quota: Any = None) -> Any:
+def make_client(
+    base_url: str | None, business: str | None, quota: Quota | None = None
+) -> SageAccounting:
     """The SDK client for an API command (see the module docstring for the order); ``quota``:
     a ``Quota`` to count against (a shared one for workers on several hosts)."""
     from .. import SageAccounting
 
-    token = _env.env(_env.ACCESS_TOKEN)
+    token = env(ENV_ACCESS_TOKEN)
     app = load_app()
-    base_url = base_url or _env.env(_env.BASE_URL) or (app.base_url if app else None)
+    base_url = base_url or env(ENV_BASE_URL) or (app.base_url if app else None)
     if token:
         return SageAccounting(
             access_token=token, business_id=business, base_url=base_url, quota=quota

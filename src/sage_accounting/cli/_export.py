@@ -34,7 +34,7 @@ from typing import IO, Any
 import click
 
 from .._runtime import Operation, SyncClient
-from ._errors import EXIT_USAGE, CommandError
+from ._errors import CommandError
 from ._output import (
     columns_error,
     columns_of,
@@ -46,6 +46,7 @@ from ._output import (
     record,
     safe_cell,
 )
+from .exit_codes import EXIT_USAGE
 
 FEED_PARAMETERS = ("updated_or_created_since", "deleted_since")
 

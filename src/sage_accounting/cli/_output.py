@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import click
 
-from .._runtime._encoding import format_datetime
+from .._runtime import format_datetime
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MIN_COLUMN = 8  # a table column is never cut narrower than this
