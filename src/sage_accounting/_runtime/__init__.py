@@ -53,6 +53,7 @@ from ._errors import (
     UntrustedURLError,
 )
 from ._hooks import RequestHook
+from ._inflect import plural, singular
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
@@ -197,13 +198,16 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "with_headers",
-    # For the SDK's apps: exact-decimal JSON, the wire's timestamps, the environment, secrets.
+    # For the SDK's apps: exact-decimal JSON, the wire's timestamps, the environment, secrets,
+    # resource names' singular and plural.
     "ENV_ACCESS_TOKEN",
     "ENV_BASE_URL",
     "env",
     "format_datetime",
     "loads",
+    "plural",
     "redact",
     "refused_header",
     "remember",
+    "singular",
 ]

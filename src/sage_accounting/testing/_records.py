@@ -23,6 +23,7 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+from .._runtime import plural
 from ._state import Record, State, parse_time, timestamp
 
 GLOBAL = ""  # the "business" that /businesses and /user records live under
@@ -32,14 +33,6 @@ LIST_PARAMS = {
     "page", "items_per_page", "attributes", "sort", "search",
     "updated_or_created_since", "deleted_since", "from_date", "to_date",
 }  # fmt: skip
-
-
-def plural(name: str) -> str:
-    if name.endswith(("s", "x", "ch", "sh")):
-        return name + "es"
-    if name.endswith("y") and name[-2:-1] not in "aeiou":
-        return name[:-1] + "ies"
-    return name + "s"
 
 
 def _resource_of(state: State, business: str, name: str, record_id: str) -> str:
