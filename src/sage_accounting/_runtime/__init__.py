@@ -52,6 +52,7 @@ from ._errors import (
     UnprocessableEntityError,
     UntrustedURLError,
 )
+from ._files import replacing, replacing_text, write_atomic
 from ._hooks import RequestHook
 from ._inflect import plural, singular
 from ._limits import RateLimit
@@ -199,7 +200,7 @@ __all__ = [
     "__version__",
     "with_headers",
     # For the SDK's apps: exact-decimal JSON, the wire's timestamps, the environment, secrets,
-    # resource names' singular and plural.
+    # resource names' singular and plural, files replaced all at once.
     "ENV_ACCESS_TOKEN",
     "ENV_BASE_URL",
     "env",
@@ -209,5 +210,8 @@ __all__ = [
     "redact",
     "refused_header",
     "remember",
+    "replacing",
+    "replacing_text",
     "singular",
+    "write_atomic",
 ]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import click
 
-from .._runtime import ENV_ACCESS_TOKEN, ENV_BASE_URL, env, remember
+from .._runtime import ENV_ACCESS_TOKEN, ENV_BASE_URL, env, remember, write_atomic
 from ._errors import NotLoggedIn
 
 if TYPE_CHECKING:
@@ -82,21 +82,9 @@ class SavedApp:
         return OAuthApp(self.client_id, self.client_secret, self.redirect_uri, **urls)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, mode 0600 from the start, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def save_app(app: SavedApp) -> None:
-    write_private(app_path(), json.dumps(asdict(app), indent=2))
+    """Saved mode 0600 from the start (it holds the client secret), replacing the old at once."""
+    write_atomic(app_path(), json.dumps(asdict(app), indent=2), private=True)
 
 
 def load_app() -> SavedApp | None:
