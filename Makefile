@@ -50,6 +50,9 @@ lint: install
 	# A user's script, type-checked as users check theirs. The SDK's editable install is a plain
 	# .pth of generated/ and src/, which mypy follows; `make dist-check` checks it against the wheel.
 	$(BIN)/mypy tests/typing
+	# The scripts around the package (benchmarks, examples, the docs' scripts): strict too, each
+	# folder a root of its own (bench/ imports its _timing, and tests/servers for its servers).
+	$(MYPY_ROOTS):bench:tests $(BIN)/mypy --explicit-package-bases bench examples docs/scripts
 
 format: install
 	$(BIN)/ruff check --fix-only --quiet $(HAND_WRITTEN)

@@ -89,7 +89,9 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 class OAuthApp:
-    """A registered Sage app. The client secret is required: Sage needs it even with PKCE."""
+    """A registered Sage app. The client secret is required: Sage needs it even with PKCE.
+    ``authorize_url``, ``token_url``, ``revoke_url``: another OAuth server's (a sandbox's); None
+    (or left out) for Sage's."""
 
     def __init__(
         self,
@@ -97,9 +99,9 @@ class OAuthApp:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         *,
-        authorize_url: str = AUTHORIZE_URL,
-        token_url: str = TOKEN_URL,
-        revoke_url: str = REVOKE_URL,
+        authorize_url: str | None = None,
+        token_url: str | None = None,
+        revoke_url: str | None = None,
         timeout: float = 30.0,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -124,9 +126,9 @@ class OAuthApp:
         self.client_id = client_id
         self._client_secret = client_secret
         self.redirect_uri = redirect_uri
-        self.authorize_url = authorize_url
-        self.token_url = token_url
-        self.revoke_url = revoke_url
+        self.authorize_url = authorize_url or AUTHORIZE_URL
+        self.token_url = token_url or TOKEN_URL
+        self.revoke_url = revoke_url or REVOKE_URL
         self.timeout = timeout
         self.clock = clock
         self._http = http_client

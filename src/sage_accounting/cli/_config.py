@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import click
 
@@ -48,14 +48,6 @@ def app_path() -> Path:
     return config_dir() / "app.json"
 
 
-class _Endpoints(TypedDict, total=False):
-    """The OAuth endpoints a login saved (a sandbox's); those absent are Sage's."""
-
-    authorize_url: str
-    token_url: str
-    revoke_url: str
-
-
 @dataclass(frozen=True, repr=False)
 class SavedApp:
     client_id: str
@@ -72,14 +64,14 @@ class SavedApp:
     def oauth_app(self) -> OAuthApp:
         from .._runtime import OAuthApp
 
-        urls = _Endpoints()
-        if self.authorize_url:
-            urls["authorize_url"] = self.authorize_url
-        if self.token_url:
-            urls["token_url"] = self.token_url
-        if self.revoke_url:
-            urls["revoke_url"] = self.revoke_url
-        return OAuthApp(self.client_id, self.client_secret, self.redirect_uri, **urls)
+        return OAuthApp(
+            self.client_id,
+            self.client_secret,
+            self.redirect_uri,
+            authorize_url=self.authorize_url,  # None: Sage's
+            token_url=self.token_url,
+            revoke_url=self.revoke_url,
+        )
 
 
 def save_app(app: SavedApp) -> None:
