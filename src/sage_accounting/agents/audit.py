@@ -28,9 +28,9 @@ from .storage import connect_private
 log = logging.getLogger("sage_accounting.agents")
 # Every decision a record can hold: the guard writes them, ``audit show --decision`` filters on
 # them (mypy checks each one the guard spells).
-Decision = Literal["sending", "allowed", "denied", "awaiting approval", "approved", "rejected",
-                   "failed"]  # fmt: skip
-DECISIONS: tuple[Decision, ...] = get_args(Decision)
+AuditDecision = Literal["sending", "allowed", "denied", "awaiting approval", "approved",
+                        "rejected", "failed"]  # fmt: skip
+DECISIONS: tuple[AuditDecision, ...] = get_args(AuditDecision)
 GENESIS = "0" * 64
 
 
@@ -45,7 +45,7 @@ class AuditRecord:
     path: str
     target_id: str | None
     summary: str  # one line, plain words
-    decision: Decision
+    decision: AuditDecision
     reason: str
     status: int | None = None  # HTTP status, when Sage answered
     request_id: str | None = None  # Sage's request id

@@ -23,7 +23,15 @@ from ..cli._errors import CommandError
 from ..cli.exit_codes import EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
 from . import levels, words
 from .approvals import ApprovalStore
-from .audit import DECISIONS, AuditRecord, Decision, SQLiteAuditSink, head, read_records, verify
+from .audit import (
+    DECISIONS,
+    AuditDecision,
+    AuditRecord,
+    SQLiteAuditSink,
+    head,
+    read_records,
+    verify,
+)
 from .errors import AuditError, PolicyError
 from .policy import AgentPolicy, Policy, hash_key, load_policy, operations
 from .tools import agent_tools
@@ -174,7 +182,7 @@ def _decide(approval_id: str, policy: str, approve: bool) -> None:
         state = write.status if write else "unknown"
         raise click.ClickException(f"no pending write {approval_id} ({state})")
     op = operations()[write.operation_id]
-    decision: Decision = "approved" if approve else "rejected"
+    decision: AuditDecision = "approved" if approve else "rejected"
     method, _, url = str(write.preview.get("request", "")).partition(" ")
     agent = loaded.agents.get(write.agent)
     agent_name = agent.name if agent else write.agent

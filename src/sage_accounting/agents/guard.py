@@ -32,7 +32,7 @@ import httpx
 from .._runtime import RequestHook, SageClient, loads, refused_header
 from . import words
 from .approvals import ApprovalStore, PendingWrite
-from .audit import AuditRecord, AuditSink, Decision, SQLiteAuditSink
+from .audit import AuditDecision, AuditRecord, AuditSink, SQLiteAuditSink
 from .budget import Budget, BudgetStore, SQLiteBudgetStore
 from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
 from .policy import AgentPolicy, Policy, load_policy, operations
@@ -247,7 +247,7 @@ class AgentGuard(RequestHook):
         self._record(request, "failed", f"no answer from Sage: {type(error).__name__}",
                      duration=duration)  # fmt: skip
 
-    def _record(self, request: PreparedRequest, decision: Decision, reason: str,
+    def _record(self, request: PreparedRequest, decision: AuditDecision, reason: str,
                 status: int | None = None, request_id: str | None = None,
                 duration: float | None = None, detail: str = "",
                 durable: bool = False) -> None:  # fmt: skip
