@@ -57,9 +57,9 @@ def test_an_error_in_the_block_leaves_the_old_file(tmp_path: Path) -> None:
 
 
 def test_private_files_are_the_owners_alone_from_the_start(tmp_path: Path) -> None:
-    write_atomic(tmp_path / "deep" / "app.json", '{"secret": "s"}', private=True)
-    assert (tmp_path / "deep" / "app.json").stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "deep" / "app.json").read_text() == '{"secret": "s"}'
+    write_atomic(tmp_path / "app.json", '{"secret": "s"}', private=True)
+    assert (tmp_path / "app.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "app.json").read_text() == '{"secret": "s"}'
 
 
 def test_text_keeps_newlines_as_asked(tmp_path: Path) -> None:

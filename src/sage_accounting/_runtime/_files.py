@@ -33,8 +33,7 @@ def replacing(target: Path, *, private: bool = False) -> Iterator[BinaryIO]:
     """A new binary file that takes ``target``'s place when the block ends without an error:
     flushed, fsynced, renamed over it, the folder fsynced. ``private``: mode 0600 from its
     creation, else 0666 less the umask. On an error (or an interrupt) the temporary file is
-    removed and ``target`` is untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    removed and ``target`` is untouched. The folder must exist: none is made on a guess."""
     partial = temporary_name(target)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE if private else SHARED)
     try:

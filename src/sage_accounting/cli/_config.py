@@ -76,6 +76,7 @@ class SavedApp:
 
 def save_app(app: SavedApp) -> None:
     """Saved mode 0600 from the start (it holds the client secret), replacing the old at once."""
+    make_config_dir()
     write_atomic(app_path(), json.dumps(asdict(app), indent=2), private=True)
 
 

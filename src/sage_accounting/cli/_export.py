@@ -2,9 +2,9 @@
 then the change-feed cursor beside it (``FILE.cursor``), so the next run can take only what
 changed (``--since`` a time, or ``--resume`` from the cursor).
 
-- **Atomic**: every export writes a file aside (``.FILE.<pid>.<random>.tmp``) and replaces FILE with it
-  only when the data is complete; the deleted list is replaced the same way, and the cursor is
-  moved last. Interrupted (Ctrl-C, a dropped server, an error), FILE, its deleted list and the
+- **Atomic**: every export writes a file aside (``.FILE.<pid>.<random>.tmp``) and replaces FILE
+  with it only when the data is complete; the deleted list is replaced the same way, and the
+  cursor is moved last. Interrupted (Ctrl-C, a dropped server, an error), FILE, its deleted list and the
   cursor are as they were, and the next ``--resume`` starts from the same point.
 - **A resumed export is the resource as it now stands**: the records created or updated since
   the cursor replace their earlier rows (new ones are added at the end), and deleted ones are
