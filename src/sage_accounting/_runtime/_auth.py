@@ -55,6 +55,7 @@ from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    ArgumentValueError,
     OAuthError,
     ReauthorizationRequired,
     StateMismatchError,
@@ -117,9 +118,10 @@ class OAuthApp:
             ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
-                raise ValueError(
-                    f"{name} is required: pass it or set {variable}"
-                    " (Sage needs the client secret even with PKCE)"
+                raise ArgumentValueError(
+                    name,
+                    f"required: pass it or set {variable}"
+                    " (Sage needs the client secret even with PKCE)",
                 )
         assert client_id and client_secret and redirect_uri  # checked just above
         remember(client_secret)
