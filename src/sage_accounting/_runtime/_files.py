@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -25,7 +24,7 @@ SHARED = 0o666  # as open() makes files: less the umask
 
 def temporary_name(target: Path) -> Path:
     """A name beside ``target`` no other writer uses: ``.NAME.<pid>.<random>.tmp``."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 @contextlib.contextmanager
