@@ -477,19 +477,3 @@ def test_store_errors_name_the_file_but_never_a_token(tmp_path: Any) -> None:
     with pytest.raises(TokenStoreError) as err:
         OAuthSession(mock_app(lambda r: httpx.Response(500)), FileTokenStore(path)).access_token()
     assert str(path) in str(err.value) and "at-in-a-bad-file-0123" not in str(err.value)
-
-
-@pytest.mark.parametrize("missing", ["client_id", "client_secret", "redirect_uri"])
-def test_an_app_without_its_credentials_is_a_typed_argument_error(
-    missing: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from sage_accounting import ArgumentValueError
-
-    for variable in ("SAGE_CLIENT_ID", "SAGE_CLIENT_SECRET", "SAGE_REDIRECT_URI"):
-        monkeypatch.delenv(variable, raising=False)
-    given = {"client_id": "id", "client_secret": "secret", "redirect_uri": "http://127.0.0.1/cb"}
-    given.pop(missing)
-    with pytest.raises(ArgumentValueError) as caught:  # a SageError, and still a ValueError
-        OAuthApp(**given)
-    assert caught.value.argument == missing
-    assert f"set SAGE_{missing.upper()}" in str(caught.value)
