@@ -31,7 +31,8 @@ def interleaved(
     """Median seconds of subject and baseline, run alternately so drift hits both alike.
     ``clock=time.process_time`` for work done in this process alone: it counts this process's
     CPU time, not the time other processes of a busy machine hold the cores."""
-    subject_times, baseline_times = [], []
+    subject_times: list[float] = []
+    baseline_times: list[float] = []
     for _ in range(repeat):
         for fn, bucket in ((baseline, baseline_times), (subject, subject_times)):
             start = clock()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sage_accounting import SageAccounting
-from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
+from sage_accounting.agents import MemoryAuditSink, agent_guard_of, for_agent, parse_policy
 from sage_accounting.testing import SageSandbox
 
 POLICY = """
@@ -95,7 +95,8 @@ def guard_us(repeats: int = 20000) -> float:
 
     client = SageAccounting(access_token="x", base_url="http://127.0.0.1:9/v3.1")
     agent = for_agent(client, parse_policy(POLICY), "reader", audit=MemoryAuditSink())
-    guard = agent._agent_guard
+    guard = agent_guard_of(agent)
+    assert guard is not None
     from sage_accounting.resources.contacts import GET_CONTACTS_KEY
 
     request = agent.prepare(GET_CONTACTS_KEY, path={"key": "con00000001"})

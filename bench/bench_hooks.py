@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,7 +47,7 @@ def main() -> bool:
             client.user.get()
         exporter.clear()
 
-    def run(client: SageAccounting) -> object:
+    def run(client: SageAccounting) -> Callable[[], object]:
         return lambda: calls(client)
 
     for client in (plain, traced, idle):

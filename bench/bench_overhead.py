@@ -42,7 +42,8 @@ def main() -> bool:
             for _ in range(CALLS):
                 bare.get(url, headers=headers).json()
 
-        sdk(), baseline()  # warm up connections and validators
+        sdk()  # warm up connections and validators
+        baseline()
         subject, base = interleaved(sdk, baseline, REPEAT)
         client.close()
         bare.close()

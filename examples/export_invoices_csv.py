@@ -62,14 +62,11 @@ def client_from_environment(token_file: Path | None) -> SageAccounting:
         where["business_id"] = os.environ["SAGE_BUSINESS_ID"]
     if token_file is None:
         return SageAccounting(access_token=os.environ["SAGE_ACCESS_TOKEN"], **where)
-    token_url = (
-        {"token_url": os.environ["SAGE_TOKEN_URL"]} if "SAGE_TOKEN_URL" in os.environ else {}
-    )
     app = OAuthApp(
         os.environ["SAGE_CLIENT_ID"],
         os.environ["SAGE_CLIENT_SECRET"],
         os.environ["SAGE_REDIRECT_URI"],
-        **token_url,
+        token_url=os.environ.get("SAGE_TOKEN_URL") or None,  # None: Sage's
     )
     return SageAccounting(session=OAuthSession(app, FileTokenStore(token_file)), **where)
 

@@ -39,21 +39,16 @@ from sage_accounting import (
     SageError,
 )
 
-# Optional overrides, for the sandbox: unset, the SDK's defaults (Sage's own URLs) apply.
-URL_VARIABLES = {
-    "authorize_url": "SAGE_AUTHORIZE_URL",
-    "token_url": "SAGE_TOKEN_URL",
-    "revoke_url": "SAGE_REVOKE_URL",
-}
-
 
 def oauth_app_from_environment() -> OAuthApp:
-    urls = {arg: os.environ[var] for arg, var in URL_VARIABLES.items() if os.environ.get(var)}
+    # The URLs are overrides, for the sandbox: unset (None), Sage's own apply.
     return OAuthApp(
         os.environ["SAGE_CLIENT_ID"],
         os.environ["SAGE_CLIENT_SECRET"],
         os.environ["SAGE_REDIRECT_URI"],
-        **urls,
+        authorize_url=os.environ.get("SAGE_AUTHORIZE_URL") or None,
+        token_url=os.environ.get("SAGE_TOKEN_URL") or None,
+        revoke_url=os.environ.get("SAGE_REVOKE_URL") or None,
     )
 
 
@@ -76,8 +71,7 @@ def create_app(
     app.secret_key = os.environ.get("FLASK_SECRET_KEY") or secrets.token_hex(32)
 
     def sage_client() -> SageAccounting:
-        where = {"base_url": api_url} if api_url else {}
-        return SageAccounting(session=OAuthSession(oauth, store), **where)
+        return SageAccounting(session=OAuthSession(oauth, store), base_url=api_url or None)
 
     @app.get("/")
     def home() -> str:

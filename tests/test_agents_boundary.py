@@ -20,6 +20,7 @@ from sage_accounting.agents import (
     AccessDenied,
     ApprovalRequired,
     ApprovalStore,
+    AuditError,
     BudgetExceeded,
     MemoryAuditSink,
     PolicyError,
@@ -29,7 +30,7 @@ from sage_accounting.agents import (
     parse_policy,
     verify,
 )
-from sage_accounting.agents.audit import AuditError, read_records
+from sage_accounting.agents.audit import read_records
 from sage_accounting.agents.cli import agents as agents_cli
 from sage_accounting.agents.cli import audit as audit_cli
 from sage_accounting.agents.signing import new_key
@@ -164,7 +165,8 @@ def test_approving_needs_an_approvers_key_and_records_who(
     for env in ({}, {"SAGE_APPROVER_KEY": "sk-guess"}, {"SAGE_APPROVER_KEY": other_key}):
         refused = runner.invoke(agents_cli, args, env={"USER": "alice", **env})
         assert refused.exit_code != 0 and "approver" in refused.output, refused.output
-    assert ApprovalStore(tmp_path / "audit.sqlite").get(waiting.approval_id).status == "pending"
+    still = ApprovalStore(tmp_path / "audit.sqlite").get(waiting.approval_id)
+    assert still is not None and still.status == "pending"
     approved = runner.invoke(agents_cli, args, env={"SAGE_APPROVER_KEY": APPROVER_KEY})
     assert approved.exit_code == 0, approved.output
     stored = ApprovalStore(tmp_path / "audit.sqlite").get(waiting.approval_id)

@@ -22,6 +22,7 @@ from sage_accounting.agents import (
     verify,
 )
 from sage_accounting.agents.signing import new_key, sign
+from sage_accounting.models import SalesInvoiceCreateParams, SalesInvoiceLineCreateParams
 from sage_accounting.testing import Fault
 
 POLICY = """
@@ -43,8 +44,12 @@ budget = { per_minute = 3 }
 """
 
 
-def invoice(total: str, contact: str = "con1") -> dict[str, Any]:
-    line = {"description": "Work", "ledger_account_id": "led1", "unit_price": total}
+def invoice(total: str, contact: str = "con1") -> SalesInvoiceCreateParams:
+    line: SalesInvoiceLineCreateParams = {
+        "description": "Work",
+        "ledger_account_id": "led1",
+        "unit_price": total,
+    }
     return {"contact_id": contact, "date": "2026-11-23", "invoice_lines": [line],
             "total_amount": total}  # fmt: skip
 
@@ -184,7 +189,7 @@ def test_a_python_callback_can_approve_or_reject(fake_sage: Any, client: Any) ->
 
     def approver(write: Any) -> bool:
         seen.append(write)
-        return write.preview["body"]["sales_invoice"]["total_amount"] == "2000.00"
+        return bool(write.preview["body"]["sales_invoice"]["total_amount"] == "2000.00")
 
     audit = MemoryAuditSink()
     agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit, approver=approver)

@@ -275,7 +275,7 @@ async def test_tool_arguments_are_checked_against_the_operation_before_sending(
     line = {"description": "Work", "ledger_account_id": "led1", "unit_price": "10.00"}
     good = {"contact_id": "con1", "date": "2026-11-23", "invoice_lines": [line]}
     async with stdio_session(policy_file, env) as session:
-        cases = [
+        cases: list[tuple[str, dict[str, Any], str]] = [
             ("sales_invoices_create", {"sales_invoice": "an invoice"}, "sales_invoice"),
             ("sales_invoices_create", {"sales_invoice": {**good, "colour": "red"}}, "colour"),
             ("sales_invoices_create", {"sales_invoice": {"date": "2026-11-23"}}, "contact_id"),

@@ -160,7 +160,9 @@ def test_an_operation_whose_access_text_did_not_parse_is_denied_and_says_why() -
     from sage_accounting._runtime import Operation
     from sage_accounting.agents.levels import grants
 
-    unknown = Operation("GET", "/things", {}, access_known=False, resource="things", name="list")
+    unknown = Operation(
+        "getThings", "GET", "/things", access_known=False, resource="things", name="list"
+    )
     allowed, reason = grants(unknown, {area: "full" for area in ("Sales", "Contacts")})
     assert not allowed
     assert "could not be read" in reason

@@ -477,3 +477,16 @@ def test_store_errors_name_the_file_but_never_a_token(tmp_path: Any) -> None:
     with pytest.raises(TokenStoreError) as err:
         OAuthSession(mock_app(lambda r: httpx.Response(500)), FileTokenStore(path)).access_token()
     assert str(path) in str(err.value) and "at-in-a-bad-file-0123" not in str(err.value)
+
+
+def test_an_endpoint_left_none_is_sages_and_an_empty_one_is_refused() -> None:
+    from sage_accounting import ArgumentValueError
+
+    sage = OAuthApp("id", "secret", "http://127.0.0.1/cb")
+    given = OAuthApp("id", "secret", "http://127.0.0.1/cb", token_url=None, revoke_url=None)
+    assert (given.authorize_url, given.token_url, given.revoke_url) == (
+        sage.authorize_url, sage.token_url, sage.revoke_url,
+    )  # fmt: skip
+    assert sage.token_url.startswith("https://") and "sage.com" in sage.token_url
+    with pytest.raises(ArgumentValueError, match="token_url"):
+        OAuthApp("id", "secret", "http://127.0.0.1/cb", token_url="")

@@ -1,4 +1,4 @@
-"""Sage's wire facts have one home (``_runtime/_wire.py``), read alike by the client, the apps and
+"""Sage's wire facts have one home (``_runtime/wire.py``), read alike by the client, the apps and
 the sandbox: a copy that disagrees shows here as a difference a user meets."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sage_accounting import SageAccounting
-from sage_accounting._runtime import _wire
+from sage_accounting._runtime import wire
 from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,20 +51,20 @@ def test_the_audit_keeps_sages_request_id_in_every_spelling_the_client_reads(
 
 def test_timestamps_are_written_and_read_one_way() -> None:
     utc = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
-    assert _wire.format_timestamp(utc) == "2026-01-31T09:30:00Z"
-    assert _wire.format_timestamp(utc.timestamp()) == "2026-01-31T09:30:00Z"
-    assert _wire.format_timestamp(utc.replace(microsecond=5)) == "2026-01-31T09:30:00.000005Z"
+    assert wire.format_timestamp(utc) == "2026-01-31T09:30:00Z"
+    assert wire.format_timestamp(utc.timestamp()) == "2026-01-31T09:30:00Z"
+    assert wire.format_timestamp(utc.replace(microsecond=5)) == "2026-01-31T09:30:00.000005Z"
     paris = dt.datetime(2026, 1, 31, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    assert _wire.format_timestamp(paris) == "2026-01-31T09:30:00Z"
+    assert wire.format_timestamp(paris) == "2026-01-31T09:30:00Z"
     with pytest.raises(ValueError, match="no timezone"):
-        _wire.format_timestamp(dt.datetime(2026, 1, 31))
+        wire.format_timestamp(dt.datetime(2026, 1, 31))
     for text in ("2026-01-31T09:30:00Z", "2026-01-31T09:30:00z", "2026-01-31T10:30:00+01:00"):
-        assert _wire.parse_timestamp(text) == utc, text
-    assert _wire.parse_timestamp(_wire.format_timestamp(utc)) == utc
-    assert _wire.parse_timestamp("2026-01-31T09:30:00").tzinfo is None  # the caller's rule
+        assert wire.parse_timestamp(text) == utc, text
+    assert wire.parse_timestamp(wire.format_timestamp(utc)) == utc
+    assert wire.parse_timestamp("2026-01-31T09:30:00").tzinfo is None  # the caller's rule
     for garbage in ("", "yesterday", "2026-13-01T00:00:00Z", None, 12):
         with pytest.raises(ValueError):
-            _wire.parse_timestamp(garbage)  # type: ignore[arg-type]
+            wire.parse_timestamp(garbage)  # type: ignore[arg-type]
 
 
 def test_the_cli_and_the_sandbox_read_a_time_as_the_client_writes_it() -> None:
@@ -72,7 +72,7 @@ def test_the_cli_and_the_sandbox_read_a_time_as_the_client_writes_it() -> None:
     from sage_accounting.testing._state import parse_time, timestamp
 
     utc = dt.datetime(2026, 1, 31, 9, 30, tzinfo=dt.UTC)
-    written = _wire.format_timestamp(utc)
+    written = wire.format_timestamp(utc)
     assert parse_value("datetime", written) == utc
     assert parse_value("datetime", written.lower().replace("t", "T")) == utc
     assert parse_time(written) == utc.timestamp()
@@ -85,9 +85,9 @@ def test_the_cli_and_the_sandbox_read_a_time_as_the_client_writes_it() -> None:
 def test_only_the_users_paths_take_no_business() -> None:
     from sage_accounting._runtime import all_operations
 
-    outside = {op.path for op in all_operations().values() if not _wire.takes_business(op.path)}
+    outside = {op.path for op in all_operations().values() if not wire.takes_business(op.path)}
     assert outside == {"/businesses", "/businesses/{key}", "/user"}
-    assert _wire.takes_business("/user_defined_things")  # a resource named like one, not one
+    assert wire.takes_business("/user_defined_things")  # a resource named like one, not one
 
 
 def test_the_generator_and_the_runtime_agree_on_the_facts_both_hold() -> None:
@@ -96,10 +96,10 @@ def test_the_generator_and_the_runtime_agree_on_the_facts_both_hold() -> None:
     from sage_accounting._runtime import DEFAULT_BASE_URL
     from sage_codegen import sage_rules
 
-    assert sage_rules.LIST_ENVELOPE_ITEMS == _wire.ITEMS
-    assert sage_rules.CHANGE_FEED_PARAMETERS == frozenset(_wire.CHANGE_FEED_PARAMETERS)
-    assert sage_rules.BODY_IDEMPOTENCY_FIELD == _wire.IDEMPOTENCY_FIELD
-    assert DEFAULT_BASE_URL == _wire.API_ORIGIN + _wire.API_VERSION_PATH
+    assert sage_rules.LIST_ENVELOPE_ITEMS == wire.ITEMS
+    assert sage_rules.CHANGE_FEED_PARAMETERS == frozenset(wire.CHANGE_FEED_PARAMETERS)
+    assert sage_rules.BODY_IDEMPOTENCY_FIELD == wire.IDEMPOTENCY_FIELD
+    assert DEFAULT_BASE_URL == wire.API_ORIGIN + wire.API_VERSION_PATH
 
 
 # Respellings of a wire fact outside its home, in the hand-written code. ``sync/`` is another
@@ -112,7 +112,7 @@ RESPELLINGS = re.compile(
 
 
 def test_no_wire_fact_is_spelt_twice() -> None:
-    home = ROOT / "src/sage_accounting/_runtime/_wire.py"
+    home = ROOT / "src/sage_accounting/_runtime/wire.py"
     found = []
     for path in sorted((ROOT / "src/sage_accounting").rglob("*.py")):
         if path == home or "sync" in path.relative_to(ROOT / "src/sage_accounting").parts[:1]:

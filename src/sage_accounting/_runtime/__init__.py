@@ -1,6 +1,8 @@
 """The hand-written runtime of sage_accounting. The generator never writes here.
 
-Generated code imports from this module only; users import from ``sage_accounting``. What needs
+Generated code, and the SDK's own apps (``cli``, ``agents``, ``testing``, ``sync``, ``scale``),
+import the runtime from this module only, never from one of its ``_modules``; users import from
+``sage_accounting``. What needs
 pydantic (models' base classes and field types) is loaded on first use, so that importing the
 package costs little more than importing httpx.
 """
@@ -10,7 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import wire
 from ._client import DEFAULT_BASE_URL, AsyncClient, SyncClient
+from ._encoding import loads
+from ._env import ACCESS_TOKEN as ENV_ACCESS_TOKEN
+from ._env import BASE_URL as ENV_BASE_URL
+from ._env import env
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -46,19 +53,42 @@ from ._errors import (
     UnprocessableEntityError,
     UntrustedURLError,
 )
+from ._files import replacing, replacing_text, write_atomic
 from ._hooks import RequestHook
+from ._inflect import plural, singular
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
 from ._page import Page
-from ._pagination import AsyncPager, SyncPager
-from ._prepare import PreparedRequest
-from ._quota import LimitStatus, MemoryBackend, Quota, QuotaBackend, QuotaLimits, QuotaStatus
+from ._pagination import (
+    AUTO_PAGE_SIZE,
+    AsyncPager,
+    PageWalk,
+    SyncPager,
+    WalkPoint,
+    page_number,
+    page_of_body,
+    with_page_size,
+)
+from ._prepare import PreparedRequest, is_within, refused_header
+from ._quota import (
+    Ask,
+    LimitStatus,
+    MemoryBackend,
+    Quota,
+    QuotaBackend,
+    QuotaLimits,
+    QuotaStatus,
+    Verdict,
+    Window,
+)
+from ._redact import redact, remember
 from ._resource import AsyncAPIResource, SyncAPIResource
 from ._response import (
     APIResponse,
     async_to_raw_page,
     async_to_raw_response,
+    request_id_of,
     to_raw_page,
     to_raw_response,
 )
@@ -69,6 +99,7 @@ from ._streaming import (
     async_to_streamed,
     to_streamed,
 )
+from ._surface import SageClient
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -140,6 +171,9 @@ __all__ = [
     "QuotaExceededError",
     "QuotaLimits",
     "QuotaStatus",
+    "Ask",  # the ledger's steps, for a backend of one's own (the agents' budgets are one)
+    "Verdict",
+    "Window",
     "StateMismatchError",
     "TokenSet",
     "TokenStore",
@@ -181,6 +215,7 @@ __all__ = [
     "RequestModel",
     "RequestHook",
     "RequestOptions",
+    "SageClient",
     "SageError",
     "SageModel",
     "SyncAPIResource",
@@ -189,4 +224,28 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "with_headers",
+    # For the SDK's apps: exact-decimal JSON, Sage's wire facts (``wire``: headers, envelope
+    # keys, page caps, timestamps), the one page walk, where the token may go, the request id,
+    # the environment, secrets, resource names' singular and plural, files replaced all at once.
+    "AUTO_PAGE_SIZE",
+    "PageWalk",
+    "WalkPoint",
+    "is_within",
+    "page_number",
+    "page_of_body",
+    "request_id_of",
+    "wire",
+    "with_page_size",
+    "ENV_ACCESS_TOKEN",
+    "ENV_BASE_URL",
+    "env",
+    "loads",
+    "plural",
+    "redact",
+    "refused_header",
+    "remember",
+    "replacing",
+    "replacing_text",
+    "singular",
+    "write_atomic",
 ]

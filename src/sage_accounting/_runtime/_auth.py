@@ -99,7 +99,9 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 class OAuthApp:
-    """A registered Sage app. The client secret is required: Sage needs it even with PKCE."""
+    """A registered Sage app. The client secret is required: Sage needs it even with PKCE.
+    ``authorize_url``, ``token_url``, ``revoke_url``: another OAuth server's (a sandbox's); None
+    (or left out) for Sage's."""
 
     def __init__(
         self,
@@ -107,9 +109,9 @@ class OAuthApp:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         *,
-        authorize_url: str = AUTHORIZE_URL,
-        token_url: str = TOKEN_URL,
-        revoke_url: str = REVOKE_URL,
+        authorize_url: str | None = None,
+        token_url: str | None = None,
+        revoke_url: str | None = None,
         timeout: float = 30.0,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
@@ -131,6 +133,9 @@ class OAuthApp:
                     " (Sage needs the client secret even with PKCE)",
                 )
         assert client_id and client_secret and redirect_uri  # checked just above
+        authorize_url = AUTHORIZE_URL if authorize_url is None else authorize_url
+        token_url = TOKEN_URL if token_url is None else token_url
+        revoke_url = REVOKE_URL if revoke_url is None else revoke_url
         for name, url in (
             ("authorize_url", authorize_url),
             ("token_url", token_url),

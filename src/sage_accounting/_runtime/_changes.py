@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from ._errors import ArgumentValueError
 from ._page import Page
 from ._pagination import AsyncPager, SyncPager
-from ._wire import DELETED_SINCE, UPDATED_SINCE
+from .wire import DELETED_SINCE, UPDATED_SINCE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

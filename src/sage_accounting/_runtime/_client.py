@@ -71,7 +71,7 @@ from ._quota import Quota, QuotaLimits, QuotaStatus, Ticket
 from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
-from ._wire import (
+from .wire import (
     API_ORIGIN,
     API_VERSION_PATH,
     BUSINESS_HEADER,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._errors import ArgumentTypeError, ArgumentValueError, SageArgumentError
-from ._wire import format_timestamp, parse_timestamp
+from .wire import format_timestamp, parse_timestamp
 
 _encode_string = json.encoder.encode_basestring
 

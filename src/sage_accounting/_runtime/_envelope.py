@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from . import _wire
+from . import wire
 from ._encoding import UTF8_BOM
 from ._encoding import loads as _stdlib_loads
 from ._errors import validation_problems
@@ -51,13 +51,13 @@ class EnvelopeFacts(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    total: int | None = Field(default=None, validation_alias=_wire.TOTAL)
-    page: int | None = Field(default=None, validation_alias=_wire.PAGE)
-    next: str | None = Field(default=None, validation_alias=_wire.NEXT)
-    back: str | None = Field(default=None, validation_alias=_wire.BACK)
+    total: int | None = Field(default=None, validation_alias=wire.TOTAL)
+    page: int | None = Field(default=None, validation_alias=wire.PAGE)
+    next: str | None = Field(default=None, validation_alias=wire.NEXT)
+    back: str | None = Field(default=None, validation_alias=wire.BACK)
     items_per_page: int | None = Field(
         default=None,
-        validation_alias=AliasChoices(_wire.ITEMS_PER_PAGE, _wire.ITEMS_PER_PAGE_BUSINESSES),
+        validation_alias=AliasChoices(wire.ITEMS_PER_PAGE, wire.ITEMS_PER_PAGE_BUSINESSES),
     )
 
 
@@ -162,7 +162,7 @@ def parse_model(content: bytes, model: type[T]) -> T:
             parsed = model.model_validate(loads(content))
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
         raise _malformed(exc) from None
-    if _wire.ITEMS in (parsed.model_extra or {}):
+    if wire.ITEMS in (parsed.model_extra or {}):
         raise MalformedBody("a list where one record was expected")
     return parsed
 
@@ -182,7 +182,7 @@ def parse_page(response: httpx.Response, item: type[T]) -> Page[T]:
         items_per_page=facts.items_per_page,
         next=facts.next or None,
         back=facts.back or None,
-        date=response.headers.get(_wire.DATE_HEADER),
+        date=response.headers.get(wire.DATE_HEADER),
         http_response=response,
     )
 
@@ -198,13 +198,13 @@ def _parse_list(content: bytes, item: type[T], origin: Origin) -> tuple[list[T],
     body = loads(content)
     where: tuple[str, ...]
     if isinstance(body, list):
-        items, where, facts = body, (), EnvelopeFacts(**{_wire.TOTAL: len(body), _wire.PAGE: 1})
+        items, where, facts = body, (), EnvelopeFacts(**{wire.TOTAL: len(body), wire.PAGE: 1})
     else:
-        if _wire.ITEMS not in body:  # else it would read as an empty page
-            raise MalformedBody(f"{_wire.ITEMS}: Field required")
-        items, where, facts = body[_wire.ITEMS], (_wire.ITEMS,), _validate_facts(body)
+        if wire.ITEMS not in body:  # else it would read as an empty page
+            raise MalformedBody(f"{wire.ITEMS}: Field required")
+        items, where, facts = body[wire.ITEMS], (wire.ITEMS,), _validate_facts(body)
         if not isinstance(items, list):
-            raise MalformedBody(f"{_wire.ITEMS}: Input should be a valid list")
+            raise MalformedBody(f"{wire.ITEMS}: Input should be a valid list")
     if not can_be_lazy(item):
         adapter = _eager_lists.get(item) or _eager_lists.setdefault(item, TypeAdapter(list[item]))  # type: ignore[valid-type]
         return adapter.validate_python(items), facts

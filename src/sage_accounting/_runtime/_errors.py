@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-from . import _wire
+from . import wire
 from ._closest import closest_field
 from ._redact import redact
 
@@ -419,10 +419,10 @@ def parse_error_details(body: Any) -> list[ErrorDetail]:
         if isinstance(entry, Mapping):
             details.append(
                 ErrorDetail(  # Sage's text may echo what it was sent: a code, a token
-                    severity=_str(entry.get(_wire.ERROR_SEVERITY)),
-                    data_code=_str(entry.get(_wire.ERROR_CODE)),
-                    message=_str(entry.get(_wire.ERROR_MESSAGE)),
-                    source=_str(entry.get(_wire.ERROR_SOURCE)) or None,
+                    severity=_str(entry.get(wire.ERROR_SEVERITY)),
+                    data_code=_str(entry.get(wire.ERROR_CODE)),
+                    message=_str(entry.get(wire.ERROR_MESSAGE)),
+                    source=_str(entry.get(wire.ERROR_SOURCE)) or None,
                 )
             )
     return details

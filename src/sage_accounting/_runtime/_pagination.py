@@ -1,4 +1,4 @@
-"""The one page walk over Sage's list envelope (``_wire.py`` names its keys), and the pagers.
+"""The one page walk over Sage's list envelope (``wire.py`` names its keys), and the pagers.
 
 Sage answers a list with an envelope (its records, ``$total``, ``$page``, ``$next``, ``$back``,
 the page size), although the spec declares a bare array. Every walker (the sync and async
@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _wire
+from . import wire
 from ._errors import ArgumentValueError, UntrustedURLError
 from ._page import Page
 from ._prepare import is_within
@@ -52,7 +52,7 @@ def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:
     return parse_page(response, item)
 
 
-AUTO_PAGE_SIZE = _wire.MAX_PAGE_SIZE  # the fewest requests when a walker reads every page
+AUTO_PAGE_SIZE = wire.MAX_PAGE_SIZE  # the fewest requests when a walker reads every page
 
 
 def with_page_size(
@@ -64,7 +64,7 @@ def with_page_size(
     own cap); below 1 an ``ArgumentValueError``, before any request. A size of another type is
     left for the query's encoding to refuse."""
     query = dict(query or {})
-    name = _wire.PAGE_SIZE_PARAMETER
+    name = wire.PAGE_SIZE_PARAMETER
     if name not in op.query:
         return query
     size = query.get(name)
@@ -73,7 +73,7 @@ def with_page_size(
     elif isinstance(size, int) and not isinstance(size, bool):
         if size < 1:
             raise ArgumentValueError(name, f"must be at least 1, not {size}")
-        query[name] = min(size, _wire.MAX_PAGE_SIZE)
+        query[name] = min(size, wire.MAX_PAGE_SIZE)
     return query
 
 
@@ -81,7 +81,7 @@ def page_url(url: str, number: int) -> str:
     """``url`` asking for page ``number`` (the other parameters kept)."""
     parts = urllib.parse.urlsplit(url)
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-    query[_wire.PAGE_PARAMETER] = str(number)
+    query[wire.PAGE_PARAMETER] = str(number)
     encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
     return urllib.parse.urlunsplit(parts._replace(query=encoded))
 
@@ -89,7 +89,7 @@ def page_url(url: str, number: int) -> str:
 def page_number(url: str) -> int:
     """The page ``url`` asks for (1 when it names none)."""
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-    return int(query.get(_wire.PAGE_PARAMETER, "1"))
+    return int(query.get(wire.PAGE_PARAMETER, "1"))
 
 
 def next_url(base_url: str, current_url: str, page: Page[Any], seen_items: int) -> str | None:
@@ -171,26 +171,26 @@ def page_of_body(response: httpx.Response, body: object) -> Page[Any]:
     from ._response import response_validation_error
 
     if isinstance(body, list):
-        body = {_wire.ITEMS: body, _wire.TOTAL: len(body), _wire.PAGE: 1}
-    if not isinstance(body, dict) or not isinstance(body.get(_wire.ITEMS), list):
-        raise response_validation_error(response, f"{_wire.ITEMS}: a list envelope was expected")
+        body = {wire.ITEMS: body, wire.TOTAL: len(body), wire.PAGE: 1}
+    if not isinstance(body, dict) or not isinstance(body.get(wire.ITEMS), list):
+        raise response_validation_error(response, f"{wire.ITEMS}: a list envelope was expected")
     facts: dict[str, Any] = {}
     for key, kind in (
-        (_wire.TOTAL, int), (_wire.PAGE, int), (_wire.NEXT, str), (_wire.BACK, str),
-        (_wire.ITEMS_PER_PAGE, int), (_wire.ITEMS_PER_PAGE_BUSINESSES, int),
+        (wire.TOTAL, int), (wire.PAGE, int), (wire.NEXT, str), (wire.BACK, str),
+        (wire.ITEMS_PER_PAGE, int), (wire.ITEMS_PER_PAGE_BUSINESSES, int),
     ):  # fmt: skip
         value = body.get(key)
         if value is not None and (type(value) is not kind):
             raise response_validation_error(response, f"{key}: {kind.__name__} expected")
         facts[key] = value
     return Page(
-        items=body[_wire.ITEMS],
-        total=facts[_wire.TOTAL],
-        page=facts[_wire.PAGE],
-        items_per_page=facts[_wire.ITEMS_PER_PAGE] or facts[_wire.ITEMS_PER_PAGE_BUSINESSES],
-        next=facts[_wire.NEXT] or None,
-        back=facts[_wire.BACK] or None,
-        date=response.headers.get(_wire.DATE_HEADER),
+        items=body[wire.ITEMS],
+        total=facts[wire.TOTAL],
+        page=facts[wire.PAGE],
+        items_per_page=facts[wire.ITEMS_PER_PAGE] or facts[wire.ITEMS_PER_PAGE_BUSINESSES],
+        next=facts[wire.NEXT] or None,
+        back=facts[wire.BACK] or None,
+        date=response.headers.get(wire.DATE_HEADER),
         http_response=response,
     )
 
@@ -287,7 +287,7 @@ class AsyncPager(_Pager[T]):
         if self._concurrency < 2 or first.total is None or not first.items_per_page:
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self._request.url).query)
-        if _wire.PAGE_PARAMETER in query or (first.page or 1) != 1:
+        if wire.PAGE_PARAMETER in query or (first.page or 1) != 1:
             return None  # the caller asked for a page of their own: follow $next
         count = -(-first.total // first.items_per_page)
         return [page_url(self._request.url, n) for n in range(2, count + 1)]

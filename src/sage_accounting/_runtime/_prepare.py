@@ -23,7 +23,7 @@ from ._errors import validation_problems as _validation_problems
 from ._operation import Operation, idempotency_key
 from ._options import RequestOptions
 from ._version import __version__
-from ._wire import (
+from .wire import (
     BUSINESS_HEADER,
     IDEMPOTENCY_FIELD,
     PAGE_PARAMETER,

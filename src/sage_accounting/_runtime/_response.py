@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 import httpx
 
 from ._errors import APIResponseValidationError, body_excerpt
-from ._wire import BUSINESS_HEADER, REQUEST_ID_HEADERS
+from .wire import BUSINESS_HEADER, REQUEST_ID_HEADERS
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Mapping
 
-from ._wire import RETRY_AFTER_HEADER
+from .wire import RETRY_AFTER_HEADER
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 INITIAL_BACKOFF = 0.5

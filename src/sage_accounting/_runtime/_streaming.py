@@ -18,14 +18,14 @@ connection is released when the block ends.
 
 from __future__ import annotations
 
-import contextlib
 import email.message
 import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, ParamSpec
+from typing import TYPE_CHECKING, ParamSpec
 
+from ._files import replacing
 from ._response import capturing, request_id_of
 
 if TYPE_CHECKING:
@@ -51,18 +51,6 @@ def filename_of(headers: httpx.Headers) -> str | None:
         return None
     name = os.path.basename(name.replace("\\", "/")).strip()
     return name if name not in ("", ".", "..") else None
-
-
-@contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[BinaryIO]:
-    """A file that becomes ``target`` only when the block ends without an error."""
-    partial = target.with_name(f".{target.name}.part")
-    try:
-        with open(partial, "wb") as out:
-            yield out
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 class _FileInfo:
@@ -133,7 +121,7 @@ class FileStream(_FileInfo):
         """Write the body to ``path`` (or into the directory ``path``); returns the file written.
         Written to a temporary file first, so an interrupted download leaves no partial file."""
         target = self._target(path)
-        with _replacing(target) as out:
+        with replacing(target) as out:
             for chunk in self.iter_bytes():
                 out.write(chunk)
         return target
@@ -157,7 +145,7 @@ class AsyncFileStream(_FileInfo):
 
     async def write_to(self, path: str | os.PathLike[str]) -> Path:
         target = self._target(path)
-        with _replacing(target) as out:
+        with replacing(target) as out:
             async for chunk in self.aiter_bytes():
                 out.write(chunk)
         return target

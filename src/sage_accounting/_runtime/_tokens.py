@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import SageError
+from ._files import fsync_directory
 from ._limits import acquire_polling
 from ._redact import redact, remember
-from ._wire import TIMESTAMP_FORMAT
+from .wire import TIMESTAMP_FORMAT
 
 log = logging.getLogger("sage_accounting")
 
@@ -377,7 +378,7 @@ class FileTokenStore:
             ) from exc
         try:
             os.replace(tmp, self.path)
-            _fsync_directory(self.path.parent)
+            fsync_directory(self.path.parent)
             self.interrupted_save = None  # a good pair is saved: that note is history
         except OSError as exc:
             # The temporary file holds the complete new pair: left in place, whoever takes the
@@ -414,7 +415,7 @@ class FileTokenStore:
             try:
                 os.chmod(best[1], 0o600)  # private, whoever made it
                 os.replace(best[1], self.path)
-                _fsync_directory(self.path.parent)
+                fsync_directory(self.path.parent)
                 log.warning(
                     "%s",
                     redact(
@@ -522,11 +523,3 @@ def _link_refused(path: Path) -> TokenStoreError:
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -15,7 +15,7 @@ client's request hooks (``client.with_hooks``), which ``for_agent`` adds to a co
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, head, verify
 from .errors import AccessDenied, ApprovalRequired, AuditError, BudgetExceeded, PolicyError
-from .guard import AgentGuard, flush_audit, for_agent
+from .guard import AgentGuard, agent_guard_of, flush_audit, for_agent
 from .policy import AgentPolicy, Policy, load_policy, parse_policy
 from .tools import Tool, agent_tools, as_anthropic, as_gemini, as_openai
 
@@ -23,5 +23,6 @@ __all__ = [
     "AccessDenied", "AgentGuard", "AgentPolicy", "ApprovalRequired", "ApprovalStore",
     "AuditError", "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite",
     "Policy", "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
-    "as_openai", "flush_audit", "for_agent", "head", "load_policy", "parse_policy", "verify",
+    "agent_guard_of", "as_openai", "flush_audit", "for_agent", "head", "load_policy", "parse_policy",
+    "verify",
 ]  # fmt: skip

@@ -5,16 +5,14 @@ does), not a traceback."""
 
 import sys
 
+from ..cli.exit_codes import EXIT_MISSING_EXTRA, missing_extra
+
 try:
     from .cli import main
 except ModuleNotFoundError as exc:
     if exc.name != "click":
         raise
-    print(
-        "python -m sage_accounting.agents: needs the [agents] extra (missing module 'click'): "
-        "pip install 'sage-accounting[agents]'",
-        file=sys.stderr,
-    )
-    raise SystemExit(5) from None
+    print(missing_extra("python -m sage_accounting.agents:", "agents", "click"), file=sys.stderr)
+    raise SystemExit(EXIT_MISSING_EXTRA) from None
 
 main()

@@ -20,14 +20,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 from .errors import AuditError
 from .storage import connect_private
 
 log = logging.getLogger("sage_accounting.agents")
-DECISIONS = ("sending", "allowed", "denied", "awaiting approval", "approved", "rejected",
-             "failed")  # fmt: skip
+# Every decision a record can hold: the guard writes them, ``audit show --decision`` filters on
+# them (mypy checks each one the guard spells).
+AuditDecision = Literal["sending", "allowed", "denied", "awaiting approval", "approved",
+                        "rejected", "failed"]  # fmt: skip
+DECISIONS: tuple[AuditDecision, ...] = get_args(AuditDecision)
 GENESIS = "0" * 64
 
 
@@ -42,7 +45,7 @@ class AuditRecord:
     path: str
     target_id: str | None
     summary: str  # one line, plain words
-    decision: str  # one of DECISIONS
+    decision: AuditDecision
     reason: str
     status: int | None = None  # HTTP status, when Sage answered
     request_id: str | None = None  # Sage's request id

@@ -21,8 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from .._runtime._quota import Ask, MemoryBackend, Verdict, Window
-from .._runtime._redact import redact
+from .._runtime import Ask, MemoryBackend, Verdict, Window, redact
 from .storage import connect_private
 
 WINDOWS = (("minute", 60.0), ("day", 86400.0))

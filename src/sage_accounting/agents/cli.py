@@ -19,11 +19,20 @@ from typing import Any, TypeVar
 
 import click
 
-from .._runtime._wire import format_timestamp
-from ..cli._errors import EXIT_MISSING_EXTRA, EXIT_USAGE, CommandError
+from .._runtime.wire import format_timestamp
+from ..cli._errors import CommandError
+from ..cli.exit_codes import EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
 from . import levels, words
 from .approvals import ApprovalStore
-from .audit import AuditRecord, SQLiteAuditSink, head, read_records, verify
+from .audit import (
+    DECISIONS,
+    AuditDecision,
+    AuditRecord,
+    SQLiteAuditSink,
+    head,
+    read_records,
+    verify,
+)
 from .errors import AuditError, PolicyError
 from .policy import AgentPolicy, Policy, hash_key, load_policy, operations
 from .tools import agent_tools
@@ -174,7 +183,7 @@ def _decide(approval_id: str, policy: str, approve: bool) -> None:
         state = write.status if write else "unknown"
         raise click.ClickException(f"no pending write {approval_id} ({state})")
     op = operations()[write.operation_id]
-    decision = "approved" if approve else "rejected"
+    decision: AuditDecision = "approved" if approve else "rejected"
     method, _, url = str(write.preview.get("request", "")).partition(" ")
     agent = loaded.agents.get(write.agent)
     agent_name = agent.name if agent else write.agent
@@ -251,8 +260,7 @@ def verify_command(policy: str | None, db: str | None, expect_head: str | None) 
 @where_stored
 @click.option("--agent")
 @click.option("--business")
-@click.option("--decision", type=click.Choice(["allowed", "denied", "awaiting approval",
-                                               "approved", "rejected", "failed"]))  # fmt: skip
+@click.option("--decision", type=click.Choice(DECISIONS))
 @click.option("--since", help="ISO time, e.g. 2026-11-23T09:00:00Z")
 @click.option("--until", help="ISO time")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table")
@@ -313,11 +321,7 @@ def escaped(text: str) -> str:
 def mcp(policy: str, http: bool, port: int) -> None:
     """Serve the policy's agents over MCP (stdio: the agent whose key is in SAGE_AGENT_KEY)."""
     if importlib.util.find_spec("mcp") is None:  # [cli] without [agents]: say so, no traceback
-        raise CommandError(
-            "`mcp` needs the [agents] extra (missing module 'mcp'): "
-            "pip install 'sage-accounting[agents]'",
-            EXIT_MISSING_EXTRA,
-        )
+        raise CommandError(missing_extra("`mcp`", "agents", "mcp"), EXIT_MISSING_EXTRA)
     import anyio
 
     from .server import serve_http, serve_stdio

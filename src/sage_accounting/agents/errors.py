@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._runtime import SageError
 
 
@@ -33,7 +35,7 @@ class ApprovalRequired(AccessDenied):
 
     def __init__(
         self, message: str, *, agent: str, operation_id: str, approval_id: str,
-        idempotency_id: str | None, preview: dict[str, object],
+        idempotency_id: str | None, preview: dict[str, Any],
     ) -> None:  # fmt: skip
         super().__init__(message, agent=agent, operation_id=operation_id)
         self.approval_id = approval_id

@@ -29,20 +29,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from .._runtime._encoding import loads
-from .._runtime._hooks import RequestHook
-from .._runtime._response import request_id_of
-from .._runtime._wire import BUSINESS_HEADER, format_timestamp
+from .._runtime import RequestHook, SageClient, loads, refused_header, request_id_of
+from .._runtime.wire import BUSINESS_HEADER, format_timestamp
 from . import words
 from .approvals import ApprovalStore, PendingWrite
-from .audit import AuditRecord, AuditSink, SQLiteAuditSink
+from .audit import AuditDecision, AuditRecord, AuditSink, SQLiteAuditSink
 from .budget import Budget, BudgetStore, SQLiteBudgetStore
 from .errors import AccessDenied, ApprovalRequired, BudgetExceeded
 from .policy import AgentPolicy, Policy, load_policy, operations
 
 if TYPE_CHECKING:
-    from .._runtime._client import _BaseClient
-    from .._runtime._prepare import PreparedRequest
+    from .._runtime import PreparedRequest
 
 MULTI_USER_DENIED = "MultiUserAccessDenied"
 Approver = Callable[[PendingWrite], bool]
@@ -126,8 +123,6 @@ class AgentGuard(RequestHook):
         if operations().get(op.id) != op:  # an Operation made or edited by hand
             return (f"{op.method} {op.path} is not the SDK's operation {op.id}: requests are "
                     "admitted for the operations the SDK declares")  # fmt: skip
-        from .._runtime._prepare import refused_header
-
         header = refused_header(request.headers)
         if header:
             return f"it carries header {header!r}, which no request may set"
@@ -253,7 +248,7 @@ class AgentGuard(RequestHook):
         self._record(request, "failed", f"no answer from Sage: {type(error).__name__}",
                      duration=duration)  # fmt: skip
 
-    def _record(self, request: PreparedRequest, decision: str, reason: str,
+    def _record(self, request: PreparedRequest, decision: AuditDecision, reason: str,
                 status: int | None = None, request_id: str | None = None,
                 duration: float | None = None, detail: str = "",
                 durable: bool = False) -> None:  # fmt: skip
@@ -377,19 +372,19 @@ def _path_of(url: str, base_url: str) -> str:
     return url
 
 
-def agent_guard_of(client: _BaseClient[Any]) -> AgentGuard | None:
+def agent_guard_of(client: SageClient) -> AgentGuard | None:
     """The guard of a client made by ``for_agent`` (one of its request hooks), else None."""
     return next((hook for hook in client.hooks if isinstance(hook, AgentGuard)), None)
 
 
-def flush_audit(client: _BaseClient[Any]) -> None:
+def flush_audit(client: SageClient) -> None:
     """Wait until an agent client's audit records so far are written."""
     guard = agent_guard_of(client)
     if guard is not None:
         guard.flush()
 
 
-ClientT = TypeVar("ClientT", bound="_BaseClient[Any]")
+ClientT = TypeVar("ClientT", bound=SageClient)
 
 
 def for_agent(
@@ -434,7 +429,7 @@ def for_agent(
         sink = audit
     if budgets is None and isinstance(sink, SQLiteAuditSink):
         budgets = SQLiteBudgetStore(sink.path)
-    guarded = client
+    guarded = client  # with_hooks copies it
     if guarded.business_id is None and chosen.businesses and len(chosen.businesses) == 1:
         guarded = guarded.with_business(chosen.businesses[0])
     return guarded.with_hooks(AgentGuard(

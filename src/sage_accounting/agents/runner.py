@@ -21,16 +21,20 @@ import json
 import re
 from typing import Any
 
-from .._runtime import Operation, SageArgumentError, SageError
-from .._runtime._encoding import loads
-from .._runtime._pagination import (
+from .._runtime import (
+    AsyncClient,
+    Operation,
     PageWalk,
+    RequestOptions,
+    SageArgumentError,
+    SageError,
     WalkPoint,
+    is_within,
+    loads,
     page_number,
     page_of_body,
     with_page_size,
 )
-from .._runtime._prepare import is_within
 from .approvals import ApprovalStore
 from .errors import AccessDenied, ApprovalRequired
 from .guard import agent_guard_of
@@ -52,8 +56,8 @@ class Runner:
             raise TypeError("Runner needs a client made by for_agent")
         return guard.approvals
 
-    def __init__(self, client: Any, agent: AgentPolicy) -> None:
-        self.client = client  # an AsyncSageAccounting from for_agent
+    def __init__(self, client: AsyncClient, agent: AgentPolicy) -> None:
+        self.client = client  # an async client from for_agent
         self.agent = agent
         self._by_name: dict[str, str] = {}
         for op_id, entry in schemas()["operations"].items():
@@ -155,12 +159,12 @@ class Runner:
 
 
 def _split(op: Operation, arguments: dict[str, Any]) -> tuple[
-    dict[str, str], dict[str, Any], dict[str, Any] | None, dict[str, Any]
+    dict[str, str], dict[str, Any], dict[str, Any] | None, RequestOptions
 ]:  # fmt: skip
     path_params: dict[str, str] = {}
     query: dict[str, Any] = {}
     body = None
-    options: dict[str, Any] = {}
+    options: RequestOptions = {}
     for name, value in arguments.items():
         if "{" + name + "}" in op.path:
             if not isinstance(value, str) or not value:

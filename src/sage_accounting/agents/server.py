@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._runtime import __version__
 from .approvals import ApprovalStore
@@ -24,11 +24,14 @@ from .policy import AgentPolicy, Policy, hash_key
 from .runner import Runner, tool_text
 from .tools import agent_tools
 
+if TYPE_CHECKING:
+    from .._runtime import AsyncClient
+
 KEY_VARIABLE = "SAGE_AGENT_KEY"
 UNUSED_REDIRECT = "http://127.0.0.1/unused"  # the server only refreshes, never authorizes
 
 
-def sage_client(policy: Policy) -> Any:
+def sage_client(policy: Policy) -> AsyncClient:
     """The async client the server calls Sage with, from the policy's [sage] table."""
     from .. import AsyncSageAccounting, FileTokenStore, OAuthApp, OAuthSession
 
@@ -52,7 +55,7 @@ def sage_client(policy: Policy) -> Any:
 class Shared:
     """What every agent of one server shares: the Sage client, the audit sink, approvals."""
 
-    def __init__(self, policy: Policy, client: Any = None) -> None:
+    def __init__(self, policy: Policy, client: AsyncClient | None = None) -> None:
         self.policy = policy
         self.client = client if client is not None else sage_client(policy)
         path = policy.audit_path or Path(policy.source).resolve().parent / "audit.sqlite"
@@ -104,7 +107,9 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
     )
 
 
-async def serve_stdio(policy: Policy, key: str | None = None, client: Any = None) -> None:
+async def serve_stdio(
+    policy: Policy, key: str | None = None, client: AsyncClient | None = None
+) -> None:
     from mcp.server.stdio import stdio_server
 
     key = key if key is not None else os.environ.get(KEY_VARIABLE, "")
@@ -116,7 +121,7 @@ async def serve_stdio(policy: Policy, key: str | None = None, client: Any = None
         await server.run(read, write, server.create_initialization_options())
 
 
-def http_app(policy: Policy, client: Any = None) -> Any:
+def http_app(policy: Policy, client: AsyncClient | None = None) -> Any:
     """One ASGI app for every agent with a key: the bearer key picks the agent's server."""
     shared = Shared(policy, client)
     by_hash: dict[str, tuple[Any, Any]] = {}
@@ -161,7 +166,7 @@ async def _unauthorized(send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_http(policy: Policy, port: int = 8765, client: Any = None) -> None:
+def serve_http(policy: Policy, port: int = 8765, client: AsyncClient | None = None) -> None:
     """Serve on 127.0.0.1 only; prints the URL (with the port chosen, for port 0)."""
     import uvicorn
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .._runtime import Operation
-from .._runtime._encoding import loads
+from .._runtime import Operation, loads, singular
 
 PAST = {"list": "listed", "get": "read", "create": "created", "update": "updated",
         "delete": "deleted"}  # fmt: skip
@@ -15,19 +14,10 @@ PRESENT = {"list": "list", "get": "read", "create": "create", "update": "update"
            "delete": "delete"}  # fmt: skip
 
 
-def singular(resource: str) -> str:
-    words = resource.replace("_", " ")
-    if words.endswith("sses") or words.endswith("xes"):
-        return words[:-2]
-    if words.endswith("ies"):
-        return words[:-3] + "y"
-    return words[:-1] if words.endswith("s") else words
-
-
 def action(op: Operation, done: bool) -> str:
     """ "created sales invoice" (done) or "create sales invoice"."""
     table = PAST if done else PRESENT
-    noun = op.resource.replace("_", " ") if op.kind == "list" else singular(op.resource)
+    noun = (op.resource if op.kind == "list" else singular(op.resource)).replace("_", " ")
     if op.kind in table:
         return f"{table[op.kind]} {noun}"
     verb = op.name.split("_")[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_MISSING_EXTRA = 5
+from .exit_codes import EXIT_MISSING_EXTRA
 
 
 def main() -> None:

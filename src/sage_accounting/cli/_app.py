@@ -14,25 +14,27 @@ import threading
 import webbrowser
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
 from .. import __version__
-from .._runtime import SageError
-from .._runtime._wire import PAGE_SIZE_PARAMETER
+from .._runtime import Operation, SageError, SyncPager
+from .._runtime.wire import PAGE_SIZE_PARAMETER
 from . import _config, _export, _plugins, _resources
-from ._errors import (
-    EXIT_AUTH,
-    EXIT_CODES_HELP,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    CommandError,
-    from_sage_error,
-)
+from ._errors import CommandError, from_sage_error
 from ._output import FORMATS, print_one, print_records
+from .exit_codes import EXIT_AUTH, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .. import SageAccounting
+    from .._runtime import SageModel
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8400/callback"
+T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
 
 
 class SageGroup(click.Group):
@@ -133,19 +135,21 @@ def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def client_for(business: str | None = None) -> Any:
+def client_for(business: str | None = None) -> SageAccounting:
     ctx = click.get_current_context()
     return _config.make_client(ctx.find_root().obj["base_url"], business)
 
 
-def model_of(op: Any) -> type[Any]:
+def model_of(op: Operation) -> type[SageModel]:
+    """The model of ``op``'s answer (its list item for a list), or ``SageModel`` when it has none."""
     from .. import models
     from .._runtime import SageModel
 
-    return getattr(models, op.model) if op.model else SageModel
+    model: type[SageModel] = getattr(models, op.model) if op.model else SageModel
+    return model
 
 
-def checked(call: Callable[[], Any]) -> Any:
+def checked(call: Callable[[], T]) -> T:
     """The SDK checks arguments before any request: a wrong one is a usage error (exit 2)."""
     try:
         return call()
@@ -184,7 +188,7 @@ def login(
     client_id: str | None,
     client_secret: str | None,
     redirect_uri: str,
-    scope: str,
+    scope: Literal["full_access", "readonly"],
     no_browser: bool,
     timeout: float,
     authorize_url: str | None,
@@ -291,7 +295,7 @@ def businesses(fmt: str) -> None:
 # -- any resource -----------------------------------------------------------------------------------
 
 
-def pages_of(pager: Any, limit: int | None = None) -> Iterator[list[Any]]:
+def pages_of(pager: SyncPager[M], limit: int | None = None) -> Iterator[list[M]]:
     """A pager's records page by page (each printed as it arrives), ``limit`` records at most."""
     left = limit
     for page in pager.pages():
@@ -338,12 +342,9 @@ def make_get(resource: str) -> click.Command:
     def command(business: str | None, fmt: str, **values: Any) -> None:
         key = values.pop("key", None)
         client = client_for(business)
-        request = checked(
-            lambda: client.prepare(
-                op, path={"key": key} if keyed else None, query=_filters(values), options={}
-            )
-        )
-        print_one(client._parsed(client.send(request), model_of(op)), fmt)
+        path, query = {"key": key} if keyed else None, _filters(values)
+        checked(lambda: client.prepare(op, path=path, query=query, options={}))  # no request
+        print_one(client.call(op, model_of(op), path=path, query=query, options={}), fmt)
 
     command.__doc__ = f"Get one of {resource} ({op.method} {op.path})."
     built = click.command(name=resource.replace("_", "-"))(command)
@@ -416,7 +417,9 @@ def _parse_since(text: str) -> dt.datetime:
     return value
 
 
-def _with_filters(command: click.Command, op: Any, skip: tuple[str, ...] = ()) -> click.Command:
+def _with_filters(
+    command: click.Command, op: Operation, skip: tuple[str, ...] = ()
+) -> click.Command:
     command.params.extend(_resources.filter_options(op, skip))
     return command
 

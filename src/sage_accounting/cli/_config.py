@@ -17,13 +17,16 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from .._runtime import _env
-from .._runtime._redact import remember
+from .._runtime import ENV_ACCESS_TOKEN, ENV_BASE_URL, env, remember, write_atomic
 from ._errors import NotLoggedIn
+
+if TYPE_CHECKING:
+    from .. import SageAccounting
+    from .._runtime import OAuthApp, Quota
 
 CONFIG_DIR_VARIABLE = "SAGE_CONFIG_DIR"
 
@@ -58,36 +61,23 @@ class SavedApp:
     def __repr__(self) -> str:  # never the secret
         return f"SavedApp(client_id={self.client_id!r}, client_secret=***)"
 
-    def oauth_app(self) -> Any:
+    def oauth_app(self) -> OAuthApp:
         from .._runtime import OAuthApp
 
-        urls: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("authorize_url", self.authorize_url),
-                ("token_url", self.token_url),
-                ("revoke_url", self.revoke_url),
-            )
-            if value
-        }
-        return OAuthApp(self.client_id, self.client_secret, self.redirect_uri, **urls)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, mode 0600 from the start, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        return OAuthApp(
+            self.client_id,
+            self.client_secret,
+            self.redirect_uri,
+            authorize_url=self.authorize_url,  # None: Sage's
+            token_url=self.token_url,
+            revoke_url=self.revoke_url,
+        )
 
 
 def save_app(app: SavedApp) -> None:
-    write_private(app_path(), json.dumps(asdict(app), indent=2))
+    """Saved mode 0600 from the start (it holds the client secret), replacing the old at once."""
+    make_config_dir()
+    write_atomic(app_path(), json.dumps(asdict(app), indent=2), private=True)
 
 
 def load_app() -> SavedApp | None:
@@ -102,14 +92,16 @@ def load_app() -> SavedApp | None:
     return app
 
 
-def make_client(base_url: str | None, business: str | None, quota: Any = None) -> Any:
+def make_client(
+    base_url: str | None, business: str | None, quota: Quota | None = None
+) -> SageAccounting:
     """The SDK client for an API command (see the module docstring for the order); ``quota``:
     a ``Quota`` to count against (a shared one for workers on several hosts)."""
     from .. import SageAccounting
 
-    token = _env.env(_env.ACCESS_TOKEN)
+    token = env(ENV_ACCESS_TOKEN)
     app = load_app()
-    base_url = base_url or _env.env(_env.BASE_URL) or (app.base_url if app else None)
+    base_url = base_url or env(ENV_BASE_URL) or (app.base_url if app else None)
     if token:
         return SageAccounting(
             access_token=token, business_id=business, base_url=base_url, quota=quota

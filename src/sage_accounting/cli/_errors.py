@@ -1,13 +1,4 @@
-"""Exit codes, and the one place errors become one line on stderr.
-
-  0  success
-  1  Sage answered with an error (4xx, 5xx), or another SDK error
-  2  usage: an unknown resource, option or value (before any request)
-  3  authorization: not logged in, the login expired or was revoked, the OAuth flow failed
-  4  Sage could not be reached (connection refused, timeout)
-  5  a needed extra is not installed
-130  interrupted (Ctrl-C)
-"""
+"""The one place errors become one line on stderr, with an exit code of ``exit_codes``."""
 
 from __future__ import annotations
 
@@ -15,24 +6,12 @@ from typing import IO, Any
 
 import click
 
-from .._runtime._redact import redact
-
-EXIT_SAGE_ERROR = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_CONNECTION = 4
-EXIT_MISSING_EXTRA = 5
-EXIT_INTERRUPTED = 130
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 Sage answered with an error; 2 usage error; 3 not logged in or "
-    "authorization failed; 4 Sage could not be reached; 5 a needed extra is not installed; "
-    "130 interrupted."
-)
+from .._runtime import redact
+from .exit_codes import EXIT_AUTH, EXIT_CONNECTION, EXIT_SAGE_ERROR, EXIT_USAGE
 
 
 class CommandError(click.ClickException):
-    """One line on stderr (``error: ...``) and an exit code from the table above."""
+    """One line on stderr (``error: ...``) and an exit code of ``exit_codes``."""
 
     def __init__(self, message: str, exit_code: int = EXIT_SAGE_ERROR) -> None:
         super().__init__(redact(message))

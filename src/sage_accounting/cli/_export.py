@@ -2,9 +2,9 @@
 then the change-feed cursor beside it (``FILE.cursor``), so the next run can take only what
 changed (``--since`` a time, or ``--resume`` from the cursor).
 
-- **Atomic**: every export writes a file aside (``.FILE.<pid>.part``) and replaces FILE with it
-  only when the data is complete; the deleted list is replaced the same way, and the cursor is
-  moved last. Interrupted (Ctrl-C, a dropped server, an error), FILE, its deleted list and the
+- **Atomic**: every export writes a file aside (``.FILE.<pid>.<random>.tmp``) and replaces FILE
+  with it only when the data is complete; the deleted list is replaced the same way, and the
+  cursor is moved last. Interrupted (Ctrl-C, a dropped server, an error), FILE, its deleted list and the
   cursor are as they were, and the next ``--resume`` starts from the same point.
 - **A resumed export is the resource as it now stands**: the records created or updated since
   the cursor replace their earlier rows (new ones are added at the end), and deleted ones are
@@ -24,24 +24,21 @@ import datetime as dt
 import itertools
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from .._runtime import Operation, SyncClient
-from .._runtime._pagination import AUTO_PAGE_SIZE
-from .._runtime._wire import (
+from .._runtime import AUTO_PAGE_SIZE, Operation, SyncClient, replacing_text, write_atomic
+from .._runtime.wire import (
     CHANGE_FEED_PARAMETERS,
     PAGE_SIZE_PARAMETER,
     format_timestamp,
     parse_timestamp,
 )
-from ._errors import EXIT_USAGE, CommandError
+from ._errors import CommandError
 from ._output import (
     columns_error,
     columns_of,
@@ -53,6 +50,7 @@ from ._output import (
     record,
     safe_cell,
 )
+from .exit_codes import EXIT_USAGE
 
 FEED_PARAMETERS = CHANGE_FEED_PARAMETERS
 
@@ -147,9 +145,7 @@ def write_cursor(
             "query": plain({k: v for k, v in query.items() if k != PAGE_SIZE_PARAMETER}),
         }
     )
-    tmp = cursor_path(target).with_name(f".{cursor_path(target).name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, cursor_path(target))
+    write_atomic(cursor_path(target), text + "\n")
 
 
 class _Writer:
@@ -217,18 +213,6 @@ def _jsonl_id(path: Path, number: int, text: str) -> Any:
         raise CommandError(f"{path}:{number} is not a record of an export to update") from None
 
 
-@contextmanager
-def _aside(target: Path) -> Iterator[IO[str]]:
-    """A file written beside ``target`` and put in its place only when the block completes."""
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    try:
-        with open(partial, "w", newline="", encoding="utf-8") as out:
-            yield out
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def run(
     client: SyncClient,
     op: Operation,
@@ -265,7 +249,7 @@ def run(
         pager = client.paginate(op, item, query=query, options={})
         source = (("upsert", r) for r in pager)
         total = lambda: pager.first_page().total  # noqa: E731
-    with _aside(target) as out:
+    with replacing_text(target, newline="") as out:
         sink = csv_writer(out) if fmt == "csv" else None
         first = next(source, None)  # fetches the first page: $total sizes the bar
         length = (total() or 0) if first is not None else 0
@@ -322,5 +306,5 @@ def _merge_deleted(target: Path, fmt: str, rows: list[dict[str, Any]]) -> None:
             known[key] = (
                 json_line(entry) if fmt == "jsonl" else [safe_cell(v) for v in entry.values()]
             )
-    with _aside(path) as out:
+    with replacing_text(path, newline="") as out:
         _write_lines(out, fmt, ["id", "deleted_at"], known.values())

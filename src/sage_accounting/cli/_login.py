@@ -17,7 +17,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from .._runtime._redact import redact
+from .._runtime import redact
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 REQUEST_SECONDS = 2.0

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import click
 
-from .._runtime._wire import LINK_FIELDS, format_timestamp
+from .._runtime.wire import LINK_FIELDS, format_timestamp
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MIN_COLUMN = 8  # a table column is never cut narrower than this

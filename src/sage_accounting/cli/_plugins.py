@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 import click
 
-from ._errors import EXIT_MISSING_EXTRA, CommandError
+from ._errors import CommandError
+from .exit_codes import EXIT_MISSING_EXTRA, missing_extra
 
 
 class Plugin(NamedTuple):
@@ -56,11 +57,7 @@ def _needs_extra(name: str, extra: str, missing: str) -> click.Command:
         help=f"(needs the [{extra}] extra: pip install 'sage-accounting[{extra}]')",
     )
     def command() -> None:
-        raise CommandError(
-            f"`{name}` needs the [{extra}] extra (missing module {missing!r}): "
-            f"pip install 'sage-accounting[{extra}]'",
-            EXIT_MISSING_EXTRA,
-        )
+        raise CommandError(missing_extra(f"`{name}`", extra, missing), EXIT_MISSING_EXTRA)
 
     return command
 

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .._runtime import Operation
-from .._runtime._wire import PAGE_PARAMETER, PAGE_SIZE_PARAMETER, parse_timestamp
+from .._runtime.wire import PAGE_PARAMETER, PAGE_SIZE_PARAMETER, parse_timestamp
 
 # Query parameters the command line drives itself rather than exposing as filters.
 PAGING = frozenset({PAGE_PARAMETER, PAGE_SIZE_PARAMETER})

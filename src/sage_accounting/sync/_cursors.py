@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlt.destinations.sql_client import SqlClientBase
 
 TABLE = "_sage_sync_cursors"
 
@@ -39,7 +42,7 @@ def _text(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat()
 
 
-def ensure(client: Any) -> str:
+def ensure(client: SqlClientBase[Any]) -> str:
     """Create the dataset and the table if need be; returns the table's qualified name."""
     if not client.has_dataset():
         try:
@@ -57,7 +60,7 @@ def ensure(client: Any) -> str:
     return name
 
 
-def read(client: Any, business: str) -> dict[str, Cursor]:
+def read(client: SqlClientBase[Any], business: str) -> dict[str, Cursor]:
     name = ensure(client)
     rows = client.execute_sql(
         f"SELECT resource, since, reconciled_at, records FROM {name} WHERE business_id = %s",
@@ -71,7 +74,7 @@ def read(client: Any, business: str) -> dict[str, Cursor]:
     return found
 
 
-def write(client: Any, cursors: list[Cursor]) -> None:
+def write(client: SqlClientBase[Any], cursors: list[Cursor]) -> None:
     """Replace these cursors in one transaction."""
     if not cursors:
         return

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._runtime import APIConnectionError, InternalServerError, Page, SyncClient
-from .._runtime._encoding import loads
+from .._runtime import APIConnectionError, InternalServerError, Page, SyncClient, loads
 from ._tables import Table
 
 PAGE_SIZE = 200  # Sage's maximum

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +17,10 @@ if importlib.util.find_spec("dlt") is None:  # the CLI then offers `sync` with t
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
 from ..cli import _config
+
+if TYPE_CHECKING:
+    from .. import SageAccounting
+    from .._runtime import QuotaBackend
 from . import DEFAULT_RECONCILE_EVERY
 from . import sync as run_sync
 
@@ -114,7 +118,7 @@ def sync(
     )
 
 
-def _client(quota_url: str | None) -> Any:
+def _client(quota_url: str | None) -> SageAccounting:
     """The command line's client; with ``--quota``, counting against the shared ledger."""
     quota = None
     if quota_url:
@@ -124,7 +128,7 @@ def _client(quota_url: str | None) -> Any:
             from ..scale import RedisQuotaBackend, SQLQuotaBackend
         except ImportError as exc:
             raise ModuleNotFoundError(str(exc), name=exc.name) from None
-        backend: Any = (
+        backend: QuotaBackend = (
             RedisQuotaBackend(quota_url)
             if quota_url.startswith(("redis://", "rediss://"))
             else SQLQuotaBackend(quota_url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from .._runtime._wire import RETRY_AFTER_HEADER
+from .._runtime.wire import RETRY_AFTER_HEADER
 from ._state import Reply, State, error
 
 

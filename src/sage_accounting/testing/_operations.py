@@ -22,8 +22,8 @@ from functools import cache
 from importlib import import_module
 from typing import Any
 
-from .._runtime import Operation, _wire
-from .._runtime._wire import takes_business
+from .._runtime import Operation, wire
+from .._runtime.wire import takes_business
 from . import _records
 from ._records import GLOBAL
 from ._routes import Match
@@ -105,7 +105,7 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
     if info.kind == "list":
         payload = _records.envelope(records.values(), info.path, query)
         if resource == "businesses":  # Sage's one list that spells it so, and has no pages
-            payload[_wire.ITEMS_PER_PAGE_BUSINESSES] = payload.pop(_wire.ITEMS_PER_PAGE)
+            payload[wire.ITEMS_PER_PAGE_BUSINESSES] = payload.pop(wire.ITEMS_PER_PAGE)
         return Reply(200, payload)
     if info.kind == "create":
         body = _body(raw, info.body_key)
@@ -135,7 +135,7 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
 def _create(
     state: State, business: str, resource: str, body_key: str, body: dict[str, Any]
 ) -> Reply:
-    idempotency_id = body.get(_wire.IDEMPOTENCY_FIELD)
+    idempotency_id = body.get(wire.IDEMPOTENCY_FIELD)
     remembered = (business, resource, str(idempotency_id))
     if idempotency_id and remembered in state.idempotency:
         status, replay = state.idempotency[remembered]
@@ -169,7 +169,7 @@ def _action(
         copied = {
             k: v
             for k, v in record.items()
-            if k not in (*_wire.LINK_FIELDS, "created_at", "updated_at", "deleted_at")
+            if k not in (*wire.LINK_FIELDS, "created_at", "updated_at", "deleted_at")
         }
         record["deleted_at"] = timestamp(state.clock.now())
         return Reply(200, _records.create(state, business, resource, copied))
@@ -187,6 +187,6 @@ def _action(
         if isinstance(record.get(name), dict):
             return Reply(200, record[name])
         path = f"{record.get('$path')}/{name}"
-        return Reply(200, {"id": record.get("id"), "displayed_as": name, _wire.RECORD_PATH: path})
+        return Reply(200, {"id": record.get("id"), "displayed_as": name, wire.RECORD_PATH: path})
     record["updated_at"] = timestamp(state.clock.now())
     return Reply(200, record)

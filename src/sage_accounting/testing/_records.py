@@ -23,23 +23,15 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
-from .._runtime import _wire
+from .._runtime import plural, wire
 from ._state import Record, State, parse_time, timestamp
 
 GLOBAL = ""  # the "business" that /businesses and /user records live under
-BASE_FIELDS = _wire.LINK_FIELDS
+BASE_FIELDS = wire.LINK_FIELDS
 LIST_PARAMS = {
-    _wire.PAGE_PARAMETER, _wire.PAGE_SIZE_PARAMETER, "attributes", "sort", "search",
-    *_wire.CHANGE_FEED_PARAMETERS, "from_date", "to_date",
+    wire.PAGE_PARAMETER, wire.PAGE_SIZE_PARAMETER, "attributes", "sort", "search",
+    *wire.CHANGE_FEED_PARAMETERS, "from_date", "to_date",
 }  # fmt: skip
-
-
-def plural(name: str) -> str:
-    if name.endswith(("s", "x", "ch", "sh")):
-        return name + "es"
-    if name.endswith("y") and name[-2:-1] not in "aeiou":
-        return name[:-1] + "ies"
-    return name + "s"
 
 
 def _resource_of(state: State, business: str, name: str, record_id: str) -> str:
@@ -58,7 +50,7 @@ def _resource_of(state: State, business: str, name: str, record_id: str) -> str:
 def link(state: State, business: str, resource: str, record_id: str) -> Record:
     target = state.records.get((business, resource), {}).get(record_id)
     shown = target.get("displayed_as") if target else record_id
-    return {"id": record_id, "displayed_as": shown, _wire.RECORD_PATH: f"/{resource}/{record_id}"}
+    return {"id": record_id, "displayed_as": shown, wire.RECORD_PATH: f"/{resource}/{record_id}"}
 
 
 def _link_to(state: State, business: str, name: str, record_id: str) -> Record:
@@ -69,7 +61,7 @@ def expand_links(state: State, business: str, body: dict[str, Any]) -> dict[str,
     """``contact_id`` -> ``contact`` link, ``contact_type_ids`` -> ``contact_types`` links."""
     out: dict[str, Any] = {}
     for key, value in body.items():
-        if key == _wire.IDEMPOTENCY_FIELD:
+        if key == wire.IDEMPOTENCY_FIELD:
             continue
         if key.endswith("_ids") and isinstance(value, list):
             name = key[: -len("_ids")]
@@ -167,7 +159,7 @@ def create(
     record: Record = {
         "id": record_id,
         "displayed_as": None,
-        _wire.RECORD_PATH: f"/{resource}/{record_id}",
+        wire.RECORD_PATH: f"/{resource}/{record_id}",
         "created_at": now,
         "updated_at": now,
         "deleted_at": None,
@@ -197,7 +189,7 @@ def singleton(state: State, business: str, resource: str) -> Record:
     if resource not in records:
         now = timestamp(state.clock.now())
         records[resource] = {
-            _wire.RECORD_PATH: f"/{resource}",
+            wire.RECORD_PATH: f"/{resource}",
             "displayed_as": resource.replace("_", " ").title(),
             "created_at": now,
             "updated_at": now,
@@ -235,12 +227,12 @@ Check = Callable[[Record], bool]
 
 def _checks(query: dict[str, str]) -> list[Check]:
     """A list's filters as predicates, each read from the query once."""
-    if _wire.DELETED_SINCE in query:  # only deleted records, and exclusive, as Sage's is
-        deleted_since = parse_time(query[_wire.DELETED_SINCE])
+    if wire.DELETED_SINCE in query:  # only deleted records, and exclusive, as Sage's is
+        deleted_since = parse_time(query[wire.DELETED_SINCE])
         return [lambda r: bool(r.get("deleted_at")) and parse_time(r["deleted_at"]) > deleted_since]
     checks: list[Check] = [lambda r: not r.get("deleted_at")]
-    if query.get(_wire.UPDATED_SINCE):  # inclusive
-        since = parse_time(query[_wire.UPDATED_SINCE])
+    if query.get(wire.UPDATED_SINCE):  # inclusive
+        since = parse_time(query[wire.UPDATED_SINCE])
         checks.append(lambda r: parse_time(r["updated_at"]) >= since)
     if query.get("search"):
         needle = query["search"].lower()
@@ -289,24 +281,24 @@ def envelope(records: Collection[Record], path: str, query: dict[str, str]) -> d
     Two lazy passes over the records (count, then the page) rather than a list of all of them:
     the sandbox often shares a process with a test measuring the client's memory.
     """
-    asked_size = query.get(_wire.PAGE_SIZE_PARAMETER)
-    per_page = max(1, min(int(asked_size or _wire.SAGE_DEFAULT_PAGE_SIZE), _wire.MAX_PAGE_SIZE))
+    asked_size = query.get(wire.PAGE_SIZE_PARAMETER)
+    per_page = max(1, min(int(asked_size or wire.SAGE_DEFAULT_PAGE_SIZE), wire.MAX_PAGE_SIZE))
     total = sum(1 for _ in select(records, query))
     pages = max(1, math.ceil(total / per_page))
-    asked_page = int(query.get(_wire.PAGE_PARAMETER) or 1)
+    asked_page = int(query.get(wire.PAGE_PARAMETER) or 1)
     page = min(max(1, asked_page), pages)  # past the end: the last page again
     window = islice(select(records, query), (page - 1) * per_page, page * per_page)
-    deleted = _wire.DELETED_SINCE in query
+    deleted = wire.DELETED_SINCE in query
 
     def link_to(number: int) -> str:
-        params = {k: v for k, v in query.items() if k != _wire.PAGE_PARAMETER}
-        return f"{path}?" + urllib.parse.urlencode({_wire.PAGE_PARAMETER: number, **params})
+        params = {k: v for k, v in query.items() if k != wire.PAGE_PARAMETER}
+        return f"{path}?" + urllib.parse.urlencode({wire.PAGE_PARAMETER: number, **params})
 
     return {
-        _wire.TOTAL: total,
-        _wire.PAGE: page,
-        _wire.NEXT: link_to(page + 1) if page < pages else None,
-        _wire.BACK: link_to(page - 1) if page > 1 else None,
-        _wire.ITEMS_PER_PAGE: per_page,
-        _wire.ITEMS: [shown(r, query.get("attributes"), deleted) for r in window],
+        wire.TOTAL: total,
+        wire.PAGE: page,
+        wire.NEXT: link_to(page + 1) if page < pages else None,
+        wire.BACK: link_to(page - 1) if page > 1 else None,
+        wire.ITEMS_PER_PAGE: per_page,
+        wire.ITEMS: [shown(r, query.get("attributes"), deleted) for r in window],
     }

@@ -6,7 +6,7 @@ import random
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._runtime import _wire
+from .._runtime import wire
 from . import _oauth, _records, _seed
 from ._server import API_PREFIX, AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH, SandboxServer
 from ._state import (
@@ -84,7 +84,7 @@ class SageSandbox:
         user = {"first_name": "Sam", "last_name": "Sandbox", "email": "sam@sandbox.example",
                 "locale": "en-GB", "displayed_as": "Sam Sandbox"}  # fmt: skip
         record = _records.create(state, _records.GLOBAL, "user", user, "user-1")
-        record[_wire.RECORD_PATH] = "/user"
+        record[wire.RECORD_PATH] = "/user"
         users = state.records[(_records.GLOBAL, "user")]
         users["user"] = users.pop("user-1")  # a singleton: kept under its resource name
 

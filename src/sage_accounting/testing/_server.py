@@ -17,7 +17,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .._runtime._wire import (
+from .._runtime.wire import (
     API_VERSION_PATH,
     BUSINESS_HEADER,
     REQUEST_ID_HEADER,

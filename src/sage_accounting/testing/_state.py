@@ -14,8 +14,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._runtime import _wire
-from .._runtime._wire import format_timestamp, parse_timestamp
+from .._runtime import wire
+from .._runtime.wire import format_timestamp, parse_timestamp
 
 ACCESS_TOKEN_SECONDS = 300  # Sage's 5-minute access tokens
 REFRESH_TOKEN_IDLE_SECONDS = 31 * 24 * 3600
@@ -178,9 +178,9 @@ def error(code: str, message: str, source: str = "") -> list[dict[str, str]]:
     """Sage's error body: a JSON array of these objects."""
     return [
         {
-            _wire.ERROR_SEVERITY: "error",
-            _wire.ERROR_CODE: code,
-            _wire.ERROR_MESSAGE: message,
-            _wire.ERROR_SOURCE: source,
+            wire.ERROR_SEVERITY: "error",
+            wire.ERROR_CODE: code,
+            wire.ERROR_MESSAGE: message,
+            wire.ERROR_SOURCE: source,
         }
     ]
