@@ -9,7 +9,10 @@ objects without validation, and each field is validated the first time it is rea
 - ``invoice.total_amount`` validates that one value with the field's own pydantic validator and
   keeps the result (the next read is a plain attribute read). A nested record
   (``invoice.contact``) or a list of them is built the same lazy way.
-- Anything that needs the whole record (``model_dump``, ``model_dump_json``, ``==``, ``repr``,
+- ``model_dump()`` (or ``mode="python"``/``"json"``) of a record still lazy is built straight
+  from its JSON object by one pydantic-core validator per model that builds no model
+  (``_dump.py``); the record stays lazy.
+- Anything else that needs the whole record (``model_dump`` with other arguments, ``model_dump_json``, ``==``, ``repr``,
   ``model_copy``, pickling, iteration, assignment, ``model_fields_set``, ``model_extra``, an
   unknown field, or pydantic serializing the record inside another model) first validates the
   rest of it, exactly as an eager ``model_validate`` would: afterwards the record is an ordinary
@@ -40,6 +43,8 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from ._dump import IMMUTABLE, dumper_of
 
 if TYPE_CHECKING:
     import httpx
@@ -102,6 +107,10 @@ class LazyRecord(BaseModel):
     if not TYPE_CHECKING:
 
         def model_dump(self, *args, **kwargs):
+            if not args:
+                dumped = _dump_from_wire(self, kwargs)
+                if dumped is not None:
+                    return dumped
             _make_whole(self)
             return super().model_dump(*args, **kwargs)
 
@@ -350,6 +359,34 @@ def _kind(annotation: Any, metadata: list[Any]) -> tuple[str, bool, type[Any] | 
 def can_be_lazy(target: Any) -> bool:
     """Whether records of ``target`` may be built lazily (it has no whole-record validators)."""
     return is_lazy_capable(target) and target not in _whole_only
+
+
+# -- dumping a record that is still lazy ------------------------------------------------------
+
+_DUMP_MODES = ("python", "json")
+
+
+def _dump_from_wire(record: LazyRecord, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """``model_dump(**arguments)`` of a lazy record straight from its JSON object (``_dump.py``),
+    leaving it lazy; None where that would not be the same as the ordinary dump."""
+    if arguments and (arguments.keys() != {"mode"} or arguments["mode"] not in _DUMP_MODES):
+        return None
+    state = _state_of(record)
+    if state is None:
+        return None
+    read = record.__dict__
+    if read and not all(type(value) in IMMUTABLE for value in read.values()):
+        return None  # a list or nested record read may have been changed: dumped whole
+    dumper = dumper_of(type(record))
+    if dumper is None:
+        return None
+    try:
+        dumped = dumper.validate(state[0])
+    except ValidationError:  # dumped the ordinary way, whose error names the value's place
+        return None
+    if arguments.get("mode", "python") == "json":
+        return dumper.to_python(dumped, mode="json")  # type: ignore[no-any-return]
+    return dumped
 
 
 # -- making a record whole --------------------------------------------------------------------
