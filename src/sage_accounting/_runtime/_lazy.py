@@ -395,7 +395,7 @@ def _dump_from_wire(record: LazyRecord, arguments: dict[str, Any]) -> dict[str, 
     if dumper is None:
         return None
     try:
-        dumped = dumper.validate(state[0])
+        dumped = dumper.dump(state[0])
     except ValidationError:  # dumped the ordinary way, whose error names the value's place
         return None
     if arguments.get("mode", "python") == "json":
