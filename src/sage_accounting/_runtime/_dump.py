@@ -97,10 +97,10 @@ class Dumper:
                 for key, field in self._top["fields"].items()
                 if held.intersection(_lookup_keys(key, field))
             }
-            schema = core_schema.definitions_schema(top, self._definitions)  # type: ignore[arg-type]
+            schema = core_schema.definitions_schema(top, self._definitions)
             validate = SchemaValidator(schema, self._config).validate_python
             _sparse[self, keys] = validate
-            return validate  # type: ignore[no-any-return]
+            return validate
 
 
 _SPARSE = 2  # a record holding at most half the model's fields is sparse
@@ -110,7 +110,7 @@ _sparse: dict[tuple[Dumper, tuple[str, ...]], Callable[[Any], dict[str, Any]]] =
 
 def _lookup_keys(key: str, field: core_schema.TypedDictField) -> list[str]:
     alias = field.get("validation_alias")
-    return [key] if alias is None else [path[0] for path in alias]  # type: ignore[misc]
+    return [key] if alias is None else [str(path[0]) for path in alias]  # type: ignore[index]
 
 
 def _defaults_of(top: core_schema.TypedDictSchema) -> dict[str, Any] | None:

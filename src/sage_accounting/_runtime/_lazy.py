@@ -257,7 +257,7 @@ class _LazyField:
                 f"{type(record).__name__!r} object has no attribute {self.name!r}"
             ) from None
         if type(record) is not self.owner:  # a subclass validated whole (it has no descriptors)
-            _make_whole(record)
+            _make_whole(typing.cast(LazyRecord, record))
             return record.__dict__[self.name]
         plan = self.plan
         if plan is None:
