@@ -35,8 +35,9 @@ ALLOWED_BY_SUBPACKAGE = {
     # only its pytest plugin imports pytest; its `sandbox` command is part of [cli]
     "testing": CORE | {"pytest", "pytest_asyncio", "click"},
     "sync": CORE | {"click", "dlt", "psycopg2"},  # [sync]; psycopg2 comes with dlt[postgres]
-    # [scale]: Redis, SQL, the `limits` library, Fernet
-    "scale": CORE | {"limits", "redis", "sqlalchemy", "psycopg", "cryptography"},
+    # [scale]: Redis, SQL, Fernet
+    "scale": CORE | {"redis", "sqlalchemy", "psycopg", "cryptography"},
+    "otel": CORE | {"opentelemetry"},  # [otel]: the API only
 }
 # Type checkers ship typeshed's stubs of typing_extensions, so an import of it under
 # TYPE_CHECKING needs no installed package; at run time it would.

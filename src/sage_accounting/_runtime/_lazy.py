@@ -12,11 +12,12 @@ objects without validation, and each field is validated the first time it is rea
 - ``model_dump()`` (or ``mode="python"``/``"json"``) of a record still lazy is built straight
   from its JSON object by one pydantic-core validator per model that builds no model
   (``_dump.py``); the record stays lazy.
-- Anything else that needs the whole record (``model_dump`` with other arguments, ``model_dump_json``, ``==``, ``repr``,
-  ``model_copy``, pickling, iteration, assignment, ``model_fields_set``, ``model_extra``, an
-  unknown field, or pydantic serializing the record inside another model) first validates the
-  rest of it, exactly as an eager ``model_validate`` would: afterwards the record is an ordinary
-  pydantic model. Values already read (and the nested records handed out) are kept.
+- Anything else that needs the whole record (``model_dump`` with other arguments,
+  ``model_dump_json``, ``==``, ``repr``, ``model_copy``, pickling, iteration, assignment,
+  ``model_fields_set``, ``model_extra``, an unknown field, or pydantic serializing the record
+  inside another model) first validates the rest of it, exactly as an eager ``model_validate``
+  would: afterwards the record is an ordinary pydantic model. Values already read (and the
+  nested records handed out) are kept.
 - A value that is not what its field declares raises ``APIResponseValidationError`` when it is
   read, naming the response (status, method, path, request id), the value's place in the body
   (``$items.3.total_amount``) and an excerpt of that record.
@@ -45,11 +46,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ._dump import IMMUTABLE, dumper_of
+from ._errors import APIResponseValidationError, body_excerpt, validation_problems
+from ._response import request_id_of
 
 if TYPE_CHECKING:
     import httpx
-
-    from ._errors import APIResponseValidationError
 
 
 class Origin(NamedTuple):
@@ -451,9 +452,6 @@ def _invalid(
 ) -> APIResponseValidationError:
     """A bad value as the error a bad body raises: the response, the value's place in the body
     and the record it is in (bounded and redacted), never more of the body."""
-    from ._errors import APIResponseValidationError, body_excerpt, validation_problems
-    from ._response import request_id_of
-
     where = ".".join(str(part) for part in place.loc) or "body"
     problems = [
         (f"{where}.{field}" if field != where else where, problem)
