@@ -105,11 +105,12 @@ test-mcp-versions: spec
 	$(call at_versions,mcp,$(MCP_LOWEST),$(MCP_RANGE),tests/test_agents_mcp.py)
 
 ## test-pydantic-versions: the lazy records' tests at the lowest and the newest pydantic the SDK
-## allows (a list page's records set pydantic's own instance state when they are made whole)
+## allows (a list page's records set pydantic's own instance state when they are made whole, and
+## their dumps are validated by a schema derived from pydantic's core schema of each model)
 PYDANTIC_LOWEST := 2.11.0
 PYDANTIC_RANGE := pydantic>=2.11,<3
 test-pydantic-versions: spec
-	$(call at_versions,pydantic,$(PYDANTIC_LOWEST),$(PYDANTIC_RANGE),tests/test_list_records.py tests/test_decoding.py)
+	$(call at_versions,pydantic,$(PYDANTIC_LOWEST),$(PYDANTIC_RANGE),tests/test_list_records.py tests/test_decoding.py tests/test_real_pages.py)
 
 bench: spec
 	$(BIN)/python bench/run_all.py

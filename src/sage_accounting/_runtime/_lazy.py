@@ -9,11 +9,15 @@ objects without validation, and each field is validated the first time it is rea
 - ``invoice.total_amount`` validates that one value with the field's own pydantic validator and
   keeps the result (the next read is a plain attribute read). A nested record
   (``invoice.contact``) or a list of them is built the same lazy way.
-- Anything that needs the whole record (``model_dump``, ``model_dump_json``, ``==``, ``repr``,
-  ``model_copy``, pickling, iteration, assignment, ``model_fields_set``, ``model_extra``, an
-  unknown field, or pydantic serializing the record inside another model) first validates the
-  rest of it, exactly as an eager ``model_validate`` would: afterwards the record is an ordinary
-  pydantic model. Values already read (and the nested records handed out) are kept.
+- ``model_dump()`` (or ``mode="python"``/``"json"``) of a record still lazy is built straight
+  from its JSON object by one pydantic-core validator per model that builds no model
+  (``_dump.py``); the record stays lazy.
+- Anything else that needs the whole record (``model_dump`` with other arguments,
+  ``model_dump_json``, ``==``, ``repr``, ``model_copy``, pickling, iteration, assignment,
+  ``model_fields_set``, ``model_extra``, an unknown field, or pydantic serializing the record
+  inside another model) first validates the rest of it, exactly as an eager ``model_validate``
+  would: afterwards the record is an ordinary pydantic model. Values already read (and the
+  nested records handed out) are kept.
 - A value that is not what its field declares raises ``APIResponseValidationError`` when it is
   read, naming the response (status, method, path, request id), the value's place in the body
   (``$items.3.total_amount``) and an excerpt of that record.
@@ -41,6 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from ._dump import IMMUTABLE, dumper_of
 from ._errors import APIResponseValidationError, body_excerpt, validation_problems
 from ._response import request_id_of
 
@@ -103,6 +108,10 @@ class LazyRecord(BaseModel):
     if not TYPE_CHECKING:
 
         def model_dump(self, *args, **kwargs):
+            if not args:
+                dumped = _dump_from_wire(self, kwargs)
+                if dumped is not None:
+                    return dumped
             _make_whole(self)
             return super().model_dump(*args, **kwargs)
 
@@ -235,30 +244,41 @@ class _LazyField:
         self.plan: _FieldPlan | None = None  # built on the first read (~1 ms: a TypeAdapter)
 
     def __get__(self, record: LazyRecord | None, owner: type[Any]) -> Any:
-        if record is None:  # on the class: as if there were no such attribute (pydantic's view)
-            raise AttributeError(self.name)
+        # The common read is inline (a page reads ~1,000 fields; each Python call here costs as
+        # much as the read): the slot read as an attribute (~5x cheaper than the slot's
+        # __get__), the value under the field's first key, and either that value as it is or
+        # its validator's result.
         try:
-            state: _State = _state_slot.__get__(record)
-        except AttributeError:  # an ordinary instance without the field (deleted): as pydantic
+            state: _State = record._sage_lazy  # type: ignore[union-attr]
+        except AttributeError:
+            if record is None:  # on the class: as if there were no such attribute (pydantic's)
+                raise AttributeError(self.name) from None
+            # An ordinary instance without the field (deleted): as pydantic.
             raise AttributeError(
                 f"{type(record).__name__!r} object has no attribute {self.name!r}"
             ) from None
         if type(record) is not self.owner:  # a subclass validated whole (it has no descriptors)
-            _make_whole(record)
+            _make_whole(typing.cast(LazyRecord, record))
             return record.__dict__[self.name]
         plan = self.plan
-        if plan is not None:
-            # The common read, inline (a page reads it ~1,000 times): the value under the first
-            # key is already the field's value (a str of a str field), or null where allowed.
-            value = state[0].get(plan.keys[0], _ABSENT)
-            if type(value) is plan.as_is or (value is None and plan.optional):
-                return record.__dict__.setdefault(self.name, value)
-        else:
-            if not self.owner.__pydantic_complete__:
-                self.owner.model_rebuild()  # resolves the annotations (models build deferred)
-            plan = self.plan = _FieldPlan(self.owner, self.name)
+        if plan is None:
+            plan = self.plan = self._plan()
+        value = state[0].get(plan.key, _ABSENT)
         # Two threads may read at once: the first value stored is the one everybody gets.
+        if type(value) is plan.as_is or (value is None and plan.optional):
+            return record.__dict__.setdefault(self.name, value)
+        validate = plan.validate_other
+        if validate is not None and value is not _ABSENT:
+            try:
+                return record.__dict__.setdefault(self.name, validate(value))
+            except ValidationError:
+                pass  # read again below, for the error that names the value's place
         return record.__dict__.setdefault(self.name, plan.read(record, state))
+
+    def _plan(self) -> _FieldPlan:
+        if not self.owner.__pydantic_complete__:
+            self.owner.model_rebuild()  # resolves the annotations (models build deferred)
+        return _FieldPlan(self.owner, self.name)
 
 
 _MODEL, _MODELS, _OTHER = "model", "list of models", "other"
@@ -273,6 +293,7 @@ class _FieldPlan:
         alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
         self.name = name
         self.keys = (alias, name) if alias and alias != name else (name,)
+        self.key = self.keys[0]  # the model reads it first: its value there is the field's
         self.field = field
         self.required = field.is_required()
         self.kind, self.optional, self.model = _kind(field.annotation, field.metadata)
@@ -289,6 +310,8 @@ class _FieldPlan:
         # TypedDict or a dataclass keeps its own.
         adapter: TypeAdapter[Any] = TypeAdapter(annotation, config=config)
         self.validate = adapter.validator.validate_python  # pydantic-core's own: no wrapper
+        # A value under ``key`` of a field holding no record is validated by the descriptor.
+        self.validate_other = self.validate if self.kind is _OTHER else None
 
     def read(self, record: LazyRecord, state: _State) -> Any:
         wire = state[0]
@@ -351,6 +374,34 @@ def _kind(annotation: Any, metadata: list[Any]) -> tuple[str, bool, type[Any] | 
 def can_be_lazy(target: Any) -> bool:
     """Whether records of ``target`` may be built lazily (it has no whole-record validators)."""
     return is_lazy_capable(target) and target not in _whole_only
+
+
+# -- dumping a record that is still lazy ------------------------------------------------------
+
+_DUMP_MODES = ("python", "json")
+
+
+def _dump_from_wire(record: LazyRecord, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """``model_dump(**arguments)`` of a lazy record straight from its JSON object (``_dump.py``),
+    leaving it lazy; None where that would not be the same as the ordinary dump."""
+    if arguments and (arguments.keys() != {"mode"} or arguments["mode"] not in _DUMP_MODES):
+        return None
+    state = _state_of(record)
+    if state is None:
+        return None
+    read = record.__dict__
+    if read and not all(type(value) in IMMUTABLE for value in read.values()):
+        return None  # a list or nested record read may have been changed: dumped whole
+    dumper = dumper_of(type(record))
+    if dumper is None:
+        return None
+    try:
+        dumped = dumper.dump(state[0])
+    except ValidationError:  # dumped the ordinary way, whose error names the value's place
+        return None
+    if arguments.get("mode", "python") == "json":
+        return dumper.to_python(dumped, mode="json")  # type: ignore[no-any-return]
+    return dumped
 
 
 # -- making a record whole --------------------------------------------------------------------
