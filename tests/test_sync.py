@@ -290,3 +290,84 @@ def test_bad_destinations_are_refused_before_any_request() -> None:
     for url in ("postgresql://...", "postgresql://u@/db", "postgresql://u@h:99999/db"):
         with pytest.raises(ArgumentValueError, match="not a PostgreSQL URL"):
             sync(client, to=url, businesses="b")
+
+
+def _host(tmp_path: Path, sandbox: SageSandbox, name: str, logged_in: bool) -> dict[str, str]:
+    """One host's environment: its own config directory with the app saved (as `sage-accounting
+    login` leaves it) and, when ``logged_in``, that login's tokens."""
+    import json
+
+    from sage_accounting import FileTokenStore, TokenSet
+
+    config = tmp_path / name
+    config.mkdir()
+    state = sandbox.state
+    app = {"client_id": state.client_id, "client_secret": state.client_secret,
+           "redirect_uri": state.redirect_uri, "base_url": sandbox.base_url,
+           "token_url": sandbox.token_url}  # fmt: skip
+    (config / "app.json").write_text(json.dumps(app))
+    if logged_in:
+        tokens = TokenSet.from_response(sandbox.issue_tokens(), time.time())
+        FileTokenStore(config / "tokens.json").save(tokens)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
+    return {**env, "SAGE_CONFIG_DIR": str(config)}
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_cli_sync_workers_on_two_hosts_share_one_grant_through_the_token_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`sync --tokens URL`: the login moved into Redis / PostgreSQL once, then two workers (two
+    config directories: two hosts, one of them never logged in) sync at once with 2-second
+    access tokens; the grant is refreshed by one at a time and survives (the sandbox kills a grant
+    whose spent refresh token comes back), and the database equals the sandbox."""
+    from sage_accounting.scale import RedisTokenStore, SQLTokenStore
+
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        store: Any = RedisTokenStore(url, "books")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        store = SQLTokenStore(url, "books")
+    businesses = tuple(f"biz-{i}" for i in range(6))
+    target = str(tmp_path / "shared.duckdb")
+    with SageSandbox(businesses=businesses, access_token_seconds=2) as sandbox:
+        sandbox.inject(Fault.latency(0.05, times=10**6))  # each run outlives a token or two
+        first = _host(tmp_path, sandbox, "host-a", logged_in=True)
+        second = _host(tmp_path, sandbox, "host-b", logged_in=False)
+        common = ["--tokens", url, "--grant", "books", "--no-progress",
+                  "--resources", "contacts,products"]  # fmt: skip
+        refused = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-0", *common],
+            env=second, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "holds no tokens for grant 'books'" in refused.stderr
+        moved = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-0", *common,
+             "--tokens-from-login"],
+            env=first, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert moved.returncode == 0, moved.stderr
+        assert "moved the login's tokens into" in moved.stderr
+        assert not (tmp_path / "host-a" / "tokens.json").exists()  # never refreshed there again
+        moved_pair = store.load()
+        postgres = request.getfixturevalue("postgres")
+        workers = [
+            subprocess.Popen(
+                [*_sage_command(), "sync", "--to", postgres, "--dataset", f"shared_{kind}",
+                 "--all-businesses", "--leases", postgres, "--worker", name, *common],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for name, env in (("a", first), ("b", second))
+        ]  # fmt: skip
+        for worker in workers:
+            _, err = worker.communicate(timeout=240)
+            assert worker.returncode == 0, err
+        assert compare(sandbox, _query_for("postgres", postgres), f"shared_{kind}") >= 6 * 9
+        refreshed = store.load()  # the grant lives on in the store, refreshed by the workers
+        assert refreshed is not None and refreshed.access_token != moved_pair.access_token
+        again = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-1", *common],
+            env=second, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
