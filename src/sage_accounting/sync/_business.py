@@ -307,9 +307,16 @@ def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -
     it was: the next run reads those windows again, and the merge makes that harmless."""
     import time
 
+    started = time.monotonic()
+    with destination.locked([r.business for r in runs]):
+        _load_locked(runs, destination, credentials)
+    for run in runs:
+        run.result.seconds = time.monotonic() - started
+
+
+def _load_locked(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
     import dlt
 
-    started = time.monotonic()
     names = short_hash(",".join(sorted(r.business for r in runs)))
     workdir = tempfile.mkdtemp(prefix="sage-sync-")
     try:
@@ -345,8 +352,6 @@ def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -
             ) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    for run in runs:
-        run.result.seconds = time.monotonic() - started
 
 
 def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destination: Destination

@@ -78,6 +78,31 @@ class Destination:
         finally:
             connection.close()
 
+    @contextlib.contextmanager
+    def locked(self, businesses: list[str]) -> Iterator[None]:
+        """Hold the businesses for the length of one load: into PostgreSQL, a session advisory
+        lock per (dataset, business), taken in one order (no deadlock), so that two syncs of
+        one business without leases take turns: two delete-inserts of the same keys at once
+        can both insert. Into DuckDB the open file is already one process's (``opened``)."""
+        if self.kind != "postgres":
+            yield
+            return
+        import psycopg2
+
+        try:
+            connection = psycopg2.connect(self.target, connect_timeout=10)
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                for business in sorted(set(businesses)):
+                    key = int(short_hash(f"{self.dataset}\0{business}")[:15], 16)
+                    cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+        except psycopg2.Error as exc:
+            raise DestinationError(f"cannot lock the businesses in {self}: {exc}".strip()) from None
+        try:
+            yield
+        finally:
+            connection.close()  # the locks go with the session
+
     def factory(self, credentials: Any, staging_suffix: str) -> Any:
         """The dlt destination (``credentials`` from ``opened()``). Each business's merge
         stages its rows in a dataset of its own (``sage_staging_<hash>``): workers loading
