@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._runtime import APIConnectionError, InternalServerError, Page, SyncClient
-from .._runtime._encoding import loads
+from .._runtime._envelope import loads  # the SDK's own decoder: jiter, numbers as Decimal
 from ._tables import Table
 
 PAGE_SIZE = 200  # Sage's maximum
