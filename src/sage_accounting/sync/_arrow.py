@@ -29,10 +29,11 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]  # no stubs in the wheel
 
 from ._errors import SyncDataError
-from ._tables import PRECISION, SCALE
+from ._tables import PRECISION, SCALE, Shape, checked_id, exact
 
 DECIMAL = pa.decimal128(PRECISION, SCALE)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+_ANY = Shape()  # a nested value the model does not describe: kept as Sage sent it
 PARENT_KEY = ("business_id", "parent_id")
 CHILD_KEY = ("business_id", "parent_id", "_sage_row")
 
@@ -57,10 +58,12 @@ class Flattener:
         self.table = table
         self.rows: dict[str, list[dict[str, Any]]] = {table: []}
 
-    def add(self, record: dict[str, Any], extra: dict[str, Any]) -> None:
-        """A top-level record (already shaped: money as Decimal, business_id set)."""
+    def add(self, record: dict[str, Any], shape: Shape, where: str, extra: dict[str, Any]) -> None:
+        """A top-level record of Sage's (``where`` names it in errors), converted as it is
+        flattened: one walk over its own keys (money and date-times by its model's ``Shape``)."""
         row = dict(extra)
-        self._flatten(record, "", row, self.table, str(record.get("id")), "", extra)
+        root = checked_id(record, where)
+        self._flatten(record, shape, "", row, self.table, root, "", extra, where)
         self.rows[self.table].append(row)
 
     def add_row(self, table: str, row: dict[str, Any]) -> None:
@@ -70,27 +73,47 @@ class Flattener:
     def _flatten(
         self,
         record: dict[str, Any],
+        shape: Shape,
         prefix: str,
         row: dict[str, Any],
         table: str,
         root: str,
         place: str,
         extra: dict[str, Any],
+        where: str,
     ) -> None:
+        kinds = shape.kinds
         for key, value in record.items():
             if value is None:
                 continue
+            found = kinds.get(key)
             name = column_name(prefix, key)
             kind = type(value)
             if kind is dict:
-                self._flatten(value, name + "__", row, table, root, place, extra)
+                inner = found[1] if found is not None and found[1] is not None else _ANY
+                self._flatten(
+                    value, inner, name + "__", row, table, root, place, extra, f"{where}.{key}"
+                )
             elif kind is list:
-                self._children(value, f"{table}__{name}", root, place, extra)
+                inner = found[1] if found is not None and found[1] is not None else _ANY
+                self._children(value, inner, f"{table}__{name}", root, place, extra,
+                               f"{where}.{key}")  # fmt: skip
+            elif found is not None and found[1] is None:  # money or a date-time
+                converted = exact(found[0], value, f"{where}.{key}")
+                if converted is not None:
+                    row[name] = converted
             else:
                 row[name] = value
 
     def _children(
-        self, items: list[Any], table: str, root: str, place: str, extra: dict[str, Any]
+        self,
+        items: list[Any],
+        shape: Shape,
+        table: str,
+        root: str,
+        place: str,
+        extra: dict[str, Any],
+        where: str,
     ) -> None:
         rows = self.rows.setdefault(table, [])
         business = extra["business_id"]
@@ -103,7 +126,8 @@ class Flattener:
             if type(item) is dict:
                 item.pop("business_id", None)  # ours, set on the row above
                 item.pop("parent_id", None)
-                self._flatten(item, "", row, table, root, here, extra)
+                self._flatten(item, shape, "", row, table, root, here, extra,
+                              f"{where}[{index}]")  # fmt: skip
             elif item is not None:
                 row["value"] = item
             rows.append(row)

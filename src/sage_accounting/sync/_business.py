@@ -34,11 +34,12 @@ from ._arrow import CHILD_KEY, PARENT_KEY, Flattener
 from ._destination import Destination, short_hash
 from ._errors import DestinationError
 from ._fetch import PAGE_SIZE, Counters, RawPages
-from ._tables import Table, shaped
+from ._tables import Table
 
 DELETED = "_sage_deleted"
 SEQ = "_sage_seq"
 OVERLAP_SECONDS = 60.0
+_Row = tuple[dict[str, Any], str | None]  # a record and where it is from; a deletion and None
 CHUNK = 10_000  # records per Arrow table: memory stays bounded, dlt's per-item cost small
 BOOKKEEPING_COLUMNS: Any = {
     DELETED: {"name": DELETED, "data_type": "bool", "hard_delete": True},
@@ -88,16 +89,18 @@ class _Pass:
         rows = Flattener(self.table.resource)
         count = 0
         try:
-            for row in self._rows():
-                if row.get(DELETED):
-                    rows.add_row(self.table.resource, row)
+            business, shape = self.sync.business, self.table.shape
+            for row, where in self._rows():
+                seq = self.sync.next_seq()
+                if where is None:  # a deletion
+                    rows.add_row(self.table.resource, {**row, SEQ: seq})
                 else:
-                    rows.add(row, {"business_id": row["business_id"], SEQ: row[SEQ]})
+                    rows.add(row, shape, where, {"business_id": business, SEQ: seq})
                 if self.tombstones(row):
                     for child in self.child_tables:
-                        rows.add_row(child, {"business_id": row["business_id"],
+                        rows.add_row(child, {"business_id": business,
                                              "parent_id": str(row["id"]), "_sage_row": "-",
-                                             DELETED: True, SEQ: row[SEQ]})  # fmt: skip
+                                             DELETED: True, SEQ: seq})  # fmt: skip
                 count += 1
                 if count >= CHUNK:
                     yield from self._marked(rows)
@@ -128,14 +131,15 @@ class _Pass:
             )
             yield dlt.mark.with_hints(table, hints, create_table_variant=True)
 
-    def _rows(self) -> Iterator[dict[str, Any]]:
+    def _rows(self) -> Iterator[_Row]:
+        """Sage's records, each with where it is from (for errors), and deletions (no where)."""
         table, sync = self.table, self.sync
         incremental = self.cursor is not None and table.strategy != "full"
         since = self.cursor.since if incremental and self.cursor else None
         feed: _Feed[Any, RawPages] = _Feed(
             self._pages, since, {"attributes": "all"}, OVERLAP_SECONDS
         )
-        business, shape, resource = sync.business, table.shape, table.resource
+        business, resource = sync.business, table.resource
         seen: set[str] = set()
         deleted: set[str] = set()
         for page in feed._upserts().pages():
@@ -145,7 +149,7 @@ class _Pass:
                 record_id = raw.get("id")
                 where = f"{resource} {record_id} of business {business}"
                 seen.add(str(record_id))
-                yield self._numbered(shaped(raw, shape, business, where))
+                yield self._numbered(raw, where)
             sync.progress(resource)
         if incremental and table.strategy == "feed":
             deletions = feed._deletions()
@@ -178,7 +182,7 @@ class _Pass:
             ids.update(str(item["id"]) for item in page.items)
         return ids
 
-    def _fetch_missing(self, missing: set[str]) -> Iterator[dict[str, Any]]:
+    def _fetch_missing(self, missing: set[str]) -> Iterator[_Row]:
         """Records Sage has that the database lacks (a page that shifted under a past run)."""
         if not missing:
             return
@@ -190,24 +194,22 @@ class _Pass:
                 for raw in page.items:
                     if str(raw.get("id")) in wanted:
                         where = f"{resource} {raw.get('id')} of business {business}"
-                        yield self._numbered(shaped(raw, self.table.shape, business, where))
+                        yield self._numbered(raw, where)
             return
         for record_id in sorted(missing):
             raw = pages._one(record_id)
             where = f"{resource} {record_id} of business {business}"
-            yield self._numbered(shaped(raw, self.table.shape, business, where))
+            yield self._numbered(raw, where)
 
-    def _numbered(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _numbered(self, raw: dict[str, Any], where: str) -> _Row:
         self.loaded += 1
         self.sync.result.counters.records += 1
-        row[SEQ] = self.sync.next_seq()
-        return row
+        return raw, where
 
-    def _deletion(self, record_id: str) -> dict[str, Any]:
+    def _deletion(self, record_id: str) -> _Row:
         self.loaded += 1
         self.sync.result.counters.deleted += 1
-        return {"business_id": self.sync.business, "id": record_id, DELETED: True,
-                SEQ: self.sync.next_seq()}  # fmt: skip
+        return {"business_id": self.sync.business, "id": record_id, DELETED: True}, None
 
 
 class BusinessSync:

@@ -141,37 +141,31 @@ def _timestamp(value: Any, where: str) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _exact(raw: dict[str, Any], shape: Shape, where: str) -> None:
-    kinds = shape.kinds
-    for key, value in raw.items():
-        found = kinds.get(key)
-        if found is None or value is None:
-            continue
-        kind, inner = found
-        if kind == "money":
-            raw[key] = None if value == "" else _decimal(value, f"{where}.{key}")
-        elif kind == "time":
-            raw[key] = None if value == "" else _timestamp(value, f"{where}.{key}")
-        elif kind == "record" and isinstance(value, dict):
-            assert inner is not None
-            _exact(value, inner, f"{where}.{key}")
-        elif kind == "list" and isinstance(value, list):
-            assert inner is not None
-            for index, item in enumerate(value):
-                if isinstance(item, dict):
-                    _exact(item, inner, f"{where}.{key}[{index}]")
+def exact(kind: str, value: Any, where: str) -> Any:
+    """A money (``kind`` "money") or date-time ("time") value as stored: ``Decimal`` that fits
+    DECIMAL(38, 10), a UTC ``datetime``; Sage's empty string is None."""
+    if value == "":
+        return None
+    return _decimal(value, where) if kind == "money" else _timestamp(value, where)
 
 
-def shaped(raw: dict[str, Any], shape: Shape, business: str, where: str) -> dict[str, Any]:
-    """A record as the row a sync loads (the raw dict is changed in place and returned): money
-    as exact ``Decimal`` (refused when it does not fit DECIMAL(38, 10)), date-times as UTC
-    ``datetime``, its business id set; a record without an id is refused."""
+def checked_id(raw: dict[str, Any], where: str) -> str:
+    """The record's id; a record without one is refused (it could not be keyed)."""
     record_id = raw.get("id")
     if record_id is None or record_id == "" or isinstance(record_id, (dict, list)):
         raise SyncDataError(f"{where}: the record has no id ({record_id!r}); it cannot be keyed")
-    _exact(raw, shape, where)
-    raw["business_id"] = business
-    return raw
+    return str(record_id)
+
+
+def shaped(raw: dict[str, Any], shape: Shape, business: str, where: str) -> dict[str, Any]:
+    """A record as the row a sync loads (nested records flattened into its columns): money as
+    exact ``Decimal`` (refused when it does not fit DECIMAL(38, 10)), date-times as UTC
+    ``datetime``, its business id set; a record without an id is refused."""
+    from ._arrow import Flattener
+
+    rows = Flattener("_")
+    rows.add(raw, shape, where, {"business_id": business})
+    return rows.rows["_"][0]
 
 
 def _child_tables(shape: Shape, table: str, prefix: str = "") -> list[str]:
