@@ -74,7 +74,7 @@ def _steps(client: Any) -> tuple[float, float]:
     ``$total`` known so pages overlap) and records shaped and flattened into Arrow tables."""
     from sage_accounting.sync._arrow import Flattener
     from sage_accounting.sync._fetch import Counters, RawPages
-    from sage_accounting.sync._tables import all_tables, shaped
+    from sage_accounting.sync._tables import all_tables
 
     tables = all_tables()
     fetch = arrow = 0.0
@@ -89,8 +89,7 @@ def _steps(client: Any) -> tuple[float, float]:
             rows = Flattener(resource)
             for page in pages:
                 for raw in page.items:
-                    row = shaped(raw, table.shape, business, resource)
-                    rows.add(row, {"business_id": business, "_sage_seq": 0})
+                    rows.add(raw, table.shape, resource, {"business_id": business, "_sage_seq": 0})
             list(rows.tables())
             arrow += time.perf_counter() - start
     return fetch, arrow

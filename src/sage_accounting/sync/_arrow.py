@@ -10,8 +10,9 @@ which cost 5-7 s per 20,000 records).
   or ``2.0`` for the first item of a list inside the third item); a list item that is not a
   record is a row with one column, ``value``.
 - Types: a column holding ``Decimal`` values (money, and any number Sage sent with a point) is
-  DECIMAL(38, 10), its values checked to fit before (``_tables.exact_decimal``); a model's
-  date-time field is a UTC timestamp; the rest is what Arrow infers (text, integers, booleans). A
+  DECIMAL(38, 10), each money value checked to fit as the record is flattened (``_tables.exact``);
+  a model's date-time field is a UTC timestamp; the rest is what Arrow infers (text, integers,
+  booleans). A
   column whose values Arrow cannot put in one type (Sage sent a number in one record and text
   in another) is text: the values are kept, as text. A column that is null in every row of a
   chunk is left out of that chunk (dlt adds it when a value comes).
