@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sage_accounting import SageAccounting
-from sage_accounting.agents import MemoryAuditSink, parse_policy
+from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 from sage_accounting.testing import SageSandbox
 
 POLICY = """
@@ -43,9 +43,9 @@ def overhead(calls: int) -> dict[str, float]:
             access_token=token, base_url=sage.base_url, business_id="biz-lead"
         ) as plain:
             policy = parse_policy(POLICY)
-            memory = plain.for_agent(policy, "reader", audit=MemoryAuditSink())
+            memory = for_agent(plain, policy, "reader", audit=MemoryAuditSink())
             with tempfile.TemporaryDirectory() as tmp:
-                sqlite = plain.for_agent(policy, "reader", audit=Path(tmp) / "audit.sqlite")
+                sqlite = for_agent(plain, policy, "reader", audit=Path(tmp) / "audit.sqlite")
                 clients = {"plain": plain, "memory": memory, "sqlite": sqlite}
                 times: dict[str, list[float]] = {name: [] for name in clients}
                 names = list(clients)
@@ -94,7 +94,7 @@ def guard_us(repeats: int = 20000) -> float:
     import httpx
 
     client = SageAccounting(access_token="x", base_url="http://127.0.0.1:9/v3.1")
-    agent = client.for_agent(parse_policy(POLICY), "reader", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "reader", audit=MemoryAuditSink())
     guard = agent._agent_guard
     from sage_accounting.resources.contacts import GET_CONTACTS_KEY
 

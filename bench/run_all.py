@@ -13,6 +13,7 @@ import bench_async_list  # noqa: E402
 import bench_changes  # noqa: E402
 import bench_diff  # noqa: E402
 import bench_generate  # noqa: E402
+import bench_hooks  # noqa: E402
 import bench_import  # noqa: E402
 import bench_intake  # noqa: E402
 import bench_overhead  # noqa: E402
@@ -28,6 +29,7 @@ if __name__ == "__main__":
         bench_parse,
         bench_real_pages,
         bench_overhead,
+        bench_hooks,
         bench_async_list,
         bench_changes,
         bench_diff,

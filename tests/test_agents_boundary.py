@@ -25,6 +25,7 @@ from sage_accounting.agents import (
     PolicyError,
     SQLiteAuditSink,
     flush_audit,
+    for_agent,
     parse_policy,
     verify,
 )
@@ -103,7 +104,7 @@ def raw_create(agent: Any, body: dict[str, Any]) -> Any:
 def test_a_total_over_the_amount_waits_however_it_is_split(
     fake_sage: Any, client: Any, body: dict[str, Any], why: str
 ) -> None:
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=body)
     assert why in str(caught.value) and "over the approval amount 1000.00" in str(caught.value)
@@ -114,7 +115,7 @@ def test_a_total_over_the_amount_waits_however_it_is_split(
 def test_an_amount_that_cannot_be_read_waits_for_a_person(
     fake_sage: Any, client: Any, amount: Any
 ) -> None:
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
     with pytest.raises(ApprovalRequired, match="cannot be read as an amount"):
         raw_create(agent, {"sales_invoice": invoice(line(amount))})
     with pytest.raises(ApprovalRequired, match="cannot be read as an amount"):
@@ -123,7 +124,7 @@ def test_an_amount_that_cannot_be_read_waits_for_a_person(
 
 
 def test_a_total_under_the_amount_is_sent(fake_sage: Any, client: Any) -> None:
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
     agent.sales_invoices.create(sales_invoice=invoice(line("90.00", "10"), line("-50.00")))
     assert fake_sage.count("POST /sales_invoices") == 1
 
@@ -151,7 +152,7 @@ def test_approving_needs_an_approvers_key_and_records_who(
     fake_sage: Any, client: Any, tmp_path: Path
 ) -> None:
     policy = written_policy(tmp_path)
-    agent = client.for_agent(policy, "bookkeeper")
+    agent = for_agent(client, policy, "bookkeeper")
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=invoice(line("1500.00")))
     waiting = caught.value
@@ -185,7 +186,7 @@ def test_an_approval_written_into_the_database_is_not_honoured(
     """Write access to the database is not a credential: an approval must name one of the
     policy's approvers, and be signed with that approver's key."""
     policy = written_policy(tmp_path)
-    agent = client.for_agent(policy, "bookkeeper")
+    agent = for_agent(client, policy, "bookkeeper")
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=invoice(line("1500.00")))
     with sqlite3.connect(tmp_path / "audit.sqlite") as db:
@@ -223,7 +224,7 @@ def test_a_request_sent_elsewhere_than_its_operation_is_refused(
     fake_sage: Any, client: Any, tail: str
 ) -> None:
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "reader", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "reader", audit=audit)
     request = agent.prepare(OPS["getContactsKey"], path={"key": "con1"})
     with pytest.raises(AccessDenied, match="not a request of"):
         agent.send(request.with_url(agent.base_url + tail))
@@ -234,7 +235,7 @@ def test_a_request_sent_elsewhere_than_its_operation_is_refused(
 
 def test_a_next_link_to_another_path_is_refused(fake_sage: Any, client: Any) -> None:
     fake_sage.seed("contacts", 3)
-    agent = client.for_agent(parse_policy(POLICY), "reader", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "reader", audit=MemoryAuditSink())
     pager = agent.contacts.list(items_per_page=1)
     first = pager.first_page()
     assert first.items
@@ -248,7 +249,7 @@ def test_a_next_link_to_another_path_is_refused(fake_sage: Any, client: Any) -> 
 def test_an_operation_made_by_hand_is_refused(fake_sage: Any, client: Any) -> None:
     """The operation's id decides the policy; its method and path must be the SDK's."""
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "reader", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "reader", audit=audit)
     forged = OPS["getContactsKey"]._replace(method="DELETE")
     with pytest.raises(AccessDenied, match="is not the SDK's operation getContactsKey"):
         agent.send(agent.prepare(forged, path={"key": "con1"}))
@@ -266,11 +267,11 @@ def test_an_operation_made_by_hand_is_refused(fake_sage: Any, client: Any) -> No
 
 def test_a_guarded_client_cannot_be_guarded_again(client: Any) -> None:
     policy = parse_policy(POLICY)
-    agent = client.for_agent(policy, "reader", audit=MemoryAuditSink())
+    agent = for_agent(client, policy, "reader", audit=MemoryAuditSink())
     with pytest.raises(AccessDenied, match="already acts as agent 'reader'"):
-        agent.for_agent(policy, "bookkeeper")
+        for_agent(agent, policy, "bookkeeper")
     with pytest.raises(AccessDenied, match="already acts as agent 'reader'"):
-        agent.with_business("biz-lead").for_agent(policy, "reader")
+        for_agent(agent.with_business("biz-lead"), policy, "reader")
 
 
 # -- 5. budgets count attempts, shared, across restarts -------------------------------------------
@@ -278,7 +279,7 @@ def test_a_guarded_client_cannot_be_guarded_again(client: Any) -> None:
 
 def test_retries_count_against_the_budget(fake_sage: Any, client: Any) -> None:
     fake_sage.inject(Fault.server_error(503, times=30, path="/contacts"))
-    agent = client.for_agent(parse_policy(POLICY), "reader", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "reader", audit=MemoryAuditSink())
     with pytest.raises(BudgetExceeded, match="budget of 2 calls a minute"):
         agent.contacts.get("con1", max_retries=25)
     assert fake_sage.count("GET /contacts/con1") == 2
@@ -290,14 +291,14 @@ def test_every_copy_and_every_restart_shares_one_budget(
     fake_sage.seed("contacts", 1)
     db = tmp_path / "audit.sqlite"
     policy = parse_policy(POLICY)
-    client.for_agent(policy, "reader", audit=db).contacts.list().first_page()
-    client.for_agent(policy, "reader", audit=db).contacts.list().first_page()
+    for_agent(client, policy, "reader", audit=db).contacts.list().first_page()
+    for_agent(client, policy, "reader", audit=db).contacts.list().first_page()
     # A new process (a restarted server) reads the same store.
     script = (
         "import sys\nfrom sage_accounting import SageAccounting\n"
-        "from sage_accounting.agents import parse_policy, BudgetExceeded\n"
+        "from sage_accounting.agents import parse_policy, BudgetExceeded, for_agent\n"
         f"c = SageAccounting(access_token='t', base_url={fake_sage.base_url!r})\n"
-        f"a = c.for_agent(parse_policy({POLICY!r}), 'reader', audit={str(db)!r})\n"
+        f"a = for_agent(c, parse_policy({POLICY!r}), 'reader', audit={str(db)!r})\n"
         "try:\n    a.contacts.list().first_page()\nexcept BudgetExceeded as e:\n"
         "    print('refused:', e)\n"
     )
@@ -313,9 +314,9 @@ def test_every_copy_and_every_restart_shares_one_budget(
 def test_copies_without_a_database_share_the_budget_in_the_process(client: Any) -> None:
     policy = parse_policy(POLICY)
     for _ in range(2):
-        client.for_agent(policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
+        for_agent(client, policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
     with pytest.raises(BudgetExceeded):
-        client.for_agent(policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
+        for_agent(client, policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
 
 
 # -- 6. the audit: intent before sending, strict verify, 0600, escaped output ---------------------
@@ -327,7 +328,7 @@ def test_a_write_is_recorded_before_it_is_sent(fake_sage: Any, client: Any, tmp_
     import threading
 
     db = tmp_path / "audit.sqlite"
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=db)
     fake_sage.inject(Fault.latency(0.5, path="/sales_invoices"))
     done = threading.Event()
 
@@ -361,9 +362,9 @@ def test_a_process_killed_while_a_write_is_at_sage_leaves_its_record(
     fake_sage.inject(Fault.latency(5, path="/sales_invoices"))
     script = (
         "from sage_accounting import SageAccounting\n"
-        "from sage_accounting.agents import parse_policy\n"
+        "from sage_accounting.agents import parse_policy, for_agent\n"
         f"c = SageAccounting(access_token={token!r}, base_url={fake_sage.base_url!r})\n"
-        f"a = c.for_agent(parse_policy({POLICY!r}), 'bookkeeper', audit={str(db)!r})\n"
+        f"a = for_agent(c, parse_policy({POLICY!r}), 'bookkeeper', audit={str(db)!r})\n"
         f"a.sales_invoices.create(sales_invoice={invoice(line('10.00'))!r})\n"
     )
     process = subprocess.Popen([sys.executable, "-c", script])
@@ -405,7 +406,7 @@ def test_the_audit_database_and_its_journal_are_private(
     old = os.umask(0o022)
     try:
         db = tmp_path / "audit.sqlite"
-        agent = client.for_agent(parse_policy(POLICY), "reader", audit=db)
+        agent = for_agent(client, parse_policy(POLICY), "reader", audit=db)
         agent.contacts.list().first_page()
         flush_audit(agent)
     finally:
@@ -417,7 +418,7 @@ def test_the_audit_database_and_its_journal_are_private(
 
 def test_audit_show_escapes_control_characters(fake_sage: Any, client: Any, tmp_path: Path) -> None:
     db = tmp_path / "audit.sqlite"
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=db)
     agent.contacts.create(
         contact={"name": "Evil\x1b[2J\nLtd", "contact_type_ids": ["CUSTOMER"],
                  "reference": "R\x1b]0;owned\x07\n2026-01-01T00:00:00Z  allowed  200  fake"}

@@ -18,6 +18,7 @@ from sage_accounting.agents import (
     as_gemini,
     as_openai,
     flush_audit,
+    for_agent,
     parse_policy,
 )
 from sage_accounting.agents.cli import agents, audit
@@ -57,11 +58,11 @@ def used_policy(fake_sage: Any, tmp_path: Path) -> tuple[Path, str]:
     path.write_text(POLICY)
     token = fake_sage.issue_tokens()["access_token"]
     with SageAccounting(access_token=token, base_url=fake_sage.base_url) as client:
-        reader = client.for_agent(path, "reader")
+        reader = for_agent(client, path, "reader")
         reader.contacts.list().first_page()
         with pytest.raises(AccessDenied):
             reader.contacts.delete("con1")
-        writer = client.for_agent(path, "writer")
+        writer = for_agent(client, path, "writer")
         with pytest.raises(ApprovalRequired) as caught:
             writer.contacts.create(contact={"name": "Acme", "contact_type_ids": ["CUSTOMER"]})
         flush_audit(reader)

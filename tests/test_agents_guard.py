@@ -1,4 +1,4 @@
-"""client.for_agent: every request checked before it is sent, every decision audited."""
+"""for_agent(client, ...): every request checked before it is sent, every decision audited."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sage_accounting.agents import (
     BudgetExceeded,
     MemoryAuditSink,
     flush_audit,
+    for_agent,
     parse_policy,
     verify,
 )
@@ -58,7 +59,7 @@ def client(fake_sage: Any) -> Any:
 def test_an_allowed_call_reaches_sage_and_is_audited(fake_sage: Any, client: Any) -> None:
     fake_sage.seed("contacts", 2)
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit)
     assert agent.business_id == "biz-lead"  # its only business, chosen for it
     assert len(list(agent.contacts.list())) == 2
     assert fake_sage.count("GET /contacts") == 1
@@ -71,7 +72,7 @@ def test_an_allowed_call_reaches_sage_and_is_audited(fake_sage: Any, client: Any
 
 def test_a_denied_call_sends_nothing_and_says_why(fake_sage: Any, client: Any) -> None:
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit)
     with pytest.raises(AccessDenied) as caught:
         agent.contacts.delete("con00000001")
     assert isinstance(caught.value, SageError)
@@ -86,7 +87,7 @@ def test_a_denied_call_sends_nothing_and_says_why(fake_sage: Any, client: Any) -
 
 
 def test_another_business_is_refused_however_it_is_named(fake_sage: Any, client: Any) -> None:
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=MemoryAuditSink())
     with pytest.raises(AccessDenied, match="may act on biz-lead only, not biz-second"):
         agent.with_business("biz-second").contacts.list().first_page()
     with pytest.raises(AccessDenied, match="not biz-second"):
@@ -99,7 +100,7 @@ def test_another_business_is_refused_however_it_is_named(fake_sage: Any, client:
 def test_later_pages_and_budgets_go_through_the_guard(fake_sage: Any, client: Any) -> None:
     fake_sage.seed("contacts", 25)
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "counter", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "counter", audit=audit)
     pages = agent.contacts.list(items_per_page=10).pages()
     assert len(next(pages).items) == 10
     assert len(next(pages).items) == 10
@@ -116,7 +117,7 @@ async def test_the_async_client_is_checked_the_same_way(fake_sage: Any) -> None:
     async with AsyncSageAccounting(
         access_token=tokens["access_token"], base_url=fake_sage.base_url
     ) as client:
-        agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit)
+        agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit)
         await agent.contacts.list().first_page()
         with pytest.raises(AccessDenied):
             await agent.contacts.delete("con00000001")
@@ -127,7 +128,7 @@ async def test_the_async_client_is_checked_the_same_way(fake_sage: Any) -> None:
 def test_sage_refusing_for_the_users_role_is_recorded_as_such(fake_sage: Any, client: Any) -> None:
     fake_sage.inject(Fault(status=403, data_code="MultiUserAccessDenied", path="/contacts"))
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit)
     with pytest.raises(SageError):
         agent.contacts.list().first_page()
     (record,) = audit.records
@@ -142,7 +143,7 @@ def test_a_write_over_the_amount_waits_for_a_person_then_runs_once(
 ) -> None:
     audit = MemoryAuditSink()
     approvals = ApprovalStore()
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit, approvals=approvals)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit, approvals=approvals)
     body = invoice("1200.00")
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=body)
@@ -158,7 +159,7 @@ def test_a_write_over_the_amount_waits_for_a_person_then_runs_once(
     assert fake_sage.count("POST /sales_invoices") == 0
     private, public = new_key()
     policy = parse_policy(POLICY + f'\n[approvers.ann]\nname = "Ann"\npublic_key = "{public}"\n')
-    agent = client.for_agent(policy, "bookkeeper", audit=audit, approvals=approvals)
+    agent = for_agent(client, policy, "bookkeeper", audit=audit, approvals=approvals)
     with pytest.raises(ApprovalRequired) as caught:
         agent.sales_invoices.create(sales_invoice=body, idempotency_id=waiting.idempotency_id)
     waiting = caught.value
@@ -186,7 +187,7 @@ def test_a_python_callback_can_approve_or_reject(fake_sage: Any, client: Any) ->
         return write.preview["body"]["sales_invoice"]["total_amount"] == "2000.00"
 
     audit = MemoryAuditSink()
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=audit, approver=approver)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=audit, approver=approver)
     with pytest.raises(AccessDenied, match="a person rejected it"):
         agent.sales_invoices.create(sales_invoice=invoice("1500.00"))
     agent.sales_invoices.create(sales_invoice=invoice("2000.00"))
@@ -200,7 +201,7 @@ def test_the_audit_chain_shows_an_edited_or_deleted_record(
     fake_sage: Any, client: Any, tmp_path: Path
 ) -> None:
     db = tmp_path / "audit.sqlite"
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=db)
     agent.contacts.list().first_page()
     for _ in range(2):
         with pytest.raises(AccessDenied):
@@ -228,7 +229,7 @@ def test_a_head_noted_earlier_shows_the_log_cut_back(
     from sage_accounting.agents.cli import audit as audit_cli
 
     db = tmp_path / "audit.sqlite"
-    agent = client.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+    agent = for_agent(client, parse_policy(POLICY), "bookkeeper", audit=db)
     for _ in range(3):
         with pytest.raises(AccessDenied):
             agent.contacts.delete("con1")
@@ -257,7 +258,7 @@ def test_no_secret_reaches_the_audit_log(fake_sage: Any, tmp_path: Path) -> None
     tokens = fake_sage.issue_tokens()
     db = tmp_path / "audit.sqlite"
     with SageAccounting(access_token=tokens["access_token"], base_url=fake_sage.base_url) as c:
-        agent = c.for_agent(parse_policy(POLICY), "bookkeeper", audit=db)
+        agent = for_agent(c, parse_policy(POLICY), "bookkeeper", audit=db)
         agent.sales_invoices.create(sales_invoice=invoice("10.00"))
         flush_audit(agent)
     dump = "\n".join(sqlite3.connect(db).iterdump())
@@ -272,11 +273,11 @@ def test_change_feeds_go_through_the_guard(fake_sage: Any, client: Any) -> None:
     audit = MemoryAuditSink()
     policy = parse_policy(POLICY + '\n[agents.blind]\nareas = { Bank = "read" }\n')
     since = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    reader = client.for_agent(policy, "counter", audit=audit)
+    reader = for_agent(client, policy, "counter", audit=audit)
     assert len(list(reader.contacts.changes(since=since))) == 2  # upserts, then deletions
     assert {r.decision for r in audit.records} == {"allowed"}
     sent = fake_sage.count("GET /contacts")
-    blind = client.for_agent(policy, "blind", audit=audit)
+    blind = for_agent(client, policy, "blind", audit=audit)
     with pytest.raises(AccessDenied, match="Contacts: no access"):
         list(blind.contacts.changes(since=since))
     assert fake_sage.count("GET /contacts") == sent

@@ -22,7 +22,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from sage_accounting import FileTokenStore, TokenSet
-from sage_accounting.agents import load_policy, verify
+from sage_accounting.agents import for_agent, load_policy, verify
 from sage_accounting.agents.cli import agents, audit
 from sage_accounting.agents.policy import hash_key
 from sage_accounting.agents.signing import new_key
@@ -358,7 +358,7 @@ async def test_an_overflowing_number_is_a_tool_error_not_a_protocol_error() -> N
 
     policy = parse_policy('[agents.r]\nareas = { Contacts = "read" }\n')
     client = AsyncSageAccounting(access_token="t", base_url="http://127.0.0.1:9")
-    runner = Runner(client.for_agent(policy, "r", audit=MemoryAuditSink()), policy.agent("r"))
+    runner = Runner(for_agent(client, policy, "r", audit=MemoryAuditSink()), policy.agent("r"))
     for value in (float("inf"), float("nan"), 1.0):
         result, is_error = await runner.call("contacts_list", {"items_per_page": value})
         assert is_error and "invalid arguments: items_per_page" in result["error"], result

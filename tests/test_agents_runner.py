@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 
 from sage_accounting import AsyncSageAccounting
-from sage_accounting.agents import MemoryAuditSink, parse_policy
+from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 from sage_accounting.agents.runner import Runner, tool_text
 
 POLICY = """
@@ -35,7 +35,7 @@ async def test_a_list_keeps_every_digit_of_a_number_for_the_agent() -> None:
     policy = parse_policy(POLICY)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = AsyncSageAccounting(access_token="t", business_id="biz-lead", http_client=http)
-        guarded = client.for_agent(policy, "reader", audit=MemoryAuditSink())
+        guarded = for_agent(client, policy, "reader", audit=MemoryAuditSink())
         result, is_error = await Runner(guarded, policy.agent("reader")).call("contacts_list", {})
     assert not is_error
     (item,) = result["items"]

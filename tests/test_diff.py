@@ -15,6 +15,7 @@ from conftest import ACCOUNTS, HISTORY_DIR, USER_ACCOUNTS, write_spec_dir
 
 from sage_codegen.cli import main
 from sage_codegen.diff import SpecDiff, compare
+from sage_codegen.diff_report import FORMATS
 from sage_codegen.ir import Api
 from sage_codegen.ir_build import build_api
 from sage_codegen.loader import load_spec
@@ -425,3 +426,16 @@ def test_a_spec_directory_stands_for_the_documents_its_lock_names(
     result = CliRunner().invoke(main, ["diff", "spec", "--against", str(side)])
     assert result.exit_code == 0, result.output
     assert "0 breaking, 0 warning, 0 info" in result.output
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_writes_a_real_diff_and_an_empty_one(
+    name: str, old_api: Api, api: Api
+) -> None:
+    # A format added to FORMATS is offered by the command and run here, with nothing else to do.
+    fmt = FORMATS[name]
+    written = fmt.write(compare(old_api, api), old_api, api)
+    assert old_api.spec_digest in written and api.spec_digest in written
+    assert "no longer in DE" in written  # Germany's removal, in some form
+    assert fmt.write(compare(api, api), api, api).strip()
+    assert f"{name}: {fmt.help}" in " ".join(run("--help").output.split())

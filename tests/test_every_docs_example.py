@@ -75,7 +75,7 @@ SKIPPED: list[tuple[str, str, str]] = [
      "an include of examples/export_invoices_csv.py, run by tests/test_examples.py"),
     ("docs/examples.md", '--8<-- "examples/error_handling.py"',
      "an include of examples/error_handling.py, run by tests/test_examples.py"),
-    ("README.md", 'bookkeeper = client.for_agent("policy.toml", "bookkeeper")',
+    ("README.md", 'bookkeeper = for_agent(client, "policy.toml", "bookkeeper")',
      "needs a policy.toml with agents' keys and an approval flow (tests/test_agents_*.py)"),
     ("README.md", 'RedisTokenStore("redis://redis:6379/0"',
      "needs Redis at the host redis (tests/test_scale_*.py run a real one)"),

@@ -11,10 +11,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import ROOT, SPEC_DIR
 
+from sage_accounting._runtime._operation import QueryKind
 from sage_codegen.cli import main
 from sage_codegen.errors import GeneratorError
+from sage_codegen.imports import Imports
 from sage_codegen.inputs import DEFAULT_TEMPLATES, input_digest, stamp_path
-from sage_codegen.ir import Api
+from sage_codegen.ir import PARAMETER_KINDS, Api, TypeKind, TypeRef
 from sage_codegen.package_io import MANIFEST, RenderedFile, read_manifest, sha256, write_package
 
 PACKAGE = ROOT / "generated" / "sage_accounting"
@@ -230,3 +232,29 @@ def test_the_input_digest_covers_spec_documents_and_templates(tmp_path: Path) ->
     [document] = [p for p in spec.glob("*.json") if p.name != "spec.lock.json"][:1]
     document.write_bytes(document.read_bytes() + b" ")
     assert input_digest(spec, templates) != first
+
+
+# -- the kinds of types: one list (ir.TypeKind), the runtime's encodings for parameters ------------
+
+
+def test_every_kind_a_parameter_may_have_is_one_the_runtime_encodes() -> None:
+    # The generator refuses any other kind when it builds the IR; the runtime encodes these.
+    assert {kind.value for kind in PARAMETER_KINDS} == {kind.value for kind in QueryKind}
+
+
+def test_a_type_s_kind_is_one_of_the_ir_s_kinds() -> None:
+    assert TypeRef("decimal").kind is TypeKind.DECIMAL  # given by its value: the member
+    with pytest.raises(ValueError, match="'money' is not a valid TypeKind"):
+        TypeRef("money")  # type: ignore[arg-type]
+
+
+def test_an_annotation_s_imports_follow_its_names_never_its_enum_values() -> None:
+    # One list (imports.ANNOTATION_NAMES) serves models, TypedDicts and resource signatures; an
+    # enum value spelt like a name ("Decimal") would otherwise be an unused import ruff refuses.
+    annotation = 'Literal["Decimal", "dt"] | Sequence[dt.date] | NotRequired[LenientDate]'
+    assert Imports().add_for(annotation).block() == (
+        "import datetime as dt\n"
+        "from collections.abc import Sequence\n"
+        "from typing import Literal, NotRequired\n\n"
+        "from .._runtime import LenientDate"
+    )

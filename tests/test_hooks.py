@@ -23,7 +23,7 @@ class Recorder(RequestHook):
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, Any]] = []
 
-    def before_send(self, request: PreparedRequest, *, retry: bool) -> None:
+    def before_send(self, request: PreparedRequest, *, retry: int) -> None:
         self.seen.append(("before", request.path, retry))
 
     def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
@@ -34,7 +34,7 @@ class Recorder(RequestHook):
 
 
 class Refuse(RequestHook):
-    def before_send(self, request: PreparedRequest, *, retry: bool) -> None:
+    def before_send(self, request: PreparedRequest, *, retry: int) -> None:
         raise SageError(f"refused by the user's own check: {request.method} {request.path}")
 
 
@@ -103,3 +103,95 @@ def test_with_hooks_takes_hooks_only() -> None:
         ArgumentTypeError, match="hooks: must be RequestHook instances, not function"
     ):
         client.with_hooks(lambda request: None)  # type: ignore[arg-type]
+
+
+class EndRecorder(Recorder):
+    """Records the fourth end of an attempt too."""
+
+    def on_stopped(self, request: PreparedRequest, error: BaseException) -> None:
+        self.seen.append(("stopped", request.path, type(error).__name__))
+
+
+def test_retry_counts_the_earlier_attempts_of_the_request() -> None:
+    recorder = Recorder()
+    client = SageAccounting(access_token="t", base_url="http://127.0.0.1:9", max_retries=2)
+    with pytest.raises(APIConnectionError):
+        client.with_hooks(recorder).user.get()
+    retries = [detail for event, _path, detail in recorder.seen if event == "before"]
+    assert retries == [0, 1, 2] and all(type(n) is int for n in retries)
+
+
+def test_every_attempt_a_hook_let_through_ends_once_even_when_a_later_hook_refuses(
+    fake_sage: Any,
+) -> None:
+    sync, _ = clients(fake_sage)
+    first, last = EndRecorder(), EndRecorder()
+    with pytest.raises(SageError, match="refused"):
+        sync.with_hooks(first, Refuse(), last).user.get()
+    assert first.seen == [("before", "/user", 0), ("stopped", "/user", "SageError")]
+    assert last.seen == []  # never asked: the request stopped before it
+
+
+async def test_an_interrupted_attempt_ends_in_on_stopped_sync_and_async() -> None:
+    def interrupted(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    sync_http = httpx.Client(transport=httpx.MockTransport(interrupted))
+    sync = SageAccounting(
+        access_token="t", base_url="https://sage.test/v3.1", http_client=sync_http
+    )
+    recorder = EndRecorder()
+    with pytest.raises(KeyboardInterrupt):
+        sync.with_hooks(recorder).user.get()
+    assert recorder.seen == [("before", "/user", 0), ("stopped", "/user", "KeyboardInterrupt")]
+
+    async def refused(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a transport bug, not a TransportError")
+
+    async_http = httpx.AsyncClient(transport=httpx.MockTransport(refused))
+    async_ = AsyncSageAccounting(
+        access_token="t", base_url="https://sage.test/v3.1", http_client=async_http
+    )
+    recorder = EndRecorder()
+    with pytest.raises(RuntimeError, match="a transport bug"):
+        await async_.with_hooks(recorder).user.get()
+    assert recorder.seen == [("before", "/user", 0), ("stopped", "/user", "RuntimeError")]
+    sync_http.close()
+    await async_http.aclose()
+
+
+def test_the_401_answered_by_a_refresh_and_a_replay_reaches_after_response(
+    fake_sage: Any, session: Any
+) -> None:
+    from sage_accounting import OAuthSession, TokenSet
+
+    tokens = session.store.load()
+    # The client believes the token is still good (as after clock skew): Sage says 401.
+    stale = OAuthSession(
+        session.app, tokens=TokenSet(tokens.access_token, tokens.refresh_token, expires_at=0)
+    )
+    fake_sage.clock.advance(301)
+    recorder = EndRecorder()
+    client = SageAccounting(session=stale, base_url=fake_sage.base_url).with_hooks(recorder)
+    client.user.get()
+    assert recorder.seen == [
+        ("before", "/user", 0),
+        ("after", "/user", 401),
+        ("before", "/user", 1),
+        ("after", "/user", 200),
+    ]
+
+
+class Faulty(RequestHook):
+    def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
+        raise SageError("a hook's own bug")
+
+
+def test_a_hook_raising_on_the_answer_does_not_keep_later_hooks_from_hearing(
+    fake_sage: Any,
+) -> None:
+    sync, _ = clients(fake_sage)
+    later = EndRecorder()
+    with pytest.raises(SageError, match="a hook's own bug"):
+        sync.with_hooks(Faulty(), later).user.get()
+    assert later.seen == [("before", "/user", 0), ("after", "/user", 200)]

@@ -37,8 +37,9 @@ ALLOWED_BY_SUBPACKAGE = {
     # [sync]; psycopg2 and duckdb come with dlt[postgres] and dlt[duckdb]; pyarrow: the Arrow
     # tables the sync hands dlt
     "sync": CORE | {"click", "dlt", "psycopg2", "duckdb", "pyarrow"},
-    # [scale]: Redis, SQL, the `limits` library, Fernet
-    "scale": CORE | {"limits", "redis", "sqlalchemy", "psycopg", "cryptography"},
+    # [scale]: Redis, SQL, Fernet
+    "scale": CORE | {"redis", "sqlalchemy", "psycopg", "cryptography"},
+    "otel": CORE | {"opentelemetry"},  # [otel]: the API only
 }
 # Type checkers ship typeshed's stubs of typing_extensions, so an import of it under
 # TYPE_CHECKING needs no installed package; at run time it would.

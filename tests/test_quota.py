@@ -226,3 +226,37 @@ def test_the_cli_export_checks_the_days_budget_before_it_starts(tmp_path: Any) -
         assert "exported 450 contacts" in _export.run(
             roomy, op, Contact, target, {}, None, None, False
         )
+
+
+class _SlowBackend(MemoryBackend):
+    """This process's counts, read as slowly as a backend across a network (local=False: the
+    async client must not read it in its loop)."""
+
+    local = False
+
+    def read(self, ask: Any, now: float) -> Any:
+        time.sleep(0.3)
+        return super().read(ask, now)
+
+
+async def test_the_async_clients_quota_is_awaited_without_blocking_its_loop() -> None:
+    import asyncio
+
+    with SageSandbox(demo_data=False) as sage:
+        quota = Quota(_SlowBackend(), QuotaLimits(business_rate=RateLimit(5), business_per_day=9))
+        async with sage.async_client(quota=quota) as client:
+            await client.contacts.list().first_page()
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticking = asyncio.create_task(tick())
+            status = await client.quota
+            ticking.cancel()
+        assert status.business_rate.used == 1 and status.business_rate.remaining == 4
+        assert status.business_day.used == 1 and status.business_day.remaining == 8
+        assert ticks >= 10  # the loop ran on while the ledger was read (0.3 s)

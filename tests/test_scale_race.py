@@ -293,18 +293,28 @@ def test_eight_hosts_refresh_one_grant_through_sqlite(runs: Any) -> None:
 
 def test_eight_hosts_use_a_businesss_minute_without_a_429(runs: Any) -> None:
     run = runs("quota")
-    sent = sorted(t for w in run.workers for t in w.get("sent", []))
+
+    def per_minute(key: str) -> list[int]:
+        times = sorted(t for w in run.workers for t in w.get(key, []))
+        return [
+            sum(1 for t in times if times[0] + 61 * k <= t < times[0] + 61 * (k + 1))
+            for k in range(QUOTA_MINUTES)
+        ]
+
     statuses: dict[str, int] = {}
     for worker in run.workers:
         for status, n in worker.get("statuses", {}).items():
             statuses[status] = statuses.get(status, 0) + n
-    per_minute = [
-        sum(1 for t in sent if sent[0] + 61 * k <= t < sent[0] + 61 * (k + 1))
-        for k in range(QUOTA_MINUTES)
-    ]
-    print(f"\nquota: per minute {per_minute}, statuses {statuses}, counts {run.counts}")
+    # The ledger's minutes, by when it admitted each call: a loaded machine's delay between
+    # admitting and sending shifts minutes counted by send times (seen: [106, 94] at load 17,
+    # with zero 429s), so sends are printed, not judged.
+    admitted, sent = per_minute("admitted"), per_minute("sent")
+    print(
+        f"\nquota: per minute admitted {admitted}, sent {sent}, statuses {statuses},"
+        f" counts {run.counts}"
+    )
     assert all(code == 0 for code in run.exit_codes), run.stderr
     assert run.counts.get("429 minute", 0) == 0 and "429" not in statuses, statuses
     # Used: at least 95 of each minute's 100 (the ledger's minute is 61 s: see _quota's
     # WINDOW_MARGIN). Never more than Sage's 100 in its 60 s: the sandbox's zero 429s above.
-    assert all(n >= 95 for n in per_minute), per_minute
+    assert all(n >= 95 for n in admitted), admitted

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from .diff import LEVELS
 from .diff_report import FORMATS
 from .errors import GeneratorError, SpecError
 from .inputs import DEFAULT_TEMPLATES, input_digest, stamp_for, up_to_date, write_stamp
@@ -256,10 +257,11 @@ def _digest_or_empty(spec_dir: Path, templates: Path) -> str:
     type=click.Choice(sorted(FORMATS)),
     default="text",
     show_default=True,
+    help="; ".join(f"{name}: {f.help}" for name, f in FORMATS.items()) + ".",
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["breaking", "warning", "info", "never"]),
+    type=click.Choice([*LEVELS, "never"]),
     default="breaking",
     show_default=True,
     help="Exit 1 when a change at or above this level is found.",
@@ -298,9 +300,9 @@ def diff(
     except SpecError as exc:
         fail(str(exc))
     changes = compare(old, new, country, edition)
-    click.echo(FORMATS[output_format](changes, old, new), nl=False)
-    threshold = None if fail_on == "never" else fail_on
-    sys.exit(1 if changes.at_or_above(threshold) else 0)  # type: ignore[arg-type]
+    click.echo(FORMATS[output_format].write(changes, old, new), nl=False)
+    threshold = next((level for level in LEVELS if level == fail_on), None)  # None: "never"
+    sys.exit(1 if changes.at_or_above(threshold) else 0)
 
 
 def load_side(paths: tuple[str, ...], strict: bool) -> LoadedSpec:

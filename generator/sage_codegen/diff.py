@@ -19,9 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, assert_never
 
-from .ir import AccessRequirement, Api, Availability, Field, Model, Operation, Parameter, TypeRef
+from .ir import (
+    AccessRequirement,
+    Api,
+    Availability,
+    Field,
+    Model,
+    Operation,
+    Parameter,
+    TypeKind,
+    TypeRef,
+)
 from .spelling import param_annotation
 
 Level = Literal["breaking", "warning", "info"]
@@ -57,21 +67,25 @@ class SpecDiff:
 
 def describe_type(t: TypeRef) -> str:
     """A spec-level name for a type: string, string(date), number, integer, array of X, X."""
-    if t.kind == "list" and t.item is not None:
-        return f"array of {describe_type(t.item)}"
-    if t.kind == "model":
-        return str(t.model)
-    return {
-        "string": "string",
-        "integer": "integer",
-        "decimal": "number",
-        "boolean": "boolean",
-        "date": "string(date)",
-        "datetime": "string(date-time)",
-        "binary": "string(binary)",
-        "any": "any",
-        "dict": "object",
-    }[t.kind]
+    match t.kind:
+        case TypeKind.STRING | TypeKind.INTEGER | TypeKind.BOOLEAN | TypeKind.ANY:
+            return t.kind.value
+        case TypeKind.DECIMAL:
+            return "number"
+        case TypeKind.DATE:
+            return "string(date)"
+        case TypeKind.DATETIME:
+            return "string(date-time)"
+        case TypeKind.BINARY:
+            return "string(binary)"
+        case TypeKind.DICT:
+            return "object"
+        case TypeKind.LIST:
+            assert t.item is not None
+            return f"array of {describe_type(t.item)}"
+        case TypeKind.MODEL:
+            return str(t.model)
+    assert_never(t.kind)
 
 
 def _same_type(old: TypeRef, new: TypeRef) -> bool:
@@ -471,13 +485,7 @@ class _Differ:
                     f.pointer,
                     f"{path}: {'required' if f.required else 'optional'} request property `{name}` added",
                 )
-                self.sdk_change(
-                    "sdk-field-added",
-                    level,
-                    f"model {new.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{new.name}`: {'required ' if f.required else ''}field `{f.py_name}` added",
-                )
+                self.sdk_field_added(new.name, f, level)
         for name in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[name], new_fields[name]
             location = f"{path}.{name}"
@@ -515,11 +523,17 @@ class _Differ:
                 removed_level="breaking",
                 added_level="info",
             )
-            old_inner, new_inner = _inner_model(o.type), _inner_model(n.type)
+            old_inner, new_inner = o.type.referenced_model, n.type.referenced_model
             if old_inner and new_inner:
                 self.request_model(
                     self.old_models[old_inner], self.new_models[new_inner], location, seen
                 )
+
+    def sdk_field_added(self, model: str, field: Field, level: Level) -> None:
+        where = f"model {model}.{field.py_name}"
+        required = "required " if field.required else ""
+        text = f"model `{model}`: {required}field `{field.py_name}` added"
+        self.sdk_change("sdk-field-added", level, where, field.pointer, text)
 
     def sdk_field_removed(self, model: str, field: Field) -> None:
         where = f"model {model}.{field.py_name}"
@@ -535,8 +549,8 @@ class _Differ:
     def field_types_match(self, old: Field, new: Field) -> bool:
         """Same wire type; two inline request objects count as the same type whatever their
         generated names (their fields are compared one by one)."""
-        if _inner_model(old.type) and _inner_model(new.type):
-            return (old.type.kind == "list") == (new.type.kind == "list")
+        if old.type.referenced_model and new.type.referenced_model:
+            return (old.type.kind is TypeKind.LIST) == (new.type.kind is TypeKind.LIST)
         return _same_type(old.type, new.type)
 
     # -- responses ----------------------------------------------------------------------------------
@@ -633,13 +647,7 @@ class _Differ:
                     f.pointer,
                     f"{new.name}: response property `{fname}` added",
                 )
-                self.sdk_change(
-                    "sdk-field-added",
-                    "info",
-                    f"model {new.name}.{f.py_name}",
-                    f.pointer,
-                    f"model `{new.name}`: field `{f.py_name}` added",
-                )
+                self.sdk_field_added(new.name, f, "info")
         for fname in sorted(old_fields.keys() & new_fields.keys()):
             o, n = old_fields[fname], new_fields[fname]
             location = f"model {new.name}.{fname}"
@@ -746,11 +754,3 @@ class _Differ:
             note(
                 "availability-country-removed", "breaking", f"no longer in {country} ({where_lost})"
             )
-
-
-def _inner_model(t: TypeRef) -> str | None:
-    if t.kind == "model":
-        return t.model
-    if t.kind == "list" and t.item is not None and t.item.kind == "model":
-        return t.item.model
-    return None

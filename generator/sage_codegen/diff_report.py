@@ -1,14 +1,22 @@
 """Writing a SpecDiff: text grouped by level, Markdown for a pull request, JSON for tools, and a
-draft CHANGELOG entry in SDK terms."""
+draft CHANGELOG entry in SDK terms.
+
+A new format is one function here, ``(diff, old, new) -> str``, and one entry in ``FORMATS`` at
+the end (its name and a line of help): ``sage-codegen diff --format`` offers what ``FORMATS``
+holds, and ``tests/test_diff.py`` runs every format over a real diff and an empty one. The
+helpers below are what the formats share: the changes of each section (``sections``), repeats
+grouped (``_grouped``, ``_template``), the summary line and the spec warnings of each side.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
-from .diff import LEVELS, Change, SpecDiff
+from .diff import LEVELS, Change, Level, SpecDiff
 from .ir import Api
 
 # In text and Markdown, the same warning or info in many places (Germany leaving 241 operations)
@@ -47,6 +55,15 @@ def _summary(diff: SpecDiff) -> str:
     return ", ".join(f"{diff.count(level)} {level}" for level in LEVELS)
 
 
+def sections(diff: SpecDiff) -> Iterator[tuple[Level, str, list[Change]]]:
+    """``(level, "API" or "SDK", changes)`` for each non-empty section, most severe first."""
+    for level in LEVELS:
+        for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
+            chosen = [c for c in changes if c.level == level]
+            if chosen:
+                yield level, title, chosen
+
+
 def _spec_warnings(old: Api, new: Api) -> list[tuple[str, list[str]]]:
     """Each side's spec warnings: faults read one safe way, operations generation would refuse."""
     return [
@@ -61,19 +78,15 @@ def text(diff: SpecDiff, old: Api, new: Api) -> str:
     for side, warnings in _spec_warnings(old, new):
         lines.append(f"\nSPEC WARNINGS ({side} spec, {len(warnings)})")
         lines.extend(f"  {w}" for w in warnings)
-    for level in LEVELS:
-        for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
-            chosen = [c for c in changes if c.level == level]
-            if not chosen:
-                continue
-            lines.append(f"\n{level.upper()} ({title}, {len(chosen)})")
-            for change, members in _grouped(chosen):
-                if len(members) > 1:
-                    lines.append(f"  [{change.rule}] x{len(members)}: {_template(change)}")
-                    lines.append(f"      e.g. {', '.join(m.location for m in members[:3])}, ...")
-                else:
-                    lines.append(f"  [{change.rule}] {change.text}")
-                    lines.append(f"      at {change.pointer}")
+    for level, title, chosen in sections(diff):
+        lines.append(f"\n{level.upper()} ({title}, {len(chosen)})")
+        for change, members in _grouped(chosen):
+            if len(members) > 1:
+                lines.append(f"  [{change.rule}] x{len(members)}: {_template(change)}")
+                lines.append(f"      e.g. {', '.join(m.location for m in members[:3])}, ...")
+            else:
+                lines.append(f"  [{change.rule}] {change.text}")
+                lines.append(f"      at {change.pointer}")
     if not diff.all():
         lines.append("no changes")
     return "\n".join(lines) + "\n"
@@ -90,27 +103,23 @@ def markdown(diff: SpecDiff, old: Api, new: Api) -> str:
         lines += [f"### Spec warnings: {side} spec ({len(warnings)})", ""]
         lines += [f"- `{w}`" for w in warnings]
         lines.append("")
-    for level in LEVELS:
-        for title, changes in (("API", diff.api), ("SDK", diff.sdk)):
-            chosen = [c for c in changes if c.level == level]
-            if not chosen:
-                continue
-            lines += [
-                f"### {level.capitalize()}: {title} ({len(chosen)})",
-                "",
-                "| rule | change | where |",
-                "| --- | --- | --- |",
-            ]
-            for change, members in _grouped(chosen):
-                what = _template(change) if len(members) > 1 else change.text
-                where = (
-                    f"{len(members)} places, e.g. `{members[0].location}`"
-                    if len(members) > 1
-                    else f"`{change.pointer}`"
-                )
-                cell = what.replace("|", "\\|")
-                lines.append(f"| `{change.rule}` | {cell} | {where} |")
-            lines.append("")
+    for level, title, chosen in sections(diff):
+        lines += [
+            f"### {level.capitalize()}: {title} ({len(chosen)})",
+            "",
+            "| rule | change | where |",
+            "| --- | --- | --- |",
+        ]
+        for change, members in _grouped(chosen):
+            what = _template(change) if len(members) > 1 else change.text
+            where = (
+                f"{len(members)} places, e.g. `{members[0].location}`"
+                if len(members) > 1
+                else f"`{change.pointer}`"
+            )
+            cell = what.replace("|", "\\|")
+            lines.append(f"| `{change.rule}` | {cell} | {where} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -191,9 +200,14 @@ def _draft_line(change: Change, members: list[Change]) -> str:
     return change.text[0].upper() + change.text[1:]
 
 
-FORMATS: dict[str, Callable[[SpecDiff, Api, Api], str]] = {
-    "text": text,
-    "markdown": markdown,
-    "json": as_json,
-    "changelog": changelog,
+class Format(NamedTuple):
+    write: Callable[[SpecDiff, Api, Api], str]
+    help: str  # one line, shown by ``sage-codegen diff --help``
+
+
+FORMATS: dict[str, Format] = {
+    "text": Format(text, "grouped by level, each change with its pointer (the default)"),
+    "markdown": Format(markdown, "tables by level, for a pull request"),
+    "json": Format(as_json, "every change, for tools"),
+    "changelog": Format(changelog, "a draft CHANGELOG entry in what SDK users see"),
 }

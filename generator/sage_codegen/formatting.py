@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from .black_form import LINE_LENGTH
 from .errors import GeneratorError
-from .spelling import LINE_LENGTH
 
 # black is imported only when a file needs it (most runs format nothing): its version is read
 # from the installed distribution, the same string as black.__version__.
@@ -28,7 +28,8 @@ def needs_black(source: str) -> bool:
     """Whether black may change this template output: it has a code line over the line length.
 
     The templates write black's form (imports, signatures, blank lines, trailing commas), so what
-    black still rewrites is a line too long, such as a long ``Literal[...]`` enum. Long lines inside
+    black still rewrites is a line too long, such as a long ``Literal[...]`` enum, or a string
+    holding an escaped quote (black prefers ``'"'`` to ``"\\""``). Long lines inside
     docstrings or marked ``# fmt: skip`` are left alone by black too. The rule errs towards black
     (a long line black cannot split still goes through it), and CI proves it: ``make lint`` runs
     ``black --check`` over the committed package and ``make check-generated`` shows the committed
@@ -39,13 +40,9 @@ def needs_black(source: str) -> bool:
         if _UNSPLITTABLE.fullmatch(line):
             continue  # black leaves a '"key": "value",' or '"key": name,' entry as it is
         quotes = line.count('"""')
-        if (
-            len(line) > LINE_LENGTH
-            and not in_docstring
-            and not quotes
-            and not line.endswith("# fmt: skip")
-        ):
-            return True
+        if not in_docstring and not quotes and not line.endswith("# fmt: skip"):
+            if len(line) > LINE_LENGTH or '\\"' in line:
+                return True  # too long, or a string black may requote ('"' for "\"")
         if quotes % 2:
             in_docstring = not in_docstring
     return False

@@ -8,10 +8,28 @@ saves black a pass over the file and keeps ``ruff``'s import rules quiet.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from .spelling import LINE_LENGTH
+from .black_form import LINE_LENGTH
+
+# Names an annotation the spellings write may use, and where each comes from (a plain import
+# when no name follows the module).
+ANNOTATION_NAMES: dict[str, tuple[str, ...]] = {
+    "dt": ("datetime as dt",),
+    "Decimal": ("decimal", "Decimal"),
+    "Any": ("typing", "Any"),
+    "Literal": ("typing", "Literal"),
+    "NotRequired": ("typing", "NotRequired"),
+    "Sequence": ("collections.abc", "Sequence"),
+    "Mapping": ("collections.abc", "Mapping"),
+    "LenientDate": (".._runtime", "LenientDate"),
+    "LenientDateTime": (".._runtime", "LenientDateTime"),
+    "RequestDecimal": (".._runtime", "RequestDecimal"),
+}
+_ANNOTATION_NAME = re.compile(r"\b(" + "|".join(ANNOTATION_NAMES) + r")\b")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # an enum's value is no name to import
 
 # Top-level packages isort puts in the third-party section (everything else absolute is the
 # standard library in generated code: the SDK depends on httpx and pydantic only).
@@ -80,6 +98,13 @@ class Imports:
 
     def add_if(self, condition: bool, module: str, *names: str) -> Imports:
         return self.add(module, *names) if condition else self
+
+    def add_for(self, annotation: str) -> Imports:
+        """What an annotation needs imported: found in the annotation itself (``ANNOTATION_NAMES``),
+        so no module keeps its own list of which type needs which import."""
+        for name in _ANNOTATION_NAME.findall(_STRING.sub('""', annotation)):
+            self.add(*ANNOTATION_NAMES[name])
+        return self
 
     def block(self) -> str:
         return import_block(self._runtime)

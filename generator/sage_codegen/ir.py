@@ -9,6 +9,7 @@ and ordered deterministically: the same spec always builds an equal IR.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 from .report import SpecWarning
@@ -62,10 +63,43 @@ class Availability:
 
 # -- types ------------------------------------------------------------------------------------------
 
-TypeKind = Literal[
-    "string", "integer", "decimal", "boolean", "date", "datetime", "binary", "any", "dict",
-    "list", "model",
-]  # fmt: skip
+
+class TypeKind(StrEnum):
+    """What a field's or a parameter's value is: the one list of kinds.
+
+    Every module that treats kinds differently dispatches with ``match`` and ends in
+    ``assert_never``, so a kind added here makes ``make lint`` (mypy) name each place that must
+    handle it: its annotations (``spelling``), what a dict body takes (``typed_dicts``), its JSON
+    Schema (``tool_schemas``), its name in a diff (``diff``), its query encoding
+    (``runtime_contract`` and the runtime's ``QueryKind``), what a module imports for it
+    (``render``) and how a schema becomes one (``ir_schemas``)."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    DECIMAL = "decimal"  # money, quantities, rates: Decimal, never float
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    BINARY = "binary"
+    ANY = "any"  # the spec gives no type
+    DICT = "dict"  # an object with no declared properties
+    LIST = "list"  # ``item`` is the type of its items
+    MODEL = "model"  # ``model`` is the class name
+
+
+# The kinds a path, query or header parameter may have (a model, object or file is refused when the
+# IR is built; the runtime's ``QueryKind`` encodes each of these).
+PARAMETER_KINDS = frozenset(
+    {
+        TypeKind.STRING,
+        TypeKind.INTEGER,
+        TypeKind.DECIMAL,
+        TypeKind.BOOLEAN,
+        TypeKind.DATE,
+        TypeKind.DATETIME,
+        TypeKind.LIST,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +111,17 @@ class TypeRef:
     model: str | None = None
     enum: tuple[str, ...] = ()
     format: str | None = None  # the spec's format, kept for the diff (double, int32, ...)
+
+    def __post_init__(self) -> None:
+        # A kind given as its value ("decimal") is the member; an unknown one fails here.
+        object.__setattr__(self, "kind", TypeKind(self.kind))
+
+    @property
+    def referenced_model(self) -> str | None:
+        """The model class this type names, a list's items included; None for anything else."""
+        if self.kind is TypeKind.LIST and self.item is not None:
+            return self.item.referenced_model
+        return self.model if self.kind is TypeKind.MODEL else None
 
 
 # -- models -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 from .descriptions import read_description
 from .errors import SpecError, escape_pointer_token
-from .ir import Operation, Parameter, RequestBody, Resource
+from .ir import PARAMETER_KINDS, Operation, Parameter, RequestBody, Resource, TypeKind
 from .ir_responses import Responses
 from .ir_schemas import Schemas, spec_error
 from .naming import operation_method_name, python_identifier, snake
@@ -160,7 +160,7 @@ class Operations:
         schema = param.get("schema") or {}
         name = str(param["name"])
         type_ = parameter_type(name, self.schemas.type(schema, f"{source}{where}/schema"))
-        if type_.kind in ("model", "dict", "binary"):
+        if type_.kind not in PARAMETER_KINDS:
             raise spec_error(
                 source, where, f"parameter {name!r}: {type_.kind} values are not supported"
             )
@@ -194,7 +194,7 @@ class Operations:
         inner_type = self.schemas.type(
             inner, f"{wrapper_source}/properties/{escape_pointer_token(key)}"
         )
-        if inner_type.kind != "model" or inner_type.model is None:
+        if inner_type.kind is not TypeKind.MODEL or inner_type.model is None:
             raise spec_error(wrapper_source, "", "the wrapped body must be an object")
         return RequestBody(
             key=key,

@@ -13,7 +13,7 @@ from typing import Any
 
 from genson import SchemaBuilder
 
-from .ir import Model, Response
+from .ir import Model, Response, TypeKind
 from .ir_schemas import Schemas, spec_error
 from .naming import pascal, singular
 from .report import Report
@@ -111,7 +111,7 @@ class Responses:
             item = self.schemas.type(schema.get("items") or {}, f"{source}/responses/{status}")
             return Response(int(status), item.model, array_response_pages(method), False)
         type_ = self.schemas.type(schema, f"{source}/responses/{status}")
-        if type_.kind != "model":
+        if type_.kind is not TypeKind.MODEL:
             raise spec_error(source, f"/responses/{status}", "a response must be a model or a list")
         return Response(int(status), type_.model, False, False)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .errors import SpecError, escape_pointer_token
-from .ir import Field, ModelRole, TypeRef
+from .ir import Field, ModelRole, TypeKind, TypeRef
 from .naming import pascal, python_identifier
 from .sage_rules import is_named_list
 from .swagger2 import SOURCE_KEY
@@ -104,34 +104,36 @@ class Schemas:
         if isinstance(ref, str):
             name, target = self.target(ref)
             if is_named_list(target):
-                return TypeRef("list", item=self.type(target.get("items") or {}, f"{where}/items"))
-            return TypeRef("model", model=self.model_names[name])
+                return TypeRef(
+                    TypeKind.LIST, item=self.type(target.get("items") or {}, f"{where}/items")
+                )
+            return TypeRef(TypeKind.MODEL, model=self.model_names[name])
         kind, fmt = schema.get("type"), schema.get("format")
         enum = tuple(str(v) for v in schema.get("enum") or ())
         if kind == "array":
             items = schema.get("items") or {}
-            return TypeRef("list", item=self.type(items, f"{where}/items"))
+            return TypeRef(TypeKind.LIST, item=self.type(items, f"{where}/items"))
         if is_inline_object(schema):
             inline = self.inline_name.get(where)
             if inline is None:
                 raise spec_error(where, "", "inline object found where none was collected")
-            return TypeRef("model", model=inline)
+            return TypeRef(TypeKind.MODEL, model=inline)
         if kind == "object" or (kind is None and "additionalProperties" in schema):
-            return TypeRef("dict")
+            return TypeRef(TypeKind.DICT)
         if kind == "string":
             if fmt == "date":
-                return TypeRef("date", format=fmt)
+                return TypeRef(TypeKind.DATE, format=fmt)
             if fmt == "date-time":
-                return TypeRef("datetime", format=fmt)
+                return TypeRef(TypeKind.DATETIME, format=fmt)
             if fmt in ("binary", "byte"):
-                return TypeRef("binary", format=fmt)
-            return TypeRef("string", enum=enum, format=fmt)
+                return TypeRef(TypeKind.BINARY, format=fmt)
+            return TypeRef(TypeKind.STRING, enum=enum, format=fmt)
         if kind == "number":
-            return TypeRef("decimal", format=fmt)
+            return TypeRef(TypeKind.DECIMAL, format=fmt)
         if kind == "integer":
-            return TypeRef("integer", format=fmt)
+            return TypeRef(TypeKind.INTEGER, format=fmt)
         if kind == "boolean":
-            return TypeRef("boolean")
+            return TypeRef(TypeKind.BOOLEAN)
         if kind is None:
-            return TypeRef("any")
+            return TypeRef(TypeKind.ANY)
         raise spec_error(where, "/type", f"unknown type {kind!r}")

@@ -10,7 +10,7 @@ import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .ir import Api, Model, Resource, TypeRef
+from .ir import Api, Model, Resource
 from .naming import pascal, snake
 
 
@@ -20,15 +20,6 @@ class ModelModule:
 
     name: str
     models: tuple[Model, ...]
-
-
-def referenced_models(t: TypeRef) -> set[str]:
-    """The model classes a type names (a list's items included)."""
-    if t.kind == "model" and t.model:
-        return {t.model}
-    if t.kind == "list" and t.item:
-        return referenced_models(t.item)
-    return set()
 
 
 def module_of_models(api: Api) -> dict[str, str]:
@@ -65,7 +56,7 @@ def _definitions_reached(model: Model, by_name: dict[str, Model]) -> set[str]:
     while todo:
         current = todo.pop()
         for f in current.fields:
-            for ref in referenced_models(f.type):
+            if ref := f.type.referenced_model:
                 target = by_name[ref]
                 if target.definition:
                     reached.add(target.definition)
@@ -133,7 +124,7 @@ def dependency_order(models: list[Model]) -> list[Model]:
             return
         visiting.add(model.name)
         for f in model.fields:
-            for ref in sorted(referenced_models(f.type) & names):
+            if (ref := f.type.referenced_model) in names:
                 place(by_name[ref])
         visiting.discard(model.name)
         placed.add(model.name)

@@ -8,13 +8,13 @@ is ``package_io``'s job, spellings are ``spelling``'s, imports are ``imports``'s
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
 
 from . import typed_dicts
+from .black_form import annotated_name, wrapped
 from .formatting import check_syntax, format_all, needs_black
 from .imports import Imports, from_import, import_block, import_order
 from .inputs import DEFAULT_TEMPLATES
@@ -25,12 +25,10 @@ from .layout import (
     laid_out,
     model_modules,
     module_of_models,
-    referenced_models,
 )
 from .package_io import RenderedFile, reusable_files, sha256
 from .runtime_contract import operation_constant, query_constants, query_entry, query_param
 from .spelling import (
-    annotated_name,
     docstring,
     field_annotation,
     one_line,
@@ -68,7 +66,10 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
         json=lambda v: json.dumps(v, ensure_ascii=False),
     )
     env.globals.update(
-        from_import=from_import, query_constants=query_constants, annotated=annotated_name
+        from_import=from_import,
+        query_constants=query_constants,
+        annotated=annotated_name,
+        wrapped=wrapped,
     )
     typed_dicts.install(env)
     return env
@@ -76,28 +77,15 @@ def environment(templates: Path = DEFAULT_TEMPLATES) -> jinja2.Environment:
 
 # -- the imports of each generated module -----------------------------------------------------------
 
-# Names a model annotation may use, and where each comes from.
-_ANNOTATION_NAMES = {
-    "dt": ("datetime as dt",),
-    "Decimal": ("decimal", "Decimal"),
-    "Any": ("typing", "Any"),
-    "Literal": ("typing", "Literal"),
-    "LenientDate": (".._runtime", "LenientDate"),
-    "LenientDateTime": (".._runtime", "LenientDateTime"),
-    "RequestDecimal": (".._runtime", "RequestDecimal"),
-}
-_ANNOTATION_NAME = re.compile(r"\b(" + "|".join(_ANNOTATION_NAMES) + r")\b")
-
 
 def model_module_imports(module: ModelModule, module_of: dict[str, str]) -> Imports:
     imports = Imports().add("__future__", "annotations")
     for model in module.models:
         imports.add(".._runtime", "RequestModel" if model.role == "request" else "SageModel")
         for f in model.fields:
-            for name in _ANNOTATION_NAME.findall(field_annotation(f.type, model.role)):
-                imports.add(*_ANNOTATION_NAMES[name])
+            imports.add_for(field_annotation(f.type, model.role))
             imports.add_if(f.py_name != f.name, "pydantic", "Field")
-            for ref in sorted(referenced_models(f.type)):
+            if ref := f.type.referenced_model:
                 imports.add_if(module_of[ref] != module.name, "." + module_of[ref], ref)
     return imports
 
@@ -113,7 +101,6 @@ def models_init_imports(modules: list[ModelModule]) -> Imports:
 def resource_imports(resource: Resource, module_of: dict[str, str]) -> Imports:
     """A resource module's imports; models only for type checking (imported on first call)."""
     ops = resource.operations
-    kinds = {p.type.kind for op in ops for p in op.parameters}
     lists = any(op.response.is_list for op in ops)
     singles = any(not op.response.is_list for op in ops)
     files = any(op.response.is_binary for op in ops)
@@ -123,11 +110,12 @@ def resource_imports(resource: Resource, module_of: dict[str, str]) -> Imports:
     # Query parameters spelt QueryParam(QueryKind.X, ...) rather than a shared constant.
     custom_kinds = enums or any(p.required for op in ops for p in op.query_parameters)
     imports = Imports().add("__future__", "annotations")
-    imports.add_if(feeds or bool(kinds & {"date", "datetime"}), "datetime as dt")
-    imports.add_if(feeds or "list" in kinds, "collections.abc", "Sequence")
-    imports.add_if("decimal" in kinds, "decimal", "Decimal")
+    for op in ops:  # path parameters are plain str
+        for p in op.query_parameters + op.header_parameters:
+            imports.add_for(param_annotation(p))
+    imports.add_if(feeds, "datetime as dt")  # the signature of ``changes``
+    imports.add_if(feeds, "collections.abc", "Sequence")
     imports.add("typing", "Unpack")
-    imports.add_if(enums, "typing", "Literal")
     runtime = ".._runtime"
     imports.add(runtime, "AsyncAPIResource", "Operation", "RequestOptions", "SyncAPIResource")
     imports.add_if(lists, runtime, "AsyncPager", "SyncPager", "to_raw_page", "async_to_raw_page")

@@ -12,15 +12,16 @@ import json
 
 from sage_accounting._runtime._operation import QueryKind
 
+from .black_form import dict_entry
 from .ir import Parameter, Resource
 from .naming import snake
-from .spelling import LINE_LENGTH, pytuple
+from .spelling import pytuple
 
 
 def query_kind(p: Parameter) -> QueryKind:
     """The runtime's encoding of a query parameter: the IR's kind must be one it knows."""
     try:
-        return QueryKind(p.type.kind)
+        return QueryKind(p.type.kind.value)
     except ValueError:
         raise ValueError(
             f"query parameter {p.name!r}: kind {p.type.kind!r} is not one of the runtime's"
@@ -55,30 +56,5 @@ def operation_constant(operation_id: str) -> str:
 
 
 def query_entry(p: Parameter, indent: int = 12) -> str:
-    """``"name": QueryParam(...),`` as black writes it at ``indent``: one line when it fits, else
-    the call's arguments split the way black splits them (so black need not read the file)."""
-    pad = " " * indent
-    head = f"{pad}{json.dumps(p.name)}: "
-    value = query_param(p)
-    if len(head) + len(value) + 1 <= LINE_LENGTH or not value.startswith("QueryParam("):
-        return f"{head}{value},"
-    args = [f"QueryKind.{query_kind(p).name}"]
-    if p.type.enum:
-        args.append(f"enum={pytuple(p.type.enum)}")
-    if p.required:
-        args.append("required=True")
-    inner = " " * (indent + 4)
-    joined = ", ".join(args)
-    if len(inner) + len(joined) <= LINE_LENGTH:
-        return f"{head}QueryParam(\n{inner}{joined}\n{pad}),"
-    lines = []
-    for arg in args:
-        if len(inner) + len(arg) + 1 > LINE_LENGTH and arg.startswith("enum=("):
-            items = "".join(
-                f"{inner}    {json.dumps(v, ensure_ascii=False)},\n" for v in p.type.enum
-            )
-            lines.append(f"{inner}enum=(\n{items}{inner}),")
-        else:
-            lines.append(f"{inner}{arg},")
-    body = "\n".join(lines)
-    return f"{head}QueryParam(\n{body}\n{pad}),"
+    """``"name": QueryParam(...),`` as black writes it at ``indent`` (see ``black_form``)."""
+    return dict_entry(json.dumps(p.name), query_param(p), indent)

@@ -26,12 +26,12 @@ LIST_QUERY_PARAMETERS = frozenset({"attributes", "nested_attributes"})
 def parameter_type(name: str, declared: TypeRef) -> TypeRef:
     """The type the SDK gives a parameter, after ``DATE_QUERY_PARAMETERS`` and
     ``LIST_QUERY_PARAMETERS``; otherwise the declared one."""
-    from .ir import TypeRef  # ir imports this module's constants
+    from .ir import TypeKind, TypeRef  # ir imports this module's constants
 
-    if name in DATE_QUERY_PARAMETERS and declared.kind == "datetime":
-        return TypeRef("date", format=declared.format)
-    if name in LIST_QUERY_PARAMETERS and declared.kind == "string":
-        return TypeRef("list", item=TypeRef("string"))
+    if name in DATE_QUERY_PARAMETERS and declared.kind is TypeKind.DATETIME:
+        return TypeRef(TypeKind.DATE, format=declared.format)
+    if name in LIST_QUERY_PARAMETERS and declared.kind is TypeKind.STRING:
+        return TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.STRING))
     return declared
 
 

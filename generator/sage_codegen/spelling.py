@@ -7,60 +7,66 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import assert_never
 
-from .ir import Parameter, TypeRef
-
-# The line length of the generated package (black's setting too, see formatting.py).
-LINE_LENGTH = 100
-
+from .ir import ModelRole, Parameter, TypeKind, TypeRef
 
 # -- types and parameters --------------------------------------------------------------------
 
 
-def field_annotation(t: TypeRef, role: str) -> str:
+def literal(values: Iterable[str]) -> str:
+    """``Literal["a", "b"]``: an enum's annotation."""
+    return "Literal[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def field_annotation(t: TypeRef, role: ModelRole) -> str:
     """The annotation of a model field, without the ``| None`` of optional fields."""
     request = role == "request"
-    if t.kind == "string":
-        if request and t.enum:
-            return "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
-        return "str"
-    if t.kind == "decimal":
-        return "RequestDecimal" if request else "Decimal"
-    if t.kind == "date":
-        return "dt.date" if request else "LenientDate"
-    if t.kind == "datetime":
-        return "dt.datetime" if request else "LenientDateTime"
-    if t.kind == "list":
-        assert t.item is not None
-        return f"list[{field_annotation(t.item, role)}]"
-    if t.kind == "model":
-        assert t.model is not None
-        return t.model
-    return {
-        "integer": "int",
-        "boolean": "bool",
-        "binary": "bytes",
-        "any": "Any",
-        "dict": "dict[str, Any]",
-    }[t.kind]
+    match t.kind:
+        case TypeKind.STRING:
+            return literal(t.enum) if request and t.enum else "str"
+        case TypeKind.INTEGER:
+            return "int"
+        case TypeKind.DECIMAL:
+            return "RequestDecimal" if request else "Decimal"
+        case TypeKind.BOOLEAN:
+            return "bool"
+        case TypeKind.DATE:
+            return "dt.date" if request else "LenientDate"
+        case TypeKind.DATETIME:
+            return "dt.datetime" if request else "LenientDateTime"
+        case TypeKind.BINARY:
+            return "bytes"
+        case TypeKind.ANY:
+            return "Any"
+        case TypeKind.DICT:
+            return "dict[str, Any]"
+        case TypeKind.LIST:
+            assert t.item is not None
+            return f"list[{field_annotation(t.item, role)}]"
+        case TypeKind.MODEL:
+            assert t.model is not None
+            return t.model
+    assert_never(t.kind)
 
 
 def param_annotation(p: Parameter) -> str:
-    t = p.type
-    if t.kind == "string" and t.enum:
-        base = "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
-    elif t.kind == "list":
-        base = "str | Sequence[str]"
-    else:
-        base = {
-            "string": "str",
-            "integer": "int",
-            "boolean": "bool",
-            "decimal": "Decimal",
-            "date": "dt.date",
-            "datetime": "dt.datetime | dt.date",
-        }[t.kind]
+    """A keyword argument's annotation (``| None`` when the parameter is optional): a request
+    field's, but money as ``Decimal``, a datetime also as a date, a list also as one string."""
+    match p.type.kind:
+        case TypeKind.STRING | TypeKind.INTEGER | TypeKind.BOOLEAN | TypeKind.DATE:
+            base = field_annotation(p.type, "request")
+        case TypeKind.DECIMAL:
+            base = "Decimal"
+        case TypeKind.DATETIME:
+            base = "dt.datetime | dt.date"
+        case TypeKind.LIST:
+            base = "str | Sequence[str]"
+        case TypeKind.BINARY | TypeKind.ANY | TypeKind.DICT | TypeKind.MODEL:
+            raise AssertionError(f"parameter {p.name!r}: the IR refuses a {p.type.kind} parameter")
+        case _:
+            assert_never(p.type.kind)
     return base if p.required else f"{base} | None"
 
 
@@ -95,92 +101,3 @@ def docstring(text: str, indent: int = 0) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(docstring(text).split())
-
-
-# -- long annotations in black's form ------------------------------------------------------------------
-
-
-def _depths(text: str) -> Iterator[tuple[int, int]]:
-    """``(index, bracket depth)`` of every character outside string literals (a closing bracket
-    counts at the depth it closes to)."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote and text[i - 1] != "\\" else quote
-            continue
-        if ch in "\"'":
-            quote = ch
-            continue
-        depth += (ch in "[(") - (ch in "])")
-        yield i, depth
-
-
-def _top_level_split(text: str, separator: str) -> list[str]:
-    """``text`` split at ``separator`` outside brackets and string literals."""
-    parts, start = [], 0
-    for i, depth in _depths(text):
-        if depth == 0 and i >= start and text.startswith(separator, i):
-            parts.append(text[start:i].strip())
-            start = i + len(separator)
-    parts.append(text[start:].strip())
-    return parts
-
-
-def _subscript(text: str) -> tuple[str, str] | None:
-    """``("Name", "inner")`` for ``Name[inner]``; None for anything else ("A[x] | B[y]")."""
-    head, bracket, _rest = text.partition("[")
-    if not bracket or not head.replace(".", "").isidentifier() or not text.endswith("]"):
-        return None
-    closed = next((i for i, depth in _depths(text) if depth == 0 and i > len(head)), -1)
-    return (head, text[len(head) + 1 : -1]) if closed == len(text) - 1 else None
-
-
-def _body(expression: str, indent: int) -> list[str]:
-    """``expression`` alone inside brackets at ``indent``, as black lays it out."""
-    pad = " " * indent
-    if len(pad) + len(expression) <= LINE_LENGTH:
-        return [pad + expression]
-    items = _top_level_split(expression, ",")
-    if len(items) > 1:  # black: one item a line, with a magic trailing comma
-        return [line for item in items if item for line in _with_suffix(_body(item, indent), ",")]
-    operands = _top_level_split(expression, " | ")
-    if len(operands) > 1:
-        lines: list[str] = []
-        for n, operand in enumerate(operands):
-            operand_lines = _body(operand, indent)
-            if n:
-                operand_lines[0] = pad + "| " + operand_lines[0][len(pad) :]
-            lines += operand_lines
-        return lines
-    split = _subscript(expression)
-    if split is None:
-        return [pad + expression]  # nothing to split: black leaves it long too
-    head, inner = split
-    return [f"{pad}{head}[", *_body(inner, indent + 4), f"{pad}]"]
-
-
-def _with_suffix(lines: list[str], suffix: str) -> list[str]:
-    return [*lines[:-1], lines[-1] + suffix]
-
-
-def annotated_name(
-    name: str, annotation: str, indent: int, default: str | None = None, trailing: str = ""
-) -> str:
-    """``name: annotation[ = default][trailing]`` at ``indent`` as black writes it: one line when
-    it fits, else split at the annotation's outer brackets, or a union in parentheses, so that
-    black need not read the module for it. ``make lint`` (black --check) proves the form, and
-    ``tests/test_black_form.py`` compares it with black's."""
-    pad = " " * indent
-    assigned = f" = {default}" if default is not None else ""
-    line = f"{pad}{name}: {annotation}{assigned}{trailing}"
-    if len(line) <= LINE_LENGTH:
-        return line
-    split = _subscript(annotation)
-    if len(_top_level_split(annotation, " | ")) > 1:
-        lines = [f"{pad}{name}: (", *_body(annotation, indent + 4), f"{pad}){assigned}{trailing}"]
-    elif split is not None and default is None:
-        head, inner = split
-        lines = [f"{pad}{name}: {head}[", *_body(inner, indent + 4), f"{pad}]{trailing}"]
-    else:
-        return line  # left to black
-    return "\n".join(lines)

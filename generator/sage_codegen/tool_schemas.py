@@ -10,32 +10,39 @@ that writes JSON numbers would round it through a float.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, assert_never
 
-from .ir import Api, Field, Model, Operation, Parameter, TypeRef
+from .ir import Api, Field, Model, Operation, Parameter, TypeKind, TypeRef
 
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
 def type_schema(t: TypeRef) -> dict[str, Any]:
-    if t.kind == "decimal":
-        return {"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN}
-    if t.kind == "string":
-        return {"type": "string", "enum": list(t.enum)} if t.enum else {"type": "string"}
-    if t.kind == "list":
-        assert t.item is not None
-        return {"type": "array", "items": type_schema(t.item)}
-    if t.kind == "model":
-        return {"$ref": f"#/$defs/{t.model}"}
-    return {
-        "integer": {"type": "integer"},
-        "boolean": {"type": "boolean"},
-        "date": {"type": "string", "format": "date"},
-        "datetime": {"type": "string", "format": "date-time"},
-        "binary": {"type": "string", "contentEncoding": "base64"},
-        "dict": {"type": "object"},
-        "any": {},
-    }[t.kind]
+    match t.kind:
+        case TypeKind.STRING:
+            return {"type": "string", "enum": list(t.enum)} if t.enum else {"type": "string"}
+        case TypeKind.INTEGER:
+            return {"type": "integer"}
+        case TypeKind.DECIMAL:
+            return {"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN}
+        case TypeKind.BOOLEAN:
+            return {"type": "boolean"}
+        case TypeKind.DATE:
+            return {"type": "string", "format": "date"}
+        case TypeKind.DATETIME:
+            return {"type": "string", "format": "date-time"}
+        case TypeKind.BINARY:
+            return {"type": "string", "contentEncoding": "base64"}
+        case TypeKind.ANY:
+            return {}
+        case TypeKind.DICT:
+            return {"type": "object"}
+        case TypeKind.LIST:
+            assert t.item is not None
+            return {"type": "array", "items": type_schema(t.item)}
+        case TypeKind.MODEL:
+            return {"$ref": f"#/$defs/{t.model}"}
+    assert_never(t.kind)
 
 
 def _with_description(schema: dict[str, Any], text: str) -> dict[str, Any]:
@@ -60,15 +67,7 @@ NOT_MONEY = ("quantity", "rate", "percentage")
 def is_money(f: Field) -> bool:
     """A decimal that is an amount of money (quantities, rates and percentages are decimals too):
     what an approval threshold compares."""
-    return f.type.kind == "decimal" and not any(word in f.name for word in NOT_MONEY)
-
-
-def _refs(t: TypeRef) -> list[str]:
-    if t.kind == "model" and t.model:
-        return [t.model]
-    if t.kind == "list" and t.item:
-        return _refs(t.item)
-    return []
+    return f.type.kind is TypeKind.DECIMAL and not any(word in f.name for word in NOT_MONEY)
 
 
 def _reachable(start: str, models: dict[str, Model]) -> list[str]:
@@ -80,13 +79,14 @@ def _reachable(start: str, models: dict[str, Model]) -> list[str]:
             continue
         seen.append(name)
         for f in models[name].fields:
-            todo.extend(_refs(f.type))
+            if f.type.referenced_model:
+                todo.append(f.type.referenced_model)
     return sorted(seen)
 
 
 def _param_schema(p: Parameter) -> dict[str, Any]:
     schema = type_schema(p.type)
-    if p.type.kind == "list":  # Sage takes lists in the query as comma-separated text
+    if p.type.kind is TypeKind.LIST:  # Sage takes lists in the query as comma-separated text
         schema = {"type": "string", "description": "comma-separated"}
     return _with_description(schema, p.description)
 

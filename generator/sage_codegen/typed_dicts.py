@@ -16,15 +16,16 @@ import json
 import keyword
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 import jinja2
 
 from . import sage_rules
+from .black_form import annotated_name
 from .imports import Imports
-from .ir import Api, Model, TypeRef
-from .layout import ModelModule, referenced_models
-from .spelling import annotated_name
+from .ir import Api, Model, TypeKind, TypeRef
+from .layout import ModelModule
+from .spelling import literal
 
 SUFFIX = "Params"
 IDEMPOTENCY_FIELD = sage_rules.BODY_IDEMPOTENCY_FIELD
@@ -56,26 +57,32 @@ def _model(api: Api, name: str) -> Model:
 
 def value_annotation(t: TypeRef) -> str:
     """What a caller may pass for a field of this type in a dict body."""
-    if t.kind == "string":
-        if t.enum:
-            return "Literal[" + ", ".join(json.dumps(v) for v in t.enum) + "]"
-        return "str"
-    if t.kind == "list":
-        assert t.item is not None
-        return f"Sequence[{value_annotation(t.item)}]"
-    if t.kind == "model":
-        assert t.model is not None
-        return f"{t.model} | {params_name(t.model)}"
-    return {
-        "decimal": "Decimal | int | str",
-        "date": "dt.date | str",
-        "datetime": "dt.datetime | str",
-        "integer": "int",
-        "boolean": "bool",
-        "binary": "bytes",
-        "any": "Any",
-        "dict": "Mapping[str, Any]",
-    }[t.kind]
+    match t.kind:
+        case TypeKind.STRING:
+            return literal(t.enum) if t.enum else "str"
+        case TypeKind.INTEGER:
+            return "int"
+        case TypeKind.DECIMAL:
+            return "Decimal | int | str"
+        case TypeKind.BOOLEAN:
+            return "bool"
+        case TypeKind.DATE:
+            return "dt.date | str"
+        case TypeKind.DATETIME:
+            return "dt.datetime | str"
+        case TypeKind.BINARY:
+            return "bytes"
+        case TypeKind.ANY:
+            return "Any"
+        case TypeKind.DICT:
+            return "Mapping[str, Any]"
+        case TypeKind.LIST:
+            assert t.item is not None
+            return f"Sequence[{value_annotation(t.item)}]"
+        case TypeKind.MODEL:
+            assert t.model is not None
+            return f"{t.model} | {params_name(t.model)}"
+    assert_never(t.kind)
 
 
 @dataclass(frozen=True)
@@ -131,26 +138,12 @@ def add_imports(
             continue
         imports.add("typing", "TypedDict")
         for key in keys_of(model, model.name in idempotent):
-            words = set(key.declared.replace("[", " ").replace("]", " ").replace(",", " ").split())
-            for word, source in _NAME_SOURCES:
-                imports.add_if(word in words, source, word)
-            imports.add_if(bool(words & {"dt.date", "dt.datetime"}), "datetime as dt")
+            imports.add_for(key.declared)
         for f in model.fields:
-            for ref in sorted(referenced_models(f.type)):
+            if ref := f.type.referenced_model:
                 other = module_of[ref]
                 imports.add_if(other != module.name, "." + other, ref, params_name(ref))
     return imports
-
-
-# Names a TypedDict value may use, and where each comes from.
-_NAME_SOURCES = (
-    ("NotRequired", "typing"),
-    ("Literal", "typing"),
-    ("Any", "typing"),
-    ("Sequence", "collections.abc"),
-    ("Mapping", "collections.abc"),
-    ("Decimal", "decimal"),
-)
 
 
 def exported_names(module: ModelModule) -> list[str]:

@@ -28,7 +28,9 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved", 302: "Fou
 class Reply:
     status: int = 200
     body: Any = b"{}"  # bytes are sent as they are; anything else as JSON
-    headers: dict[str, str] = field(default_factory=dict)
+    # a value that is a function is called as the answer is sent (an HTTP date "a minute from
+    # now" must be a minute from the answer, not from when the test module was imported)
+    headers: dict[str, str | Callable[[], str]] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering
     drop: Literal["before", "mid"] | None = None  # close with no answer / halfway through the body
     echo_business: bool = True  # send back the request's X-Business (Sage does)
@@ -116,7 +118,8 @@ class FaultServer:
     @staticmethod
     def _response(reply: Reply, seen: Seen) -> bytes:
         body = reply.payload(seen)
-        headers = {"Content-Type": "application/json", **reply.headers}
+        headers = {"Content-Type": "application/json"}
+        headers.update({k: v() if callable(v) else v for k, v in reply.headers.items()})
         if reply.echo_business and "x-business" in seen.headers:
             headers.setdefault("X-Business", seen.headers["x-business"])
         headers["Content-Length"] = str(len(body))

@@ -60,7 +60,10 @@ CREATED = Reply(201, {"id": "new"})
 DEEP = b"[" * 100_000 + b"]" * 100_000
 HUGE = json.dumps({"id": "c1", "notes": "x" * 4_000_000}).encode()  # 4 MB, valid
 HUGE_HTML = b"<html>" + b"<p>gateway</p>" * 300_000 + b"</html>"  # 4 MB, not JSON
-SOON = formatdate(time.time() + 60, usegmt=True)  # an HTTP date a minute from now
+
+
+def SOON() -> str:  # noqa: N802 (read as a constant in the table): an HTTP date a minute from now
+    return formatdate(time.time() + 60, usegmt=True)
 
 
 def page(next_link: str | None) -> Reply:
@@ -190,7 +193,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def fill(answer: Reply, other: FaultServer, server: FaultServer) -> Reply:
-    """The answer with ``{other}`` and ``{base}`` naming the running servers."""
+    """The answer with ``{other}`` and ``{base}`` naming the running servers (a header given as a
+    function, ``SOON``, is left for the server to work out as it answers)."""
 
     def sub(text: str) -> str:
         return text.replace("{other}", other.url).replace("{base}", server.base_url)
@@ -198,7 +202,7 @@ def fill(answer: Reply, other: FaultServer, server: FaultServer) -> Reply:
     body = answer.body
     if not isinstance(body, bytes):
         body = json.loads(sub(json.dumps(body)))
-    headers = {name: sub(value) for name, value in answer.headers.items()}
+    headers = {k: v if callable(v) else sub(v) for k, v in answer.headers.items()}
     return dataclasses.replace(answer, body=body, headers=headers)
 
 

@@ -50,7 +50,8 @@ from ._hooks import RequestHook
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
 from ._options import RequestOptions
-from ._pagination import AsyncPager, Page, SyncPager
+from ._page import Page
+from ._pagination import AsyncPager, SyncPager
 from ._prepare import PreparedRequest
 from ._quota import LimitStatus, MemoryBackend, Quota, QuotaBackend, QuotaLimits, QuotaStatus
 from ._resource import AsyncAPIResource, SyncAPIResource

@@ -39,7 +39,9 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import secrets
+import signal
 import threading
 import time
 import urllib.parse
@@ -55,12 +57,20 @@ from ._env import argument_or_env
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
+    ArgumentValueError,
     OAuthError,
     ReauthorizationRequired,
     StateMismatchError,
 )
 from ._redact import redact, remember
-from ._tokens import MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
+from ._tokens import (
+    MemoryTokenStore,
+    TokenSet,
+    TokenStore,
+    TokenStoreError,
+    token_answer_problem,
+    utc_time,
+)
 
 log = logging.getLogger("sage_accounting")
 
@@ -115,11 +125,18 @@ class OAuthApp:
             ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
-                raise ValueError(
-                    f"{name} is required: pass it or set {variable}"
-                    " (Sage needs the client secret even with PKCE)"
+                raise ArgumentValueError(
+                    name,
+                    f"is required: pass it or set {variable}"
+                    " (Sage needs the client secret even with PKCE)",
                 )
         assert client_id and client_secret and redirect_uri  # checked just above
+        for name, url in (
+            ("authorize_url", authorize_url),
+            ("token_url", token_url),
+            ("revoke_url", revoke_url),
+        ):
+            _check_endpoint(name, url)
         remember(client_secret)
         self.client_id = client_id
         self._client_secret = client_secret
@@ -147,7 +164,7 @@ class OAuthApp:
     ) -> AuthorizationRequest:
         """The URL to send the user to, with a fresh ``state`` and PKCE (S256) verifier."""
         if scope not in ("readonly", "full_access"):
-            raise ValueError("scope must be 'readonly' or 'full_access'")
+            raise ArgumentValueError("scope", f"must be 'readonly' or 'full_access', not {scope!r}")
         state = state or secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)  # 64 characters, within PKCE's 43..128
         remember(verifier)
@@ -175,10 +192,22 @@ class OAuthApp:
         callback_url: str | None,
         returned_state: str | None,
         expected_state: str,
+        code_verifier: str,
     ) -> str:
+        # "" would match an attacker's empty state: a lost session's state is no state.
+        for name, value in (("expected_state", expected_state), ("code_verifier", code_verifier)):
+            if not isinstance(value, str) or not value:
+                raise ArgumentValueError(
+                    name, "must be the non-empty string authorization_url made"
+                )
         if callback_url is not None:
-            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query))
+            pairs = urllib.parse.parse_qsl(urllib.parse.urlsplit(callback_url).query)
+            query = dict(pairs)
             remember(query.get("code"))
+            for name in ("code", "state", "error"):
+                if sum(1 for key, _ in pairs if key == name) > 1:
+                    # Which one Sage sent is not guessed: one of them was put there by someone.
+                    raise OAuthError(f"the callback carries {name!r} more than once: refusing it")
             if "error" in query:
                 raise OAuthError(redact(f"authorization was not granted: {query['error']}"))
             code, returned_state = query.get("code"), query.get("state")
@@ -205,7 +234,9 @@ class OAuthApp:
         code: str | None,
         returned_state: str | None,
     ) -> dict[str, str]:
-        code = self._code_from_callback(code, callback_url, returned_state, expected_state)
+        code = self._code_from_callback(
+            code, callback_url, returned_state, expected_state, code_verifier
+        )
         remember(code_verifier)
         return self._form(
             grant_type="authorization_code",
@@ -224,12 +255,11 @@ class OAuthApp:
             remember(
                 _str_or_none(data.get("access_token")), _str_or_none(data.get("refresh_token"))
             )
-            try:
-                tokens = TokenSet.from_response(data, self.clock())
-            except (TypeError, ValueError):
-                raise OAuthError(
-                    f"token request ({what}): the answer's expires_in fields are not numbers"
-                ) from None
+            # A pair the store would refuse to read back is a grant nobody can use later.
+            problem = token_answer_problem(data)
+            if problem is not None:
+                raise OAuthError(redact(f"token request ({what}): the answer's {problem}"))
+            tokens = TokenSet.from_response(data, self.clock())
             if tokens.refresh_token is None and refresh_token:
                 tokens = replace(tokens, refresh_token=refresh_token)
             return tokens
@@ -252,7 +282,10 @@ class OAuthApp:
         http = owned or self._http
         assert http is not None
         with owned or contextlib.nullcontext(), _token_endpoint_errors(url):
-            return http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
+            response = http.post(
+                url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout, follow_redirects=False
+            )
+        return _not_redirected(response)
 
     async def _apost(self, url: str, form: Mapping[str, str]) -> httpx.Response:
         owned = httpx.AsyncClient(timeout=self.timeout) if self._async_http is None else None
@@ -260,7 +293,14 @@ class OAuthApp:
         assert http is not None
         async with owned or contextlib.nullcontext():
             with _token_endpoint_errors(url):
-                return await http.post(url, data=form, headers=_ACCEPT_JSON, timeout=self.timeout)
+                response = await http.post(
+                    url,
+                    data=form,
+                    headers=_ACCEPT_JSON,
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                )
+        return _not_redirected(response)
 
     def exchange_code(
         self,
@@ -337,6 +377,14 @@ class OAuthSession:
         tokens: TokenSet | None = None,
         refresh_margin: float = 60.0,
     ) -> None:
+        if (
+            isinstance(refresh_margin, bool)
+            or not isinstance(refresh_margin, int | float)
+            or not 0 <= refresh_margin < math.inf
+        ):
+            raise ArgumentValueError(
+                "refresh_margin", f"must be a number of seconds (0 or more), not {refresh_margin!r}"
+            )
         self.app = app
         self.store: TokenStore = store or MemoryTokenStore()
         self.refresh_margin = refresh_margin
@@ -446,9 +494,7 @@ class OAuthSession:
         self._unsaved = None
         _log(
             logging.DEBUG,
-            "refreshed the access token (expires "
-            + time.strftime("%H:%M:%S", time.gmtime(new.expires_at))
-            + ")",
+            f"refreshed the access token (expires {utc_time(new.expires_at, '%H:%M:%S')})",
         )
         return new
 
@@ -511,11 +557,12 @@ class OAuthSession:
             stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
-            try:
-                new = self.app.refresh(refresh_token)
-            except BaseException as exc:
-                return self._refresh_failed(stored, exc)
-            return self._keep(new, refresh_token)
+            with _ctrl_c_held_back():  # from spending the refresh token to keeping the new one
+                try:
+                    new = self.app.refresh(refresh_token)
+                except BaseException as exc:
+                    return self._refresh_failed(stored, exc)
+                return self._keep(new, refresh_token)
 
     # -- async --------------------------------------------------------------------------------------
 
@@ -549,11 +596,61 @@ class OAuthSession:
             stored, refresh_token = self._before_refresh(seen_access_token, forced)
             if refresh_token is None:
                 return stored
+            rotation = asyncio.ensure_future(self._arotate(stored, refresh_token))
             try:
-                new = await self.app.arefresh(refresh_token)
-            except BaseException as exc:
-                return self._refresh_failed(stored, exc)
-            return self._keep(new, refresh_token)
+                return await asyncio.shield(rotation)
+            except asyncio.CancelledError:
+                # Sage may have spent the old refresh token already: the rotation finishes and
+                # keeps the new pair (still under the locks, bounded by the app's timeout), then
+                # the cancellation goes on.
+                await _uncancellable(rotation)
+                raise
+
+    async def _arotate(self, stored: TokenSet, refresh_token: str) -> TokenSet:
+        try:
+            new = await self.app.arefresh(refresh_token)
+        except BaseException as exc:
+            return self._refresh_failed(stored, exc)
+        return self._keep(new, refresh_token)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held_back() -> Iterator[None]:
+    """Between spending a refresh token and keeping the pair that replaced it, a
+    KeyboardInterrupt would kill the grant: the first Ctrl-C is held until the pair is kept (at
+    most the token request's timeout), then raised; a second one interrupts at once. Only in the
+    main thread (where signals are handled) and only over Python's own SIGINT handler."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    pressed: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        _log(logging.WARNING, "Ctrl-C: saving the refreshed tokens first (again: stop now)")
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pressed:
+            raise KeyboardInterrupt
+
+
+async def _uncancellable(task: asyncio.Future[TokenSet]) -> None:
+    """Wait for ``task`` whatever cancels the waiter; its outcome is the task's own business
+    (retrieved here, so that an error is not reported as never retrieved)."""
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 def _save(store: TokenStore, tokens: TokenSet) -> None:
@@ -608,6 +705,46 @@ def _token_endpoint_errors(url: str) -> Iterator[None]:
         raise APIConnectionError(
             type(exc).__name__, method="POST", path=_path(url), business_id=None
         ) from None
+
+
+def _not_redirected(response: httpx.Response) -> httpx.Response:
+    """The form carries the client secret and a code or refresh token: a 3xx is never followed
+    (whatever the caller's httpx client says), and never taken for an answer."""
+    if response.is_redirect:
+        raise OAuthError(
+            f"the token endpoint answered HTTP {response.status_code} (a redirect to "
+            f"{_host(response.headers.get('location', ''))!r}): not followed, since the request "
+            "carries the client secret; check token_url"
+        )
+    return response
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_endpoint(name: str, url: str) -> None:
+    """An OAuth endpoint the client secret and tokens may travel to: https (plain http only on
+    this machine), a host, and no user name or password in it."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise ArgumentValueError(name, f"{url!r} is not a URL") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ArgumentValueError(name, f"{url!r} is not an https:// URL")
+    if "@" in parts.netloc:
+        raise ArgumentValueError(name, "must not carry a user name or password (the part before @)")
+    if parts.scheme == "http" and host not in _LOOPBACK and not host.startswith("127."):
+        raise ArgumentValueError(
+            name, f"{url!r} is plain http: the client secret would travel in clear text (https)"
+        )
+
+
+def _host(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).hostname or url[:80]
+    except ValueError:
+        return url[:80]
 
 
 def _path(url: str) -> str:

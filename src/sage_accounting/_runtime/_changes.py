@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._errors import ArgumentValueError
-from ._pagination import AsyncPager, Page, SyncPager
+from ._page import Page
+from ._pagination import AsyncPager, SyncPager
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -5,11 +5,11 @@ client's verbs (``call``, ``call_empty``, ``call_bytes``, ``paginate``, ``change
 ``prepare``\\ s the request (``_prepare``: a wrong argument fails before any HTTP call), ``send``\\ s it
 and parses the answer into the model.
 
-Sending is one plan (``_send_plan``, see ``_plan``): auth, the agent's admission, limits, the
-replay after a 401, errors mapped, the answer checked to be for the business asked, retries. The
-plan is written once, in ``_BaseClient``; ``SyncClient`` and ``AsyncClient`` only perform its
-steps (``_io_*``: get a token, transmit, refresh, sleep) and keep their own verbs, a line or two
-each.
+Sending is one plan (``_send_plan``, see ``_plan``): auth, the request hooks, the quota ledger,
+the replay after a 401, errors mapped, the answer checked to be for the business asked, retries.
+The plan is written once, in ``_BaseClient``; ``SyncClient`` and ``AsyncClient`` only perform its
+steps (``_perform``: one ``match`` over the step classes: get a token, transmit, refresh, call,
+sleep, close) and keep their own verbs, a line or two each.
 
 Trust rules kept here, at the one place every request passes:
 - the bearer token is attached only to URLs within the base URL (same scheme, host, port and
@@ -29,9 +29,9 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, TypeVar, Unpack, assert_never, cast
 
 import httpx
 
@@ -44,7 +44,18 @@ from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
 from ._pagination import AsyncPager, SyncPager
-from ._plan import GET_TOKEN, PlanRun, Step, close, quota_io, refresh, sleep, transmit
+from ._plan import (
+    Call,
+    Close,
+    GetToken,
+    PlanRun,
+    Refresh,
+    Sleep,
+    Step,
+    Transmit,
+    perform,
+    quota_io,
+)
 from ._prepare import (
     REFUSED_HEADERS,
     CallParts,
@@ -68,9 +79,6 @@ if TYPE_CHECKING:  # pydantic is imported by the models, when first used, not by
 
     from pydantic import BaseModel
 
-    from ..agents.approvals import ApprovalStore, PendingWrite
-    from ..agents.audit import AuditSink
-    from ..agents.policy import Policy
     from ._auth import OAuthSession
     from ._changes import AsyncChangeFeed, ChangeFeed
 
@@ -98,6 +106,7 @@ class FeedParts(TypedDict):
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 R = TypeVar("R")
+A = TypeVar("A")
 
 
 class _Shared(Generic[H]):
@@ -262,31 +271,6 @@ class _BaseClient(Generic[H]):
         clone._hooks = self._hooks + hooks
         return clone
 
-    def for_agent(
-        self,
-        policy: Policy | str | os.PathLike[str],
-        agent: str,
-        *,
-        audit: AuditSink | str | os.PathLike[str] | None = None,
-        approvals: ApprovalStore | None = None,
-        approver: Callable[[PendingWrite], bool] | None = None,
-    ) -> Self:
-        """This client acting as one agent of a policy (a ``Policy`` or the path of its TOML
-        file): every call checked against it before any request, and audited (``audit``: a sink
-        or a SQLite path; default the policy's). ``approvals``/``approver``: where writes that
-        need a person's approval wait, and who may approve them at once. See
-        ``sage_accounting.agents`` (the ``[agents]`` extra)."""
-        from ..agents.guard import guard_client
-
-        return guard_client(
-            self,
-            os.fspath(policy) if isinstance(policy, os.PathLike) else policy,
-            agent,
-            audit=os.fspath(audit) if isinstance(audit, os.PathLike) else audit,
-            approvals=approvals,
-            approver=approver,
-        )
-
     def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
         """The client's one instance of a resource class, made on first use."""
         resource: R | None = self._resources.get(name)
@@ -356,35 +340,43 @@ class _BaseClient(Generic[H]):
         self._ensure_open()
         attempt, replayed = 0, False
         while True:
-            self._admit(request, retry=attempt > 0 or replayed)  # every attempt is admitted
-            token: str = self._access_token or (yield GET_TOKEN)
-            started = time.perf_counter()
-            outcome: httpx.Response | httpx.TransportError = yield from self._metered_transmit(
-                request, token
-            )
+            self._admit(request, attempt + replayed)  # every attempt is admitted
+            try:
+                token = self._access_token or (yield from perform(GetToken()))
+                started = time.perf_counter()
+                outcome: httpx.Response | httpx.TransportError = (
+                    yield from self._metered_transmit(request, token)
+                )
+            except BaseException as exc:  # refused, no token, interrupted: no answer, no error
+                _tell_each([hook.on_stopped for hook in self._hooks], request, exc)
+                raise
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
                 self._log(request, type(outcome).__name__, started, attempt, None)
                 error = self._connection_error(request, outcome)
             else:
-                request_id = request_id_of(outcome.headers)
-                self._log(request, outcome.status_code, started, attempt, request_id)
-                if self._may_replay(outcome, replayed):
-                    yield refresh(token)
-                    replayed = True
-                    continue
-                try:
-                    self._check_response(request, outcome)
+                answer = outcome
+                request_id = request_id_of(answer.headers)
+                self._log(request, answer.status_code, started, attempt, request_id)
+                try:  # every hook hears of each answer, the 401 replayed below included
+                    if self._hooks:
+                        _tell_each([h.after_response for h in self._hooks], request, answer)
+                    replay = self._may_replay(answer, replayed)
+                    if not replay:
+                        self._check_response(request, answer)
                 except errors.APIStatusError as exc:
                     error = exc  # a streamed error's body was read: nothing left open
                 except BaseException:
-                    if request.stream:  # refused after it arrived (another business, ...)
-                        yield close(outcome)
+                    if request.stream:  # refused after it arrived (a hook, another business...)
+                        yield from perform(Close(answer))
                     raise
                 else:
-                    record(outcome)  # for with_raw_response
-                    return outcome
-            self._quota_learns(request, outcome, error)
+                    if not replay:
+                        record(answer)  # for with_raw_response
+                        return answer
+                    yield from perform(Refresh(token))
+                    replayed = True
+                    continue
             wait = self._retry_delay(request, attempt, error)
             if wait is None:
                 raise error
@@ -395,7 +387,7 @@ class _BaseClient(Generic[H]):
                 wait,
                 _brief(error),
             )
-            yield sleep(wait)
+            yield from perform(Sleep(wait))
             attempt += 1
 
     # -- the plan's decisions ----------------------------------------------------------------------
@@ -429,49 +421,40 @@ class _BaseClient(Generic[H]):
         self, request: PreparedRequest, token: str
     ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
         """Send once within the ledger: admitted first (waiting or raising as the quota says),
-        its slot in flight given back when the answer (or the failure) is in."""
+        then settled in one step when the answer (or the failure) is in: its slot in flight
+        given back and, from a 429, which of Sage's limits was reached (for every worker)."""
         ticket: Ticket = yield from self._quota.admit(
             self._quota_scope, _ledger_business(request.business_id)
         )
         try:
-            outcome = yield transmit(request, token)
+            outcome = yield from perform(Transmit(request, token))
         except BaseException:
             self._quota.release(ticket)  # the plan is closing: no step can be yielded now
             raise
-        yield quota_io(self._quota, self._quota.release, ticket)
-        return outcome  # type: ignore[no-any-return]
+        yield from perform(quota_io(self._quota, self._quota.settle, ticket, outcome))
+        return outcome
 
-    def _quota_learns(
-        self,
-        request: PreparedRequest,
-        outcome: httpx.Response | httpx.TransportError,
-        error: Exception,
-    ) -> None:
-        """A 429 tells the ledger which of Sage's limits was reached (for every worker)."""
-        if isinstance(outcome, httpx.Response) and isinstance(error, errors.RateLimitError):
-            ticket = Ticket(self._quota_scope, _ledger_business(request.business_id))
-            self._quota.observe(ticket, outcome, error)
-
-    @property
-    def quota(self) -> QuotaStatus:
-        """What remains of Sage's limits for this client's business, from the ledger now (a
-        shared ledger is read over the network: a round trip or two)."""
+    def _quota_status(self) -> tuple[str, str, str | None]:
+        """``Quota.status``'s arguments for this client's business (``quota`` reads them)."""
         business = self._config.business_id
-        return self._quota.status(self._quota_scope, _ledger_business(business), business)
+        return (self._quota_scope, _ledger_business(business), business)
 
     # -- reading the answer -------------------------------------------------------------------------
 
-    def _admit(self, request: PreparedRequest, retry: bool) -> None:
+    def _admit(self, request: PreparedRequest, retry: int) -> None:
         """Every hook sees each attempt before it is sent (an agent's guard checks its policy
-        and budget there) and may stop it."""
-        for hook in self._hooks:
-            hook.before_send(request, retry=retry)
+        and budget there) and may stop it: the hooks before it hear that it stopped."""
+        for index, hook in enumerate(self._hooks):
+            try:
+                hook.before_send(request, retry=retry)
+            except BaseException as exc:
+                earlier = self._hooks[:index]
+                _tell_each([each.on_stopped for each in earlier], request, exc)
+                raise
 
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
-        followed) or an answer about another business."""
-        for hook in self._hooks:
-            hook.after_response(request, response)
+        followed) or an answer about another business (the hooks have seen it)."""
         request_id = request_id_of(response.headers)
         if response.status_code >= 300:
             raise errors.status_error(
@@ -558,7 +541,7 @@ class _BaseClient(Generic[H]):
                 status,
                 (time.perf_counter() - started) * 1000,
                 request.business_id or "lead",
-                _page_of(request.url),
+                "-" if request.page is None else request.page,
                 attempt,
                 request_id or "-",
             )
@@ -566,8 +549,7 @@ class _BaseClient(Generic[H]):
     def _connection_error(
         self, request: PreparedRequest, exc: httpx.TransportError
     ) -> errors.APIConnectionError:
-        for hook in self._hooks:
-            hook.on_error(request, exc)
+        _tell_each([hook.on_error for hook in self._hooks], request, exc)
         cls = (
             errors.APITimeoutError
             if isinstance(exc, httpx.TimeoutException)
@@ -606,8 +588,32 @@ class SyncClient(_BaseClient[httpx.Client]):
     def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = getattr(self, step.io)(*step.args)
+            try:
+                run.outcome = self._perform(step)
+            except BaseException as exc:  # thrown into the plan, which raises it
+                run.failure = exc
         return run.result
+
+    def _perform(self, step: Step) -> object:
+        """One step of the plan, done (see ``_plan``)."""
+        match step:
+            case GetToken():
+                assert self._session is not None
+                return step.answer(self._session.access_token())
+            case Transmit(request=request, token=token):
+                return step.answer(self._transmit(request, token))
+            case Refresh(token=token):
+                assert self._session is not None
+                self._session.refresh_after_unauthorized(token)
+            case Call(function=function, args=args):
+                return step.answer(function(*args))
+            case Sleep(seconds=seconds):
+                time.sleep(seconds)
+            case Close(response=response):
+                response.close()
+            case _:
+                assert_never(step)
+        return None
 
     # The verbs generated methods call.
 
@@ -641,11 +647,13 @@ class SyncClient(_BaseClient[httpx.Client]):
     def _stream(self, request: PreparedRequest) -> FileStream:
         return FileStream(self, request)
 
-    def _io_token(self) -> str:
-        assert self._session is not None
-        return self._session.access_token()
+    @property
+    def quota(self) -> QuotaStatus:
+        """What remains of Sage's limits for this client's business, from the ledger now (a
+        shared ledger is read over the network: one round trip)."""
+        return self._quota.status(*self._quota_status())
 
-    def _io_transmit(
+    def _transmit(
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
@@ -659,19 +667,6 @@ class SyncClient(_BaseClient[httpx.Client]):
             return sent
         except httpx.TransportError as exc:
             return exc
-
-    def _io_refresh(self, token: str) -> None:
-        assert self._session is not None
-        self._session.refresh_after_unauthorized(token)
-
-    def _io_sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def _io_quota(self, _quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
-        return function(*args)
-
-    def _io_close(self, response: httpx.Response) -> None:
-        response.close()
 
 
 class AsyncClient(_BaseClient[httpx.AsyncClient]):
@@ -696,8 +691,36 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     async def send(self, request: PreparedRequest) -> httpx.Response:
         run = PlanRun(self._send_plan(request))
         for step in run:
-            run.outcome = await getattr(self, step.io)(*step.args)
+            try:
+                run.outcome = await self._perform(step)
+            except BaseException as exc:  # thrown into the plan, which raises it
+                run.failure = exc
         return run.result
+
+    async def _perform(self, step: Step) -> object:
+        """One step of the plan, awaited (see ``_plan``)."""
+        match step:
+            case GetToken():
+                assert self._session is not None
+                return step.answer(await self._session.aaccess_token())
+            case Transmit(request=request, token=token):
+                return step.answer(await self._transmit(request, token))
+            case Refresh(token=token):
+                assert self._session is not None
+                await self._session.arefresh_after_unauthorized(token)
+            case Call(function=function, args=args, blocking=blocking):
+                if not blocking:
+                    return step.answer(function(*args))
+                import asyncio  # imported here: sync users should not pay for asyncio at import
+
+                return step.answer(await asyncio.to_thread(function, *args))
+            case Sleep(seconds=seconds):
+                await _sleep(seconds)
+            case Close(response=response):
+                await response.aclose()
+            case _:
+                assert_never(step)
+        return None
 
     async def call(self, op: Operation, returns: type[M], **parts: Unpack[CallParts]) -> M:
         return self._parsed(await self.send(self.prepare(op, **parts)), returns)
@@ -724,11 +747,14 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     def _stream(self, request: PreparedRequest) -> AsyncFileStream:
         return AsyncFileStream(self, request)
 
-    async def _io_token(self) -> str:
-        assert self._session is not None
-        return await self._session.aaccess_token()
+    @property
+    def quota(self) -> Awaitable[QuotaStatus]:
+        """``await client.quota``: what remains of Sage's limits for this client's business,
+        from the ledger now (a shared ledger is read in a worker thread, the loop not blocked)."""
+        step = quota_io(self._quota, self._quota.status, *self._quota_status())
+        return cast("Awaitable[QuotaStatus]", self._perform(step))
 
-    async def _io_transmit(
+    async def _transmit(
         self, request: PreparedRequest, token: str
     ) -> httpx.Response | httpx.TransportError:
         try:
@@ -742,23 +768,6 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
             return sent
         except httpx.TransportError as exc:
             return exc
-
-    async def _io_refresh(self, token: str) -> None:
-        assert self._session is not None
-        await self._session.arefresh_after_unauthorized(token)
-
-    async def _io_sleep(self, seconds: float) -> None:
-        await _sleep(seconds)
-
-    async def _io_quota(self, quota: Quota, function: Callable[..., R], args: tuple[Any, ...]) -> R:
-        if quota.backend.local:
-            return function(*args)
-        import asyncio
-
-        return await asyncio.to_thread(function, *args)
-
-    async def _io_close(self, response: httpx.Response) -> None:
-        await response.aclose()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -835,12 +844,19 @@ def _user_frame() -> int:
     return level
 
 
-def _page_of(url: str) -> str:
-    """The ``page`` a list request asks for ("-" for other requests)."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    if "page" in query:
-        return query["page"][0]
-    return "1" if "items_per_page" in query else "-"
+def _tell_each(
+    methods: list[Callable[[PreparedRequest, A], None]], request: PreparedRequest, what: A
+) -> None:
+    """``method(request, what)`` for every hook's method, in order, even after one raised (each
+    hook hears how an attempt it let through ended); the first error is raised once all heard."""
+    failure: BaseException | None = None
+    for method in methods:
+        try:
+            method(request, what)
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def _brief(error: Exception) -> str:

@@ -35,7 +35,7 @@ from ._encoding import UTF8_BOM
 from ._encoding import loads as _stdlib_loads
 from ._errors import validation_problems
 from ._lazy import Origin, Place, can_be_lazy, lazy_records
-from ._pagination import Page
+from ._page import Page
 from ._response import response_validation_error
 
 if TYPE_CHECKING:

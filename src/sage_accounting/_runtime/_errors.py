@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
+from ._closest import closest_field
 from ._redact import redact
 
 # How much of a body an exception quotes: enough to see what came back, never megabytes.
@@ -187,8 +188,6 @@ def _message(exc: Any, kind: str, loc: tuple[int | str, ...], msg: str) -> str:
     """pydantic's message, but an unknown key in a request body also names the closest valid one."""
     if kind not in ("extra_forbidden", "no_such_attribute") or not loc:
         return msg
-    from ._models import closest_field  # loaded already: a request model raised this
-
     closest = closest_field(exc.title, loc)
     return "unknown field" + (f"; did you mean {closest!r}?" if closest else "")
 

@@ -41,10 +41,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from ._errors import APIResponseValidationError, body_excerpt, validation_problems
+from ._response import request_id_of
+
 if TYPE_CHECKING:
     import httpx
-
-    from ._errors import APIResponseValidationError
 
 
 class Origin(NamedTuple):
@@ -400,9 +401,6 @@ def _invalid(
 ) -> APIResponseValidationError:
     """A bad value as the error a bad body raises: the response, the value's place in the body
     and the record it is in (bounded and redacted), never more of the body."""
-    from ._errors import APIResponseValidationError, body_excerpt, validation_problems
-    from ._response import request_id_of
-
     where = ".".join(str(part) for part in place.loc) or "body"
     problems = [
         (f"{where}.{field}" if field != where else where, problem)

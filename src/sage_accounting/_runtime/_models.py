@@ -12,13 +12,12 @@ Both defer building their validators to first use, so importing a model module s
 
 from __future__ import annotations
 
-import difflib
-import types
-import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from . import _closest
+from ._errors import RequestValidationError, validation_problems
 from ._lazy import LazyRecord
 
 # Both: Python or wire names accepted, wire names written, validators built on first use.
@@ -37,17 +36,12 @@ class SageModel(LazyRecord):
     model_config = ConfigDict(**_COMMON, extra="allow", coerce_numbers_to_str=True)
 
 
-# Request model classes by name: a pydantic error names only the model it started from (its
-# ``title``), and the closest valid name of an unknown field is looked up from there.
-_REQUEST_MODELS: dict[str, type[RequestModel]] = {}
-
-
 class RequestModel(BaseModel):
     model_config = ConfigDict(**_COMMON, extra="forbid", validate_assignment=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REQUEST_MODELS[cls.__name__] = cls
+        _closest.register(cls)  # an unknown key's error names the closest field
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -72,44 +66,4 @@ class RequestModel(BaseModel):
 
 def _argument_error(model: type[RequestModel], exc: ValidationError) -> Exception:
     """A constructor's or an assignment's pydantic error as the SDK's, named after the model."""
-    from ._errors import RequestValidationError, validation_problems
-
     return RequestValidationError(model.__name__, validation_problems(exc, model.__name__))
-
-
-def closest_field(model: str, loc: tuple[int | str, ...]) -> str | None:
-    """The valid field name closest to the unknown key at ``loc`` (the path from request model
-    ``model``, the key last), by wire name; None when nothing is close or the path is unknown."""
-    cls: type[BaseModel] | None = _REQUEST_MODELS.get(model)
-    for part in loc[:-1]:
-        if cls is None:
-            return None
-        if isinstance(part, int):  # a list item: same model
-            continue
-        field = _field(cls, part)
-        cls = _model_in(field.annotation) if field else None
-    if cls is None:
-        return None
-    names = [f.alias or name for name, f in cls.model_fields.items()]
-    names += [name for name in cls.model_fields if name not in names]
-    found = difflib.get_close_matches(str(loc[-1]), names, n=1)
-    return found[0] if found else None
-
-
-def _field(cls: type[BaseModel], key: str) -> Any:
-    fields = cls.model_fields
-    if key in fields:
-        return fields[key]
-    return next((f for f in fields.values() if f.alias == key), None)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The model class inside ``X | None``, ``list[X]`` and the like."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, typing.Annotated):
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import UntrustedURLError
+from ._page import Page
 from ._prepare import is_within
-from ._response import APIResponse
 
 if TYPE_CHECKING:
     import httpx
@@ -34,30 +33,6 @@ if TYPE_CHECKING:
     from ._prepare import PreparedRequest
 
 T = TypeVar("T", bound="BaseModel")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    total: int | None
-    page: int | None
-    items_per_page: int | None
-    next: str | None
-    back: str | None
-    date: str | None = None  # the response's Date header: Sage's clock, for change cursors
-    # The response the page came in (None for a page built from bytes alone).
-    http_response: httpx.Response | None = field(default=None, repr=False, compare=False)
-
-    def signature(self) -> tuple[Any, ...]:
-        """What tells a page that repeats the previous one: its number and its items' ids."""
-        from ._lazy import ids_of  # loaded with the first page
-
-        return (self.page, ids_of(self.items))
-
-    def raw(self) -> APIResponse[Page[T]]:
-        """This page with its response: what ``with_raw_response.list()`` answers."""
-        assert self.http_response is not None, "a page parsed from bytes has no response"
-        return APIResponse(self.http_response, self)
 
 
 def parse_response_page(response: httpx.Response, item: type[T]) -> Page[T]:

@@ -1,85 +1,136 @@
 """A call as a plan: every decision once, the I/O left to the sync or async client.
 
 ``_BaseClient._send_plan`` is a generator. It decides everything about sending a request:
-- the token rule and the agent's admission,
+- the token rule and the request hooks' admission,
 - the quota ledger's admission and what it learns from the answer (``_quota``),
 - the replay after a 401,
 - the mapping of statuses to errors,
 - the business check,
 - whether and when to retry.
 
-It yields a ``Step`` each time it needs I/O and is sent back the step's outcome. A client runs a
-plan by performing each step with its own method named in ``Step.io``:
-``SyncClient._io_sleep`` calls ``time.sleep``, ``AsyncClient._io_sleep`` awaits
-``asyncio.sleep``. So the two clients differ only in those few methods, and the logic of a call
+It yields a step each time it needs I/O and is sent back the step's outcome. A step is a small
+frozen class (``GetToken``, ``Transmit``, ``Refresh``, ``Call``, ``Sleep``, ``Close``); ``Step``
+is their union. Each client performs a step in one ``match`` (``SyncClient._perform`` calls
+``time.sleep`` for ``Sleep``, ``AsyncClient._perform`` awaits ``asyncio.sleep``), which ends in
+``assert_never``: mypy checks that every step is handled, with fields of the right types. A step
+declares its outcome's type (``StepOf[R]``): the client hands the outcome back through
+``step.answer(value)``, checked against ``R``, and the plan receives it through ``perform(step)``,
+typed ``R``. So the two clients differ only in how they perform steps, and the logic of a call
 cannot drift between them (it did, when each kept its own copy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 if TYPE_CHECKING:
     import httpx
 
     from ._prepare import PreparedRequest
+    from ._quota import Quota
 
 R = TypeVar("R")
 
 
-class Step(NamedTuple):
-    """One piece of I/O the plan needs: the client method that performs it, and its arguments."""
+class StepOf(Generic[R]):
+    """A step whose outcome is an ``R``."""
 
-    io: str
-    args: tuple[Any, ...] = ()
+    __slots__ = ()
+
+    def answer(self, outcome: R) -> R:
+        """The outcome of this step, as a client hands it back (type-checked against ``R``)."""
+        return outcome
 
 
-# The access token to send (a session refreshes it first when it is about to expire).
-GET_TOKEN = Step("_io_token")
+@dataclass(frozen=True, slots=True)
+class GetToken(StepOf[str]):
+    """The access token to send (a session refreshes it first when it is about to expire)."""
 
 
-def transmit(request: PreparedRequest, token: str) -> Step:
+@dataclass(frozen=True, slots=True)
+class Transmit(StepOf["httpx.Response | httpx.TransportError"]):
     """Send once. The outcome is the response, or the ``httpx.TransportError`` that stopped it
     (returned, not raised: the plan decides whether to retry)."""
-    return Step("_io_transmit", (request, token))
+
+    request: PreparedRequest
+    token: str
 
 
-def refresh(token: str) -> Step:
+@dataclass(frozen=True, slots=True)
+class Refresh(StepOf[None]):
     """Refresh the session's tokens after Sage refused ``token`` (401)."""
-    return Step("_io_refresh", (token,))
+
+    token: str
 
 
-def quota_io(quota: Any, function: Any, *args: Any) -> Step:
-    """Call ``function(*args)`` of the quota ledger: in the async client's loop when its backend
-    does no I/O, in a worker thread when it talks to Redis or a database."""
-    return Step("_io_quota", (quota, function, args))
+@dataclass(frozen=True, slots=True)
+class Call(StepOf[R]):
+    """``function(*args)``: in the async client's loop when it does no I/O (``blocking`` False),
+    in a worker thread when it talks to Redis or a database."""
+
+    function: Callable[..., R]
+    args: tuple[Any, ...]
+    blocking: bool
 
 
-def sleep(seconds: float) -> Step:
-    return Step("_io_sleep", (seconds,))
+@dataclass(frozen=True, slots=True)
+class Sleep(StepOf[None]):
+    seconds: float
 
 
-def close(response: httpx.Response) -> Step:
+@dataclass(frozen=True, slots=True)
+class Close(StepOf[None]):
     """Close a streamed response the caller will never get (its connection goes back)."""
-    return Step("_io_close", (response,))
+
+    response: httpx.Response
+
+
+# Every step a plan may yield: each client's ``match`` handles each one.
+Step: TypeAlias = GetToken | Transmit | Refresh | Call[Any] | Sleep | Close
+
+
+def perform(step: StepOf[R]) -> Generator[Step, Any, R]:
+    """A sub-plan of one step: yields it and returns its outcome, typed as the step declares."""
+    outcome = yield cast(Step, step)
+    return cast(R, outcome)  # the client made it with step.answer (see above)
+
+
+# The ledger's sub-plans (``_quota``) build their steps with these.
+
+
+def quota_io(quota: Quota, function: Callable[..., R], *args: Any) -> Call[R]:
+    """Call ``function(*args)`` of the quota ledger ``quota``: blocking when its backend talks
+    to Redis or a database."""
+    return Call(function, args, blocking=not quota.backend.local)
+
+
+def sleep(seconds: float) -> Sleep:
+    return Sleep(seconds)
 
 
 class PlanRun(Generic[R]):
-    """Steps through a plan: iterate it for the steps, set ``outcome`` after performing each;
-    ``result`` is the plan's return value once the iteration ends. An exception raised by a
-    step's I/O is raised to the caller (the plan is closed with it)."""
+    """Steps through a plan: iterate it for the steps; after performing each, set ``outcome``,
+    or ``failure`` to the exception its I/O raised (``KeyboardInterrupt`` and cancellation
+    included), which is thrown into the plan where it yielded the step, so that the plan sees
+    what stopped it (its hooks hear of it, the ledger's slot is given back) and raises it.
+    ``result`` is the plan's return value once the iteration ends."""
 
     def __init__(self, plan: Generator[Step, Any, R]) -> None:
         self._plan = plan
-        self.outcome: Any = None
+        self.outcome: object = None
+        self.failure: BaseException | None = None
         self._result: tuple[R] | None = None
 
     def __iter__(self) -> Iterator[Step]:
         try:
+            step = self._plan.send(None)
             while True:
-                outcome, self.outcome = self.outcome, None
-                yield self._plan.send(outcome)
+                yield step
+                outcome, failure = self.outcome, self.failure
+                self.outcome = self.failure = None
+                step = self._plan.send(outcome) if failure is None else self._plan.throw(failure)
         except StopIteration as done:
             self._result = (done.value,)
         finally:

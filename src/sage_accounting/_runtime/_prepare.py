@@ -101,10 +101,23 @@ class PreparedRequest:
     max_retries: int
     retry_allowed: bool
     stream: bool = False  # the body is read by the caller, in chunks (see _streaming)
+    # The idempotency id it carries (in its body, or the operation's header), which Sage
+    # answers a repeated POST with once; None when it carries none.
+    idempotency_id: str | None = None
 
     @property
     def operation_id(self) -> str:
         return self.operation.id
+
+    @property
+    def page(self) -> int | None:
+        """The page of a list this request asks for (1 when it names none); None for a request
+        that is not a list's."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.url).query)
+        if "page" in query:
+            number = query["page"][0]
+            return int(number) if number.isdigit() else None
+        return 1 if "items_per_page" in query else None
 
     @property
     def method(self) -> str:
@@ -167,6 +180,7 @@ def prepare(
     for name, value in (options.get("extra_headers") or {}).items():
         check_header("extra_headers", name, value)
         set_header(headers, name, value)
+    idempotency_id = _idempotency_id(op, payload, headers) if has_idempotency_id else None
     url = config.base_url + filled_path
     if params:
         url += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
@@ -182,7 +196,20 @@ def prepare(
         timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
         max_retries=options.get("max_retries", config.max_retries),
         retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
+        idempotency_id=idempotency_id,
     )
+
+
+def _idempotency_id(op: Operation, payload: dict[str, Any], headers: dict[str, str]) -> str | None:
+    """The idempotency id a request carries: its header's (the one sent), else its body's."""
+    if op.idempotency_header:
+        lower = op.idempotency_header.lower()
+        sent = next((value for name, value in headers.items() if name.lower() == lower), None)
+        if sent:
+            return sent
+    inner = payload.get(op.body_key) if op.body_key else None
+    found = inner.get("idempotency_id") if isinstance(inner, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def with_page_size(op: Operation, query: Mapping[str, Any] | None) -> dict[str, Any]:

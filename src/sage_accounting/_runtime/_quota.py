@@ -20,8 +20,9 @@ arrives at Sage a little later; without the margin two arrivals could fall insid
 windows although their stamps did not).
 
 A backend (``QuotaBackend``) keeps three kinds of count: moving windows, day counters and slots
-with leases. ``MemoryBackend`` is this process's (our own few lines, so the SDK needs no extra
-library); the shared ones use the ``limits`` library's strategies and storages.
+with leases. A call asks for all of them at once (an ``Ask``), so that a shared backend admits it
+in one atomic step and one round trip (a Lua script, a transaction), and settles it in one more
+(its slot given back, what a 429 said learnt). ``MemoryBackend`` is this process's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._errors import (
@@ -42,11 +43,12 @@ from ._errors import (
     QuotaBackendError,
     QuotaExceededError,
     RateLimitError,
-    SageError,
+    status_error,
 )
 from ._limits import RateLimit
 from ._plan import Step, quota_io, sleep
 from ._redact import redact
+from ._retry import parse_retry_after
 
 if TYPE_CHECKING:
     import httpx
@@ -85,33 +87,83 @@ class QuotaLimits:
         return cls(None, None, None, None)
 
 
+@dataclass(frozen=True)
+class Window:
+    """A moving window: at most ``limit`` entries in any ``seconds``."""
+
+    key: str
+    limit: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A total (a day's): at most ``limit``; it starts again ``expiry`` seconds after its first
+    count (the key names the day, so the expiry only clears old keys)."""
+
+    key: str
+    limit: int
+    expiry: int
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Requests in flight: at most ``limit`` slots, each given back or ending with its lease."""
+
+    key: str
+    limit: int
+    lease: float
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One admission, all or nothing: one on each counter, an entry in each window, a slot."""
+
+    counters: tuple[Counter, ...] = ()
+    windows: tuple[Window, ...] = ()
+    slots: Slots | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A backend's answer to an ``Ask``. Admitted: ``full`` is None and ``slot`` the slot taken
+    (when one was asked for); else nothing was counted, ``full`` says what was full ("counter",
+    "window" or "slots") and ``index`` which one; for a window, ``retry_at`` (epoch seconds) is
+    when its oldest entry leaves."""
+
+    slot: str | None = None
+    full: Literal["counter", "window", "slots"] | None = None
+    index: int = 0
+    retry_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What an ``Ask``'s counts hold now: slots taken, each window's (entries, when its oldest
+    leaves: epoch seconds, or None when empty), each counter's value."""
+
+    slots: int
+    windows: tuple[tuple[int, float | None], ...]
+    counters: tuple[int, ...]
+
+
 class QuotaBackend(Protocol):
-    """Where the counts live. Each method is one atomic step (one script, one transaction)."""
+    """Where the counts live. Each method is one atomic step, one round trip to a shared backend
+    (one Lua script, one transaction); ``now`` is the caller's clock (epoch seconds)."""
 
     # True when the backend does no I/O (memory): the async client calls it in its loop.
     local: bool
 
-    def window_hit(self, key: str, limit: int, seconds: int, cost: int = 1) -> bool:
-        """Add ``cost`` entries to a moving window if they fit; whether they did."""
+    def admit(self, ask: Ask, now: float) -> Verdict:
+        """Count ``ask`` if everything in it has room, else count nothing and say what is full."""
         ...
 
-    def window_stats(self, key: str, limit: int, seconds: int) -> tuple[float, int]:
-        """(when the oldest entry leaves the window, epoch seconds; entries still free)."""
+    def settle(self, ask: Ask, now: float, slot: str | None = None) -> None:
+        """Give ``slot`` back (to ``ask.slots``) and fill ``ask``'s windows and counters to
+        their limits (a 429 said Sage's are full)."""
         ...
 
-    def counter_add(self, key: str, amount: int, expiry: int) -> int:
-        """Add to a counter (made with ``expiry`` seconds to live); its new value."""
-        ...
-
-    def counter_get(self, key: str) -> int: ...
-
-    def slot_take(self, key: str, limit: int, lease: float) -> str | None:
-        """A slot's id when fewer than ``limit`` live slots are taken, else None."""
-        ...
-
-    def slot_give(self, key: str, slot: str) -> None: ...
-
-    def slot_count(self, key: str) -> int: ...
+    def read(self, ask: Ask, now: float) -> Reading: ...
 
 
 class MemoryBackend:
@@ -119,8 +171,7 @@ class MemoryBackend:
 
     local = True
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {}
         self._counters: dict[str, tuple[int, float]] = {}
@@ -129,44 +180,21 @@ class MemoryBackend:
     def __repr__(self) -> str:
         return "MemoryBackend()"
 
-    def _window(self, key: str, seconds: int, now: float) -> deque[float]:
-        entries = self._windows.setdefault(key, deque())
-        while entries and entries[0] <= now - seconds:
+    def _window(self, window: Window, now: float) -> deque[float]:
+        entries = self._windows.setdefault(window.key, deque())
+        while entries and entries[0] <= now - window.seconds:
             entries.popleft()
         return entries
-
-    def window_hit(self, key: str, limit: int, seconds: int, cost: int = 1) -> bool:
-        with self._lock:
-            now = self._clock()
-            entries = self._window(key, seconds, now)
-            if len(entries) + cost > limit:
-                return False
-            entries.extend([now] * cost)
-            return True
-
-    def window_stats(self, key: str, limit: int, seconds: int) -> tuple[float, int]:
-        with self._lock:
-            now = self._clock()
-            entries = self._window(key, seconds, now)
-            oldest = entries[0] if entries else now
-            return oldest + seconds, max(0, limit - len(entries))
 
     def _counter(self, key: str, now: float) -> int:
         count, expires = self._counters.get(key, (0, 0.0))
         return count if expires > now else 0
 
-    def counter_add(self, key: str, amount: int, expiry: int) -> int:
-        with self._lock:
-            now = self._clock()
-            count, expires = self._counters.get(key, (0, 0.0))
-            if expires <= now:
-                count, expires = 0, now + expiry
-            self._counters[key] = (count + amount, expires)
-            return count + amount
-
-    def counter_get(self, key: str) -> int:
-        with self._lock:
-            return self._counter(key, self._clock())
+    def _add(self, counter: Counter, amount: int, now: float) -> None:
+        count, expires = self._counters.get(counter.key, (0, 0.0))
+        if expires <= now:
+            count, expires = 0, now + counter.expiry
+        self._counters[counter.key] = (count + amount, expires)
 
     def _live_slots(self, key: str, now: float) -> dict[str, float]:
         slots = self._slots.setdefault(key, {})
@@ -174,23 +202,49 @@ class MemoryBackend:
             del slots[slot]
         return slots
 
-    def slot_take(self, key: str, limit: int, lease: float) -> str | None:
+    def admit(self, ask: Ask, now: float) -> Verdict:
         with self._lock:
-            now = self._clock()
-            slots = self._live_slots(key, now)
-            if len(slots) >= limit:
-                return None
-            slot = secrets.token_hex(8)
-            slots[slot] = now + lease
-            return slot
+            for index, counter in enumerate(ask.counters):
+                if self._counter(counter.key, now) >= counter.limit:
+                    return Verdict(full="counter", index=index)
+            windows = [self._window(window, now) for window in ask.windows]
+            for index, (window, entries) in enumerate(zip(ask.windows, windows, strict=True)):
+                if len(entries) >= window.limit:
+                    return Verdict(full="window", index=index, retry_at=entries[0] + window.seconds)
+            slot = None
+            if ask.slots is not None:
+                slots = self._live_slots(ask.slots.key, now)
+                if len(slots) >= ask.slots.limit:
+                    return Verdict(full="slots")
+                slot = secrets.token_hex(8)
+                slots[slot] = now + ask.slots.lease
+            for counter in ask.counters:
+                self._add(counter, 1, now)
+            for entries in windows:
+                entries.append(now)
+            return Verdict(slot=slot)
 
-    def slot_give(self, key: str, slot: str) -> None:
+    def settle(self, ask: Ask, now: float, slot: str | None = None) -> None:
         with self._lock:
-            self._slots.get(key, {}).pop(slot, None)
+            if slot is not None and ask.slots is not None:
+                self._slots.get(ask.slots.key, {}).pop(slot, None)
+            for window in ask.windows:
+                entries = self._window(window, now)
+                entries.extend([now] * max(0, window.limit - len(entries)))
+            for counter in ask.counters:
+                self._add(counter, max(0, counter.limit - self._counter(counter.key, now)), now)
 
-    def slot_count(self, key: str) -> int:
+    def read(self, ask: Ask, now: float) -> Reading:
         with self._lock:
-            return len(self._live_slots(key, self._clock()))
+            windows = [self._window(window, now) for window in ask.windows]
+            return Reading(
+                len(self._live_slots(ask.slots.key, now)) if ask.slots is not None else 0,
+                tuple(
+                    (len(e), e[0] + w.seconds if e else None)
+                    for w, e in zip(ask.windows, windows, strict=True)
+                ),
+                tuple(self._counter(counter.key, now) for counter in ask.counters),
+            )
 
 
 _PROCESS_BACKEND = MemoryBackend()
@@ -288,7 +342,7 @@ class Quota:
     def __repr__(self) -> str:
         return f"Quota({self.backend!r}, {self.limits!r}, on_limit={self.on_limit!r})"
 
-    # -- keys -------------------------------------------------------------------------------------
+    # -- what one call asks of the backend ---------------------------------------------------------
 
     def _day(self, now: float) -> tuple[str, float]:
         """Today's UTC date and the epoch of the next midnight UTC."""
@@ -296,12 +350,32 @@ class Quota:
         midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
         return today.isoformat(), midnight.timestamp()
 
-    def _window_seconds(self) -> int:
-        rate = self.limits.business_rate
-        assert rate is not None
-        return int(-(-rate.per // 1)) + WINDOW_MARGIN
+    def _ask(self, scope: str, business: str, now: float) -> tuple[Ask, tuple[LimitName, ...]]:
+        """The call's ``Ask`` (every limit enforced) and the names of its counters, in order."""
+        limits, today = self.limits, self._day(now)[0]
+        counters: list[Counter] = []
+        names: list[LimitName] = []
+        for name, limit, key in (
+            ("business_day", limits.business_per_day, f"{scope}:{business}:day:{today}"),
+            ("app_day", limits.app_per_day, f"{scope}:day:{today}"),
+        ):
+            if limit is not None:
+                counters.append(Counter(key, limit, 2 * DAY))
+                names.append(name)  # type: ignore[arg-type]
+        rate = limits.business_rate
+        windows = (
+            ()
+            if rate is None
+            else (Window(f"{scope}:{business}:rate", rate.requests, rate.per + WINDOW_MARGIN),)
+        )
+        slots = (
+            None
+            if limits.in_flight is None
+            else Slots(f"{scope}:in_flight", limits.in_flight, self.slot_lease)
+        )
+        return Ask(tuple(counters), windows, slots), tuple(names)
 
-    # -- admission (the client's plan runs these; see Quota.send) ---------------------------------
+    # -- admission (the client's plan runs these; see Quota.admit) --------------------------------
 
     def _unreachable(self, what: str, exc: Exception) -> QuotaBackendError:
         return QuotaBackendError(
@@ -309,55 +383,28 @@ class Quota:
         )
 
     def try_admit(self, scope: str, business: str) -> Ticket | _Wait:
-        """One attempt at admitting a call: a ticket, a wait, or a day limit raised."""
+        """One attempt at admitting a call (one backend step): a ticket, a wait, or a day limit
+        raised."""
+        now = self.clock()
+        ask, names = self._ask(scope, business, now)
         try:
-            return self._try_admit(scope, business)
-        except SageError:
-            raise
+            verdict = self.backend.admit(ask, now)
         except Exception as exc:
             raise self._unreachable("admit the request", exc) from exc
-
-    def _try_admit(self, scope: str, business: str) -> Ticket | _Wait:
-        limits, backend = self.limits, self.backend
-        slot = None
-        if limits.in_flight is not None:
-            slot = backend.slot_take(f"{scope}:in_flight", limits.in_flight, self.slot_lease)
-            if slot is None:
-                return _Wait(SLOT_POLL, "in_flight")
-        rate = limits.business_rate
-        if rate is not None:
-            key, seconds = f"{scope}:{business}:rate", self._window_seconds()
-            if not backend.window_hit(key, rate.requests, seconds):
-                if slot is not None:
-                    backend.slot_give(f"{scope}:in_flight", slot)
-                reset_at, _ = backend.window_stats(key, rate.requests, seconds)
-                return _Wait(max(0.005, reset_at - self.clock()), "business_rate")
-        now = self.clock()
-        today, midnight = self._day(now)
-        for name, limit, key in (
-            ("business_day", limits.business_per_day, f"{scope}:{business}:day:{today}"),
-            ("app_day", limits.app_per_day, f"{scope}:day:{today}"),
-        ):
-            if limit is not None and backend.counter_add(key, 1, 2 * DAY) > limit:
-                if slot is not None:
-                    backend.slot_give(f"{scope}:in_flight", slot)
-                raise DailyQuotaExceededError(
-                    name,
-                    business,
-                    midnight,
-                    f"the day's {limit} requests are used ({_limit_words(name)})",
-                )
-        return Ticket(scope, business, slot)
-
-    def release(self, ticket: Ticket) -> None:
-        """Give the ticket's slot back. A backend gone now only delays it (the lease ends it):
-        the answer that came is not lost for that."""
-        if ticket.slot is None:
-            return
-        try:
-            self.backend.slot_give(f"{ticket.scope}:in_flight", ticket.slot)
-        except Exception as exc:
-            log.warning("%s", redact(str(self._unreachable("give a slot back", exc))))
+        if verdict.full is None:
+            return Ticket(scope, business, verdict.slot)
+        if verdict.full == "slots":
+            return _Wait(SLOT_POLL, "in_flight")
+        if verdict.full == "window":
+            return _Wait(max(0.005, verdict.retry_at - now), "business_rate")
+        name = names[verdict.index]
+        raise DailyQuotaExceededError(
+            name,
+            business,
+            self._day(now)[1],
+            f"the day's {ask.counters[verdict.index].limit} requests are used"
+            f" ({_limit_words(name)})",
+        )
 
     def admit(self, scope: str, business: str) -> Generator[Step, Any, Ticket]:
         """A sub-plan: the ticket for one call, waiting (sleep steps) or raising as configured."""
@@ -381,77 +428,95 @@ class Quota:
             yield sleep(decision.seconds)
             waited += decision.seconds
 
-    def observe(self, ticket: Ticket, response: httpx.Response, error: Exception | None) -> None:
-        """After the answer: a 429 tells every worker what Sage counted."""
-        if not isinstance(error, RateLimitError):
+    def settle(self, ticket: Ticket, outcome: httpx.Response | Exception | None = None) -> None:
+        """After the attempt, one backend step: the ticket's slot given back and, when Sage
+        answered 429, what it counted told to every worker: a minute limit fills the business's
+        window, a day limit closes the business's (or the app's) day. A backend gone now only
+        delays the slot's return (its lease ends it): the answer that came is not lost for that,
+        and a 429 is raised or retried all the same."""
+        error = _rate_limit_error(outcome)
+        if ticket.slot is None and error is None:
             return
-        try:
-            self._observe(ticket, error)
-        except Exception as exc:  # the 429 itself is raised or retried all the same
-            log.warning("%s", redact(str(self._unreachable("record a 429", exc))))
-
-    def _observe(self, ticket: Ticket, error: RateLimitError) -> None:
-        kind, now = error.limit, self.clock()
+        now = self.clock()
+        ask, names = self._ask(ticket.scope, ticket.business, now)
+        learn = Ask(slots=ask.slots)
         if isinstance(error, DailyRateLimitError):
-            today, _ = self._day(now)
-            if error.scope == "app" and self.limits.app_per_day is not None:
-                self.backend.counter_add(
-                    f"{ticket.scope}:day:{today}", self.limits.app_per_day, 2 * DAY
-                )
-            elif self.limits.business_per_day is not None:
-                self.backend.counter_add(
-                    f"{ticket.scope}:{ticket.business}:day:{today}",
-                    self.limits.business_per_day,
-                    2 * DAY,
-                )
-        elif kind == "minute" and self.limits.business_rate is not None:
-            key, seconds = f"{ticket.scope}:{ticket.business}:rate", self._window_seconds()
-            limit = self.limits.business_rate.requests
-            _, free = self.backend.window_stats(key, limit, seconds)
-            if free:
-                self.backend.window_hit(key, limit, seconds, free)
+            wanted = "app_day" if error.scope == "app" else "business_day"
+            learn = replace(
+                learn,
+                counters=tuple(c for c, n in zip(ask.counters, names, strict=True) if n == wanted),
+            )
+        elif error is not None and error.limit == "minute":
+            learn = replace(learn, windows=ask.windows)
+        try:
+            self.backend.settle(learn, now, ticket.slot)
+        except Exception as exc:
+            log.warning("%s", redact(str(self._unreachable("settle a request", exc))))
+
+    def release(self, ticket: Ticket) -> None:
+        """Give the ticket's slot back (the attempt ended with no answer to learn from)."""
+        self.settle(ticket)
 
     # -- reading ------------------------------------------------------------------------------------
 
     def status(self, scope: str, business: str, business_id: str | None) -> QuotaStatus:
+        """What remains (one backend step)."""
+        now = self.clock()
+        ask, names = self._ask(scope, business, now)
         try:
-            return self._status(scope, business, business_id)
+            reading = self.backend.read(ask, now)
         except Exception as exc:
             raise self._unreachable("be read", exc) from exc
-
-    def _status(self, scope: str, business: str, business_id: str | None) -> QuotaStatus:
-        limits, backend, now = self.limits, self.backend, self.clock()
-        today, midnight = self._day(now)
-        at_midnight = dt.datetime.fromtimestamp(midnight, dt.UTC)
-        in_flight = LimitStatus(
-            "in_flight",
-            limits.in_flight,
-            backend.slot_count(f"{scope}:in_flight") if limits.in_flight else 0,
-            None,
-        )
+        limits = self.limits
+        at_midnight = dt.datetime.fromtimestamp(self._day(now)[1], dt.UTC)
+        in_flight = LimitStatus("in_flight", limits.in_flight, reading.slots, None)
         rate = limits.business_rate
         if rate is not None:
-            reset_at, free = backend.window_stats(
-                f"{scope}:{business}:rate", rate.requests, self._window_seconds()
-            )
+            used, oldest_leaves = reading.windows[0]
             window = LimitStatus(
                 "business_rate",
                 rate.requests,
-                rate.requests - free,
-                dt.datetime.fromtimestamp(reset_at, dt.UTC),
+                min(used, rate.requests),
+                dt.datetime.fromtimestamp(
+                    oldest_leaves if oldest_leaves is not None else now + ask.windows[0].seconds,
+                    dt.UTC,
+                ),
             )
         else:
             window = LimitStatus("business_rate", None, 0, None)
+        days = dict(zip(names, reading.counters, strict=True))
         business_day = LimitStatus(
-            "business_day",
-            limits.business_per_day,
-            backend.counter_get(f"{scope}:{business}:day:{today}"),
-            at_midnight,
+            "business_day", limits.business_per_day, days.get("business_day", 0), at_midnight
         )
-        app_day = LimitStatus(
-            "app_day", limits.app_per_day, backend.counter_get(f"{scope}:day:{today}"), at_midnight
-        )
+        app_day = LimitStatus("app_day", limits.app_per_day, days.get("app_day", 0), at_midnight)
         return QuotaStatus(business_id, in_flight, window, business_day, app_day)
+
+
+def _rate_limit_error(outcome: httpx.Response | Exception | None) -> RateLimitError | None:
+    """The 429 an attempt ended with, classified by the one mapping of answers to errors."""
+    if isinstance(outcome, RateLimitError):
+        return outcome
+    if getattr(outcome, "status_code", None) != 429:
+        return None
+    response: Any = outcome
+    try:
+        body = response.json()
+    except Exception:
+        body = None
+    try:
+        method, path = response.request.method, response.request.url.path
+    except RuntimeError:  # an answer built by hand (a test's transport) has no request
+        method, path = "", ""
+    error = status_error(
+        status_code=429,
+        method=method,
+        path=path,
+        request_id=None,
+        business_id=None,
+        body=body,
+        retry_after=parse_retry_after(response.headers),
+    )
+    return error if isinstance(error, RateLimitError) else None
 
 
 def _limit_words(name: str) -> str:

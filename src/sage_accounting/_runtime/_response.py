@@ -28,7 +28,8 @@ from ._errors import APIResponseValidationError, body_excerpt
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ._pagination import AsyncPager, Page, SyncPager
+    from ._page import Page
+    from ._pagination import AsyncPager, SyncPager
     from ._streaming import AsyncFileStream, FileStream
 
 P = ParamSpec("P")

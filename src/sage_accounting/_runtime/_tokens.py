@@ -14,10 +14,12 @@ killed writer is known to be newer than the token file (see ``FileTokenStore``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -55,11 +57,7 @@ class TokenSet:
         remember(self.access_token, self.refresh_token)
 
     def __repr__(self) -> str:
-        when = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_at))
-            if self.expires_at
-            else "?"
-        )
+        when = utc_time(self.expires_at, "%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "?"
         refresh = "yes" if self.refresh_token else "no"
         return f"TokenSet(access_token=***, refresh_token={refresh}, expires_at={when}, scope={self.scope!r})"
 
@@ -70,7 +68,7 @@ class TokenSet:
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any], now: float) -> TokenSet:
-        """From the token endpoint's JSON answer (its fields checked by the caller)."""
+        """From the token endpoint's JSON answer (checked first: ``token_answer_problem``)."""
         expires_in = data.get("expires_in")
         refresh_in = data.get("refresh_token_expires_in")
         return cls(
@@ -90,10 +88,64 @@ class TokenSet:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
-# What each field of a token file may hold (JSON types after json.loads).
+def utc_time(epoch: float, form: str) -> str:
+    """``epoch`` in UTC as ``form``; the number itself when the platform's calendar ends first
+    (a repr or a log line must never raise)."""
+    try:
+        return time.strftime(form, time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:g}"
+
+
+# What each field of a token file, or of the token endpoint's answer, may hold (JSON types after
+# json.loads): one rule for both, so no pair is saved that the store would refuse to read back.
 _REQUIRED_STR = ("access_token",)
 _OPTIONAL_STR = ("refresh_token", "scope", "requested_by_id")
 _OPTIONAL_NUMBER = ("expires_at", "refresh_token_expires_at")
+_ANSWER_NUMBER = ("expires_in", "refresh_token_expires_in")
+_MAX_LIFETIME = 1e10  # seconds (~300 years): more is no lifetime
+
+
+def _wrong_field(data: Mapping[str, Any], numbers: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first field of ``data`` that breaks the rules above, and what it must be."""
+    for field in _REQUIRED_STR:
+        if not isinstance(data.get(field), str) or not data[field]:
+            return field, "a non-empty string"
+    for field in _OPTIONAL_STR:
+        if data.get(field) is not None and not isinstance(data[field], str):
+            return field, "a string or null"
+    for field in numbers:
+        value = data.get(field)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            return field, "a number or null"
+    return None
+
+
+def token_answer_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a token endpoint's answer (``None``: a pair the store can keep).
+    Lifetimes may come as numbers or strings of one (``"300"``), never negative or endless."""
+    lifetimes = {}
+    for field in _ANSWER_NUMBER:
+        value = data.get(field)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return f"field {field!r} must be a number of seconds, not {data[field]!r}"
+        lifetimes[field] = value
+    wrong = _wrong_field({**data, **lifetimes}, _ANSWER_NUMBER)
+    if wrong is not None:
+        field, expected = wrong
+        got = type(data[field]).__name__ if field in data else "nothing"
+        return f"field {field!r} must be {expected}, not {got}"
+    for field, value in lifetimes.items():
+        if value is not None and not 0 <= value <= _MAX_LIFETIME:
+            return f"field {field!r} must be between 0 and {_MAX_LIFETIME:g} seconds, not {value:g}"
+    return None
 
 
 def parse_token_file(raw: bytes, where: str | Path) -> tuple[TokenSet, int]:
@@ -114,20 +166,9 @@ def parse_token_file(raw: bytes, where: str | Path) -> tuple[TokenSet, int]:
         got = type(data[field]).__name__ if field in data else "nothing"
         return TokenStoreError(f"{where}: field {field!r} must be {expected}, not {got}")
 
-    for field in _REQUIRED_STR:
-        if not isinstance(data.get(field), str) or not data[field]:
-            raise wrong(field, "a non-empty string")
-    for field in _OPTIONAL_STR:
-        if data.get(field) is not None and not isinstance(data[field], str):
-            raise wrong(field, "a string or null")
-    for field in _OPTIONAL_NUMBER:
-        value = data.get(field)
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise wrong(field, "a number or null")
+    problem = _wrong_field(data, _OPTIONAL_NUMBER)
+    if problem is not None:
+        raise wrong(*problem)
     sequence = data.get("sequence", 0)
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         raise wrong("sequence", "a non-negative integer")
@@ -209,6 +250,7 @@ class FileTokenStore:
         self._thread_lock = threading.Lock()
         self._owner: int | None = None  # the thread holding the lock, if any
         self._reserved: Path | None = None
+        self._exposed: tuple[Path, int] | None = None  # a readable-by-others file, warned of
         # Set when a killed writer's leftovers could not be used: why a later refresh may find
         # the grant dead. Included in the session's ReauthorizationRequired message.
         self.interrupted_save: str | None = None
@@ -219,12 +261,36 @@ class FileTokenStore:
     # -- reading ------------------------------------------------------------------------------------
 
     def _read(self, path: Path) -> bytes | None:
+        """A store file's bytes (None: there is none). Never through a symbolic link (a save
+        would replace the link, not its target: two files, two grants) and never from what is
+        not a regular file (a FIFO would block, a device never end)."""
         try:
-            return path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _link_refused(path) from None
             raise TokenStoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                raise TokenStoreError(f"{path} is not a regular file: refusing it")
+            if status.st_mode & 0o077 and self._exposed != (path, status.st_mode):
+                self._exposed = (path, status.st_mode)
+                log.warning(
+                    "%s",
+                    redact(
+                        f"{path} is readable by others (mode {stat.S_IMODE(status.st_mode):o}): "
+                        "it holds a refresh token; chmod 600 it (the next save does)"
+                    ),
+                )
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                return file.read()
+        except OSError as exc:
+            raise TokenStoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
 
     def _load_with_sequence(self) -> tuple[TokenSet | None, int]:
         raw = self._read(self.path)
@@ -262,7 +328,7 @@ class FileTokenStore:
         intent = json.dumps({"intent": "refresh", "pid": os.getpid(), "at": time.time()})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, _WRITE_PRIVATE, 0o600)
             try:
                 os.write(fd, intent.encode())
             finally:
@@ -284,6 +350,9 @@ class FileTokenStore:
     def save(self, tokens: TokenSet) -> None:
         """Write ``tokens`` (call it holding ``lock()``)."""
         tmp, self._reserved = self._reserved or self._temp_path(), None
+        if self.path.is_symlink():  # renamed over, the link's target would keep the old pair
+            _unlink_quietly(tmp)
+            raise _link_refused(self.path)
         try:
             _, sequence = self._load_with_sequence()
         except TokenStoreError:
@@ -291,7 +360,7 @@ class FileTokenStore:
         data = json.dumps({"sequence": sequence + 1, **tokens.to_dict()}, indent=2).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(tmp, _WRITE_PRIVATE, 0o600)
             try:
                 os.fchmod(fd, 0o600)
                 view = memoryview(data)
@@ -369,7 +438,7 @@ class FileTokenStore:
     def _open_lock(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            return os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise TokenStoreError(
                 f"cannot open the lock file {self._lock_path}: {exc.strerror or exc}"
@@ -388,10 +457,12 @@ class FileTokenStore:
             raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BaseException as exc:  # busy, or Ctrl-C while waiting: nothing may stay held
             os.close(fd)
             self._thread_lock.release()
-            return None
+            if isinstance(exc, BlockingIOError):
+                return None
+            raise
         self._owner = threading.get_ident()
         try:
             self._recover()
@@ -434,6 +505,17 @@ class FileTokenStore:
             yield
         finally:
             self._release(fd)
+
+
+# A temporary file's name is predictable: a symbolic link put there is never written through.
+_WRITE_PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+
+
+def _link_refused(path: Path) -> TokenStoreError:
+    return TokenStoreError(
+        f"{path} is a symbolic link: refusing it (give the store the file itself, "
+        f"{os.path.realpath(path)})"
+    )
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -2,17 +2,20 @@
 
     pip install 'sage-accounting[agents]'
 
-    client = SageAccounting(session=session).for_agent("policy.toml", "bookkeeper")
+    from sage_accounting.agents import for_agent
+
+    client = for_agent(SageAccounting(session=session), "policy.toml", "bookkeeper")
     client.contacts.list()        # checked against the policy, then sent, then audited
     client.contacts.delete("c1")  # AccessDenied: "Contacts: read only; deleting needs full"
 
-Not imported by ``import sage_accounting``: ``client.for_agent`` imports it when first used.
+Not imported by ``import sage_accounting``, nor by the client: the agent guard is one of the
+client's request hooks (``client.with_hooks``), which ``for_agent`` adds to a copy.
 """
 
 from .approvals import ApprovalStore, PendingWrite
 from .audit import AuditRecord, AuditSink, MemoryAuditSink, SQLiteAuditSink, head, verify
 from .errors import AccessDenied, ApprovalRequired, AuditError, BudgetExceeded, PolicyError
-from .guard import AgentGuard, flush_audit, guard_client
+from .guard import AgentGuard, flush_audit, for_agent
 from .policy import AgentPolicy, Policy, load_policy, parse_policy
 from .tools import Tool, agent_tools, as_anthropic, as_gemini, as_openai
 
@@ -20,5 +23,5 @@ __all__ = [
     "AccessDenied", "AgentGuard", "AgentPolicy", "ApprovalRequired", "ApprovalStore",
     "AuditError", "AuditRecord", "AuditSink", "BudgetExceeded", "MemoryAuditSink", "PendingWrite",
     "Policy", "PolicyError", "SQLiteAuditSink", "Tool", "agent_tools", "as_anthropic", "as_gemini",
-    "as_openai", "flush_audit", "guard_client", "head", "load_policy", "parse_policy", "verify",
+    "as_openai", "flush_audit", "for_agent", "head", "load_policy", "parse_policy", "verify",
 ]  # fmt: skip

@@ -1,7 +1,7 @@
 """Enforcement: the client's agent guard checks every request before it is sent, and records
 every decision in the audit log.
 
-``client.for_agent(policy, "bookkeeper")`` puts an ``AgentGuard`` on a copy of the client; the
+``for_agent(client, policy, "bookkeeper")`` puts an ``AgentGuard`` on a copy of the client; the
 client calls ``admit`` before each HTTP request (first pages, later pages, change feeds, both
 sync and async; ``retry=True`` before each further attempt of one) and ``observe`` with each
 answer. Denied calls raise before anything is sent.
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -49,8 +49,8 @@ Approver = Callable[[PendingWrite], bool]
 class AgentGuard(RequestHook):
     """An agent's policy, budget and audit as a request hook (what ``for_agent`` adds)."""
 
-    def before_send(self, request: PreparedRequest, *, retry: bool) -> None:
-        self.admit(request, retry)
+    def before_send(self, request: PreparedRequest, *, retry: int) -> None:
+        self.admit(request, retry > 0)
 
     def after_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         self.observe(request, response)
@@ -390,24 +390,29 @@ def flush_audit(client: _BaseClient[Any]) -> None:
 ClientT = TypeVar("ClientT", bound="_BaseClient[Any]")
 
 
-def guard_client(
+def for_agent(
     client: ClientT,
-    policy: Policy | str | Path,
+    policy: Policy | str | os.PathLike[str],
     agent: str,
     *,
-    audit: AuditSink | str | Path | None = None,
+    audit: AuditSink | str | os.PathLike[str] | None = None,
     approvals: ApprovalStore | None = None,
     approver: Approver | None = None,
     budgets: BudgetStore | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ClientT:
-    """A copy of ``client`` acting as ``agent``: what ``client.for_agent`` returns.
+    """A copy of ``client`` (sync or async, sharing its pool) acting as one agent of a policy
+    (a ``Policy`` or the path of its TOML file): every call checked against it before any
+    request, and audited. Its guard is an ``AgentGuard``, one of the copy's request hooks
+    (``client.with_hooks``).
 
     ``audit`` is a sink or a SQLite path (default: the policy's ``[audit] path``, else none).
-    Budgets are counted in the audit database when there is one (every process sharing the file
-    shares them), else in the process (every copy of this policy's agent shares them). An agent
-    limited to one business acts on it when the client names none. A client that already acts
-    as an agent cannot be made another (or the same one afresh).
+    ``approvals``/``approver``: where writes that need a person's approval wait, and who may
+    approve them at once. Budgets are counted in the audit database when there is one (every
+    process sharing the file shares them), else in the process (every copy of this policy's
+    agent shares them). An agent limited to one business acts on it when the client names
+    none. A client that already acts as an agent cannot be made another (or the same one
+    afresh).
     """
     current = agent_guard_of(client)
     if current is not None:
@@ -416,18 +421,18 @@ def guard_client(
             "client before for_agent", agent=current.agent.key, operation_id="for_agent",
         )  # fmt: skip
     if not isinstance(policy, Policy):
-        policy = load_policy(policy)
+        policy = load_policy(os.fspath(policy))
     chosen = policy.agent(agent)
     if audit is None and policy.audit_path is not None:
         audit = policy.audit_path
-    if isinstance(audit, (str, Path)):
-        sink: AuditSink | None = SQLiteAuditSink(audit)
-        approvals = approvals or ApprovalStore(audit)
+    if isinstance(audit, (str, os.PathLike)):
+        sink: AuditSink | None = SQLiteAuditSink(os.fspath(audit))
+        approvals = approvals or ApprovalStore(os.fspath(audit))
     else:
         sink = audit
     if budgets is None and isinstance(sink, SQLiteAuditSink):
         budgets = SQLiteBudgetStore(sink.path)
-    guarded = client._copy()
+    guarded = client
     if guarded.business_id is None and chosen.businesses and len(chosen.businesses) == 1:
         guarded = guarded.with_business(chosen.businesses[0])
     return guarded.with_hooks(AgentGuard(

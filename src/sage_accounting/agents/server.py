@@ -19,7 +19,7 @@ from .._runtime import __version__
 from .approvals import ApprovalStore
 from .audit import AuditSink, SQLiteAuditSink
 from .errors import PolicyError
-from .guard import flush_audit
+from .guard import flush_audit, for_agent
 from .policy import AgentPolicy, Policy, hash_key
 from .runner import Runner, tool_text
 from .tools import agent_tools
@@ -65,8 +65,8 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
     from mcp import types
     from mcp.server.lowlevel import Server
 
-    guarded = shared.client.for_agent(
-        shared.policy, agent.key, audit=shared.audit, approvals=shared.approvals
+    guarded = for_agent(
+        shared.client, shared.policy, agent.key, audit=shared.audit, approvals=shared.approvals
     )
     runner = Runner(guarded, agent)
     listed = [

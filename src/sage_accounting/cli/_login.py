@@ -20,6 +20,7 @@ from typing import Any
 from .._runtime._redact import redact
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+REQUEST_SECONDS = 2.0
 _PAGE = (
     "<!doctype html><meta charset=utf-8><title>sage-accounting</title>"
     "<p>{message}</p><p>You can close this window.</p>"
@@ -52,6 +53,10 @@ class CallbackServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            # One request at a time: a connection that sends nothing (a browser's speculative
+            # one, any local process) is dropped after this many seconds, not waited on forever.
+            timeout = REQUEST_SECONDS
+
             def log_message(self, format: str, *args: Any) -> None:  # the URL holds the code
                 pass
 

@@ -27,6 +27,11 @@ _GIVE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
 _SWAP = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
 local sequence = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '0')
@@ -38,8 +43,8 @@ return sequence + 1
 
 class RedisTokenStore(LeasedTokenStore):
     """The tokens of ``grant`` (a name you choose: the user, the tenant) in the Redis at
-    ``url``. ``lease``: seconds a lock outlives a holder that died; ``cipher``: a
-    ``TokenCipher`` to encrypt the pair at rest."""
+    ``url``. ``lease``: seconds a lock outlives a holder that died (renewed while held, unless
+    ``renew=False``); ``cipher``: a ``TokenCipher`` to encrypt the pair at rest."""
 
     def __init__(
         self,
@@ -49,10 +54,11 @@ class RedisTokenStore(LeasedTokenStore):
         lease: float = DEFAULT_LEASE,
         wait: float | None = None,
         cipher: TokenCipher | None = None,
+        renew: bool = True,
         prefix: str = "sage-tokens",
         **options: Any,
     ) -> None:
-        super().__init__(grant, lease=lease, wait=wait, cipher=cipher)
+        super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.url = url
         options.setdefault("socket_timeout", 5.0)
         options.setdefault("socket_connect_timeout", 5.0)
@@ -62,6 +68,7 @@ class RedisTokenStore(LeasedTokenStore):
         self._take_script = self._redis.register_script(_TAKE)
         self._give_script = self._redis.register_script(_GIVE)
         self._swap_script = self._redis.register_script(_SWAP)
+        self._renew_script = self._redis.register_script(_RENEW)
 
     def __repr__(self) -> str:
         return f"RedisTokenStore({self._where()!r})"
@@ -80,6 +87,10 @@ class RedisTokenStore(LeasedTokenStore):
 
     def _give(self, owner: str, fence: int) -> None:
         self._give_script(keys=[self._lock_key], args=[f"{owner}:{fence}"])
+
+    def _renew(self, owner: str, fence: int, lease: float) -> bool:
+        args: list[str | int] = [f"{owner}:{fence}", max(1, int(lease * 1000))]
+        return bool(int(self._renew_script(keys=[self._lock_key], args=args)))
 
     def _read(self) -> tuple[bytes | None, int]:
         values: Any = self._redis.hmget(self._key, ["data", "sequence"])  # sync client: a list

@@ -5,11 +5,12 @@ locks, so each transaction begins ``IMMEDIATE`` (the database's write lock, held
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Column, Table, create_engine, event, insert, select, text
+from sqlalchemy import Column, MetaData, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -46,6 +47,30 @@ def _sqlite_immediate(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_DDL_LOCK = 0x5A6E_7161  # the advisory lock that serialises making the tables (PostgreSQL)
+
+
+class Tables:
+    """A backend's tables, made when first needed (on its first step), not when the object is
+    made: a worker that starts while the database is away starts all the same, and its first
+    step fails like any other (typed, by the caller) until the database is back."""
+
+    def __init__(self, engine: Engine, metadata: MetaData) -> None:
+        self.engine = engine
+        self.metadata = metadata
+        self._made = False
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        if self._made:
+            return
+        with self._lock, transaction(self.engine) as connection:
+            if connection.dialect.name == "postgresql":  # hosts starting at once take turns
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+            self.metadata.create_all(connection)  # (SQLite: BEGIN IMMEDIATE takes turns)
+            self._made = True
 
 
 @contextlib.contextmanager

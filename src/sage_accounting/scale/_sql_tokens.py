@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
-from ._sql import database_now, engine_for, lock_key, transaction
+from ._sql import Tables, database_now, engine_for, lock_key, transaction
 
 metadata = MetaData()
 tokens_table = Table(
@@ -36,8 +36,8 @@ _FREE = {"owner": "", "fence": 0, "expires_at": 0.0}
 
 class SQLTokenStore(LeasedTokenStore):
     """The tokens of ``grant`` in the database at ``url`` (``postgresql+psycopg://...`` or
-    ``sqlite:///path``) or ``engine``; the tables are made when missing. ``lease`` and
-    ``cipher`` as for ``RedisTokenStore``."""
+    ``sqlite:///path``) or ``engine``; the tables are made when missing (on first use). ``lease``,
+    ``renew`` and ``cipher`` as for ``RedisTokenStore``."""
 
     def __init__(
         self,
@@ -48,10 +48,11 @@ class SQLTokenStore(LeasedTokenStore):
         lease: float = DEFAULT_LEASE,
         wait: float | None = None,
         cipher: TokenCipher | None = None,
+        renew: bool = True,
     ) -> None:
-        super().__init__(grant, lease=lease, wait=wait, cipher=cipher)
+        super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.engine = engine_for(url, engine)
-        metadata.create_all(self.engine)
+        self._tables = Tables(self.engine, metadata)
 
     def __repr__(self) -> str:
         return f"SQLTokenStore({self._where()!r})"
@@ -60,6 +61,7 @@ class SQLTokenStore(LeasedTokenStore):
         return f"{self.engine.url.render_as_string(hide_password=True)} grant {self.grant}"
 
     def _take(self, owner: str, lease: float) -> int | None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             row = lock_key(connection, locks_table, locks_table.c.grant_key, self.grant, _FREE)
             now = database_now(connection)
@@ -74,6 +76,7 @@ class SQLTokenStore(LeasedTokenStore):
             return fence
 
     def _give(self, owner: str, fence: int) -> None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             connection.execute(
                 update(locks_table)
@@ -85,7 +88,24 @@ class SQLTokenStore(LeasedTokenStore):
                 .values(owner="", expires_at=0.0)
             )
 
+    def _renew(self, owner: str, fence: int, lease: float) -> bool:
+        self._tables.ensure()
+        with transaction(self.engine) as connection:
+            now = database_now(connection)
+            renewed = connection.execute(
+                update(locks_table)
+                .where(
+                    locks_table.c.grant_key == self.grant,
+                    locks_table.c.owner == owner,
+                    locks_table.c.fence == fence,
+                    locks_table.c.expires_at > now,
+                )
+                .values(expires_at=now + lease)
+            )
+            return bool(renewed.rowcount == 1)
+
     def _read(self) -> tuple[bytes | None, int]:
+        self._tables.ensure()
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(tokens_table.c.data, tokens_table.c.sequence).where(
@@ -95,6 +115,7 @@ class SQLTokenStore(LeasedTokenStore):
         return (None, 0) if row is None else (bytes(row.data), int(row.sequence))
 
     def _swap(self, data: bytes, expected: int, owner: str, fence: int) -> int | None:
+        self._tables.ensure()
         with transaction(self.engine) as connection:
             held = lock_key(connection, locks_table, locks_table.c.grant_key, self.grant, _FREE)
             if held.owner != owner or held.fence != fence:
