@@ -69,6 +69,32 @@ def _sdk_list(client: Any) -> int:
     return count
 
 
+def _steps(client: Any) -> tuple[float, float]:
+    """Seconds of the sync's own steps outside dlt, each alone: its page fetch (raw records,
+    ``$total`` known so pages overlap) and records shaped and flattened into Arrow tables."""
+    from sage_accounting.sync._arrow import Flattener
+    from sage_accounting.sync._fetch import Counters, RawPages
+    from sage_accounting.sync._tables import all_tables
+
+    tables = all_tables()
+    fetch = arrow = 0.0
+    for business in BUSINESSES:
+        scoped = client.with_business(business)
+        for resource in RESOURCES:
+            table = tables[resource]
+            start = time.perf_counter()
+            pages = list(RawPages(scoped, table, {"attributes": "all"}, Counters()).pages())
+            fetch += time.perf_counter() - start
+            start = time.perf_counter()
+            rows = Flattener(resource)
+            for page in pages:
+                for raw in page.items:
+                    rows.add(raw, table.shape, resource, {"business_id": business, "_sage_seq": 0})
+            list(rows.tables())
+            arrow += time.perf_counter() - start
+    return fetch, arrow
+
+
 def _started(latency: float) -> tuple[Any, Any, str, str]:
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
@@ -86,12 +112,16 @@ def _first_sync_ratio(latency: float, runs: int, work: str) -> float:
     server, stop, base_url, token = _started(latency)
     try:
         client = SageAccounting(access_token=token, base_url=base_url, timeout=60.0)
-        sdk_times, sync_times = [], []
+        sdk_times, sync_times, fetch_times, arrow_times = [], [], [], []
         listed = synced = 0
         for run in range(runs):  # interleaved: drift hits both alike
             start = time.perf_counter()
             listed = _sdk_list(client)
             sdk_times.append(time.perf_counter() - start)
+            if latency == 0:
+                fetched, arrowed = _steps(client)
+                fetch_times.append(fetched)
+                arrow_times.append(arrowed)
             target = os.path.join(work, f"first-{latency}-{run}.duckdb")
             start = time.perf_counter()
             report = sync(client, to=target, businesses=list(BUSINESSES),
@@ -107,6 +137,14 @@ def _first_sync_ratio(latency: float, runs: int, work: str) -> float:
             f"(target >= {TARGET}x) " + ("ok" if ratio >= TARGET else "UNDER TARGET")
         )
         if latency == 0:
+            whole = statistics.median(sync_times)
+            fetch, arrow = statistics.median(fetch_times), statistics.median(arrow_times)
+            print(
+                f"  steps alone, median s: the SDK's list {statistics.median(sdk_times):.2f}; "
+                f"the sync: its page fetch {fetch:.2f}, records to Arrow tables {arrow:.2f}, "
+                f"the whole sync {whole:.2f} (so dlt's extract/normalize/load and the "
+                f"bookkeeping ~{whole - fetch - arrow:.2f})"
+            )
             _second_sync(client, os.path.join(work, f"first-{latency}-{runs - 1}.duckdb"))
         return ratio
     finally:

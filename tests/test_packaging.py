@@ -34,7 +34,9 @@ ALLOWED_BY_SUBPACKAGE = {
     "agents": CORE | {"click", "mcp", "anyio", "uvicorn", "cryptography"},
     # only its pytest plugin imports pytest; its `sandbox` command is part of [cli]
     "testing": CORE | {"pytest", "pytest_asyncio", "click"},
-    "sync": CORE | {"click", "dlt", "psycopg2"},  # [sync]; psycopg2 comes with dlt[postgres]
+    # [sync]; psycopg2 and duckdb come with dlt[postgres] and dlt[duckdb]; pyarrow: the Arrow
+    # tables the sync hands dlt
+    "sync": CORE | {"click", "dlt", "psycopg2", "duckdb", "pyarrow"},
     # [scale]: Redis, SQL, Fernet
     "scale": CORE | {"redis", "sqlalchemy", "psycopg", "cryptography"},
     "otel": CORE | {"opentelemetry"},  # [otel]: the API only
@@ -59,7 +61,7 @@ def test_the_sdk_depends_on_httpx_and_pydantic_only() -> None:
     extras = SDK["project"]["optional-dependencies"]
     assert names(extras["cli"]) == {"click"}
     assert names(extras["agents"]) >= {"mcp", "click"}
-    assert names(extras["sync"]) == {"click", "dlt"}
+    assert names(extras["sync"]) == {"click", "dlt", "pyarrow"}
     # No extra pulls the generator from the registry: make install installs it from generator/.
     assert all("sage-codegen" not in names(extra) for extra in extras.values())
 

@@ -290,3 +290,182 @@ def test_bad_destinations_are_refused_before_any_request() -> None:
     for url in ("postgresql://...", "postgresql://u@/db", "postgresql://u@h:99999/db"):
         with pytest.raises(ArgumentValueError, match="not a PostgreSQL URL"):
             sync(client, to=url, businesses="b")
+
+
+def _host(tmp_path: Path, sandbox: SageSandbox, name: str, logged_in: bool) -> dict[str, str]:
+    """One host's environment: its own config directory with the app saved (as `sage-accounting
+    login` leaves it) and, when ``logged_in``, that login's tokens."""
+    import json
+
+    from sage_accounting import FileTokenStore, TokenSet
+
+    config = tmp_path / name
+    config.mkdir()
+    state = sandbox.state
+    app = {"client_id": state.client_id, "client_secret": state.client_secret,
+           "redirect_uri": state.redirect_uri, "base_url": sandbox.base_url,
+           "token_url": sandbox.token_url}  # fmt: skip
+    (config / "app.json").write_text(json.dumps(app))
+    if logged_in:
+        tokens = TokenSet.from_response(sandbox.issue_tokens(), time.time())
+        FileTokenStore(config / "tokens.json").save(tokens)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
+    return {**env, "SAGE_CONFIG_DIR": str(config)}
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+def test_cli_sync_workers_on_two_hosts_share_one_grant_through_the_token_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`sync --tokens URL`: the login moved into Redis / PostgreSQL once, then two workers (two
+    config directories: two hosts, one of them never logged in) sync at once with 2-second
+    access tokens; the grant is refreshed by one at a time and survives (the sandbox kills a grant
+    whose spent refresh token comes back), and the database equals the sandbox."""
+    from sage_accounting.scale import RedisTokenStore, SQLTokenStore
+
+    if kind == "redis":
+        url = request.getfixturevalue("redis_url")
+        store: Any = RedisTokenStore(url, "books")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        store = SQLTokenStore(url, "books")
+    businesses = tuple(f"biz-{i}" for i in range(6))
+    target = str(tmp_path / "shared.duckdb")
+    with SageSandbox(businesses=businesses, access_token_seconds=2) as sandbox:
+        sandbox.inject(Fault.latency(0.05, times=10**6))  # each run outlives a token or two
+        first = _host(tmp_path, sandbox, "host-a", logged_in=True)
+        second = _host(tmp_path, sandbox, "host-b", logged_in=False)
+        common = ["--tokens", url, "--grant", "books", "--no-progress",
+                  "--resources", "contacts,products"]  # fmt: skip
+        refused = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-0", *common],
+            env=second, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "holds no tokens for grant 'books'" in refused.stderr
+        moved = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-0", *common,
+             "--tokens-from-login"],
+            env=first, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert moved.returncode == 0, moved.stderr
+        assert "moved the login's tokens into" in moved.stderr
+        assert not (tmp_path / "host-a" / "tokens.json").exists()  # never refreshed there again
+        moved_pair = store.load()
+        postgres = request.getfixturevalue("postgres")
+        workers = [
+            subprocess.Popen(
+                [*_sage_command(), "sync", "--to", postgres, "--dataset", f"shared_{kind}",
+                 "--all-businesses", "--leases", postgres, "--worker", name, *common],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for name, env in (("a", first), ("b", second))
+        ]  # fmt: skip
+        for worker in workers:
+            _, err = worker.communicate(timeout=240)
+            assert worker.returncode == 0, err
+        assert compare(sandbox, _query_for("postgres", postgres), f"shared_{kind}") >= 6 * 9
+        refreshed = store.load()  # the grant lives on in the store, refreshed by the workers
+        assert refreshed is not None and refreshed.access_token != moved_pair.access_token
+        again = subprocess.run(
+            [*_sage_command(), "sync", "--to", target, "-b", "biz-1", *common],
+            env=second, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+
+
+def test_garbage_from_sage_is_refused_by_name_and_moves_no_cursor(tmp_path: Path) -> None:
+    """Money with more digits than DECIMAL(38, 10) holds, and a record without an id: the sync
+    stops with a SyncDataError naming the record and field, nothing rounded or keyed by guess,
+    no cursor moved; once Sage's records are right again the next sync is whole."""
+    target = str(tmp_path / "g.duckdb")
+    query = _query_for("duckdb", target)
+    with SageSandbox(businesses=("biz-a",)) as sandbox:
+        client = sandbox.client()
+        contacts = sandbox.state.records[("biz-a", "contacts")]
+        first, second = sorted(contacts)[:2]
+        with sandbox.state.lock:
+            contacts[first]["balance"] = "12.12345678901"
+        with pytest.raises(SyncDataError, match=rf"contacts {first} of business biz-a\.balance: "
+                           r"12\.12345678901 has more than 10 digits after the point"):  # fmt: skip
+            sync(client, to=target, resources=["contacts"], progress=False)
+        with sandbox.state.lock:
+            contacts[first]["balance"] = "1" * 29
+        with pytest.raises(SyncDataError, match="has more than 28 digits"):
+            sync(client, to=target, resources=["contacts"], progress=False)
+        with sandbox.state.lock:
+            contacts[first]["balance"] = "12.1234567890"  # ten digits: fits exactly
+            contacts[second]["id"] = None
+        with pytest.raises(SyncDataError, match="the record has no id"):
+            sync(client, to=target, resources=["contacts"], progress=False)
+        assert query("SELECT count(*) FROM books._sage_sync_cursors") == [(0,)]
+        with sandbox.state.lock:
+            contacts[second]["id"] = second
+        sync(client, to=target, resources=["contacts"], progress=False)
+        assert compare(sandbox, query) == len(contacts)
+        assert query("SELECT balance FROM books.contacts WHERE id = %s", first) == [
+            (Decimal("12.1234567890"),)
+        ]
+
+
+def test_two_syncs_of_one_business_at_once_without_leases(
+    destination: tuple[str, str], tmp_path: Path
+) -> None:
+    """Two processes sync the same business into one database at the same moment (no leases):
+    into DuckDB the second is refused in one line (the file is the first one's until it is
+    done); into PostgreSQL both finish and no record is doubled or lost."""
+    kind, where = destination
+    target, _, dataset = where.partition("#")
+    dataset = dataset or "books"
+    with SageSandbox(businesses=("biz-a",)) as sandbox:
+        seed(sandbox, 3_000)
+        sandbox.inject(Fault.latency(0.01, times=10**6))
+        command = [*_sage_command(), "sync", "--to", target, "--dataset", dataset,
+                   "--resources", "contacts,products,sales_invoices", "--no-progress"]  # fmt: skip
+        runs = [
+            subprocess.Popen(command, env=_cli_env(sandbox), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]  # fmt: skip
+        results = [(run.wait(timeout=240), run.communicate()[1]) for run in runs]
+        sandbox.clear_faults()
+        if kind == "duckdb":
+            codes = sorted(code for code, _ in results)
+            assert codes[0] == 0, results
+            refused = [err for code, err in results if code != 0]
+            assert len(refused) == 1 and f"cannot open {target}" in refused[0], results
+            assert len(refused[0].strip().splitlines()) == 1, refused[0]
+        else:
+            assert [code for code, _ in results] == [0, 0], results
+        assert compare(sandbox, _query_for(kind, target), dataset) >= 3_000
+
+
+def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str, str]) -> None:
+    """A first sync killed with SIGKILL once every page is read (dlt normalizing or loading, the
+    cursors not yet written), then the same command again: the database equals the sandbox."""
+    kind, where = destination
+    target, _, dataset = where.partition("#")
+    dataset = dataset or "books"
+    with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
+        seed(sandbox, 6_000)
+        command = [*_sage_command(), "sync", "--to", target, "--dataset", dataset,
+                   "--all-businesses", "--resources", "contacts,products,sales_invoices",
+                   "--no-progress"]  # fmt: skip
+        env = _cli_env(sandbox)
+        requests = lambda: len(sandbox.state.requests)  # noqa: E731
+        before = requests()
+        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        # Every page read (no new request for 0.3 s while the process lives): it is in dlt.
+        seen, still_since = before, time.monotonic()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.02)
+            if requests() != seen:
+                seen, still_since = requests(), time.monotonic()
+            elif seen > before + 10 and time.monotonic() - still_since > 0.3:
+                break
+        assert run.poll() is None, "the sync ended before it could be killed in its load"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert compare(sandbox, _query_for(kind, target), dataset) >= 6_000

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from .._runtime import ArgumentValueError
-from ._business import BusinessResult, BusinessSync
+from ._business import BusinessResult, BusinessSync, load
 from ._destination import Destination
 from ._errors import DestinationError, LeaseLost, SyncDataError, SyncError
 from ._progress import Progress
@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 DEFAULT_RECONCILE_EVERY = dt.timedelta(days=1)
+# Businesses loaded together without leases: dlt's fixed cost of a load (~1 s) paid once for
+# them; a run killed mid-batch reads the batch again (nothing lost or doubled, only re-read).
+BATCH = 10
 
 
 @dataclass
@@ -108,30 +111,35 @@ def sync(
     shown = None if progress is False else Progress(progress if progress is not True else None)
     report = SyncReport(str(destination))
 
-    def one(business: str, checkpoint: Any = lambda: None) -> None:
-        run = BusinessSync(
-            client,
-            business,
-            tables,
-            destination,
-            reconcile_every=reconcile_every,
-            checkpoint=checkpoint,
-            on_progress=shown.page if shown else lambda s, r: None,
-        )
-        result = run.run()
-        report.businesses.append(result)
-        if shown:
-            shown.done(run, result)
+    def runs(businesses: list[str], checkpoint: Any = lambda: None) -> None:
+        batch = [
+            BusinessSync(
+                client,
+                business,
+                tables,
+                destination,
+                reconcile_every=reconcile_every,
+                checkpoint=checkpoint,
+                on_progress=shown.page if shown else lambda s, r: None,
+            )
+            for business in businesses
+        ]
+        load(batch, destination, credentials)
+        for run in batch:
+            report.businesses.append(run.result)
+            if shown:
+                shown.done(run, run.result)
 
     if leases is None:
-        for business in ids:
-            one(business)
+        with destination.opened() as credentials:
+            for start in range(0, len(ids), BATCH):
+                runs(ids[start : start + BATCH])
         return report
     from ._leases import LeaseBoard
 
     with LeaseBoard(leases, worker=worker, seconds=lease_seconds) as board:
         board.offer(ids)
         for lease in board.claims(ids):
-            with lease:
-                one(lease.business_id, lease.check)
+            with lease, destination.opened() as credentials:
+                runs([lease.business_id], lease.check)
     return report

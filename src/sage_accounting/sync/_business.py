@@ -1,5 +1,5 @@
-"""One business's sync: every chosen resource read from Sage and merged into the destination in
-one dlt load, then its cursors committed.
+"""Businesses' syncs: every chosen resource read from Sage and merged into the destination, the
+businesses of a batch in one dlt load (``load``), then their cursors committed together.
 
 Per table (see ``_tables.Strategy``):
 
@@ -9,10 +9,13 @@ Per table (see ``_tables.Strategy``):
   it, ``deleted_since`` for what was deleted; every ``reconcile_every`` an id-only listing finds
   what was deleted where Sage has no ``deleted_since`` (and anything a shifting page skipped).
 
-Rows are merged on (business_id, id): one business's record never replaces another's, and a
-window read twice (a killed run, the cursor's overlap) leaves one row. A deletion is a row
-flagged ``_sage_deleted`` (dlt's hard delete: the row and its child rows go). ``_sage_seq``
-orders the rows of one load, so when a record comes twice the last one read wins.
+Rows reach dlt as Arrow tables (``_arrow``), merged (delete-insert) on (business_id, id): one
+business's record never replaces another's, and a window read twice (a killed run, the cursor's
+overlap) leaves one row. A deletion is a row flagged ``_sage_deleted`` (dlt's hard delete). A
+child table is merged on (business_id, parent_id): a record changed or deleted sends each of its
+child tables a tombstone row (``_sage_row`` "-", flagged deleted), so its old child rows go
+before its new ones come (not on a first sync, where there are none). ``_sage_seq`` orders the
+rows of one load, so when a record comes twice the last one read wins.
 """
 
 from __future__ import annotations
@@ -27,15 +30,18 @@ from typing import Any
 from .._runtime import SyncClient
 from .._runtime._changes import _Feed
 from . import _cursors
+from ._arrow import CHILD_KEY, PARENT_KEY, Flattener
 from ._destination import Destination, short_hash
 from ._errors import DestinationError
 from ._fetch import PAGE_SIZE, Counters, RawPages
-from ._tables import Table, shaped
+from ._tables import Table
 
 DELETED = "_sage_deleted"
 SEQ = "_sage_seq"
 OVERLAP_SECONDS = 60.0
-BOOKKEEPING_COLUMNS = {
+_Row = tuple[dict[str, Any], str | None]  # a record and where it is from; a deletion and None
+CHUNK = 10_000  # records per Arrow table: memory stays bounded, dlt's per-item cost small
+BOOKKEEPING_COLUMNS: Any = {
     DELETED: {"name": DELETED, "data_type": "bool", "hard_delete": True},
     SEQ: {"name": SEQ, "data_type": "bigint", "dedup_sort": "desc"},
 }
@@ -63,6 +69,7 @@ class _Pass:
         self.sync, self.table, self.cursor, self.existing = sync, table, cursor, existing
         self.new_cursor: _cursors.Cursor | None = None
         self.loaded = 0
+        self.child_tables: list[str] = []  # this table's child tables the database holds
 
     def least_requests(self) -> int:
         """The fewest requests this table's pass can take: one page of changes (or of
@@ -74,32 +81,65 @@ class _Pass:
     def _pages(self, query: dict[str, Any]) -> RawPages:
         return RawPages(self.sync.client, self.table, query, self.sync.result.counters)
 
-    def rows(self) -> Iterator[list[dict[str, Any]]]:
-        """The rows in lists of up to a page: dlt handles a list as one item (a row at a time
-        cost as much again as the rest of its extract step)."""
+    def items(self) -> Iterator[Any]:
+        """What dlt loads: Arrow tables of up to ``CHUNK`` records, this table's and its child
+        tables', each marked with its table's name and keys."""
         from .._runtime import NotFoundError, PermissionDeniedError
 
-        batch: list[dict[str, Any]] = []
+        rows = Flattener(self.table.resource)
+        count = 0
         try:
-            for row in self._rows():
-                batch.append(row)
-                if len(batch) >= PAGE_SIZE:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+            business, shape = self.sync.business, self.table.shape
+            for row, where in self._rows():
+                seq = self.sync.next_seq()
+                if where is None:  # a deletion
+                    rows.add_row(self.table.resource, {**row, SEQ: seq})
+                else:
+                    rows.add(row, shape, where, {"business_id": business, SEQ: seq})
+                if self.tombstones(row):
+                    for child in self.child_tables:
+                        rows.add_row(child, {"business_id": business,
+                                             "parent_id": str(row["id"]), "_sage_row": "-",
+                                             DELETED: True, SEQ: seq})  # fmt: skip
+                count += 1
+                if count >= CHUNK:
+                    yield from self._marked(rows)
+                    count = 0
+            yield from self._marked(rows)
         except (NotFoundError, PermissionDeniedError) as exc:
             # Not in this business's region or plan, or not for this user's role: said, not fatal.
             self.sync.result.skipped[self.table.resource] = str(exc)
 
-    def _rows(self) -> Iterator[dict[str, Any]]:
+    def tombstones(self, row: dict[str, Any]) -> bool:
+        """Whether the child rows the database may hold for this record must go first (it was
+        changed or deleted): not on a first sync, where the database holds none."""
+        if not self.child_tables:
+            return False
+        return self.existing is None or str(row["id"]) in self.existing
+
+    def _marked(self, rows: Flattener) -> Iterator[Any]:
+        import dlt
+
+        for name, table in rows.tables():
+            child = name != self.table.resource
+            hints = dlt.mark.make_hints(
+                table_name=name,
+                write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+                primary_key=CHILD_KEY if child else ("business_id", "id"),
+                merge_key=PARENT_KEY if child else None,
+                columns=BOOKKEEPING_COLUMNS,
+            )
+            yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+
+    def _rows(self) -> Iterator[_Row]:
+        """Sage's records, each with where it is from (for errors), and deletions (no where)."""
         table, sync = self.table, self.sync
         incremental = self.cursor is not None and table.strategy != "full"
         since = self.cursor.since if incremental and self.cursor else None
         feed: _Feed[Any, RawPages] = _Feed(
             self._pages, since, {"attributes": "all"}, OVERLAP_SECONDS
         )
-        business, shape, resource = sync.business, table.shape, table.resource
+        business, resource = sync.business, table.resource
         seen: set[str] = set()
         deleted: set[str] = set()
         for page in feed._upserts().pages():
@@ -109,7 +149,7 @@ class _Pass:
                 record_id = raw.get("id")
                 where = f"{resource} {record_id} of business {business}"
                 seen.add(str(record_id))
-                yield self._numbered(shaped(raw, shape, business, where))
+                yield self._numbered(raw, where)
             sync.progress(resource)
         if incremental and table.strategy == "feed":
             deletions = feed._deletions()
@@ -142,7 +182,7 @@ class _Pass:
             ids.update(str(item["id"]) for item in page.items)
         return ids
 
-    def _fetch_missing(self, missing: set[str]) -> Iterator[dict[str, Any]]:
+    def _fetch_missing(self, missing: set[str]) -> Iterator[_Row]:
         """Records Sage has that the database lacks (a page that shifted under a past run)."""
         if not missing:
             return
@@ -154,24 +194,22 @@ class _Pass:
                 for raw in page.items:
                     if str(raw.get("id")) in wanted:
                         where = f"{resource} {raw.get('id')} of business {business}"
-                        yield self._numbered(shaped(raw, self.table.shape, business, where))
+                        yield self._numbered(raw, where)
             return
         for record_id in sorted(missing):
             raw = pages._one(record_id)
             where = f"{resource} {record_id} of business {business}"
-            yield self._numbered(shaped(raw, self.table.shape, business, where))
+            yield self._numbered(raw, where)
 
-    def _numbered(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _numbered(self, raw: dict[str, Any], where: str) -> _Row:
         self.loaded += 1
         self.sync.result.counters.records += 1
-        row[SEQ] = self.sync.next_seq()
-        return row
+        return raw, where
 
-    def _deletion(self, record_id: str) -> dict[str, Any]:
+    def _deletion(self, record_id: str) -> _Row:
         self.loaded += 1
         self.sync.result.counters.deleted += 1
-        return {"business_id": self.sync.business, "id": record_id, DELETED: True,
-                SEQ: self.sync.next_seq()}  # fmt: skip
+        return {"business_id": self.sync.business, "id": record_id, DELETED: True}, None
 
 
 class BusinessSync:
@@ -196,6 +234,7 @@ class BusinessSync:
         self.checkpoint = checkpoint
         self._on_progress = on_progress
         self.result = BusinessResult(business)
+        self.passes: list[_Pass] = []
         self._seq = 0
 
     def next_seq(self) -> int:
@@ -205,12 +244,19 @@ class BusinessSync:
     def progress(self, resource: str) -> None:
         self._on_progress(self, resource)
 
-    def _existing_ids(self, sql: Any, table: Table) -> set[str]:
-        name = sql.make_qualified_table_name(table.resource)
-        try:
-            rows = sql.execute_sql(f"SELECT id FROM {name} WHERE business_id = %s", self.business)
-        except Exception:  # not created yet: nothing stored
+    def _existing_ids(self, sql: Any, table: Table, stored: set[str]) -> set[str]:
+        if table.resource not in stored:  # not created yet: nothing stored
             return set()
+        name = sql.make_qualified_table_name(table.resource)
+        rows = sql.execute_sql(f"SELECT id FROM {name} WHERE business_id = %s", self.business)
+        return {str(row[0]) for row in rows or []}
+
+    @staticmethod
+    def _stored_tables(sql: Any) -> set[str]:
+        rows = sql.execute_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            sql.dataset_name,
+        )
         return {str(row[0]) for row in rows or []}
 
     def _needs_listing(self, table: Table, cursor: _cursors.Cursor | None) -> bool:
@@ -219,105 +265,123 @@ class BusinessSync:
         done = cursor.reconciled_at
         return done is None or dt.datetime.now(dt.UTC) - done >= self.reconcile_every
 
-    def run(self) -> BusinessResult:
-        import time
-
-        import dlt
-
-        started = time.monotonic()
-        workdir = tempfile.mkdtemp(prefix="sage-sync-")
-        try:
-            pipeline = dlt.pipeline(
-                pipeline_name=f"sage_{short_hash(self.business)}",
-                destination=self.destination.factory(short_hash(self.business)),
-                dataset_name=self.destination.dataset,
-                pipelines_dir=workdir,
+    def prepare(self, sql: Any) -> None:
+        """Read this business's cursors and what the database holds, and plan its passes."""
+        cursors = _cursors.read(sql, self.business)
+        stored = self._stored_tables(sql)
+        self.passes = []
+        for table in self.tables:
+            cursor = cursors.get(table.resource)
+            existing = (
+                self._existing_ids(sql, table, stored)
+                if self._needs_listing(table, cursor)
+                else None
             )
-            try:
-                with pipeline.sql_client() as sql:
-                    cursors = _cursors.read(sql, self.business)
-                    passes = []
-                    for table in self.tables:
-                        cursor = cursors.get(table.resource)
-                        existing = (
-                            self._existing_ids(sql, table)
-                            if self._needs_listing(table, cursor)
-                            else None
-                        )
-                        passes.append(_Pass(self, table, cursor, existing))
-            except Exception as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                raise DestinationError(
-                    f"cannot read the sync's state in {self.destination}: {exc}"
-                ) from exc
-            # The day's budget is checked before the business's first request of data: a sync
-            # that cannot finish today does not start (DailyQuotaExceededError).
-            self.client.quota.require(
-                sum(p.least_requests() for p in passes),
-                what=f"the sync of business {self.business}",
+            one = _Pass(self, table, cursor, existing)
+            one.child_tables = sorted(
+                name for name in stored if name.startswith(f"{table.resource}__")
             )
-            resources = [self._resource(p) for p in passes]
-            self._load(pipeline, resources)
-            self.checkpoint()  # a worker that lost its lease does not move the cursors
-            done = [p.new_cursor for p in passes if p.new_cursor is not None]
-            try:
-                with pipeline.sql_client() as sql:
-                    _cursors.write(sql, done)
-            except Exception as exc:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                raise DestinationError(  # the data is loaded; the next run reads it again
-                    f"cannot write the cursors of business {self.business} in "
-                    f"{self.destination}: {exc}"
-                ) from exc
-            self.result.tables = {p.table.resource: p.loaded for p in passes}
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        self.result.seconds = time.monotonic() - started
-        return self.result
+            self.passes.append(one)
 
-    def _resource(self, one: _Pass) -> Any:
-        import dlt
-
-        table = one.table
-        resource: Any = dlt.resource  # its overloads do not take our hint dicts as typed
-        return resource(
-            one.rows(),
-            name=table.resource,
-            table_name=table.resource,
-            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-            primary_key=("business_id", "id"),
-            columns={**table.columns(), **BOOKKEEPING_COLUMNS},
-            nested_hints=table.nested_hints(),
+    def require_quota(self) -> None:
+        """The day's budget is checked before the business's first request of data: a sync
+        that cannot finish today does not start (DailyQuotaExceededError)."""
+        self.client.quota.require(
+            sum(p.least_requests() for p in self.passes),
+            what=f"the sync of business {self.business}",
         )
 
-    def _load(self, pipeline: Any, resources: list[Any]) -> None:
-        """Extract, normalize and load; a load that fails on a table another worker created at
-        the same moment is tried again (dlt then sees the table and only adds what is missing)."""
-        from dlt.pipeline.exceptions import PipelineStepFailed
+    def resources(self) -> list[Any]:
+        import dlt
 
-        fmt = self.destination.file_format
+        resource: Any = dlt.resource  # its overloads do not take our hint dicts as typed
+        tag = short_hash(self.business)  # resource names are unique in a load of several
+        return [resource(p.items(), name=f"{p.table.resource}_{tag}") for p in self.passes]
+
+    def cursors(self) -> list[_cursors.Cursor]:
+        self.result.tables = {p.table.resource: p.loaded for p in self.passes}
+        return [p.new_cursor for p in self.passes if p.new_cursor is not None]
+
+
+def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
+    """Sync several businesses in one dlt load (its fixed cost, ~1 s, paid once), then commit
+    their cursors in one transaction. A run killed before the commit leaves every cursor where
+    it was: the next run reads those windows again, and the merge makes that harmless."""
+    import time
+
+    started = time.monotonic()
+    with destination.locked([r.business for r in runs]):
+        _load_locked(runs, destination, credentials)
+    for run in runs:
+        run.result.seconds = time.monotonic() - started
+
+
+def _load_locked(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
+    import dlt
+
+    names = short_hash(",".join(sorted(r.business for r in runs)))
+    workdir = tempfile.mkdtemp(prefix="sage-sync-")
+    try:
+        pipeline = dlt.pipeline(
+            pipeline_name=f"sage_{names}",
+            destination=destination.factory(credentials, names),
+            dataset_name=destination.dataset,
+            pipelines_dir=workdir,
+        )
         try:
-            pipeline.extract(resources, **({"loader_file_format": fmt} if fmt else {}))
-        except PipelineStepFailed as exc:
-            raise _cause(exc) from None
+            with pipeline.sql_client() as sql:
+                for run in runs:
+                    run.prepare(sql)
+        except Exception as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise DestinationError(f"cannot read the sync's state in {destination}: {exc}") from exc
+        for run in runs:
+            run.require_quota()
+        _load(pipeline, [r for run in runs for r in run.resources()], runs, destination)
+        for run in runs:
+            run.checkpoint()  # a worker that lost its lease does not move the cursors
+        done = [cursor for run in runs for cursor in run.cursors()]
         try:
-            pipeline.normalize()
+            with pipeline.sql_client() as sql:
+                _cursors.write(sql, done)
+        except Exception as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise DestinationError(  # the data is loaded; the next run reads it again
+                f"cannot write the cursors of business {', '.join(r.business for r in runs)} "
+                f"in {destination}: {exc}"
+            ) from exc
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destination: Destination
+          ) -> None:  # fmt: skip
+    """Extract, normalize and load; a load that fails on a table another worker created at the
+    same moment is tried again (dlt then sees the table and only adds what is missing)."""
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    try:
+        pipeline.extract(resources, loader_file_format=destination.file_format)
+    except PipelineStepFailed as exc:
+        raise _cause(exc) from None
+    try:
+        pipeline.normalize()
+    except PipelineStepFailed as exc:
+        raise _cause(exc) from None
+    for attempt in range(3):
+        try:
+            pipeline.load()
+            return
         except PipelineStepFailed as exc:
-            raise _cause(exc) from None
-        for attempt in range(3):
-            try:
-                pipeline.load()
-                return
-            except PipelineStepFailed as exc:
-                if isinstance(_cause(exc), KeyboardInterrupt):
-                    raise KeyboardInterrupt from None
-                if attempt == 2:
-                    raise DestinationError(
-                        f"loading business {self.business} into {self.destination} failed: "
-                        f"{exc.exception}"
-                    ) from exc
+            if isinstance(_cause(exc), KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            if attempt == 2:
+                businesses = ", ".join(r.business for r in runs)
+                raise DestinationError(
+                    f"loading business {businesses} into {destination} failed: {exc.exception}"
+                ) from exc
 
 
 def _cause(exc: BaseException) -> BaseException:

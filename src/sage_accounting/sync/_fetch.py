@@ -20,6 +20,7 @@ from ._tables import Table
 
 PAGE_SIZE = 200  # Sage's maximum
 SMALL_PAGE = 20  # divides PAGE_SIZE: a failed page is exactly PAGE_SIZE // SMALL_PAGE small ones
+AHEAD = 4  # pages of one list in flight at once (Sage takes 150 per app; the ledger meters)
 HEAVY = (InternalServerError, APIConnectionError)  # APITimeoutError is an APIConnectionError
 
 
@@ -126,27 +127,37 @@ class RawPages:
         return Page(items, head.total, number, PAGE_SIZE, None, None, head.date)
 
     def pages(self) -> Iterator[Page[Any]]:
-        """Every page, the next one fetched in a thread while this one is being loaded (the
-        wait for Sage overlaps the work on the page before; at most two pages are held)."""
-        from concurrent.futures import ThreadPoolExecutor
+        """Every page in order, up to ``AHEAD`` of the next ones fetched in threads while this
+        one is being loaded: once the first page gives ``$total``, the pages it implies are
+        asked at once (the wait for Sage overlaps itself and the work on the pages before;
+        the ledger still meters each request). Without a total, one page ahead."""
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
 
-        number, seen = 1, 0
-        with ThreadPoolExecutor(1, thread_name_prefix="sage-sync-page") as pool:
-            ahead = pool.submit(self._page, number)
-            while True:
-                page = ahead.result()
-                self._counters.pages += 1
-                seen += len(page.items)
-                last = len(page.items) < PAGE_SIZE or (
-                    page.total is not None and seen >= page.total
-                )
-                if not last:
-                    number += 1
-                    ahead = pool.submit(self._page, number)
-                try:
+        seen = current = 0
+        with ThreadPoolExecutor(AHEAD, thread_name_prefix="sage-sync-page") as pool:
+            ahead: deque[Future[Page[Any]]] = deque([pool.submit(self._page, 1)])
+            asked = 1
+            try:
+                while ahead:
+                    page = ahead.popleft().result()
+                    current += 1
+                    self._counters.pages += 1
+                    seen += len(page.items)
+                    last = len(page.items) < PAGE_SIZE or (
+                        page.total is not None and seen >= page.total
+                    )
+                    if last:
+                        for future in ahead:
+                            future.cancel()
+                        ahead.clear()
+                    else:
+                        implied = -(-page.total // PAGE_SIZE) if page.total else 0
+                        wanted = max(implied, current + 1)  # the next one, at least
+                        while len(ahead) < AHEAD and asked < wanted:
+                            asked += 1
+                            ahead.append(pool.submit(self._page, asked))
                     yield page
-                except GeneratorExit:
-                    ahead.cancel()
-                    raise
-                if last:
-                    return
+            finally:  # stopped early (an error, a lost lease, GeneratorExit): ask no more
+                for future in ahead:
+                    future.cancel()

@@ -19,8 +19,10 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 from ..cli import _config
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from .. import SageAccounting
-    from .._runtime import QuotaBackend
+    from .._runtime import OAuthSession, QuotaBackend, TokenStore
 from . import DEFAULT_RECONCILE_EVERY
 from . import sync as run_sync
 
@@ -79,6 +81,29 @@ from . import sync as run_sync
     "using the same ledger: redis://host/0 or postgresql+psycopg://... (the [scale] extra). "
     "Default: counted in this process. Env: SAGE_QUOTA_URL.",
 )
+@click.option(
+    "--tokens",
+    "tokens_url",
+    metavar="URL",
+    envvar="SAGE_TOKENS_URL",
+    help="Take the login's tokens from a store every worker shares, so that workers on several "
+    "hosts refresh one grant exactly once: redis://host/0 or postgresql+psycopg://... / "
+    "sqlite:///path (the [scale] extra). The app (client id and secret) is this machine's "
+    "`sage-accounting login`, or SAGE_CLIENT_ID/SAGE_CLIENT_SECRET. Env: SAGE_TOKENS_URL.",
+)
+@click.option(
+    "--grant",
+    default="default",
+    show_default=True,
+    envvar="SAGE_TOKENS_GRANT",
+    help="The grant's name in the --tokens store. Env: SAGE_TOKENS_GRANT.",
+)
+@click.option(
+    "--tokens-from-login",
+    is_flag=True,
+    help="Move this machine's login into the --tokens store first (once, when the store holds "
+    "none for the grant): the local copy is renamed, as one grant refreshed in two places dies.",
+)
 @click.option("--progress/--no-progress", default=True, help="The progress line on stderr.")
 def sync(
     to: str | None,
@@ -91,16 +116,26 @@ def sync(
     worker: str | None,
     lease_seconds: float,
     quota_url: str | None,
+    tokens_url: str | None,
+    grant: str,
+    tokens_from_login: bool,
     progress: bool,
 ) -> None:
     """Keep businesses' books in a database: every list resource, incrementally, exactly."""
     if all_businesses and business:
         raise click.UsageError("pass --business or --all-businesses, not both")
+    if tokens_from_login and not tokens_url:
+        raise click.UsageError("--tokens-from-login needs --tokens URL")
+    session = None
+    if tokens_url:
+        if os.environ.get("SAGE_ACCESS_TOKEN"):
+            raise click.UsageError("pass --tokens or set SAGE_ACCESS_TOKEN, not both")
+        session = _shared_session(tokens_url, grant, tokens_from_login)
     chosen: str | list[str] | None = "all" if all_businesses else list(business) or None
     if chosen is None and os.environ.get("SAGE_BUSINESS_ID"):
         chosen = [os.environ["SAGE_BUSINESS_ID"]]
     report = run_sync(
-        _client(quota_url),
+        _client(quota_url, session),
         to=to,
         businesses=chosen,
         resources=resources.split(",") if resources else None,
@@ -118,21 +153,77 @@ def sync(
     )
 
 
-def _client(quota_url: str | None) -> SageAccounting:
-    """The command line's client; with ``--quota``, counting against the shared ledger."""
+def _scale() -> ModuleType:
+    try:
+        from .. import scale
+    except ImportError as exc:
+        raise ModuleNotFoundError(str(exc), name=exc.name) from None
+    return scale
+
+
+def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
+    """An ``OAuthSession`` on the shared store at ``url`` (tokens encrypted with the Fernet key
+    in SAGE_TOKENS_KEY when it is set); the app is the saved login's, else the environment's."""
+    from .._runtime import OAuthApp, OAuthSession
+
+    scale = _scale()
+    key = os.environ.get("SAGE_TOKENS_KEY")
+    cipher = scale.TokenCipher(key) if key else None
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        store: TokenStore = scale.RedisTokenStore(url, grant, cipher=cipher)
+    elif "://" in url:
+        store = scale.SQLTokenStore(url, grant, cipher=cipher)
+    else:
+        raise click.BadParameter(
+            "use redis://host/0, postgresql+psycopg://... or sqlite:///path", param_hint="--tokens"
+        )
+    saved = _config.load_app()
+    app = saved.oauth_app() if saved else OAuthApp()
+    if from_login:
+        _move_login(store)
+    elif store.load() is None:
+        raise click.ClickException(
+            f"{store!r} holds no tokens for grant {grant!r}: run once with --tokens-from-login "
+            "on a machine that is logged in (`sage-accounting login`)"
+        )
+    return OAuthSession(app, store)
+
+
+def _move_login(store: TokenStore) -> None:
+    from .._runtime import FileTokenStore
+
+    local = _config.tokens_path()
+    tokens = FileTokenStore(local).load() if local.exists() else None
+    if tokens is None:
+        raise click.ClickException("not logged in here: run `sage-accounting login` first")
+    if store.load() is not None:
+        raise click.ClickException(
+            f"{store!r} already holds tokens for this grant: drop --tokens-from-login"
+        )
+    store.save(tokens)
+    local.rename(local.with_name(local.name + ".moved"))  # never refreshed here again
+    click.echo(f"moved the login's tokens into {store!r}", err=True)
+
+
+def _client(quota_url: str | None, session: OAuthSession | None = None) -> SageAccounting:
+    """The command line's client; with ``--quota``, counting against the shared ledger; with
+    ``--tokens``, on the shared store's session."""
     quota = None
     if quota_url:
         from .. import Quota
 
-        try:
-            from ..scale import RedisQuotaBackend, SQLQuotaBackend
-        except ImportError as exc:
-            raise ModuleNotFoundError(str(exc), name=exc.name) from None
+        scale = _scale()
         backend: QuotaBackend = (
-            RedisQuotaBackend(quota_url)
+            scale.RedisQuotaBackend(quota_url)
             if quota_url.startswith(("redis://", "rediss://"))
-            else SQLQuotaBackend(quota_url)
+            else scale.SQLQuotaBackend(quota_url)
         )
         quota = Quota(backend)
     base_url = click.get_current_context().find_root().obj["base_url"]
-    return _config.make_client(base_url, None, quota)
+    if session is None:
+        return _config.make_client(base_url, None, quota)
+    from .. import SageAccounting
+
+    saved = _config.load_app()
+    base_url = base_url or os.environ.get("SAGE_BASE_URL") or (saved.base_url if saved else None)
+    return SageAccounting(session=session, base_url=base_url, quota=quota)
