@@ -21,7 +21,7 @@ typed dicts' serializer), a record no field of which holds anything but an immut
 so far, of a model whose schema has nothing that serializes differently from what validates
 (computed fields, custom serializers, excluded fields, validators that see a whole record). A
 record whose JSON object this validator refuses is dumped the ordinary way, which raises the
-error naming the bad value's place (``$items.3.total_amount``). tests/test_lazy_dump.py checks
+error naming the bad value's place (``$items.3.total_amount``). tests/test_real_pages.py checks
 the two ways agree on every record of Sage's recorded pages and on generated and mutated ones.
 """
 
