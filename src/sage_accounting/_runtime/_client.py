@@ -51,6 +51,7 @@ from ._prepare import (
     ClientConfig,
     MissingBusinessHeader,
     PreparedRequest,
+    check_base_url,
     check_business_id,
     check_header,
     is_within,
@@ -160,7 +161,9 @@ class _BaseClient(Generic[H]):
         if session is None:
             access_token = argument_or_env(access_token, _env.ACCESS_TOKEN)
         business_id = argument_or_env(business_id, _env.BUSINESS_ID)
+        base_url_argument = "base_url" if base_url is not None else _env.BASE_URL
         base_url = argument_or_env(base_url, _env.BASE_URL) or DEFAULT_BASE_URL
+        check_base_url(base_url, base_url_argument)
         if (access_token is None) == (session is None):
             raise errors.ArgumentTypeError(
                 "access_token",

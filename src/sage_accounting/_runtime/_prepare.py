@@ -277,6 +277,36 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     headers["X-Business" if lower == "x-business" else name] = value
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def check_base_url(url: str, argument: str) -> str:
+    """``url`` if the token may be sent to it: https (http only on loopback, where the sandbox
+    runs), a host, no userinfo (which would change where, and how, it is sent), no query or
+    fragment; else ``ArgumentValueError`` naming ``argument`` (``base_url`` or SAGE_BASE_URL)."""
+    if not isinstance(url, str):
+        raise ArgumentTypeError(argument, f"must be a str, not {type(url).__name__}")
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as error:
+        raise ArgumentValueError(argument, f"is not a URL ({error})") from None
+    if parsed.scheme not in ("https", "http") or (
+        parsed.scheme == "http" and parsed.host not in _LOOPBACK_HOSTS
+    ):
+        raise ArgumentValueError(
+            argument, f"must be an https URL (http only on 127.0.0.1, ::1 or localhost): {url!r}"
+        )
+    if parsed.userinfo:
+        raise ArgumentValueError(
+            argument, "must not carry user information (user:password@ before the host)"
+        )
+    if not parsed.host:
+        raise ArgumentValueError(argument, f"has no host: {url!r}")
+    if parsed.query or parsed.fragment or url.rstrip("/").endswith(("?", "#")):
+        raise ArgumentValueError(argument, f"must not carry a query or fragment: {url!r}")
+    return url
+
+
 def is_within(url: str, base_url: str) -> bool:
     """Whether ``url`` is at or below ``base_url`` (no trailing slash): same scheme, host and
     port, a path below the base path (decoded, so %2E%2E counts as ..) and no dot segment."""

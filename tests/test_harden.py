@@ -1,0 +1,69 @@
+"""Hardening: argument and configuration checks the adversary found missing (one test per fault,
+each failing before its fix). Argument errors are raised before any HTTP call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from sage_accounting import ArgumentValueError, AsyncSageAccounting, SageAccounting
+
+TOKEN = "harden-test-token-0123456789"
+
+
+def never_called(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"no HTTP call expected, got {request.url}")
+
+
+# -- 1. base_url: https, or http on loopback only; no userinfo; parsable; checked at construction --
+
+
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("http://api.accounting.sage.com/v3.1", "https"),
+        ("https://api.accounting.sage.com@evil.example/v3.1", "user"),
+        ("https://user:pw@api.accounting.sage.com/v3.1", "user"),
+        ("http://[::1/v3.1", "not a URL"),
+        ("api.accounting.sage.com/v3.1", "https"),
+        ("ftp://api.accounting.sage.com/v3.1", "https"),
+        ("https:///v3.1", "host"),
+        ("https://api.accounting.sage.com/v3.1?x=1", "query"),
+        ("not a url at all", "https"),
+    ],
+)
+@pytest.mark.parametrize("client_class", [SageAccounting, AsyncSageAccounting])
+def test_a_base_url_that_would_leak_the_token_is_refused_at_construction(
+    client_class: Any, url: str, cause: str
+) -> None:
+    with pytest.raises(ArgumentValueError, match=cause) as raised:
+        client_class(access_token=TOKEN, base_url=url)
+    assert raised.value.argument == "base_url"
+    assert TOKEN not in str(raised.value)
+
+
+def test_a_bad_sage_base_url_names_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAGE_BASE_URL", "http://api.accounting.sage.com/v3.1")
+    with pytest.raises(ArgumentValueError, match="https") as raised:
+        SageAccounting(access_token=TOKEN)
+    assert raised.value.argument == "SAGE_BASE_URL"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.accounting.sage.com/v3.1",
+        "https://api.accounting.sage.com/v3.1/",
+        "http://127.0.0.1:8123/v3.1",
+        "http://localhost:8123/v3.1",
+        "http://[::1]:8123/v3.1",
+        "HTTPS://API.accounting.sage.com/v3.1",
+    ],
+)
+def test_https_and_loopback_http_base_urls_are_accepted(url: str) -> None:
+    client = SageAccounting(access_token=TOKEN, base_url=url)
+    assert client.base_url == url.rstrip("/")
