@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sage_accounting import ArgumentValueError, AsyncSageAccounting, SageAccounting
+from sage_accounting import (
+    ArgumentValueError,
+    AsyncSageAccounting,
+    SageAccounting,
+    UntrustedURLError,
+)
 
 TOKEN = "harden-test-token-0123456789"
 
@@ -67,3 +72,26 @@ def test_a_bad_sage_base_url_names_the_environment_variable(
 def test_https_and_loopback_http_base_urls_are_accepted(url: str) -> None:
     client = SageAccounting(access_token=TOKEN, base_url=url)
     assert client.base_url == url.rstrip("/")
+
+
+# -- 2. a $next carrying userinfo would make httpx send Basic auth: refused --------------------------
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://u:p@api.accounting.sage.com/v3.1/contacts?page=2",
+        "https://u@api.accounting.sage.com/v3.1/contacts?page=2",
+        "https://:p@api.accounting.sage.com/v3.1/contacts?page=2",
+    ],
+)
+def test_a_next_link_with_userinfo_is_refused(make_client: Any, link: str) -> None:
+    page = {"$items": [{"id": "a"}], "$total": 5, "$page": 1, "$next": link}
+    client, rec = make_client(lambda r: httpx.Response(200, json=page), access_token=TOKEN)
+    with pytest.raises(UntrustedURLError):
+        list(client.contacts.list())
+    assert len(rec.requests) == 1
+    assert all(
+        "authorization" not in r.headers or "Basic" not in r.headers["authorization"]
+        for r in rec.requests
+    )

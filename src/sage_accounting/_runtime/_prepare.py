@@ -309,7 +309,8 @@ def check_base_url(url: str, argument: str) -> str:
 
 def is_within(url: str, base_url: str) -> bool:
     """Whether ``url`` is at or below ``base_url`` (no trailing slash): same scheme, host and
-    port, a path below the base path (decoded, so %2E%2E counts as ..) and no dot segment."""
+    port, no userinfo, a path below the base path (decoded, so %2E%2E counts as ..) and no dot
+    segment."""
     if url.startswith(base_url + "/") and "/." not in url and "%2e" not in url.lower():
         return True  # the common case, without parsing: the authority ends where the path starts
     try:
@@ -317,6 +318,8 @@ def is_within(url: str, base_url: str) -> bool:
     except (httpx.InvalidURL, TypeError, ValueError):
         return False
     if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        return False
+    if target.userinfo:  # httpx would send it as Basic auth, in place of the token
         return False
     base_path = base.path.rstrip("/")
     if target.path != base_path and not target.path.startswith(base_path + "/"):
