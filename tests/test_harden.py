@@ -95,3 +95,35 @@ def test_a_next_link_with_userinfo_is_refused(make_client: Any, link: str) -> No
         "authorization" not in r.headers or "Basic" not in r.headers["authorization"]
         for r in rec.requests
     )
+
+
+# -- 3. a user httpx client with its own auth would replace the Bearer with Basic -----------------
+
+
+@pytest.mark.parametrize("auth", [("user", "password"), httpx.BasicAuth("user", "password")])
+def test_a_user_http_client_with_its_own_auth_is_refused(auth: Any) -> None:
+    with httpx.Client(auth=auth) as http, pytest.raises(ArgumentValueError) as raised:
+        SageAccounting(access_token=TOKEN, http_client=http)
+    assert raised.value.argument == "http_client"
+    assert "password" not in str(raised.value)
+
+
+async def test_an_async_user_http_client_with_its_own_auth_is_refused() -> None:
+    async with httpx.AsyncClient(auth=("user", "password")) as http:
+        with pytest.raises(ArgumentValueError, match="auth"):
+            AsyncSageAccounting(access_token=TOKEN, http_client=http)
+
+
+def test_auth_set_on_the_user_http_client_later_never_replaces_the_bearer() -> None:
+    page = {"$items": [], "$total": 0, "$page": 1, "$next": None}
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=page)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        client = SageAccounting(access_token=TOKEN, http_client=http)
+        http.auth = ("user", "password")  # after construction, where no check can see it
+        list(client.contacts.list())
+    assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"

@@ -150,8 +150,8 @@ class _BaseClient(Generic[H]):
 
         Credentials: ``access_token`` (a bare token) or ``session`` (an ``OAuthSession``, which
         refreshes). Absent arguments are read from SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID and
-        SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; redirects are never
-        followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
+        SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; no auth= of its own;
+        redirects are never followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
         against (default: this process's, with Sage's documented per-app limits; ``Quota()`` adds
         the per-business ones; ``Quota(RedisQuotaBackend(...))`` shares the counts between
         processes and hosts). ``max_in_flight`` (150) and ``rate_limit`` (none) set the default
@@ -181,6 +181,12 @@ class _BaseClient(Generic[H]):
             )
         for name, value in (default_headers or {}).items():
             check_header("default_headers", name, value)
+        if http_client is not None and http_client.auth is not None:
+            raise errors.ArgumentValueError(
+                "http_client",
+                "carries its own auth=, which httpx would send in place of the Bearer token:"
+                " pass an httpx client without auth",
+            )
         remember(access_token)  # from now on it is removed from any text the SDK raises or logs
         self._access_token = access_token
         self._session = session
@@ -656,6 +662,7 @@ class SyncClient(_BaseClient[httpx.Client]):
                 self._build(request, token),
                 stream=request.stream,
                 follow_redirects=False,  # the token must not go where a 3xx points
+                auth=None,  # never the http_client's own auth, which would replace the Bearer
             )
             if request.stream and sent.status_code >= 300:
                 sent.read()  # an error body is small and is parsed into the error
@@ -739,6 +746,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 self._build(request, token),
                 stream=request.stream,
                 follow_redirects=False,  # the token must not go where a 3xx points
+                auth=None,  # never the http_client's own auth, which would replace the Bearer
             )
             if request.stream and sent.status_code >= 300:
                 await sent.aread()  # an error body is small and is parsed into the error
