@@ -127,3 +127,46 @@ def test_auth_set_on_the_user_http_client_later_never_replaces_the_bearer() -> N
         http.auth = ("user", "password")  # after construction, where no check can see it
         list(client.contacts.list())
     assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+# -- 4. timeout and max_retries checked before any HTTP call (client, copies and per call) ----------
+
+BAD_TIMEOUTS = [-1, 0, "5", "abc", True, float("nan"), float("inf"), None, [5]]
+BAD_RETRIES = [-1, "3", 2.0, True, None]
+
+
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS)
+def test_a_bad_timeout_is_refused(make_client: Any, timeout: Any) -> None:
+    with pytest.raises(ArgumentValueError) as raised:
+        SageAccounting(access_token=TOKEN, timeout=timeout)
+    assert raised.value.argument == "timeout"
+    client, rec = make_client(never_called)
+    if timeout is not None:  # with_options(timeout=None) keeps the client's
+        with pytest.raises(ArgumentValueError, match="timeout"):
+            client.with_options(timeout=timeout)
+    with pytest.raises(ArgumentValueError, match="timeout"):
+        client.contacts.get("c1", timeout=timeout)
+    assert rec.requests == []
+
+
+@pytest.mark.parametrize("retries", BAD_RETRIES)
+def test_a_bad_max_retries_is_refused(make_client: Any, retries: Any) -> None:
+    with pytest.raises(ArgumentValueError) as raised:
+        AsyncSageAccounting(access_token=TOKEN, max_retries=retries)
+    assert raised.value.argument == "max_retries"
+    client, rec = make_client(never_called)
+    if retries is not None:
+        with pytest.raises(ArgumentValueError, match="max_retries"):
+            client.with_options(max_retries=retries)
+    with pytest.raises(ArgumentValueError, match="max_retries"):
+        client.contacts.get("c1", max_retries=retries)
+    assert rec.requests == []
+
+
+def test_good_timeouts_and_retries_are_kept(make_client: Any) -> None:
+    record = {"id": "c1"}
+    client, rec = make_client(lambda r: httpx.Response(200, json=record))
+    assert client.with_options(timeout=2, max_retries=0).contacts.get("c1").id == "c1"
+    client.contacts.get("c1", timeout=httpx.Timeout(None), max_retries=5)
+    client.contacts.get("c1", timeout=0.5)
+    assert rec.requests[-1].extensions["timeout"]["read"] == 0.5

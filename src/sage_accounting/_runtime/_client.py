@@ -42,7 +42,7 @@ from ._env import argument_or_env
 from ._hooks import RequestHook
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
-from ._options import RequestOptions
+from ._options import RequestOptions, checked_max_retries, checked_timeout
 from ._pagination import AsyncPager, SyncPager
 from ._plan import GET_TOKEN, PlanRun, Step, close, quota_io, refresh, sleep, transmit
 from ._prepare import (
@@ -197,8 +197,8 @@ class _BaseClient(Generic[H]):
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
-            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-            max_retries=max_retries,
+            timeout=checked_timeout("timeout", timeout),
+            max_retries=checked_max_retries("max_retries", max_retries),
             default_headers=dict(default_headers or {}),
             missing_business_header=missing_business_header,
         )
@@ -247,11 +247,9 @@ class _BaseClient(Generic[H]):
         """A copy with another default timeout or retry count, sharing the pool."""
         changes: dict[str, Any] = {}
         if timeout is not None:
-            changes["timeout"] = (
-                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            )
+            changes["timeout"] = checked_timeout("timeout", timeout)
         if max_retries is not None:
-            changes["max_retries"] = max_retries
+            changes["max_retries"] = checked_max_retries("max_retries", max_retries)
         return self._copy(**changes)
 
     @property

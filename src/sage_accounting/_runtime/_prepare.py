@@ -21,7 +21,7 @@ from ._encoding import dumps, encode_query_value
 from ._errors import ArgumentTypeError, ArgumentValueError, RequestValidationError
 from ._errors import validation_problems as _validation_problems
 from ._operation import Operation, idempotency_key
-from ._options import RequestOptions
+from ._options import RequestOptions, checked_max_retries, checked_timeout
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -171,6 +171,7 @@ def prepare(
     if params:
         url += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
     timeout = options.get("timeout", config.timeout)
+    max_retries = options.get("max_retries", config.max_retries)
     return PreparedRequest(
         operation=op,
         path=filled_path,
@@ -179,8 +180,8 @@ def prepare(
         content=content,
         # extra_headers may name the business too: the one sent is the one checked
         business_id=headers.get("X-Business"),
-        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-        max_retries=options.get("max_retries", config.max_retries),
+        timeout=checked_timeout("timeout", timeout),
+        max_retries=checked_max_retries("max_retries", max_retries),
         retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
     )
 
