@@ -170,3 +170,48 @@ def test_good_timeouts_and_retries_are_kept(make_client: Any) -> None:
     client.contacts.get("c1", timeout=httpx.Timeout(None), max_retries=5)
     client.contacts.get("c1", timeout=0.5)
     assert rec.requests[-1].extensions["timeout"]["read"] == 0.5
+
+
+# -- 5. a URL too long for httpx, and a token no header can carry: typed, before any HTTP call ----
+
+
+def test_a_query_too_long_for_a_url_is_refused_before_any_call(make_client: Any) -> None:
+    client, rec = make_client(never_called)
+    with pytest.raises(ArgumentValueError, match="too long") as raised:
+        client.contacts.list(search="x" * 100_000).first_page()
+    assert raised.value.argument == "search"
+    assert "100" in str(raised.value)  # the length it came to
+    assert rec.requests == []
+
+
+@pytest.mark.parametrize("token", ["abc-token\n-injected", "abc\rtoken-12345", "tökén-12345678"])
+def test_an_access_token_no_header_can_carry_is_refused_at_construction(token: str) -> None:
+    with pytest.raises(ArgumentValueError) as raised:
+        SageAccounting(access_token=token)
+    assert raised.value.argument == "access_token"
+    assert token not in str(raised.value)
+
+
+def test_a_stored_access_token_no_header_can_carry_is_a_store_error(tmp_path: Any) -> None:
+    import json
+
+    from sage_accounting import FileTokenStore, TokenStoreError
+
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"access_token": "secret-access\nX-Evil: 1", "expires_at": 0}))
+    with pytest.raises(TokenStoreError, match="access_token") as raised:
+        FileTokenStore(path).load()
+    assert "secret-access" not in str(raised.value)
+
+
+def test_a_sessions_token_no_header_can_carry_is_a_typed_error(
+    fake_sage: Any, oauth_app: Any
+) -> None:
+    from sage_accounting import OAuthError, OAuthSession, TokenSet
+
+    tokens = TokenSet("session-token\r\nX-Evil: 1", "refresh-1234567890", expires_at=4e9)
+    session = OAuthSession(oauth_app, tokens=tokens)
+    with SageAccounting(session=session, base_url=fake_sage.base_url) as client:
+        with pytest.raises(OAuthError, match="printable ASCII") as raised:
+            client.contacts.list().first_page()
+    assert "session-token" not in str(raised.value)

@@ -54,6 +54,7 @@ from ._prepare import (
     check_base_url,
     check_business_id,
     check_header,
+    header_safe,
     is_within,
     prepare,
     refused_header,
@@ -172,6 +173,10 @@ class _BaseClient(Generic[H]):
             )
         if access_token is not None and (not isinstance(access_token, str) or not access_token):
             raise errors.ArgumentTypeError("access_token", "must be a non-empty str")
+        if access_token is not None and not header_safe(access_token):
+            raise errors.ArgumentValueError(
+                "access_token", "must be printable ASCII: it is sent in the Authorization header"
+            )
         if business_id is not None:
             check_business_id(business_id)
         if missing_business_header not in ("warn", "error", "ignore"):
@@ -343,6 +348,11 @@ class _BaseClient(Generic[H]):
                 "headers", f"header {refused!r} cannot be set: {REFUSED_HEADERS[refused.lower()]}"
             )
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        if not header_safe(token):  # a session's, from a store or the token endpoint
+            raise errors.OAuthError(
+                "the session's access token is not printable ASCII (CR, LF, ...), so no"
+                " Authorization header can carry it: its token store or token endpoint is corrupt"
+            )
         headers["Authorization"] = f"Bearer {token}"  # one, whatever spelling was there
         return headers
 

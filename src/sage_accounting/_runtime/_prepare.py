@@ -170,6 +170,12 @@ def prepare(
     url = config.base_url + filled_path
     if params:
         url += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    if len(url) > MAX_URL_LENGTH:
+        longest = max(params, key=lambda name: len(params[name]), default="path")
+        raise ArgumentValueError(
+            longest,
+            f"makes the URL too long: {len(url)} characters, at most {MAX_URL_LENGTH} can be sent",
+        )
     timeout = options.get("timeout", config.timeout)
     max_retries = options.get("max_retries", config.max_retries)
     return PreparedRequest(
@@ -276,6 +282,15 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     for existing in [key for key in headers if key.lower() == lower]:
         del headers[existing]
     headers["X-Business" if lower == "x-business" else name] = value
+
+
+# httpx refuses longer URLs (httpx._urlparse.MAX_URL_LENGTH) with a raw InvalidURL.
+MAX_URL_LENGTH = 65536
+
+
+def header_safe(text: str) -> bool:
+    """Whether ``text`` can be sent as a header value as it is: printable ASCII (no CR or LF)."""
+    return text.isascii() and text.isprintable()
 
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
