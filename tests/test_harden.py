@@ -215,3 +215,38 @@ def test_a_sessions_token_no_header_can_carry_is_a_typed_error(
         with pytest.raises(OAuthError, match="printable ASCII") as raised:
             client.contacts.list().first_page()
     assert "session-token" not in str(raised.value)
+
+
+# -- 6. redaction must not eat ordinary text after "access_token=" ------------------------------------
+
+
+def test_the_missing_credentials_message_reads_right() -> None:
+    from sage_accounting import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError) as raised:
+        SageAccounting()
+    assert "pass either access_token= (a bare token, or SAGE_ACCESS_TOKEN" in str(raised.value)
+    assert "REDACTED" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "access_token=abcdef123456",
+        "access_token= abcdef123456",
+        'password: "abcdef123456"',
+        "refresh_token:abcdef123456",
+        "Bearer abcdef123456",
+    ],
+)
+def test_credential_shaped_values_are_still_redacted(text: str) -> None:
+    from sage_accounting._runtime._redact import redact
+
+    assert "abcdef123456" not in redact(text)
+    assert "[REDACTED]" in redact(text)
+
+
+def test_a_secret_with_a_bracket_inside_is_redacted_whole() -> None:
+    from sage_accounting._runtime._redact import redact
+
+    assert redact("password=abc(def)ghi rest") == "password=[REDACTED] rest"
