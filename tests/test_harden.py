@@ -250,3 +250,40 @@ def test_a_secret_with_a_bracket_inside_is_redacted_whole() -> None:
     from sage_accounting._runtime._redact import redact
 
     assert redact("password=abc(def)ghi rest") == "password=[REDACTED] rest"
+
+
+# -- 7. a garbage app.json: one line naming the file and the fault, the CLI's login exit code ------
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        ("[]", "not a JSON object"),
+        ('"text"', "not a JSON object"),
+        ("{}", "client_id"),
+        ('{"client_id": 5, "client_secret": "s", "redirect_uri": "u"}', "client_id"),
+        (
+            '{"client_id": "c", "client_secret": "s", "redirect_uri": "u", "base_url": 7}',
+            "base_url",
+        ),
+        ("{not json", "JSON"),
+        ("\xff\xfe", "UTF-8"),
+    ],
+)
+@pytest.mark.parametrize("with_token", [False, True])
+def test_a_garbage_app_json_is_one_error_line(
+    tmp_path: Any, content: str, fault: str, with_token: bool
+) -> None:
+    from cli_support import one_error_line, run
+
+    from sage_accounting.cli._errors import EXIT_AUTH
+
+    (tmp_path / "app.json").write_bytes(content.encode("latin-1"))
+    (tmp_path / "tokens.json").write_text("{}")
+    env = {"SAGE_CONFIG_DIR": str(tmp_path), "SAGE_BASE_URL": "http://127.0.0.1:9/v3.1"}
+    if with_token:
+        env["SAGE_ACCESS_TOKEN"] = TOKEN
+    result = run("list", "contacts", env=env)
+    assert result.exit_code == EXIT_AUTH, result.output
+    line = one_error_line(result)
+    assert str(tmp_path / "app.json") in line and fault in line

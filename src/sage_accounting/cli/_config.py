@@ -23,7 +23,7 @@ import click
 
 from .._runtime import _env
 from .._runtime._redact import remember
-from ._errors import NotLoggedIn
+from ._errors import EXIT_AUTH, CommandError, NotLoggedIn
 
 CONFIG_DIR_VARIABLE = "SAGE_CONFIG_DIR"
 
@@ -90,16 +90,40 @@ def save_app(app: SavedApp) -> None:
     write_private(app_path(), json.dumps(asdict(app), indent=2))
 
 
+_REQUIRED_APP_FIELDS = ("client_id", "client_secret", "redirect_uri")
+
+
 def load_app() -> SavedApp | None:
+    """The saved login's app; a file that is not one stops the command with one line naming
+    the file and the fault (exit code 3: the login must be made again)."""
+    path = app_path()
     try:
-        data = json.loads(app_path().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read {app_path()}: {exc}") from None
+    except UnicodeDecodeError:
+        raise _bad_app(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _bad_app(path, f"not JSON ({exc.msg})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}", EXIT_AUTH) from None
+    if not isinstance(data, dict):
+        raise _bad_app(path, f"not a JSON object ({type(data).__name__})")
+    for name in SavedApp.__dataclass_fields__:
+        value, required = data.get(name), name in _REQUIRED_APP_FIELDS
+        if (required or value is not None) and (not isinstance(value, str) or not value):
+            raise _bad_app(
+                path, f"{name!r} must be a non-empty string" + ("" if required else " or null")
+            )
     app = SavedApp(**{k: v for k, v in data.items() if k in SavedApp.__dataclass_fields__})
     remember(app.client_secret)
     return app
+
+
+def _bad_app(path: Path, fault: str) -> CommandError:
+    return CommandError(
+        f"{path} is not a saved login: {fault}; run `sage-accounting login` again", EXIT_AUTH
+    )
 
 
 def make_client(base_url: str | None, business: str | None, quota: Any = None) -> Any:
