@@ -287,3 +287,19 @@ def test_a_garbage_app_json_is_one_error_line(
     assert result.exit_code == EXIT_AUTH, result.output
     line = one_error_line(result)
     assert str(tmp_path / "app.json") in line and fault in line
+
+
+# -- 8. the [scale] and [sync] extras: typed errors for an unreachable store and a missing extra --
+
+
+@pytest.mark.parametrize("database", ["postgresql+psycopg", "postgresql"])
+def test_an_unreachable_sql_token_store_is_a_token_store_error(database: str) -> None:
+    from servers import free_port
+
+    from sage_accounting import TokenStoreError
+    from sage_accounting.scale import SQLTokenStore
+
+    url = f"{database}://sage:hunter2-secret@127.0.0.1:{free_port()}/tokens"
+    with pytest.raises(TokenStoreError, match="cannot") as raised:
+        SQLTokenStore(url, "user-1")
+    assert "127.0.0.1" in str(raised.value) and "hunter2-secret" not in str(raised.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
@@ -51,7 +52,10 @@ class SQLTokenStore(LeasedTokenStore):
     ) -> None:
         super().__init__(grant, lease=lease, wait=wait, cipher=cipher)
         self.engine = engine_for(url, engine)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:  # as load() and save() say it: never a raw driver error
+            raise self._failure("make its tables", exc) from None
 
     def __repr__(self) -> str:
         return f"SQLTokenStore({self._where()!r})"
