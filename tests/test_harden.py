@@ -303,3 +303,65 @@ def test_an_unreachable_sql_token_store_is_a_token_store_error(database: str) ->
     with pytest.raises(TokenStoreError, match="cannot") as raised:
         SQLTokenStore(url, "user-1")
     assert "127.0.0.1" in str(raised.value) and "hunter2-secret" not in str(raised.value)
+
+
+# A subprocess where some modules cannot be imported, as in an installation without the extra.
+_HIDING = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class Hide(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {hidden!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+from sage_accounting import MissingExtraError, SageError
+try:
+{body}
+except MissingExtraError as exc:
+    assert isinstance(exc, SageError) and isinstance(exc, ImportError)
+    print("MissingExtraError", exc.extra, exc.module, "|", exc)
+"""
+
+
+def run_hiding(hidden: set[str], body: str) -> str:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = _HIDING.format(hidden=hidden, body=textwrap.indent(body, "    "))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("hidden", ["cryptography", "redis", "sqlalchemy", "limits"])
+def test_scale_without_its_extra_names_the_extra(hidden: str) -> None:
+    out = run_hiding({hidden}, "import sage_accounting.scale")
+    assert out.startswith(f"MissingExtraError scale {hidden} |"), out
+    assert "pip install 'sage-accounting[scale]'" in out
+
+
+def test_sync_without_its_extra_names_the_extra(tmp_path: Any) -> None:
+    body = (
+        "import sage_accounting.sync as s\n"
+        "from sage_accounting import SageAccounting\n"
+        f"c = SageAccounting(access_token='t-0123456789', base_url='http://127.0.0.1:9/v3.1')\n"
+        f"s.sync(c, to={str(tmp_path / 'books.duckdb')!r}, businesses='b1', progress=False)"
+    )
+    out = run_hiding({"dlt", "duckdb"}, body)
+    assert out.startswith("MissingExtraError sync dlt |"), out
+    assert "pip install 'sage-accounting[sync]'" in out
+
+
+def test_the_cli_reports_a_missing_extra_with_its_exit_code() -> None:
+    from sage_accounting import MissingExtraError
+    from sage_accounting.cli._errors import EXIT_MISSING_EXTRA, from_sage_error
+
+    error = from_sage_error(MissingExtraError("sage_accounting.sync", "sync", "dlt"))
+    assert error.exit_code == EXIT_MISSING_EXTRA
+    assert "sage-accounting[sync]" in error.message

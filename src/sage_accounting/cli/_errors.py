@@ -52,6 +52,7 @@ def from_sage_error(error: Exception) -> CommandError:
     from .._runtime import (
         APIConnectionError,
         AuthenticationError,
+        MissingExtraError,
         OAuthError,
         ReauthorizationRequired,
         SageArgumentError,
@@ -59,6 +60,8 @@ def from_sage_error(error: Exception) -> CommandError:
     )
 
     message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, MissingExtraError):
+        return CommandError(message, EXIT_MISSING_EXTRA)
     if isinstance(error, SageArgumentError):  # refused before any request
         return CommandError(message, EXIT_USAGE)
     if isinstance(error, ReauthorizationRequired):
