@@ -365,3 +365,75 @@ def test_the_cli_reports_a_missing_extra_with_its_exit_code() -> None:
     error = from_sage_error(MissingExtraError("sage_accounting.sync", "sync", "dlt"))
     assert error.exit_code == EXIT_MISSING_EXTRA
     assert "sage-accounting[sync]" in error.message
+
+
+# -- 9. the sandbox answers a bad body as Sage does, never with a traceback or a dropped socket ---
+
+
+def raw_post(sandbox: Any, path: str, head: str, body: bytes = b"") -> tuple[int, bytes]:
+    """A request written by hand (httpx would not send a wrong Content-Length)."""
+    import socket
+
+    url = httpx.URL(sandbox.base_url)
+    token = sandbox.issue_tokens(expires_in=3600)["access_token"]
+    request = (
+        f"POST {url.path}{path} HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\n{head}Connection: close\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((url.host, url.port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer, "the connection was dropped without an answer"
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("length", "status"),
+    [("abc", 400), ("-5", 400), ("1e3", 400), (str(10**18), 413), ("", 400)],
+)
+def test_a_bad_content_length_is_answered(fake_sage: Any, length: str, status: int) -> None:
+    import json
+
+    got, body = raw_post(fake_sage, "/contacts", f"Content-Length: {length}\r\n", b"{}")
+    assert got == status
+    assert set(json.loads(body)[0]) == {"$severity", "$dataCode", "$message", "$source"}
+
+
+def test_deeply_nested_json_is_a_bad_request(fake_sage: Any) -> None:
+    body = b'{"contact": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, _ = raw_post(fake_sage, "/contacts", f"Content-Length: {len(body)}\r\n", body)
+    assert status == 400
+
+
+@pytest.mark.parametrize(
+    ("resource", "body", "sources"),
+    [
+        ("contacts", {"contact": {"name": 5, "contact_type_ids": ["CUSTOMER"]}}, {"name"}),
+        (
+            "contacts",
+            {"contact": {"name": "A", "contact_type_ids": ["CUSTOMER"], "credit_limit": "abc"}},
+            {"credit_limit"},
+        ),
+        (
+            "sales_invoices",
+            {"sales_invoice": {"contact_id": "c", "date": "2026-13-45", "invoice_lines": "no"}},
+            {"date", "invoice_lines"},
+        ),
+    ],
+)
+def test_a_record_with_wrong_types_is_refused_with_sages_errors(
+    fake_sage: Any, resource: str, body: dict[str, Any], sources: set[str]
+) -> None:
+    token = fake_sage.issue_tokens(expires_in=3600)["access_token"]
+    answer = httpx.post(
+        f"{fake_sage.base_url}/{resource}", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 422, answer.text
+    errors = answer.json()
+    assert {e["$source"] for e in errors} == sources
+    assert {e["$dataCode"] for e in errors} == {"RecordInvalid"}
+    assert fake_sage.state.records[(fake_sage.state.lead_business, resource)] == {}
