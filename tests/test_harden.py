@@ -437,3 +437,33 @@ def test_a_record_with_wrong_types_is_refused_with_sages_errors(
     assert {e["$source"] for e in errors} == sources
     assert {e["$dataCode"] for e in errors} == {"RecordInvalid"}
     assert fake_sage.state.records[(fake_sage.state.lead_business, resource)] == {}
+
+
+# -- 10. a refresh_margin as long as the token's life must not refresh on every call --------------
+
+
+@pytest.mark.parametrize("margin", [400.0, 300.0, 1e6])
+def test_a_refresh_margin_longer_than_the_tokens_life_refreshes_once(
+    fake_sage: Any, oauth_app: Any, margin: float
+) -> None:
+    from sage_accounting import OAuthSession, TokenSet
+
+    pair = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())  # 300 s
+    session = OAuthSession(oauth_app, tokens=pair, refresh_margin=margin)
+    with SageAccounting(session=session, base_url=fake_sage.base_url) as client:
+        for _ in range(10):
+            client.contacts.list().first_page()
+            fake_sage.clock.advance(5)
+    assert fake_sage.count("refresh") == 1  # the first token was within the margin; no more
+
+
+def test_the_capped_margin_still_refreshes_before_expiry(fake_sage: Any, oauth_app: Any) -> None:
+    from sage_accounting import OAuthSession, TokenSet
+
+    pair = TokenSet.from_response(fake_sage.issue_tokens(), fake_sage.clock.now())
+    session = OAuthSession(oauth_app, tokens=pair, refresh_margin=400)
+    with SageAccounting(session=session, base_url=fake_sage.base_url) as client:
+        client.contacts.list().first_page()  # refreshes: 300 s left < 400
+        fake_sage.clock.advance(160)  # 140 s left: under half the life
+        client.contacts.list().first_page()
+    assert fake_sage.count("refresh") == 2
