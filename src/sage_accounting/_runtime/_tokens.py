@@ -29,8 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ._errors import SageError
 from ._limits import acquire_polling
-from ._redact import redact, remember
 from ._prepare import header_safe
+from ._redact import redact, remember
 
 log = logging.getLogger("sage_accounting")
 
