@@ -66,7 +66,6 @@ def SOON() -> str:  # noqa: N802 (read as a constant in the table): an HTTP date
     return formatdate(time.time() + 60, usegmt=True)
 
 
-
 def page(next_link: str | None) -> Reply:
     return Reply(200, {"$items": [{"id": "a"}], "$total": 2, "$page": 1, "$next": next_link})
 
