@@ -36,7 +36,12 @@ def never_called(request: httpx.Request) -> httpx.Response:
         ("ftp://api.accounting.sage.com/v3.1", "https"),
         ("https:///v3.1", "host"),
         ("https://api.accounting.sage.com/v3.1?x=1", "query"),
-        ("not a url at all", "https"),
+        ("not a url at all", "space"),
+        ("not-a-url", "https"),
+        ("https://api.accounting.sage.com/v3.1 ", "space"),
+        ("https://api.accounting.sage.com:99999/v3.1", "port"),
+        ("https://api.accounting.sage.com/v3.1/../v2", "dot segment"),
+        ("https://api.accounting.sage.com/./v3.1", "dot segment"),
     ],
 )
 @pytest.mark.parametrize("client_class", [SageAccounting, AsyncSageAccounting])

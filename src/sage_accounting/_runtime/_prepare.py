@@ -302,10 +302,17 @@ def check_base_url(url: str, argument: str) -> str:
     fragment; else ``ArgumentValueError`` naming ``argument`` (``base_url`` or SAGE_BASE_URL)."""
     if not isinstance(url, str):
         raise ArgumentTypeError(argument, f"must be a str, not {type(url).__name__}")
+    if any(ch.isspace() for ch in url):
+        raise ArgumentValueError(argument, f"must not contain a space or line break: {url!r}")
     try:
         parsed = httpx.URL(url)
+        port = parsed.port
     except (httpx.InvalidURL, TypeError, ValueError) as error:
         raise ArgumentValueError(argument, f"is not a URL ({error})") from None
+    if port is not None and not 0 < port < 65536:
+        raise ArgumentValueError(argument, f"has no valid port: {url!r}")
+    if any(segment in (".", "..") for segment in url.split("?")[0].split("/")[3:]):
+        raise ArgumentValueError(argument, f"must not hold a dot segment (. or ..): {url!r}")
     if parsed.scheme not in ("https", "http") or (
         parsed.scheme == "http" and parsed.host not in _LOOPBACK_HOSTS
     ):
