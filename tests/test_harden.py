@@ -472,3 +472,27 @@ def test_the_capped_margin_still_refreshes_before_expiry(fake_sage: Any, oauth_a
         fake_sage.clock.advance(160)  # 140 s left: under half the life
         client.contacts.list().first_page()
     assert fake_sage.count("refresh") == 2
+
+
+def test_an_unreachable_sql_quota_backend_is_a_quota_backend_error() -> None:
+    from servers import free_port
+
+    from sage_accounting import QuotaBackendError
+    from sage_accounting.scale import SQLQuotaBackend
+
+    url = f"postgresql+psycopg://sage:hunter2-secret@127.0.0.1:{free_port()}/quota"
+    with pytest.raises(QuotaBackendError, match="cannot") as raised:
+        SQLQuotaBackend(url)
+    assert "127.0.0.1" in str(raised.value) and "hunter2-secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "mysql://sage:hunter2-secret@127.0.0.1/db", "postgresql+nodriver://h/d"]
+)
+@pytest.mark.parametrize("store", ["SQLTokenStore", "SQLQuotaBackend"])
+def test_a_sql_url_that_cannot_be_used_is_an_argument_error(store: str, url: str) -> None:
+    import sage_accounting.scale
+
+    with pytest.raises(ArgumentValueError) as raised:
+        getattr(sage_accounting.scale, store)(url)
+    assert raised.value.argument == "url" and "hunter2-secret" not in str(raised.value)

@@ -26,7 +26,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from .._runtime._errors import QuotaBackendError
+from .._runtime._redact import redact
 from ._sql import engine_for, lock_key, transaction
 
 metadata = MetaData()
@@ -54,7 +57,12 @@ class SQLQuotaBackend:
 
     def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
         self.engine = engine_for(url, engine)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:  # a QuotaBackendError, as the ledger says it for counts
+            raise QuotaBackendError(
+                redact(f"{self!r} cannot make its tables: {type(exc).__name__}: {exc}")
+            ) from exc
 
     def __repr__(self) -> str:
         return f"SQLQuotaBackend({self.engine.url.render_as_string(hide_password=True)!r})"
