@@ -496,3 +496,33 @@ def test_a_sql_url_that_cannot_be_used_is_an_argument_error(store: str, url: str
     with pytest.raises(ArgumentValueError) as raised:
         getattr(sage_accounting.scale, store)(url)
     assert raised.value.argument == "url" and "hunter2-secret" not in str(raised.value)
+
+
+def test_an_update_with_wrong_types_is_refused_and_changes_nothing(fake_sage: Any) -> None:
+    token = fake_sage.issue_tokens(expires_in=3600)["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(
+        f"{fake_sage.base_url}/contacts",
+        json={"contact": {"name": "Ann", "contact_type_ids": ["CUSTOMER"]}},
+        headers=auth,
+    ).json()
+    answer = httpx.put(
+        f"{fake_sage.base_url}/contacts/{made['id']}",
+        json={"contact": {"name": 5, "credit_limit": "abc"}},
+        headers=auth,
+    )
+    assert answer.status_code == 422, answer.text
+    assert {e["$source"] for e in answer.json()} == {"name", "credit_limit"}
+    again = httpx.get(f"{fake_sage.base_url}/contacts/{made['id']}", headers=auth).json()
+    assert again["name"] == "Ann"
+
+
+def test_an_update_whose_body_is_optional_in_its_model_is_checked_too(fake_sage: Any) -> None:
+    token = fake_sage.issue_tokens(expires_in=3600)["access_token"]
+    answer = httpx.put(
+        f"{fake_sage.base_url}/user",
+        json={"user": {"first_name": 5}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["$source"] for e in answer.json()] == ["first_name"]

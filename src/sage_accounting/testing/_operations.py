@@ -20,7 +20,7 @@ import json
 from decimal import Decimal
 from functools import cache
 from importlib import import_module
-from typing import Any
+from typing import Any, get_args
 
 from .._runtime import Operation
 from . import _records
@@ -41,16 +41,19 @@ def _invalid(message: str, source: str) -> Reply:
 
 
 @cache
-def create_model(resource: str, body_key: str) -> Any:
-    """The SDK's request model of a create body's record (in ``models.post_x``), or None."""
+def create_model(resource: str, body_key: str, verb: str = "post") -> Any:
+    """The SDK's request model of a create (``verb`` "post": ``models.post_x``) or update
+    ("put") body's record, or None."""
     try:
-        module = import_module(f"sage_accounting.models.post_{resource}")
+        module = import_module(f"sage_accounting.models.{verb}_{resource}")
     except ImportError:
         return None
     for value in vars(module).values():
         fields = getattr(value, "model_fields", None)
         if isinstance(fields, dict) and body_key in fields:
-            return fields[body_key].annotation
+            annotation = fields[body_key].annotation  # the model, or the model | None
+            models = [t for t in (annotation, *get_args(annotation)) if isinstance(t, type)]
+            return models[0] if models else None
     return None
 
 
@@ -61,13 +64,15 @@ def required_fields(resource: str, body_key: str) -> tuple[str, ...]:
     return tuple(name for name, f in inner.items() if f.is_required())
 
 
-def wrong_types(resource: str, body_key: str, body: dict[str, Any]) -> Reply | None:
+def wrong_types(
+    resource: str, body_key: str, body: dict[str, Any], verb: str = "post"
+) -> Reply | None:
     """A 422 with one of Sage's errors per field whose value has the wrong type (a number for a
     name, "abc" for money, 2026-13-45 for a date, a string for lines), from the request model;
     unknown fields, enums and lengths are left to the rest of the sandbox, as before."""
     from pydantic import ValidationError
 
-    model = create_model(resource, body_key)
+    model = create_model(resource, body_key, verb)
     if model is None:
         return None
     try:
@@ -158,6 +163,9 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
         body = _body(raw, info.body_key)
         if isinstance(body, Reply):
             return body
+        refused = wrong_types(resource, info.body_key or resource, body, "put")
+        if refused is not None:
+            return refused
         return Reply(200, _records.update(state, owner, resource, record, body))
     if info.kind == "delete":
         record["deleted_at"] = record["updated_at"] = timestamp(state.clock.now())
