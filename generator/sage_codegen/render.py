@@ -157,7 +157,8 @@ RUNTIME_EXPORTS = tuple("""
     APIConnectionError APIResponse APIResponseValidationError APIStatusError APITimeoutError
     ArgumentTypeError ArgumentValueError AsyncPager AuthenticationError BadRequestError
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
-    MissingBusinessHeaderError MissingBusinessHeaderWarning NoActiveSubscriptionError
+    MissingBusinessHeaderError MissingBusinessHeaderWarning MissingExtraError
+    NoActiveSubscriptionError
     NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
     DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
     QuotaExceededError QuotaLimits QuotaStatus

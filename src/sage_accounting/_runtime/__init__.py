@@ -37,6 +37,7 @@ from ._errors import (
     InternalServerError,
     MissingBusinessHeaderError,
     MissingBusinessHeaderWarning,
+    MissingExtraError,
     NoActiveSubscriptionError,
     NotFoundError,
     OAuthError,
@@ -52,6 +53,7 @@ from ._errors import (
     StateMismatchError,
     UnprocessableEntityError,
     UntrustedURLError,
+    missing_extra,
 )
 from ._files import replacing, replacing_text, write_atomic
 from ._hooks import RequestHook
@@ -143,6 +145,7 @@ __all__ = [
     "ClientClosedError",
     "MissingBusinessHeaderError",
     "MissingBusinessHeaderWarning",
+    "MissingExtraError",
     "RedirectError",
     "RequestValidationError",
     "SageArgumentError",
@@ -236,6 +239,7 @@ __all__ = [
     "request_id_of",
     "wire",
     "with_page_size",
+    "missing_extra",
     "ENV_ACCESS_TOKEN",
     "ENV_BASE_URL",
     "env",

@@ -8,8 +8,9 @@ a user's tokens fresh for the clients.
     session = OAuthSession(app, FileTokenStore("tokens.json"), tokens=tokens)
     client = SageAccounting(session=session, business_id=...)
 
-Access tokens live 5 minutes. The session refreshes when less than ``refresh_margin`` (60 s) is
-left, and once after a 401 for an expired token. Refresh tokens are single use, so:
+Access tokens live 5 minutes. The session refreshes when less than ``refresh_margin`` (60 s; at
+most half a token's life, as learnt from the last refresh) is left, and once after a 401 for an
+expired token. Refresh tokens are single use, so:
 
 - exactly one refresh runs at a time for one token set: the store's lock is held from reading the
   pair to saving the new one, across threads, asyncio tasks and (with a file store) processes;
@@ -393,6 +394,9 @@ class OAuthSession:
         self.app = app
         self.store: TokenStore = store or MemoryTokenStore()
         self.refresh_margin = refresh_margin
+        # The access tokens' life, learnt from the last refresh: the margin used is at most half
+        # of it, or a margin longer than the life would refresh on every call.
+        self._token_life: float | None = None
         if tokens is not None:
             with self.store.lock():
                 _save(self.store, tokens)
@@ -430,7 +434,10 @@ class OAuthSession:
         return tokens
 
     def _fresh_enough(self, tokens: TokenSet) -> bool:
-        return not tokens.expires_within(self.refresh_margin, self.app.clock())
+        margin = self.refresh_margin
+        if self._token_life is not None:
+            margin = min(margin, self._token_life / 2)
+        return not tokens.expires_within(margin, self.app.clock())
 
     # -- the decisions, shared by sync and async (all store calls are sync) -------------------------
 
@@ -486,6 +493,8 @@ class OAuthSession:
 
     def _keep(self, new: TokenSet, replaced: str) -> TokenSet:
         self._tokens = new  # memory first: Sage has retired the old refresh token already
+        if new.expires_at:
+            self._token_life = new.expires_at - self.app.clock()
         # ``replaced`` is what the store still holds: after a chain of unsaved refreshes, that
         # is the first one's, not the last refresh token spent.
         pending = self._unsaved

@@ -42,7 +42,7 @@ from ._env import argument_or_env
 from ._hooks import RequestHook
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
-from ._options import RequestOptions
+from ._options import RequestOptions, checked_max_retries, checked_timeout
 from ._pagination import AsyncPager, SyncPager, with_page_size
 from ._plan import (
     Call,
@@ -61,8 +61,10 @@ from ._prepare import (
     ClientConfig,
     MissingBusinessHeader,
     PreparedRequest,
+    check_base_url,
     check_business_id,
     check_header,
+    header_safe,
     is_within,
     prepare,
     refused_header,
@@ -161,8 +163,8 @@ class _BaseClient(Generic[H]):
 
         Credentials: ``access_token`` (a bare token) or ``session`` (an ``OAuthSession``, which
         refreshes). Absent arguments are read from SAGE_ACCESS_TOKEN, SAGE_BUSINESS_ID and
-        SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; redirects are never
-        followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
+        SAGE_BASE_URL. ``http_client``: your own httpx client (you close it; no auth= of its own;
+        redirects are never followed whatever it says). ``quota``: the ledger of Sage's limits this client counts
         against (default: this process's, with Sage's documented per-app limits; ``Quota()`` adds
         the per-business ones; ``Quota(RedisQuotaBackend(...))`` shares the counts between
         processes and hosts). ``max_in_flight`` (150) and ``rate_limit`` (none) set the default
@@ -172,7 +174,9 @@ class _BaseClient(Generic[H]):
         if session is None:
             access_token = argument_or_env(access_token, _env.ACCESS_TOKEN)
         business_id = argument_or_env(business_id, _env.BUSINESS_ID)
+        base_url_argument = "base_url" if base_url is not None else _env.BASE_URL
         base_url = argument_or_env(base_url, _env.BASE_URL) or DEFAULT_BASE_URL
+        check_base_url(base_url, base_url_argument)
         if (access_token is None) == (session is None):
             raise errors.ArgumentTypeError(
                 "access_token",
@@ -181,6 +185,10 @@ class _BaseClient(Generic[H]):
             )
         if access_token is not None and (not isinstance(access_token, str) or not access_token):
             raise errors.ArgumentTypeError("access_token", "must be a non-empty str")
+        if access_token is not None and not header_safe(access_token):
+            raise errors.ArgumentValueError(
+                "access_token", "must be printable ASCII: it is sent in the Authorization header"
+            )
         if business_id is not None:
             check_business_id(business_id)
         if missing_business_header not in ("warn", "error", "ignore"):
@@ -190,6 +198,12 @@ class _BaseClient(Generic[H]):
             )
         for name, value in (default_headers or {}).items():
             check_header("default_headers", name, value)
+        if http_client is not None and http_client.auth is not None:
+            raise errors.ArgumentValueError(
+                "http_client",
+                "carries its own auth=, which httpx would send in place of the Bearer token:"
+                " pass an httpx client without auth",
+            )
         remember(access_token)  # from now on it is removed from any text the SDK raises or logs
         self._access_token = access_token
         self._session = session
@@ -200,8 +214,8 @@ class _BaseClient(Generic[H]):
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
-            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-            max_retries=max_retries,
+            timeout=checked_timeout("timeout", timeout),
+            max_retries=checked_max_retries("max_retries", max_retries),
             default_headers=dict(default_headers or {}),
             missing_business_header=missing_business_header,
         )
@@ -250,11 +264,9 @@ class _BaseClient(Generic[H]):
         """A copy with another default timeout or retry count, sharing the pool."""
         changes: dict[str, Any] = {}
         if timeout is not None:
-            changes["timeout"] = (
-                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-            )
+            changes["timeout"] = checked_timeout("timeout", timeout)
         if max_retries is not None:
-            changes["max_retries"] = max_retries
+            changes["max_retries"] = checked_max_retries("max_retries", max_retries)
         return self._copy(**changes)
 
     @property
@@ -323,6 +335,11 @@ class _BaseClient(Generic[H]):
                 "headers", f"header {refused!r} cannot be set: {REFUSED_HEADERS[refused.lower()]}"
             )
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        if not header_safe(token):  # a session's, from a store or the token endpoint
+            raise errors.OAuthError(
+                "the session's access token is not printable ASCII (CR, LF, ...), so no"
+                " Authorization header can carry it: its token store or token endpoint is corrupt"
+            )
         headers["Authorization"] = f"Bearer {token}"  # one, whatever spelling was there
         return headers
 
@@ -664,6 +681,7 @@ class SyncClient(_BaseClient[httpx.Client]):
                 self._build(request, token),
                 stream=request.stream,
                 follow_redirects=False,  # the token must not go where a 3xx points
+                auth=None,  # never the http_client's own auth, which would replace the Bearer
             )
             if request.stream and sent.status_code >= 300:
                 sent.read()  # an error body is small and is parsed into the error
@@ -765,6 +783,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 self._build(request, token),
                 stream=request.stream,
                 follow_redirects=False,  # the token must not go where a 3xx points
+                auth=None,  # never the http_client's own auth, which would replace the Bearer
             )
             if request.stream and sent.status_code >= 300:
                 await sent.aread()  # an error body is small and is parsed into the error

@@ -5,6 +5,7 @@
     │   ├── ArgumentTypeError         ... of the wrong type (also a TypeError)
     │   └── ArgumentValueError        ... with a value that cannot be sent (also a ValueError)
     │       └── RequestValidationError  a request body that fails its model (``.errors``)
+    ├── MissingExtraError             an extra is not installed (``.extra``; also an ImportError)
     ├── ClientClosedError             the client (or the client it was copied from) was closed
     ├── UntrustedURLError             a URL outside the client's base URL (a foreign ``$next``)
     ├── APIConnectionError            the request did not get a response
@@ -97,6 +98,29 @@ class RequestValidationError(ArgumentValueError):
     def __init__(self, argument: str, errors: list[tuple[str, str]]) -> None:
         self.errors = errors
         super().__init__(argument, "; ".join(f"{loc}: {msg}" for loc, msg in errors))
+
+
+class MissingExtraError(SageError, ImportError):
+    """A part of the SDK whose extra is not installed: ``.extra`` names it (``pip install
+    'sage-accounting[extra]'``), ``.module`` the module that is missing."""
+
+    def __init__(self, feature: str, extra: str, module: str | None) -> None:
+        self.extra, self.module = extra, module
+        super().__init__(
+            f"{feature} needs the [{extra}] extra (missing module {module!r}):"
+            f" pip install 'sage-accounting[{extra}]'",
+            name=module,
+        )
+
+
+def missing_extra(feature: str, extra: str, error: ModuleNotFoundError) -> Exception:
+    """``error`` (raised importing ``feature``) as a ``MissingExtraError`` when the module missing
+    is a third party's, which the extra installs; else ``error`` itself (a missing module of
+    the SDK's own is a broken installation, not a missing extra)."""
+    missing = error.name or ""
+    if not missing or missing.split(".")[0] == "sage_accounting":
+        return error
+    return MissingExtraError(feature, extra, missing.split(".")[0])
 
 
 class ClientClosedError(SageError):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal, TypedDict
 
 import httpx
+
+from ._errors import ArgumentValueError
 
 
 class RequestOptions(TypedDict, total=False):
@@ -26,3 +29,30 @@ class RequestOptions(TypedDict, total=False):
     extra_headers: Mapping[str, str]
     extra_query: Mapping[str, str]
     idempotency_id: str | Literal[False]
+
+
+def checked_timeout(argument: str, value: object) -> httpx.Timeout:
+    """``value`` (seconds: a positive finite number, or an ``httpx.Timeout``) as a Timeout; anything
+    else, a wrong type too, is an ``ArgumentValueError`` naming ``argument``, before any call."""
+    if isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentValueError(
+            argument,
+            f"must be seconds (a number) or an httpx.Timeout, not {type(value).__name__}"
+            + (" (httpx.Timeout(None) waits forever)" if value is None else ""),
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise ArgumentValueError(
+            argument, f"must be a positive, finite number of seconds, not {value!r}"
+        )
+    return httpx.Timeout(value)
+
+
+def checked_max_retries(argument: str, value: object) -> int:
+    """``value`` if it is a count of retries: an int, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentValueError(argument, f"must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ArgumentValueError(argument, f"must be 0 or more, not {value}")
+    return value

@@ -21,7 +21,7 @@ from ._encoding import dumps, encode_query_value
 from ._errors import ArgumentTypeError, ArgumentValueError, RequestValidationError
 from ._errors import validation_problems as _validation_problems
 from ._operation import Operation, idempotency_key
-from ._options import RequestOptions
+from ._options import RequestOptions, checked_max_retries, checked_timeout
 from ._version import __version__
 from .wire import (
     BUSINESS_HEADER,
@@ -160,7 +160,14 @@ def prepare(
     url = config.base_url + filled_path
     if params:
         url += "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    if len(url) > MAX_URL_LENGTH:
+        longest = max(params, key=lambda name: len(params[name]), default="path")
+        raise ArgumentValueError(
+            longest,
+            f"makes the URL too long: {len(url)} characters, at most {MAX_URL_LENGTH} can be sent",
+        )
     timeout = options.get("timeout", config.timeout)
+    max_retries = options.get("max_retries", config.max_retries)
     return PreparedRequest(
         operation=op,
         path=filled_path,
@@ -169,8 +176,8 @@ def prepare(
         content=content,
         # extra_headers may name the business too: the one sent is the one checked
         business_id=headers.get(BUSINESS_HEADER),
-        timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
-        max_retries=options.get("max_retries", config.max_retries),
+        timeout=checked_timeout("timeout", timeout),
+        max_retries=checked_max_retries("max_retries", max_retries),
         retry_allowed=_retry.may_retry(op.method, has_idempotency_id),
         idempotency_id=idempotency_id,
     )
@@ -271,9 +278,56 @@ def set_header(headers: dict[str, str], name: str, value: str) -> None:
     headers[BUSINESS_HEADER if lower == BUSINESS_HEADER.lower() else name] = value
 
 
+# httpx refuses longer URLs (httpx._urlparse.MAX_URL_LENGTH) with a raw InvalidURL.
+MAX_URL_LENGTH = 65536
+
+
+def header_safe(text: str) -> bool:
+    """Whether ``text`` can be sent as a header value as it is: printable ASCII (no CR or LF)."""
+    return text.isascii() and text.isprintable()
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def check_base_url(url: str, argument: str) -> str:
+    """``url`` if the token may be sent to it: https (http only on loopback, where the sandbox
+    runs), a host, no userinfo (which would change where, and how, it is sent), no query or
+    fragment; else ``ArgumentValueError`` naming ``argument`` (``base_url`` or SAGE_BASE_URL)."""
+    if not isinstance(url, str):
+        raise ArgumentTypeError(argument, f"must be a str, not {type(url).__name__}")
+    if any(ch.isspace() for ch in url):
+        raise ArgumentValueError(argument, f"must not contain a space or line break: {url!r}")
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, TypeError, ValueError) as error:
+        raise ArgumentValueError(argument, f"is not a URL ({error})") from None
+    if port is not None and not 0 < port < 65536:
+        raise ArgumentValueError(argument, f"has no valid port: {url!r}")
+    if any(segment in (".", "..") for segment in url.split("?")[0].split("/")[3:]):
+        raise ArgumentValueError(argument, f"must not hold a dot segment (. or ..): {url!r}")
+    if parsed.scheme not in ("https", "http") or (
+        parsed.scheme == "http" and parsed.host not in _LOOPBACK_HOSTS
+    ):
+        raise ArgumentValueError(
+            argument, f"must be an https URL (http only on 127.0.0.1, ::1 or localhost): {url!r}"
+        )
+    if parsed.userinfo:
+        raise ArgumentValueError(
+            argument, "must not carry user information (user:password@ before the host)"
+        )
+    if not parsed.host:
+        raise ArgumentValueError(argument, f"has no host: {url!r}")
+    if parsed.query or parsed.fragment or url.rstrip("/").endswith(("?", "#")):
+        raise ArgumentValueError(argument, f"must not carry a query or fragment: {url!r}")
+    return url
+
+
 def is_within(url: str, base_url: str) -> bool:
     """Whether ``url`` is at or below ``base_url`` (no trailing slash): same scheme, host and
-    port, a path below the base path (decoded, so %2E%2E counts as ..) and no dot segment."""
+    port, no userinfo, a path below the base path (decoded, so %2E%2E counts as ..) and no dot
+    segment."""
     if url.startswith(base_url + "/") and "/." not in url and "%2e" not in url.lower():
         return True  # the common case, without parsing: the authority ends where the path starts
     try:
@@ -281,6 +335,8 @@ def is_within(url: str, base_url: str) -> bool:
     except (httpx.InvalidURL, TypeError, ValueError):
         return False
     if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        return False
+    if target.userinfo:  # httpx would send it as Basic auth, in place of the token
         return False
     base_path = base.path.rstrip("/")
     if target.path != base_path and not target.path.startswith(base_path + "/"):

@@ -30,7 +30,9 @@ _SHAPED = re.compile(
     r"\b(?:access_token|refresh_token|id_token|client_secret|code_verifier|password)"
     r"[\"']?\s*[=:]\s*[\"']?|"
     r"\bcode=)"
-    r"([^\s\"'&,;}]+)"
+    # A value never starts with a bracket: prose does ("access_token= (a bare token"), and so
+    # does a value already [REDACTED].
+    r"([^\s\"'&,;}(\[][^\s\"'&,;}]*)"
 )
 
 

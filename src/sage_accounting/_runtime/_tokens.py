@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._errors import SageError
 from ._files import fsync_directory
 from ._limits import acquire_polling
+from ._prepare import header_safe
 from ._redact import redact, remember
 from .wire import TIMESTAMP_FORMAT
 
@@ -103,6 +104,7 @@ def utc_time(epoch: float, form: str) -> str:
 # json.loads): one rule for both, so no pair is saved that the store would refuse to read back.
 _REQUIRED_STR = ("access_token",)
 _OPTIONAL_STR = ("refresh_token", "scope", "requested_by_id")
+_HEADER_STR = ("access_token", "refresh_token")
 _OPTIONAL_NUMBER = ("expires_at", "refresh_token_expires_at")
 _ANSWER_NUMBER = ("expires_in", "refresh_token_expires_in")
 _MAX_LIFETIME = 1e10  # seconds (~300 years): more is no lifetime
@@ -116,6 +118,10 @@ def _wrong_field(data: Mapping[str, Any], numbers: tuple[str, ...]) -> tuple[str
     for field in _OPTIONAL_STR:
         if data.get(field) is not None and not isinstance(data[field], str):
             return field, "a string or null"
+    for field in _HEADER_STR:  # sent in headers or forms: CR/LF would fail (or inject) there
+        text = data.get(field)
+        if isinstance(text, str) and not header_safe(text):
+            return field, "printable ASCII text"
     for field in numbers:
         value = data.get(field)
         if value is not None and (

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import click
 
 from .._runtime import ENV_ACCESS_TOKEN, ENV_BASE_URL, env, remember, write_atomic
-from ._errors import NotLoggedIn
+from ._errors import CommandError, NotLoggedIn
+from .exit_codes import EXIT_AUTH
 
 if TYPE_CHECKING:
     from .. import SageAccounting
@@ -80,16 +81,40 @@ def save_app(app: SavedApp) -> None:
     write_atomic(app_path(), json.dumps(asdict(app), indent=2), private=True)
 
 
+_REQUIRED_APP_FIELDS = ("client_id", "client_secret", "redirect_uri")
+
+
 def load_app() -> SavedApp | None:
+    """The saved login's app; a file that is not one stops the command with one line naming
+    the file and the fault (exit code 3: the login must be made again)."""
+    path = app_path()
     try:
-        data = json.loads(app_path().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read {app_path()}: {exc}") from None
+    except UnicodeDecodeError:
+        raise _bad_app(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _bad_app(path, f"not JSON ({exc.msg})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}", EXIT_AUTH) from None
+    if not isinstance(data, dict):
+        raise _bad_app(path, f"not a JSON object ({type(data).__name__})")
+    for name in SavedApp.__dataclass_fields__:
+        value, required = data.get(name), name in _REQUIRED_APP_FIELDS
+        if (required or value is not None) and (not isinstance(value, str) or not value):
+            raise _bad_app(
+                path, f"{name!r} must be a non-empty string" + ("" if required else " or null")
+            )
     app = SavedApp(**{k: v for k, v in data.items() if k in SavedApp.__dataclass_fields__})
     remember(app.client_secret)
     return app
+
+
+def _bad_app(path: Path, fault: str) -> CommandError:
+    return CommandError(
+        f"{path} is not a saved login: {fault}; run `sage-accounting login` again", EXIT_AUTH
+    )
 
 
 def make_client(

@@ -7,7 +7,13 @@ from typing import IO, Any
 import click
 
 from .._runtime import redact
-from .exit_codes import EXIT_AUTH, EXIT_CONNECTION, EXIT_SAGE_ERROR, EXIT_USAGE
+from .exit_codes import (
+    EXIT_AUTH,
+    EXIT_CONNECTION,
+    EXIT_MISSING_EXTRA,
+    EXIT_SAGE_ERROR,
+    EXIT_USAGE,
+)
 
 
 class CommandError(click.ClickException):
@@ -31,6 +37,7 @@ def from_sage_error(error: Exception) -> CommandError:
     from .._runtime import (
         APIConnectionError,
         AuthenticationError,
+        MissingExtraError,
         OAuthError,
         ReauthorizationRequired,
         SageArgumentError,
@@ -38,6 +45,8 @@ def from_sage_error(error: Exception) -> CommandError:
     )
 
     message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, MissingExtraError):
+        return CommandError(message, EXIT_MISSING_EXTRA)
     if isinstance(error, SageArgumentError):  # refused before any request
         return CommandError(message, EXIT_USAGE)
     if isinstance(error, ReauthorizationRequired):

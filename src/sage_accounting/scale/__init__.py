@@ -11,11 +11,16 @@ Install with ``pip install 'sage-accounting[scale]'``.
 
 from __future__ import annotations
 
-from ._cipher import TokenCipher
-from ._redis_quota import RedisQuotaBackend
-from ._redis_tokens import RedisTokenStore
-from ._sql_quota import SQLQuotaBackend
-from ._sql_tokens import SQLTokenStore
+from .._runtime._errors import missing_extra
+
+try:
+    from ._cipher import TokenCipher
+    from ._redis_quota import RedisQuotaBackend
+    from ._redis_tokens import RedisTokenStore
+    from ._sql_quota import SQLQuotaBackend
+    from ._sql_tokens import SQLTokenStore
+except ModuleNotFoundError as exc:  # installed without [scale]: say which extra, not which module
+    raise missing_extra("sage_accounting.scale", "scale", exc) from exc
 
 __all__ = [
     "RedisQuotaBackend",

@@ -10,22 +10,35 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, create_engine, event, insert, select, text
+from sqlalchemy import Column, MetaData, Table, create_engine, event, insert, make_url, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+from .._runtime._errors import ArgumentValueError
 
 
 def engine_for(url: str | None, engine: Engine | None) -> Engine:
     """The engine given, or one for ``url`` (a dropped connection is replaced on next use)."""
     if (url is None) == (engine is None):
-        raise ValueError("pass either url= (a SQLAlchemy URL) or engine=")
+        raise ArgumentValueError("url", "pass either url= (a SQLAlchemy URL) or engine=")
     if engine is None:
         assert url is not None
-        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ArgumentValueError("url", "is not a SQLAlchemy URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ArgumentValueError("url", f"SQLite and PostgreSQL are supported, not {backend}")
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as exc:  # an unknown or uninstalled driver
+            raise ArgumentValueError("url", f"cannot use its driver ({exc})") from None
     if engine.dialect.name == "sqlite":
         _sqlite_immediate(engine)
     elif engine.dialect.name != "postgresql":
-        raise ValueError(f"SQLite and PostgreSQL are supported, not {engine.dialect.name}")
+        raise ArgumentValueError(
+            "engine", f"SQLite and PostgreSQL are supported, not {engine.dialect.name}"
+        )
     return engine
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from .._runtime import ArgumentValueError
+from .._runtime import ArgumentValueError, missing_extra
 from ._business import BusinessResult, BusinessSync, load
 from ._destination import Destination
 from ._errors import DestinationError, LeaseLost, SyncDataError, SyncError
@@ -101,6 +101,10 @@ def sync(
     ``postgresql://`` URL). With ``leases`` (a PostgreSQL URL, often the same database),
     businesses are claimed one at a time with a lease other workers respect; see ``_leases``.
     ``progress``: a stream (stderr by default; False for none)."""
+    try:  # loaded by the first load; without [sync], say which extra before anything is done
+        import dlt  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise missing_extra("sage_accounting.sync", "sync", exc) from exc
     destination = Destination.parse(to, dataset)
     if leases is not None and destination.kind != "postgres":
         raise ArgumentValueError(  # a DuckDB file takes one writer at a time

@@ -20,7 +20,7 @@ import json
 from decimal import Decimal
 from functools import cache
 from importlib import import_module
-from typing import Any
+from typing import Any, get_args
 
 from .._runtime import Operation, wire
 from .._runtime.wire import takes_business
@@ -39,18 +39,54 @@ def _invalid(message: str, source: str) -> Reply:
 
 
 @cache
-def required_fields(resource: str, body_key: str) -> tuple[str, ...]:
-    """The fields a create body must carry, from the SDK's request model (``models.post_x``)."""
+def create_model(resource: str, body_key: str, verb: str = "post") -> Any:
+    """The SDK's request model of a create (``verb`` "post": ``models.post_x``) or update
+    ("put") body's record, or None."""
     try:
-        module = import_module(f"sage_accounting.models.post_{resource}")
+        module = import_module(f"sage_accounting.models.{verb}_{resource}")
     except ImportError:
-        return ()
+        return None
     for value in vars(module).values():
         fields = getattr(value, "model_fields", None)
         if isinstance(fields, dict) and body_key in fields:
-            inner = getattr(fields[body_key].annotation, "model_fields", {})
-            return tuple(name for name, f in inner.items() if f.is_required())
-    return ()
+            annotation = fields[body_key].annotation  # the model, or the model | None
+            models = [t for t in (annotation, *get_args(annotation)) if isinstance(t, type)]
+            return models[0] if models else None
+    return None
+
+
+@cache
+def required_fields(resource: str, body_key: str) -> tuple[str, ...]:
+    """The fields a create body must carry, from the SDK's request model (``models.post_x``)."""
+    inner = getattr(create_model(resource, body_key), "model_fields", {})
+    return tuple(name for name, f in inner.items() if f.is_required())
+
+
+def wrong_types(
+    resource: str, body_key: str, body: dict[str, Any], verb: str = "post"
+) -> Reply | None:
+    """A 422 with one of Sage's errors per field whose value has the wrong type (a number for a
+    name, "abc" for money, 2026-13-45 for a date, a string for lines), from the request model;
+    unknown fields, enums and lengths are left to the rest of the sandbox, as before."""
+    from pydantic import ValidationError
+
+    model = create_model(resource, body_key, verb)
+    if model is None:
+        return None
+    try:
+        model(**body)
+    except ValueError as exc:  # RequestValidationError, raised from pydantic's error
+        cause = exc.__context__
+        if not isinstance(cause, ValidationError):
+            raise
+        found = [
+            error("RecordInvalid", f"{where} {problem['msg'].lower()}", where)[0]
+            for problem in cause.errors(include_url=False, include_input=False)
+            if problem["type"].endswith(("_type", "_parsing"))
+            for where in [".".join(str(part) for part in problem["loc"])]
+        ]
+        return Reply(422, found) if found else None
+    return None
 
 
 def _blank(value: Any) -> bool:
@@ -60,7 +96,7 @@ def _blank(value: Any) -> bool:
 def _body(raw: bytes, body_key: str | None) -> dict[str, Any] | Reply:
     try:
         data = json.loads(raw or b"{}", parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to read
         return Reply(400, error("BadRequest", "The request body is not valid JSON"))
     if not isinstance(data, dict):
         return Reply(400, error("BadRequest", "The request body must be a JSON object"))
@@ -125,6 +161,9 @@ def handle(state: State, match: Match, business: str, query: dict[str, str], raw
         body = _body(raw, info.body_key)
         if isinstance(body, Reply):
             return body
+        refused = wrong_types(resource, info.body_key or resource, body, "put")
+        if refused is not None:
+            return refused
         return Reply(200, _records.update(state, owner, resource, record, body))
     if info.kind == "delete":
         record["deleted_at"] = record["updated_at"] = timestamp(state.clock.now())
@@ -143,6 +182,9 @@ def _create(
     for name in required_fields(resource, body_key):
         if _blank(body.get(name)):
             return _invalid(f"{name} can't be blank", name)
+    refused = wrong_types(resource, body_key, body)
+    if refused is not None:
+        return refused
     encoded = json.dumps(_records.create(state, business, resource, body), default=str).encode()
     if idempotency_id:
         state.idempotency[remembered] = (201, encoded)

@@ -29,6 +29,8 @@ from ._operations import handle
 from ._state import Fault, Reply, State, error
 
 API_PREFIX = API_VERSION_PATH
+# Larger bodies are refused with 413 before they are read (Sage's gateway has a limit too).
+MAX_BODY_BYTES = 32 * 1024 * 1024
 AUTHORIZE_PATH = "/oauth2/auth/central"
 TOKEN_PATH = "/token"
 REVOKE_PATH = "/revoke"
@@ -114,7 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        self._in_flight = False
+        length = self._content_length()
+        if isinstance(length, Reply):  # the body cannot be read: answer, then close
+            self.close_connection = True
+            self._send(length)
+            return
         body = self.rfile.read(length) if length else b""
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
@@ -134,6 +141,17 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
         finally:
             self._done()
+
+    def _content_length(self) -> int | Reply:
+        """The body's length, or Sage's answer to a Content-Length that cannot be one."""
+        given = self.headers.get("Content-Length")
+        if given is None:
+            return 0
+        if not (given.isascii() and given.isdigit()):
+            return Reply(400, error("BadRequest", "Content-Length is not a number of bytes"))
+        if int(given) > MAX_BODY_BYTES:
+            return Reply(413, error("RequestEntityTooLarge", "The request body is too large"))
+        return int(given)
 
     def _done(self) -> None:
         """This request stops counting as in flight: before its answer is written, since the
