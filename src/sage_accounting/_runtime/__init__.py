@@ -54,7 +54,7 @@ from ._errors import (
     UntrustedURLError,
 )
 from ._files import replacing, replacing_text, write_atomic
-from ._hooks import RequestHook
+from ._hooks import Hold, HoldingHook, RequestHook
 from ._inflect import plural, singular
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
@@ -77,6 +77,7 @@ from ._quota import (
     MemoryBackend,
     Quota,
     QuotaBackend,
+    QuotaHook,
     QuotaLimits,
     QuotaStatus,
     Verdict,
@@ -214,6 +215,9 @@ __all__ = [
     "RequestDecimal",
     "RequestModel",
     "RequestHook",
+    "HoldingHook",
+    "Hold",
+    "QuotaHook",
     "RequestOptions",
     "SageClient",
     "SageError",
