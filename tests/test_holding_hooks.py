@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sage_accounting import (
+    ArgumentTypeError,
     AsyncSageAccounting,
     HoldingHook,
     PreparedRequest,
@@ -175,4 +176,30 @@ def test_the_client_counts_through_its_quota_hook_first(fake_sage: Any) -> None:
         client.with_hooks(gate).user.get()
     assert gate.held == [] and client.quota.business_rate.used == 1
     assert client.quota.in_flight.used == 0
+    client.close()
+
+
+class Garbage(HoldingHook[None]):
+    def __init__(self, yields: object) -> None:
+        self.yields = yields
+
+    def hold(self, request: PreparedRequest, *, retry: int) -> Hold[None]:
+        yield self.yields  # type: ignore[misc]  # what a careless hook might do
+
+
+class NotAPlan(HoldingHook[None]):
+    def hold(self, request: PreparedRequest, *, retry: int) -> Hold[None]:
+        return None  # type: ignore[return-value]  # forgot that hold is a sub-plan
+
+
+@pytest.mark.parametrize("hook", [Garbage("sleep 1"), Garbage(None), NotAPlan()])
+def test_a_hold_that_is_no_sub_plan_of_steps_is_a_typed_error_naming_the_hook(
+    hook: HoldingHook[None], fake_sage: Any
+) -> None:
+    gate = Gate()
+    client = SageAccounting(access_token=token_of(fake_sage), base_url=fake_sage.base_url)
+    with pytest.raises(ArgumentTypeError, match=type(hook).__name__):
+        client.with_hooks(gate, hook).user.get()
+    assert gate.released == [(1, "ArgumentTypeError")]
+    assert fake_sage.state.requests == []
     client.close()

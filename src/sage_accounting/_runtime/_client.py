@@ -39,7 +39,7 @@ from . import _env, _retry
 from . import _errors as errors
 from ._encoding import loads
 from ._env import argument_or_env
-from ._hooks import HoldingHook, RequestHook
+from ._hooks import HoldingHook, RequestHook, hook_steps
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions
@@ -361,14 +361,14 @@ class _BaseClient(Generic[H]):
                 token = self._access_token or (yield from perform(GetToken()))
                 started = time.perf_counter()
                 for holding in self._holding:  # the quota ledger's admission among them
-                    held.append(
-                        (holding, (yield from holding.hold(request, retry=attempt + replayed)))
-                    )
+                    plan = holding.hold(request, retry=attempt + replayed)
+                    held.append((holding, (yield from hook_steps(holding, plan))))
                 outcome: httpx.Response | httpx.TransportError = (
                     yield from perform(Transmit(request, token))
                 )
                 while held:
-                    yield from held[0][0].settle(request, held[0][1], outcome)
+                    hook, held_token = held[0]
+                    yield from hook_steps(hook, hook.settle(request, held_token, outcome))
                     del held[0]
             except BaseException as exc:  # refused, no token, interrupted: no answer, no error
                 _release_each(held, request, exc)

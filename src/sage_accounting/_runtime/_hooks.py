@@ -45,10 +45,11 @@ serves both.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import httpx
 
+from ._errors import ArgumentTypeError
 from ._plan import Call, Sleep
 from ._prepare import PreparedRequest
 from ._response import request_id_of
@@ -121,3 +122,33 @@ class HoldingHook(RequestHook, Generic[T]):
         client in a worker thread when ``blocking`` (it talks to Redis or a database), else in
         the loop."""
         return Call(function, args, blocking=blocking)
+
+
+def hook_steps(hook: HoldingHook[Any], plan: Hold[T]) -> Generator[Sleep | Call[Any], Any, T]:
+    """``plan``, a sub-plan of ``hook``'s, stepped through as ``yield from`` would (outcomes sent
+    in, failures thrown in), refusing anything that is not a sub-plan of ``Sleep``/``Call``
+    steps with an error naming the hook, before any of it is performed."""
+    if not isinstance(plan, Generator):
+        raise ArgumentTypeError(
+            "hooks",
+            f"{type(hook).__name__}'s hold and settle must be generators (sub-plans that"
+            f" yield self.sleep(...) or self.call(...)), not {type(plan).__name__}",
+        )
+    outcome: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = plan.send(outcome) if failure is None else plan.throw(failure)
+        except StopIteration as done:
+            return cast(T, done.value)
+        if not isinstance(step, (Sleep, Call)):
+            plan.close()
+            raise ArgumentTypeError(
+                "hooks",
+                f"{type(hook).__name__} yielded {type(step).__name__}: a sub-plan may"
+                " yield only self.sleep(...) or self.call(...) steps",
+            )
+        try:
+            outcome, failure = (yield step), None
+        except BaseException as exc:  # Ctrl-C, a cancellation, the plan closed: the hook sees it
+            outcome, failure = None, exc
