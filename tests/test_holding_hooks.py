@@ -14,6 +14,7 @@ import pytest
 
 from sage_accounting import (
     ArgumentTypeError,
+    ArgumentValueError,
     AsyncSageAccounting,
     HoldingHook,
     PreparedRequest,
@@ -202,4 +203,22 @@ def test_a_hold_that_is_no_sub_plan_of_steps_is_a_typed_error_naming_the_hook(
         client.with_hooks(gate, hook).user.get()
     assert gate.released == [(1, "ArgumentTypeError")]
     assert fake_sage.state.requests == []
+    client.close()
+
+
+def test_the_quota_hook_given_to_with_hooks_takes_that_place_once(fake_sage: Any) -> None:
+    quota = Quota(limits=QuotaLimits(business_rate=RateLimit(1, per=60)), on_limit="raise")
+    client = SageAccounting(
+        access_token=token_of(fake_sage), base_url=fake_sage.base_url, quota=quota
+    )
+    client.user.get()
+    gate = Gate()
+    reordered = client.with_hooks(gate, client.quota_hook)
+    assert reordered.hooks == (gate, client.quota_hook)
+    with pytest.raises(QuotaExceededError):  # the gate holds first now: released, not leaked
+        reordered.user.get()
+    assert gate.released == [(1, "QuotaExceededError")]
+    assert client.quota.business_rate.used == 1  # counted once per attempt, not twice
+    with pytest.raises(ArgumentValueError, match="quota_hook"):
+        reordered.with_hooks(client.quota_hook)
     client.close()

@@ -262,7 +262,8 @@ class _BaseClient(Generic[H]):
     @property
     def hooks(self) -> tuple[RequestHook, ...]:
         """The request hooks added with ``with_hooks``, in order: every request of this client
-        passes through them, after the client's quota ledger (``quota_hook``)."""
+        passes through them, after the client's quota ledger (``quota_hook``) unless it is
+        listed among them."""
         return self._hooks
 
     @property
@@ -273,14 +274,20 @@ class _BaseClient(Generic[H]):
 
     def with_hooks(self, *hooks: RequestHook) -> Self:
         """A copy whose requests also pass through ``hooks`` (after this client's own), sharing
-        the pool; see ``RequestHook``."""
+        the pool; see ``RequestHook``. The client's ``quota_hook`` among ``hooks`` moves the
+        ledger to that place (it is first otherwise)."""
         for hook in hooks:
             if not isinstance(hook, RequestHook):
                 raise errors.ArgumentTypeError(
                     "hooks", f"must be RequestHook instances, not {type(hook).__name__}"
                 )
         added: tuple[RequestHook, ...] = self._hooks + hooks
-        chain: tuple[RequestHook, ...] = (self._ledger, *added)
+        placed = sum(hook is self._ledger for hook in added)  # the ledger moved where given
+        if placed > 1:
+            raise errors.ArgumentValueError(
+                "hooks", "the client's quota_hook can take one place in its hooks, not two"
+            )
+        chain: tuple[RequestHook, ...] = added if placed else (self._ledger, *added)
         holding = tuple(hook for hook in chain if isinstance(hook, HoldingHook))
         clone = self._copy()
         clone._hooks, clone._chain, clone._holding = added, chain, holding
