@@ -161,7 +161,7 @@ RUNTIME_EXPORTS = tuple("""
     NoActiveSubscriptionError
     NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
     DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
-    QuotaExceededError QuotaLimits QuotaStatus
+    QuotaExceededError QuotaHook QuotaLimits QuotaStatus HoldingHook
     ReauthorizationRequired RedirectError RequestHook RequestOptions RequestValidationError
     SageArgumentError SageError StateMismatchError SyncPager UnprocessableEntityError
     UntrustedURLError __version__

@@ -56,7 +56,7 @@ from ._errors import (
     missing_extra,
 )
 from ._files import replacing, replacing_text, write_atomic
-from ._hooks import RequestHook
+from ._hooks import Hold, HoldingHook, RequestHook
 from ._inflect import plural, singular
 from ._limits import RateLimit
 from ._operation import Operation, QueryKind, QueryParam, all_operations, with_headers
@@ -79,6 +79,7 @@ from ._quota import (
     MemoryBackend,
     Quota,
     QuotaBackend,
+    QuotaHook,
     QuotaLimits,
     QuotaStatus,
     Verdict,
@@ -217,6 +218,9 @@ __all__ = [
     "RequestDecimal",
     "RequestModel",
     "RequestHook",
+    "HoldingHook",
+    "Hold",
+    "QuotaHook",
     "RequestOptions",
     "SageClient",
     "SageError",

@@ -5,8 +5,8 @@ client's verbs (``call``, ``call_empty``, ``call_bytes``, ``paginate``, ``change
 ``prepare``\\ s the request (``_prepare``: a wrong argument fails before any HTTP call), ``send``\\ s it
 and parses the answer into the model.
 
-Sending is one plan (``_send_plan``, see ``_plan``): auth, the request hooks, the quota ledger,
-the replay after a 401, errors mapped, the answer checked to be for the business asked, retries.
+Sending is one plan (``_send_plan``, see ``_plan``): auth, the request hooks (the quota ledger
+among them: ``_quota.QuotaHook``, installed first by the constructor), the replay after a 401, errors mapped, the answer checked to be for the business asked, retries.
 The plan is written once, in ``_BaseClient``; ``SyncClient`` and ``AsyncClient`` only perform its
 steps (``_perform``: one ``match`` over the step classes: get a token, transmit, refresh, call,
 sleep, close) and keep their own verbs, a line or two each.
@@ -39,7 +39,7 @@ from . import _env, _retry
 from . import _errors as errors
 from ._encoding import loads
 from ._env import argument_or_env
-from ._hooks import RequestHook
+from ._hooks import HoldingHook, RequestHook, hook_steps
 from ._limits import DEFAULT_MAX_IN_FLIGHT, RateLimit
 from ._operation import Operation
 from ._options import RequestOptions, checked_max_retries, checked_timeout
@@ -54,7 +54,6 @@ from ._plan import (
     Step,
     Transmit,
     perform,
-    quota_io,
 )
 from ._prepare import (
     CallParts,
@@ -69,7 +68,7 @@ from ._prepare import (
     prepare,
     refused_header,
 )
-from ._quota import Quota, QuotaLimits, QuotaStatus, Ticket
+from ._quota import Quota, QuotaHook, QuotaLimits, QuotaStatus, quota_io
 from ._redact import redact, remember
 from ._response import holding, record, request_id_of, response_validation_error
 from ._streaming import AsyncFileStream, FileStream
@@ -211,6 +210,7 @@ class _BaseClient(Generic[H]):
         self._app_key = session.app_key if session is not None else "(access token)"
         self._quota_scope = f"{self._app_key}@{base_url.rstrip('/')}"
         self._quota = _quota_of(quota, self._quota_scope, max_in_flight, rate_limit)
+        self._ledger: QuotaHook = QuotaHook(self._quota, self._quota_scope)
         self._config = ClientConfig(
             base_url=base_url.rstrip("/"),
             business_id=business_id,
@@ -224,6 +224,8 @@ class _BaseClient(Generic[H]):
         self._closed = False
         self._owns_pool = True  # copies share the pool and never close it
         self._hooks: tuple[RequestHook, ...] = ()  # with_hooks adds; copies keep them
+        self._chain: tuple[RequestHook, ...] = (self._ledger,)  # what the plan calls, in order
+        self._holding: tuple[HoldingHook[Any], ...] = (self._ledger,)
 
     def _new_http(self) -> H:
         raise NotImplementedError  # the sync or async client's own httpx client
@@ -271,19 +273,36 @@ class _BaseClient(Generic[H]):
 
     @property
     def hooks(self) -> tuple[RequestHook, ...]:
-        """The request hooks every request of this client passes through, in order."""
+        """The request hooks added with ``with_hooks``, in order: every request of this client
+        passes through them, after the client's quota ledger (``quota_hook``) unless it is
+        listed among them."""
         return self._hooks
+
+    @property
+    def quota_hook(self) -> QuotaHook:
+        """The hook through which this client counts against its quota ledger (``quota=``): the
+        first every request passes through."""
+        return self._ledger
 
     def with_hooks(self, *hooks: RequestHook) -> Self:
         """A copy whose requests also pass through ``hooks`` (after this client's own), sharing
-        the pool; see ``RequestHook``."""
+        the pool; see ``RequestHook``. The client's ``quota_hook`` among ``hooks`` moves the
+        ledger to that place (it is first otherwise)."""
         for hook in hooks:
             if not isinstance(hook, RequestHook):
                 raise errors.ArgumentTypeError(
                     "hooks", f"must be RequestHook instances, not {type(hook).__name__}"
                 )
+        added: tuple[RequestHook, ...] = self._hooks + hooks
+        placed = sum(hook is self._ledger for hook in added)  # the ledger moved where given
+        if placed > 1:
+            raise errors.ArgumentValueError(
+                "hooks", "the client's quota_hook can take one place in its hooks, not two"
+            )
+        chain: tuple[RequestHook, ...] = added if placed else (self._ledger, *added)
+        holding = tuple(hook for hook in chain if isinstance(hook, HoldingHook))
         clone = self._copy()
-        clone._hooks = self._hooks + hooks
+        clone._hooks, clone._chain, clone._holding = added, chain, holding
         return clone
 
     def _resource(self, name: str, cls: Callable[[Self], R]) -> R:
@@ -361,14 +380,23 @@ class _BaseClient(Generic[H]):
         attempt, replayed = 0, False
         while True:
             self._admit(request, attempt + replayed)  # every attempt is admitted
+            held: list[tuple[HoldingHook[Any], Any]] = []  # this attempt's tokens, not settled
             try:
                 token = self._access_token or (yield from perform(GetToken()))
                 started = time.perf_counter()
+                for holding in self._holding:  # the quota ledger's admission among them
+                    plan = holding.hold(request, retry=attempt + replayed)
+                    held.append((holding, (yield from hook_steps(holding, plan))))
                 outcome: httpx.Response | httpx.TransportError = (
-                    yield from self._metered_transmit(request, token)
+                    yield from perform(Transmit(request, token))
                 )
+                while held:
+                    hook, held_token = held[0]
+                    yield from hook_steps(hook, hook.settle(request, held_token, outcome))
+                    del held[0]
             except BaseException as exc:  # refused, no token, interrupted: no answer, no error
-                _tell_each([hook.on_stopped for hook in self._hooks], request, exc)
+                _release_each(held, request, exc)
+                _tell_each([hook.on_stopped for hook in self._chain], request, exc)
                 raise
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
@@ -379,8 +407,7 @@ class _BaseClient(Generic[H]):
                 request_id = request_id_of(answer.headers)
                 self._log(request, answer.status_code, started, attempt, request_id)
                 try:  # every hook hears of each answer, the 401 replayed below included
-                    if self._hooks:
-                        _tell_each([h.after_response for h in self._hooks], request, answer)
+                    _tell_each([h.after_response for h in self._chain], request, answer)
                     replay = self._may_replay(answer, replayed)
                     if not replay:
                         self._check_response(request, answer)
@@ -433,42 +460,16 @@ class _BaseClient(Generic[H]):
             errors.parse_error_details(_error_body(response))
         )
 
-    # -- the quota ledger: its one place in the plan (see _quota) ----------------------------------
-    # (A request without X-Business counts against the lead business, which the ledger keys as
-    # "(lead)": _ledger_business.)
-
-    def _metered_transmit(
-        self, request: PreparedRequest, token: str
-    ) -> Generator[Step, Any, httpx.Response | httpx.TransportError]:
-        """Send once within the ledger: admitted first (waiting or raising as the quota says),
-        then settled in one step when the answer (or the failure) is in: its slot in flight
-        given back and, from a 429, which of Sage's limits was reached (for every worker)."""
-        ticket: Ticket = yield from self._quota.admit(
-            self._quota_scope, _ledger_business(request.business_id)
-        )
-        try:
-            outcome = yield from perform(Transmit(request, token))
-        except BaseException:
-            self._quota.release(ticket)  # the plan is closing: no step can be yielded now
-            raise
-        yield from perform(quota_io(self._quota, self._quota.settle, ticket, outcome))
-        return outcome
-
-    def _quota_status(self) -> tuple[str, str, str | None]:
-        """``Quota.status``'s arguments for this client's business (``quota`` reads them)."""
-        business = self._config.business_id
-        return (self._quota_scope, _ledger_business(business), business)
-
     # -- reading the answer -------------------------------------------------------------------------
 
     def _admit(self, request: PreparedRequest, retry: int) -> None:
         """Every hook sees each attempt before it is sent (an agent's guard checks its policy
         and budget there) and may stop it: the hooks before it hear that it stopped."""
-        for index, hook in enumerate(self._hooks):
+        for index, hook in enumerate(self._chain):
             try:
                 hook.before_send(request, retry=retry)
             except BaseException as exc:
-                earlier = self._hooks[:index]
+                earlier = self._chain[:index]
                 _tell_each([each.on_stopped for each in earlier], request, exc)
                 raise
 
@@ -569,7 +570,7 @@ class _BaseClient(Generic[H]):
     def _connection_error(
         self, request: PreparedRequest, exc: httpx.TransportError
     ) -> errors.APIConnectionError:
-        _tell_each([hook.on_error for hook in self._hooks], request, exc)
+        _tell_each([hook.on_error for hook in self._chain], request, exc)
         cls = (
             errors.APITimeoutError
             if isinstance(exc, httpx.TimeoutException)
@@ -671,7 +672,7 @@ class SyncClient(_BaseClient[httpx.Client]):
     def quota(self) -> QuotaStatus:
         """What remains of Sage's limits for this client's business, from the ledger now (a
         shared ledger is read over the network: one round trip)."""
-        return self._quota.status(*self._quota_status())
+        return self._ledger.status(self._config.business_id)
 
     def _transmit(
         self, request: PreparedRequest, token: str
@@ -772,7 +773,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     def quota(self) -> Awaitable[QuotaStatus]:
         """``await client.quota``: what remains of Sage's limits for this client's business,
         from the ledger now (a shared ledger is read in a worker thread, the loop not blocked)."""
-        step = quota_io(self._quota, self._quota.status, *self._quota_status())
+        step = quota_io(self._quota, self._ledger.status, self._config.business_id)
         return cast("Awaitable[QuotaStatus]", self._perform(step))
 
     async def _transmit(
@@ -881,12 +882,22 @@ def _tell_each(
         raise failure
 
 
+def _release_each(
+    held: list[tuple[HoldingHook[Any], Any]], request: PreparedRequest, error: BaseException
+) -> None:
+    """``release`` for every hold not settled, in order, even after one raised (the first error
+    is raised once all have released)."""
+    failure: BaseException | None = None
+    for hook, token in held:
+        try:
+            hook.release(request, token, error)
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
 def _brief(error: Exception) -> str:
     if isinstance(error, errors.APIStatusError):
         return f"status {error.status_code}"
     return type(error).__name__
-
-
-def _ledger_business(business_id: str | None) -> str:
-    """The ledger's key for a request's business: Sage's lead business when none is named."""
-    return business_id or "(lead)"

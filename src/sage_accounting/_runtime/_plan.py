@@ -1,8 +1,8 @@
 """A call as a plan: every decision once, the I/O left to the sync or async client.
 
 ``_BaseClient._send_plan`` is a generator. It decides everything about sending a request:
-- the token rule and the request hooks' admission,
-- the quota ledger's admission and what it learns from the answer (``_quota``),
+- the token rule and the request hooks' admission, their holds (the quota ledger's admission,
+  ``_quota.QuotaHook``) and settling,
 - the replay after a 401,
 - the mapping of statuses to errors,
 - the business check,
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import httpx
 
     from ._prepare import PreparedRequest
-    from ._quota import Quota
 
 R = TypeVar("R")
 
@@ -95,19 +94,6 @@ def perform(step: StepOf[R]) -> Generator[Step, Any, R]:
     """A sub-plan of one step: yields it and returns its outcome, typed as the step declares."""
     outcome = yield cast(Step, step)
     return cast(R, outcome)  # the client made it with step.answer (see above)
-
-
-# The ledger's sub-plans (``_quota``) build their steps with these.
-
-
-def quota_io(quota: Quota, function: Callable[..., R], *args: Any) -> Call[R]:
-    """Call ``function(*args)`` of the quota ledger ``quota``: blocking when its backend talks
-    to Redis or a database."""
-    return Call(function, args, blocking=not quota.backend.local)
-
-
-def sleep(seconds: float) -> Sleep:
-    return Sleep(seconds)
 
 
 class PlanRun(Generic[R]):

@@ -23,6 +23,10 @@ A backend (``QuotaBackend``) keeps three kinds of count: moving windows, day cou
 with leases. A call asks for all of them at once (an ``Ask``), so that a shared backend admits it
 in one atomic step and one round trip (a Lua script, a transaction), and settles it in one more
 (its slot given back, what a 429 said learnt). ``MemoryBackend`` is this process's.
+
+A client meets its ledger through a request hook, ``QuotaHook`` (a ``HoldingHook``, see
+``_hooks``): its hold is the admission (waiting in sleep steps), its token the ``Ticket``, its
+settling the one step after the answer; the client's constructor installs it, first in the plan.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from ._errors import (
     DailyQuotaExceededError,
@@ -45,13 +49,18 @@ from ._errors import (
     RateLimitError,
     status_error,
 )
+from ._hooks import Hold, HoldingHook
 from ._limits import RateLimit
-from ._plan import Step, quota_io, sleep
+from ._plan import Call, Sleep
 from ._redact import redact
 from ._retry import parse_retry_after
 
 if TYPE_CHECKING:
     import httpx
+
+    from ._prepare import PreparedRequest
+
+R = TypeVar("R")
 
 log = logging.getLogger("sage_accounting")
 
@@ -406,7 +415,7 @@ class Quota:
             f" ({_limit_words(name)})",
         )
 
-    def admit(self, scope: str, business: str) -> Generator[Step, Any, Ticket]:
+    def admit(self, scope: str, business: str) -> Hold[Ticket]:
         """A sub-plan: the ticket for one call, waiting (sleep steps) or raising as configured."""
         waited = 0.0
         while True:
@@ -425,7 +434,7 @@ class Quota:
                         else f"waiting would exceed max_wait={self.max_wait:g} s"
                     ),
                 )
-            yield sleep(decision.seconds)
+            yield Sleep(decision.seconds)
             waited += decision.seconds
 
     def settle(self, ticket: Ticket, outcome: httpx.Response | Exception | None = None) -> None:
@@ -490,6 +499,52 @@ class Quota:
         )
         app_day = LimitStatus("app_day", limits.app_per_day, days.get("app_day", 0), at_midnight)
         return QuotaStatus(business_id, in_flight, window, business_day, app_day)
+
+
+def quota_io(quota: Quota, function: Callable[..., R], *args: Any) -> Call[R]:
+    """Call ``function(*args)`` of the quota ledger ``quota``: blocking when its backend talks
+    to Redis or a database."""
+    return Call(function, args, blocking=not quota.backend.local)
+
+
+def ledger_business(business_id: str | None) -> str:
+    """The ledger's key for a request's business: Sage's lead business when none is named."""
+    return business_id or "(lead)"
+
+
+class QuotaHook(HoldingHook[Ticket]):
+    """The quota ledger as a request hook: each attempt is admitted by ``quota`` (waiting or
+    raising as it says) before it is sent, holding a ``Ticket``; the answer settles the ticket
+    in one step (its slot given back, a 429 learnt), an attempt stopped gives its slot back.
+    ``scope`` is the app the counts are kept for (a client's is its app key at its base URL)."""
+
+    def __init__(self, quota: Quota, scope: str) -> None:
+        self.quota = quota
+        self.scope = scope
+
+    def __repr__(self) -> str:
+        return f"QuotaHook({self.quota!r}, scope={self.scope!r})"
+
+    def hold(self, request: PreparedRequest, *, retry: int) -> Hold[Ticket]:
+        ticket: Ticket = yield from self.quota.admit(
+            self.scope, ledger_business(request.business_id)
+        )
+        return ticket
+
+    def settle(
+        self,
+        request: PreparedRequest,
+        token: Ticket,
+        outcome: httpx.Response | httpx.TransportError,
+    ) -> Hold[None]:
+        yield quota_io(self.quota, self.quota.settle, token, outcome)
+
+    def release(self, request: PreparedRequest, token: Ticket, error: BaseException) -> None:
+        self.quota.release(token)  # the plan may be closing: no step can be yielded now
+
+    def status(self, business_id: str | None) -> QuotaStatus:
+        """What remains for ``business_id`` (one backend step)."""
+        return self.quota.status(self.scope, ledger_business(business_id), business_id)
 
 
 def _rate_limit_error(outcome: httpx.Response | Exception | None) -> RateLimitError | None:
