@@ -26,7 +26,17 @@ import sage_accounting.models as models
 from sage_accounting import RequestValidationError, SageAccounting, SageArgumentError
 from sage_accounting._runtime import RequestModel
 from sage_accounting.models import ContactCreate, SalesInvoiceCreate, SalesInvoiceLineCreate
-from sage_codegen.ir import Api, Field, Model, Operation, RequestBody, Resource, Response, TypeRef
+from sage_codegen.ir import (
+    Api,
+    Field,
+    Model,
+    Operation,
+    RequestBody,
+    Resource,
+    Response,
+    TypeKind,
+    TypeRef,
+)
 from sage_codegen.render import render_package
 from sage_codegen.typed_dicts import params_name, typed_dict_source
 
@@ -203,24 +213,27 @@ def small_api() -> Api:
     line = _model(
         "ThingLineCreate",
         (
-            _field("amount", TypeRef("decimal"), required=True),
-            _field("tags", TypeRef("list", item=TypeRef("string"))),
+            _field("amount", TypeRef(TypeKind.DECIMAL), required=True),
+            _field("tags", TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.STRING))),
         ),
     )
     thing = _model(
         "ThingCreate",
         (
-            _field("name", TypeRef("string"), required=True),
-            _field("kind", TypeRef("string", enum=("a", "b"))),
-            _field("due", TypeRef("date")),
-            _field("at", TypeRef("datetime")),
-            _field("lines", TypeRef("list", item=TypeRef("model", model="ThingLineCreate"))),
-            _field("import", TypeRef("boolean"), py_name="import_"),
+            _field("name", TypeRef(TypeKind.STRING), required=True),
+            _field("kind", TypeRef(TypeKind.STRING, enum=("a", "b"))),
+            _field("due", TypeRef(TypeKind.DATE)),
+            _field("at", TypeRef(TypeKind.DATETIME)),
+            _field(
+                "lines",
+                TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.MODEL, model="ThingLineCreate")),
+            ),
+            _field("import", TypeRef(TypeKind.BOOLEAN), py_name="import_"),
         ),
     )
-    body = TypeRef("model", model="ThingCreate")
+    body = TypeRef(TypeKind.MODEL, model="ThingCreate")
     wrapper = _model("PostThings", (_field("thing", body, required=True),), "postThings")
-    read = _model("Thing", (_field("id", TypeRef("string")),), "Thing")
+    read = _model("Thing", (_field("id", TypeRef(TypeKind.STRING)),), "Thing")
     create = Operation(
         operation_id="postThings",
         method="POST",
