@@ -41,7 +41,7 @@ def seed(sandbox: SageSandbox, total: int, seed: int = 7) -> None:
             invoices = per_business - contacts - products
             contact_ids = []
             for i in range(contacts):
-                fields = {"name": f"{business} customer {i}", "contact_type_ids": ["CUSTOMER"],
+                fields: dict[str, Any] = {"name": f"{business} customer {i}", "contact_type_ids": ["CUSTOMER"],
                           "balance": _amount(rng, 2), "credit_limit": _amount(rng, rng.randint(0, 3)),
                           "currency_id": "GBP"}  # fmt: skip
                 contact_ids.append(
@@ -66,10 +66,12 @@ def bookkeeping(sandbox: SageSandbox, rng: random.Random, business: str, n: int)
     """What happens in a business between two syncs: records changed (money too), deleted and
     added; an invoice loses a line; a ledger account (no deleted_since at Sage) is deleted."""
     state = sandbox.state
+
+    def live(resource: str) -> list[str]:  # called with the lock held
+        records = state.records[(business, resource)].items()
+        return sorted(rid for rid, r in records if not r["deleted_at"])
+
     with state.lock:
-        live = lambda resource: sorted(  # noqa: E731
-            rid for rid, r in state.records[(business, resource)].items() if not r["deleted_at"]
-        )
         for rid in rng.sample(live("contacts"), n):
             record = state.records[(business, "contacts")][rid]
             sandbox_records.update(state, business, "contacts", record,

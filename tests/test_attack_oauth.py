@@ -398,7 +398,11 @@ def test_a_missing_app_setting_is_a_sage_argument_error_naming_its_variable(miss
     settings = {"client_id": "cid", "client_secret": "client-secret-0123", "redirect_uri": "x"}
     settings[missing] = ""
     with pytest.raises(SageArgumentError, match=f"SAGE_{missing.upper()}") as err:
-        OAuthApp(**settings)
+        OAuthApp(
+            client_id=settings["client_id"],
+            client_secret=settings["client_secret"],
+            redirect_uri=settings["redirect_uri"],
+        )
     assert err.value.argument == missing and isinstance(err.value, ValueError)
 
 

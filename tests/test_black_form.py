@@ -8,6 +8,7 @@ import keyword
 
 import black
 import pytest
+from black.mode import TargetVersion
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +42,7 @@ CASES = [
 @pytest.mark.parametrize(("name", "annotation"), CASES, ids=[c[0] for c in CASES])
 def test_annotated_name_is_what_black_writes(name: str, annotation: str) -> None:
     source = "class A(TypedDict):\n" + annotated_name(name, annotation, 4) + "\n"
-    mode = black.Mode(line_length=100, target_versions={black.TargetVersion.PY311})
+    mode = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
     assert black.format_str(source, mode=mode) == source
 
 
@@ -56,7 +57,7 @@ def test_a_field_with_a_default_and_a_parameter_are_what_black_writes() -> None:
         + annotated_name("visible_in", literal + ' | Literal["reporting"] | None', 4, "None", ",")
         + '\n) -> None:\n    """Doc."""\n'
     )
-    mode = black.Mode(line_length=100, target_versions={black.TargetVersion.PY311})
+    mode = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
     assert black.format_str(source, mode=mode) == source
 
 
@@ -98,5 +99,5 @@ def test_any_annotation_is_black_s_form_or_goes_through_black(
         line = annotated_name(name, annotation + (" | None" if optional else ""), 8,
                               "None" if optional else None, ",")  # fmt: skip
         source = f'class A:\n    def f(\n        self,\n        *,\n{line}\n    ) -> None:\n        """Doc."""\n'
-    mode = black.Mode(line_length=100, target_versions={black.TargetVersion.PY311})
+    mode = black.Mode(line_length=100, target_versions={TargetVersion.PY311})
     assert needs_black(source) or black.format_str(source, mode=mode) == source

@@ -12,13 +12,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from present import present
 
 from sage_accounting import APIResponse, AsyncSageAccounting, Page, SageAccounting
 from sage_accounting._runtime import Operation, all_operations
 from sage_accounting._runtime._changes import ChangeFeed
+from sage_accounting.models import ContactCreateParams
 from sage_accounting.testing import SageSandbox
 
-CONTACT = {"name": "Acme Ltd", "contact_type_ids": ["CUSTOMER"], "reference": "ACME"}
+CONTACT: ContactCreateParams = {
+    "name": "Acme Ltd",
+    "contact_type_ids": ["CUSTOMER"],
+    "reference": "ACME",
+}
 
 
 def _shape(raw: APIResponse[Any]) -> tuple[Any, ...]:
@@ -58,13 +64,17 @@ async def test_raw_answers_of_every_kind_have_one_shape_sync_and_async(
         )
         assert sync_created.parsed.name == async_created.parsed.name == "Acme Ltd"
 
-        sync_got = sage_client.contacts.with_raw_response.get(sync_created.parsed.id)
-        async_got = await aclient.contacts.with_raw_response.get(async_created.parsed.id)
+        sync_got = sage_client.contacts.with_raw_response.get(present(sync_created.parsed.id))
+        async_got = await aclient.contacts.with_raw_response.get(present(async_created.parsed.id))
         assert _shape(sync_got) == _shape(async_got)
         assert sync_got.parsed.reference == async_got.parsed.reference == "ACME"
 
-        sync_deleted = sage_client.contacts.with_raw_response.delete(sync_created.parsed.id)
-        async_deleted = await aclient.contacts.with_raw_response.delete(async_created.parsed.id)
+        sync_deleted = sage_client.contacts.with_raw_response.delete(
+            present(sync_created.parsed.id)
+        )
+        async_deleted = await aclient.contacts.with_raw_response.delete(
+            present(async_created.parsed.id)
+        )
         assert _shape(sync_deleted) == _shape(async_deleted)
         assert sync_deleted.status_code == 204
         assert sync_deleted.parsed is None and async_deleted.parsed is None

@@ -20,7 +20,6 @@ from sage_accounting import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from sage_accounting._runtime import _client as client_module
 
 BASE = "https://api.accounting.sage.com/v3.1"
 
@@ -46,7 +45,7 @@ def envelope(
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Backoff waits, recorded instead of slept."""
     waited: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", waited.append)
+    monkeypatch.setattr("sage_accounting._runtime._client.time.sleep", waited.append)
     return waited
 
 
@@ -171,7 +170,7 @@ def test_business_header_default_copy_and_per_call(make_client: Callable[..., An
 
 def test_an_answer_for_another_business_raises(make_client: Callable[..., Any]) -> None:
     client, _ = make_client(
-        lambda r: ok({"id": "x"}, **{"X-Business": "someone-else"}), business_id="b1"
+        lambda r: ok({"id": "x"}, 200, **{"X-Business": "someone-else"}), business_id="b1"
     )
     with pytest.raises(BusinessMismatchError, match="b1.*someone-else"):
         client.contacts.get("x")

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from cli_support import ROOT, run
 from doc_placeholders import fill_placeholders
+from present import present
 
 from sage_accounting import UnprocessableEntityError
 from sage_accounting.testing import SageSandbox
@@ -55,13 +56,13 @@ def test_releasing_an_issued_invoice_is_refused_as_sage_refuses_it() -> None:
         client = sage.client()
         code = fill_placeholders(python_block("README.md", "## Quickstart"), sage)
         body = code[code.index("sales_invoice={") + len("sales_invoice=") : code.index("\n)\n")]
-        issued = client.sales_invoices.create(
-            sales_invoice={
-                k: v for k, v in eval(body, {"Decimal": Decimal}).items() if k != "status_id"
-            }  # noqa: S307
-        )
+        # The README's text, evaluated: untyped here, checked by the SDK as any body is.
+        readme_body: Any = {
+            k: v for k, v in eval(body, {"Decimal": Decimal}).items() if k != "status_id"
+        }  # noqa: S307
+        issued = client.sales_invoices.create(sales_invoice=readme_body)
         with pytest.raises(UnprocessableEntityError):
-            client.sales_invoices.release(issued.id)
+            client.sales_invoices.release(present(issued.id))
 
 
 def test_the_readme_command_line_examples_run_against_the_sandbox(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import httpx
 import pytest
 from cli_support import ROOT
 from doc_placeholders import fill_placeholders
+from present import present
 
 import sage_accounting
 from sage_accounting import OAuthSession, SageAccounting, TokenSet
@@ -160,7 +161,9 @@ def run_oauth(code: str, where: str, sage: SageSandbox, namespace: dict[str, Any
     cut = next(i for i, line in enumerate(lines) if "redirect" in line and line.startswith("#"))
     before, after = "".join(lines[:cut]), "".join(lines[cut:])
     tree = ast.parse(before)
-    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    imports: list[ast.stmt] = [
+        node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+    ]
     rest = [node for node in tree.body if node not in imports]
     for part in (imports, rest):
         exec(compile(ast.Module(part, []), where, "exec"), namespace)  # noqa: S102
@@ -284,7 +287,9 @@ def test_the_sh_examples_run_as_written(sage: SageSandbox, tmp_path: Path) -> No
         command = line.replace("4f7c...", contact).replace("7e2a...", sage.lead_business)
         command = command.replace("CONTACT_ID", contact)
         command = command.replace("91c0...", sage.state.businesses[1])
-        command = re.sub(r"^python ", shutil.which("python", path=str(bin_dir)) + " ", command)
+        command = re.sub(
+            r"^python ", present(shutil.which("python", path=str(bin_dir))) + " ", command
+        )
         env.setdefault("SAGE_ACCESS_TOKEN", sage.access_token)
         env.setdefault("SAGE_BASE_URL", sage.base_url)
         result = subprocess.run(

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from sage_accounting._runtime import _client as client_module
 from sage_accounting._runtime import with_headers
 from sage_accounting.resources import migration_tax_returns
 
@@ -31,7 +30,7 @@ def tax_return_with_header(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     constant = "POST_MIGRATION_TAX_RETURNS"
     info = getattr(migration_tax_returns, constant)._replace(idempotency_header="X-Idempotency-Key")
     monkeypatch.setattr(migration_tax_returns, constant, info)
-    monkeypatch.setattr(client_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr("sage_accounting._runtime._client.time.sleep", lambda _s: None)
     yield
 
 

@@ -22,7 +22,8 @@ import sage_accounting.models as models
 from sage_accounting import APIResponseValidationError
 from sage_accounting._runtime import SageModel
 from sage_accounting._runtime._encoding import dumps, loads
-from sage_accounting._runtime._pagination import Page, parse_response_page
+from sage_accounting._runtime._page import Page
+from sage_accounting._runtime._pagination import parse_response_page
 from sage_accounting._runtime._redact import remember
 from sage_accounting.models import Contact, SalesInvoice
 
@@ -162,7 +163,7 @@ USES: dict[str, Callable[[SalesInvoice], Any]] = {
     "str": lambda r: str(r),
     "model_fields_set": lambda r: r.model_fields_set,
     "model_extra": lambda r: r.model_extra,
-    "unknown_field": lambda r: r.brand_new_field,  # an unknown field, as an attribute
+    "unknown_field": lambda r: r.brand_new_field,  # type: ignore[attr-defined]  # an unknown field
 }
 
 
@@ -320,7 +321,7 @@ def test_threads_reading_and_dumping_the_same_records_agree() -> None:
     def work() -> None:
         try:
             start.wait(timeout=10)
-            seen = []
+            seen: list[Any] = []
             for invoice in page.items:
                 seen.append((invoice.total_amount, invoice.contact.balance))  # type: ignore[union-attr]
                 seen.append(invoice.model_dump())

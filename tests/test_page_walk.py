@@ -8,11 +8,12 @@ made by hand: no sandbox writes an untrusted ``$next``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from present import present
 
 from sage_accounting import AsyncSageAccounting, SageArgumentError, UntrustedURLError
 from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
@@ -76,7 +77,7 @@ async def _pager_ids(handler: Handler, concurrency: int = 1, **query: Any) -> li
         pager = client.contacts.list(**query)
         if concurrency > 1:
             pager = pager.concurrent(concurrency)
-        return [c.id async for c in pager]
+        return [present(c.id) async for c in pager]
 
 
 ELSEWHERE = "https://attacker.example/v3.1/contacts?page=2"
@@ -121,10 +122,11 @@ async def test_every_walker_follows_next_as_sage_wrote_it() -> None:
     """The next request is ``$next`` itself (query and all), not a page number made up."""
     link = "/contacts?page=2&items_per_page=2&attributes=from-sage"
     pages = {1: _page(1, ["c1", "c2"], 3, link), 2: _page(2, ["c3"], 3, None)}
-    for walk in (
+    walkers: list[Callable[[Handler], Awaitable[list[str]]]] = [
         lambda h: _pager_ids(h, items_per_page=2),
         lambda h: _runner_walk(h, {"items_per_page": 2}),
-    ):
+    ]
+    for walk in walkers:
         seen: list[httpx.Request] = []
         assert await walk(_answer(pages, seen)) == ["c1", "c2", "c3"]
         assert seen[-1].url.params.get("attributes") == "from-sage"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from sage_codegen.black_form import wrapped
 from sage_codegen.formatting import black_mode, needs_black
-from sage_codegen.ir import Parameter, TypeRef
+from sage_codegen.ir import Parameter, TypeKind, TypeRef
 from sage_codegen.runtime_contract import query_entry
 
 
@@ -29,7 +29,7 @@ def enum_parameter(name: str, enum: tuple[str, ...], required: bool) -> Paramete
         name=name,
         py_name=name,
         location="query",
-        type=TypeRef("string", enum=enum),
+        type=TypeRef(TypeKind.STRING, enum=enum),
         required=required,
         description="",
     )

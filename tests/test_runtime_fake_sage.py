@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from present import present
 
 from sage_accounting import (
     APIConnectionError,
@@ -31,9 +32,10 @@ from sage_accounting import (
     TokenSet,
     UnprocessableEntityError,
 )
+from sage_accounting.models import ContactCreateParams
 from sage_accounting.testing import Fault, SageSandbox
 
-CONTACT = {"name": "Acme Ltd", "contact_type_ids": ["CUSTOMER"]}
+CONTACT: ContactCreateParams = {"name": "Acme Ltd", "contact_type_ids": ["CUSTOMER"]}
 
 
 @pytest.fixture
@@ -257,7 +259,9 @@ def test_changes_yield_upserts_and_deletions_and_a_cursor_that_misses_nothing(
     ids = fake_sage.seed("contacts", 5, contact_type_ids=["CUSTOMER"])
     feed = client.contacts.changes(since=None, attributes="all")
     first = list(feed)
-    assert sorted(c.id for c in first) == sorted(ids) and {c.kind for c in first} == {"upsert"}
+    assert sorted(present(c.id) for c in first) == sorted(ids) and {c.kind for c in first} == {
+        "upsert"
+    }
     cursor = feed.cursor
     assert cursor.tzinfo is not None and cursor <= dt.datetime.now(dt.UTC)
 
@@ -283,7 +287,7 @@ async def test_async_changes(fake_sage: Any, aclient: AsyncSageAccounting) -> No
     ids = fake_sage.seed("contacts", 3, contact_type_ids=["CUSTOMER"])
     async with aclient:
         feed = aclient.contacts.changes(since=None)
-        assert sorted([c.id async for c in feed]) == sorted(ids)
+        assert sorted([present(c.id) async for c in feed]) == sorted(ids)
         fake_sage.clock.advance(120)
         fake_sage.delete_record("contacts", ids[2])
         again = aclient.contacts.changes(since=feed.cursor)
@@ -350,7 +354,7 @@ def test_raw_responses(fake_sage: Any, client: SageAccounting) -> None:
     assert created.parsed.name == "Acme Ltd"
     page = client.contacts.with_raw_response.list()
     assert page.status_code == 200 and [c.id for c in page.parsed.items] == [created.parsed.id]
-    deleted = client.contacts.with_raw_response.delete(created.parsed.id)
+    deleted = client.contacts.with_raw_response.delete(present(created.parsed.id))
     assert deleted.status_code == 204 and deleted.parsed is None
 
 
@@ -368,7 +372,7 @@ def test_secrets_stay_out_of_logs_reprs_and_errors(
     client = SageAccounting(session=session, base_url=fake_sage.base_url)
     fake_sage.clock.advance(301)
     client.user.get()  # proactive refresh
-    newest = session.store.load()
+    newest = present(session.store.load())
     shown = [
         caplog.text,
         repr(session),

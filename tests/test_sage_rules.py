@@ -4,16 +4,18 @@ the emit side makes from the IR's facts (layout.py)."""
 from __future__ import annotations
 
 from sage_codegen import sage_rules
-from sage_codegen.ir import Api, TypeRef
+from sage_codegen.ir import Api, TypeKind, TypeRef
 from sage_codegen.layout import laid_out, module_of_models
 
 
 def test_date_and_list_query_parameters_take_what_sage_reads() -> None:
-    declared = TypeRef("datetime", format="date-time")
-    assert sage_rules.parameter_type("from_date", declared) == TypeRef("date", format="date-time")
+    declared = TypeRef(TypeKind.DATETIME, format="date-time")
+    assert sage_rules.parameter_type("from_date", declared) == TypeRef(
+        TypeKind.DATE, format="date-time"
+    )
     assert sage_rules.parameter_type("updated_or_created_since", declared) == declared
-    listed = sage_rules.parameter_type("attributes", TypeRef("string"))
-    assert listed == TypeRef("list", item=TypeRef("string"))
+    listed = sage_rules.parameter_type("attributes", TypeRef(TypeKind.STRING))
+    assert listed == TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.STRING))
 
 
 def test_an_accept_header_naming_octet_stream_means_bytes() -> None:

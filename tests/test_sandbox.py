@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from present import present
 
 from sage_accounting import (
     AsyncSageAccounting,
@@ -27,6 +28,11 @@ from sage_accounting import (
     RateLimitError,
     SageAccounting,
     UnprocessableEntityError,
+)
+from sage_accounting.models import (
+    JournalJournalLineCreateParams,
+    SalesInvoiceCreateParams,
+    SalesInvoiceLineCreateParams,
 )
 from sage_accounting.testing import Fault, SageSandbox
 
@@ -59,15 +65,16 @@ def test_demo_business_is_small_realistic_and_the_same_from_the_same_seed(
         nominal = {a.nominal_code for a in client.ledger_accounts.list(attributes="nominal_code")}
         products = client.products.list().first_page()
     assert ids[0] == ids[1] and ids[0] != ids[2]
-    assert len(customers) == 6 and all(c.credit_limit > 0 for c in customers)
+    assert len(customers) == 6 and all(present(c.credit_limit) > 0 for c in customers)
     assert {"GB_STANDARD", "GB_ZERO"} <= tax_rates and {1200, 4000, 2200} <= nominal
     assert products.total == 5
     assert [i.displayed_as for i in invoices] == ["SI-1", "SI-2", "SI-3", "SI-4"]
     for invoice in invoices:  # amounts add up exactly, in Decimal
-        assert invoice.net_amount == sum(line.net_amount for line in invoice.invoice_lines)
-        assert invoice.total_amount == invoice.net_amount + invoice.tax_amount
-        assert invoice.tax_amount == sum(line.tax_amount for line in invoice.invoice_lines)
-    assert [i.status.id for i in invoices] == ["UNPAID"] * 3 + ["DRAFT"]
+        lines = present(invoice.invoice_lines)
+        assert invoice.net_amount == sum(present(line.net_amount) for line in lines)
+        assert invoice.total_amount == present(invoice.net_amount) + present(invoice.tax_amount)
+        assert invoice.tax_amount == sum(present(line.tax_amount) for line in lines)
+    assert [present(i.status).id for i in invoices] == ["UNPAID"] * 3 + ["DRAFT"]
 
 
 def test_each_business_has_its_own_records_and_x_business_is_echoed(
@@ -125,9 +132,18 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
         a for a in sage_client.ledger_accounts.list(attributes="all") if a.nominal_code == 4000
     )
 
-    def invoice_of(**line: Any) -> Any:  # one line for the contact, on Sales Type A
-        line = {"description": "Shelving", "ledger_account_id": ledger.id, **line}
-        body = {"contact_id": contact.id, "date": "2026-11-20", "invoice_lines": [line]}
+    def invoice_of(  # one line for the contact, on Sales Type A
+        quantity: Decimal, unit_price: Decimal, tax_rate_id: str, tax_amount: Decimal | None = None
+    ) -> Any:
+        line: SalesInvoiceLineCreateParams = {
+            "description": "Shelving", "ledger_account_id": present(ledger.id),
+            "quantity": quantity, "unit_price": unit_price, "tax_rate_id": tax_rate_id,
+        }  # fmt: skip
+        if tax_amount is not None:
+            line["tax_amount"] = tax_amount
+        body: SalesInvoiceCreateParams = {
+            "contact_id": present(contact.id), "date": "2026-11-20", "invoice_lines": [line]
+        }  # fmt: skip
         return sage_client.sales_invoices.create(sales_invoice=body)
 
     invoice = invoice_of(
@@ -147,7 +163,7 @@ def test_links_money_and_numbers_as_sage_answers_them(sage_client: SageAccountin
         Decimal("1.03"),
     )  # 5%, half up
     renamed = sage_client.ledger_accounts.update(
-        ledger.id, ledger_account={"visible_in_sales": True}
+        present(ledger.id), ledger_account={"visible_in_sales": True}
     )
     assert renamed.displayed_as == "Sales Type A (4000)"  # a change not to its name keeps it
 
@@ -199,9 +215,10 @@ def test_a_read_only_user_gets_403_exactly_where_the_access_text_says(closing: E
     with SageSandbox(roles={"Sales": "Read Only"}) as sage:
         client = closing.enter_context(sage.client(max_retries=0))
         invoice = client.sales_invoices.list().first_page().items[0]
-        assert client.sales_invoices.get(invoice.id).id == invoice.id  # reading is allowed
+        invoice_id = present(invoice.id)
+        assert client.sales_invoices.get(invoice_id).id == invoice.id  # reading is allowed
         with pytest.raises(PermissionDeniedError) as denied:
-            client.sales_invoices.release(invoice.id)
+            client.sales_invoices.release(invoice_id)
         assert denied.value.data_code == "MultiUserAccessDenied"
         assert "Sales (Full Access, Restricted Access)" in str(denied.value)
         client.contacts.create(contact={"name": "Contacts area", "contact_type_ids": ["VENDOR"]})
@@ -220,28 +237,31 @@ def test_release_reissue_and_file_download(
     sage_client: SageAccounting, sage_sandbox: SageSandbox
 ) -> None:
     draft = next(
-        i for i in sage_client.sales_invoices.list(attributes="status") if i.status.id == "DRAFT"
+        i
+        for i in sage_client.sales_invoices.list(attributes="status")
+        if present(i.status).id == "DRAFT"
     )
-    assert sage_client.sales_invoices.release(draft.id).status.id == "UNPAID"
+    draft_id = present(draft.id)
+    assert present(sage_client.sales_invoices.release(draft_id).status).id == "UNPAID"
     with pytest.raises(UnprocessableEntityError, match="Only a draft can be released"):
-        sage_client.sales_invoices.release(draft.id)
-    accounts = [a.id for a in sage_client.ledger_accounts.list()][:2]
-    lines = [
+        sage_client.sales_invoices.release(draft_id)
+    accounts = [present(a.id) for a in sage_client.ledger_accounts.list()][:2]
+    lines: list[JournalJournalLineCreateParams] = [
         {"ledger_account_id": accounts[0], "debit": Decimal("10.00"), "credit": Decimal(0)},
         {"ledger_account_id": accounts[1], "debit": Decimal(0), "credit": Decimal("10.00")},
     ]
     journal = sage_client.journals.create(
         journal={"date": "2026-11-01", "reference": "Accrual", "journal_lines": lines}
     )
-    reissued = sage_client.journals.reissue(journal.id)
+    reissued = sage_client.journals.reissue(present(journal.id))
     assert reissued.id != journal.id and reissued.reference == "Accrual"
     with pytest.raises(NotFoundError):
-        sage_client.journals.get(journal.id)
+        sage_client.journals.get(present(journal.id))
     attachment = sage_client.attachments.create(
         attachment={"file": base64.b64encode(b"receipt bytes").decode(), "file_name": "r.txt",
                     "mime_type": "text/plain", "file_extension": ".txt"}  # fmt: skip
     )
-    assert sage_client.attachments.get_file(attachment.id) == b"receipt bytes"
+    assert sage_client.attachments.get_file(present(attachment.id)) == b"receipt bytes"
     answer = raw(sage_sandbox, "GET", f"/attachments/{attachment.id}/file")
     assert answer.headers["Content-Type"] == "text/plain"
     assert 'filename="r.txt"' in answer.headers["Content-Disposition"]
@@ -387,26 +407,30 @@ def test_ids_in_a_body_become_links_to_the_records_they_name(sage_client: SageAc
         a for a in sage_client.ledger_accounts.list(attributes="all") if a.nominal_code == 5000
     )
     product = sage_client.products.create(
-        product={"description": "Pine offcuts", "sales_ledger_account_id": ledger.id,
-                 "purchase_ledger_account_id": ledger.id}  # fmt: skip
+        product={"description": "Pine offcuts", "sales_ledger_account_id": present(ledger.id),
+                 "purchase_ledger_account_id": present(ledger.id)}  # fmt: skip
     )
-    assert product.purchase_ledger_account.path == f"/ledger_accounts/{ledger.id}"
-    assert product.purchase_ledger_account.displayed_as == "Cost of sales - goods (5000)"
+    link = present(product.purchase_ledger_account)
+    assert link.path == f"/ledger_accounts/{ledger.id}"
+    assert link.displayed_as == "Cost of sales - goods (5000)"
     draft = next(
-        i for i in sage_client.sales_invoices.list(attributes="status") if i.status.id == "DRAFT"
+        i
+        for i in sage_client.sales_invoices.list(attributes="status")
+        if present(i.status).id == "DRAFT"
     )
-    assert (draft.status.displayed_as, draft.status.path) == ("Draft", "/artefact_statuses/DRAFT")
+    status = present(draft.status)
+    assert (status.displayed_as, status.path) == ("Draft", "/artefact_statuses/DRAFT")
 
 
 def test_a_sandbox_bug_answers_500_in_sages_shape_not_a_hang(
     sage_sandbox: SageSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sage_accounting.testing import _operations
+    from sage_accounting.testing import _records  # the module _operations calls
 
     def broken(*_args: Any) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(_operations._records, "envelope", broken)
+    monkeypatch.setattr(_records, "envelope", broken)
     answer = raw(sage_sandbox, "GET", "/contacts")
     assert answer.status_code == 500
     assert answer.json()[0]["$message"] == "Sandbox error: KeyError"
@@ -434,15 +458,15 @@ def test_a_client_gone_before_its_answer_is_not_a_traceback_on_stderr(
     from sage_accounting.testing import SageSandbox
 
     with SageSandbox(demo_data=False) as sandbox:
-        server = sandbox._server
+        server = present(sandbox._server)
         for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
             try:
                 raise gone
             except OSError:
-                server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[arg-type]
+                server.handle_error(None, ("127.0.0.1", 1))
         assert capsys.readouterr().err == ""
         try:
             raise ValueError("a real bug in the sandbox")
         except ValueError:
-            server.handle_error(None, ("127.0.0.1", 1))  # type: ignore[arg-type]
+            server.handle_error(None, ("127.0.0.1", 1))
         assert "a real bug in the sandbox" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ WIRE = Path(__file__).resolve().parents[2] / "shared" / "wire" / "ledgerscope"
 
 
 @pytest.fixture
-def sandbox() -> SageSandbox:
+def sandbox() -> Iterator[SageSandbox]:
     with SageSandbox(demo_data=False) as sage:
         yield sage
 

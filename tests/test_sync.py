@@ -20,7 +20,7 @@ import pytest
 from sync_books import bookkeeping, compare, seed
 
 from sage_accounting.sync import SyncDataError, sync
-from sage_accounting.sync._tables import all_tables, shape_of, shaped
+from sage_accounting.sync._tables import all_tables, shaped
 from sage_accounting.testing import Fault, SageSandbox
 
 pytest.importorskip("dlt")
@@ -47,7 +47,7 @@ def _query_for(kind: str, target: str) -> Callable[..., list[tuple[Any, ...]]]:
 
         with psycopg2.connect(target) as db, db.cursor() as cursor:
             cursor.execute(sql, args)
-            rows = cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
         db.close()
         return rows
 
@@ -143,7 +143,7 @@ def test_a_heavy_page_falls_back_to_small_pages_then_one_by_one(tmp_path: Path) 
 
 
 def test_money_that_does_not_fit_is_refused_never_rounded() -> None:
-    shape = shape_of(all_tables()["contacts"].model)
+    shape = all_tables()["contacts"].shape
     row = shaped({"id": "x", "balance": "1.50"}, shape, "b", "contacts x")
     assert row["balance"] == Decimal("1.50") and row["business_id"] == "b"
     with pytest.raises(SyncDataError, match=r"contacts x\.balance: 0\.12345678901 has more"):
@@ -451,7 +451,10 @@ def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str,
                    "--all-businesses", "--resources", "contacts,products,sales_invoices",
                    "--no-progress"]  # fmt: skip
         env = _cli_env(sandbox)
-        requests = lambda: len(sandbox.state.requests)  # noqa: E731
+
+        def requests() -> int:
+            return len(sandbox.state.requests)
+
         before = requests()
         run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
         # Every page read (no new request for 0.3 s while the process lives): it is in dlt.

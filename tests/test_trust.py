@@ -29,7 +29,6 @@ from sage_accounting import (
     SageError,
     UntrustedURLError,
 )
-from sage_accounting._runtime import _client as client_module
 from sage_accounting.resources import contacts
 
 TOKEN = "trust-test-token-0123456789"
@@ -42,7 +41,7 @@ def ok(payload: Any, status: int = 200, **headers: str) -> httpx.Response:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waited: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", waited.append)
+    monkeypatch.setattr("sage_accounting._runtime._client.time.sleep", waited.append)
     return waited
 
 
@@ -335,7 +334,12 @@ def test_closing_a_copy_does_not_close_the_parent(make_client: Callable[..., Any
     from sage_accounting import SageAccounting
 
     calls: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: calls.append(r) or echo_business(r))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return echo_business(request)
+
+    transport = httpx.MockTransport(record)
     client = SageAccounting(access_token=TOKEN, business_id="b1")
     client._pool._make = lambda: httpx.Client(transport=transport)  # the pool it owns
     with client.with_business("b2") as other:

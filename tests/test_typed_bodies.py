@@ -25,8 +25,25 @@ from conftest import ROOT
 import sage_accounting.models as models
 from sage_accounting import RequestValidationError, SageAccounting, SageArgumentError
 from sage_accounting._runtime import RequestModel
-from sage_accounting.models import ContactCreate, SalesInvoiceCreate, SalesInvoiceLineCreate
-from sage_codegen.ir import Api, Field, Model, Operation, RequestBody, Resource, Response, TypeRef
+from sage_accounting.models import (
+    ContactCreate,
+    ContactCreateParams,
+    SalesInvoiceCreate,
+    SalesInvoiceLineCreate,
+    SalesInvoiceLineCreateParams,
+)
+from sage_codegen.ir import (
+    Api,
+    Field,
+    Model,
+    ModelRole,
+    Operation,
+    RequestBody,
+    Resource,
+    Response,
+    TypeKind,
+    TypeRef,
+)
 from sage_codegen.render import render_package
 from sage_codegen.typed_dicts import params_name, typed_dict_source
 
@@ -50,19 +67,24 @@ def refused(call: Any) -> RequestValidationError:
     return err.value
 
 
-CONTACT = {"name": "Acme", "contact_type_ids": ["CUSTOMER"]}
-LINE = {"description": "A", "ledger_account_id": "L", "quantity": 1, "unit_price": "9.50"}
+CONTACT: ContactCreateParams = {"name": "Acme", "contact_type_ids": ["CUSTOMER"]}
+LINE: SalesInvoiceLineCreateParams = {
+    "description": "A",
+    "ledger_account_id": "L",
+    "quantity": 1,
+    "unit_price": "9.50",
+}
 
 
 def test_a_misspelt_dict_key_names_itself_and_the_closest_field(client: SageAccounting) -> None:
-    error = refused(lambda: client.contacts.create(contact={**CONTACT, "credt_limit": "5"}))
+    error = refused(lambda: client.contacts.create(contact={**CONTACT, "credt_limit": "5"}))  # type: ignore[arg-type]
     assert str(error) == "contact: credt_limit: unknown field; did you mean 'credit_limit'?"
     assert error.argument == "contact"
     assert error.errors == [("credt_limit", "unknown field; did you mean 'credit_limit'?")]
 
 
 def test_an_update_body_is_checked_too(client: SageAccounting) -> None:
-    error = refused(lambda: client.contacts.update("c1", contact={"nmae": "Acme Ltd"}))
+    error = refused(lambda: client.contacts.update("c1", contact={"nmae": "Acme Ltd"}))  # type: ignore[arg-type]
     assert error.errors == [("nmae", "unknown field; did you mean 'name'?")]
 
 
@@ -73,7 +95,7 @@ def test_nested_bodies_and_list_items_name_their_path(client: SageAccounting) ->
         "invoice_lines": [LINE, {**LINE, "discont_amount": "1"}],
         "main_address": {"address_line_1": "1 High St", "postcode": "AB1"},
     }
-    error = refused(lambda: client.sales_invoices.create(sales_invoice=body))
+    error = refused(lambda: client.sales_invoices.create(sales_invoice=body))  # type: ignore[arg-type]  # body's keys misspelt
     assert dict(error.errors) == {
         "invoice_lines.1.discont_amount": "unknown field; did you mean 'discount_amount'?",
         "main_address.postcode": "unknown field; did you mean 'postal_code'?",
@@ -81,12 +103,12 @@ def test_nested_bodies_and_list_items_name_their_path(client: SageAccounting) ->
 
 
 def test_nothing_close_says_only_unknown_field(client: SageAccounting) -> None:
-    error = refused(lambda: client.contacts.create(contact={**CONTACT, "zzzz": 1}))
+    error = refused(lambda: client.contacts.create(contact={**CONTACT, "zzzz": 1}))  # type: ignore[arg-type]
     assert error.errors == [("zzzz", "unknown field")]
 
 
 def test_unknown_keys_and_missing_ones_are_reported_together(client: SageAccounting) -> None:
-    error = refused(lambda: client.contacts.create(contact={"name": "Acme", "notse": "x"}))
+    error = refused(lambda: client.contacts.create(contact={"name": "Acme", "notse": "x"}))  # type: ignore[arg-type]
     assert {field for field, _ in error.errors} == {"contact_type_ids", "notse"}
 
 
@@ -102,14 +124,14 @@ def test_model_keyword_arguments_are_refused_with_the_same_error() -> None:
         SalesInvoiceCreate(
             contact_id="c1",
             date=dt.date(2026, 11, 21),
-            invoice_lines=[{**LINE, "descripton": "A"}],  # type: ignore[list-item]
+            invoice_lines=[{**LINE, "descripton": "A"}],
         )
 
 
 def test_assigning_an_unknown_attribute_is_refused() -> None:
     contact = ContactCreate(name="Acme", contact_type_ids=["C"])
     with pytest.raises(RequestValidationError, match="did you mean 'credit_limit'"):
-        contact.credt_limit = Decimal(5)  # type: ignore[attr-defined]
+        contact.credt_limit = Decimal(5)
 
 
 def test_python_and_wire_names_are_both_accepted() -> None:
@@ -134,13 +156,13 @@ def test_idempotency_id_is_accepted_on_post_bodies_and_sent() -> None:
     with httpx.Client(transport=httpx.MockTransport(record)) as http:
         client = SageAccounting(access_token="t", http_client=http)
         client.contacts.create(contact={**CONTACT, "idempotency_id": "a" * 32})
-        client.contacts.create(contact=ContactCreate(**CONTACT, idempotency_id="b" * 32))  # type: ignore[arg-type]
+        client.contacts.create(contact=ContactCreate(**CONTACT, idempotency_id="b" * 32))  # type: ignore[misc]  # CONTACT may hold one: it doesn't
     assert b'"idempotency_id":"' + b"a" * 32 in sent[0]
     assert b'"idempotency_id":"' + b"b" * 32 in sent[1]
 
 
 def test_idempotency_id_is_not_a_field_of_put_bodies(client: SageAccounting) -> None:
-    error = refused(lambda: client.contacts.update("c1", contact={"idempotency_id": "a" * 32}))
+    error = refused(lambda: client.contacts.update("c1", contact={"idempotency_id": "a" * 32}))  # type: ignore[arg-type]
     assert error.errors[0][0] == "idempotency_id"
 
 
@@ -194,7 +216,7 @@ def _field(name: str, t: TypeRef, required: bool = False, py_name: str | None = 
 
 
 def _model(name: str, fields: tuple[Field, ...], definition: str | None = None) -> Model:
-    role = "response" if name == "Thing" else "request"
+    role: ModelRole = "response" if name == "Thing" else "request"
     pointer = f"doc.json#/definitions/{definition or name}"
     return Model(name, role, fields, "", None, definition, pointer)
 
@@ -203,24 +225,27 @@ def small_api() -> Api:
     line = _model(
         "ThingLineCreate",
         (
-            _field("amount", TypeRef("decimal"), required=True),
-            _field("tags", TypeRef("list", item=TypeRef("string"))),
+            _field("amount", TypeRef(TypeKind.DECIMAL), required=True),
+            _field("tags", TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.STRING))),
         ),
     )
     thing = _model(
         "ThingCreate",
         (
-            _field("name", TypeRef("string"), required=True),
-            _field("kind", TypeRef("string", enum=("a", "b"))),
-            _field("due", TypeRef("date")),
-            _field("at", TypeRef("datetime")),
-            _field("lines", TypeRef("list", item=TypeRef("model", model="ThingLineCreate"))),
-            _field("import", TypeRef("boolean"), py_name="import_"),
+            _field("name", TypeRef(TypeKind.STRING), required=True),
+            _field("kind", TypeRef(TypeKind.STRING, enum=("a", "b"))),
+            _field("due", TypeRef(TypeKind.DATE)),
+            _field("at", TypeRef(TypeKind.DATETIME)),
+            _field(
+                "lines",
+                TypeRef(TypeKind.LIST, item=TypeRef(TypeKind.MODEL, model="ThingLineCreate")),
+            ),
+            _field("import", TypeRef(TypeKind.BOOLEAN), py_name="import_"),
         ),
     )
-    body = TypeRef("model", model="ThingCreate")
+    body = TypeRef(TypeKind.MODEL, model="ThingCreate")
     wrapper = _model("PostThings", (_field("thing", body, required=True),), "postThings")
-    read = _model("Thing", (_field("id", TypeRef("string")),), "Thing")
+    read = _model("Thing", (_field("id", TypeRef(TypeKind.STRING)),), "Thing")
     create = Operation(
         operation_id="postThings",
         method="POST",

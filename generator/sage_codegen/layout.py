@@ -1,7 +1,8 @@
 """Where the IR goes in the package: model modules, class order, resource class names.
 
 The IR holds facts; every decision about the package's shape is made here, on the emit side.
-``laid_out(api)`` gives the templates an ``Api`` whose resources carry their class names.
+``laid_out(api)`` gives the templates a ``LaidOutApi``: an ``Api`` whose resources carry their
+class names.
 """
 
 from __future__ import annotations
@@ -150,7 +151,14 @@ def resource_class_name(resource: Resource, model_names: set[str]) -> str:
     return name + "Resource" if name in model_names else name
 
 
-def laid_out(api: Api) -> Api:
+@dataclass(frozen=True)
+class LaidOutApi(Api):
+    """An ``Api`` whose resources are ``LaidOutResource``s (what ``laid_out`` returns)."""
+
+    resources: tuple[LaidOutResource, ...]
+
+
+def laid_out(api: Api) -> LaidOutApi:
     """The API as the templates see it: each resource a ``LaidOutResource``."""
     model_names = {m.name for m in api.models}
     resources = tuple(
@@ -160,4 +168,5 @@ def laid_out(api: Api) -> Api:
         )
         for r in api.resources
     )
-    return dataclasses.replace(api, resources=resources)
+    fields = {f.name: getattr(api, f.name) for f in dataclasses.fields(Api) if f.init}
+    return LaidOutApi(**{**fields, "resources": resources})

@@ -186,7 +186,6 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
     """Every generated Python module's template output (before black), keyed by relative path."""
     env = environment(templates)
     api = laid_out(api)
-    resources = [r for r in api.resources if isinstance(r, LaidOutResource)]
     header = env.get_template("_header.py.jinja").render(api=api).rstrip("\n")
     raw: dict[str, str] = {}
 
@@ -207,7 +206,7 @@ def render_sources(api: Api, templates: Path = DEFAULT_TEMPLATES) -> dict[str, s
             *sorted(RUNTIME_EXPORTS + RUNTIME_ON_USE),
         ],
     )
-    put("_client.py", "client.py.jinja", imports=client_imports(resources))
+    put("_client.py", "client.py.jinja", imports=client_imports(api.resources))
     modules = model_modules(api)
     put(
         "models/__init__.py",

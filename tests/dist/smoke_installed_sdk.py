@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sage_accounting
 from sage_accounting import NotFoundError
+from sage_accounting.models import SalesInvoiceCreateParams, SalesInvoiceLineCreateParams
 from sage_accounting.testing import SageSandbox
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))
@@ -78,7 +79,9 @@ def the_sandbox_serves_the_sdk() -> None:
         ledger = next(
             a for a in client.ledger_accounts.list(attributes="all") if a.nominal_code == 4000
         )
-        line = {
+        # Every record the sandbox lists has an id; the model types each field optional.
+        assert ledger.id is not None and contacts[0].id is not None
+        line: SalesInvoiceLineCreateParams = {
             "description": "Shelving",
             "ledger_account_id": ledger.id,
             "quantity": Decimal("3"),
@@ -86,8 +89,13 @@ def the_sandbox_serves_the_sdk() -> None:
             "tax_rate_id": "GB_STANDARD",
             "tax_amount": Decimal("0.06"),
         }
-        body = {"contact_id": contacts[0].id, "date": "2026-11-20", "invoice_lines": [line]}
+        body: SalesInvoiceCreateParams = {
+            "contact_id": contacts[0].id,
+            "date": "2026-11-20",
+            "invoice_lines": [line],
+        }
         created = client.sales_invoices.create(sales_invoice=body)
+        assert created.id is not None
         read = client.sales_invoices.get(created.id)
         check(
             read.id == created.id and read.total_amount == Decimal("0.36"),

@@ -168,7 +168,7 @@ class FileSystemFaults:
         self._fds: set[int] = set()
         real_open, real_write, real_replace = os.open, os.write, os.replace
 
-        def inside(path: Any) -> bool:
+        def inside(path: str | os.PathLike[str]) -> bool:
             return os.path.dirname(os.path.abspath(os.fspath(path))) == self.directory
 
         def fake_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:

@@ -187,7 +187,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def record(seconds: float) -> None:
         waited.append(seconds)
 
-    monkeypatch.setattr(client_module.time, "sleep", waited.append)
+    monkeypatch.setattr("sage_accounting._runtime._client.time.sleep", waited.append)
     monkeypatch.setattr(client_module, "_sleep", record)
     return waited
 

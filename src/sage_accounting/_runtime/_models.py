@@ -20,24 +20,35 @@ from . import _closest
 from ._errors import RequestValidationError, validation_problems
 from ._lazy import LazyRecord
 
-# Both: Python or wire names accepted, wire names written, validators built on first use.
-_COMMON = ConfigDict(
-    validate_by_name=True,
-    validate_by_alias=True,
-    serialize_by_alias=True,
-    defer_build=True,
-    protected_namespaces=(),
-)
+# Both: Python or wire names accepted, wire names written, validators built on first use. Each
+# class spells its keywords out: pydantic's mypy plugin reads only those, not a `**` of a shared
+# dict (it would type __init__ with the wire names alone: IeCreate(box_t1=...) an error).
 
 
 class SageModel(LazyRecord):
     # A list page's records validate each field on first read (see _lazy.py).
     # An id or reference sent as a number is still a str.
-    model_config = ConfigDict(**_COMMON, extra="allow", coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        defer_build=True,
+        protected_namespaces=(),
+        extra="allow",
+        coerce_numbers_to_str=True,
+    )
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(**_COMMON, extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        defer_build=True,
+        protected_namespaces=(),
+        extra="forbid",
+        validate_assignment=True,
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
