@@ -281,7 +281,7 @@ def test_a_garbage_app_json_is_one_error_line(
 ) -> None:
     from cli_support import one_error_line, run
 
-    from sage_accounting.cli._errors import EXIT_AUTH
+    from sage_accounting.cli.exit_codes import EXIT_AUTH
 
     (tmp_path / "app.json").write_bytes(content.encode("latin-1"))
     (tmp_path / "tokens.json").write_text("{}")
@@ -368,7 +368,8 @@ def test_sync_without_its_extra_names_the_extra(tmp_path: Any) -> None:
 
 def test_the_cli_reports_a_missing_extra_with_its_exit_code() -> None:
     from sage_accounting import MissingExtraError
-    from sage_accounting.cli._errors import EXIT_MISSING_EXTRA, from_sage_error
+    from sage_accounting.cli._errors import from_sage_error
+    from sage_accounting.cli.exit_codes import EXIT_MISSING_EXTRA
 
     error = from_sage_error(MissingExtraError("sage_accounting.sync", "sync", "dlt"))
     assert error.exit_code == EXIT_MISSING_EXTRA
