@@ -107,7 +107,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._auth import AuthorizationRequest, OAuthApp, OAuthSession
-    from ._changes import AsyncChangeFeed, Change, ChangeFeed
+    from ._changes import AsyncChangeFeed, Change, ChangeFeed, ChangePoll
     from ._models import RequestModel, SageModel
     from ._tokens import FileTokenStore, MemoryTokenStore, TokenSet, TokenStore, TokenStoreError
     from ._types import LenientDate, LenientDateTime, RequestDecimal
@@ -116,6 +116,7 @@ _LAZY = {
     "AsyncChangeFeed": "._changes",
     "Change": "._changes",
     "ChangeFeed": "._changes",
+    "ChangePoll": "._changes",
     "AuthorizationRequest": "._auth",
     "OAuthApp": "._auth",
     "OAuthSession": "._auth",
@@ -156,6 +157,7 @@ __all__ = [
     "AsyncChangeFeed",
     "Change",
     "ChangeFeed",
+    "ChangePoll",  # a change feed's steps, for a walker of its own (the database sync)
     "AuthorizationRequest",
     "FileTokenStore",
     "MemoryTokenStore",

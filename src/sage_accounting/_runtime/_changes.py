@@ -52,11 +52,23 @@ def _server_time(page: Page[Any]) -> dt.datetime | None:
         return None
 
 
-class _Feed(Generic[T, PagerT]):
-    """The feed's state and decisions; the sync and async feeds only iterate.
+class ChangePoll(Generic[PagerT]):
+    """One poll of a list's changes, for a caller that walks the pages itself (the database
+    sync reads raw records, several pages in flight): the feed's state and decisions, no I/O.
 
     ``pagers`` makes the list's pager for a query (the client's ``paginate`` with the
-    operation, item model and per-call options bound): the feed knows nothing of resources."""
+    operation, item model and per-call options bound, or a pager of one's own): the poll knows
+    nothing of resources. The steps, in this order::
+
+        poll = ChangePoll(pagers, since, query, overlap)  # since None: everything
+        for page in poll.upserts().pages():       # records created or updated since ``since``
+            poll.saw(page)                        # Sage's clock and ``$total``, from each page
+            ...
+        deletions = poll.deletions()              # None when since is None
+        ...
+        cursor = poll.finish()                    # pass it as ``since`` next time
+
+    ``ChangeFeed`` and ``AsyncChangeFeed`` are this poll, iterated."""
 
     def __init__(
         self,
@@ -82,56 +94,72 @@ class _Feed(Generic[T, PagerT]):
 
     @property
     def cursor(self) -> dt.datetime:
-        """Pass this as ``since`` next time. Known once the feed has been iterated to its end."""
+        """Pass this as ``since`` next time. Known once the feed has been iterated to its end
+        (``finish``); a RuntimeError before."""
         if self._cursor is None:
             raise RuntimeError("iterate the feed to its end before reading its cursor")
         return self._cursor
 
-    def _upserts(self) -> PagerT:
-        """The pager of records created or updated since ``since``; the poll starts here."""
+    def upserts(self) -> PagerT:
+        """The pager of records created or updated since ``since``; the poll starts here (its
+        clock is read now). Once per poll: a RuntimeError the second time."""
         if self._started:
             raise RuntimeError("a change feed is iterated once; start a new one with its cursor")
         self._started = True
         self._local_start = dt.datetime.now(dt.UTC)
         return self._pagers({**self._query, UPDATED_SINCE: self._since})
 
-    def _upserted(self, page: Page[T]) -> list[Change[T]]:
+    def saw(self, page: Page[Any]) -> None:
+        """Note a page of upserts: Sage's ``Date`` (the cursor takes the earlier clock) and the
+        first page's ``$total`` (``upserts_total``)."""
         self._server_start = self._server_start or _server_time(page)
         if self.upserts_total is None:
             self.upserts_total = page.total
-        return [Change("upsert", record) for record in page.items]
 
-    def _deletions(self) -> PagerT | None:
+    def deletions(self) -> PagerT | None:
         """The pager of records deleted since ``since`` (None on a first sync: nothing to
         delete from an empty copy)."""
         if self._since is None:
             return None
         return self._pagers({**self._query, DELETED_SINCE: self._since})
 
-    def _finish(self) -> None:
-        assert self._local_start is not None
+    def finish(self) -> dt.datetime:
+        """End the poll, once every page wanted was read: its cursor (also ``cursor``), the
+        poll's start by the earlier clock, less ``overlap``. A RuntimeError before
+        ``upserts``."""
+        if self._local_start is None:
+            raise RuntimeError("a change poll finishes after its upserts() were read")
         start = self._local_start
         if self._server_start is not None:
             start = min(start, self._server_start)
         self._cursor = start.replace(microsecond=0) - self._overlap
+        return self._cursor
+
+    def _upserted(self, page: Page[T]) -> list[Change[T]]:
+        self.saw(page)
+        return [Change("upsert", record) for record in page.items]
 
 
-class ChangeFeed(_Feed[T, SyncPager[T]]):
+class ChangeFeed(ChangePoll[SyncPager[T]], Generic[T]):
+    """A list's changes since a cursor, iterated (``resource.changes(since=...)``)."""
+
     def __iter__(self) -> Iterator[Change[T]]:
-        for page in self._upserts().pages():
+        for page in self.upserts().pages():
             yield from self._upserted(page)
-        for record in self._deletions() or ():
+        for record in self.deletions() or ():
             yield Change("delete", record)
-        self._finish()
+        self.finish()
 
 
-class AsyncChangeFeed(_Feed[T, AsyncPager[T]]):
+class AsyncChangeFeed(ChangePoll[AsyncPager[T]], Generic[T]):
+    """``ChangeFeed`` for the async client (``async for change in feed``)."""
+
     async def __aiter__(self) -> AsyncIterator[Change[T]]:
-        async for page in self._upserts().pages():
+        async for page in self.upserts().pages():
             for change in self._upserted(page):
                 yield change
-        deletions = self._deletions()
+        deletions = self.deletions()
         if deletions is not None:
             async for record in deletions:
                 yield Change("delete", record)
-        self._finish()
+        self.finish()

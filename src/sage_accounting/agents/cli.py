@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from .._runtime.wire import format_timestamp
-from ..cli._errors import CommandError
 from ..cli.exit_codes import EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
+from ..cli.plugin_api import CommandError
 from . import levels, words
 from .approvals import ApprovalStore
 from .audit import (

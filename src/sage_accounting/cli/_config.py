@@ -27,7 +27,7 @@ from .exit_codes import EXIT_AUTH
 
 if TYPE_CHECKING:
     from .. import SageAccounting
-    from .._runtime import OAuthApp, Quota
+    from .._runtime import OAuthApp, OAuthSession, Quota
 
 CONFIG_DIR_VARIABLE = "SAGE_CONFIG_DIR"
 
@@ -118,15 +118,21 @@ def _bad_app(path: Path, fault: str) -> CommandError:
 
 
 def make_client(
-    base_url: str | None, business: str | None, quota: Quota | None = None
+    base_url: str | None,
+    business: str | None,
+    quota: Quota | None = None,
+    session: OAuthSession | None = None,
 ) -> SageAccounting:
     """The SDK client for an API command (see the module docstring for the order); ``quota``:
-    a ``Quota`` to count against (a shared one for workers on several hosts)."""
+    a ``Quota`` to count against (a shared one for workers on several hosts); ``session``: the
+    tokens to use instead of the environment's or the login's (a shared store's session)."""
     from .. import SageAccounting
 
     token = env(ENV_ACCESS_TOKEN)
     app = load_app()
     base_url = base_url or env(ENV_BASE_URL) or (app.base_url if app else None)
+    if session is not None:
+        return SageAccounting(session=session, business_id=business, base_url=base_url, quota=quota)
     if token:
         return SageAccounting(
             access_token=token, business_id=business, base_url=base_url, quota=quota

@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._runtime import SyncClient
-from .._runtime._changes import _Feed
+from .._runtime import ChangePoll, SyncClient
 from . import _cursors
 from ._arrow import CHILD_KEY, PARENT_KEY, Flattener
 from ._destination import Destination, short_hash
@@ -136,15 +135,13 @@ class _Pass:
         table, sync = self.table, self.sync
         incremental = self.cursor is not None and table.strategy != "full"
         since = self.cursor.since if incremental and self.cursor else None
-        feed: _Feed[Any, RawPages] = _Feed(
-            self._pages, since, {"attributes": "all"}, OVERLAP_SECONDS
-        )
+        feed = ChangePoll(self._pages, since, {"attributes": "all"}, OVERLAP_SECONDS)
         business, resource = sync.business, table.resource
         seen: set[str] = set()
         deleted: set[str] = set()
-        for page in feed._upserts().pages():
+        for page in feed.upserts().pages():
             sync.checkpoint()
-            feed._upserted(page)
+            feed.saw(page)
             for raw in page.items:
                 record_id = raw.get("id")
                 where = f"{resource} {record_id} of business {business}"
@@ -152,7 +149,7 @@ class _Pass:
                 yield self._numbered(raw, where)
             sync.progress(resource)
         if incremental and table.strategy == "feed":
-            deletions = feed._deletions()
+            deletions = feed.deletions()
             assert deletions is not None
             for page in deletions.pages():
                 sync.checkpoint()
@@ -169,9 +166,8 @@ class _Pass:
             if incremental:
                 yield from self._fetch_missing(listed - self.existing - seen)
             reconciled_at = dt.datetime.now(dt.UTC)
-        feed._finish()
         self.new_cursor = _cursors.Cursor(
-            business, resource, feed.cursor, reconciled_at, self.loaded
+            business, resource, feed.finish(), reconciled_at, self.loaded
         )
 
     def _listed_ids(self) -> set[str]:

@@ -14,6 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._runtime import wire
+
 if TYPE_CHECKING:
     from dlt.destinations.sql_client import SqlClientBase
 
@@ -34,12 +36,12 @@ def _time(text: Any) -> dt.datetime | None:
         return None
     if isinstance(text, dt.datetime):
         return text if text.tzinfo else text.replace(tzinfo=dt.UTC)
-    value = dt.datetime.fromisoformat(str(text))
+    value = wire.parse_timestamp(str(text))
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _text(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat()
+    return None if value is None else wire.format_timestamp(value)
 
 
 def ensure(client: SqlClientBase[Any]) -> str:

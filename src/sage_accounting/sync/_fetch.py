@@ -11,14 +11,27 @@ reported; a record that fails on its own too is an error, never skipped.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._runtime import APIConnectionError, InternalServerError, Page, SyncClient, loads
+from .._runtime import (
+    APIConnectionError,
+    InternalServerError,
+    Page,
+    PageWalk,
+    SyncClient,
+    loads,
+    page_number,
+    page_of_body,
+    wire,
+    with_page_size,
+)
 from ._tables import Table
 
-PAGE_SIZE = 200  # Sage's maximum
+PAGE_SIZE = wire.MAX_PAGE_SIZE
 SMALL_PAGE = 20  # divides PAGE_SIZE: a failed page is exactly PAGE_SIZE // SMALL_PAGE small ones
 AHEAD = 4  # pages of one list in flight at once (Sage takes 150 per app; the ledger meters)
 HEAVY = (InternalServerError, APIConnectionError)  # APITimeoutError is an APIConnectionError
@@ -46,26 +59,17 @@ class RawPages:
         self._query = {k: v for k, v in query.items() if v is not None}
         self._counters = counters
 
+    def _query_of(self, number: int, size: int, query: dict[str, Any]) -> dict[str, Any]:
+        asked = with_page_size(self._table.op, {**query, wire.PAGE_SIZE_PARAMETER: size})
+        return {**asked, wire.PAGE_PARAMETER: number}
+
     def _get(self, number: int, size: int, query: dict[str, Any]) -> Page[Any]:
         request = self._client.prepare(
-            self._table.op,
-            query={**query, "page": number, "items_per_page": size},
-            options={},
+            self._table.op, query=self._query_of(number, size, query), options={}
         )
         self._counters.requests += 1
         response = self._client.send(request)
-        body = loads(response.content)
-        items = body if isinstance(body, list) else body.get("$items", [])
-        total = len(items) if isinstance(body, list) else body.get("$total")
-        return Page(
-            items=items,
-            total=total,
-            page=number,
-            items_per_page=size,
-            next=None if isinstance(body, list) else body.get("$next"),
-            back=None,
-            date=response.headers.get("date"),
-        )
+        return page_of_body(response, loads(response.content))
 
     def _one(self, record_id: str) -> dict[str, Any]:
         get = self._table.get
@@ -130,34 +134,42 @@ class RawPages:
         """Every page in order, up to ``AHEAD`` of the next ones fetched in threads while this
         one is being loaded: once the first page gives ``$total``, the pages it implies are
         asked at once (the wait for Sage overlaps itself and the work on the pages before;
-        the ledger still meters each request). Without a total, one page ahead."""
-        from collections import deque
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        seen = current = 0
+        the ledger still meters each request). Without a total, one page ahead. Where the walk
+        ends and which page comes next is the runtime's one page walk (``PageWalk``: ``$next``,
+        ``$total``, a repeated page); a page shorter than asked ends it too."""
+        first_url = self._client.prepare(
+            self._table.op, query=self._query_of(1, PAGE_SIZE, self._query), options={}
+        ).url
+        walk = PageWalk(self._client.base_url, first_url)
         with ThreadPoolExecutor(AHEAD, thread_name_prefix="sage-sync-page") as pool:
-            ahead: deque[Future[Page[Any]]] = deque([pool.submit(self._page, 1)])
+            ahead: deque[tuple[int, Future[Page[Any]]]] = deque([(1, pool.submit(self._page, 1))])
             asked = 1
             try:
                 while ahead:
-                    page = ahead.popleft().result()
-                    current += 1
+                    current, future = ahead.popleft()
+                    page = future.result()
+                    if not walk.is_new(page):  # Sage's last page again: the walk ended
+                        break
                     self._counters.pages += 1
-                    seen += len(page.items)
-                    last = len(page.items) < PAGE_SIZE or (
-                        page.total is not None and seen >= page.total
-                    )
-                    if last:
-                        for future in ahead:
-                            future.cancel()
-                        ahead.clear()
+                    following = walk.next(page)
+                    if following is None or len(page.items) < PAGE_SIZE:
+                        _cancel(ahead)
                     else:
+                        wanted = page_number(following)
+                        if wanted != (ahead[0][0] if ahead else current + 1):
+                            _cancel(ahead)  # $next points elsewhere: follow it
+                            asked = wanted - 1
                         implied = -(-page.total // PAGE_SIZE) if page.total else 0
-                        wanted = max(implied, current + 1)  # the next one, at least
-                        while len(ahead) < AHEAD and asked < wanted:
+                        last_wanted = max(implied, wanted)  # the next one, at least
+                        while len(ahead) < AHEAD and asked < last_wanted:
                             asked += 1
-                            ahead.append(pool.submit(self._page, asked))
+                            ahead.append((asked, pool.submit(self._page, asked)))
                     yield page
             finally:  # stopped early (an error, a lost lease, GeneratorExit): ask no more
-                for future in ahead:
-                    future.cancel()
+                _cancel(ahead)
+
+
+def _cancel(ahead: deque[tuple[int, Future[Page[Any]]]]) -> None:
+    for _, future in ahead:
+        future.cancel()
+    ahead.clear()

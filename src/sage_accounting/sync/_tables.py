@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from .._runtime import Operation, all_operations
+from .._runtime import Operation, all_operations, wire
 from ._errors import SyncDataError
 
 Strategy = Literal["feed", "changes", "full"]
@@ -133,7 +133,7 @@ def _decimal(value: Any, where: str) -> Decimal:
 
 def _timestamp(value: Any, where: str) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+        moment = wire.parse_timestamp(value) if isinstance(value, str) else None
     except ValueError:
         moment = None
     if moment is None:
@@ -200,9 +200,9 @@ class Table:
 
 
 def strategy_of(op: Operation) -> Strategy:
-    if "updated_or_created_since" in op.query and "deleted_since" in op.query:
+    if all(name in op.query for name in wire.CHANGE_FEED_PARAMETERS):
         return "feed"
-    if "updated_or_created_since" in op.query:
+    if wire.UPDATED_SINCE in op.query:
         return "changes"
     return "full"
 

@@ -16,7 +16,7 @@ if importlib.util.find_spec("dlt") is None:  # the CLI then offers `sync` with t
 # errors still show. A user's own RUNTIME__LOG_LEVEL wins.
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
-from ..cli import _config
+from ..cli import plugin_api
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -177,7 +177,7 @@ def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
         raise click.BadParameter(
             "use redis://host/0, postgresql+psycopg://... or sqlite:///path", param_hint="--tokens"
         )
-    saved = _config.load_app()
+    saved = plugin_api.load_app()
     app = saved.oauth_app() if saved else OAuthApp()
     if from_login:
         _move_login(store)
@@ -192,7 +192,7 @@ def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
 def _move_login(store: TokenStore) -> None:
     from .._runtime import FileTokenStore
 
-    local = _config.tokens_path()
+    local = plugin_api.tokens_path()
     tokens = FileTokenStore(local).load() if local.exists() else None
     if tokens is None:
         raise click.ClickException("not logged in here: run `sage-accounting login` first")
@@ -220,10 +220,4 @@ def _client(quota_url: str | None, session: OAuthSession | None = None) -> SageA
         )
         quota = Quota(backend)
     base_url = click.get_current_context().find_root().obj["base_url"]
-    if session is None:
-        return _config.make_client(base_url, None, quota)
-    from .. import SageAccounting
-
-    saved = _config.load_app()
-    base_url = base_url or os.environ.get("SAGE_BASE_URL") or (saved.base_url if saved else None)
-    return SageAccounting(session=session, base_url=base_url, quota=quota)
+    return plugin_api.make_client(base_url, None, quota, session)

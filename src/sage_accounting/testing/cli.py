@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from ..cli._errors import CommandError
 from ..cli.exit_codes import EXIT_USAGE
+from ..cli.plugin_api import CommandError
 from .__main__ import MAX_TOKEN_HOURS, TOKEN_HOURS, busy_port, describe, long_token, serve, wait
 
 

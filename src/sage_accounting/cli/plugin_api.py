@@ -1,0 +1,22 @@
+"""What a command that another part of the package adds to ``sage-accounting`` (``agents``,
+``audit``, ``mcp``, ``sandbox``, ``sync``; see ``_plugins.PLUGINS``) may use of the command line:
+its error, its login and its client. Everything else in ``cli/`` is the command line's own.
+
+- ``CommandError(message, exit_code)``: one line on stderr (``error: ...``, secrets redacted)
+  and an exit code of ``exit_codes`` (a public module too: it imports nothing);
+- ``make_client(base_url, business, quota=None, session=None)``: the client an API command
+  uses (``SAGE_ACCESS_TOKEN``, else the stored login; ``session``: a session of one's own,
+  e.g. on a shared token store), exit code 3 when there is neither;
+- ``load_app()`` (a ``SavedApp`` or None) and ``tokens_path()``: the login ``sage-accounting
+  login`` saved (the app, its OAuth endpoints and base URL; the token file).
+
+It imports click, as every such command does already (the plugins are imported only once click
+is known to be installed: ``cli.main`` and ``_plugins``).
+"""
+
+from __future__ import annotations
+
+from ._config import SavedApp, load_app, make_client, tokens_path
+from ._errors import CommandError
+
+__all__ = ["CommandError", "SavedApp", "load_app", "make_client", "tokens_path"]
