@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from present import present
 
 from sage_accounting import SageAccounting
 from sage_accounting._runtime import ArgumentValueError, ChangePoll, SyncPager
@@ -31,10 +32,10 @@ def test_a_poll_driven_by_hand_reads_what_the_feed_reads_and_the_next_poll_sees_
     client: SageAccounting, sage_sandbox: SageSandbox
 ) -> None:
     poll = ChangePoll(_pagers(client), None, {}, 60.0)
-    ids = []
+    ids: list[str] = []
     for page in poll.upserts().pages():
         poll.saw(page)
-        ids.extend(record.id for record in page.items)
+        ids.extend(present(record.id) for record in page.items)
     assert poll.deletions() is None  # a first poll: nothing to delete from an empty copy
     cursor = poll.finish()
     assert cursor == poll.cursor and cursor.tzinfo is not None and cursor.microsecond == 0
