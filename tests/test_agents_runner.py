@@ -6,20 +6,13 @@ import json
 from decimal import Decimal
 
 import httpx
+from policies import READER_POLICY
 
 from sage_accounting import AsyncSageAccounting
 from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 from sage_accounting.agents.runner import Runner, tool_text
 
-POLICY = """
-[businesses]
-"biz-lead" = "Business One"
-
-[agents.reader]
-name = "Reader"
-businesses = ["biz-lead"]
-areas = { Contacts = "read" }
-"""
+POLICY = READER_POLICY
 
 # Money arrives as a JSON number "sometimes" (docs/sage-api-notes.md): digits beyond a float's.
 PAGE = (

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from policies import READER_POLICY
 from present import present
 
 from sage_accounting import AsyncSageAccounting, SageArgumentError, UntrustedURLError
@@ -20,15 +21,7 @@ from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 from sage_accounting.agents.runner import Runner
 
 BASE = "https://api.accounting.sage.com/v3.1"
-POLICY = """
-[businesses]
-"biz-lead" = "Business One"
-
-[agents.reader]
-name = "Reader"
-businesses = ["biz-lead"]
-areas = { Contacts = "read" }
-"""
+POLICY = READER_POLICY
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

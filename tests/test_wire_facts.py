@@ -10,21 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from policies import READER_POLICY
 
 from sage_accounting import SageAccounting
 from sage_accounting._runtime import wire
 from sage_accounting.agents import MemoryAuditSink, for_agent, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
-POLICY = """
-[businesses]
-"biz-lead" = "Business One"
-
-[agents.reader]
-name = "Reader"
-businesses = ["biz-lead"]
-areas = { Contacts = "read" }
-"""
+POLICY = READER_POLICY
 EMPTY = {"$items": [], "$total": 0, "$page": 1, "$next": None, "$back": None}
 
 
