@@ -19,8 +19,6 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 from ..cli import plugin_api
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from .. import SageAccounting
     from .._runtime import OAuthSession, QuotaBackend, TokenStore
 from . import DEFAULT_RECONCILE_EVERY
@@ -153,26 +151,18 @@ def sync(
     )
 
 
-def _scale() -> ModuleType:
-    try:
-        from .. import scale
-    except ImportError as exc:
-        raise ModuleNotFoundError(str(exc), name=exc.name) from None
-    return scale
-
-
 def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
     """An ``OAuthSession`` on the shared store at ``url`` (tokens encrypted with the Fernet key
     in SAGE_TOKENS_KEY when it is set); the app is the saved login's, else the environment's."""
     from .._runtime import OAuthApp, OAuthSession
+    from ..scale import RedisTokenStore, SQLTokenStore, TokenCipher  # MissingExtraError: exit 5
 
-    scale = _scale()
     key = os.environ.get("SAGE_TOKENS_KEY")
-    cipher = scale.TokenCipher(key) if key else None
+    cipher = TokenCipher(key) if key else None
     if url.startswith(("redis://", "rediss://", "unix://")):
-        store: TokenStore = scale.RedisTokenStore(url, grant, cipher=cipher)
+        store: TokenStore = RedisTokenStore(url, grant, cipher=cipher)
     elif "://" in url:
-        store = scale.SQLTokenStore(url, grant, cipher=cipher)
+        store = SQLTokenStore(url, grant, cipher=cipher)
     else:
         raise click.BadParameter(
             "use redis://host/0, postgresql+psycopg://... or sqlite:///path", param_hint="--tokens"
@@ -211,12 +201,12 @@ def _client(quota_url: str | None, session: OAuthSession | None = None) -> SageA
     quota = None
     if quota_url:
         from .. import Quota
+        from ..scale import RedisQuotaBackend, SQLQuotaBackend  # MissingExtraError: exit 5
 
-        scale = _scale()
         backend: QuotaBackend = (
-            scale.RedisQuotaBackend(quota_url)
+            RedisQuotaBackend(quota_url)
             if quota_url.startswith(("redis://", "rediss://"))
-            else scale.SQLQuotaBackend(quota_url)
+            else SQLQuotaBackend(quota_url)
         )
         quota = Quota(backend)
     base_url = click.get_current_context().find_root().obj["base_url"]
