@@ -11,7 +11,7 @@ import pytest
 from present import present
 
 from sage_accounting import SageAccounting
-from sage_accounting._runtime import ArgumentValueError, ChangePoll, SyncPager
+from sage_accounting._runtime import ArgumentValueError, ChangePoll, OutOfOrderError, SyncPager
 from sage_accounting.testing import SageSandbox
 
 
@@ -58,13 +58,13 @@ def test_a_poll_driven_by_hand_reads_what_the_feed_reads_and_the_next_poll_sees_
 def test_a_polls_steps_out_of_order_are_refused() -> None:
     asked: list[dict[str, Any]] = []
     poll = ChangePoll(asked.append, None, {"attributes": "all"}, 60.0)
-    with pytest.raises(RuntimeError, match="iterate the feed"):
+    with pytest.raises(OutOfOrderError, match="iterate the feed"):
         poll.cursor  # noqa: B018
-    with pytest.raises(RuntimeError, match="after its upserts"):
+    with pytest.raises(OutOfOrderError, match="after its upserts"):
         poll.finish()
     poll.upserts()
     assert asked == [{"attributes": "all", "updated_or_created_since": None}]
-    with pytest.raises(RuntimeError, match="iterated once"):
+    with pytest.raises(OutOfOrderError, match="iterated once"):
         poll.upserts()
     with pytest.raises(ArgumentValueError, match="timezone-aware"):
         ChangePoll(asked.append, dt.datetime(2026, 1, 1), {}, 60.0)

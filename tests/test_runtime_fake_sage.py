@@ -25,6 +25,7 @@ from sage_accounting import (
     InternalServerError,
     OAuthApp,
     OAuthSession,
+    OutOfOrderError,
     PermissionDeniedError,
     RateLimit,
     RateLimitError,
@@ -277,7 +278,7 @@ def test_changes_yield_upserts_and_deletions_and_a_cursor_that_misses_nothing(
     assert ("upsert", ids[1]) not in changes
     assert second_feed.cursor >= cursor
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OutOfOrderError, match="iterate the feed to its end"):
         client.contacts.changes(since=cursor).cursor  # noqa: B018 - not iterated yet
     with pytest.raises(ValueError):
         client.contacts.changes(since=dt.datetime(2026, 1, 1))  # naive: refused

@@ -17,6 +17,7 @@ from sage_accounting import (
     BusinessMismatchError,
     NotFoundError,
     OAuthApp,
+    OutOfOrderError,
     PermissionDeniedError,
     RateLimitError,
     SageAccounting,
@@ -141,6 +142,17 @@ def test_get_file_streams_in_chunks_with_type_and_name(make_client: Callable[...
         chunks = list(file.iter_bytes(chunk_size=4096))
     assert len(chunks) > 1 and b"".join(chunks) == PDF
     assert client.attachments.get_file("a1") == PDF  # the whole-bytes form stays
+
+
+def test_a_file_read_before_its_with_block_is_out_of_order(
+    make_client: Callable[..., Any],
+) -> None:
+    client, _ = make_client(file_handler)
+    stream = client.attachments.with_streaming_response.get_file("a1")
+    with pytest.raises(OutOfOrderError, match="in a `with` block"):
+        stream.content_type  # noqa: B018 - nothing was sent yet
+    with stream as file:  # the same stream is still usable the right way
+        assert file.content_type == "application/pdf"
 
 
 def test_get_file_writes_to_a_path_or_into_a_directory(

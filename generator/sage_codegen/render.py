@@ -159,6 +159,7 @@ RUNTIME_EXPORTS = tuple("""
     BusinessMismatchError ClientClosedError ConflictError ErrorDetail InternalServerError
     MissingBusinessHeaderError MissingBusinessHeaderWarning MissingExtraError
     NoActiveSubscriptionError
+    OutOfOrderError
     NotFoundError OAuthError Page PermissionDeniedError PreparedRequest RateLimit RateLimitError
     DailyLimitReached DailyQuotaExceededError DailyRateLimitError Quota QuotaBackendError
     QuotaExceededError QuotaHook QuotaLimits QuotaStatus HoldingHook

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from ._errors import ArgumentValueError
+from ._errors import ArgumentValueError, OutOfOrderError
 from ._page import Page
 from ._pagination import AsyncPager, SyncPager
 from .wire import DELETED_SINCE, UPDATED_SINCE
@@ -95,16 +95,16 @@ class ChangePoll(Generic[PagerT]):
     @property
     def cursor(self) -> dt.datetime:
         """Pass this as ``since`` next time. Known once the feed has been iterated to its end
-        (``finish``); a RuntimeError before."""
+        (``finish``); an ``OutOfOrderError`` before."""
         if self._cursor is None:
-            raise RuntimeError("iterate the feed to its end before reading its cursor")
+            raise OutOfOrderError("iterate the feed to its end before reading its cursor")
         return self._cursor
 
     def upserts(self) -> PagerT:
         """The pager of records created or updated since ``since``; the poll starts here (its
-        clock is read now). Once per poll: a RuntimeError the second time."""
+        clock is read now). Once per poll: an ``OutOfOrderError`` the second time."""
         if self._started:
-            raise RuntimeError("a change feed is iterated once; start a new one with its cursor")
+            raise OutOfOrderError("a change feed is iterated once; start a new one with its cursor")
         self._started = True
         self._local_start = dt.datetime.now(dt.UTC)
         return self._pagers({**self._query, UPDATED_SINCE: self._since})
@@ -125,10 +125,10 @@ class ChangePoll(Generic[PagerT]):
 
     def finish(self) -> dt.datetime:
         """End the poll, once every page wanted was read: its cursor (also ``cursor``), the
-        poll's start by the earlier clock, less ``overlap``. A RuntimeError before
+        poll's start by the earlier clock, less ``overlap``. An ``OutOfOrderError`` before
         ``upserts``."""
         if self._local_start is None:
-            raise RuntimeError("a change poll finishes after its upserts() were read")
+            raise OutOfOrderError("a change poll finishes after its upserts() were read")
         start = self._local_start
         if self._server_start is not None:
             start = min(start, self._server_start)

@@ -127,6 +127,12 @@ class ClientClosedError(SageError):
     """The client was closed (or the client it was copied from, which owns the connections)."""
 
 
+class OutOfOrderError(SageError, RuntimeError):
+    """A one-use object used out of its order: a change feed's cursor read before the feed was
+    iterated to its end, a feed iterated twice, a download's response read outside its ``with``
+    block. A bug in the calling code, like a ``SageArgumentError``; also a ``RuntimeError``."""
+
+
 class UntrustedURLError(SageError):
     """A URL outside the client's base URL: the token is never sent there.
 

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
+from ._errors import OutOfOrderError
 from ._files import replacing
 from ._response import capturing, request_id_of
 
@@ -63,7 +64,7 @@ class _FileInfo:
 
     def _opened(self) -> httpx.Response:
         if self._response is None:
-            raise RuntimeError("use the stream in a `with` block: it is sent when entered")
+            raise OutOfOrderError("use the stream in a `with` block: it is sent when entered")
         return self._response
 
     @property
