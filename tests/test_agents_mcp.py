@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
 from click.testing import CliRunner
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
+from mcp_http import http_session, mcp_over_http
 
 from sage_accounting import FileTokenStore, TokenSet
 from sage_accounting.agents import for_agent, load_policy, verify
@@ -200,38 +199,8 @@ async def test_stdio_refuses_an_unknown_key(fake_sage: Any, policy_file: Path) -
 
 @pytest.fixture
 def http_server(fake_sage: Any, policy_file: Path) -> Iterator[str]:
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy_file),
-         "--http", "--port", "0"],
-        env={**os.environ, **server_env(fake_sage)}, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("serving MCP on "), line
-        url = line.split()[-1]
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:  # until uvicorn accepts connections
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with mcp_over_http(policy_file, server_env(fake_sage)) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=TIMEOUT)
-
-
-@asynccontextmanager
-async def http_session(url: str, key: str) -> AsyncIterator[ClientSession]:
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=TIMEOUT) as http:
-        async with streamable_http_client(url, http_client=http) as (read, write, *_):
-            async with ClientSession(read, write, read_timeout_seconds=TIMEOUT) as session:
-                await session.initialize()
-                yield session
 
 
 async def test_http_serves_each_agent_its_own_tools_by_key(

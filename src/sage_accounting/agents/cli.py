@@ -5,6 +5,7 @@ sage_accounting.agents`` runs them on their own."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -15,11 +16,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .._runtime.wire import format_timestamp
+from ..cli import plugin_api
 from ..cli.exit_codes import EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
 from ..cli.plugin_api import CommandError
 from . import levels, words
@@ -36,6 +38,9 @@ from .audit import (
 from .errors import AuditError, PolicyError
 from .policy import AgentPolicy, Policy, hash_key, load_policy, operations
 from .tools import agent_tools
+
+if TYPE_CHECKING:
+    from .server import Stores
 
 APPROVER_KEY_VARIABLE = "SAGE_APPROVER_KEY"
 
@@ -318,7 +323,43 @@ def escaped(text: str) -> str:
 @click.option("--policy", required=True, type=click.Path(dir_okay=False))
 @click.option("--http", is_flag=True, help="streamable HTTP on 127.0.0.1 (default: stdio)")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-def mcp(policy: str, http: bool, port: int) -> None:
+@click.option(
+    "--tokens",
+    "tokens_url",
+    metavar="URL",
+    envvar="SAGE_TOKENS_URL",
+    help="The grant's tokens in a store every server shares (instead of the policy's "
+    "token_store file), so that servers on several hosts refresh it exactly once: "
+    "redis://host/0, postgresql+psycopg://... or sqlite:///path (the [scale] extra). "
+    "Env: SAGE_TOKENS_URL.",
+)
+@plugin_api.grant_option
+@click.option(
+    "--quota",
+    "quota_url",
+    metavar="URL",
+    envvar="SAGE_QUOTA_URL",
+    help="Count Sage's limits in a ledger every server (and sync worker) shares: redis://host/0 "
+    "or postgresql+psycopg://... (the [scale] extra). Env: SAGE_QUOTA_URL.",
+)
+@click.option(
+    "--budgets",
+    "budgets_url",
+    metavar="URL",
+    envvar="SAGE_BUDGETS_URL",
+    help="Count the agents' call budgets where every server shares them (default: the audit "
+    "database, shared by this host's servers only): redis://host/0 or postgresql+psycopg://... "
+    "(the [scale] extra). Env: SAGE_BUDGETS_URL.",
+)
+def mcp(
+    policy: str,
+    http: bool,
+    port: int,
+    tokens_url: str | None,
+    grant: str,
+    quota_url: str | None,
+    budgets_url: str | None,
+) -> None:
     """Serve the policy's agents over MCP (stdio: the agent whose key is in SAGE_AGENT_KEY)."""
     if importlib.util.find_spec("mcp") is None:  # [cli] without [agents]: say so, no traceback
         raise CommandError(missing_extra("`mcp`", "agents", "mcp"), EXIT_MISSING_EXTRA)
@@ -327,10 +368,11 @@ def mcp(policy: str, http: bool, port: int) -> None:
     from .server import serve_http, serve_stdio
 
     loaded = _load(policy)
+    stores = _stores(tokens_url, grant, quota_url, budgets_url)
     try:
         if http:
             try:
-                serve_http(loaded, port)
+                serve_http(loaded, port, stores=stores)
             except OSError as exc:  # the port is taken: one line, a usage error
                 raise CommandError(
                     f"cannot serve MCP on 127.0.0.1:{port}: {exc.strerror or exc} "
@@ -338,9 +380,38 @@ def mcp(policy: str, http: bool, port: int) -> None:
                     EXIT_USAGE,
                 ) from None
         else:
-            anyio.run(serve_stdio, loaded)
+            anyio.run(functools.partial(serve_stdio, loaded, stores=stores))
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _stores(
+    tokens_url: str | None, grant: str, quota_url: str | None, budgets_url: str | None
+) -> Stores:
+    """The shared stores the options name (none: the server's own, as before)."""
+    from .server import Stores
+
+    if not (tokens_url or quota_url or budgets_url):
+        return Stores()
+    from .. import ArgumentValueError
+    from ..scale import quota_backend_at, token_store_at  # MissingExtraError: exit 5
+
+    option = "--tokens"
+    try:
+        tokens = token_store_at(tokens_url, grant, option) if tokens_url else None
+        option = "--quota"
+        quota = quota_backend_at(quota_url, option) if quota_url else None
+        option = "--budgets"
+        budgets = quota_backend_at(budgets_url, option) if budgets_url else None
+    except ArgumentValueError as exc:
+        message = str(exc).removeprefix(f"{exc.argument}: ")
+        raise click.BadParameter(message, param_hint=option) from None
+    if tokens is not None and tokens.load() is None:
+        raise click.ClickException(
+            f"{tokens!r} holds no tokens for grant {grant!r}: put the grant there first (e.g. "
+            "`sage-accounting sync --tokens URL --grant NAME --tokens-from-login`)"
+        )
+    return Stores(tokens, quota, budgets)
 
 
 COMMANDS: list[Any] = [agents, audit, mcp]

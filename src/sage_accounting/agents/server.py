@@ -12,12 +12,14 @@ import contextlib
 import json
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._runtime import __version__
 from .approvals import ApprovalStore
 from .audit import AuditSink, SQLiteAuditSink
+from .budget import BudgetStore
 from .errors import PolicyError
 from .guard import flush_audit, for_agent
 from .policy import AgentPolicy, Policy, hash_key
@@ -25,19 +27,35 @@ from .runner import Runner, tool_text
 from .tools import agent_tools
 
 if TYPE_CHECKING:
-    from .._runtime import AsyncClient
+    from .._runtime import AsyncClient, QuotaBackend, TokenStore
 
 KEY_VARIABLE = "SAGE_AGENT_KEY"
 UNUSED_REDIRECT = "http://127.0.0.1/unused"  # the server only refreshes, never authorizes
 
 
-def sage_client(policy: Policy) -> AsyncClient:
-    """The async client the server calls Sage with, from the policy's [sage] table."""
-    from .. import AsyncSageAccounting, FileTokenStore, OAuthApp, OAuthSession
+@dataclass(frozen=True)
+class Stores:
+    """Where servers on several hosts meet (``agents mcp --tokens/--quota/--budgets``): the
+    grant's tokens (one refresh per grant, whichever server makes it), Sage's quota ledger and
+    the agents' budgets. Each left out is this server's own: the policy's token file, a ledger
+    in this process, the audit database's budget counts."""
+
+    tokens: TokenStore | None = None
+    quota: QuotaBackend | None = None
+    budgets: BudgetStore | None = None
+
+
+def sage_client(policy: Policy, stores: Stores = Stores()) -> AsyncClient:
+    """The async client the server calls Sage with, from the policy's [sage] table (and the
+    shared stores, where given)."""
+    from .. import AsyncSageAccounting, FileTokenStore, OAuthApp, OAuthSession, Quota
 
     sage = policy.sage
-    if not sage.get("token_store"):
-        raise PolicyError(f"{policy.source}: [sage] token_store is needed to serve agents")
+    if stores.tokens is None and not sage.get("token_store"):
+        raise PolicyError(
+            f"{policy.source}: [sage] token_store (or a shared store, --tokens) is needed to "
+            "serve agents"
+        )
     secret_variable = str(sage.get("client_secret_env", "SAGE_CLIENT_SECRET"))
     client_id = str(sage.get("client_id") or os.environ.get("SAGE_CLIENT_ID", ""))
     secret = os.environ.get(secret_variable, "")
@@ -47,17 +65,24 @@ def sage_client(policy: Policy) -> AsyncClient:
         )
     app_options = {"token_url": sage["token_url"]} if sage.get("token_url") else {}
     app = OAuthApp(client_id, secret, UNUSED_REDIRECT, **app_options)
-    session = OAuthSession(app, FileTokenStore(sage["token_store"]))
-    options = {"base_url": sage["base_url"]} if sage.get("base_url") else {}
-    return AsyncSageAccounting(session=session, **options)
+    store = stores.tokens if stores.tokens is not None else FileTokenStore(sage["token_store"])
+    session = OAuthSession(app, store)
+    base_url = str(sage["base_url"]) if sage.get("base_url") else None
+    quota = Quota(stores.quota) if stores.quota is not None else None
+    if base_url is None:
+        return AsyncSageAccounting(session=session, quota=quota)
+    return AsyncSageAccounting(session=session, quota=quota, base_url=base_url)
 
 
 class Shared:
     """What every agent of one server shares: the Sage client, the audit sink, approvals."""
 
-    def __init__(self, policy: Policy, client: AsyncClient | None = None) -> None:
+    def __init__(
+        self, policy: Policy, client: AsyncClient | None = None, stores: Stores = Stores()
+    ) -> None:
         self.policy = policy
-        self.client = client if client is not None else sage_client(policy)
+        self.client = client if client is not None else sage_client(policy, stores)
+        self.budgets = stores.budgets
         path = policy.audit_path or Path(policy.source).resolve().parent / "audit.sqlite"
         self.audit: AuditSink = SQLiteAuditSink(path)
         self.approvals = ApprovalStore(path)
@@ -69,7 +94,12 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
     from mcp.server.lowlevel import Server
 
     guarded = for_agent(
-        shared.client, shared.policy, agent.key, audit=shared.audit, approvals=shared.approvals
+        shared.client,
+        shared.policy,
+        agent.key,
+        audit=shared.audit,
+        approvals=shared.approvals,
+        budgets=shared.budgets,
     )
     runner = Runner(guarded, agent)
     listed = [
@@ -108,7 +138,10 @@ def build_server(shared: Shared, agent: AgentPolicy) -> Any:
 
 
 async def serve_stdio(
-    policy: Policy, key: str | None = None, client: AsyncClient | None = None
+    policy: Policy,
+    key: str | None = None,
+    client: AsyncClient | None = None,
+    stores: Stores = Stores(),
 ) -> None:
     from mcp.server.stdio import stdio_server
 
@@ -116,14 +149,14 @@ async def serve_stdio(
     agent = policy.agent_for_key(key) if key else None
     if agent is None:
         raise PolicyError(f"{KEY_VARIABLE} holds no agent's key of {policy.source}")
-    server = build_server(Shared(policy, client), agent)
+    server = build_server(Shared(policy, client, stores), agent)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
 
-def http_app(policy: Policy, client: AsyncClient | None = None) -> Any:
+def http_app(policy: Policy, client: AsyncClient | None = None, stores: Stores = Stores()) -> Any:
     """One ASGI app for every agent with a key: the bearer key picks the agent's server."""
-    shared = Shared(policy, client)
+    shared = Shared(policy, client, stores)
     by_hash: dict[str, tuple[Any, Any]] = {}
     for agent in policy.agents.values():
         if agent.key_sha256:
@@ -166,7 +199,12 @@ async def _unauthorized(send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_http(policy: Policy, port: int = 8765, client: AsyncClient | None = None) -> None:
+def serve_http(
+    policy: Policy,
+    port: int = 8765,
+    client: AsyncClient | None = None,
+    stores: Stores = Stores(),
+) -> None:
     """Serve on 127.0.0.1 only; prints the URL (with the port chosen, for port 0)."""
     import uvicorn
 
@@ -174,8 +212,16 @@ def serve_http(policy: Policy, port: int = 8765, client: AsyncClient | None = No
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     print(f"serving MCP on http://127.0.0.1:{sock.getsockname()[1]}/mcp", flush=True)
-    config = uvicorn.Config(http_app(policy, client), log_level="warning", lifespan="on")
+    config = uvicorn.Config(http_app(policy, client, stores), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 
-__all__ = ["KEY_VARIABLE", "build_server", "hash_key", "http_app", "serve_http", "serve_stdio"]
+__all__ = [
+    "KEY_VARIABLE",
+    "Stores",
+    "build_server",
+    "hash_key",
+    "http_app",
+    "serve_http",
+    "serve_stdio",
+]

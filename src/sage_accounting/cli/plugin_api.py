@@ -8,7 +8,9 @@ its error, its login and its client. Everything else in ``cli/`` is the command 
   uses (``SAGE_ACCESS_TOKEN``, else the stored login; ``session``: a session of one's own,
   e.g. on a shared token store), exit code 3 when there is neither;
 - ``load_app()`` (a ``SavedApp`` or None) and ``tokens_path()``: the login ``sage-accounting
-  login`` saved (the app, its OAuth endpoints and base URL; the token file).
+  login`` saved (the app, its OAuth endpoints and base URL; the token file);
+- ``grant_option``: the ``--grant NAME`` option of a command that takes ``--tokens URL`` (a
+  shared token store), the same for every such command.
 
 It imports click, as every such command does already (the plugins are imported only once click
 is known to be installed: ``cli.main`` and ``_plugins``).
@@ -16,7 +18,17 @@ is known to be installed: ``cli.main`` and ``_plugins``).
 
 from __future__ import annotations
 
+import click
+
 from ._config import SavedApp, load_app, make_client, tokens_path
 from ._errors import CommandError
 
-__all__ = ["CommandError", "SavedApp", "load_app", "make_client", "tokens_path"]
+grant_option = click.option(
+    "--grant",
+    default="default",
+    show_default=True,
+    envvar="SAGE_TOKENS_GRANT",
+    help="The grant's name in the --tokens store. Env: SAGE_TOKENS_GRANT.",
+)
+
+__all__ = ["CommandError", "SavedApp", "grant_option", "load_app", "make_client", "tokens_path"]

@@ -7,6 +7,8 @@ Install with ``pip install 'sage-accounting[scale]'``.
 - ``RedisTokenStore`` / ``SQLTokenStore``: token stores for ``OAuthSession`` that make exactly
   one refresh per grant across hosts (a lease lock with a fencing number, a compare-and-swap
   write); ``TokenCipher`` encrypts the stored tokens with your key.
+- ``quota_backend_at(url)`` / ``token_store_at(url, grant)``: either kind named by one URL, as the
+  command line's ``--quota``, ``--budgets`` and ``--tokens`` take it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ try:
     from ._redis_tokens import RedisTokenStore
     from ._sql_quota import SQLQuotaBackend
     from ._sql_tokens import SQLTokenStore
+    from ._urls import quota_backend_at, token_store_at
 except ModuleNotFoundError as exc:  # installed without [scale]: say which extra, not which module
     raise missing_extra("sage_accounting.scale", "scale", exc) from exc
 
@@ -28,4 +31,6 @@ __all__ = [
     "SQLQuotaBackend",
     "SQLTokenStore",
     "TokenCipher",
+    "quota_backend_at",
+    "token_store_at",
 ]

@@ -20,7 +20,7 @@ from ..cli import plugin_api
 
 if TYPE_CHECKING:
     from .. import SageAccounting
-    from .._runtime import OAuthSession, QuotaBackend, TokenStore
+    from .._runtime import OAuthSession, TokenStore
 from . import DEFAULT_RECONCILE_EVERY
 from . import sync as run_sync
 
@@ -89,13 +89,7 @@ from . import sync as run_sync
     "sqlite:///path (the [scale] extra). The app (client id and secret) is this machine's "
     "`sage-accounting login`, or SAGE_CLIENT_ID/SAGE_CLIENT_SECRET. Env: SAGE_TOKENS_URL.",
 )
-@click.option(
-    "--grant",
-    default="default",
-    show_default=True,
-    envvar="SAGE_TOKENS_GRANT",
-    help="The grant's name in the --tokens store. Env: SAGE_TOKENS_GRANT.",
-)
+@plugin_api.grant_option
 @click.option(
     "--tokens-from-login",
     is_flag=True,
@@ -154,19 +148,14 @@ def sync(
 def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
     """An ``OAuthSession`` on the shared store at ``url`` (tokens encrypted with the Fernet key
     in SAGE_TOKENS_KEY when it is set); the app is the saved login's, else the environment's."""
-    from .._runtime import OAuthApp, OAuthSession
-    from ..scale import RedisTokenStore, SQLTokenStore, TokenCipher  # MissingExtraError: exit 5
+    from .._runtime import ArgumentValueError, OAuthApp, OAuthSession
+    from ..scale import token_store_at  # MissingExtraError: exit 5
 
-    key = os.environ.get("SAGE_TOKENS_KEY")
-    cipher = TokenCipher(key) if key else None
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        store: TokenStore = RedisTokenStore(url, grant, cipher=cipher)
-    elif "://" in url:
-        store = SQLTokenStore(url, grant, cipher=cipher)
-    else:
-        raise click.BadParameter(
-            "use redis://host/0, postgresql+psycopg://... or sqlite:///path", param_hint="--tokens"
-        )
+    try:
+        store = token_store_at(url, grant, "--tokens")
+    except ArgumentValueError as exc:
+        message = str(exc).removeprefix(f"{exc.argument}: ")
+        raise click.BadParameter(message, param_hint="--tokens") from None
     saved = plugin_api.load_app()
     app = saved.oauth_app() if saved else OAuthApp()
     if from_login:
@@ -201,13 +190,8 @@ def _client(quota_url: str | None, session: OAuthSession | None = None) -> SageA
     quota = None
     if quota_url:
         from .. import Quota
-        from ..scale import RedisQuotaBackend, SQLQuotaBackend  # MissingExtraError: exit 5
+        from ..scale import quota_backend_at  # MissingExtraError: exit 5
 
-        backend: QuotaBackend = (
-            RedisQuotaBackend(quota_url)
-            if quota_url.startswith(("redis://", "rediss://"))
-            else SQLQuotaBackend(quota_url)
-        )
-        quota = Quota(backend)
+        quota = Quota(quota_backend_at(quota_url, "--quota"))
     base_url = click.get_current_context().find_root().obj["base_url"]
     return plugin_api.make_client(base_url, None, quota, session)
