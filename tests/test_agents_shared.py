@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -111,10 +114,30 @@ def test_an_empty_shared_store_says_how_to_fill_it(
     assert "holds no tokens for grant 'x'" in done.output and "--tokens-from-login" in done.output
 
 
+@pytest.mark.parametrize("over", [[], ["--http", "--port", "0"]])
 def test_without_a_token_file_or_a_shared_store_the_policy_is_refused(
+    fake_sage: Any, tmp_path: Path, over: list[str]
+) -> None:
+    policy = policy_on(fake_sage, tmp_path / "p")
+    done = CliRunner(env={"SAGE_AGENT_KEY": READER_KEY}).invoke(
+        mcp, ["--policy", str(policy), *over]
+    )
+    assert done.exit_code == 1
+    assert "[sage] token_store (or a shared store, --tokens) is needed" in done.output
+    assert "serving MCP" not in done.output  # never announced
+
+
+def test_an_unreachable_shared_store_is_one_line_with_the_exit_code_of_its_kind(
     fake_sage: Any, tmp_path: Path
 ) -> None:
     policy = policy_on(fake_sage, tmp_path / "p")
-    done = CliRunner(env={"SAGE_AGENT_KEY": READER_KEY}).invoke(mcp, ["--policy", str(policy)])
-    assert done.exit_code == 1
-    assert "[sage] token_store (or a shared store, --tokens) is needed" in done.output
+    done = subprocess.run(
+        [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy), "--http",
+         "--tokens", "redis://:hunter2@127.0.0.1:1/0"],
+        env={**os.environ, "SAGE_CLIENT_SECRET": "s"}, capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # a token store's failure: as the main command
+    assert done.stderr.startswith("error: ") and "cannot read the tokens" in done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert "serving MCP" not in done.stdout

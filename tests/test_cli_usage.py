@@ -80,7 +80,11 @@ def test_a_busy_port_is_one_line_for_the_sandbox_and_mcp(fake_sage: Any, tmp_pat
     try:
         sandbox = run_process("sandbox", "--port", str(port), env=env)
         policy = Path(__file__).resolve().parents[1] / "examples" / "agents" / "policy.toml"
-        mcp = run_process("mcp", "--policy", str(policy), "--http", "--port", str(port), env=env)
+        # A policy the server can serve (the app's id and secret), on a port that is taken.
+        app = {"SAGE_CLIENT_ID": "id", "SAGE_CLIENT_SECRET": "secret"}
+        mcp = run_process(
+            "mcp", "--policy", str(policy), "--http", "--port", str(port), env={**env, **app}
+        )
     finally:
         taken.close()
     for result in (sandbox, mcp):

@@ -418,5 +418,5 @@ COMMANDS: list[Any] = [agents, audit, mcp]
 
 
 def main() -> None:
-    group = click.Group("sage-accounting", commands={c.name: c for c in COMMANDS})
+    group = plugin_api.OneLineGroup("sage-accounting", commands={c.name: c for c in COMMANDS})
     group(prog_name="python -m sage_accounting.agents")

@@ -205,14 +205,16 @@ def serve_http(
     client: AsyncClient | None = None,
     stores: Stores = Stores(),
 ) -> None:
-    """Serve on 127.0.0.1 only; prints the URL (with the port chosen, for port 0)."""
+    """Serve on 127.0.0.1 only; prints the URL (with the port chosen, for port 0) once the
+    policy's agents are ready to be served (a policy refused is never announced as served)."""
     import uvicorn
 
+    app = http_app(policy, client, stores)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     print(f"serving MCP on http://127.0.0.1:{sock.getsockname()[1]}/mcp", flush=True)
-    config = uvicorn.Config(http_app(policy, client, stores), log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
 
 

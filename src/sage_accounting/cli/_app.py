@@ -8,7 +8,6 @@ API commands build the SDK client from the environment or the stored login (``_c
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import threading
 import webbrowser
@@ -22,9 +21,9 @@ from .. import __version__
 from .._runtime import Operation, SageError, SyncPager
 from .._runtime.wire import PAGE_SIZE_PARAMETER
 from . import _config, _export, _plugins, _resources
-from ._errors import CommandError, from_sage_error
+from ._errors import CommandError, OneLineGroup
 from ._output import FORMATS, print_one, print_records
-from .exit_codes import EXIT_AUTH, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE
+from .exit_codes import EXIT_AUTH, EXIT_CODES_HELP, EXIT_USAGE
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -37,7 +36,7 @@ T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
 
 
-class SageGroup(click.Group):
+class SageGroup(OneLineGroup):
     """The main group: the other parts' commands added lazily, and errors made one line."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -45,38 +44,6 @@ class SageGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or _plugins.find(cmd_name)
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise usage_error(exc) from None
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except SageError as exc:
-            raise from_sage_error(exc) from None
-        except click.UsageError as exc:
-            raise usage_error(exc) from None
-        except KeyboardInterrupt:
-            raise CommandError("interrupted", EXIT_INTERRUPTED) from None
-        except BrokenPipeError:  # the reader stopped reading (`| head -1`): stop, quietly
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
-            return None
-
-
-def usage_error(exc: click.UsageError) -> CommandError:
-    """Click's usage error (usage, hint and message on three lines) as our one line."""
-    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-    return CommandError(" ".join(exc.format_message().split()) + where, EXIT_USAGE)
 
 
 @click.group(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import IO, Any
 
 import click
 
-from .._runtime import redact
+from .._runtime import SageError, redact
 from .exit_codes import (
     EXIT_AUTH,
     EXIT_CONNECTION,
+    EXIT_INTERRUPTED,
     EXIT_MISSING_EXTRA,
     EXIT_SAGE_ERROR,
     EXIT_USAGE,
@@ -56,3 +59,39 @@ def from_sage_error(error: Exception) -> CommandError:
     if isinstance(error, APIConnectionError):
         return CommandError(message, EXIT_CONNECTION)
     return CommandError(message, EXIT_SAGE_ERROR)
+
+
+def usage_error(exc: click.UsageError) -> CommandError:
+    """Click's usage error (usage, hint and message on three lines) as our one line."""
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return CommandError(" ".join(exc.format_message().split()) + where, EXIT_USAGE)
+
+
+class OneLineGroup(click.Group):
+    """A group whose commands' errors are one line: the SDK's errors, usage errors, Ctrl-C."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise usage_error(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SageError as exc:
+            raise from_sage_error(exc) from None
+        except click.UsageError as exc:
+            raise usage_error(exc) from None
+        except KeyboardInterrupt:
+            raise CommandError("interrupted", EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # the reader stopped reading (`| head -1`): stop, quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+            return None

@@ -9,6 +9,8 @@ its error, its login and its client. Everything else in ``cli/`` is the command 
   e.g. on a shared token store), exit code 3 when there is neither;
 - ``load_app()`` (a ``SavedApp`` or None) and ``tokens_path()``: the login ``sage-accounting
   login`` saved (the app, its OAuth endpoints and base URL; the token file);
+- ``OneLineGroup``: a click group whose commands' errors are one line, as the main command's
+  (for a part's own ``python -m`` entry point);
 - ``grant_option``: the ``--grant NAME`` option of a command that takes ``--tokens URL`` (a
   shared token store), the same for every such command.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import click
 
 from ._config import SavedApp, load_app, make_client, tokens_path
-from ._errors import CommandError
+from ._errors import CommandError, OneLineGroup
 
 grant_option = click.option(
     "--grant",
@@ -31,4 +33,12 @@ grant_option = click.option(
     help="The grant's name in the --tokens store. Env: SAGE_TOKENS_GRANT.",
 )
 
-__all__ = ["CommandError", "SavedApp", "grant_option", "load_app", "make_client", "tokens_path"]
+__all__ = [
+    "CommandError",
+    "OneLineGroup",
+    "SavedApp",
+    "grant_option",
+    "load_app",
+    "make_client",
+    "tokens_path",
+]
