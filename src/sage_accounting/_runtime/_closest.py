@@ -9,7 +9,6 @@ unknown field is looked up from there. The error messages (``_errors``) ask; the
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,8 @@ def closest_field(model: str, loc: tuple[int | str, ...]) -> str | None:
         cls = _model_in(field.annotation) if field else None
     if cls is None:
         return None
+    import difflib  # here, not at import: it costs ~1.4 ms of `import sage_accounting`
+
     names = [f.alias or name for name, f in cls.model_fields.items()]
     names += [name for name in cls.model_fields if name not in names]
     found = difflib.get_close_matches(str(loc[-1]), names, n=1)
