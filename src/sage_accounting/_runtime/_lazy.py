@@ -436,13 +436,16 @@ _DUMP_MODES = ("python", "json")
 def _dump_from_wire(record: LazyRecord, arguments: dict[str, Any]) -> dict[str, Any] | None:
     """``model_dump(**arguments)`` of a lazy record straight from its JSON object (``_dump.py``),
     leaving it lazy; None where that would not be the same as the ordinary dump."""
+    # Called for every dump, of records as small as an invoice's five fields (~1.5 us): the
+    # checks are inline, in the order that rules out the most at least cost.
     if arguments and (arguments.keys() != {"mode"} or arguments["mode"] not in _DUMP_MODES):
         return None
-    state = _state_of(record)
-    if state is None:
+    try:
+        state: _State = record._sage_lazy  # type: ignore[attr-defined]
+    except AttributeError:  # whole
         return None
     read = record.__dict__
-    if read and not all(type(value) in IMMUTABLE for value in read.values()):
+    if read and not IMMUTABLE.issuperset(map(type, read.values())):
         return None  # a list or nested record read may have been changed: dumped whole
     dumper = dumper_of(type(record))
     if dumper is None:
