@@ -363,7 +363,11 @@ class _FieldPlan:
         # The owning model's settings (coerce_numbers_to_str above all); a nested model, a
         # TypedDict or a dataclass keeps its own.
         adapter: TypeAdapter[Any] = TypeAdapter(annotation, config=config)
-        self.validate = adapter.validator.validate_python  # pydantic-core's own: no wrapper
+        # pydantic-core's own, no wrapper, and no Python fast path in front of it: it reads
+        # "2025-12-23T11:12:23Z" in ~90 ns and "10.0" in ~170 ns, while Python cannot even build
+        # its result (a datetime with a pydantic_core.TzInfo: ~330 ns) or prove a string plain
+        # enough for Decimal() (~90 ns, then ~120 ns for Decimal itself) for less.
+        self.validate = adapter.validator.validate_python
         # A value under ``key`` of a field holding no record is validated by the descriptor.
         self.validate_other = self.validate if self.kind is _OTHER else None
 
