@@ -251,7 +251,7 @@ def test_money_keeps_its_digits_as_string_or_number() -> None:
             lambda r: r.invoice_lines[1].ledger_account.id,
             "$items.1.invoice_lines.1.ledger_account.id",
         ),
-        (
+        (  # a nested record read first leaves the lines' places as they were
             {"contact": {"id": "c1"}, "invoice_lines": [{"id": "l1"}, {"unit_price": "x"}]},
             lambda r: (r.contact.id, r.invoice_lines[1].unit_price),
             "$items.1.invoice_lines.1.unit_price",
