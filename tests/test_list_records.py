@@ -246,6 +246,16 @@ def test_money_keeps_its_digits_as_string_or_number() -> None:
             lambda r: r.invoice_lines[1].unit_price,
             "$items.1.invoice_lines.1.unit_price",
         ),
+        (  # three records deep: each level's place is kept, and joined only for the error
+            {"invoice_lines": [{"id": "l1"}, {"ledger_account": {"id": []}}]},
+            lambda r: r.invoice_lines[1].ledger_account.id,
+            "$items.1.invoice_lines.1.ledger_account.id",
+        ),
+        (  # a nested record read first leaves the lines' places as they were
+            {"contact": {"id": "c1"}, "invoice_lines": [{"id": "l1"}, {"unit_price": "x"}]},
+            lambda r: (r.contact.id, r.invoice_lines[1].unit_price),
+            "$items.1.invoice_lines.1.unit_price",
+        ),
         ({"contact": ["not", "an object"]}, lambda r: r.contact, "$items.1.contact"),
         (
             {"invoice_lines": [{"id": "l1"}, 5]},

@@ -56,8 +56,16 @@ class Dumper:
     of a list hold the same keys, so such validators are kept by the keys they were built for
     (a few per model: beyond that the whole validator fills the defaults)."""
 
-    __slots__ = ("validate", "to_python", "_defaults", "_top", "_definitions", "_config")
-    _by_keys: dict[tuple[str, ...], Callable[[Any], dict[str, Any]]]
+    __slots__ = (
+        "validate",
+        "to_python",
+        "_defaults",
+        "_sparse_to",
+        "_by_keys",
+        "_top",
+        "_definitions",
+        "_config",
+    )
 
     def __init__(
         self,
@@ -72,23 +80,26 @@ class Dumper:
         self.to_python = SchemaSerializer(schema, config).to_python
         self._top, self._definitions, self._config = top, definitions, config
         self._defaults = _defaults_of(top)
+        # The most keys a sparse record holds (none where the fields' defaults cannot be shared).
+        self._sparse_to = -1 if self._defaults is None else len(self._defaults) // _SPARSE
+        self._by_keys: dict[tuple[str, ...], Callable[[Any], dict[str, Any]]] = {}
 
     def dump(self, wire: dict[str, Any]) -> dict[str, Any]:
         """The dump of ``wire``; ``ValidationError`` where the model would refuse it."""
-        defaults = self._defaults
-        if defaults is None or len(wire) * _SPARSE > len(defaults):
+        # A small record's dump costs ~1.5 us: each step here is a tenth of it.
+        if len(wire) > self._sparse_to:
             return self.validate(wire)
         keys = tuple(wire)
-        validate = _sparse.get((self, keys)) or self._sparse(keys)
-        dumped = defaults.copy()  # in field order; the record's values keep it, extras follow
+        validate = self._by_keys.get(keys) or self._sparse(keys)
+        dumped = self._defaults.copy()  # type: ignore[union-attr]  # in field order; extras follow
         dumped.update(validate(wire))
         return dumped
 
     def _sparse(self, keys: tuple[str, ...]) -> Callable[[Any], dict[str, Any]]:
         with _lock:
-            if (self, keys) in _sparse:
-                return _sparse[self, keys]
-            if sum(1 for dumper, _ in _sparse if dumper is self) >= _SPARSE_KEPT:
+            if keys in self._by_keys:
+                return self._by_keys[keys]
+            if len(self._by_keys) >= _SPARSE_KEPT:
                 return self.validate
             held = set(keys)
             top = {key: value for key, value in self._top.items() if key != "ref"}
@@ -99,13 +110,12 @@ class Dumper:
             }
             schema = core_schema.definitions_schema(top, self._definitions)
             validate = SchemaValidator(schema, self._config).validate_python
-            _sparse[self, keys] = validate
+            self._by_keys[keys] = validate
             return validate
 
 
 _SPARSE = 2  # a record holding at most half the model's fields is sparse
 _SPARSE_KEPT = 8  # sparse validators kept per model (~2 ms each to build)
-_sparse: dict[tuple[Dumper, tuple[str, ...]], Callable[[Any], dict[str, Any]]] = {}
 
 
 def _lookup_keys(key: str, field: core_schema.TypedDictField) -> list[str]:
