@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,19 +136,8 @@ class _Pass:
         return self.existing is None or str(row["id"]) in self.existing
 
     def _marked(self, rows: Flattener) -> Iterator[Any]:
-        import dlt
-
         for name, table in rows.tables():
-            child = name != self.table.resource
-            merged = {"disposition": "merge", "strategy": "delete-insert"}
-            hints = dlt.mark.make_hints(
-                table_name=name,
-                write_disposition="append" if self.append else merged,
-                primary_key=CHILD_KEY if child else ("business_id", "id"),
-                merge_key=PARENT_KEY if child else None,
-                columns=BOOKKEEPING_COLUMNS,
-            )
-            yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+            yield marked(name, table, self.table.resource, append=self.append)
 
     def _rows(self) -> Iterator[_Row]:
         """Sage's records, each with where it is from (for errors), and deletions (no where)."""
@@ -228,6 +217,23 @@ class _Pass:
         self.loaded += 1
         self.sync.result.counters.deleted += 1
         return {"business_id": self.sync.business, "id": record_id, DELETED: True}, None
+
+
+def marked(name: str, table: Any, resource: str, *, append: bool) -> Any:
+    """An Arrow table of ``resource``'s table or of one of its child tables (``name``) as dlt
+    loads it: appended, or merged on its keys (a child table's rows by their parent's)."""
+    import dlt
+
+    child = name != resource
+    merged = {"disposition": "merge", "strategy": "delete-insert"}
+    hints = dlt.mark.make_hints(
+        table_name=name,
+        write_disposition="append" if append else merged,
+        primary_key=CHILD_KEY if child else ("business_id", "id"),
+        merge_key=PARENT_KEY if child else None,
+        columns=BOOKKEEPING_COLUMNS,
+    )
+    return dlt.mark.with_hints(table, hints, create_table_variant=True)
 
 
 class BusinessSync:
@@ -318,15 +324,31 @@ class BusinessSync:
         )
 
     def resources(self) -> list[Any]:
-        import dlt
-
-        resource: Any = dlt.resource  # its overloads do not take our hint dicts as typed
-        tag = short_hash(self.business)  # resource names are unique in a load of several
-        return [resource(p.items(), name=f"{p.table.resource}_{tag}") for p in self.passes]
+        return [resource_of(p.items(), self.business, p.table.resource) for p in self.passes]
 
     def cursors(self) -> list[_cursors.Cursor]:
         self.result.tables = {p.table.resource: p.loaded for p in self.passes}
         return [p.new_cursor for p in self.passes if p.new_cursor is not None]
+
+
+def resource_of(items: Iterable[Any], business: str, resource: str) -> Any:
+    """The dlt resource of one (business, table): names unique in a load of several."""
+    import dlt
+
+    make: Any = dlt.resource  # its overloads do not take our hint dicts as typed
+    return make(items, name=f"{resource}_{short_hash(business)}")
+
+
+def new_pipeline(destination: Destination, credentials: Any, names: str, workdir: str) -> Any:
+    """The dlt pipeline of one load (its working files in ``workdir``, removed after)."""
+    import dlt
+
+    return dlt.pipeline(
+        pipeline_name=f"sage_{names}",
+        destination=destination.factory(credentials, names),
+        dataset_name=destination.dataset,
+        pipelines_dir=workdir,
+    )
 
 
 def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
@@ -343,17 +365,10 @@ def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -
 
 
 def _load_locked(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
-    import dlt
-
     names = short_hash(",".join(sorted(r.business for r in runs)))
     workdir = tempfile.mkdtemp(prefix="sage-sync-")
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name=f"sage_{names}",
-            destination=destination.factory(credentials, names),
-            dataset_name=destination.dataset,
-            pipelines_dir=workdir,
-        )
+        pipeline = new_pipeline(destination, credentials, names, workdir)
         try:
             with pipeline.sql_client() as sql:
                 for run in runs:
@@ -365,7 +380,8 @@ def _load_locked(runs: list[BusinessSync], destination: Destination, credentials
         for run in runs:
             run.require_quota()
         _choose_append(runs)
-        _load(pipeline, [r for run in runs for r in run.resources()], runs, destination)
+        businesses = ", ".join(r.business for r in runs)
+        steps(pipeline, [r for run in runs for r in run.resources()], destination, businesses)
         for run in runs:
             run.checkpoint()  # a worker that lost its lease does not move the cursors
         done = [cursor for run in runs for cursor in run.cursors()]
@@ -397,9 +413,9 @@ def _choose_append(runs: list[BusinessSync]) -> None:
             one.append = append
 
 
-def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destination: Destination
+def steps(pipeline: Any, resources: list[Any], destination: Destination, businesses: str
           ) -> None:  # fmt: skip
-    """Extract, normalize and load; a load that fails on a table another worker created at the
+    """dlt's steps: extract, normalize and load; a load that fails on a table another worker created at the
     same moment is tried again (dlt then sees the table and only adds what is missing)."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -419,7 +435,6 @@ def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destina
             if isinstance(_cause(exc), KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             if attempt == 2:
-                businesses = ", ".join(r.business for r in runs)
                 raise DestinationError(
                     f"loading business {businesses} into {destination} failed: {exc.exception}"
                 ) from exc
