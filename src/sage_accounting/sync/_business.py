@@ -340,7 +340,13 @@ def resource_of(items: Iterable[Any], business: str, resource: str) -> Any:
 
 
 def new_pipeline(destination: Destination, credentials: Any, names: str, workdir: str) -> Any:
-    """The dlt pipeline of one load (its working files in ``workdir``, removed after)."""
+    """The dlt pipeline of one load (its working files in ``workdir``, removed after).
+
+    Not restored from the destination (``restore_from_destination=False``): dlt's state is
+    not used (the cursors are the sync's own table), and a load's schema is the tables of that
+    load; dlt reads what the database already holds from the database itself when it migrates
+    (columns added, none retyped, as with a restored schema: a text value for a BIGINT column
+    fails the load either way). Restoring cost ~0.08 s of dlt's ~0.45 s floor per load."""
     import dlt
 
     return dlt.pipeline(
@@ -348,6 +354,7 @@ def new_pipeline(destination: Destination, credentials: Any, names: str, workdir
         destination=destination.factory(credentials, names),
         dataset_name=destination.dataset,
         pipelines_dir=workdir,
+        restore_from_destination=False,
     )
 
 
