@@ -409,13 +409,15 @@ def _load_locked(runs: list[BusinessSync], destination: Destination, credentials
 def _choose_append(runs: list[BusinessSync]) -> None:
     """A table is appended to when every business of the load is fresh in it: dlt takes one
     write disposition per table and load, so one business already stored makes it a merge
-    (for all of them: a merge of a fresh business's rows is merely slower)."""
+    (for all of them: a merge of a fresh business's rows is merely slower). A business named
+    twice in one load reads its records twice: merged, never appended."""
+    distinct = len({run.business for run in runs}) == len(runs)
     by_table: dict[str, list[_Pass]] = {}
     for run in runs:
         for one in run.passes:
             by_table.setdefault(one.table.resource, []).append(one)
     for passes in by_table.values():
-        append = all(one.fresh for one in passes)
+        append = distinct and all(one.fresh for one in passes)
         for one in passes:
             one.append = append
 
