@@ -439,6 +439,12 @@ def test_two_syncs_of_one_business_at_once_without_leases(
         assert compare(sandbox, _query_for(kind, target), dataset) >= 3_000
 
 
+def _first_sync_command(target: str, dataset: str) -> list[str]:
+    """The CLI syncing every business's contacts, products and invoices (the kill tests')."""
+    return [*_sage_command(), "sync", "--to", target, "--dataset", dataset, "--all-businesses",
+            "--resources", "contacts,products,sales_invoices", "--no-progress"]  # fmt: skip
+
+
 def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str, str]) -> None:
     """A first sync killed with SIGKILL once every page is read (dlt normalizing or loading, the
     cursors not yet written), then the same command again: the database equals the sandbox."""
@@ -447,9 +453,7 @@ def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str,
     dataset = dataset or "books"
     with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
         seed(sandbox, 6_000)
-        command = [*_sage_command(), "sync", "--to", target, "--dataset", dataset,
-                   "--all-businesses", "--resources", "contacts,products,sales_invoices",
-                   "--no-progress"]  # fmt: skip
+        command = _first_sync_command(target, dataset)
         env = _cli_env(sandbox)
 
         def requests() -> int:
@@ -547,9 +551,7 @@ def test_kill_9_while_an_append_commits_then_a_restart_doubles_nothing(postgres:
     query = _query_for("postgres", postgres)
     with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
         seed(sandbox, 12_000)
-        command = [*_sage_command(), "sync", "--to", postgres, "--dataset", dataset,
-                   "--all-businesses", "--resources", "contacts,products,sales_invoices",
-                   "--no-progress"]  # fmt: skip
+        command = _first_sync_command(postgres, dataset)
         env = _cli_env(sandbox)
         run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
         stored: list[tuple[Any, ...]] = []
