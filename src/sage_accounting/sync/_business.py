@@ -19,9 +19,9 @@ rows of one load, so when a record comes twice the last one read wins.
 
 A first read of a table that the database holds nothing of for any business of the load
 (``_Pass.fresh``: no row of the business in the table or its child tables, no cursor) is loaded
-with a plain ``append``: dlt then skips its staging tables and the delete-insert SQL (a third of
-its fixed cost on a first sync). It is safe because the load holds the destination's lock
-(``Destination.locked``), nothing can be deleted or tombstoned from an empty copy, and a record
+with a plain ``append``: dlt then skips its staging tables and the delete-insert SQL (for 9
+tables, dlt's fixed cost 0.29 s instead of 0.37 s, measured with 10-row tables). It is safe
+because the load holds the destination's lock (``Destination.locked``), nothing can be deleted or tombstoned from an empty copy, and a record
 Sage lists twice (pages shifting under the read) is kept once, as first read: a change made
 meanwhile is after the poll's start, so the next run's window reads it again. A run killed
 mid-load leaves some tables' rows (an append commits file by file, children maybe before their
@@ -360,7 +360,7 @@ def new_pipeline(destination: Destination, credentials: Any, names: str, workdir
 
 
 def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
-    """Sync several businesses in one dlt load (its fixed cost, ~1 s, paid once), then commit
+    """Sync several businesses in one dlt load (its fixed cost, ~0.4 s, paid once), then commit
     their cursors in one transaction. A run killed before the commit leaves every cursor where
     it was: the next run reads those windows again, and the merge makes that harmless."""
     import time
