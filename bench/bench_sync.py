@@ -69,15 +69,21 @@ def _sdk_list(client: Any) -> int:
     return count
 
 
-def _steps(client: Any) -> tuple[float, float]:
+Tiny = list[tuple[str, str, list[tuple[str, Any]]]]  # (business, resource, [(table, rows)])
+TINY_ROWS = 10
+
+
+def _steps(client: Any) -> tuple[float, float, Tiny]:
     """Seconds of the sync's own steps outside dlt, each alone: its page fetch (raw records,
-    ``$total`` known so pages overlap) and records shaped and flattened into Arrow tables."""
+    ``$total`` known so pages overlap) and records shaped and flattened into Arrow tables; and
+    the first ``TINY_ROWS`` rows of each of those tables (for ``_floor``)."""
     from sage_accounting.sync._arrow import Flattener
     from sage_accounting.sync._fetch import Counters, RawPages
     from sage_accounting.sync._tables import all_tables
 
     tables = all_tables()
     fetch = arrow = 0.0
+    tiny: Tiny = []
     for business in BUSINESSES:
         scoped = client.with_business(business)
         for resource in RESOURCES:
@@ -90,9 +96,35 @@ def _steps(client: Any) -> tuple[float, float]:
             for page in pages:
                 for raw in page.items:
                     rows.add(raw, table.shape, resource, {"business_id": business, "_sage_seq": 0})
-            list(rows.tables())
+            made = list(rows.tables())
             arrow += time.perf_counter() - start
-    return fetch, arrow
+            tiny.append((business, resource, [(n, t.slice(0, TINY_ROWS)) for n, t in made]))
+    return fetch, arrow, tiny
+
+
+def _floor(tiny: Tiny, target: str) -> float:
+    """Seconds of dlt's own floor for this load: the same tables (names, columns, types, hints,
+    one resource per business and table, the sync's pipeline settings) with ``TINY_ROWS`` rows
+    each, loaded into a new DuckDB file: its open, dlt's extract, normalize and load, and
+    nothing of the sync's own (no fetch, no flatten, no cursors)."""
+    from sage_accounting.sync._business import marked, new_pipeline, resource_of, steps
+    from sage_accounting.sync._destination import Destination
+
+    destination = Destination.parse(target)
+    workdir = tempfile.mkdtemp(prefix="bench-floor-")
+    try:
+        start = time.perf_counter()
+        with destination.opened() as credentials:
+            pipeline = new_pipeline(destination, credentials, "floor", workdir)
+            resources = [
+                resource_of([marked(name, rows, resource, append=True) for name, rows in made],
+                            business, resource)
+                for business, resource, made in tiny
+            ]  # fmt: skip
+            steps(pipeline, resources, destination, ", ".join(BUSINESSES))
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _started(latency: float) -> tuple[Any, Any, str, str]:
@@ -112,16 +144,17 @@ def _first_sync_ratio(latency: float, runs: int, work: str) -> float:
     server, stop, base_url, token = _started(latency)
     try:
         client = SageAccounting(access_token=token, base_url=base_url, timeout=60.0)
-        sdk_times, sync_times, fetch_times, arrow_times = [], [], [], []
+        sdk_times, sync_times, fetch_times, arrow_times, floor_times = [], [], [], [], []
         listed = synced = 0
         for run in range(runs):  # interleaved: drift hits both alike
             start = time.perf_counter()
             listed = _sdk_list(client)
             sdk_times.append(time.perf_counter() - start)
             if latency == 0:
-                fetched, arrowed = _steps(client)
+                fetched, arrowed, tiny = _steps(client)
                 fetch_times.append(fetched)
                 arrow_times.append(arrowed)
+                floor_times.append(_floor(tiny, os.path.join(work, f"floor-{run}.duckdb")))
             target = os.path.join(work, f"first-{latency}-{run}.duckdb")
             start = time.perf_counter()
             report = sync(client, to=target, businesses=list(BUSINESSES),
@@ -137,13 +170,21 @@ def _first_sync_ratio(latency: float, runs: int, work: str) -> float:
             f"(target >= {TARGET}x) " + ("ok" if ratio >= TARGET else "UNDER TARGET")
         )
         if latency == 0:
-            whole = statistics.median(sync_times)
+            whole, listing = statistics.median(sync_times), statistics.median(sdk_times)
             fetch, arrow = statistics.median(fetch_times), statistics.median(arrow_times)
+            floor = statistics.median(floor_times)
             print(
-                f"  steps alone, median s: the SDK's list {statistics.median(sdk_times):.2f}; "
+                f"  steps alone, median s: the SDK's list {listing:.2f}; "
                 f"the sync: its page fetch {fetch:.2f}, records to Arrow tables {arrow:.2f}, "
                 f"the whole sync {whole:.2f} (so dlt's extract/normalize/load and the "
                 f"bookkeeping ~{whole - fetch - arrow:.2f})"
+            )
+            print(
+                f"  floor: dlt loading the same tables with {TINY_ROWS} rows each into a new "
+                f"DuckDB file {floor:.2f} s (runs {', '.join(f'{t:.2f}' for t in floor_times)});"
+                f" fetch + floor = {listing / (fetch + floor):.2f}x the SDK's list at best; "
+                f"left above fetch + floor: {whole - fetch - floor:.2f} s (the flatten, dlt's "
+                "per-row work, the sync's own queries)"
             )
             _second_sync(client, os.path.join(work, f"first-{latency}-{runs - 1}.duckdb"))
         return ratio

@@ -439,6 +439,12 @@ def test_two_syncs_of_one_business_at_once_without_leases(
         assert compare(sandbox, _query_for(kind, target), dataset) >= 3_000
 
 
+def _first_sync_command(target: str, dataset: str) -> list[str]:
+    """The CLI syncing every business's contacts, products and invoices (the kill tests')."""
+    return [*_sage_command(), "sync", "--to", target, "--dataset", dataset, "--all-businesses",
+            "--resources", "contacts,products,sales_invoices", "--no-progress"]  # fmt: skip
+
+
 def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str, str]) -> None:
     """A first sync killed with SIGKILL once every page is read (dlt normalizing or loading, the
     cursors not yet written), then the same command again: the database equals the sandbox."""
@@ -447,9 +453,7 @@ def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str,
     dataset = dataset or "books"
     with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
         seed(sandbox, 6_000)
-        command = [*_sage_command(), "sync", "--to", target, "--dataset", dataset,
-                   "--all-businesses", "--resources", "contacts,products,sales_invoices",
-                   "--no-progress"]  # fmt: skip
+        command = _first_sync_command(target, dataset)
         env = _cli_env(sandbox)
 
         def requests() -> int:
@@ -472,3 +476,107 @@ def test_kill_9_in_the_load_step_then_a_restart_is_whole(destination: tuple[str,
         again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
         assert again.returncode == 0, again.stderr
         assert compare(sandbox, _query_for(kind, target), dataset) >= 6_000
+
+
+def _sql_for(kind: str, target: str) -> Callable[[str], None]:
+    """A statement run on the destination (the state a killed run can leave, made on purpose)."""
+
+    def run(sql: str) -> None:
+        if kind == "duckdb":
+            import duckdb
+
+            with duckdb.connect(target) as db:
+                db.execute(sql)
+            return
+        import psycopg2
+
+        with psycopg2.connect(target) as db, db.cursor() as cursor:
+            cursor.execute(sql)
+        db.close()
+
+    return run
+
+
+def test_a_first_sync_appends_and_what_a_killed_append_leaves_is_merged_whole(
+    destination: tuple[str, str],
+) -> None:
+    """A first sync into an empty copy appends (no staging tables); a killed append leaves some
+    tables' rows and not others', lines without their invoice, invoices without their lines,
+    and no cursor: the next run merges, and the copy equals the sandbox, nothing doubled, no
+    orphan line left (those of invoices Sage has deleted meanwhile included)."""
+    kind, where = destination
+    target, _, dataset = where.partition("#")
+    dataset = dataset or "books"
+    query, run_sql = _query_for(kind, target), _sql_for(kind, target)
+    with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
+        seed(sandbox, 2_000)
+        client = sandbox.client()
+        resources = ["contacts", "products", "sales_invoices"]
+        sync(client, to=target, businesses="all", dataset=dataset, resources=resources,
+             progress=False)  # fmt: skip
+        staging = query("SELECT schema_name FROM information_schema.schemata "
+                        "WHERE schema_name LIKE %s", f"{dataset}_staging%")  # fmt: skip
+        assert staging == [], "a first sync into an empty copy merged instead of appending"
+        assert compare(sandbox, query, dataset) >= 2_000
+
+        invoices = sorted(r[0] for r in query(
+            f"SELECT id FROM {dataset}.sales_invoices WHERE business_id = %s", "biz-a"))  # fmt: skip
+        no_parent, no_lines = invoices[: len(invoices) // 2], invoices[len(invoices) // 2 :]
+        quoted = ", ".join(f"'{rid}'" for rid in no_parent)
+        run_sql(f"DELETE FROM {dataset}.sales_invoices WHERE business_id = 'biz-a' "
+                f"AND id IN ({quoted})")  # fmt: skip
+        quoted = ", ".join(f"'{rid}'" for rid in no_lines[:50])
+        run_sql(f"DELETE FROM {dataset}.sales_invoices__invoice_lines WHERE business_id = "
+                f"'biz-a' AND parent_id IN ({quoted})")  # fmt: skip
+        run_sql(f"DELETE FROM {dataset}.products WHERE business_id = 'biz-a'")  # lines stay
+        run_sql(f"DELETE FROM {dataset}._sage_sync_cursors")  # the kill came before the commit
+        for rid in no_parent[:10]:  # gone from Sage while only their lines are in the copy
+            sandbox.delete_record("sales_invoices", rid, "biz-a")
+
+        again = sync(client, to=target, businesses="all", dataset=dataset, resources=resources,
+                     progress=False)  # fmt: skip
+        assert again.records >= 2_000 - 10
+        assert compare(sandbox, query, dataset) >= 2_000 - 10
+        orphans = query(f"SELECT count(*) FROM {dataset}.sales_invoices__invoice_lines l WHERE "
+                        f"NOT EXISTS (SELECT 1 FROM {dataset}.sales_invoices i WHERE "
+                        "i.business_id = l.business_id AND i.id = l.parent_id)")  # fmt: skip
+        assert orphans == [(0,)]
+
+
+def test_kill_9_while_an_append_commits_then_a_restart_doubles_nothing(postgres: str) -> None:
+    """A first sync into PostgreSQL killed with SIGKILL as soon as its append's first rows are
+    committed (other tables' files still loading, no cursor written), then the same command
+    again: the copy equals the sandbox, not a row doubled."""
+    dataset = f"books_{os.getpid()}_{int(time.time() * 1000) % 10**6}"
+    query = _query_for("postgres", postgres)
+    with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
+        seed(sandbox, 12_000)
+        command = _first_sync_command(postgres, dataset)
+        env = _cli_env(sandbox)
+        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        stored: list[tuple[Any, ...]] = []
+        deadline = time.monotonic() + 120
+        while not stored and time.monotonic() < deadline and run.poll() is None:
+            try:
+                stored = query(f"SELECT 1 FROM {dataset}.sales_invoices__invoice_lines "
+                               f"UNION ALL SELECT 1 FROM {dataset}.contacts LIMIT 1")  # fmt: skip
+            except Exception:  # noqa: BLE001  (not created yet)
+                time.sleep(0.005)
+        assert run.poll() is None, "the sync ended before it could be killed in its append"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        assert query(f"SELECT count(*) FROM {dataset}._sage_sync_cursors") == [(0,)]
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert compare(sandbox, query, dataset) >= 12_000
+
+
+def test_a_business_named_twice_in_one_first_sync_is_stored_once(tmp_path: Path) -> None:
+    """Both readings of a business named twice come in one load: merged, so each record is one
+    row (appending both would double every record of a first sync)."""
+    target = str(tmp_path / "twice.duckdb")
+    with SageSandbox(businesses=("biz-a", "biz-b")) as sandbox:
+        seed(sandbox, 400)
+        sync(sandbox.client(), to=target, businesses=["biz-a", "biz-b", "biz-a"],
+             resources=["contacts", "sales_invoices"], progress=False)  # fmt: skip
+        assert compare(sandbox, _query_for("duckdb", target)) >= 300  # no products synced

@@ -16,6 +16,17 @@ child table is merged on (business_id, parent_id): a record changed or deleted s
 child tables a tombstone row (``_sage_row`` "-", flagged deleted), so its old child rows go
 before its new ones come (not on a first sync, where there are none). ``_sage_seq`` orders the
 rows of one load, so when a record comes twice the last one read wins.
+
+A first read of a table that the database holds nothing of for any business of the load
+(``_Pass.fresh``: no row of the business in the table or its child tables, no cursor) is loaded
+with a plain ``append``: dlt then skips its staging tables and the delete-insert SQL (for 9
+tables, dlt's fixed cost 0.29 s instead of 0.37 s, measured with 10-row tables). It is safe
+because the load holds the destination's lock (``Destination.locked``), nothing can be deleted or tombstoned from an empty copy, and a record
+Sage lists twice (pages shifting under the read) is kept once, as first read: a change made
+meanwhile is after the poll's start, so the next run's window reads it again. A run killed
+mid-load leaves some tables' rows (an append commits file by file, children maybe before their
+parents): the next run sees rows, so it merges, and the ids it holds anything of include the
+child tables' parent ids, so orphan child rows get their tombstones like any others.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +80,14 @@ class _Pass:
         self.new_cursor: _cursors.Cursor | None = None
         self.loaded = 0
         self.child_tables: list[str] = []  # this table's child tables the database holds
+        self.append = False  # set by ``load``: every business of the load is fresh in this table
+
+    @property
+    def fresh(self) -> bool:
+        """Whether this pass reads everything into a copy holding nothing of this business in
+        this table (its child tables included): then it writes no deletion and no tombstone."""
+        incremental = self.cursor is not None and self.table.strategy != "full"
+        return not incremental and self.existing is not None and not self.existing
 
     def least_requests(self) -> int:
         """The fewest requests this table's pass can take: one page of changes (or of
@@ -117,18 +136,8 @@ class _Pass:
         return self.existing is None or str(row["id"]) in self.existing
 
     def _marked(self, rows: Flattener) -> Iterator[Any]:
-        import dlt
-
         for name, table in rows.tables():
-            child = name != self.table.resource
-            hints = dlt.mark.make_hints(
-                table_name=name,
-                write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                primary_key=CHILD_KEY if child else ("business_id", "id"),
-                merge_key=PARENT_KEY if child else None,
-                columns=BOOKKEEPING_COLUMNS,
-            )
-            yield dlt.mark.with_hints(table, hints, create_table_variant=True)
+            yield marked(name, table, self.table.resource, append=self.append)
 
     def _rows(self) -> Iterator[_Row]:
         """Sage's records, each with where it is from (for errors), and deletions (no where)."""
@@ -144,6 +153,8 @@ class _Pass:
             feed.saw(page)
             for raw in page.items:
                 record_id = raw.get("id")
+                if self.append and str(record_id) in seen:
+                    continue  # appended once: a change meanwhile is in the next run's window
                 where = f"{resource} {record_id} of business {business}"
                 seen.add(str(record_id))
                 yield self._numbered(raw, where)
@@ -208,6 +219,23 @@ class _Pass:
         return {"business_id": self.sync.business, "id": record_id, DELETED: True}, None
 
 
+def marked(name: str, table: Any, resource: str, *, append: bool) -> Any:
+    """An Arrow table of ``resource``'s table or of one of its child tables (``name``) as dlt
+    loads it: appended, or merged on its keys (a child table's rows by their parent's)."""
+    import dlt
+
+    child = name != resource
+    merged: Any = {"disposition": "merge", "strategy": "delete-insert"}  # a TypedDict of dlt's
+    hints = dlt.mark.make_hints(
+        table_name=name,
+        write_disposition="append" if append else merged,
+        primary_key=CHILD_KEY if child else ("business_id", "id"),
+        merge_key=PARENT_KEY if child else None,
+        columns=BOOKKEEPING_COLUMNS,
+    )
+    return dlt.mark.with_hints(table, hints, create_table_variant=True)
+
+
 class BusinessSync:
     """Sync one business into the destination (``run()``)."""
 
@@ -240,12 +268,21 @@ class BusinessSync:
     def progress(self, resource: str) -> None:
         self._on_progress(self, resource)
 
-    def _existing_ids(self, sql: Any, table: Table, stored: set[str]) -> set[str]:
-        if table.resource not in stored:  # not created yet: nothing stored
-            return set()
-        name = sql.make_qualified_table_name(table.resource)
-        rows = sql.execute_sql(f"SELECT id FROM {name} WHERE business_id = %s", self.business)
-        return {str(row[0]) for row in rows or []}
+    def _existing_ids(self, sql: Any, table: Table, stored: set[str], children: list[str]
+                      ) -> set[str]:  # fmt: skip
+        """The ids of the records the database holds anything of for this business: its rows,
+        and the parents of its child rows (a killed append can leave lines without their
+        invoice: those get tombstones, or a deletion when Sage no longer has the invoice)."""
+        ids: set[str] = set()
+        for name, column in [(table.resource, "id"), *((c, "parent_id") for c in children)]:
+            if name not in stored:  # not created yet: nothing stored
+                continue
+            qualified = sql.make_qualified_table_name(name)
+            rows = sql.execute_sql(
+                f"SELECT DISTINCT {column} FROM {qualified} WHERE business_id = %s", self.business
+            )
+            ids.update(str(row[0]) for row in rows or [])
+        return ids
 
     @staticmethod
     def _stored_tables(sql: Any) -> set[str]:
@@ -268,15 +305,14 @@ class BusinessSync:
         self.passes = []
         for table in self.tables:
             cursor = cursors.get(table.resource)
+            children = sorted(name for name in stored if name.startswith(f"{table.resource}__"))
             existing = (
-                self._existing_ids(sql, table, stored)
+                self._existing_ids(sql, table, stored, children)
                 if self._needs_listing(table, cursor)
                 else None
             )
             one = _Pass(self, table, cursor, existing)
-            one.child_tables = sorted(
-                name for name in stored if name.startswith(f"{table.resource}__")
-            )
+            one.child_tables = children
             self.passes.append(one)
 
     def require_quota(self) -> None:
@@ -288,19 +324,43 @@ class BusinessSync:
         )
 
     def resources(self) -> list[Any]:
-        import dlt
-
-        resource: Any = dlt.resource  # its overloads do not take our hint dicts as typed
-        tag = short_hash(self.business)  # resource names are unique in a load of several
-        return [resource(p.items(), name=f"{p.table.resource}_{tag}") for p in self.passes]
+        return [resource_of(p.items(), self.business, p.table.resource) for p in self.passes]
 
     def cursors(self) -> list[_cursors.Cursor]:
         self.result.tables = {p.table.resource: p.loaded for p in self.passes}
         return [p.new_cursor for p in self.passes if p.new_cursor is not None]
 
 
+def resource_of(items: Iterable[Any], business: str, resource: str) -> Any:
+    """The dlt resource of one (business, table): names unique in a load of several."""
+    import dlt
+
+    make: Any = dlt.resource  # its overloads do not take our hint dicts as typed
+    return make(items, name=f"{resource}_{short_hash(business)}")
+
+
+def new_pipeline(destination: Destination, credentials: Any, names: str, workdir: str) -> Any:
+    """The dlt pipeline of one load (its working files in ``workdir``, removed after).
+
+    dlt's own state is neither written to the destination nor read back
+    (``restore_from_destination`` off): the sync never uses it (its cursors are its own
+    table, committed after the load), and each load wrote a ``_dlt_pipeline_state`` row, one
+    more table in every load: ~0.08 s of dlt's ~0.45 s floor. (The steps are run one by one,
+    never ``run()``, so nothing was restored from it anyway.)"""
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name=f"sage_{names}",
+        destination=destination.factory(credentials, names),
+        dataset_name=destination.dataset,
+        pipelines_dir=workdir,
+    )
+    pipeline.config.restore_from_destination = False
+    return pipeline
+
+
 def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
-    """Sync several businesses in one dlt load (its fixed cost, ~1 s, paid once), then commit
+    """Sync several businesses in one dlt load (its fixed cost, ~0.4 s, paid once), then commit
     their cursors in one transaction. A run killed before the commit leaves every cursor where
     it was: the next run reads those windows again, and the merge makes that harmless."""
     import time
@@ -313,17 +373,10 @@ def load(runs: list[BusinessSync], destination: Destination, credentials: Any) -
 
 
 def _load_locked(runs: list[BusinessSync], destination: Destination, credentials: Any) -> None:
-    import dlt
-
     names = short_hash(",".join(sorted(r.business for r in runs)))
     workdir = tempfile.mkdtemp(prefix="sage-sync-")
     try:
-        pipeline = dlt.pipeline(
-            pipeline_name=f"sage_{names}",
-            destination=destination.factory(credentials, names),
-            dataset_name=destination.dataset,
-            pipelines_dir=workdir,
-        )
+        pipeline = new_pipeline(destination, credentials, names, workdir)
         try:
             with pipeline.sql_client() as sql:
                 for run in runs:
@@ -334,7 +387,9 @@ def _load_locked(runs: list[BusinessSync], destination: Destination, credentials
             raise DestinationError(f"cannot read the sync's state in {destination}: {exc}") from exc
         for run in runs:
             run.require_quota()
-        _load(pipeline, [r for run in runs for r in run.resources()], runs, destination)
+        _choose_append(runs)
+        businesses = ", ".join(r.business for r in runs)
+        steps(pipeline, [r for run in runs for r in run.resources()], destination, businesses)
         for run in runs:
             run.checkpoint()  # a worker that lost its lease does not move the cursors
         done = [cursor for run in runs for cursor in run.cursors()]
@@ -352,9 +407,25 @@ def _load_locked(runs: list[BusinessSync], destination: Destination, credentials
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destination: Destination
+def _choose_append(runs: list[BusinessSync]) -> None:
+    """A table is appended to when every business of the load is fresh in it: dlt takes one
+    write disposition per table and load, so one business already stored makes it a merge
+    (for all of them: a merge of a fresh business's rows is merely slower). A business named
+    twice in one load reads its records twice: merged, never appended."""
+    distinct = len({run.business for run in runs}) == len(runs)
+    by_table: dict[str, list[_Pass]] = {}
+    for run in runs:
+        for one in run.passes:
+            by_table.setdefault(one.table.resource, []).append(one)
+    for passes in by_table.values():
+        append = distinct and all(one.fresh for one in passes)
+        for one in passes:
+            one.append = append
+
+
+def steps(pipeline: Any, resources: list[Any], destination: Destination, businesses: str
           ) -> None:  # fmt: skip
-    """Extract, normalize and load; a load that fails on a table another worker created at the
+    """dlt's steps: extract, normalize and load; a load that fails on a table another worker created at the
     same moment is tried again (dlt then sees the table and only adds what is missing)."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -374,7 +445,6 @@ def _load(pipeline: Any, resources: list[Any], runs: list[BusinessSync], destina
             if isinstance(_cause(exc), KeyboardInterrupt):
                 raise KeyboardInterrupt from None
             if attempt == 2:
-                businesses = ", ".join(r.business for r in runs)
                 raise DestinationError(
                     f"loading business {businesses} into {destination} failed: {exc.exception}"
                 ) from exc

@@ -163,7 +163,7 @@ def shaped(raw: dict[str, Any], shape: Shape, business: str, where: str) -> dict
     ``datetime``, its business id set; a record without an id is refused."""
     from ._arrow import Flattener
 
-    rows = Flattener("_")
+    rows = Flattener("_", checked=True)
     rows.add(raw, shape, where, {"business_id": business})
     return rows.rows["_"][0]
 
