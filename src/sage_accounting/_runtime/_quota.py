@@ -319,6 +319,40 @@ class _Wait:
     limit: LimitName
 
 
+class _AsksOfDay:
+    """The ``Ask`` of each (scope, business) a ledger has counted for today, under its limits
+    and lease: valid while the clock reads a time of that UTC day (a microsecond short of its
+    end, so that rounding a timestamp to a date can never disagree) and the ledger's limits and
+    lease are the ones they were made with; a ledger makes a fresh one otherwise."""
+
+    MAX_ASKS = 4096  # businesses remembered for a day (more are made again when asked)
+
+    def __init__(
+        self,
+        now: float,
+        limits: QuotaLimits,
+        lease: float,
+        day_of: Callable[[float], tuple[str, float]],
+    ) -> None:
+        self.date, self.ends = day_of(now)
+        self.starts = self.ends - DAY  # UTC days have no DST: always 86,400 s long
+        self.limits, self.lease = limits, lease
+        self.asks: dict[tuple[str, str], tuple[Ask, tuple[LimitName, ...]]] = {}
+
+    def holds(self, now: float, limits: QuotaLimits, lease: float) -> bool:
+        return (
+            self.starts <= now < self.ends - 1e-6 and limits is self.limits and lease == self.lease
+        )
+
+    def remember(
+        self, key: tuple[str, str], made: tuple[Ask, tuple[LimitName, ...]]
+    ) -> tuple[Ask, tuple[LimitName, ...]]:
+        if len(self.asks) >= self.MAX_ASKS:
+            self.asks.clear()
+        self.asks[key] = made
+        return made
+
+
 class Quota:
     """The ledger a client counts against: limits, a backend, and what to do when full.
 
@@ -347,6 +381,7 @@ class Quota:
         self.max_wait = max_wait
         self.slot_lease = slot_lease
         self.clock = clock
+        self._asks_of_day: _AsksOfDay | None = None  # made on the first call, on its clock
 
     def __repr__(self) -> str:
         return f"Quota({self.backend!r}, {self.limits!r}, on_limit={self.on_limit!r})"
@@ -360,8 +395,19 @@ class Quota:
         return today.isoformat(), midnight.timestamp()
 
     def _ask(self, scope: str, business: str, now: float) -> tuple[Ask, tuple[LimitName, ...]]:
-        """The call's ``Ask`` (every limit enforced) and the names of its counters, in order."""
-        limits, today = self.limits, self._day(now)[0]
+        """The call's ``Ask`` (every limit enforced) and the names of its counters, in order.
+        Every request asks this twice (admission, settling) and it changes only with the UTC day
+        or the limits: each is made once per day, business and limits (``_AsksOfDay``)."""
+        day = self._asks_of_day
+        if day is None or not day.holds(now, self.limits, self.slot_lease):
+            day = self._asks_of_day = _AsksOfDay(now, self.limits, self.slot_lease, self._day)
+        made = day.asks.get((scope, business))
+        if made is None:
+            made = day.remember((scope, business), self._make_ask(scope, business, day.date))
+        return made
+
+    def _make_ask(self, scope: str, business: str, today: str) -> tuple[Ask, tuple[LimitName, ...]]:
+        limits = self.limits
         counters: list[Counter] = []
         names: list[LimitName] = []
         for name, limit, key in (
