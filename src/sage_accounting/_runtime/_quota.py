@@ -27,6 +27,9 @@ in one atomic step and one round trip (a Lua script, a transaction), and settles
 A client meets its ledger through a request hook, ``QuotaHook`` (a ``HoldingHook``, see
 ``_hooks``): its hold is the admission (waiting in sleep steps), its token the ``Ticket``, its
 settling the one step after the answer; the client's constructor installs it, first in the plan.
+A shared backend is asked in ``Call`` steps (blocking: a worker thread on the async client);
+this process's (``local``, no I/O) is asked inline, where the client would have called it anyway,
+without a step's round trip through the plan on every request.
 """
 
 from __future__ import annotations
@@ -465,7 +468,11 @@ class Quota:
         """A sub-plan: the ticket for one call, waiting (sleep steps) or raising as configured."""
         waited = 0.0
         while True:
-            decision = yield quota_io(self, self.try_admit, scope, business)
+            decision = (
+                self.try_admit(scope, business)  # no I/O: done here, in the caller's thread
+                if self.backend.local
+                else (yield quota_io(self, self.try_admit, scope, business))
+            )
             if isinstance(decision, Ticket):
                 return decision
             if self.on_limit == "raise" or waited + decision.seconds > self.max_wait:
@@ -583,6 +590,9 @@ class QuotaHook(HoldingHook[Ticket]):
         token: Ticket,
         outcome: httpx.Response | httpx.TransportError,
     ) -> Hold[None]:
+        if self.quota.backend.local:  # no I/O: settled here, as the client would have called it
+            self.quota.settle(token, outcome)
+            return
         yield quota_io(self.quota, self.quota.settle, token, outcome)
 
     def release(self, request: PreparedRequest, token: Ticket, error: BaseException) -> None:
