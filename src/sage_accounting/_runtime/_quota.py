@@ -35,8 +35,8 @@ without a step's round trip through the plan on every request.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
-import secrets
 import threading
 import time
 from collections import deque
@@ -178,6 +178,11 @@ class QuotaBackend(Protocol):
     def read(self, ask: Ask, now: float) -> Reading: ...
 
 
+# A memory slot's name need only differ from every other one in this process: a count (one for
+# every MemoryBackend), not os.urandom, a system call on every request.
+_SLOT_NAMES = itertools.count(1)
+
+
 class MemoryBackend:
     """The counts in this process (under one lock), shared by every client in it."""
 
@@ -228,7 +233,7 @@ class MemoryBackend:
                 slots = self._live_slots(ask.slots.key, now)
                 if len(slots) >= ask.slots.limit:
                     return Verdict(full="slots")
-                slot = secrets.token_hex(8)
+                slot = f"{next(_SLOT_NAMES):x}"
                 slots[slot] = now + ask.slots.lease
             for counter in ask.counters:
                 self._add(counter, 1, now)
