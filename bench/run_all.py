@@ -21,6 +21,7 @@ import bench_parse  # noqa: E402
 import bench_quota  # noqa: E402
 import bench_real_pages  # noqa: E402
 import bench_real_publication  # noqa: E402
+import bench_send_path  # noqa: E402
 import bench_sync  # noqa: E402
 
 if __name__ == "__main__":
@@ -29,6 +30,7 @@ if __name__ == "__main__":
         bench_parse,
         bench_real_pages,
         bench_overhead,
+        bench_send_path,
         bench_hooks,
         bench_async_list,
         bench_changes,

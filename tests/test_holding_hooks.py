@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Generator
 from typing import Any
 
 import httpx
@@ -221,4 +222,38 @@ def test_the_quota_hook_given_to_with_hooks_takes_that_place_once(fake_sage: Any
     assert client.quota.business_rate.used == 1  # counted once per attempt, not twice
     with pytest.raises(ArgumentValueError, match="quota_hook"):
         reordered.with_hooks(client.quota_hook)
+    client.close()
+
+
+class _CountedPlan(Generator[Any, Any, int]):
+    """A sub-plan that is a Generator without being a generator function's (no steps)."""
+
+    def send(self, value: Any) -> Any:
+        raise StopIteration(7)
+
+    def throw(self, *args: Any, **kwargs: Any) -> Any:
+        raise args[0] if isinstance(args[0], BaseException) else args[0]()
+
+
+class _ClassPlanned(HoldingHook[int]):
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+
+    def hold(self, request: PreparedRequest, *, retry: int) -> Hold[int]:
+        return _CountedPlan()
+
+    def release(self, request: PreparedRequest, token: int, error: BaseException) -> None:
+        self.tokens.append(token)
+
+    def settle(self, request: PreparedRequest, token: int, outcome: Any) -> Hold[None]:
+        self.tokens.append(token)
+        return
+        yield
+
+
+def test_a_hold_may_be_any_generator_not_only_a_generator_functions(fake_sage: Any) -> None:
+    hook = _ClassPlanned()
+    client = SageAccounting(access_token=token_of(fake_sage), base_url=fake_sage.base_url)
+    client.with_hooks(hook).user.get()
+    assert hook.tokens == [7]  # held with the plan's value, settled with it
     client.close()

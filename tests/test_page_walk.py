@@ -179,3 +179,46 @@ async def test_a_forged_cursor_cannot_send_the_token_elsewhere() -> None:
         result, is_error = await _runner_call(_answer(pages, seen), {"cursor": cursor})
         assert is_error, (forged, result)
     assert seen == []
+
+
+def _records(ids: list[str]) -> Any:
+    from sage_accounting._runtime._envelope import parse_page
+
+    response = httpx.Response(
+        200,
+        content=_page(1, ids, total=len(ids), next_=None),
+        request=httpx.Request("GET", f"{BASE}/contacts"),
+    )
+    from sage_accounting.models import Contact
+
+    return parse_page(response, Contact)
+
+
+def test_a_walk_tells_a_repeated_page_whatever_the_facts_of_the_page_before() -> None:
+    from sage_accounting._runtime import PageWalk
+
+    last = _records(["a", "b"])  # complete: no $next, $total reached
+    walk = PageWalk(BASE, f"{BASE}/contacts")
+    assert walk.is_new(last)
+    assert walk.is_new(last) is False  # asked again although the walk had ended: a repeat
+    assert walk.is_new(_records(["c"]))
+    again = PageWalk(BASE, f"{BASE}/contacts")
+    assert again.is_new(last)
+    assert again.next(last) is None and again.point() is None
+
+
+def test_a_walk_point_carries_the_last_pages_digest_into_the_resumed_walk() -> None:
+    from sage_accounting._runtime import PageWalk
+    from sage_accounting._runtime._page import Page
+
+    first = _records(["a", "b"])
+    more = Page(first.items, total=4, page=1, items_per_page=2, next=None, back=None)
+    walk = PageWalk(BASE, f"{BASE}/contacts?items_per_page=2")
+    assert walk.is_new(more)
+    assert walk.next(more) == f"{BASE}/contacts?items_per_page=2&page=2"
+    point = walk.point()
+    assert point is not None and point.seen_items == 2
+    resumed = PageWalk.resume(BASE, point)
+    assert resumed.is_new(more) is False  # the same page again, told by its digest
+    other = PageWalk.resume(BASE, point)
+    assert other.is_new(_records(["c", "d"]))

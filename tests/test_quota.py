@@ -260,3 +260,54 @@ async def test_the_async_clients_quota_is_awaited_without_blocking_its_loop() ->
         assert status.business_rate.used == 1 and status.business_rate.remaining == 4
         assert status.business_day.used == 1 and status.business_day.remaining == 8
         assert ticks >= 10  # the loop ran on while the ledger was read (0.3 s)
+
+
+def _at(when: str) -> float:
+    return dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC).timestamp()
+
+
+def test_a_days_total_starts_again_at_midnight_utc_on_the_ledgers_clock() -> None:
+    now = [_at("2026-03-01T23:59:59.999")]
+    quota = Quota(
+        MemoryBackend(),
+        QuotaLimits(None, None, None, business_per_day=2),
+        on_limit="raise",
+        clock=lambda: now[0],
+    )
+    for _ in range(2):
+        assert quota.try_admit("app", "biz") is not None
+    with pytest.raises(DailyQuotaExceededError) as caught:
+        quota.try_admit("app", "biz")
+    assert caught.value.resets_at == dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    now[0] = _at("2026-03-02T00:00:00.001")  # the next UTC day: a fresh total
+    for _ in range(2):
+        quota.try_admit("app", "biz")
+    with pytest.raises(DailyQuotaExceededError) as caught:
+        quota.try_admit("app", "biz")
+    assert caught.value.resets_at == dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+    now[0] = _at("2026-03-01T12:00:00")  # a clock set back: that day's count again, still full
+    with pytest.raises(DailyQuotaExceededError):
+        quota.try_admit("app", "biz")
+    assert quota.try_admit("app", "another business") is not None  # counted per business
+
+
+def test_limits_changed_on_a_ledger_apply_from_its_next_call() -> None:
+    quota = Quota(
+        MemoryBackend(), QuotaLimits(None, None, None, business_per_day=1), on_limit="raise"
+    )
+    quota.try_admit("app", "biz")
+    with pytest.raises(DailyQuotaExceededError):
+        quota.try_admit("app", "biz")
+    quota.limits = QuotaLimits(None, None, None, business_per_day=3)
+    quota.try_admit("app", "biz")
+    quota.try_admit("app", "biz")
+    with pytest.raises(DailyQuotaExceededError):
+        quota.try_admit("app", "biz")
+    quota.limits = QuotaLimits(
+        in_flight=1, app_per_day=None, business_rate=None, business_per_day=None
+    )
+    ticket = quota.try_admit("app", "biz")
+    assert quota.status("app", "biz", "biz").in_flight.used == 1
+    assert quota.try_admit("app", "biz").limit == "in_flight"  # type: ignore[union-attr]
+    quota.release(ticket)  # type: ignore[arg-type]
+    assert quota.status("app", "biz", "biz").in_flight.used == 0

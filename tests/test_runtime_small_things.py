@@ -337,3 +337,30 @@ def test_streaming_never_follows_a_redirect(make_client: Callable[..., Any]) -> 
         with client.attachments.with_streaming_response.get_file("a1"):
             pytest.fail("the block must not run")
     assert len(recorder.requests) == 1
+
+
+def test_debug_lines_quote_the_request_id_sage_sent(
+    make_client: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {**echo_business(request), "x-request-id": "req-77"}
+        return httpx.Response(200, json={"id": "c1"}, headers=headers)
+
+    client, _ = make_client(handler, business_id="biz-9")
+    caplog.set_level(logging.DEBUG, logger="sage_accounting")
+    client.contacts.get("c1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "sage_accounting"]
+    assert any("GET /contacts/c1 -> 200" in x and "request id req-77" in x for x in lines)
+
+
+def test_a_request_for_another_page_keeps_every_other_field(
+    make_client: Callable[..., Any],
+) -> None:
+    import dataclasses
+
+    client, _ = make_client(lambda request: httpx.Response(200, json={}), business_id="biz-9")
+    request = client.contacts.list(search="acme", extra_headers={"X-Trace": "1"})._request
+    other = request.with_url(request.url + "&page=2")
+    assert other is not request and other.url == request.url + "&page=2"
+    assert dataclasses.replace(other, url=request.url) == request
+    assert request.url.endswith("items_per_page=200")  # the original is left as it was

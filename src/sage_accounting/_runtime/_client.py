@@ -400,12 +400,11 @@ class _BaseClient(Generic[H]):
                 raise
             error: errors.SageError
             if isinstance(outcome, httpx.TransportError):
-                self._log(request, type(outcome).__name__, started, attempt, None)
+                self._log(request, type(outcome).__name__, started, attempt)
                 error = self._connection_error(request, outcome)
             else:
                 answer = outcome
-                request_id = request_id_of(answer.headers)
-                self._log(request, answer.status_code, started, attempt, request_id)
+                self._log(request, answer.status_code, started, attempt, answer)
                 try:  # every hook hears of each answer, the 401 replayed below included
                     _tell_each([h.after_response for h in self._chain], request, answer)
                     replay = self._may_replay(answer, replayed)
@@ -476,13 +475,12 @@ class _BaseClient(Generic[H]):
     def _check_response(self, request: PreparedRequest, response: httpx.Response) -> None:
         """Raise for a status that is not a success (redirects included: they are never
         followed) or an answer about another business (the hooks have seen it)."""
-        request_id = request_id_of(response.headers)
         if response.status_code >= 300:
             raise errors.status_error(
                 status_code=response.status_code,
                 method=request.method,
                 path=request.path,
-                request_id=request_id,
+                request_id=request_id_of(response.headers),
                 business_id=request.business_id,
                 body=_error_body(response),
                 access_hint=request.operation.access_hint(),
@@ -551,9 +549,9 @@ class _BaseClient(Generic[H]):
         status: int | str,
         started: float,
         attempt: int,
-        request_id: str | None,
+        answer: httpx.Response | None = None,
     ) -> None:
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(logging.DEBUG):  # the request id looked up only to be logged
             # The path and the page number only: never the headers (the token) or other query.
             log.debug(
                 "%s %s -> %s in %.0f ms (business %s, page %s, retries %d, request id %s)",
@@ -564,7 +562,7 @@ class _BaseClient(Generic[H]):
                 request.business_id or "lead",
                 "-" if request.page is None else request.page,
                 attempt,
-                request_id or "-",
+                (request_id_of(answer.headers) if answer is not None else None) or "-",
             )
 
     def _connection_error(

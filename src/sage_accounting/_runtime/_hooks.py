@@ -45,6 +45,7 @@ serves both.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from types import GeneratorType
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import httpx
@@ -128,7 +129,9 @@ def hook_steps(hook: HoldingHook[Any], plan: Hold[T]) -> Generator[Sleep | Call[
     """``plan``, a sub-plan of ``hook``'s, stepped through as ``yield from`` would (outcomes sent
     in, failures thrown in), refusing anything that is not a sub-plan of ``Sleep``/``Call``
     steps with an error naming the hook, before any of it is performed."""
-    if not isinstance(plan, Generator):
+    # A plain generator is told by its type (~15 ns) before the ABC's isinstance (~180 ns, twice
+    # a request), which any other Generator a hook hands back still passes.
+    if type(plan) is not GeneratorType and not isinstance(plan, Generator):
         raise ArgumentTypeError(
             "hooks",
             f"{type(hook).__name__}'s hold and settle must be generators (sub-plans that"

@@ -122,13 +122,18 @@ def _digest(signature: tuple[Any, ...]) -> str:
 
 
 class PageWalk:
-    """The walk's decisions, with no I/O: whether a page is new, and where the next one is."""
+    """The walk's decisions, with no I/O: whether a page is new, and where the next one is.
+
+    A page's signature (its items' ids) is taken only when something will compare it: a walk
+    whose page is its last (most lists are one page) keeps the page and signs it only if it is
+    asked about another page after all."""
 
     def __init__(self, base_url: str, first_url: str) -> None:
         self._base_url = base_url
         self._url: str | None = first_url
         self._seen_items = 0
         self._previous: tuple[Any, ...] | None = None
+        self._unsigned: Page[Any] | None = None  # the previous page, when not signed yet
         self._previous_digest: str | None = None  # a walk taken up again: its last page's
 
     @classmethod
@@ -138,23 +143,36 @@ class PageWalk:
         walk._seen_items, walk._previous_digest = point.seen_items, point.previous
         return walk
 
+    def _previous_signature(self) -> tuple[Any, ...] | None:
+        if self._unsigned is not None:
+            self._previous, self._unsigned = self._unsigned.signature(), None
+        return self._previous
+
     def is_new(self, page: Page[Any]) -> bool:
         """False for a page that repeats the previous one (Sage answers a page past the end with
         the last page again): the walk ends there."""
+        previous = self._previous_signature()
+        seen = self._seen_items + len(page.items)
+        if previous is None and self._previous_digest is None and not _goes_on(page, seen):
+            self._unsigned, self._seen_items = page, seen  # nothing to compare it with yet
+            return True
         signature = page.signature()
-        if signature == self._previous or (
+        if signature == previous or (
             self._previous_digest is not None and _digest(signature) == self._previous_digest
         ):
             return False
         self._previous, self._previous_digest = signature, None
-        self._seen_items += len(page.items)
+        self._seen_items = seen
         return True
 
     def point(self) -> WalkPoint | None:
         """Where to take the walk up again after ``next``; None once it has ended."""
-        if self._url is None or self._previous is None:
+        if self._url is None:
             return None
-        return WalkPoint(self._url, self._seen_items, _digest(self._previous))
+        previous = self._previous_signature()
+        return (
+            None if previous is None else WalkPoint(self._url, self._seen_items, _digest(previous))
+        )
 
     def next(self, page: Page[Any]) -> str | None:
         """The next page's URL, or None when ``page`` was the last; ``UntrustedURLError`` for a
@@ -162,6 +180,13 @@ class PageWalk:
         assert self._url is not None
         self._url = next_url(self._base_url, self._url, page, self._seen_items)
         return self._url
+
+
+def _goes_on(page: Page[Any], seen_items: int) -> bool:
+    """Whether ``next_url`` may find a page after ``page`` (``seen_items`` counted with it)."""
+    return bool(page.items) and (
+        bool(page.next) or (page.total is not None and seen_items < page.total)
+    )
 
 
 def page_of_body(response: httpx.Response, body: object) -> Page[Any]:

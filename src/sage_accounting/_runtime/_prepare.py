@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 import httpx
@@ -100,7 +100,13 @@ class PreparedRequest:
         return self.operation.method
 
     def with_url(self, url: str) -> PreparedRequest:
-        return replace(self, url=url)
+        """This request asking for ``url`` (each page of a walk), every other field as it is:
+        the fields copied as a whole, without ``dataclasses.replace``'s look at each (~2 us a
+        page); ``PreparedRequest`` has no ``__post_init__`` for ``replace`` to run."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.url = url
+        return copied
 
 
 def prepare(

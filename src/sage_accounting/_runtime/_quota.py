@@ -27,13 +27,16 @@ in one atomic step and one round trip (a Lua script, a transaction), and settles
 A client meets its ledger through a request hook, ``QuotaHook`` (a ``HoldingHook``, see
 ``_hooks``): its hold is the admission (waiting in sleep steps), its token the ``Ticket``, its
 settling the one step after the answer; the client's constructor installs it, first in the plan.
+A shared backend is asked in ``Call`` steps (blocking: a worker thread on the async client);
+this process's (``local``, no I/O) is asked inline, where the client would have called it anyway,
+without a step's round trip through the plan on every request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
-import secrets
 import threading
 import time
 from collections import deque
@@ -175,6 +178,11 @@ class QuotaBackend(Protocol):
     def read(self, ask: Ask, now: float) -> Reading: ...
 
 
+# A memory slot's name need only differ from every other one in this process: a count (one for
+# every MemoryBackend), not os.urandom, a system call on every request.
+_SLOT_NAMES = itertools.count(1)
+
+
 class MemoryBackend:
     """The counts in this process (under one lock), shared by every client in it."""
 
@@ -225,7 +233,7 @@ class MemoryBackend:
                 slots = self._live_slots(ask.slots.key, now)
                 if len(slots) >= ask.slots.limit:
                     return Verdict(full="slots")
-                slot = secrets.token_hex(8)
+                slot = f"{next(_SLOT_NAMES):x}"
                 slots[slot] = now + ask.slots.lease
             for counter in ask.counters:
                 self._add(counter, 1, now)
@@ -319,6 +327,40 @@ class _Wait:
     limit: LimitName
 
 
+class _AsksOfDay:
+    """The ``Ask`` of each (scope, business) a ledger has counted for today, under its limits
+    and lease: valid while the clock reads a time of that UTC day (a microsecond short of its
+    end, so that rounding a timestamp to a date can never disagree) and the ledger's limits and
+    lease are the ones they were made with; a ledger makes a fresh one otherwise."""
+
+    MAX_ASKS = 4096  # businesses remembered for a day (more are made again when asked)
+
+    def __init__(
+        self,
+        now: float,
+        limits: QuotaLimits,
+        lease: float,
+        day_of: Callable[[float], tuple[str, float]],
+    ) -> None:
+        self.date, self.ends = day_of(now)
+        self.starts = self.ends - DAY  # UTC days have no DST: always 86,400 s long
+        self.limits, self.lease = limits, lease
+        self.asks: dict[tuple[str, str], tuple[Ask, tuple[LimitName, ...]]] = {}
+
+    def holds(self, now: float, limits: QuotaLimits, lease: float) -> bool:
+        return (
+            self.starts <= now < self.ends - 1e-6 and limits is self.limits and lease == self.lease
+        )
+
+    def remember(
+        self, key: tuple[str, str], made: tuple[Ask, tuple[LimitName, ...]]
+    ) -> tuple[Ask, tuple[LimitName, ...]]:
+        if len(self.asks) >= self.MAX_ASKS:
+            self.asks.clear()
+        self.asks[key] = made
+        return made
+
+
 class Quota:
     """The ledger a client counts against: limits, a backend, and what to do when full.
 
@@ -347,6 +389,7 @@ class Quota:
         self.max_wait = max_wait
         self.slot_lease = slot_lease
         self.clock = clock
+        self._asks_of_day: _AsksOfDay | None = None  # made on the first call, on its clock
 
     def __repr__(self) -> str:
         return f"Quota({self.backend!r}, {self.limits!r}, on_limit={self.on_limit!r})"
@@ -360,8 +403,19 @@ class Quota:
         return today.isoformat(), midnight.timestamp()
 
     def _ask(self, scope: str, business: str, now: float) -> tuple[Ask, tuple[LimitName, ...]]:
-        """The call's ``Ask`` (every limit enforced) and the names of its counters, in order."""
-        limits, today = self.limits, self._day(now)[0]
+        """The call's ``Ask`` (every limit enforced) and the names of its counters, in order.
+        Every request asks this twice (admission, settling) and it changes only with the UTC day
+        or the limits: each is made once per day, business and limits (``_AsksOfDay``)."""
+        day = self._asks_of_day
+        if day is None or not day.holds(now, self.limits, self.slot_lease):
+            day = self._asks_of_day = _AsksOfDay(now, self.limits, self.slot_lease, self._day)
+        made = day.asks.get((scope, business))
+        if made is None:
+            made = day.remember((scope, business), self._make_ask(scope, business, day.date))
+        return made
+
+    def _make_ask(self, scope: str, business: str, today: str) -> tuple[Ask, tuple[LimitName, ...]]:
+        limits = self.limits
         counters: list[Counter] = []
         names: list[LimitName] = []
         for name, limit, key in (
@@ -419,7 +473,11 @@ class Quota:
         """A sub-plan: the ticket for one call, waiting (sleep steps) or raising as configured."""
         waited = 0.0
         while True:
-            decision = yield quota_io(self, self.try_admit, scope, business)
+            decision = (
+                self.try_admit(scope, business)  # no I/O: done here, in the caller's thread
+                if self.backend.local
+                else (yield quota_io(self, self.try_admit, scope, business))
+            )
             if isinstance(decision, Ticket):
                 return decision
             if self.on_limit == "raise" or waited + decision.seconds > self.max_wait:
@@ -537,6 +595,9 @@ class QuotaHook(HoldingHook[Ticket]):
         token: Ticket,
         outcome: httpx.Response | httpx.TransportError,
     ) -> Hold[None]:
+        if self.quota.backend.local:  # no I/O: settled here, as the client would have called it
+            self.quota.settle(token, outcome)
+            return
         yield quota_io(self.quota, self.quota.settle, token, outcome)
 
     def release(self, request: PreparedRequest, token: Ticket, error: BaseException) -> None:
