@@ -42,6 +42,7 @@ def never_called(request: httpx.Request) -> httpx.Response:
         ("https://api.accounting.sage.com:99999/v3.1", "port"),
         ("https://api.accounting.sage.com/v3.1/../v2", "dot segment"),
         ("https://api.accounting.sage.com/./v3.1", "dot segment"),
+        ("", "empty"),  # an empty setting is not Sage's production API
     ],
 )
 @pytest.mark.parametrize("client_class", [SageAccounting, AsyncSageAccounting])

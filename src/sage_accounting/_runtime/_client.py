@@ -174,6 +174,10 @@ class _BaseClient(Generic[H]):
             access_token = argument_or_env(access_token, _env.ACCESS_TOKEN)
         business_id = argument_or_env(business_id, _env.BUSINESS_ID)
         base_url_argument = "base_url" if base_url is not None else _env.BASE_URL
+        if base_url == "":  # an empty setting, never taken for Sage's production API
+            raise errors.ArgumentValueError(
+                "base_url", f"is empty: leave it out (None) for Sage's API, {DEFAULT_BASE_URL}"
+            )
         base_url = argument_or_env(base_url, _env.BASE_URL) or DEFAULT_BASE_URL
         check_base_url(base_url, base_url_argument)
         if (access_token is None) == (session is None):
