@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
+from .._runtime._errors import ArgumentValueError
 from .._runtime._redact import redact
 from .._runtime._tokens import TokenSet, TokenStoreError, parse_token_file
 from ._cipher import TokenCipher
@@ -56,9 +57,11 @@ class LeasedTokenStore:
         renew: bool = True,
     ) -> None:
         if not grant or not isinstance(grant, str):
-            raise ValueError("grant must be a non-empty str naming the grant (e.g. its user)")
+            raise ArgumentValueError(
+                "grant", "must be a non-empty str naming the grant (e.g. its user)"
+            )
         if lease <= 0:
-            raise ValueError("lease must be positive")
+            raise ArgumentValueError("lease", "must be positive")
         self.grant = grant
         self.lease = lease
         # How long lock() waits for another worker: a lease and then some (it may have died).

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
+from ._redis import client_at, where
 
 _TAKE = """
 local held = redis.call('GET', KEYS[1])
@@ -60,9 +59,7 @@ class RedisTokenStore(LeasedTokenStore):
     ) -> None:
         super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.url = url
-        options.setdefault("socket_timeout", 5.0)
-        options.setdefault("socket_connect_timeout", 5.0)
-        self._redis = redis.Redis.from_url(url, **options)
+        self._redis = client_at(url, options)
         self._key = f"{prefix}:{grant}"
         self._lock_key, self._fence_key = self._key + ":lock", self._key + ":fence"
         self._take_script = self._redis.register_script(_TAKE)
@@ -74,8 +71,7 @@ class RedisTokenStore(LeasedTokenStore):
         return f"RedisTokenStore({self._where()!r})"
 
     def _where(self) -> str:
-        host = self.url.split("@")[-1]  # never a password
-        return f"{host} {self._key}"
+        return f"{where(self._redis, self.url)} {self._key}"  # never a password
 
     def _take(self, owner: str, lease: float) -> int | None:
         fence = int(

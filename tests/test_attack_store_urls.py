@@ -1,0 +1,195 @@
+"""The shared stores' URLs as a careless user gives them (``agents mcp``/``sync`` ``--tokens``,
+``--quota``, ``--budgets``, and the classes of ``sage_accounting.scale``): a password never shown,
+wherever the URL puts it; a URL that names no shared store refused before serving, one line, the
+usage exit code; the Fernet key in SAGE_TOKENS_KEY checked the same way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sage_accounting import ArgumentValueError
+from sage_accounting.scale import (
+    RedisQuotaBackend,
+    RedisTokenStore,
+    SQLQuotaBackend,
+    SQLTokenStore,
+    TokenCipher,
+    quota_backend_at,
+)
+
+PASSWORD = "hunter2-secret"
+KEY_SHA256 = "0" * 64
+
+POLICY = f"""
+[businesses]
+"biz" = "Business"
+
+[audit]
+path = "audit.sqlite"
+
+[sage]
+client_id = "id"
+
+[agents.reader]
+name = "Reader"
+businesses = ["biz"]
+areas = {{ Contacts = "read" }}
+key_sha256 = "{KEY_SHA256}"
+"""
+
+
+def serve(tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> Any:
+    """``python -m sage_accounting.agents mcp --http`` with ``options``, as a user runs it."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return subprocess.run(
+        [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy),
+         "--http", "--port", "0", *options],
+        env={**os.environ, "SAGE_CLIENT_SECRET": "s", **(env or {})}, capture_output=True,
+        text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RedisTokenStore(f"redis://127.0.0.1:1/0?password={PASSWORD}", "g"),
+        lambda: RedisQuotaBackend(f"redis://127.0.0.1:1/0?password={PASSWORD}"),
+        lambda: RedisTokenStore(f"redis://user:{PASSWORD}@127.0.0.1:1/0", "g"),
+        lambda: SQLTokenStore(f"postgresql+psycopg://u@127.0.0.1:1/db?password={PASSWORD}", "g"),
+        lambda: SQLQuotaBackend(f"postgresql+psycopg://u@127.0.0.1:1/db?password={PASSWORD}"),
+    ],
+)
+def test_a_password_in_a_store_url_is_never_in_its_repr(make: Any) -> None:
+    """redis-py and libpq both take the password from the query (``?password=``) as well."""
+    shown = repr(make())
+    assert PASSWORD not in shown and "127.0.0.1:1" in shown, shown
+
+
+def test_a_redis_store_shows_the_database_it_uses() -> None:
+    """``?db=3`` is the database redis-py picks, whatever the path says: the one shown."""
+    assert "127.0.0.1:1/3" in repr(RedisQuotaBackend("redis://127.0.0.1:1/0?db=3"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:{PASSWORD}@127.0.0.1:notaport/0",
+        f"redis://:{PASSWORD}@[::1/0",
+        "redis://127.0.0.1:6379/0?socket_timeout=abc",
+        "redis://127.0.0.1:6379/notadb",  # redis-py: silently database 0
+        "redis://127.0.0.1:6379/1/2",  # redis-py: silently database 12
+        "redis://:pa/ss@127.0.0.1/0",  # a password with a / in it, not quoted
+    ],
+)
+def test_a_malformed_redis_url_is_an_argument_error_that_shows_no_password(url: str) -> None:
+    for make in (lambda: RedisTokenStore(url, "g"), lambda: RedisQuotaBackend(url)):
+        with pytest.raises(ArgumentValueError) as raised:
+            make()
+        assert PASSWORD not in str(raised.value) and "pa/ss" not in str(raised.value)
+        assert isinstance(raised.value, ValueError)  # as before
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory"])
+def test_an_in_memory_sqlite_database_is_refused_as_a_shared_store(url: str) -> None:
+    """Nothing shares it: not another server, not even this server's other threads (SQLAlchemy
+    gives each thread its own in-memory database, so the ledger's tables vanish)."""
+    with pytest.raises(ArgumentValueError, match="in memory"):
+        quota_backend_at(url, "--budgets")
+
+
+def test_an_in_memory_sqlite_ledger_is_what_it_would_be_per_thread() -> None:
+    """Why: the same backend object, on another thread, sees no tables at all (an engine
+    given is the caller's own choice, still taken)."""
+    from sqlalchemy import create_engine
+
+    backend = SQLQuotaBackend(engine=create_engine("sqlite://"))
+    backend._tables.ensure()
+    seen: list[int] = []
+
+    def count_tables() -> None:
+        with backend.engine.begin() as connection:
+            seen.append(connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar())
+
+    count_tables()
+    thread = threading.Thread(target=count_tables)
+    thread.start()
+    thread.join()
+    assert seen[0] > 0 and seen[1] == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "url"),
+    [
+        ("--tokens", f"redis://:{PASSWORD}@127.0.0.1:notaport/0"),
+        ("--quota", f"redis://:{PASSWORD}@[::1/0"),
+        ("--budgets", "redis://127.0.0.1:6379/0?socket_timeout=abc"),
+        ("--budgets", "sqlite://"),
+    ],
+)
+def test_a_malformed_store_url_is_one_usage_line_before_serving(
+    tmp_path: Path, option: str, url: str
+) -> None:
+    done = serve(tmp_path, option, url)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and f"Invalid value for {option}" in line, line
+    assert PASSWORD not in done.stderr and "serving MCP" not in done.stdout
+
+
+@pytest.mark.parametrize("key", ["not-a-fernet-key", "x" * 44])
+def test_a_wrong_fernet_key_is_one_usage_line_naming_its_variable(
+    tmp_path: Path, redis_url: str, key: str
+) -> None:
+    done = serve(tmp_path, "--tokens", redis_url, env={"SAGE_TOKENS_KEY": key})
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "SAGE_TOKENS_KEY" in line and "Traceback" not in done.stderr, line
+    assert key not in done.stderr
+
+
+def test_a_cipher_key_that_is_none_is_an_argument_error() -> None:
+    with pytest.raises(ArgumentValueError, match="generate_key"):
+        TokenCipher("not a key")
+    with pytest.raises(ArgumentValueError, match="at least one key"):
+        TokenCipher([])
+
+
+@pytest.fixture
+def redis_with_password(tmp_path: Path) -> Any:
+    """A Redis that asks for PASSWORD (the session's Redis asks for none)."""
+    import shutil
+
+    from servers import _wait_port, free_port, missing
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing("redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir",
+         str(tmp_path), "--requirepass", PASSWORD],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(port, process, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_an_empty_grant_behind_a_password_in_the_query_shows_no_password(
+    tmp_path: Path, redis_with_password: str
+) -> None:
+    """The store is reachable and empty: the message names it, not the password."""
+    done = serve(tmp_path, "--tokens", f"{redis_with_password}?password={PASSWORD}")
+    assert "holds no tokens" in done.stderr, done.stderr
+    assert PASSWORD not in done.stderr
