@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
-from ._errors import OutOfOrderError
+from ._errors import ArgumentValueError, OutOfOrderError
 from ._files import replacing
 from ._response import capturing, request_id_of
 
@@ -51,7 +51,9 @@ def filename_of(headers: httpx.Headers) -> str | None:
     if not name:
         return None
     name = os.path.basename(name.replace("\\", "/")).strip()
-    return name if name not in ("", ".", "..") else None
+    if name in ("", ".", "..") or not name.isprintable():  # a NUL: no file can have that name
+        return None
+    return name
 
 
 class _FileInfo:
@@ -95,8 +97,8 @@ class _FileInfo:
         if target.is_dir():
             name = self.filename
             if name is None:
-                raise ValueError(
-                    f"{target} is a directory and Sage sent no file name: give a file path"
+                raise ArgumentValueError(
+                    "path", f"{target} is a directory and Sage sent no file name: give a file path"
                 )
             target = target / name
         return target
