@@ -203,7 +203,7 @@ async def test_ctrl_c_during_a_refresh_leaves_the_grant_alive_for_the_next_serve
     process = subprocess.Popen(
         [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy",
          str(policy_on(fake_sage, tmp_path / "a")), "--http", "--port", "0", *shared(redis_url)],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -222,5 +222,5 @@ async def test_ctrl_c_during_a_refresh_leaves_the_grant_alive_for_the_next_serve
         async with http_session(url, READER_KEY) as session:
             again = await session.call_tool("contacts_list", {})
     counts = fake_sage.state.counts
-    assert counts["grant killed"] == 0, (error_of(again), counts, process.stderr.read()[-800:])
+    assert counts["grant killed"] == 0, (error_of(again), counts)
     assert not again.is_error

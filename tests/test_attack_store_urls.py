@@ -112,7 +112,7 @@ def test_an_in_memory_sqlite_ledger_is_what_it_would_be_per_thread() -> None:
 
     backend = SQLQuotaBackend(engine=create_engine("sqlite://"))
     backend._tables.ensure()
-    seen: list[int] = []
+    seen: list[Any] = []
 
     def count_tables() -> None:
         with backend.engine.begin() as connection:
