@@ -110,7 +110,7 @@ def test_an_empty_shared_store_says_how_to_fill_it(
 ) -> None:
     policy = policy_on(fake_sage, tmp_path / "p")
     done = CliRunner().invoke(mcp, ["--policy", str(policy), "--tokens", redis_url, "--grant", "x"])
-    assert done.exit_code == 1, done.output
+    assert done.exit_code == 3, done.output  # not logged in (cli/exit_codes.py)
     assert "holds no tokens for grant 'x'" in done.output and "--tokens-from-login" in done.output
 
 

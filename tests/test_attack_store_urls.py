@@ -193,3 +193,59 @@ def test_an_empty_grant_behind_a_password_in_the_query_shows_no_password(
     done = serve(tmp_path, "--tokens", f"{redis_with_password}?password={PASSWORD}")
     assert "holds no tokens" in done.stderr, done.stderr
     assert PASSWORD not in done.stderr
+
+
+@pytest.mark.parametrize("grant", ["", "  "])
+def test_a_blank_grant_is_a_usage_error_naming_the_grant_option(
+    tmp_path: Path, redis_url: str, grant: str
+) -> None:
+    done = serve(tmp_path, "--tokens", redis_url, "--grant", grant)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "Invalid value for '--grant'" in line, line
+
+
+def sync_on(tmp_path: Path, *options: str, secret: str | None = "s") -> Any:
+    """``sage-accounting sync`` on a machine that is not logged in (an app's id and secret)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
+    env.update(
+        SAGE_CONFIG_DIR=str(tmp_path / "config"),
+        SAGE_CLIENT_ID="id",
+        SAGE_REDIRECT_URI="http://127.0.0.1:8400/callback",
+    )
+    if secret is not None:
+        env["SAGE_CLIENT_SECRET"] = secret
+    return subprocess.run(
+        [sys.executable, "-m", "sage_accounting.cli", "sync", "--to",
+         str(tmp_path / "books.duckdb"), "--no-progress", *options],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_an_empty_shared_store_is_not_logged_in_for_mcp_and_sync(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Exit code 3, as cli/exit_codes.py has it for "not logged in", one line, for both."""
+    for done in (
+        serve(tmp_path, "--tokens", redis_url, "--grant", "x"),
+        sync_on(tmp_path, "--tokens", redis_url, "--grant", "x"),
+    ):
+        assert done.returncode == 3, done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith("error: ") and "holds no tokens for grant 'x'" in line, line
+
+
+def test_moving_a_login_that_is_not_there_is_not_logged_in(tmp_path: Path, redis_url: str) -> None:
+    done = sync_on(tmp_path, "--tokens", redis_url, "--grant", "x", "--tokens-from-login")
+    assert done.returncode == 3, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "not logged in here" in line, line
+
+
+def test_an_argument_named_like_a_secret_keeps_its_message(tmp_path: Path, redis_url: str) -> None:
+    """The one line said "client_secret: [REDACTED] required": the argument's name read as a
+    credential's label, and the word after it as the credential."""
+    done = sync_on(tmp_path, "--tokens", redis_url, "--grant", "x", secret=None)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "client_secret: is required: pass it or set SAGE_CLIENT_SECRET" in line, line
