@@ -249,3 +249,19 @@ def test_an_argument_named_like_a_secret_keeps_its_message(tmp_path: Path, redis
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "client_secret: is required: pass it or set SAGE_CLIENT_SECRET" in line, line
+
+
+def test_encrypted_tokens_read_without_a_key_say_so(tmp_path: Path, redis_url: str) -> None:
+    """They said "is not a token file (not JSON: Expecting value)"."""
+    import time
+
+    from sage_accounting import TokenSet
+
+    pair = TokenSet.from_response(
+        {"access_token": "a" * 40, "refresh_token": "r" * 40, "expires_in": 300}, time.time()
+    )
+    RedisTokenStore(redis_url, "books", cipher=TokenCipher(TokenCipher.generate_key())).save(pair)
+    done = serve(tmp_path, "--tokens", redis_url, "--grant", "books")
+    assert done.returncode == 3, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "encrypted" in line and "SAGE_TOKENS_KEY" in line, line
