@@ -265,3 +265,28 @@ def test_encrypted_tokens_read_without_a_key_say_so(tmp_path: Path, redis_url: s
     assert done.returncode == 3, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "encrypted" in line and "SAGE_TOKENS_KEY" in line, line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{PASSWORD}/x@127.0.0.1/db",  # a / in the password, not quoted
+        f"postgresql://u@127.0.0.1:notaport/db?password={PASSWORD}",
+        f"postgresql://u:{PASSWORD}@127.0.0.1:99999/db",
+    ],
+)
+def test_a_sync_destination_url_that_is_not_one_never_shows_its_password(
+    tmp_path: Path, url: str
+) -> None:
+    """urllib splits ``u:pw/x@host`` at the ``/``: the "host" is ``u``, the "port" the password,
+    and the message quoted both."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
+    env.update(SAGE_CONFIG_DIR=str(tmp_path / "config"), SAGE_ACCESS_TOKEN="t" * 20)
+    done = subprocess.run(
+        [sys.executable, "-m", "sage_accounting.cli", "sync", "--to", url, "-b", "b",
+         "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "is not a PostgreSQL URL" in line and PASSWORD not in line, line
