@@ -224,3 +224,41 @@ async def test_ctrl_c_during_a_refresh_leaves_the_grant_alive_for_the_next_serve
     counts = fake_sage.state.counts
     assert counts["grant killed"] == 0, (error_of(again), counts)
     assert not again.is_error
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_two_servers_on_a_database_refresh_once_and_share_one_budget(
+    fake_sage: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """What test_agents_shared checks on Redis, on the other stores `--tokens` takes: SQLite
+    (servers on one host) and PostgreSQL."""
+    import asyncio
+
+    from sage_accounting.scale import token_store_at
+
+    url = (
+        f"sqlite:///{tmp_path / 'shared.db'}"
+        if kind == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    fake_sage.seed("contacts", 2)
+    token_store_at(url, "books").save(
+        TokenSet.from_response(fake_sage.issue_tokens(expires_in=1), time.time() - 60)
+    )
+    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    host_a, host_b = policy_on(fake_sage, tmp_path / "a"), policy_on(fake_sage, tmp_path / "b")
+    with (
+        mcp_over_http(host_a, env, *shared(url)) as url_a,
+        mcp_over_http(host_b, env, *shared(url)) as url_b,
+    ):
+        async with http_session(url_a, READER_KEY) as on_a, http_session(url_b, READER_KEY) as on_b:
+            first = await asyncio.gather(
+                on_a.call_tool("contacts_list", {}), on_b.call_tool("contacts_list", {})
+            )
+            assert [answer.is_error for answer in first] == [False, False], first
+            assert not (await on_a.call_tool("contacts_list", {})).is_error
+            tripped = await on_b.call_tool("contacts_list", {})
+            assert tripped.is_error and "budget of 3 calls a minute" in error_of(tripped)
+    assert fake_sage.count("GET /contacts") == 3
+    counts = fake_sage.state.counts
+    assert counts["rotation"] == 1 and counts["grant killed"] == 0
