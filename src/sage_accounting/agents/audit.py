@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
-from .._runtime._errors import ArgumentValueError
+from .._runtime import ArgumentValueError
 from .errors import AuditError
 from .storage import connect_private
 
