@@ -40,6 +40,14 @@ def stale_grant(fake_sage: Any, url: str) -> None:
     )
 
 
+def ready(fake_sage: Any, url: str, contacts: int = 1) -> dict[str, str]:
+    """The sandbox with ``contacts``, the grant in the store at ``url`` (stale), and the
+    servers' environment."""
+    fake_sage.seed("contacts", contacts)
+    stale_grant(fake_sage, url)
+    return {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+
+
 def shared(url: str) -> list[str]:
     return ["--tokens", url, "--grant", "books", "--quota", url, "--budgets", url]
 
@@ -47,9 +55,7 @@ def shared(url: str) -> list[str]:
 async def test_redis_gone_mid_session_is_a_tool_error_and_its_return_is_served(
     fake_sage: Any, own_redis: Any, tmp_path: Path
 ) -> None:
-    fake_sage.seed("contacts", 2)
-    stale_grant(fake_sage, own_redis.url)
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    env = ready(fake_sage, own_redis.url, 2)
     policy = policy_on(fake_sage, tmp_path / "a")
     with mcp_over_http(policy, env, *shared(own_redis.url)) as url:
         async with http_session(url, READER_KEY) as session:
@@ -72,9 +78,7 @@ async def test_a_refresh_while_redis_is_away_leaves_the_grant_alive(
 ) -> None:
     """The refresh needs the grant's lock: with Redis away none is made (the refresh token is
     not spent where the new pair could not be saved), and once Redis is back one is."""
-    fake_sage.seed("contacts", 1)
-    stale_grant(fake_sage, own_redis.url)
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    env = ready(fake_sage, own_redis.url)
     with mcp_over_http(policy_on(fake_sage, tmp_path / "a"), env, "--tokens", own_redis.url,
                        "--grant", "books") as url:  # fmt: skip
         async with http_session(url, READER_KEY) as session:
@@ -89,9 +93,7 @@ async def test_a_refresh_while_redis_is_away_leaves_the_grant_alive(
 async def test_a_budget_is_one_count_for_a_stdio_server_and_an_http_server(
     fake_sage: Any, redis_url: str, tmp_path: Path
 ) -> None:
-    fake_sage.seed("contacts", 1)
-    stale_grant(fake_sage, redis_url)
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    env = ready(fake_sage, redis_url)
     stdio = StdioServerParameters(
         command=sys.executable,
         args=["-m", "sage_accounting.agents", "mcp", "--policy",
@@ -120,38 +122,21 @@ async def test_nothing_the_agent_or_the_audit_log_sees_holds_the_redis_password(
 ) -> None:
     """A Redis behind a password, gone mid-session: the tool's error and the audit records name
     the store by host, never with its password."""
-    import shutil
     import sqlite3
-    import subprocess
 
-    from servers import _wait_port, free_port, missing
+    from servers import RedisServer
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing("redis-server")
-    port = free_port()
-    redis_process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir",
-         str(tmp_path), "--requirepass", PASSWORD],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = RedisServer(password=PASSWORD)
     try:
-        _wait_port(port, redis_process, "redis-server")
-        url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
-        fake_sage.seed("contacts", 1)
-        stale_grant(fake_sage, url)
-        env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
-        with mcp_over_http(policy_on(fake_sage, tmp_path / "a"), env, *shared(url)) as served:
-            async with http_session(served, READER_KEY) as session:
+        env = ready(fake_sage, server.url)
+        with mcp_over_http(policy_on(fake_sage, tmp_path / "a"), env, *shared(server.url)) as url:
+            async with http_session(url, READER_KEY) as session:
                 assert not (await session.call_tool("contacts_list", {})).is_error
-                redis_process.terminate()
-                redis_process.wait(10)
+                server.stop()
                 gone = await session.call_tool("contacts_list", {})
                 assert gone.is_error and PASSWORD not in json.dumps(gone.model_dump())
     finally:
-        if redis_process.poll() is None:
-            redis_process.terminate()
-            redis_process.wait(10)
+        server.close()
     audit = sqlite3.connect(tmp_path / "a" / "audit.sqlite")
     rows = [json.dumps(row, default=str) for row in audit.execute("SELECT * FROM audit")]
     assert rows and not any(PASSWORD in row for row in rows)
@@ -166,9 +151,7 @@ async def test_redis_gone_during_a_refresh_and_back_keeps_the_new_pair(
 
     from sage_accounting.testing import Fault
 
-    fake_sage.seed("contacts", 1)
-    stale_grant(fake_sage, own_redis.url)
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    env = ready(fake_sage, own_redis.url)
     fake_sage.inject(Fault.latency(1.5, path="/token", after=True))
     with mcp_over_http(policy_on(fake_sage, tmp_path / "a"), env, *shared(own_redis.url)) as url:
         async with http_session(url, READER_KEY) as session:
@@ -196,9 +179,7 @@ async def test_ctrl_c_during_a_refresh_leaves_the_grant_alive_for_the_next_serve
 
     from sage_accounting.testing import Fault
 
-    fake_sage.seed("contacts", 1)
-    stale_grant(fake_sage, redis_url)
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
+    env = ready(fake_sage, redis_url)
     fake_sage.inject(Fault.latency(1.5, path="/token", after=True))
     process = subprocess.Popen(
         [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy",
@@ -224,41 +205,3 @@ async def test_ctrl_c_during_a_refresh_leaves_the_grant_alive_for_the_next_serve
     counts = fake_sage.state.counts
     assert counts["grant killed"] == 0, (error_of(again), counts)
     assert not again.is_error
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-async def test_two_servers_on_a_database_refresh_once_and_share_one_budget(
-    fake_sage: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
-) -> None:
-    """What test_agents_shared checks on Redis, on the other stores `--tokens` takes: SQLite
-    (servers on one host) and PostgreSQL."""
-    import asyncio
-
-    from sage_accounting.scale import token_store_at
-
-    url = (
-        f"sqlite:///{tmp_path / 'shared.db'}"
-        if kind == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    fake_sage.seed("contacts", 2)
-    token_store_at(url, "books").save(
-        TokenSet.from_response(fake_sage.issue_tokens(expires_in=1), time.time() - 60)
-    )
-    env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
-    host_a, host_b = policy_on(fake_sage, tmp_path / "a"), policy_on(fake_sage, tmp_path / "b")
-    with (
-        mcp_over_http(host_a, env, *shared(url)) as url_a,
-        mcp_over_http(host_b, env, *shared(url)) as url_b,
-    ):
-        async with http_session(url_a, READER_KEY) as on_a, http_session(url_b, READER_KEY) as on_b:
-            first = await asyncio.gather(
-                on_a.call_tool("contacts_list", {}), on_b.call_tool("contacts_list", {})
-            )
-            assert [answer.is_error for answer in first] == [False, False], first
-            assert not (await on_a.call_tool("contacts_list", {})).is_error
-            tripped = await on_b.call_tool("contacts_list", {})
-            assert tripped.is_error and "budget of 3 calls a minute" in error_of(tripped)
-    assert fake_sage.count("GET /contacts") == 3
-    counts = fake_sage.state.counts
-    assert counts["rotation"] == 1 and counts["grant killed"] == 0

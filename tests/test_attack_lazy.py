@@ -76,6 +76,15 @@ def test_every_recorded_list_page_reads_lazily_as_eager_validation(path: Any) ->
         assert same(record.model_dump(mode="json"), expected.model_dump(mode="json"))
 
 
+def at_once(work: Any, threads: int) -> None:
+    """``work(seed)`` in ``threads`` threads (seeds 0, 1, ...), joined."""
+    started = [threading.Thread(target=work, args=(seed,)) for seed in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+
+
 def varied(path: Any, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` records of the page each holding a random part of a recorded record's keys, as
     pages fetched with different ``attributes=`` hold."""
@@ -114,11 +123,7 @@ def test_records_of_many_key_sets_dumped_from_many_threads_are_their_eager_valid
             if not same(dumped, expected) or zones(dumped) != zones(expected):
                 differ.append((index, mode))
 
-    threads = [threading.Thread(target=dump_all, args=(seed,)) for seed in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(dump_all, 6)
     assert differ == []
 
 
@@ -143,11 +148,7 @@ def test_one_page_read_from_several_threads_at_once_is_its_eager_validation() ->
             if not same(got, want):
                 differ.append(f"{index}.{field}")
 
-    threads = [threading.Thread(target=read_all, args=(seed,)) for seed in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(read_all, 6)
     assert differ == []
 
 

@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_agents_shared import policy_on
 
 from sage_accounting import ArgumentValueError
 from sage_accounting.scale import (
@@ -25,30 +27,11 @@ from sage_accounting.scale import (
 )
 
 PASSWORD = "hunter2-secret"
-KEY_SHA256 = "0" * 64
-
-POLICY = f"""
-[businesses]
-"biz" = "Business"
-
-[audit]
-path = "audit.sqlite"
-
-[sage]
-client_id = "id"
-
-[agents.reader]
-name = "Reader"
-businesses = ["biz"]
-areas = {{ Contacts = "read" }}
-key_sha256 = "{KEY_SHA256}"
-"""
 
 
-def serve(tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> Any:
+def serve(fake_sage: Any, tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> Any:
     """``python -m sage_accounting.agents mcp --http`` with ``options``, as a user runs it."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    policy = policy_on(fake_sage, tmp_path / "policy")
     return subprocess.run(
         [sys.executable, "-m", "sage_accounting.agents", "mcp", "--policy", str(policy),
          "--http", "--port", "0", *options],
@@ -135,9 +118,9 @@ def test_an_in_memory_sqlite_ledger_is_what_it_would_be_per_thread() -> None:
     ],
 )
 def test_a_malformed_store_url_is_one_usage_line_before_serving(
-    tmp_path: Path, option: str, url: str
+    fake_sage: Any, tmp_path: Path, option: str, url: str
 ) -> None:
-    done = serve(tmp_path, option, url)
+    done = serve(fake_sage, tmp_path, option, url)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and f"Invalid value for {option}" in line, line
@@ -146,9 +129,9 @@ def test_a_malformed_store_url_is_one_usage_line_before_serving(
 
 @pytest.mark.parametrize("key", ["not-a-fernet-key", "x" * 44])
 def test_a_wrong_fernet_key_is_one_usage_line_naming_its_variable(
-    tmp_path: Path, redis_url: str, key: str
+    fake_sage: Any, tmp_path: Path, redis_url: str, key: str
 ) -> None:
-    done = serve(tmp_path, "--tokens", redis_url, env={"SAGE_TOKENS_KEY": key})
+    done = serve(fake_sage, tmp_path, "--tokens", redis_url, env={"SAGE_TOKENS_KEY": key})
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "SAGE_TOKENS_KEY" in line and "Traceback" not in done.stderr, line
@@ -163,43 +146,29 @@ def test_a_cipher_key_that_is_none_is_an_argument_error() -> None:
 
 
 @pytest.fixture
-def redis_with_password(tmp_path: Path) -> Any:
-    """A Redis that asks for PASSWORD (the session's Redis asks for none)."""
-    import shutil
+def redis_with_password() -> Iterator[str]:
+    """A Redis that asks for PASSWORD (the session's Redis asks for none); its URL without it."""
+    from servers import RedisServer
 
-    from servers import _wait_port, free_port, missing
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing("redis-server")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir",
-         str(tmp_path), "--requirepass", PASSWORD],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _wait_port(port, process, "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
+    server = RedisServer(password=PASSWORD)
+    yield server.url.replace(f":{PASSWORD}@", "")
+    server.close()
 
 
 def test_an_empty_grant_behind_a_password_in_the_query_shows_no_password(
-    tmp_path: Path, redis_with_password: str
+    fake_sage: Any, tmp_path: Path, redis_with_password: str
 ) -> None:
     """The store is reachable and empty: the message names it, not the password."""
-    done = serve(tmp_path, "--tokens", f"{redis_with_password}?password={PASSWORD}")
+    done = serve(fake_sage, tmp_path, "--tokens", f"{redis_with_password}?password={PASSWORD}")
     assert "holds no tokens" in done.stderr, done.stderr
     assert PASSWORD not in done.stderr
 
 
 @pytest.mark.parametrize("grant", ["", "  "])
 def test_a_blank_grant_is_a_usage_error_naming_the_grant_option(
-    tmp_path: Path, redis_url: str, grant: str
+    fake_sage: Any, tmp_path: Path, redis_url: str, grant: str
 ) -> None:
-    done = serve(tmp_path, "--tokens", redis_url, "--grant", grant)
+    done = serve(fake_sage, tmp_path, "--tokens", redis_url, "--grant", grant)
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "Invalid value for '--grant'" in line, line
@@ -223,11 +192,11 @@ def sync_on(tmp_path: Path, *options: str, secret: str | None = "s") -> Any:
 
 
 def test_an_empty_shared_store_is_not_logged_in_for_mcp_and_sync(
-    tmp_path: Path, redis_url: str
+    fake_sage: Any, tmp_path: Path, redis_url: str
 ) -> None:
     """Exit code 3, as cli/exit_codes.py has it for "not logged in", one line, for both."""
     for done in (
-        serve(tmp_path, "--tokens", redis_url, "--grant", "x"),
+        serve(fake_sage, tmp_path, "--tokens", redis_url, "--grant", "x"),
         sync_on(tmp_path, "--tokens", redis_url, "--grant", "x"),
     ):
         assert done.returncode == 3, done.stderr
@@ -251,7 +220,9 @@ def test_an_argument_named_like_a_secret_keeps_its_message(tmp_path: Path, redis
     assert "client_secret: is required: pass it or set SAGE_CLIENT_SECRET" in line, line
 
 
-def test_encrypted_tokens_read_without_a_key_say_so(tmp_path: Path, redis_url: str) -> None:
+def test_encrypted_tokens_read_without_a_key_say_so(
+    fake_sage: Any, tmp_path: Path, redis_url: str
+) -> None:
     """They said "is not a token file (not JSON: Expecting value)"."""
     import time
 
@@ -261,7 +232,7 @@ def test_encrypted_tokens_read_without_a_key_say_so(tmp_path: Path, redis_url: s
         {"access_token": "a" * 40, "refresh_token": "r" * 40, "expires_in": 300}, time.time()
     )
     RedisTokenStore(redis_url, "books", cipher=TokenCipher(TokenCipher.generate_key())).save(pair)
-    done = serve(tmp_path, "--tokens", redis_url, "--grant", "books")
+    done = serve(fake_sage, tmp_path, "--tokens", redis_url, "--grant", "books")
     assert done.returncode == 3, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "encrypted" in line and "SAGE_TOKENS_KEY" in line, line
