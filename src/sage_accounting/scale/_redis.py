@@ -44,4 +44,5 @@ def where(client: redis.Redis, url: str) -> str:
     scheme = url.split("://", 1)[0]
     if "path" in kwargs:  # unix://
         return f"{scheme}://{kwargs['path']}?db={kwargs.get('db', 0)}"
-    return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+    return f"{scheme}://{host}:{port}/{kwargs.get('db', 0)}"
