@@ -261,3 +261,20 @@ def test_a_sync_destination_url_that_is_not_one_never_shows_its_password(
     assert done.returncode == 2, done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "is not a PostgreSQL URL" in line and PASSWORD not in line, line
+
+
+def test_a_grant_named_like_another_grants_lock_leaves_that_grant_alone(redis_url: str) -> None:
+    """Grant "acme"'s lock and fence were the keys "sage-tokens:acme:lock" and ":fence", which
+    are also where grants named "acme:lock" and "acme:fence" keep their pairs: a tenant naming
+    its grant so broke another's (WRONGTYPE on every refresh)."""
+    import time
+
+    from sage_accounting import TokenSet
+
+    pair = TokenSet.from_response(
+        {"access_token": "a" * 40, "refresh_token": "r" * 40, "expires_in": 300}, time.time()
+    )
+    for grant in ("acme:fence", "acme:lock", "acme"):
+        RedisTokenStore(redis_url, grant).save(pair)
+    for grant in ("acme:fence", "acme:lock", "acme"):
+        assert RedisTokenStore(redis_url, grant).load() == pair

@@ -1,8 +1,10 @@
 """``RedisTokenStore``: one grant's tokens in Redis, one refresh at a time across hosts.
 
-Three keys per grant: ``<prefix>:<grant>`` (a hash: the pair, its sequence), ``...:lock``
-("owner:fence", expiring with the lease, on Redis's clock) and ``...:fence`` (the counter of
-fencing numbers). Each step is one Lua script, so it is atomic. Run Redis with its append-only
+Three keys per grant: ``<prefix>:<grant>`` (a hash: the pair, its sequence),
+``<prefix>-lock:<grant>`` ("owner:fence", expiring with the lease, on Redis's clock) and
+``<prefix>-fence:<grant>`` (the counter of fencing numbers). The lock's and the counter's prefixes
+differ from the pair's before the grant's name begins, so no grant's name (``acme:lock``) can be
+another grant's lock. Each step is one Lua script, so it is atomic. Run Redis with its append-only
 file fsynced on every write (``appendonly yes``, ``appendfsync always``): a refreshed pair Redis
 acknowledged must survive Redis's restart, since Sage has retired the one before it.
 """
@@ -61,7 +63,7 @@ class RedisTokenStore(LeasedTokenStore):
         self.url = url
         self._redis = client_at(url, options)
         self._key = f"{prefix}:{grant}"
-        self._lock_key, self._fence_key = self._key + ":lock", self._key + ":fence"
+        self._lock_key, self._fence_key = f"{prefix}-lock:{grant}", f"{prefix}-fence:{grant}"
         self._take_script = self._redis.register_script(_TAKE)
         self._give_script = self._redis.register_script(_GIVE)
         self._swap_script = self._redis.register_script(_SWAP)
