@@ -49,19 +49,23 @@ def _wait_port(port: int, process: subprocess.Popen[bytes] | None, what: str) ->
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    """``password``: the server asks for it (``url`` then holds it, as a user's would)."""
+
+    def __init__(self, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             missing("redis-server")
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix="sage-redis-"))
         self.port = free_port()
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         assert self.binary is not None
@@ -82,6 +86,7 @@ class RedisServer:
                 "everysec",
                 "--protected-mode",
                 "no",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

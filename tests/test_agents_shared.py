@@ -20,7 +20,7 @@ from mcp_http import http_session, mcp_over_http
 from sage_accounting import TokenSet
 from sage_accounting.agents.cli import mcp
 from sage_accounting.agents.policy import hash_key
-from sage_accounting.scale import RedisTokenStore
+from sage_accounting.scale import token_store_at
 
 READER_KEY = "sk-agent-reader-shared"
 
@@ -55,16 +55,22 @@ def error_of(answer: Any) -> str:
     return str(json.loads(answer.content[0].text).get("error", ""))
 
 
+@pytest.mark.parametrize("kind", ["redis", "sqlite", "postgres"])
 async def test_servers_on_two_hosts_share_one_grant_one_budget_and_one_quota(
-    fake_sage: Any, redis_url: str, tmp_path: Path
+    fake_sage: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
 ) -> None:
+    """On each store --tokens/--quota/--budgets take (SQLite: servers of one host)."""
+    url = (
+        f"sqlite:///{tmp_path / 'shared.db'}"
+        if kind == "sqlite"
+        else str(request.getfixturevalue(f"{kind}_url"))
+    )
     fake_sage.seed("contacts", 2)
     # The grant, its access token already stale: both servers need a refresh at once.
-    RedisTokenStore(redis_url, "books").save(
+    token_store_at(url, "books").save(
         TokenSet.from_response(fake_sage.issue_tokens(expires_in=1), time.time() - 60)
     )
-    shared = ["--tokens", redis_url, "--grant", "books", "--quota", redis_url,
-              "--budgets", redis_url]  # fmt: skip
+    shared = ["--tokens", url, "--grant", "books", "--quota", url, "--budgets", url]
     host_a, host_b = policy_on(fake_sage, tmp_path / "a"), policy_on(fake_sage, tmp_path / "b")
     env = {"SAGE_CLIENT_SECRET": fake_sage.state.client_secret}
     with mcp_over_http(host_a, env, *shared) as url_a, mcp_over_http(host_b, env, *shared) as url_b:
@@ -81,7 +87,7 @@ async def test_servers_on_two_hosts_share_one_grant_one_budget_and_one_quota(
     counts = fake_sage.state.counts
     assert counts["rotation"] == 1 and counts["grant killed"] == 0  # refreshed once, alive
     # The rotated pair is in the shared store, where the next server takes it.
-    stored = RedisTokenStore(redis_url, "books").load()
+    stored = token_store_at(url, "books").load()
     assert stored is not None and stored.refresh_token in fake_sage.state.refresh_tokens
     assert stored.refresh_token not in fake_sage.state.used_refresh_tokens
     # Each host kept its own audit log of what it did (two records on each).
@@ -110,7 +116,7 @@ def test_an_empty_shared_store_says_how_to_fill_it(
 ) -> None:
     policy = policy_on(fake_sage, tmp_path / "p")
     done = CliRunner().invoke(mcp, ["--policy", str(policy), "--tokens", redis_url, "--grant", "x"])
-    assert done.exit_code == 1, done.output
+    assert done.exit_code == 3, done.output  # not logged in (cli/exit_codes.py)
     assert "holds no tokens for grant 'x'" in done.output and "--tokens-from-login" in done.output
 
 

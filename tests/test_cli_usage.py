@@ -74,12 +74,18 @@ def busy_port() -> tuple[socket.socket, int]:
     return taken, taken.getsockname()[1]
 
 
+EXAMPLE_POLICY = Path(__file__).resolve().parents[1] / "examples" / "agents" / "policy.toml"
+
+
 def test_a_busy_port_is_one_line_for_the_sandbox_and_mcp(fake_sage: Any, tmp_path: Path) -> None:
     taken, port = busy_port()
     env = sandbox_env(fake_sage, tmp_path / "config")
+    # A copy: the server opens its audit database beside the policy, never in the repository.
+    policy = tmp_path / "policy.toml"
+    policy.write_text(EXAMPLE_POLICY.read_text())
+    beside = set(EXAMPLE_POLICY.parent.iterdir())
     try:
         sandbox = run_process("sandbox", "--port", str(port), env=env)
-        policy = Path(__file__).resolve().parents[1] / "examples" / "agents" / "policy.toml"
         # A policy the server can serve (the app's id and secret), on a port that is taken.
         app = {"SAGE_CLIENT_ID": "id", "SAGE_CLIENT_SECRET": "secret"}
         mcp = run_process(
@@ -91,6 +97,20 @@ def test_a_busy_port_is_one_line_for_the_sandbox_and_mcp(fake_sage: Any, tmp_pat
         assert result.returncode == 2, result.stderr
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("error: ") and f"127.0.0.1:{port}" in line and "in use" in line
+    assert (tmp_path / "audit.sqlite").exists()
+    assert set(EXAMPLE_POLICY.parent.iterdir()) == beside
+
+
+def test_the_repository_holds_no_database_a_run_writes() -> None:
+    """An audit database beside the example policy is what a run left there, not an example."""
+    import subprocess
+
+    root = EXAMPLE_POLICY.parents[2]
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.sqlite", "*.sqlite-wal", "*.sqlite-shm", "*.db"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert tracked == []
 
 
 def test_a_dead_server_names_the_host(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,7 +128,7 @@ def test_tokens_are_encrypted_at_rest_and_a_wrong_key_is_an_error(make_store: An
         with pytest.raises(TokenStoreError, match="cannot be decrypted") as caught:
             make_store(cipher=TokenCipher(TokenCipher.generate_key())).load()
         assert pair.access_token not in str(caught.value)
-        with pytest.raises(TokenStoreError, match="not a token file"):
+        with pytest.raises(TokenStoreError, match="encrypted and no key was given"):
             make_store().load()  # encrypted bytes read without a key: refused, not guessed
 
 

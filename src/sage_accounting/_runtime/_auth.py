@@ -128,11 +128,8 @@ class OAuthApp:
             ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
-                raise ArgumentValueError(
-                    name,
-                    f"is required: pass it or set {variable}"
-                    " (Sage needs the client secret even with PKCE)",
-                )
+                why = " (Sage needs the client secret even with PKCE)" * (name == "client_secret")
+                raise ArgumentValueError(name, f"is required: pass it or set {variable}{why}")
         assert client_id and client_secret and redirect_uri  # checked just above
         authorize_url = AUTHORIZE_URL if authorize_url is None else authorize_url
         token_url = TOKEN_URL if token_url is None else token_url

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
-from ._errors import OutOfOrderError
+from ._errors import ArgumentValueError, OutOfOrderError
 from ._files import replacing
 from ._response import capturing, request_id_of
 
@@ -51,21 +51,51 @@ def filename_of(headers: httpx.Headers) -> str | None:
     if not name:
         return None
     name = os.path.basename(name.replace("\\", "/")).strip()
-    return name if name not in ("", ".", "..") else None
+    if name in ("", ".", "..") or not name.isprintable():  # a NUL: no file can have that name
+        return None
+    return name
 
 
 class _FileInfo:
-    """What both streams offer once entered: the response's file name, type and length."""
+    """What both streams offer once entered: the response's file name, type and length.
+
+    The body is read once, inside the ``with`` block: httpx's own errors for a body read again
+    or after its connection was closed (``StreamConsumed``, ``StreamClosed``) are no SageError,
+    so the stream knows its state and says which order was broken. What the headers said stays
+    readable after the block."""
 
     def __init__(self, client: SyncClient | AsyncClient, request: PreparedRequest) -> None:
         self._client = client
         self._request = request
         self._response: httpx.Response | None = None
+        self._open = False  # inside the with block
+        self._read = False  # the body's reading has begun
 
     def _opened(self) -> httpx.Response:
         if self._response is None:
             raise OutOfOrderError("use the stream in a `with` block: it is sent when entered")
         return self._response
+
+    def _entering(self) -> None:
+        if self._open:
+            raise OutOfOrderError("the stream is open already: enter it once at a time")
+
+    def _entered(self, response: httpx.Response) -> None:
+        self._response, self._open, self._read = response, True, False
+
+    def _body(self) -> httpx.Response:
+        """The response, its body to be read now: once, inside the ``with`` block."""
+        response = self._opened()
+        if not self._open:
+            raise OutOfOrderError(
+                "read the file inside its `with` block: its connection closed when the block ended"
+            )
+        if self._read:
+            raise OutOfOrderError(
+                "a file's body is read once: open the stream again to read it again"
+            )
+        self._read = True
+        return response
 
     @property
     def response(self) -> httpx.Response:
@@ -95,8 +125,8 @@ class _FileInfo:
         if target.is_dir():
             name = self.filename
             if name is None:
-                raise ValueError(
-                    f"{target} is a directory and Sage sent no file name: give a file path"
+                raise ArgumentValueError(
+                    "path", f"{target} is a directory and Sage sent no file name: give a file path"
                 )
             target = target / name
         return target
@@ -108,22 +138,25 @@ class FileStream(_FileInfo):
     _client: SyncClient
 
     def __enter__(self) -> FileStream:
-        self._response = self._client.send(self._request)
+        self._entering()
+        self._entered(self._client.send(self._request))
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self._open = False
         if self._response is not None:
             self._response.close()
 
     def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        return self._opened().iter_bytes(chunk_size)
+        return self._body().iter_bytes(chunk_size)
 
     def write_to(self, path: str | os.PathLike[str]) -> Path:
         """Write the body to ``path`` (or into the directory ``path``); returns the file written.
         Written to a temporary file first, so an interrupted download leaves no partial file."""
         target = self._target(path)
+        chunks = self.iter_bytes()  # out of order: raised before any file is made
         with replacing(target) as out:
-            for chunk in self.iter_bytes():
+            for chunk in chunks:
                 out.write(chunk)
         return target
 
@@ -134,20 +167,23 @@ class AsyncFileStream(_FileInfo):
     _client: AsyncClient
 
     async def __aenter__(self) -> AsyncFileStream:
-        self._response = await self._client.send(self._request)
+        self._entering()
+        self._entered(await self._client.send(self._request))
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
+        self._open = False
         if self._response is not None:
             await self._response.aclose()
 
     def aiter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        return self._opened().aiter_bytes(chunk_size)
+        return self._body().aiter_bytes(chunk_size)
 
     async def write_to(self, path: str | os.PathLike[str]) -> Path:
         target = self._target(path)
+        chunks = self.aiter_bytes()  # out of order: raised before any file is made
         with replacing(target) as out:
-            async for chunk in self.aiter_bytes():
+            async for chunk in chunks:
                 out.write(chunk)
         return target
 

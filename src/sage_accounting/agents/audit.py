@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
+from .._runtime import ArgumentValueError
 from .errors import AuditError
 from .storage import connect_private
 
@@ -206,7 +207,9 @@ def verify(path: str | Path, expect_head: str | None = None) -> list[str]:
 def _against_head(hashes: dict[int, str], noted: str) -> list[str]:
     seq_text, _, digest = noted.partition(":")
     if not seq_text.isdigit() or not digest:
-        raise ValueError(f"{noted!r} is not a head (<seq>:<hash>, as verify prints it)")
+        raise ArgumentValueError(
+            "expect_head", f"{noted!r} is not a head (<seq>:<hash>, as verify prints it)"
+        )
     seq = int(seq_text)
     if seq not in hashes:
         return [f"record {seq} (head {noted}, noted earlier) is gone: the log was cut back"]

@@ -22,7 +22,7 @@ import click
 
 from .._runtime.wire import format_timestamp
 from ..cli import plugin_api
-from ..cli.exit_codes import EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
+from ..cli.exit_codes import EXIT_AUTH, EXIT_MISSING_EXTRA, EXIT_USAGE, missing_extra
 from ..cli.plugin_api import CommandError
 from . import levels, words
 from .approvals import ApprovalStore
@@ -406,10 +406,11 @@ def _stores(
     except ArgumentValueError as exc:
         message = str(exc).removeprefix(f"{exc.argument}: ")
         raise click.BadParameter(message, param_hint=option) from None
-    if tokens is not None and tokens.load() is None:
-        raise click.ClickException(
+    if tokens is not None and tokens.load() is None:  # not logged in: exit 3
+        raise CommandError(
             f"{tokens!r} holds no tokens for grant {grant!r}: put the grant there first (e.g. "
-            "`sage-accounting sync --tokens URL --grant NAME --tokens-from-login`)"
+            "`sage-accounting sync --tokens URL --grant NAME --tokens-from-login`)",
+            EXIT_AUTH,
         )
     return Stores(tokens, quota, budgets)
 

@@ -22,8 +22,13 @@ from .exit_codes import (
 class CommandError(click.ClickException):
     """One line on stderr (``error: ...``) and an exit code of ``exit_codes``."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_SAGE_ERROR) -> None:
-        super().__init__(redact(message))
+    def __init__(
+        self, message: str, exit_code: int = EXIT_SAGE_ERROR, *, argument: str | None = None
+    ) -> None:
+        # ``argument``: the name of the argument the message is about, put in front of it
+        # unredacted ("client_secret: is required" is no credential's label and value).
+        text = redact(message)
+        super().__init__(text if argument is None else f"{argument}: {text}")
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: IO[Any] | None = None) -> None:
@@ -51,7 +56,8 @@ def from_sage_error(error: Exception) -> CommandError:
     if isinstance(error, MissingExtraError):
         return CommandError(message, EXIT_MISSING_EXTRA)
     if isinstance(error, SageArgumentError):  # refused before any request
-        return CommandError(message, EXIT_USAGE)
+        problem = message.removeprefix(f"{error.argument}: ")
+        return CommandError(problem, EXIT_USAGE, argument=error.argument)
     if isinstance(error, ReauthorizationRequired):
         return CommandError(f"{message} (run `sage-accounting login`)", EXIT_AUTH)
     if isinstance(error, (OAuthError, AuthenticationError, TokenStoreError)):

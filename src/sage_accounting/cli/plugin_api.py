@@ -25,11 +25,19 @@ import click
 from ._config import SavedApp, load_app, make_client, tokens_path
 from ._errors import CommandError, OneLineGroup
 
+
+def _named_grant(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("must name the grant (e.g. its user), not be blank")
+    return value
+
+
 grant_option = click.option(
     "--grant",
     default="default",
     show_default=True,
     envvar="SAGE_TOKENS_GRANT",
+    callback=_named_grant,
     help="The grant's name in the --tokens store. Env: SAGE_TOKENS_GRANT.",
 )
 

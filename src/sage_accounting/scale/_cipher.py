@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from .._runtime._errors import ArgumentValueError
 from .._runtime._tokens import TokenStoreError
 
 
@@ -23,13 +24,14 @@ class TokenCipher:
     def __init__(self, keys: str | bytes | Sequence[str | bytes]) -> None:
         listed = [keys] if isinstance(keys, str | bytes) else list(keys)
         if not listed:
-            raise ValueError("TokenCipher needs at least one key")
+            raise ArgumentValueError("keys", "TokenCipher needs at least one key")
         try:
             self._fernet = MultiFernet([Fernet(key) for key in listed])
         except (ValueError, TypeError):
-            raise ValueError(
+            raise ArgumentValueError(
+                "keys",
                 "a TokenCipher key must be 32 url-safe base64-encoded bytes "
-                "(TokenCipher.generate_key() makes one)"
+                "(TokenCipher.generate_key() makes one)",
             ) from None
 
     def __repr__(self) -> str:

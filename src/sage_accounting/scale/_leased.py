@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
+from .._runtime._errors import ArgumentValueError
 from .._runtime._redact import redact
 from .._runtime._tokens import TokenSet, TokenStoreError, parse_token_file
 from ._cipher import TokenCipher
@@ -37,6 +38,8 @@ from ._cipher import TokenCipher
 log = logging.getLogger("sage_accounting")
 
 DEFAULT_LEASE = 60.0  # seconds: longer than a refresh round trip (OAuthApp's timeout is 30 s)
+# What every Fernet token begins with (version byte 0x80, base64): a pair stored encrypted.
+FERNET_START = b"gAAAAA"
 MAX_HOLD = 5  # leases: renewed no longer than this (a refresh never takes so long; a hang does)
 
 
@@ -56,9 +59,11 @@ class LeasedTokenStore:
         renew: bool = True,
     ) -> None:
         if not grant or not isinstance(grant, str):
-            raise ValueError("grant must be a non-empty str naming the grant (e.g. its user)")
+            raise ArgumentValueError(
+                "grant", "must be a non-empty str naming the grant (e.g. its user)"
+            )
         if lease <= 0:
-            raise ValueError("lease must be positive")
+            raise ArgumentValueError("lease", "must be positive")
         self.grant = grant
         self.lease = lease
         # How long lock() waits for another worker: a lease and then some (it may have died).
@@ -103,6 +108,11 @@ class LeasedTokenStore:
     def _decode(self, raw: bytes) -> TokenSet:
         if self.cipher is not None:
             raw = self.cipher.decrypt(raw, self._where())
+        elif raw.startswith(FERNET_START):
+            raise TokenStoreError(
+                f"{self._where()}: the stored tokens are encrypted and no key was given "
+                "(SAGE_TOKENS_KEY for the command line, cipher=TokenCipher(key) in code)"
+            )
         tokens, _ = parse_token_file(raw, self._where())
         return tokens
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import redis
-
 from .._runtime._quota import Ask, Reading, Verdict
+from ._redis import client_at, where
 
 # ARGV: now, a nonce (this admission's slot and entries), #counters, #windows, #slots (0 or 1),
 # then each counter's limit and expiry, each window's limit and seconds, the slots' limit and
@@ -111,16 +110,13 @@ class RedisQuotaBackend:
     def __init__(self, url: str, *, prefix: str = "sage-quota", **options: Any) -> None:
         self.url = url
         self.prefix = prefix
-        options.setdefault("socket_timeout", 5.0)
-        options.setdefault("socket_connect_timeout", 5.0)
-        self._redis = redis.Redis.from_url(url, **options)
+        self._redis = client_at(url, options)
         self._admit = self._redis.register_script(_ADMIT)
         self._settle = self._redis.register_script(_SETTLE)
         self._read = self._redis.register_script(_READ)
 
     def __repr__(self) -> str:
-        where = self.url.split("@")[-1]  # never the password
-        return f"RedisQuotaBackend({where!r})"
+        return f"RedisQuotaBackend({where(self._redis, self.url)!r})"  # never the password
 
     def _call(self, ask: Ask, now: float, nonce: str) -> tuple[list[str], list[Any]]:
         """The keys and arguments of ``ask`` for a script (see _ADMIT)."""

@@ -1,8 +1,10 @@
 """``RedisTokenStore``: one grant's tokens in Redis, one refresh at a time across hosts.
 
-Three keys per grant: ``<prefix>:<grant>`` (a hash: the pair, its sequence), ``...:lock``
-("owner:fence", expiring with the lease, on Redis's clock) and ``...:fence`` (the counter of
-fencing numbers). Each step is one Lua script, so it is atomic. Run Redis with its append-only
+Three keys per grant: ``<prefix>:<grant>`` (a hash: the pair, its sequence),
+``<prefix>-lock:<grant>`` ("owner:fence", expiring with the lease, on Redis's clock) and
+``<prefix>-fence:<grant>`` (the counter of fencing numbers). The lock's and the counter's prefixes
+differ from the pair's before the grant's name begins, so no grant's name (``acme:lock``) can be
+another grant's lock. Each step is one Lua script, so it is atomic. Run Redis with its append-only
 file fsynced on every write (``appendonly yes``, ``appendfsync always``): a refreshed pair Redis
 acknowledged must survive Redis's restart, since Sage has retired the one before it.
 """
@@ -11,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
-
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
+from ._redis import client_at, where
 
 _TAKE = """
 local held = redis.call('GET', KEYS[1])
@@ -60,11 +61,9 @@ class RedisTokenStore(LeasedTokenStore):
     ) -> None:
         super().__init__(grant, lease=lease, wait=wait, cipher=cipher, renew=renew)
         self.url = url
-        options.setdefault("socket_timeout", 5.0)
-        options.setdefault("socket_connect_timeout", 5.0)
-        self._redis = redis.Redis.from_url(url, **options)
+        self._redis = client_at(url, options)
         self._key = f"{prefix}:{grant}"
-        self._lock_key, self._fence_key = self._key + ":lock", self._key + ":fence"
+        self._lock_key, self._fence_key = f"{prefix}-lock:{grant}", f"{prefix}-fence:{grant}"
         self._take_script = self._redis.register_script(_TAKE)
         self._give_script = self._redis.register_script(_GIVE)
         self._swap_script = self._redis.register_script(_SWAP)
@@ -74,8 +73,7 @@ class RedisTokenStore(LeasedTokenStore):
         return f"RedisTokenStore({self._where()!r})"
 
     def _where(self) -> str:
-        host = self.url.split("@")[-1]  # never a password
-        return f"{host} {self._key}"
+        return f"{where(self._redis, self.url)} {self._key}"  # never a password
 
     def _take(self, owner: str, lease: float) -> int | None:
         fence = int(

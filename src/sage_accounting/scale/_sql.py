@@ -24,11 +24,20 @@ def engine_for(url: str | None, engine: Engine | None) -> Engine:
     if engine is None:
         assert url is not None
         try:
-            backend = make_url(url).get_backend_name()
+            parsed = make_url(url)
+            backend = parsed.get_backend_name()
         except ArgumentError:
             raise ArgumentValueError("url", "is not a SQLAlchemy URL") from None
         if backend not in ("sqlite", "postgresql"):
             raise ArgumentValueError("url", f"SQLite and PostgreSQL are supported, not {backend}")
+        if backend == "sqlite" and (
+            parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+        ):
+            # Shared by no other process, nor by this one's other threads (SQLAlchemy gives each
+            # thread its own in-memory database: the tables made on one are missing on another).
+            raise ArgumentValueError(
+                "url", "is an SQLite database in memory, which nothing shares: sqlite:///path"
+            )
         try:
             engine = create_engine(url, pool_pre_ping=True)
         except (ArgumentError, ImportError) as exc:  # an unknown or uninstalled driver
@@ -40,6 +49,12 @@ def engine_for(url: str | None, engine: Engine | None) -> Engine:
             "engine", f"SQLite and PostgreSQL are supported, not {engine.dialect.name}"
         )
     return engine
+
+
+def shown(engine: Engine) -> str:
+    """The engine's URL for a message: no password (``***``), no query (libpq and psycopg take
+    ``?password=`` there too)."""
+    return engine.url.set(query={}).render_as_string(hide_password=True)
 
 
 _PREPARED: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from .._runtime._quota import Ask, Reading, Verdict
-from ._sql import Tables, engine_for, transaction
+from ._sql import Tables, engine_for, shown, transaction
 
 metadata = MetaData()
 keys = Table(  # one row per key: what a transaction locks before it counts
@@ -64,7 +64,7 @@ class SQLQuotaBackend:
         self._tables = Tables(self.engine, metadata)
 
     def __repr__(self) -> str:
-        return f"SQLQuotaBackend({self.engine.url.render_as_string(hide_password=True)!r})"
+        return f"SQLQuotaBackend({shown(self.engine)!r})"
 
     # -- the rows of an Ask ---------------------------------------------------------------------
 

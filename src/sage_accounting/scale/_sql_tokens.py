@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ._cipher import TokenCipher
 from ._leased import DEFAULT_LEASE, LeasedTokenStore
-from ._sql import Tables, database_now, engine_for, lock_key, transaction
+from ._sql import Tables, database_now, engine_for, lock_key, shown, transaction
 
 metadata = MetaData()
 tokens_table = Table(
@@ -58,7 +58,7 @@ class SQLTokenStore(LeasedTokenStore):
         return f"SQLTokenStore({self._where()!r})"
 
     def _where(self) -> str:
-        return f"{self.engine.url.render_as_string(hide_password=True)} grant {self.grant}"
+        return f"{shown(self.engine)} grant {self.grant}"
 
     def _take(self, owner: str, lease: float) -> int | None:
         self._tables.ensure()

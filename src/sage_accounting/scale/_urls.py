@@ -4,7 +4,9 @@ URL (``postgresql+psycopg://...``, ``sqlite:///path``), which the SQL classes ch
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from .._runtime import ArgumentValueError, QuotaBackend, TokenStore
 from ._cipher import TokenCipher
@@ -21,19 +23,39 @@ ACCEPTED = "redis://host/0, postgresql+psycopg://user@host/db or sqlite:///path"
 def quota_backend_at(url: str, argument: str = "url") -> QuotaBackend:
     """The quota ledger's backend at ``url``; an ``ArgumentValueError`` naming ``argument``
     for a URL that names no store."""
-    if url.startswith(REDIS_SCHEMES):
-        return RedisQuotaBackend(url)
-    return SQLQuotaBackend(_sql_url(url, argument))
+    with _named(argument):
+        if url.startswith(REDIS_SCHEMES):
+            return RedisQuotaBackend(url)
+        return SQLQuotaBackend(_sql_url(url, argument))
 
 
 def token_store_at(url: str, grant: str, argument: str = "url") -> TokenStore:
     """The token store of ``grant`` at ``url``, its tokens encrypted with the key in
     ``SAGE_TOKENS_KEY`` when that is set."""
     key = os.environ.get(KEY_VARIABLE)
-    cipher = TokenCipher(key) if key else None
-    if url.startswith(REDIS_SCHEMES):
-        return RedisTokenStore(url, grant, cipher=cipher)
-    return SQLTokenStore(_sql_url(url, argument), grant, cipher=cipher)
+    try:
+        cipher = TokenCipher(key) if key else None
+    except ArgumentValueError:  # the key itself is never repeated
+        raise ArgumentValueError(
+            argument,
+            f"the key in {KEY_VARIABLE} is not a Fernet key (32 url-safe base64-encoded bytes: "
+            "TokenCipher.generate_key() makes one)",
+        ) from None
+    with _named(argument):
+        if url.startswith(REDIS_SCHEMES):
+            return RedisTokenStore(url, grant, cipher=cipher)
+        return SQLTokenStore(_sql_url(url, argument), grant, cipher=cipher)
+
+
+@contextlib.contextmanager
+def _named(argument: str) -> Iterator[None]:
+    """The classes' errors about their ``url`` as errors about ``argument`` (the option)."""
+    try:
+        yield
+    except ArgumentValueError as exc:
+        if exc.argument != "url":
+            raise
+        raise ArgumentValueError(argument, str(exc).removeprefix("url: ")) from None
 
 
 def _sql_url(url: str, argument: str) -> str:

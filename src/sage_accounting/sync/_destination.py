@@ -132,10 +132,15 @@ def _checked_postgres_url(url: str) -> str:
             raise ValueError("no host")
         host.encode("idna")
     except (ValueError, UnicodeError) as exc:
-        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+        # Shown without anything before the last @ and without the query: a password holding a
+        # "/" (unquoted) ends urllib's netloc early, so the "port" it complains of is the
+        # password; its complaint is repeated only for a URL with no credentials in it.
+        scheme, _, rest = url.partition("://")
+        shown = f"{scheme}://{rest.rpartition('@')[2].split('?')[0]}"
+        reason = "" if "@" in url else f" ({exc})"
         raise ArgumentValueError(
             "to",
-            f"{shown} is not a PostgreSQL URL ({exc}): use postgresql://user:password@host:port/db",
+            f"{shown} is not a PostgreSQL URL{reason}: use postgresql://user:password@host:port/db",
         ) from None
     return url
 

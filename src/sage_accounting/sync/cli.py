@@ -17,6 +17,7 @@ if importlib.util.find_spec("dlt") is None:  # the CLI then offers `sync` with t
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
 from ..cli import plugin_api
+from ..cli.exit_codes import EXIT_AUTH, EXIT_USAGE
 
 if TYPE_CHECKING:
     from .. import SageAccounting
@@ -160,10 +161,11 @@ def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
     app = saved.oauth_app() if saved else OAuthApp()
     if from_login:
         _move_login(store)
-    elif store.load() is None:
-        raise click.ClickException(
+    elif store.load() is None:  # not logged in: exit 3
+        raise plugin_api.CommandError(
             f"{store!r} holds no tokens for grant {grant!r}: run once with --tokens-from-login "
-            "on a machine that is logged in (`sage-accounting login`)"
+            "on a machine that is logged in (`sage-accounting login`)",
+            EXIT_AUTH,
         )
     return OAuthSession(app, store)
 
@@ -174,10 +176,12 @@ def _move_login(store: TokenStore) -> None:
     local = plugin_api.tokens_path()
     tokens = FileTokenStore(local).load() if local.exists() else None
     if tokens is None:
-        raise click.ClickException("not logged in here: run `sage-accounting login` first")
+        raise plugin_api.CommandError(
+            "not logged in here: run `sage-accounting login` first", EXIT_AUTH
+        )
     if store.load() is not None:
-        raise click.ClickException(
-            f"{store!r} already holds tokens for this grant: drop --tokens-from-login"
+        raise plugin_api.CommandError(
+            f"{store!r} already holds tokens for this grant: drop --tokens-from-login", EXIT_USAGE
         )
     store.save(tokens)
     local.rename(local.with_name(local.name + ".moved"))  # never refreshed here again
