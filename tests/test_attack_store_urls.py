@@ -175,13 +175,10 @@ def test_a_blank_grant_is_a_usage_error_naming_the_grant_option(
 
 
 def sync_on(tmp_path: Path, *options: str, secret: str | None = "s") -> Any:
-    """``sage-accounting sync`` on a machine that is not logged in (an app's id and secret)."""
+    """``sage-accounting sync`` on a worker host that is not logged in: the app's id and secret
+    only, as docs/sync.md has it (a worker refreshes, it never authorizes: no redirect URI)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAGE_")}
-    env.update(
-        SAGE_CONFIG_DIR=str(tmp_path / "config"),
-        SAGE_CLIENT_ID="id",
-        SAGE_REDIRECT_URI="http://127.0.0.1:8400/callback",
-    )
+    env.update(SAGE_CONFIG_DIR=str(tmp_path / "config"), SAGE_CLIENT_ID="id")
     if secret is not None:
         env["SAGE_CLIENT_SECRET"] = secret
     return subprocess.run(

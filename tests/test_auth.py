@@ -16,6 +16,7 @@ import pytest
 
 from sage_accounting import (
     APITimeoutError,
+    ArgumentValueError,
     AsyncSageAccounting,
     AuthenticationError,
     MemoryTokenStore,
@@ -65,6 +66,27 @@ def test_authorization_url_carries_state_pkce_and_options(oauth_app: OAuthApp) -
 def test_the_client_secret_is_required() -> None:
     with pytest.raises(ValueError, match="client secret"):
         OAuthApp("id", "", "https://example.com/cb")
+
+
+def test_an_app_that_only_refreshes_needs_no_redirect_uri(
+    fake_sage: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker or a server refreshes a grant another machine authorized: its id and secret
+    suffice; the redirect URI is asked for where the code flow needs it, before any request."""
+    monkeypatch.delenv("SAGE_REDIRECT_URI", raising=False)
+    state = fake_sage.state
+    app = OAuthApp(state.client_id, state.client_secret, token_url=fake_sage.token_url)
+    assert app.redirect_uri is None
+    session = OAuthSession(app, MemoryTokenStore())
+    session.store.save(TokenSet.from_response(fake_sage.issue_tokens(expires_in=1), 0.0))
+    client = SageAccounting(session=session, base_url=fake_sage.base_url)
+    assert client.user.get() is not None  # refreshed (the pair was stale), then sent
+    assert state.counts["rotation"] == 1
+    with pytest.raises(ArgumentValueError, match="redirect_uri: is required to authorize"):
+        app.authorization_url()
+    with pytest.raises(ArgumentValueError, match="redirect_uri: is required to authorize"):
+        app.exchange_code(expected_state="s", code_verifier="v", code="GB/c", returned_state="s")
+    assert state.counts["exchange"] == 0  # refused before any request
 
 
 def test_full_flow_from_authorization_to_a_call(fake_sage: Any, oauth_app: OAuthApp) -> None:

@@ -100,7 +100,9 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 class OAuthApp:
-    """A registered Sage app. The client secret is required: Sage needs it even with PKCE.
+    """A registered Sage app. The client secret is required: Sage needs it even with PKCE. The
+    redirect URI is needed to authorize (``authorization_url``, ``exchange_code``), not to
+    refresh: a worker or a server refreshing a grant another machine authorized gives none.
     ``authorize_url``, ``token_url``, ``revoke_url``: another OAuth server's (a sandbox's); None
     (or left out) for Sage's."""
 
@@ -125,12 +127,17 @@ class OAuthApp:
         for name, value, variable in (
             ("client_id", client_id, _env.CLIENT_ID),
             ("client_secret", client_secret, _env.CLIENT_SECRET),
-            ("redirect_uri", redirect_uri, _env.REDIRECT_URI),
         ):
             if not isinstance(value, str) or not value:
                 why = " (Sage needs the client secret even with PKCE)" * (name == "client_secret")
                 raise ArgumentValueError(name, f"is required: pass it or set {variable}{why}")
-        assert client_id and client_secret and redirect_uri  # checked just above
+        if redirect_uri is not None and (not isinstance(redirect_uri, str) or not redirect_uri):
+            raise ArgumentValueError(
+                "redirect_uri",
+                f"must be a non-empty str (left out, with {_env.REDIRECT_URI} unset, for an app"
+                " that only refreshes grants)",
+            )
+        assert client_id and client_secret  # checked just above
         authorize_url = AUTHORIZE_URL if authorize_url is None else authorize_url
         token_url = TOKEN_URL if token_url is None else token_url
         revoke_url = REVOKE_URL if revoke_url is None else revoke_url
@@ -168,13 +175,14 @@ class OAuthApp:
         """The URL to send the user to, with a fresh ``state`` and PKCE (S256) verifier."""
         if scope not in ("readonly", "full_access"):
             raise ArgumentValueError("scope", f"must be 'readonly' or 'full_access', not {scope!r}")
+        redirect_uri = self._redirect_uri()
         state = state or secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)  # 64 characters, within PKCE's 43..128
         remember(verifier)
         params = {
             "client_id": self.client_id,
             "response_type": "code",
-            "redirect_uri": self.redirect_uri,
+            "redirect_uri": redirect_uri,
             "scope": scope,
             "state": state,
             "code_challenge": _pkce_challenge(verifier),
@@ -188,6 +196,16 @@ class OAuthApp:
         return AuthorizationRequest(
             self.authorize_url + separator + urllib.parse.urlencode(params), state, verifier
         )
+
+    def _redirect_uri(self) -> str:
+        """The redirect URI the code flow sends, or the error naming it (before any request)."""
+        if self.redirect_uri is None:
+            raise ArgumentValueError(
+                "redirect_uri",
+                f"is required to authorize (the code flow): pass it or set {_env.REDIRECT_URI}"
+                " (refreshing a grant needs none)",
+            )
+        return self.redirect_uri
 
     def _code_from_callback(
         self,
@@ -237,6 +255,7 @@ class OAuthApp:
         code: str | None,
         returned_state: str | None,
     ) -> dict[str, str]:
+        redirect_uri = self._redirect_uri()
         code = self._code_from_callback(
             code, callback_url, returned_state, expected_state, code_verifier
         )
@@ -244,7 +263,7 @@ class OAuthApp:
         return self._form(
             grant_type="authorization_code",
             code=code,
-            redirect_uri=self.redirect_uri,
+            redirect_uri=redirect_uri,
             code_verifier=code_verifier,
         )
 

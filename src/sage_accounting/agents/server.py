@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .._runtime import AsyncClient, QuotaBackend, TokenStore
 
 KEY_VARIABLE = "SAGE_AGENT_KEY"
-UNUSED_REDIRECT = "http://127.0.0.1/unused"  # the server only refreshes, never authorizes
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def sage_client(policy: Policy, stores: Stores = Stores()) -> AsyncClient:
             f"{policy.source}: set [sage] client_id (or SAGE_CLIENT_ID) and {secret_variable}"
         )
     app_options = {"token_url": sage["token_url"]} if sage.get("token_url") else {}
-    app = OAuthApp(client_id, secret, UNUSED_REDIRECT, **app_options)
+    app = OAuthApp(client_id, secret, **app_options)  # it only refreshes: no redirect URI
     store = stores.tokens if stores.tokens is not None else FileTokenStore(sage["token_store"])
     session = OAuthSession(app, store)
     base_url = str(sage["base_url"]) if sage.get("base_url") else None
