@@ -147,3 +147,19 @@ def test_an_unreachable_shared_store_is_one_line_with_the_exit_code_of_its_kind(
     assert done.stderr.startswith("error: ") and "cannot read the tokens" in done.stderr
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
     assert "serving MCP" not in done.stdout
+
+
+@pytest.mark.parametrize("key", ["base_url", "token_url"])
+def test_an_empty_endpoint_in_the_policy_is_refused_not_taken_for_sages(
+    fake_sage: Any, tmp_path: Path, key: str
+) -> None:
+    """``base_url = ""`` meant Sage's production API with the sandbox's grant."""
+    policy = policy_on(fake_sage, tmp_path / "p")
+    text = policy.read_text()
+    start = text.index(f"{key} = ")
+    policy.write_text(text[:start] + f'{key} = ""' + text[text.index("\n", start) :])
+    done = CliRunner(env={"SAGE_AGENT_KEY": READER_KEY, "SAGE_CLIENT_SECRET": "s"}).invoke(
+        mcp, ["--policy", str(policy), "--http", "--port", "0"]
+    )
+    assert done.exit_code == 1, done.output
+    assert f"[sage] {key} is empty" in done.output and "serving MCP" not in done.output

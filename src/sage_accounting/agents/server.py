@@ -50,6 +50,9 @@ def sage_client(policy: Policy, stores: Stores = Stores()) -> AsyncClient:
     from .. import AsyncSageAccounting, FileTokenStore, OAuthApp, OAuthSession, Quota
 
     sage = policy.sage
+    for key in ("base_url", "token_url"):
+        if key in sage and not sage[key]:  # an empty setting is not Sage's production server
+            raise PolicyError(f"{policy.source}: [sage] {key} is empty: leave it out for Sage's")
     if stores.tokens is None and not sage.get("token_store"):
         raise PolicyError(
             f"{policy.source}: [sage] token_store (or a shared store, --tokens) is needed to "
