@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from sage_accounting import ArgumentValueError, OutOfOrderError
+from sage_accounting import (
+    ArgumentValueError,
+    AsyncSageAccounting,
+    OutOfOrderError,
+    Quota,
+    QuotaLimits,
+    RateLimit,
+)
 from sage_accounting.agents import SQLiteAuditSink, verify
 
 
@@ -109,3 +116,22 @@ def test_an_async_download_read_after_its_block_is_out_of_order(
         await client.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("make", "argument"),
+    [
+        (lambda: QuotaLimits(in_flight=0), "in_flight"),
+        (lambda: QuotaLimits(business_per_day=-1), "business_per_day"),
+        (lambda: QuotaLimits(business_rate=RateLimit(0, per=60)), "business_rate"),
+        (lambda: Quota(on_limit="sometimes"), "on_limit"),  # type: ignore[arg-type]
+        (lambda: AsyncSageAccounting(access_token="t").contacts.list().concurrent(0), "pages"),
+    ],
+)
+def test_a_quota_or_pager_setting_out_of_range_is_an_argument_error(
+    make: Callable[[], object], argument: str
+) -> None:
+    """These were bare ValueErrors, which ``except SageError`` does not catch."""
+    with pytest.raises(ArgumentValueError) as raised:
+        make()
+    assert raised.value.argument == argument and isinstance(raised.value, ValueError)

@@ -93,6 +93,11 @@ def test_values_the_cast_does_not_admit_are_read_as_the_checked_path_reads_them(
         ("total_amount", "NaN", "is not a number"),
         ("total_amount", 1.5, "is not an exact amount"),
         ("updated_at", "2026-02-30T10:00:00Z", "is not a date-time"),
+        ("updated_at", "0000-01-01T00:00:00Z", "is not a date-time"),  # Arrow's cast took it
+        # In UTC a moment before year 1 or after 9999 (the cast took it; the checked path
+        # raised a bare OverflowError)
+        ("updated_at", "0001-01-01T00:00:00+01:00", "is not a date-time in years 1 to 9999"),
+        ("updated_at", "9999-12-31T23:59:59-01:00", "is not a date-time in years 1 to 9999"),
         ("updated_at", "yesterday", "is not a date-time"),
     ],
 )

@@ -287,7 +287,7 @@ class AsyncPager(_Pager[T]):
 
     def concurrent(self, pages: int) -> AsyncPager[T]:
         if pages < 1:
-            raise ValueError("pages must be at least 1")
+            raise ArgumentValueError("pages", f"must be at least 1, not {pages!r}")
         self._concurrency = pages
         return self
 

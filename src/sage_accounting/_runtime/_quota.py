@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from ._errors import (
+    ArgumentValueError,
     DailyQuotaExceededError,
     DailyRateLimitError,
     QuotaBackendError,
@@ -88,10 +89,10 @@ class QuotaLimits:
         for name in ("in_flight", "app_per_day", "business_per_day"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"QuotaLimits.{name} must be a positive int or None")
+                raise ArgumentValueError(name, f"must be a positive int or None, not {value!r}")
         rate = self.business_rate
         if rate is not None and (rate.requests < 1 or rate.per <= 0):
-            raise ValueError("QuotaLimits.business_rate needs requests >= 1 and per > 0")
+            raise ArgumentValueError("business_rate", "needs requests >= 1 and per > 0")
 
     @classmethod
     def unlimited(cls) -> QuotaLimits:
@@ -382,7 +383,7 @@ class Quota:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if on_limit not in ("wait", "raise"):
-            raise ValueError(f"on_limit must be 'wait' or 'raise', not {on_limit!r}")
+            raise ArgumentValueError("on_limit", f"must be 'wait' or 'raise', not {on_limit!r}")
         self.backend: QuotaBackend = backend if backend is not None else _PROCESS_BACKEND
         self.limits = limits if limits is not None else QuotaLimits()
         self.on_limit = on_limit

@@ -48,8 +48,14 @@ CHILD_KEY = ("business_id", "parent_id", "_sage_row")
 # What a column cast admits; anything else goes value by value (``_tables._decimal``, whose
 # checks these are: 28 digits before the point at most, 10 after; ``wire.parse_timestamp``).
 _MONEY_TEXT = rf"^-?[0-9]{{1,{PRECISION - SCALE}}}(?:\.[0-9]{{1,{SCALE}}})?$"
+# Years 0002-9998: a zone's offset cannot take them out of Python's 1-9999 in UTC (Arrow's cast
+# would store year 0 or 10000); years 1 and 9999 go value by value. RE2, the pattern's engine,
+# has no look-ahead, hence the alternatives.
+_YEAR = (
+    r"(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+)
 _TIME_TEXT = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(?:\.[0-9]{{1,6}})?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 _CAST = {"money": (_MONEY_TEXT, DECIMAL), "time": (_TIME_TEXT, TIMESTAMP)}

@@ -138,7 +138,12 @@ def _timestamp(value: Any, where: str) -> dt.datetime:
         moment = None
     if moment is None:
         raise SyncDataError(f"{where}: {value!r} is not a date-time")
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    try:
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    except OverflowError:  # its offset takes it out of Python's years
+        raise SyncDataError(
+            f"{where}: {value!r} is not a date-time in years 1 to 9999 UTC"
+        ) from None
 
 
 def exact(kind: str, value: Any, where: str) -> Any:
