@@ -33,6 +33,7 @@ from sage_accounting.agents import (
 from sage_accounting.agents.audit import read_records
 from sage_accounting.agents.cli import agents as agents_cli
 from sage_accounting.agents.cli import audit as audit_cli
+from sage_accounting.agents.policy import hash_key
 from sage_accounting.agents.signing import new_key
 from sage_accounting.testing import Fault
 
@@ -319,6 +320,26 @@ def test_copies_without_a_database_share_the_budget_in_the_process(client: Any) 
         for_agent(client, policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
     with pytest.raises(BudgetExceeded):
         for_agent(client, policy, "reader", audit=MemoryAuditSink()).contacts.list().first_page()
+
+
+def test_agents_of_two_policies_on_one_shared_budget_store_count_apart(client: Any) -> None:
+    """One Redis for several teams' servers: the "reader" of one policy (its own key) is not
+    the "reader" of another, whose budget it must not spend; one policy's reader on two hosts
+    (the same key) still counts once."""
+    from sage_accounting._runtime import MemoryBackend
+
+    shared = MemoryBackend()  # as a shared Redis would: one count for every caller
+    budget = "budget = { per_minute = 2 }"
+    team_a, team_b = (
+        parse_policy(POLICY.replace(budget, f'{budget}\nkey_sha256 = "{hash_key(key)}"'))
+        for key in ("sk-team-a", "sk-team-b")
+    )
+    for policy in (team_a, team_a, team_b, team_b):  # two calls each: each within its own 2
+        for_agent(client, policy, "reader", audit=MemoryAuditSink(), budgets=shared
+                  ).contacts.list().first_page()  # fmt: skip
+    with pytest.raises(BudgetExceeded, match="budget of 2 calls a minute"):
+        for_agent(client, team_a, "reader", audit=MemoryAuditSink(), budgets=shared
+                  ).contacts.list().first_page()  # fmt: skip
 
 
 # -- 6. the audit: intent before sending, strict verify, 0600, escaped output ---------------------

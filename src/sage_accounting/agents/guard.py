@@ -76,8 +76,9 @@ class AgentGuard(RequestHook):
         self.approver = approver
         self.base_url = base_url
         self._budget = Budget(
-            agent.key, agent.per_minute, agent.per_day, budgets or agent.budget_store, clock
-        )
+            budget_name(agent), agent.per_minute, agent.per_day, budgets or agent.budget_store,
+            clock,
+        )  # fmt: skip
         self._started: dict[int, float] = {}
         self._approved: dict[int, str] = {}  # request -> who approved it, and its approval id
         self._lock = threading.Lock()
@@ -385,6 +386,14 @@ def flush_audit(client: SageClient) -> None:
 
 
 ClientT = TypeVar("ClientT", bound=SageClient)
+
+
+def budget_name(agent: AgentPolicy) -> str:
+    """Whose budget an attempt counts in: the agent's name and, when it has an MCP key, its
+    key's hash. One policy's agent on many hosts (the same key) counts once; the agents of two
+    policies sharing one store (a Redis for several teams) that happen to share a name do not
+    spend each other's budget."""
+    return f"{agent.key}@{agent.key_sha256[:16]}" if agent.key_sha256 else agent.key
 
 
 def for_agent(
