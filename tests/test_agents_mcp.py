@@ -193,7 +193,7 @@ async def test_stdio_refuses_an_unknown_key(fake_sage: Any, policy_file: Path) -
         env={**server_env(fake_sage, SAGE_AGENT_KEY="wrong"), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == 2  # a policy error: a usage error, one line
     assert "SAGE_AGENT_KEY holds no agent's key" in done.stderr
 
 
@@ -309,7 +309,7 @@ def test_the_server_refuses_a_policy_value_that_means_something_else(
             env={**server_env(fake_sage, SAGE_AGENT_KEY=READER_KEY), "PATH": "/usr/bin:/bin"},
             capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
-        assert done.returncode == 1, done
+        assert done.returncode == 2, done
         assert f"{policy_file}:" in done.stderr and "Traceback" not in done.stderr
     policy_file.write_bytes(text.encode() + b"\n# caf\xe9\n")
     done = subprocess.run(
@@ -317,7 +317,7 @@ def test_the_server_refuses_a_policy_value_that_means_something_else(
         env={**server_env(fake_sage, SAGE_AGENT_KEY=READER_KEY), "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    assert done.returncode == 1 and "not UTF-8" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "not UTF-8" in done.stderr and "Traceback" not in done.stderr
 
 
 async def test_an_overflowing_number_is_a_tool_error_not_a_protocol_error() -> None:

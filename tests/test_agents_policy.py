@@ -126,7 +126,8 @@ def test_check_exits_non_zero_on_a_bad_policy(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[agents.a]\nareas = { Sals = "read" }\n')
     result = CliRunner().invoke(agents, ["check", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error (cli/exit_codes.py), one line
+    assert result.output.startswith("error: ")
     assert f"{bad}:2: unknown area 'Sals' (did you mean 'Sales'?)" in result.output
 
 

@@ -128,7 +128,7 @@ def test_without_a_token_file_or_a_shared_store_the_policy_is_refused(
     done = CliRunner(env={"SAGE_AGENT_KEY": READER_KEY}).invoke(
         mcp, ["--policy", str(policy), *over]
     )
-    assert done.exit_code == 1
+    assert done.exit_code == 2  # the policy is wrong: a usage error
     assert "[sage] token_store (or a shared store, --tokens) is needed" in done.output
     assert "serving MCP" not in done.output  # never announced
 
@@ -161,5 +161,5 @@ def test_an_empty_endpoint_in_the_policy_is_refused_not_taken_for_sages(
     done = CliRunner(env={"SAGE_AGENT_KEY": READER_KEY, "SAGE_CLIENT_SECRET": "s"}).invoke(
         mcp, ["--policy", str(policy), "--http", "--port", "0"]
     )
-    assert done.exit_code == 1, done.output
+    assert done.exit_code == 2, done.output
     assert f"[sage] {key} is empty" in done.output and "serving MCP" not in done.output

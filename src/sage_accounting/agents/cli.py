@@ -48,8 +48,8 @@ APPROVER_KEY_VARIABLE = "SAGE_APPROVER_KEY"
 def _load(path: str) -> Policy:
     try:
         return load_policy(path)
-    except PolicyError as exc:
-        raise click.ClickException(str(exc)) from None
+    except PolicyError as exc:  # the command's input is wrong: a usage error
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 def _db(policy: str | None, db: str | None) -> Path:
@@ -382,7 +382,7 @@ def mcp(
         else:
             anyio.run(functools.partial(serve_stdio, loaded, stores=stores))
     except PolicyError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 def _stores(
