@@ -5,7 +5,9 @@ locks, so each transaction begins ``IMMEDIATE`` (the database's write lock, held
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -70,11 +72,33 @@ def _sqlite_immediate(engine: Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA busy_timeout = 30000")
-        dbapi_connection.execute("PRAGMA journal_mode = WAL")
+        _write_ahead_log(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_WAL_WAIT = 30.0  # seconds, as the busy timeout
+
+
+def _write_ahead_log(dbapi_connection: Any) -> None:
+    """The database in WAL mode. Switching takes the file's exclusive lock, and SQLite answers
+    "database is locked" at once, not after its busy timeout, when another connection holds a
+    lock: several workers (threads, processes) opening a new database together met that one
+    time in ~20. So it is tried again until the timeout, and not at all once the file is WAL
+    (which every later connection finds, without a lock)."""
+    deadline = time.monotonic() + _WAL_WAIT
+    while True:
+        try:
+            (mode,) = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 _DDL_LOCK = 0x5A6E_7161  # the advisory lock that serialises making the tables (PostgreSQL)
