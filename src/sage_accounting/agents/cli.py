@@ -396,16 +396,12 @@ def _stores(
     from .. import ArgumentValueError
     from ..scale import quota_backend_at, token_store_at  # MissingExtraError: exit 5
 
-    option = "--tokens"
-    try:
-        tokens = token_store_at(tokens_url, grant, option) if tokens_url else None
-        option = "--quota"
-        quota = quota_backend_at(quota_url, option) if quota_url else None
-        option = "--budgets"
-        budgets = quota_backend_at(budgets_url, option) if budgets_url else None
+    try:  # each store's error names its option (the argument given to it)
+        tokens = token_store_at(tokens_url, grant, "--tokens") if tokens_url else None
+        quota = quota_backend_at(quota_url, "--quota") if quota_url else None
+        budgets = quota_backend_at(budgets_url, "--budgets") if budgets_url else None
     except ArgumentValueError as exc:
-        message = str(exc).removeprefix(f"{exc.argument}: ")
-        raise click.BadParameter(message, param_hint=option) from None
+        raise plugin_api.bad_option(exc) from None
     if tokens is not None and tokens.load() is None:  # not logged in: exit 3
         raise CommandError(
             f"{tokens!r} holds no tokens for grant {grant!r}: put the grant there first (e.g. "

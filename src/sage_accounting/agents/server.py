@@ -65,15 +65,13 @@ def sage_client(policy: Policy, stores: Stores = Stores()) -> AsyncClient:
         raise PolicyError(
             f"{policy.source}: set [sage] client_id (or SAGE_CLIENT_ID) and {secret_variable}"
         )
-    app_options = {"token_url": sage["token_url"]} if sage.get("token_url") else {}
-    app = OAuthApp(client_id, secret, **app_options)  # it only refreshes: no redirect URI
+    # Left out (None): Sage's token endpoint and API. The app only refreshes: no redirect URI.
+    app = OAuthApp(client_id, secret, token_url=sage.get("token_url"))
     store = stores.tokens if stores.tokens is not None else FileTokenStore(sage["token_store"])
-    session = OAuthSession(app, store)
-    base_url = str(sage["base_url"]) if sage.get("base_url") else None
     quota = Quota(stores.quota) if stores.quota is not None else None
-    if base_url is None:
-        return AsyncSageAccounting(session=session, quota=quota)
-    return AsyncSageAccounting(session=session, quota=quota, base_url=base_url)
+    return AsyncSageAccounting(
+        session=OAuthSession(app, store), quota=quota, base_url=sage.get("base_url")
+    )
 
 
 class Shared:

@@ -12,7 +12,10 @@ its error, its login and its client. Everything else in ``cli/`` is the command 
 - ``OneLineGroup``: a click group whose commands' errors are one line, as the main command's
   (for a part's own ``python -m`` entry point);
 - ``grant_option``: the ``--grant NAME`` option of a command that takes ``--tokens URL`` (a
-  shared token store), the same for every such command.
+  shared token store), the same for every such command;
+- ``bad_option(error)``: an ``ArgumentValueError`` whose ``.argument`` is an option's name
+  (``--tokens``: what ``scale.token_store_at(url, grant, "--tokens")`` raises) as click's usage
+  error for that option.
 
 It imports click, as every such command does already (the plugins are imported only once click
 is known to be installed: ``cli.main`` and ``_plugins``).
@@ -22,8 +25,16 @@ from __future__ import annotations
 
 import click
 
+from .._runtime import ArgumentValueError
 from ._config import SavedApp, load_app, make_client, tokens_path
 from ._errors import CommandError, OneLineGroup
+
+
+def bad_option(error: ArgumentValueError) -> click.BadParameter:
+    """``error``, about the option ``error.argument``, as click's error for that option."""
+    return click.BadParameter(
+        str(error).removeprefix(f"{error.argument}: "), param_hint=error.argument
+    )
 
 
 def _named_grant(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -45,6 +56,7 @@ __all__ = [
     "CommandError",
     "OneLineGroup",
     "SavedApp",
+    "bad_option",
     "grant_option",
     "load_app",
     "make_client",

@@ -155,8 +155,7 @@ def _shared_session(url: str, grant: str, from_login: bool) -> OAuthSession:
     try:
         store = token_store_at(url, grant, "--tokens")
     except ArgumentValueError as exc:
-        message = str(exc).removeprefix(f"{exc.argument}: ")
-        raise click.BadParameter(message, param_hint="--tokens") from None
+        raise plugin_api.bad_option(exc) from None
     saved = plugin_api.load_app()
     app = saved.oauth_app() if saved else OAuthApp()
     if from_login:
